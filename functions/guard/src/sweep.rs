@@ -1,0 +1,383 @@
+//! The stop sweep: every region at once, bounded concurrency inside a region, a
+//! time budget per region. Progress is recorded as it happens, so a region that
+//! runs out of time still reports what it already stopped.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_types::region::Region;
+use aws_types::SdkConfig;
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+
+use crate::config::SelectionConfig;
+use crate::error::AwsError;
+use crate::inventory::{Resource, ResourceKind};
+use crate::select::{self, Skipped};
+use crate::{ec2, rds};
+
+/// What a sweep writes on everything it stops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stamp {
+    /// RFC 3339 UTC, seconds precision.
+    pub at: String,
+    /// The trigger, e.g. `budget:student-monthly`.
+    pub by: String,
+}
+
+impl Stamp {
+    /// A stamp with the current time.
+    pub fn now(by: &str) -> Stamp {
+        let now = time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+        let at = now
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| now.unix_timestamp().to_string());
+        Stamp {
+            at,
+            by: crate::trigger::sanitize_tag_value(by),
+        }
+    }
+}
+
+/// What happened to one resource the sweep tried to stop.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StopOutcome {
+    Stopped,
+    /// Already stopped or stopping: success (SNS delivers at least once).
+    AlreadyStopped,
+    Skipped(String),
+    Failed(AwsError),
+}
+
+#[derive(Debug, Clone)]
+pub struct SweepSpec {
+    pub select: SelectionConfig,
+    pub dry_run: bool,
+    pub stamp: Stamp,
+    /// Concurrent stop calls inside one region.
+    pub concurrency: usize,
+}
+
+/// A resource that could not be stopped because of an error.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failed {
+    pub resource: Resource,
+    pub error: String,
+}
+
+/// Everything one region reported.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RegionReport {
+    pub region: String,
+    /// Stopped now (or, in a dry run, that would be stopped).
+    pub stopped: Vec<Resource>,
+    pub skipped: Vec<Skipped>,
+    pub failed: Vec<Failed>,
+    /// Errors about the region as a whole (a describe that failed, the deadline).
+    pub errors: Vec<String>,
+    /// Stopped, but the stamp tags could not be written.
+    pub stamp_warnings: Vec<String>,
+    pub finished: bool,
+}
+
+impl RegionReport {
+    pub fn is_clean(&self) -> bool {
+        self.finished && self.errors.is_empty() && self.failed.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SweepReport {
+    pub dry_run: bool,
+    pub regions: Vec<RegionReport>,
+}
+
+impl SweepReport {
+    pub fn stopped_count(&self) -> usize {
+        self.regions.iter().map(|r| r.stopped.len()).sum()
+    }
+    pub fn skipped_count(&self) -> usize {
+        self.regions.iter().map(|r| r.skipped.len()).sum()
+    }
+    pub fn failed_count(&self) -> usize {
+        self.regions.iter().map(|r| r.failed.len()).sum()
+    }
+    /// Regions where something was stopped.
+    pub fn regions_with_stops(&self) -> usize {
+        self.regions
+            .iter()
+            .filter(|r| !r.stopped.is_empty())
+            .count()
+    }
+    /// Regions with an error, a failed resource, or unfinished work.
+    pub fn troubled_regions(&self) -> Vec<&RegionReport> {
+        self.regions.iter().filter(|r| !r.is_clean()).collect()
+    }
+    pub fn is_clean(&self) -> bool {
+        self.regions.iter().all(RegionReport::is_clean)
+    }
+    pub fn stopped_by_kind(&self) -> BTreeMap<ResourceKind, usize> {
+        let mut m = BTreeMap::new();
+        for r in self.regions.iter().flat_map(|r| &r.stopped) {
+            *m.entry(r.kind).or_default() += 1;
+        }
+        m
+    }
+}
+
+/// Builds the clients a region needs. Real sweeps use [`SdkClients`]; fault
+/// tests hand in mocked clients per region.
+pub trait RegionClients: Send + Sync {
+    fn ec2(&self, region: &str) -> aws_sdk_ec2::Client;
+    fn rds(&self, region: &str) -> aws_sdk_rds::Client;
+}
+
+/// Per-region clients from one shared `SdkConfig` (one HTTP connection pool).
+#[derive(Clone)]
+pub struct SdkClients {
+    config: SdkConfig,
+}
+
+impl SdkClients {
+    pub fn new(config: SdkConfig) -> Self {
+        SdkClients { config }
+    }
+}
+
+impl RegionClients for SdkClients {
+    fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        let conf = aws_sdk_ec2::config::Builder::from(&self.config)
+            .region(Region::new(region.to_string()))
+            .build();
+        aws_sdk_ec2::Client::from_conf(conf)
+    }
+    fn rds(&self, region: &str) -> aws_sdk_rds::Client {
+        let conf = aws_sdk_rds::config::Builder::from(&self.config)
+            .region(Region::new(region.to_string()))
+            .build();
+        aws_sdk_rds::Client::from_conf(conf)
+    }
+}
+
+type Shared = Arc<Mutex<RegionReport>>;
+
+fn with<T>(shared: &Shared, f: impl FnOnce(&mut RegionReport) -> T) -> T {
+    let mut guard = shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    f(&mut guard)
+}
+
+/// Sweeps every region at once. Each region gets `budget` to finish; what it did
+/// before running out is kept and the region is marked unfinished.
+pub async fn sweep(
+    clients: &dyn RegionClients,
+    regions: &[String],
+    spec: &SweepSpec,
+    budget: Duration,
+) -> SweepReport {
+    let runs = regions.iter().map(|region| async move {
+        let shared: Shared = Arc::new(Mutex::new(RegionReport {
+            region: region.clone(),
+            ..Default::default()
+        }));
+        let work = sweep_region(clients, region, spec, shared.clone());
+        if tokio::time::timeout(budget, work).await.is_err() {
+            with(&shared, |r| {
+                r.errors.push(format!(
+                    "did not finish within {}s, the time left before the Lambda deadline; the next invocation continues",
+                    budget.as_secs()
+                ))
+            });
+        } else {
+            with(&shared, |r| r.finished = true);
+        }
+        let mut report = with(&shared, |r| std::mem::take(r));
+        report.stopped.sort();
+        report.skipped.sort();
+        tracing::info!(
+            region = %report.region,
+            stopped = report.stopped.len(),
+            skipped = report.skipped.len(),
+            failed = report.failed.len(),
+            errors = report.errors.len(),
+            finished = report.finished,
+            "region swept"
+        );
+        report
+    });
+    let mut reports = futures::future::join_all(runs).await;
+    reports.sort_by(|a, b| a.region.cmp(&b.region));
+    SweepReport {
+        dry_run: spec.dry_run,
+        regions: reports,
+    }
+}
+
+async fn sweep_region(clients: &dyn RegionClients, region: &str, spec: &SweepSpec, shared: Shared) {
+    let ec2 = clients.ec2(region);
+    let rds = clients.rds(region);
+    futures::join!(
+        sweep_ec2(&ec2, region, spec, &shared),
+        sweep_rds(&rds, region, spec, &shared)
+    );
+}
+
+async fn sweep_ec2(client: &aws_sdk_ec2::Client, region: &str, spec: &SweepSpec, shared: &Shared) {
+    let instances = match ec2::describe_candidates(client, &spec.select).await {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::error!(region, error = %e, "cannot list EC2 instances");
+            with(shared, |r| r.errors.push(format!("{e} ({})", e.advice())));
+            return;
+        }
+    };
+    let spot_requests: Vec<String> = instances
+        .iter()
+        .filter(|i| select::match_tags(&i.tags, &spec.select) == select::Match::Selected)
+        .filter_map(|i| i.spot_request_id.clone())
+        .collect();
+    let one_time = if spot_requests.is_empty() {
+        HashSet::new()
+    } else {
+        // Best effort: if this fails, StopInstances itself rejects one-time spot
+        // instances and the batch split isolates them.
+        ec2::one_time_spot_requests(client, &spot_requests)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(region, error = %e, "cannot read spot requests");
+                HashSet::new()
+            })
+    };
+    let plan = select::plan_ec2(&instances, &spec.select, &one_time);
+    with(shared, |r| r.skipped.extend(plan.skipped));
+    let by_id: std::collections::HashMap<String, Resource> = plan
+        .to_stop
+        .iter()
+        .map(|i| (i.id.clone(), Resource::from(i)))
+        .collect();
+    if spec.dry_run {
+        with(shared, |r| r.stopped.extend(by_id.into_values()));
+        return;
+    }
+    let ids: Vec<String> = plan.to_stop.iter().map(|i| i.id.clone()).collect();
+    let batches: Vec<Vec<String>> = ids
+        .chunks(ec2::STOP_BATCH)
+        .map(<[String]>::to_vec)
+        .collect();
+    let mut results = stream::iter(batches)
+        .map(|batch| ec2::stop_batch(client, batch))
+        .buffer_unordered(spec.concurrency.max(1));
+    while let Some(batch_results) = results.next().await {
+        let mut newly_stopped = Vec::new();
+        with(shared, |r| {
+            for (id, outcome) in batch_results {
+                let Some(resource) = by_id.get(&id).cloned() else {
+                    continue;
+                };
+                record(r, region, resource, outcome, &mut newly_stopped);
+            }
+        });
+        if !newly_stopped.is_empty() {
+            if let Err(e) = ec2::stamp(client, &newly_stopped, &spec.stamp).await {
+                tracing::warn!(region, error = %e, "stopped instances could not be stamped");
+                with(shared, |r| {
+                    r.stamp_warnings.push(format!(
+                        "{} instance(s) stopped but not stamped: {e}",
+                        newly_stopped.len()
+                    ))
+                });
+            }
+        }
+    }
+}
+
+/// Records one outcome; pushes the id to `newly_stopped` when it needs a stamp.
+fn record(
+    r: &mut RegionReport,
+    region: &str,
+    resource: Resource,
+    outcome: StopOutcome,
+    newly_stopped: &mut Vec<String>,
+) {
+    match outcome {
+        StopOutcome::Stopped => {
+            tracing::info!(region, resource = %resource.id, kind = %resource.kind, action = "stop", "stopped");
+            newly_stopped.push(resource.id.clone());
+            r.stopped.push(resource);
+        }
+        StopOutcome::AlreadyStopped => {
+            tracing::info!(region, resource = %resource.id, action = "stop", "already stopped or stopping");
+        }
+        StopOutcome::Skipped(reason) => {
+            tracing::info!(region, resource = %resource.id, action = "skip", %reason, "skipped");
+            r.skipped.push(Skipped { resource, reason });
+        }
+        StopOutcome::Failed(err) => {
+            tracing::error!(region, resource = %resource.id, action = "stop", error = %err, "stop failed");
+            r.failed.push(Failed {
+                resource,
+                error: format!("{err} ({})", err.advice()),
+            });
+        }
+    }
+}
+
+async fn sweep_rds(client: &aws_sdk_rds::Client, region: &str, spec: &SweepSpec, shared: &Shared) {
+    let (instances, clusters) = futures::join!(
+        rds::describe_instances(client),
+        rds::describe_clusters(client)
+    );
+    let (instances, clusters) = match (instances, clusters) {
+        (Ok(i), Ok(c)) => (i, c),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(region, error = %e, "cannot list RDS databases");
+            with(shared, |r| r.errors.push(format!("{e} ({})", e.advice())));
+            return;
+        }
+    };
+    let plan = select::plan_rds(&instances, &clusters, &spec.select);
+    with(shared, |r| r.skipped.extend(plan.skipped));
+    let targets: Vec<(Resource, String)> = plan
+        .clusters
+        .iter()
+        .map(|c| (Resource::from(c), c.arn.clone()))
+        .chain(
+            plan.instances
+                .iter()
+                .map(|d| (Resource::from(d), d.arn.clone())),
+        )
+        .collect();
+    if spec.dry_run {
+        with(shared, |r| {
+            r.stopped.extend(targets.into_iter().map(|(res, _)| res))
+        });
+        return;
+    }
+    let mut results = stream::iter(targets)
+        .map(|(resource, arn)| async move {
+            let outcome = match resource.kind {
+                ResourceKind::DbCluster => rds::stop_cluster(client, &resource.id).await,
+                _ => rds::stop_instance(client, &resource.id).await,
+            };
+            let stamp_error = if outcome == StopOutcome::Stopped {
+                rds::stamp(client, &arn, &spec.stamp).await.err()
+            } else {
+                None
+            };
+            (resource, outcome, stamp_error)
+        })
+        .buffer_unordered(spec.concurrency.max(1));
+    while let Some((resource, outcome, stamp_error)) = results.next().await {
+        with(shared, |r| {
+            if let Some(e) = stamp_error {
+                r.stamp_warnings
+                    .push(format!("{} stopped but not stamped: {e}", resource.id));
+            }
+            record(r, region, resource, outcome, &mut Vec::new());
+        });
+    }
+}
