@@ -134,14 +134,21 @@ pub async fn stop_batch(client: &Client, ids: Vec<String>) -> Vec<(String, StopO
                         continue;
                     };
                     seen.insert(id.to_string());
+                    // The instance was running or pending when listed moments ago.
+                    // "Previously stopping/stopped" here means an earlier attempt of
+                    // this sweep stopped it (an SDK retry after a lost answer, or a
+                    // batch that failed half-way): it is this sweep's stop.
                     let before = change.previous_state().and_then(|s| s.name());
-                    let outcome = match before {
-                        Some(InstanceStateName::Stopped) | Some(InstanceStateName::Stopping) => {
-                            StopOutcome::AlreadyStopped
-                        }
-                        _ => StopOutcome::Stopped,
-                    };
-                    results.push((id.to_string(), outcome));
+                    if matches!(
+                        before,
+                        Some(InstanceStateName::Stopped | InstanceStateName::Stopping)
+                    ) {
+                        tracing::debug!(
+                            instance = id,
+                            "already stopping when the stop call arrived"
+                        );
+                    }
+                    results.push((id.to_string(), StopOutcome::Stopped));
                 }
                 // An id the answer did not mention was still accepted by the call.
                 for id in batch.into_iter().filter(|id| !seen.contains(id)) {

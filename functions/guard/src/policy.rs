@@ -74,7 +74,7 @@ pub fn decide(trigger: &Trigger, policy: &Policy) -> Decision {
                 a.total_impact
             )),
         },
-        Trigger::Unrecognised { why, .. } => report(format!("unrecognised message: {why}")),
+        Trigger::Unrecognised { .. } => report("cost-guard acts only on messages it recognises".into()),
     }
 }
 

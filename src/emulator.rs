@@ -1,0 +1,522 @@
+//! A local AWS: starts moto's server on a free loopback port, seeds fleets, and
+//! reads what subscribers received through an SQS queue subscribed to the topic.
+//! Nothing here ever talks to a real AWS endpoint.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::retry::RetryConfig;
+use aws_config::BehaviorVersion;
+use aws_sdk_ec2::types::{ResourceType, Tag as Ec2Tag, TagSpecification};
+use aws_sdk_rds::types::Tag as RdsTag;
+use aws_types::region::Region;
+use aws_types::SdkConfig;
+
+/// Account id moto uses.
+pub const ACCOUNT: &str = "123456789012";
+/// Region the notify topic and the inbox queue live in.
+pub const HOME_REGION: &str = "us-east-1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error("moto_server not found (looked at $MOTO_SERVER, {venv} and $PATH): run scripts/setup, which installs the pinned moto[server] into .venv")]
+    NotFound { venv: String },
+    #[error("moto_server could not start: {0}")]
+    Start(String),
+    #[error("AWS call to the emulator failed: {0}")]
+    Aws(String),
+}
+
+fn aws<E: std::fmt::Display>(e: E) -> EmulatorError {
+    EmulatorError::Aws(e.to_string())
+}
+
+/// The workspace root (where `.venv` lives).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+/// Finds moto's server: `$MOTO_SERVER`, then `.venv/bin/moto_server`, then `$PATH`.
+pub fn find_moto_server() -> Result<PathBuf, EmulatorError> {
+    if let Some(p) = std::env::var_os("MOTO_SERVER") {
+        let p = PathBuf::from(p);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    let venv = workspace_root().join(".venv/bin/moto_server");
+    if venv.is_file() {
+        return Ok(venv);
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let candidate = dir.join("moto_server");
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(EmulatorError::NotFound {
+        venv: venv.display().to_string(),
+    })
+}
+
+/// A running moto server, stopped when dropped.
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// Starts moto on a free loopback port and waits until it answers.
+    pub fn start() -> Result<Moto, EmulatorError> {
+        let bin = find_moto_server()?;
+        let mut last_err = String::new();
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map_err(|e| EmulatorError::Start(e.to_string()))?
+                .port();
+            let mut child = Command::new(&bin)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env("MOTO_ALLOW_NONEXISTENT_REGION", "false")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| EmulatorError::Start(format!("{}: {e}", bin.display())))?;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(status)) = child.try_wait() {
+                    last_err = format!("exited with {status} on port {port}");
+                    break;
+                }
+                if http(port, "GET", "/moto-api/data.json", None).is_ok() {
+                    return Ok(Moto {
+                        child,
+                        port,
+                        endpoint: format!("http://127.0.0.1:{port}"),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            if last_err.is_empty() {
+                last_err = format!("no answer on port {port} within 30 s");
+            }
+        }
+        Err(EmulatorError::Start(last_err))
+    }
+
+    /// SDK configuration pointing at this emulator, with fake credentials.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        sdk_config_for(&self.endpoint).await
+    }
+
+    /// Calls moto's own API (`/moto-api/...`), e.g. to reset its state.
+    pub fn api(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<String, EmulatorError> {
+        http(self.port, method, path, body).map_err(|e| EmulatorError::Start(e.to_string()))
+    }
+
+    /// Forgets every resource.
+    pub fn reset(&self) -> Result<(), EmulatorError> {
+        self.api("POST", "/moto-api/reset", None).map(|_| ())
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// SDK configuration for an emulator at `endpoint`.
+pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(HOME_REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "cost-guard-emulator",
+        ))
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .load()
+        .await
+}
+
+/// A minimal HTTP/1.0 client for moto's own API on loopback.
+fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status_ok = response
+        .split_whitespace()
+        .nth(1)
+        .is_some_and(|code| code.starts_with('2'));
+    if !status_ok {
+        return Err(std::io::Error::other(format!(
+            "{method} {path}: {}",
+            response.lines().next().unwrap_or("no answer")
+        )));
+    }
+    Ok(response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default())
+}
+
+fn ec2(sdk: &SdkConfig, region: &str) -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(sdk)
+            .region(Region::new(region.to_string()))
+            .build(),
+    )
+}
+
+fn rds(sdk: &SdkConfig, region: &str) -> aws_sdk_rds::Client {
+    aws_sdk_rds::Client::from_conf(
+        aws_sdk_rds::config::Builder::from(sdk)
+            .region(Region::new(region.to_string()))
+            .build(),
+    )
+}
+
+/// Launches `count` running instances with `tags` (a `Name` tag is added,
+/// numbered from `name`). Returns their ids.
+pub async fn launch(
+    sdk: &SdkConfig,
+    region: &str,
+    count: usize,
+    instance_type: &str,
+    name: &str,
+    tags: &[(&str, &str)],
+) -> Result<Vec<String>, EmulatorError> {
+    let client = ec2(sdk, region);
+    let mut ids = Vec::with_capacity(count);
+    let mut left = count;
+    while left > 0 {
+        // Small fleets get one call per instance so each has its own Name;
+        // large ones are launched 500 at a time and share a Name per call.
+        let n = if count <= 20 { 1 } else { left.min(500) };
+        let mut spec = TagSpecification::builder().resource_type(ResourceType::Instance);
+        for (k, v) in tags {
+            spec = spec.tags(Ec2Tag::builder().key(*k).value(*v).build());
+        }
+        let named = if count == 1 {
+            name.to_string()
+        } else {
+            format!("{name}-{}", ids.len() + 1)
+        };
+        spec = spec.tags(Ec2Tag::builder().key("Name").value(named).build());
+        let out = client
+            .run_instances()
+            .image_id("ami-12c6146b")
+            .instance_type(instance_type.into())
+            .min_count(n as i32)
+            .max_count(n as i32)
+            .tag_specifications(spec.build())
+            .send()
+            .await
+            .map_err(|e| aws(aws_sdk_ec2::error::DisplayErrorContext(e)))?;
+        ids.extend(
+            out.instances()
+                .iter()
+                .filter_map(|i| i.instance_id().map(str::to_string)),
+        );
+        left -= n;
+    }
+    Ok(ids)
+}
+
+fn rds_tags(tags: &[(&str, &str)]) -> Vec<RdsTag> {
+    tags.iter()
+        .map(|(k, v)| RdsTag::builder().key(*k).value(*v).build())
+        .collect()
+}
+
+/// Creates an available PostgreSQL DB instance.
+pub async fn create_db(
+    sdk: &SdkConfig,
+    region: &str,
+    id: &str,
+    tags: &[(&str, &str)],
+) -> Result<(), EmulatorError> {
+    rds(sdk, region)
+        .create_db_instance()
+        .db_instance_identifier(id)
+        .engine("postgres")
+        .db_instance_class("db.t3.medium")
+        .allocated_storage(20)
+        .master_username("guard")
+        .master_user_password("not-a-secret-1")
+        .set_tags(Some(rds_tags(tags)))
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_rds::error::DisplayErrorContext(e)))?;
+    Ok(())
+}
+
+/// Creates an Aurora PostgreSQL cluster with one member instance.
+pub async fn create_aurora(
+    sdk: &SdkConfig,
+    region: &str,
+    cluster: &str,
+    member: &str,
+    tags: &[(&str, &str)],
+) -> Result<(), EmulatorError> {
+    let client = rds(sdk, region);
+    client
+        .create_db_cluster()
+        .db_cluster_identifier(cluster)
+        .engine("aurora-postgresql")
+        .master_username("guard")
+        .master_user_password("not-a-secret-1")
+        .set_tags(Some(rds_tags(tags)))
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_rds::error::DisplayErrorContext(e)))?;
+    client
+        .create_db_instance()
+        .db_instance_identifier(member)
+        .db_cluster_identifier(cluster)
+        .engine("aurora-postgresql")
+        .db_instance_class("db.r6g.large")
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_rds::error::DisplayErrorContext(e)))?;
+    Ok(())
+}
+
+/// One resource as the fleet tables and the tests see it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FleetRow {
+    pub region: String,
+    pub kind: &'static str,
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    pub tags: Vec<(String, String)>,
+}
+
+impl FleetRow {
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Every EC2 instance, DB instance and DB cluster in `regions`, sorted.
+pub async fn fleet(sdk: &SdkConfig, regions: &[&str]) -> Result<Vec<FleetRow>, EmulatorError> {
+    let mut rows = Vec::new();
+    for region in regions {
+        let mut pages = ec2(sdk, region)
+            .describe_instances()
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws(aws_sdk_ec2::error::DisplayErrorContext(e)))?;
+            for i in page.reservations().iter().flat_map(|r| r.instances()) {
+                let tags: Vec<(String, String)> = i
+                    .tags()
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.key().unwrap_or_default().into(),
+                            t.value().unwrap_or_default().into(),
+                        )
+                    })
+                    .collect();
+                rows.push(FleetRow {
+                    region: region.to_string(),
+                    kind: "ec2",
+                    id: i.instance_id().unwrap_or_default().into(),
+                    name: tags
+                        .iter()
+                        .find(|(k, _)| k == "Name")
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default(),
+                    state: i
+                        .state()
+                        .and_then(|s| s.name())
+                        .map(|n| n.as_str().to_string())
+                        .unwrap_or_default(),
+                    tags,
+                });
+            }
+        }
+        let client = rds(sdk, region);
+        let dbs = client
+            .describe_db_instances()
+            .send()
+            .await
+            .map_err(|e| aws(aws_sdk_rds::error::DisplayErrorContext(e)))?;
+        for d in dbs.db_instances() {
+            let tags: Vec<(String, String)> = d
+                .tag_list()
+                .iter()
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().into(),
+                        t.value().unwrap_or_default().into(),
+                    )
+                })
+                .collect();
+            rows.push(FleetRow {
+                region: region.to_string(),
+                kind: if d.db_cluster_identifier().is_some() {
+                    "rds-member"
+                } else {
+                    "rds"
+                },
+                id: d.db_instance_identifier().unwrap_or_default().into(),
+                name: d
+                    .db_cluster_identifier()
+                    .map(|c| format!("member of {c}"))
+                    .unwrap_or_default(),
+                state: d.db_instance_status().unwrap_or_default().into(),
+                tags,
+            });
+        }
+        let clusters = client
+            .describe_db_clusters()
+            .send()
+            .await
+            .map_err(|e| aws(aws_sdk_rds::error::DisplayErrorContext(e)))?;
+        for c in clusters.db_clusters() {
+            rows.push(FleetRow {
+                region: region.to_string(),
+                kind: "aurora",
+                id: c.db_cluster_identifier().unwrap_or_default().into(),
+                name: c.engine().unwrap_or_default().into(),
+                state: c.status().unwrap_or_default().into(),
+                tags: c
+                    .tag_list()
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.key().unwrap_or_default().into(),
+                            t.value().unwrap_or_default().into(),
+                        )
+                    })
+                    .collect(),
+            });
+        }
+    }
+    rows.sort();
+    Ok(rows)
+}
+
+/// A notification as a subscriber received it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received {
+    pub subject: String,
+    pub body: String,
+}
+
+/// An SQS queue subscribed to a topic: what an email subscriber would get.
+pub struct Inbox {
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+/// Creates the subscribers' topic and an inbox subscribed to it. Returns the topic ARN.
+pub async fn notify_topic(sdk: &SdkConfig, name: &str) -> Result<(String, Inbox), EmulatorError> {
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let topic = sns
+        .create_topic()
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_sns::error::DisplayErrorContext(e)))?
+        .topic_arn()
+        .unwrap_or_default()
+        .to_string();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-inbox"))
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_sqs::error::DisplayErrorContext(e)))?
+        .queue_url()
+        .unwrap_or_default()
+        .to_string();
+    let queue_arn = format!("arn:aws:sqs:{HOME_REGION}:{ACCOUNT}:{name}-inbox");
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_sns::error::DisplayErrorContext(e)))?;
+    Ok((topic, Inbox { sqs, queue_url }))
+}
+
+impl Inbox {
+    /// Takes every message waiting in the inbox, oldest first.
+    pub async fn take(&self) -> Result<Vec<Received>, EmulatorError> {
+        let mut out = Vec::new();
+        loop {
+            let batch = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .map_err(|e| aws(aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+            if batch.messages().is_empty() {
+                return Ok(out);
+            }
+            for m in batch.messages() {
+                let envelope: serde_json::Value =
+                    serde_json::from_str(m.body().unwrap_or_default()).map_err(aws)?;
+                out.push(Received {
+                    subject: envelope["Subject"].as_str().unwrap_or_default().to_string(),
+                    body: envelope["Message"].as_str().unwrap_or_default().to_string(),
+                });
+                if let Some(handle) = m.receipt_handle() {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .map_err(|e| aws(aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+                }
+            }
+        }
+    }
+}
+
+/// Reads a sample event from `events/`.
+pub fn sample_event(name: &str) -> Result<serde_json::Value, EmulatorError> {
+    let path = workspace_root().join("events").join(name);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| EmulatorError::Start(format!("{}: {e}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| EmulatorError::Start(format!("{}: {e}", path.display())))
+}

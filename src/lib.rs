@@ -1,0 +1,6 @@
+//! The `cost-guard` command line's library: a local AWS emulator harness (moto in
+//! server mode) shared by `cost-guard demo`, the benchmarks and the integration
+//! tests, and the tables the command line prints.
+
+pub mod emulator;
+pub mod table;
