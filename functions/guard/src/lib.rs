@@ -33,3 +33,6 @@ pub mod trigger;
 pub const STOPPED_AT_TAG: &str = "cost-guard:stopped-at";
 /// Tag written on everything cost-guard stops: which trigger.
 pub const STOPPED_BY_TAG: &str = "cost-guard:stopped-by";
+
+#[cfg(test)]
+mod fault_tests;
