@@ -184,7 +184,11 @@ pub async fn stop_batch(client: &Client, ids: Vec<String>) -> Vec<(String, StopO
 fn classify_single(err: AwsError) -> StopOutcome {
     let message = err.message.clone();
     match err.code.as_str() {
-        "OperationNotPermitted" if message.to_ascii_lowercase().contains("protect") => {
+        "OperationNotPermitted"
+            if ["protect", "disableapistop"]
+                .iter()
+                .any(|w| message.to_ascii_lowercase().contains(w)) =>
+        {
             StopOutcome::Skipped(format!("stop protection is enabled ({message})"))
         }
         "OperationNotPermitted" => StopOutcome::Skipped(format!("EC2 does not permit stopping it: {message}")),
