@@ -41,7 +41,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 /// The trigger the subject talks about: the first that acted, else the first.
-fn lead<'a>(fired: &'a [(Trigger, Decision)]) -> Option<&'a (Trigger, Decision)> {
+fn lead(fired: &[(Trigger, Decision)]) -> Option<&(Trigger, Decision)> {
     fired
         .iter()
         .find(|(_, d)| d.verdict == Verdict::Act)

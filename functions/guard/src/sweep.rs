@@ -195,7 +195,7 @@ pub async fn sweep(
         } else {
             with(&shared, |r| r.finished = true);
         }
-        let mut report = with(&shared, |r| std::mem::take(r));
+        let mut report = with(&shared, std::mem::take);
         report.stopped.sort();
         report.skipped.sort();
         tracing::info!(
