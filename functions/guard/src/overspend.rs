@@ -35,7 +35,7 @@ pub struct Summary {
     pub notified: bool,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum GuardError {
     /// The sweep did not finish everywhere; Lambda's retry runs it again.
     #[error("sweep incomplete in {regions}: {detail}; subscribers were told, and the retry will stop what is left")]
@@ -44,6 +44,33 @@ pub enum GuardError {
     Notify(#[from] crate::error::AwsError),
     #[error("could not start the sweep: {0}")]
     Regions(String),
+}
+
+// Lambda's runtime logs errors with `Debug`: make that the readable message.
+impl std::fmt::Debug for GuardError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl GuardError {
+    /// The `errorType` Lambda reports for this error.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            GuardError::Incomplete { .. } => "CostGuard.SweepIncomplete",
+            GuardError::Notify(_) => "CostGuard.NotifyFailed",
+            GuardError::Regions(_) => "CostGuard.RegionsUnavailable",
+        }
+    }
+}
+
+impl From<GuardError> for lambda_runtime::Diagnostic {
+    fn from(e: GuardError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: e.error_type().to_string(),
+            error_message: e.to_string(),
+        }
+    }
 }
 
 /// Everything the function needs, built once per cold start.
