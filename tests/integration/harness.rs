@@ -10,6 +10,7 @@ use guard::overspend::{Guard, GuardError, Summary};
 pub struct Env {
     /// Kept so the server lives as long as the test.
     pub _moto: Moto,
+    pub endpoint: String,
     pub sdk: SdkConfig,
     pub topic: String,
     pub inbox: Inbox,
@@ -23,6 +24,7 @@ impl Env {
             .await
             .unwrap();
         Env {
+            endpoint: moto.endpoint.clone(),
             _moto: moto,
             sdk,
             topic,

@@ -3,5 +3,6 @@
 //! moto must be installed (scripts/setup does it); a missing moto fails the
 //! tests loudly, it never skips them.
 
+mod cli;
 mod harness;
 mod overspend;

@@ -493,3 +493,25 @@ async fn unrecognised_and_non_sns_events_stop_nothing_and_tell_subscribers() {
         .contains("event is not an SNS notification (an EventBridge event from aws.events)"));
     assert_eq!(env.fleet(&REGIONS).await, before);
 }
+
+#[tokio::test]
+async fn several_records_in_one_event_make_one_sweep_and_one_message() {
+    let env = Env::start().await;
+    let seeded = seed(&env).await;
+    let guard = env.guard(&[("REGIONS", &regions_var())]);
+    let ok = cost_guard::emulator::sample_event("alarm-billing-ok.json").unwrap();
+    let actual = cost_guard::emulator::sample_event("budget-actual.json").unwrap();
+    let event = serde_json::json!({"Records": [ok["Records"][0], actual["Records"][0]]});
+    let s = guard.handle(&event, None).await.expect("clean sweep");
+    assert!(s.acted);
+    assert_eq!(s.triggers.len(), 2);
+    assert_eq!(s.stopped, seeded.tagged.len());
+    let m = env.one_message().await;
+    assert!(m
+        .subject
+        .starts_with("cost-guard stopped 6 resources in 3 regions (budget student-monthly"));
+    assert!(m.body.contains("- billing alarm cost-guard-billing OK"));
+    assert!(m
+        .body
+        .contains("- budget student-monthly: $1,287.34 > $40.00"));
+}

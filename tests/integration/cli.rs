@@ -1,0 +1,98 @@
+//! The `cost-guard` command line, run as a process.
+
+use std::process::Command;
+
+use crate::harness::{Env, STOP};
+
+fn cost_guard() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cost-guard"))
+}
+
+#[tokio::test]
+async fn plan_prints_a_table_per_region_and_changes_nothing() {
+    let env = Env::start().await;
+    let stop = env.launch("us-east-1", 2, "batch", STOP).await;
+    let exempt = env
+        .launch(
+            "eu-west-1",
+            1,
+            "prod",
+            &[("cost-guard", "stop"), ("cost-guard-exempt", "1")],
+        )
+        .await;
+    let untagged = env.launch("eu-west-1", 1, "web", &[]).await;
+    let before = env.fleet(&["us-east-1", "eu-west-1"]).await;
+
+    let out = cost_guard()
+        .arg("plan")
+        .env("AWS_ENDPOINT_URL", &env.endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("REGIONS", "us-east-1,eu-west-1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("us-east-1\nACTION  KIND"), "{text}");
+    for id in &stop {
+        assert!(
+            text.contains(&format!("stop    EC2 instance  {id}")),
+            "{text}"
+        );
+    }
+    assert!(
+        text.contains(&format!("skip    EC2 instance  {}", exempt[0])),
+        "{text}"
+    );
+    assert!(!text.contains(&untagged[0]), "{text}");
+    assert!(
+        text.contains("Would stop 2 resources, skip 1, in 2 regions swept."),
+        "{text}"
+    );
+    assert_eq!(env.fleet(&["us-east-1", "eu-west-1"]).await, before);
+
+    let bad = cost_guard()
+        .arg("plan")
+        .env("SELECTION", "everything")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("SELECTION=\"everything\" is not valid: expected `tagged` (default) or `all-except-exempt`"), "{err}");
+}
+
+#[test]
+fn demo_runs_end_to_end() {
+    let out = cost_guard().arg("demo").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("FLEET BEFORE"));
+    assert!(text.contains("Subject: cost-guard stopped 11 resources in 3 regions (budget student-monthly: $1,287.34 > $40.00)"), "{text}");
+    assert!(
+        text.contains("Subject: cost-guard found nothing to stop (budget student-monthly"),
+        "{text}"
+    );
+    assert!(text.contains("Subject: cost-guard received an unrecognised message, nothing stopped"));
+    let after = text.split("FLEET AFTER").nth(1).unwrap();
+    assert_eq!(after.matches(" stopped ").count(), 11, "{after}");
+    assert!(after
+        .lines()
+        .filter(|l| l.contains("prod-api-"))
+        .all(|l| l.contains("running")));
+}
+
+#[test]
+fn unknown_command_prints_usage() {
+    let out = cost_guard().arg("destroy").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("USAGE:"));
+}
