@@ -46,6 +46,19 @@ impl Env {
         )
     }
 
+    /// The root-login-alert function with these environment variables.
+    pub fn root_guard(&self, vars: &[(&str, &str)]) -> guard::rootalert::RootGuard {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        guard::rootalert::RootGuard {
+            guard: self.guard(vars),
+            root: guard::rootalert::RootConfig::from_lookup(|n| map.get(n).cloned())
+                .expect("valid root config"),
+        }
+    }
+
     pub async fn invoke(&self, guard: &Guard, event_file: &str) -> Result<Summary, GuardError> {
         let event = emulator::sample_event(event_file).unwrap();
         let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(120);

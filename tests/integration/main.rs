@@ -6,3 +6,4 @@
 mod cli;
 mod harness;
 mod overspend;
+mod root;

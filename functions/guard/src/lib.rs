@@ -14,6 +14,7 @@
 //! | the stop-on-overspend function | [`overspend`] |
 
 pub mod aws;
+pub mod cidr;
 pub mod config;
 pub mod ec2;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod policy;
 pub mod rds;
 pub mod regions;
 pub mod report;
+pub mod rootalert;
 pub mod select;
 pub mod sweep;
 pub mod trigger;

@@ -123,6 +123,17 @@ pub fn subject(incident: &Incident) -> String {
     cut
 }
 
+/// A subject SNS accepts: printable ASCII, one line, at most 100 characters.
+pub fn subject_line(text: &str) -> String {
+    let line = ascii_line(text);
+    if line.len() <= MAX_SUBJECT {
+        return line;
+    }
+    let mut cut: String = line.chars().take(MAX_SUBJECT - 3).collect();
+    cut.push_str("...");
+    cut
+}
+
 /// Printable ASCII only (what SNS accepts in a subject), one line.
 fn ascii_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -199,7 +210,7 @@ pub fn body(incident: &Incident) -> String {
             b.push_str("WHAT HAPPENED\nNothing was stopped.\n\n");
         }
         None => {}
-        Some(sweep) => render_sweep(&mut b, sweep, incident),
+        Some(sweep) => sweep_section(&mut b, sweep, incident.stamp),
     }
     let _ = writeln!(
         b,
@@ -275,7 +286,8 @@ fn describe_trigger(b: &mut String, trigger: &Trigger) {
     }
 }
 
-fn render_sweep(b: &mut String, sweep: &SweepReport, incident: &Incident) {
+/// The WHAT HAPPENED section of a sweep, per-region details and restart commands.
+pub fn sweep_section(b: &mut String, sweep: &SweepReport, stamp: Option<&crate::sweep::Stamp>) {
     let n = sweep.stopped_count();
     let verb = if sweep.dry_run {
         "Would stop"
@@ -319,7 +331,7 @@ fn render_sweep(b: &mut String, sweep: &SweepReport, incident: &Incident) {
             names.join(", ")
         );
     }
-    if let (Some(stamp), false, true) = (incident.stamp, sweep.dry_run, n > 0) {
+    if let (Some(stamp), false, true) = (stamp, sweep.dry_run, n > 0) {
         let _ = writeln!(
             b,
             "Everything stopped is tagged {STOPPED_AT_TAG}={} and {STOPPED_BY_TAG}={}.",
@@ -344,7 +356,7 @@ fn render_sweep(b: &mut String, sweep: &SweepReport, incident: &Incident) {
         let _ = writeln!(b, "Nothing to stop in: {}.\n", quiet.join(", "));
     }
     if n > 0 && !sweep.dry_run {
-        render_restart(b, sweep, incident);
+        render_restart(b, sweep, stamp);
     }
 }
 
@@ -394,10 +406,10 @@ fn render_region(b: &mut String, r: &RegionReport, dry: bool) {
     b.push('\n');
 }
 
-fn render_restart(b: &mut String, sweep: &SweepReport, incident: &Incident) {
+fn render_restart(b: &mut String, sweep: &SweepReport, stamp: Option<&crate::sweep::Stamp>) {
     b.push_str("HOW TO START EVERYTHING AGAIN\n");
     b.push_str("When you have found the cause, start what cost-guard stopped (AWS CLI):\n");
-    let at = incident.stamp.map(|s| s.at.as_str()).unwrap_or("*");
+    let at = stamp.map(|s| s.at.as_str()).unwrap_or("*");
     for r in sweep.regions.iter().filter(|r| !r.stopped.is_empty()) {
         if r.stopped
             .iter()
