@@ -93,10 +93,7 @@ mod tests {
         assert_eq!(find(&r, "203.0.113.8"), None);
         assert_eq!(find(&r, "::ffff:198.51.100.9"), Some(r[0]));
         assert_eq!(find(&r, "AWS Internal"), None);
-        assert_eq!(
-            find(&parse_list("0.0.0.0/0").unwrap(), "8.8.8.8").is_some(),
-            true
-        );
+        assert!(find(&parse_list("0.0.0.0/0").unwrap(), "8.8.8.8").is_some());
         assert!(parse_list("").unwrap().is_empty());
     }
 
