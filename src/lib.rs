@@ -2,5 +2,6 @@
 //! server mode) shared by `cost-guard demo`, the benchmarks and the integration
 //! tests, and the tables the command line prints.
 
+pub mod bench;
 pub mod emulator;
 pub mod table;

@@ -27,6 +27,15 @@ USAGE:
         sweep would stop and what it would skip, and why. Changes nothing. Reads
         SELECTION, STOP_TAG_KEY, STOP_TAG_VALUE, EXEMPT_TAG_KEY and REGIONS.
 
+    cost-guard bench root-alert [RUNS]
+        Time the root-login-alert handler from event to published alert against a
+        local emulator (default 50 runs); prints median, p90, min and max.
+
+    cost-guard bench startup [RUNS]
+        Start each release function binary (target/release; build them with
+        `cargo build --release --bins`) against a local runtime-API stub and time
+        it until its first request for an event (default 20 runs), with its memory.
+
     cost-guard help
 ";
 
@@ -34,7 +43,7 @@ USAGE:
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -50,6 +59,18 @@ async fn main() -> ExitCode {
             demo(dry_run).await
         }
         Some("plan") if args.len() == 1 => plan().await,
+        Some("bench") => {
+            let runs = match args.get(2).map(|r| r.parse::<usize>()) {
+                None => None,
+                Some(Ok(n)) if n > 0 => Some(n),
+                Some(_) => return usage_error("bench: RUNS must be a positive number"),
+            };
+            match args.get(1).map(String::as_str) {
+                Some("root-alert") => bench_root_alert(runs.unwrap_or(50)).await,
+                Some("startup") => bench_startup(runs.unwrap_or(20)),
+                _ => return usage_error("bench: expected `root-alert` or `startup`"),
+            }
+        }
         Some("help") | Some("--help") | Some("-h") => {
             print!("{USAGE}");
             Ok(())
@@ -218,6 +239,44 @@ async fn demo(dry_run: bool) -> Result<()> {
         )
     );
     println!("\nThe emulator stops with this command; nothing outside this machine was touched.");
+    Ok(())
+}
+
+async fn bench_root_alert(runs: usize) -> Result<()> {
+    println!("root-login-alert handler, event to published alert, against moto on loopback ({runs} runs)");
+    let s = cost_guard::bench::root_alert(runs).await?;
+    use cost_guard::bench::ms;
+    println!(
+        "median {}  p90 {}  min {}  max {}",
+        ms(s.median),
+        ms(s.p90),
+        ms(s.min),
+        ms(s.max)
+    );
+    Ok(())
+}
+
+fn bench_startup(runs: usize) -> Result<()> {
+    use cost_guard::bench::ms;
+    println!("Start-up until the first runtime-API request for an event ({runs} runs each)");
+    let rows = cost_guard::bench::startup(&cost_guard::bench::release_binaries(), runs)?;
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(name, s, rss)| {
+            vec![
+                name.clone(),
+                ms(s.median),
+                ms(s.p90),
+                ms(s.min),
+                ms(s.max),
+                format!("{:.1} MiB", *rss as f64 / 1024.0),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table::columns(&["BINARY", "MEDIAN", "P90", "MIN", "MAX", "RSS"], &table)
+    );
     Ok(())
 }
 
