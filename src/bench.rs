@@ -162,7 +162,11 @@ pub fn startup(
             .and_then(|n| n.to_str())
             .unwrap_or("?")
             .to_string();
-        out.push((name, Stats::of(&samples).ok_or("no runs")?, rss));
+        out.push(Startup {
+            binary: name,
+            time: Stats::of(&samples).ok_or("no runs")?,
+            rss_kib: rss,
+        });
     }
     Ok(out)
 }

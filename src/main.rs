@@ -262,14 +262,14 @@ fn bench_startup(runs: usize) -> Result<()> {
     let rows = cost_guard::bench::startup(&cost_guard::bench::release_binaries(), runs)?;
     let table: Vec<Vec<String>> = rows
         .iter()
-        .map(|(name, s, rss)| {
+        .map(|r| {
             vec![
-                name.clone(),
-                ms(s.median),
-                ms(s.p90),
-                ms(s.min),
-                ms(s.max),
-                format!("{:.1} MiB", *rss as f64 / 1024.0),
+                r.binary.clone(),
+                ms(r.time.median),
+                ms(r.time.p90),
+                ms(r.time.min),
+                ms(r.time.max),
+                format!("{:.1} MiB", r.rss_kib as f64 / 1024.0),
             ]
         })
         .collect();
