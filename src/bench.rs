@@ -135,11 +135,20 @@ pub fn startup_once(binary: &Path) -> Result<(Duration, u64), Box<dyn std::error
     Ok((elapsed, rss))
 }
 
+/// One binary's start-up figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Startup {
+    pub binary: String,
+    pub time: Stats,
+    /// Largest resident memory seen at the first request, KiB.
+    pub rss_kib: u64,
+}
+
 /// Start-up of each binary, `runs` times: time statistics and the largest RSS.
 pub fn startup(
     binaries: &[PathBuf],
     runs: usize,
-) -> Result<Vec<(String, Stats, u64)>, Box<dyn std::error::Error>> {
+) -> Result<Vec<Startup>, Box<dyn std::error::Error>> {
     let mut out = Vec::new();
     for bin in binaries {
         if !bin.is_file() {
