@@ -68,6 +68,10 @@ pub struct Config {
     /// Act on FORECASTED budget alerts too (`ACT_ON=actual,forecasted`).
     pub act_on_forecasted: bool,
     pub anomaly: AnomalyAction,
+    /// Add month-to-date spend by service to notifications (`SPEND_CONTEXT`).
+    pub spend_context: bool,
+    /// Cost Explorer metric (`COST_METRIC`).
+    pub cost_metric: crate::spend::CostMetric,
 }
 
 impl Config {
@@ -105,6 +109,8 @@ impl Config {
             dry_run: bool_from("DRY_RUN", lookup("DRY_RUN"), false)?,
             act_on_forecasted: act_on_from(lookup("ACT_ON"))?,
             anomaly: anomaly_from(lookup("ANOMALY_ACTION"), lookup("ANOMALY_MIN_IMPACT_USD"))?,
+            spend_context: bool_from("SPEND_CONTEXT", lookup("SPEND_CONTEXT"), true)?,
+            cost_metric: cost_metric_from(lookup("COST_METRIC"))?,
         })
     }
 }
@@ -219,6 +225,16 @@ pub fn is_region_name(name: &str) -> bool {
         && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
 }
 
+/// Reads `COST_METRIC`.
+pub fn cost_metric_from(value: Option<String>) -> Result<crate::spend::CostMetric, ConfigError> {
+    let raw = value.unwrap_or_default();
+    crate::spend::CostMetric::parse(&raw).ok_or(ConfigError::Invalid {
+        name: "COST_METRIC",
+        value: raw,
+        expected: crate::spend::CostMetric::ACCEPTED,
+    })
+}
+
 fn bool_from(
     name: &'static str,
     value: Option<String>,
@@ -326,6 +342,8 @@ mod tests {
         assert!(!c.dry_run);
         assert!(!c.act_on_forecasted);
         assert_eq!(c.anomaly, AnomalyAction::Report);
+        assert!(c.spend_context);
+        assert_eq!(c.cost_metric, crate::spend::CostMetric::UnblendedCost);
     }
 
     #[test]
@@ -378,6 +396,12 @@ mod tests {
             ("ANOMALY_MIN_IMPACT_USD", "NaN", "zero or more"),
             ("REGIONS", "us-east-1,Mars", "comma list of region names"),
             ("STOP_TAG_KEY", "aws:foo", "does not start with `aws:`"),
+            ("SPEND_CONTEXT", "perhaps", "`true` or `false`"),
+            (
+                "COST_METRIC",
+                "Dollars",
+                "UnblendedCost (default), BlendedCost",
+            ),
         ];
         for (name, value, expected) in cases {
             let err = config(&[(name, value)]).unwrap_err().to_string();

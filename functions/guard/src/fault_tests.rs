@@ -348,6 +348,8 @@ fn guard_config() -> Config {
         dry_run: false,
         act_on_forecasted: false,
         anomaly: AnomalyAction::Report,
+        spend_context: false,
+        cost_metric: crate::spend::CostMetric::UnblendedCost,
     }
 }
 
@@ -381,6 +383,7 @@ async fn handler_reports_failed_region_and_returns_an_error_for_retry() {
         clients: Arc::new(mocked(vec![("us-east-1", ok), ("eu-west-1", denied)])),
         home_ec2: ec2_client(&[]),
         sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish]),
+        ce: None,
     };
     let event: serde_json::Value = serde_json::from_str(BUDGET_EVENT).unwrap();
     let err = guard.handle(&event, None).await.unwrap_err();
@@ -416,6 +419,7 @@ async fn failed_publish_fails_the_invocation_after_the_sweep() {
         clients: Arc::new(mocked(vec![("us-east-1", ok), ("eu-west-1", ok2)])),
         home_ec2: ec2_client(&[]),
         sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish]),
+        ce: None,
     };
     let event: serde_json::Value = serde_json::from_str(BUDGET_EVENT).unwrap();
     let err = guard.handle(&event, None).await.unwrap_err();

@@ -16,6 +16,7 @@
 pub mod aws;
 pub mod cidr;
 pub mod config;
+pub mod costexplorer;
 pub mod ec2;
 pub mod error;
 pub mod inventory;
@@ -28,6 +29,8 @@ pub mod regions;
 pub mod report;
 pub mod rootalert;
 pub mod select;
+pub mod spend;
+pub mod spendwatch;
 pub mod sweep;
 pub mod trigger;
 

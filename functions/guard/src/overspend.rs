@@ -17,6 +17,8 @@ use crate::{notify, regions};
 pub const DEADLINE_RESERVE: Duration = Duration::from_secs(5);
 /// Time a sweep may take when there is no Lambda deadline (the command line).
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(120);
+/// Longest wait for Cost Explorer's month-to-date figures.
+pub const SPEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Stop calls in flight per region.
 pub const REGION_CONCURRENCY: usize = 4;
 
@@ -80,15 +82,21 @@ pub struct Guard {
     /// Client in the function's own region, for `DescribeRegions`.
     pub home_ec2: aws_sdk_ec2::Client,
     pub sns: aws_sdk_sns::Client,
+    /// Cost Explorer, for the "Where the money went" section (`None` when
+    /// `SPEND_CONTEXT=false`).
+    pub ce: Option<aws_sdk_costexplorer::Client>,
 }
 
 impl Guard {
     pub fn new(config: Config, sdk: &aws_types::SdkConfig) -> Self {
         Guard {
-            config,
             clients: Arc::new(sweep::SdkClients::new(sdk.clone())),
             home_ec2: aws_sdk_ec2::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
+            ce: config
+                .spend_context
+                .then(|| crate::costexplorer::client(sdk)),
+            config,
         }
     }
 
@@ -136,16 +144,27 @@ impl Guard {
         let acting = fired.iter().find(|(_, d)| d.verdict == Verdict::Act);
         let stamp = acting.map(|(t, _)| Stamp::now(&t.stamp_label()));
 
+        // The sweep never waits for Cost Explorer: both run at once, and the
+        // spend query is capped so it cannot delay the report much either.
+        let recognised = fired
+            .iter()
+            .any(|(t, _)| !matches!(t, Trigger::Unrecognised { .. }));
+        let sweep = async {
+            match &stamp {
+                Some(stamp) => Some(self.run_sweep(stamp.clone(), deadline).await),
+                None => None,
+            }
+        };
+        let (swept, money) = tokio::join!(sweep, self.money(recognised));
         let mut sweep_report: Option<SweepReport> = None;
         let mut sweep_error: Option<String> = None;
-        if let Some(stamp) = &stamp {
-            match self.run_sweep(stamp.clone(), deadline).await {
-                Ok(r) => sweep_report = Some(r),
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot list regions; nothing stopped");
-                    sweep_error = Some(e);
-                }
+        match swept {
+            Some(Ok(r)) => sweep_report = Some(r),
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "cannot list regions; nothing stopped");
+                sweep_error = Some(e);
             }
+            None => {}
         }
 
         let message = report::render(&Incident {
@@ -154,6 +173,8 @@ impl Guard {
             sweep_error: sweep_error.as_deref(),
             select: &self.config.select,
             stamp: stamp.as_ref(),
+            money: money.as_ref(),
+            cost_metric: self.config.cost_metric,
         });
         let published = notify::publish(&self.sns, &self.config.notify_topic_arn, &message).await;
 
@@ -222,6 +243,23 @@ impl Guard {
             }
         }
         Ok(summary)
+    }
+
+    /// Month-to-date spend by service, best effort, at most [`SPEND_TIMEOUT`].
+    pub async fn money(&self, wanted: bool) -> Option<crate::spend::MonthToDateState> {
+        let ce = self.ce.as_ref().filter(|_| wanted)?;
+        let today = time::OffsetDateTime::now_utc().date();
+        let query = crate::costexplorer::month_to_date(ce, self.config.cost_metric, today);
+        Some(
+            tokio::time::timeout(SPEND_TIMEOUT, query)
+                .await
+                .unwrap_or_else(|_| {
+                    crate::spend::MonthToDateState::Failed(format!(
+                        "no answer within {} s",
+                        SPEND_TIMEOUT.as_secs()
+                    ))
+                }),
+        )
     }
 
     /// Resolves the regions and sweeps them within the time left.

@@ -28,6 +28,9 @@ pub struct Incident<'a> {
     pub select: &'a SelectionConfig,
     /// The stamp written on what was stopped.
     pub stamp: Option<&'a crate::sweep::Stamp>,
+    /// Month-to-date spend by service, when asked for.
+    pub money: Option<&'a crate::spend::MonthToDateState>,
+    pub cost_metric: crate::spend::CostMetric,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -198,6 +201,14 @@ pub fn body(incident: &Incident) -> String {
         let _ = writeln!(b, "  {verb}: {}.", decision.why);
     }
     b.push('\n');
+    if let Some(money) = incident.money {
+        crate::spend::money_section(
+            &mut b,
+            money,
+            &crate::spend::Forecast::NotAsked,
+            incident.cost_metric,
+        );
+    }
 
     if let Some(err) = incident.sweep_error {
         let _ = writeln!(
@@ -517,6 +528,8 @@ mod tests {
             sweep_error: None,
             select: &select(),
             stamp: Some(&stamp),
+            money: None,
+            cost_metric: crate::spend::CostMetric::UnblendedCost,
         });
         assert_eq!(
             m.subject,
@@ -548,6 +561,8 @@ mod tests {
             sweep_error: None,
             select: &select(),
             stamp: None,
+            money: None,
+            cost_metric: crate::spend::CostMetric::UnblendedCost,
         });
         assert!(m.subject.len() <= MAX_SUBJECT, "{}", m.subject);
         assert!(m.subject.is_ascii());
@@ -568,6 +583,8 @@ mod tests {
             sweep_error: None,
             select: &select(),
             stamp: None,
+            money: None,
+            cost_metric: crate::spend::CostMetric::UnblendedCost,
         });
         assert!(m
             .subject
@@ -586,6 +603,8 @@ mod tests {
             sweep_error: None,
             select: &select(),
             stamp: None,
+            money: None,
+            cost_metric: crate::spend::CostMetric::UnblendedCost,
         });
         assert!(m
             .subject
@@ -617,6 +636,8 @@ mod tests {
             sweep_error: None,
             select: &select(),
             stamp: None,
+            money: None,
+            cost_metric: crate::spend::CostMetric::UnblendedCost,
         });
         assert!(
             m.subject
@@ -646,6 +667,8 @@ mod tests {
             sweep_error: None,
             select: &select(),
             stamp: None,
+            money: None,
+            cost_metric: crate::spend::CostMetric::UnblendedCost,
         });
         assert_eq!(
             m.subject,
@@ -662,6 +685,8 @@ mod tests {
             sweep_error: None,
             select: &select(),
             stamp: None,
+            money: None,
+            cost_metric: crate::spend::CostMetric::UnblendedCost,
         });
         assert_eq!(
             m.subject,
@@ -689,6 +714,8 @@ mod tests {
             sweep_error: None,
             select: &select(),
             stamp: None,
+            money: None,
+            cost_metric: crate::spend::CostMetric::UnblendedCost,
         });
         assert!(m.body.len() <= MAX_BODY_BYTES);
     }
