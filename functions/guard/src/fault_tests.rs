@@ -430,3 +430,289 @@ async fn failed_publish_fails_the_invocation_after_the_sweep() {
         "the sweep ran before the publish failed"
     );
 }
+
+mod cost_explorer {
+    use super::*;
+    use aws_sdk_costexplorer::operation::get_cost_and_usage::GetCostAndUsageOutput;
+    use aws_sdk_costexplorer::operation::get_cost_forecast::{
+        GetCostForecastError, GetCostForecastOutput,
+    };
+    use aws_sdk_costexplorer::types::error::DataUnavailableException;
+    use aws_sdk_costexplorer::types::{DateInterval, Group, MetricValue, ResultByTime};
+
+    use crate::spend::{CostMetric, Forecast, MonthToDateState};
+    use crate::spendwatch::{SpendConfig, SpendWatch};
+
+    const TODAY: time::Date = time::macros::date!(2026 - 11 - 22);
+
+    fn usage(services: &'static [(&'static str, &'static str)]) -> Rule {
+        mock!(aws_sdk_costexplorer::Client::get_cost_and_usage)
+            .match_requests(|r| {
+                r.time_period().map(|p| (p.start(), p.end())) == Some(("2026-11-01", "2026-11-22"))
+                    && r.group_by().first().and_then(|g| g.key()) == Some("SERVICE")
+            })
+            .then_output(move || {
+                let mut result = ResultByTime::builder()
+                    .time_period(
+                        DateInterval::builder()
+                            .start("2026-11-01")
+                            .end("2026-11-22")
+                            .build()
+                            .unwrap(),
+                    )
+                    .estimated(true);
+                for (name, amount) in services {
+                    result = result.groups(
+                        Group::builder()
+                            .keys(*name)
+                            .metrics(
+                                "UnblendedCost",
+                                MetricValue::builder().amount(*amount).unit("USD").build(),
+                            )
+                            .build(),
+                    );
+                }
+                GetCostAndUsageOutput::builder()
+                    .results_by_time(result.build())
+                    .build()
+            })
+    }
+
+    fn forecast(amount: &'static str) -> Rule {
+        mock!(aws_sdk_costexplorer::Client::get_cost_forecast)
+            .match_requests(|r| {
+                r.time_period().map(|p| (p.start(), p.end())) == Some(("2026-11-22", "2026-12-01"))
+            })
+            .then_output(move || {
+                GetCostForecastOutput::builder()
+                    .total(MetricValue::builder().amount(amount).unit("USD").build())
+                    .build()
+            })
+    }
+
+    fn no_forecast() -> Rule {
+        mock!(aws_sdk_costexplorer::Client::get_cost_forecast).then_error(|| {
+            GetCostForecastError::DataUnavailableException(
+                DataUnavailableException::builder()
+                    .message("Insufficient amount of historical data to generate forecast.")
+                    .build(),
+            )
+        })
+    }
+
+    fn ce(rules: &[&Rule]) -> aws_sdk_costexplorer::Client {
+        mock_client!(aws_sdk_costexplorer, RuleMode::MatchAny, rules, |c| c
+            .retry_config(retry()))
+    }
+
+    fn watch(
+        spend: &[(&str, &str)],
+        ce_client: aws_sdk_costexplorer::Client,
+        sent: Arc<Mutex<Vec<(String, String)>>>,
+        regions: Mocked,
+    ) -> SpendWatch {
+        let publish = mock!(aws_sdk_sns::Client::publish).then_compute_output(move |req| {
+            sent.lock().unwrap().push((
+                req.subject().unwrap_or_default().to_string(),
+                req.message().unwrap_or_default().to_string(),
+            ));
+            PublishOutput::builder().message_id("m").build()
+        });
+        let map: HashMap<String, String> = spend
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        SpendWatch {
+            guard: Guard {
+                config: guard_config(),
+                clients: Arc::new(regions),
+                home_ec2: ec2_client(&[]),
+                sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish]),
+                ce: None,
+            },
+            spend: SpendConfig::from_lookup(|n| map.get(n).cloned()).unwrap(),
+            ce: ce_client,
+        }
+    }
+
+    fn quiet_regions() -> Mocked {
+        mocked(vec![
+            ("us-east-1", ec2_client(&[&describe(&[])])),
+            ("eu-west-1", ec2_client(&[&describe(&[])])),
+        ])
+    }
+
+    fn scheduled() -> serde_json::Value {
+        serde_json::from_str(include_str!("../../../events/scheduled.json")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn forecast_over_its_limit_alerts_and_stops_nothing() {
+        let sent: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+        let usage = usage(&[
+            ("Amazon Elastic Compute Cloud - Compute", "61.50"),
+            ("AWS Lambda", "0.40"),
+        ]);
+        let forecast = forecast("390.10");
+        let stop = mock!(aws_sdk_ec2::Client::stop_instances)
+            .then_compute_output(|req| stopped(req.instance_ids()));
+        let regions = mocked(vec![
+            ("us-east-1", ec2_client(&[&describe(&["i-1"]), &stop])),
+            ("eu-west-1", ec2_client(&[&describe(&[])])),
+        ]);
+        let w = watch(
+            &[("SPEND_LIMIT_USD", "100"), ("FORECAST_LIMIT_USD", "300")],
+            ce(&[&usage, &forecast]),
+            sent.clone(),
+            regions,
+        );
+        let s = w.handle(&scheduled(), None, TODAY).await.unwrap();
+        assert_eq!(s.verdict, "forecast-alert");
+        assert_eq!(s.stopped, 0);
+        assert_eq!(stop.num_calls(), 0, "a forecast never stops anything");
+        // The forecast covers today to month end; the month adds what was spent.
+        assert_eq!(s.forecast_usd.map(|f| (f * 100.0).round()), Some(45200.0));
+        let sent = sent.lock().unwrap();
+        assert_eq!(
+            sent[0].0,
+            "cost-guard: forecast $452.00 for the month > $300.00, nothing stopped"
+        );
+        assert_eq!(forecast.num_calls(), 1);
+        assert_eq!(usage.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn forecast_not_yet_available_is_reported_not_failed() {
+        let sent: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+        let usage = usage(&[("Amazon Simple Storage Service", "2.00")]);
+        let w = watch(
+            &[("SPEND_LIMIT_USD", "100"), ("FORECAST_LIMIT_USD", "300")],
+            ce(&[&usage, &no_forecast()]),
+            sent.clone(),
+            quiet_regions(),
+        );
+        let s = w.handle(&scheduled(), None, TODAY).await.unwrap();
+        assert_eq!(s.verdict, "quiet");
+        assert!(!s.notified, "below both limits: no message");
+        assert!(sent.lock().unwrap().is_empty());
+
+        let summary = w
+            .handle(
+                &serde_json::json!({"cost-guard": "daily-summary"}),
+                None,
+                TODAY,
+            )
+            .await
+            .unwrap();
+        assert!(summary.notified);
+        let sent = sent.lock().unwrap();
+        assert!(
+            sent[0]
+                .1
+                .contains("Forecast for the whole month: not yet available"),
+            "{}",
+            sent[0].1
+        );
+    }
+
+    #[tokio::test]
+    async fn no_forecast_request_without_a_forecast_limit() {
+        let forecast = forecast("1000");
+        let w = watch(
+            &[("SPEND_LIMIT_USD", "100")],
+            ce(&[&usage(&[("AWS Lambda", "1.00")]), &forecast]),
+            Arc::default(),
+            quiet_regions(),
+        );
+        w.handle(&scheduled(), None, TODAY).await.unwrap();
+        assert_eq!(forecast.num_calls(), 0, "each request costs $0.01");
+    }
+
+    #[tokio::test]
+    async fn first_of_the_month_asks_nothing_and_stays_quiet() {
+        let usage = usage(&[]);
+        let w = watch(
+            &[("SPEND_LIMIT_USD", "1")],
+            ce(&[&usage, &no_forecast()]),
+            Arc::default(),
+            quiet_regions(),
+        );
+        let s = w
+            .handle(&scheduled(), None, time::macros::date!(2026 - 12 - 01))
+            .await
+            .unwrap();
+        assert_eq!(s.verdict, "quiet");
+        assert_eq!(
+            usage.num_calls(),
+            0,
+            "the month-to-date period is empty on the 1st"
+        );
+    }
+
+    #[tokio::test]
+    async fn forecast_failure_never_blocks_the_sweep() {
+        let sent: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+        let usage = usage(&[("Amazon Elastic Compute Cloud - Compute", "240.00")]);
+        let broken =
+            mock!(aws_sdk_costexplorer::Client::get_cost_forecast).then_http_response(|| {
+                HttpResponse::new(
+                    StatusCode::try_from(500).unwrap(),
+                    SdkBody::from("{\"__type\":\"InternalError\"}"),
+                )
+            });
+        let stop = mock!(aws_sdk_ec2::Client::stop_instances)
+            .then_compute_output(|req| stopped(req.instance_ids()));
+        let regions = mocked(vec![
+            (
+                "us-east-1",
+                ec2_client(&[&describe(&["i-1", "i-2"]), &stop, &tags_ok()]),
+            ),
+            ("eu-west-1", ec2_client(&[&describe(&[])])),
+        ]);
+        let w = watch(
+            &[("SPEND_LIMIT_USD", "100"), ("FORECAST_LIMIT_USD", "300")],
+            ce(&[&usage, &broken]),
+            sent.clone(),
+            regions,
+        );
+        let s = w.handle(&scheduled(), None, TODAY).await.unwrap();
+        assert_eq!((s.verdict.as_str(), s.stopped), ("stop", 2));
+        let sent = sent.lock().unwrap();
+        assert!(sent[0].0.starts_with("cost-guard stopped 2 resources in 1 region (month-to-date spend $240.00 > $100.00)"), "{}", sent[0].0);
+        assert!(
+            sent[0]
+                .1
+                .contains("Forecast for the whole month: unavailable"),
+            "{}",
+            sent[0].1
+        );
+        assert!(sent[0]
+            .1
+            .contains("$240.00  Amazon Elastic Compute Cloud - Compute"));
+    }
+
+    #[tokio::test]
+    async fn metric_names_reach_the_requests() {
+        let usage = mock!(aws_sdk_costexplorer::Client::get_cost_and_usage)
+            .match_requests(|r| r.metrics() == ["AmortizedCost"])
+            .then_output(|| GetCostAndUsageOutput::builder().build());
+        let state =
+            crate::costexplorer::month_to_date(&ce(&[&usage]), CostMetric::AmortizedCost, TODAY)
+                .await;
+        assert!(
+            matches!(state, MonthToDateState::Known(ref m) if m.services.is_empty()),
+            "{state:?}"
+        );
+        let forecast = mock!(aws_sdk_costexplorer::Client::get_cost_forecast)
+            .match_requests(|r| r.metric().map(|m| m.as_str()) == Some("AMORTIZED_COST"))
+            .then_output(|| GetCostForecastOutput::builder().build());
+        let f = crate::costexplorer::month_forecast(
+            &ce(&[&forecast]),
+            CostMetric::AmortizedCost,
+            TODAY,
+            None,
+        )
+        .await;
+        assert!(matches!(f, Forecast::Available(_)), "{f:?}");
+    }
+}

@@ -191,18 +191,17 @@ pub fn render(
                 Some((s, stamp)) => {
                     report::sweep_section(&mut b, s, Some(stamp));
                     let n = s.stopped_count();
+                    let what_where = format!(
+                        "{} in {}",
+                        report::plural(n, "resource", "resources"),
+                        report::plural(s.regions_with_stops(), "region", "regions")
+                    );
                     let outcome = if s.dry_run {
-                        format!(
-                            "[dry run] cost-guard would stop {n} resources in {} regions",
-                            s.regions_with_stops()
-                        )
+                        format!("[dry run] cost-guard would stop {what_where}")
                     } else if n == 0 {
                         "cost-guard found nothing to stop".to_string()
                     } else {
-                        format!(
-                            "cost-guard stopped {n} resources in {} regions",
-                            s.regions_with_stops()
-                        )
+                        format!("cost-guard stopped {what_where}")
                     };
                     format!("{outcome} ({what})")
                 }

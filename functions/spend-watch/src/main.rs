@@ -1,0 +1,31 @@
+//! Lambda function `spend-watch`: on an EventBridge schedule, checks month-to-date
+//! spend with Cost Explorer and starts the stop sweep above the limit.
+
+use guard::config::Config;
+use guard::overspend::Guard;
+use guard::spendwatch::{SpendConfig, SpendWatch};
+use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    // A bad setting fails the cold start with a message that names the variable.
+    let config =
+        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    let spend = SpendConfig::from_env()
+        .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    let sdk = guard::aws::load().await;
+    let handler = &SpendWatch {
+        ce: guard::costexplorer::client(&sdk),
+        guard: Guard::new(config, &sdk),
+        spend,
+    };
+    run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let deadline = event.context.deadline();
+            let today = time::OffsetDateTime::now_utc().date();
+            handler.handle(&event.payload, Some(deadline), today).await
+        },
+    ))
+    .await
+}
