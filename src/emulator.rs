@@ -512,6 +512,41 @@ impl Inbox {
     }
 }
 
+/// Queues month-to-date results for moto's `GetCostAndUsage` (one result per
+/// distinct request): per-service amounts in USD for `metric`.
+pub fn set_cost_by_service(
+    moto: &Moto,
+    start: &str,
+    end: &str,
+    metric: &str,
+    services: &[(&str, f64)],
+) -> Result<(), EmulatorError> {
+    let groups: Vec<serde_json::Value> = services
+        .iter()
+        .map(|(name, amount)| {
+            serde_json::json!({
+                "Keys": [name],
+                "Metrics": {metric: {"Amount": format!("{amount:.2}"), "Unit": "USD"}}
+            })
+        })
+        .collect();
+    let body = serde_json::json!({"results": [{
+        "ResultsByTime": [{
+            "TimePeriod": {"Start": start, "End": end},
+            "Total": {},
+            "Groups": groups,
+            "Estimated": true
+        }],
+        "DimensionValueAttributes": []
+    }]});
+    moto.api(
+        "POST",
+        "/moto-api/static/ce/cost-and-usage-results",
+        Some(&body.to_string()),
+    )
+    .map(|_| ())
+}
+
 /// Reads a sample event from `events/`.
 pub fn sample_event(name: &str) -> Result<serde_json::Value, EmulatorError> {
     let path = workspace_root().join("events").join(name);

@@ -8,8 +8,7 @@ use guard::config::Config;
 use guard::overspend::{Guard, GuardError, Summary};
 
 pub struct Env {
-    /// Kept so the server lives as long as the test.
-    pub _moto: Moto,
+    pub moto: Moto,
     pub endpoint: String,
     pub sdk: SdkConfig,
     pub topic: String,
@@ -25,7 +24,7 @@ impl Env {
             .unwrap();
         Env {
             endpoint: moto.endpoint.clone(),
-            _moto: moto,
+            moto,
             sdk,
             topic,
             inbox,
