@@ -163,17 +163,31 @@ fn usd(v: f64) -> String {
         .unwrap_or_else(|| format!("${v}"))
 }
 
+/// Everything one spend check found, for the message.
+pub struct SpendOutcome<'a> {
+    pub verdict: &'a SpendVerdict,
+    pub run: Run,
+    pub mtd: &'a MonthToDateState,
+    pub forecast: &'a Forecast,
+    pub config: &'a crate::config::Config,
+    pub limits: &'a Limits,
+    /// The sweep and its stamp, when one ran.
+    pub sweep: Option<(&'a SweepReport, &'a Stamp)>,
+    pub sweep_error: Option<&'a str>,
+}
+
 /// The message for a verdict (none when quiet and no summary is due).
-pub fn render(
-    verdict: &SpendVerdict,
-    run: Run,
-    mtd: &MonthToDateState,
-    forecast: &Forecast,
-    config: &crate::config::Config,
-    limits: &Limits,
-    sweep: Option<(&SweepReport, &Stamp)>,
-    sweep_error: Option<&str>,
-) -> Option<Message> {
+pub fn render(o: &SpendOutcome) -> Option<Message> {
+    let SpendOutcome {
+        verdict,
+        run,
+        mtd,
+        forecast,
+        config,
+        limits,
+        sweep,
+        sweep_error,
+    } = *o;
     let mut b = String::new();
     let subject = match verdict {
         SpendVerdict::Stop { spent, limit } => {
@@ -282,16 +296,16 @@ impl SpendWatch {
                 Err(e) => sweep_error = Some(e),
             }
         }
-        let message = render(
-            &verdict,
+        let message = render(&SpendOutcome {
+            verdict: &verdict,
             run,
-            &mtd,
-            &forecast,
-            &self.guard.config,
-            &self.spend.limits,
-            sweep.as_ref().map(|(r, s)| (r, s)),
-            sweep_error.as_deref(),
-        );
+            mtd: &mtd,
+            forecast: &forecast,
+            config: &self.guard.config,
+            limits: &self.spend.limits,
+            sweep: sweep.as_ref().map(|(r, s)| (r, s)),
+            sweep_error: sweep_error.as_deref(),
+        });
         let mut notified = false;
         if let Some(m) = &message {
             notify::publish(&self.guard.sns, &self.guard.config.notify_topic_arn, m)
@@ -425,28 +439,31 @@ mod tests {
     #[test]
     fn quiet_sends_nothing_but_a_summary_when_asked() {
         let mtd = known(&[("Amazon Simple Storage Service", 3.0)]);
-        let none = render(
-            &SpendVerdict::Quiet,
-            Run::Check,
-            &mtd,
-            &Forecast::NotAsked,
-            &config(),
-            &LIMITS,
-            None,
-            None,
+        let c = config();
+        let outcome = |verdict, run, forecast| SpendOutcome {
+            verdict,
+            run,
+            mtd: &mtd,
+            forecast,
+            config: &c,
+            limits: &LIMITS,
+            sweep: None,
+            sweep_error: None,
+        };
+        assert_eq!(
+            render(&outcome(
+                &SpendVerdict::Quiet,
+                Run::Check,
+                &Forecast::NotAsked
+            )),
+            None
         );
-        assert_eq!(none, None);
-        let m = render(
+        let summary = outcome(
             &SpendVerdict::Quiet,
             Run::DailySummary,
-            &mtd,
             &Forecast::NotYetAvailable,
-            &config(),
-            &LIMITS,
-            None,
-            None,
-        )
-        .unwrap();
+        );
+        let m = render(&summary).unwrap();
         assert_eq!(
             m.subject,
             "cost-guard daily: $3.00 spent this month, limit $100.00"
@@ -461,16 +478,17 @@ mod tests {
         let mtd = known(&[("Amazon Elastic Compute Cloud - Compute", 60.0)]);
         let f = Forecast::Available(Amount::new(420.0).unwrap());
         let verdict = spend::decide(&mtd, &f, &LIMITS);
-        let m = render(
-            &verdict,
-            Run::Check,
-            &mtd,
-            &f,
-            &config(),
-            &LIMITS,
-            None,
-            None,
-        )
+        let c = config();
+        let m = render(&SpendOutcome {
+            verdict: &verdict,
+            run: Run::Check,
+            mtd: &mtd,
+            forecast: &f,
+            config: &c,
+            limits: &LIMITS,
+            sweep: None,
+            sweep_error: None,
+        })
         .unwrap();
         assert_eq!(
             m.subject,
