@@ -87,7 +87,6 @@ pub async fn root_alert(runs: usize) -> Result<Stats, Box<dyn std::error::Error>
 pub fn startup_once(binary: &Path) -> Result<(Duration, u64), Box<dyn std::error::Error>> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
-    listener.set_nonblocking(false)?;
     let name = binary
         .file_name()
         .and_then(|n| n.to_str())
@@ -110,11 +109,33 @@ pub fn startup_once(binary: &Path) -> Result<(Duration, u64), Box<dyn std::error
             "NOTIFY_TOPIC_ARN",
             "arn:aws:sns:us-east-1:123456789012:notify",
         )
+        .env("SPEND_LIMIT_USD", "100")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
-    let (stream, _) = listener.accept()?;
+    // Wait for the first connection, but notice a binary that exits instead.
+    listener.set_nonblocking(true)?;
+    let stream = loop {
+        match listener.accept() {
+            Ok((stream, _)) => break stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if let Some(status) = child.try_wait()? {
+                    return Err(
+                        format!("{name} exited with {status} before asking for an event").into(),
+                    );
+                }
+                if start.elapsed() > Duration::from_secs(10) {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!("{name} did not ask for an event within 10 s").into());
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    stream.set_nonblocking(false)?;
     let mut line = String::new();
     BufReader::new(&stream).read_line(&mut line)?;
     let elapsed = start.elapsed();
@@ -186,7 +207,7 @@ pub fn release_binaries() -> Vec<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| emulator::workspace_root().join("target"))
         .join("release");
-    ["stop-on-overspend", "root-login-alert"]
+    ["stop-on-overspend", "root-login-alert", "spend-watch"]
         .iter()
         .map(|b| dir.join(b))
         .collect()
