@@ -153,6 +153,23 @@ async fn demo(dry_run: bool) -> Result<()> {
     )
     .await?;
     let (topic, inbox) = emulator::notify_topic(&sdk, "cost-guard-notify").await?;
+    // Month-to-date spend for the "Where the money went" section.
+    if let Some(period) = guard::spend::month_to_date(time::OffsetDateTime::now_utc().date()) {
+        emulator::set_cost_by_service(
+            &moto,
+            &period.start_text(),
+            &period.end_text(),
+            "UnblendedCost",
+            &[
+                ("Amazon Elastic Compute Cloud - Compute", 1112.40),
+                ("Amazon Relational Database Service", 96.10),
+                ("Amazon Virtual Private Cloud", 31.00),
+                ("Amazon Simple Storage Service", 12.25),
+                ("AmazonCloudWatch", 4.80),
+                ("AWS Lambda", 0.62),
+            ],
+        )?;
+    }
 
     let select = SelectionConfig {
         selection: config::Selection::Tagged {
