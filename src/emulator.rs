@@ -328,6 +328,28 @@ impl FleetRow {
     }
 }
 
+fn ec2_tag_pairs(tags: &[Ec2Tag]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().into(),
+                t.value().unwrap_or_default().into(),
+            )
+        })
+        .collect()
+}
+
+fn rds_tag_pairs(tags: &[RdsTag]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().into(),
+                t.value().unwrap_or_default().into(),
+            )
+        })
+        .collect()
+}
+
 /// Every EC2 instance, DB instance and DB cluster in `regions`, sorted.
 pub async fn fleet(sdk: &SdkConfig, regions: &[&str]) -> Result<Vec<FleetRow>, EmulatorError> {
     let mut rows = Vec::new();
@@ -339,16 +361,7 @@ pub async fn fleet(sdk: &SdkConfig, regions: &[&str]) -> Result<Vec<FleetRow>, E
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws(aws_sdk_ec2::error::DisplayErrorContext(e)))?;
             for i in page.reservations().iter().flat_map(|r| r.instances()) {
-                let tags: Vec<(String, String)> = i
-                    .tags()
-                    .iter()
-                    .map(|t| {
-                        (
-                            t.key().unwrap_or_default().into(),
-                            t.value().unwrap_or_default().into(),
-                        )
-                    })
-                    .collect();
+                let tags: Vec<(String, String)> = ec2_tag_pairs(i.tags());
                 rows.push(FleetRow {
                     region: region.to_string(),
                     kind: "ec2",
@@ -374,16 +387,7 @@ pub async fn fleet(sdk: &SdkConfig, regions: &[&str]) -> Result<Vec<FleetRow>, E
             .await
             .map_err(|e| aws(aws_sdk_rds::error::DisplayErrorContext(e)))?;
         for d in dbs.db_instances() {
-            let tags: Vec<(String, String)> = d
-                .tag_list()
-                .iter()
-                .map(|t| {
-                    (
-                        t.key().unwrap_or_default().into(),
-                        t.value().unwrap_or_default().into(),
-                    )
-                })
-                .collect();
+            let tags: Vec<(String, String)> = rds_tag_pairs(d.tag_list());
             rows.push(FleetRow {
                 region: region.to_string(),
                 kind: if d.db_cluster_identifier().is_some() {
@@ -412,16 +416,7 @@ pub async fn fleet(sdk: &SdkConfig, regions: &[&str]) -> Result<Vec<FleetRow>, E
                 id: c.db_cluster_identifier().unwrap_or_default().into(),
                 name: c.engine().unwrap_or_default().into(),
                 state: c.status().unwrap_or_default().into(),
-                tags: c
-                    .tag_list()
-                    .iter()
-                    .map(|t| {
-                        (
-                            t.key().unwrap_or_default().into(),
-                            t.value().unwrap_or_default().into(),
-                        )
-                    })
-                    .collect(),
+                tags: rds_tag_pairs(c.tag_list()),
             });
         }
     }

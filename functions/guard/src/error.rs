@@ -144,6 +144,29 @@ impl AwsError {
     }
 }
 
+/// Lambda logs a handler's error with `Debug` and reports a type name: this
+/// makes the `Debug` text the readable message and the type `CostGuard.*`
+/// (from the error's `error_type` method).
+macro_rules! lambda_error {
+    ($ty:ty) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Display::fmt(self, f)
+            }
+        }
+
+        impl From<$ty> for lambda_runtime::Diagnostic {
+            fn from(e: $ty) -> Self {
+                lambda_runtime::Diagnostic {
+                    error_type: e.error_type().to_string(),
+                    error_message: e.to_string(),
+                }
+            }
+        }
+    };
+}
+pub(crate) use lambda_error;
+
 fn source_chain(err: &dyn std::error::Error) -> String {
     let mut parts = vec![err.to_string()];
     let mut source = err.source();

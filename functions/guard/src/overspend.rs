@@ -48,12 +48,7 @@ pub enum GuardError {
     Regions(String),
 }
 
-// Lambda's runtime logs errors with `Debug`: make that the readable message.
-impl std::fmt::Debug for GuardError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self, f)
-    }
-}
+crate::error::lambda_error!(GuardError);
 
 impl GuardError {
     /// The `errorType` Lambda reports for this error.
@@ -62,15 +57,6 @@ impl GuardError {
             GuardError::Incomplete { .. } => "CostGuard.SweepIncomplete",
             GuardError::Notify(_) => "CostGuard.NotifyFailed",
             GuardError::Regions(_) => "CostGuard.RegionsUnavailable",
-        }
-    }
-}
-
-impl From<GuardError> for lambda_runtime::Diagnostic {
-    fn from(e: GuardError) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: e.error_type().to_string(),
-            error_message: e.to_string(),
         }
     }
 }
@@ -303,6 +289,21 @@ pub fn time_budget(deadline: Option<SystemTime>, now: SystemTime) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lambda_sees_a_named_type_and_a_readable_message() {
+        let e = GuardError::Regions("ec2:DescribeRegions failed: Timeout".into());
+        assert_eq!(
+            format!("{e:?}"),
+            "could not start the sweep: ec2:DescribeRegions failed: Timeout"
+        );
+        let d: lambda_runtime::Diagnostic = e.into();
+        assert_eq!(d.error_type, "CostGuard.RegionsUnavailable");
+        assert_eq!(
+            d.error_message,
+            "could not start the sweep: ec2:DescribeRegions failed: Timeout"
+        );
+    }
 
     #[test]
     fn budget_from_deadline() {

@@ -314,22 +314,15 @@ pub enum RootError {
     Incomplete(String),
 }
 
-impl std::fmt::Debug for RootError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self, f)
-    }
-}
+crate::error::lambda_error!(RootError);
 
-impl From<RootError> for lambda_runtime::Diagnostic {
-    fn from(e: RootError) -> Self {
-        let kind = match e {
+impl RootError {
+    /// The `errorType` Lambda reports for this error.
+    pub fn error_type(&self) -> &'static str {
+        match self {
             RootError::Malformed(_) => "CostGuard.MalformedEvent",
             RootError::Notify(_) => "CostGuard.NotifyFailed",
             RootError::Incomplete(_) => "CostGuard.SweepIncomplete",
-        };
-        lambda_runtime::Diagnostic {
-            error_type: kind.to_string(),
-            error_message: e.to_string(),
         }
     }
 }

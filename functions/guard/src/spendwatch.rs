@@ -136,23 +136,16 @@ pub enum SpendError {
     Incomplete(String),
 }
 
-impl std::fmt::Debug for SpendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self, f)
-    }
-}
+crate::error::lambda_error!(SpendError);
 
-impl From<SpendError> for lambda_runtime::Diagnostic {
-    fn from(e: SpendError) -> Self {
-        let kind = match e {
+impl SpendError {
+    /// The `errorType` Lambda reports for this error.
+    pub fn error_type(&self) -> &'static str {
+        match self {
             SpendError::Malformed(_) => "CostGuard.MalformedEvent",
             SpendError::CostExplorer(_) => "CostGuard.SpendUnavailable",
             SpendError::Notify(_) => "CostGuard.NotifyFailed",
             SpendError::Incomplete(_) => "CostGuard.SweepIncomplete",
-        };
-        lambda_runtime::Diagnostic {
-            error_type: kind.to_string(),
-            error_message: e.to_string(),
         }
     }
 }
