@@ -127,11 +127,6 @@ impl Moto {
     ) -> Result<String, EmulatorError> {
         http(self.port, method, path, body).map_err(|e| EmulatorError::Start(e.to_string()))
     }
-
-    /// Forgets every resource.
-    pub fn reset(&self) -> Result<(), EmulatorError> {
-        self.api("POST", "/moto-api/reset", None).map(|_| ())
-    }
 }
 
 impl Drop for Moto {
@@ -506,6 +501,16 @@ impl Inbox {
         }
     }
 }
+
+/// Month-to-date costs by service that the demo and the tests put in Cost Explorer.
+pub const SAMPLE_COSTS: &[(&str, f64)] = &[
+    ("Amazon Elastic Compute Cloud - Compute", 1112.40),
+    ("Amazon Relational Database Service", 96.10),
+    ("Amazon Virtual Private Cloud", 31.00),
+    ("Amazon Simple Storage Service", 12.25),
+    ("AmazonCloudWatch", 4.80),
+    ("AWS Lambda", 0.62),
+];
 
 /// Queues month-to-date results for moto's `GetCostAndUsage` (one result per
 /// distinct request): per-service amounts in USD for `metric`.

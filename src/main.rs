@@ -160,14 +160,7 @@ async fn demo(dry_run: bool) -> Result<()> {
             &period.start_text(),
             &period.end_text(),
             "UnblendedCost",
-            &[
-                ("Amazon Elastic Compute Cloud - Compute", 1112.40),
-                ("Amazon Relational Database Service", 96.10),
-                ("Amazon Virtual Private Cloud", 31.00),
-                ("Amazon Simple Storage Service", 12.25),
-                ("AmazonCloudWatch", 4.80),
-                ("AWS Lambda", 0.62),
-            ],
+            emulator::SAMPLE_COSTS,
         )?;
     }
 
@@ -179,14 +172,7 @@ async fn demo(dry_run: bool) -> Result<()> {
         exempt_tag_key: "cost-guard-exempt".into(),
     };
     println!("FLEET BEFORE (seeded in {})", DEMO_REGIONS.join(", "));
-    print!(
-        "{}",
-        table::fleet(
-            &emulator::fleet(&sdk, &DEMO_REGIONS).await?,
-            "cost-guard",
-            &select.exempt_tag_key
-        )
-    );
+    print_fleet(&sdk, &select).await?;
 
     let vars: HashMap<String, String> = [
         ("NOTIFY_TOPIC_ARN", topic.as_str()),
@@ -247,14 +233,7 @@ async fn demo(dry_run: bool) -> Result<()> {
     }
 
     println!("\n{}\nFLEET AFTER", "=".repeat(78));
-    print!(
-        "{}",
-        table::fleet(
-            &emulator::fleet(&sdk, &DEMO_REGIONS).await?,
-            "cost-guard",
-            &select.exempt_tag_key
-        )
-    );
+    print_fleet(&sdk, &select).await?;
     println!("\nThe emulator stops with this command; nothing outside this machine was touched.");
     Ok(())
 }
@@ -293,6 +272,15 @@ fn bench_startup(runs: usize) -> Result<()> {
     print!(
         "{}",
         table::columns(&["BINARY", "MEDIAN", "P90", "MIN", "MAX", "RSS"], &table)
+    );
+    Ok(())
+}
+
+async fn print_fleet(sdk: &aws_types::SdkConfig, select: &SelectionConfig) -> Result<()> {
+    let rows = emulator::fleet(sdk, &DEMO_REGIONS).await?;
+    print!(
+        "{}",
+        table::fleet(&rows, "cost-guard", &select.exempt_tag_key)
     );
     Ok(())
 }

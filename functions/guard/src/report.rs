@@ -58,72 +58,68 @@ pub fn render(incident: &Incident) -> Message {
     }
 }
 
-pub fn subject(incident: &Incident) -> String {
-    let headline = lead(incident.fired).map(|(t, _)| t.headline());
-    let outcome = match (incident.sweep, incident.sweep_error) {
-        (_, Some(_)) => "cost-guard could not start the sweep".to_string(),
-        (Some(s), None) => {
-            let n = s.stopped_count();
-            let regions = s.regions_with_stops();
-            let troubled = s.troubled_regions().len();
-            let mut text = if s.dry_run {
-                format!(
-                    "[dry run] cost-guard would stop {} in {}",
-                    plural(n, "resource", "resources"),
-                    plural(regions, "region", "regions")
-                )
-            } else if n == 0 {
-                "cost-guard found nothing to stop".to_string()
-            } else {
-                format!(
-                    "cost-guard stopped {} in {}",
-                    plural(n, "resource", "resources"),
-                    plural(regions, "region", "regions")
-                )
-            };
-            if troubled > 0 {
-                let _ = write!(text, ", {} failed", plural(troubled, "region", "regions"));
-            }
-            text
-        }
-        (None, None) => match lead(incident.fired) {
-            Some((Trigger::Unrecognised { .. }, _)) | None => {
-                "cost-guard received an unrecognised message, nothing stopped".to_string()
-            }
-            Some(_) => "cost-guard: nothing stopped".to_string(),
-        },
+/// What a sweep did, for a subject: `cost-guard stopped 14 resources in 5 regions`,
+/// `[dry run] cost-guard would stop ...`, `cost-guard found nothing to stop`, with
+/// `, 2 regions failed` when some did not finish.
+pub fn sweep_outcome(s: &SweepReport) -> String {
+    let n = s.stopped_count();
+    let what_where = format!(
+        "{} in {}",
+        plural(n, "resource", "resources"),
+        plural(s.regions_with_stops(), "region", "regions")
+    );
+    let mut text = if s.dry_run {
+        format!("[dry run] cost-guard would stop {what_where}")
+    } else if n == 0 {
+        "cost-guard found nothing to stop".to_string()
+    } else {
+        format!("cost-guard stopped {what_where}")
     };
-    let full = match headline.clone() {
-        Some(h)
-            if !matches!(
-                lead(incident.fired),
-                Some((Trigger::Unrecognised { .. }, _))
-            ) =>
-        {
-            if incident.sweep.is_none() && incident.sweep_error.is_none() {
-                format!("cost-guard: {h}, nothing stopped")
-            } else {
-                format!("{outcome} ({h})")
-            }
-        }
-        _ => outcome.clone(),
-    };
-    let full = ascii_line(&full);
+    let troubled = s.troubled_regions().len();
+    if troubled > 0 {
+        let _ = write!(text, ", {} failed", plural(troubled, "region", "regions"));
+    }
+    text
+}
+
+/// `outcome (cause)` within 100 ASCII characters: the outcome stays whole and
+/// the cause in parentheses is shortened when the line is too long.
+pub fn outcome_subject(outcome: &str, cause: &str) -> String {
+    let outcome = ascii_line(outcome);
+    let cause = ascii_line(cause);
+    let full = format!("{outcome} ({cause})");
     if full.len() <= MAX_SUBJECT {
         return full;
     }
-    // Too long: shorten the part in parentheses, keep the outcome whole.
-    let outcome = ascii_line(&outcome);
-    if incident.sweep.is_some() && outcome.len() + 6 < MAX_SUBJECT {
-        if let Some(h) = headline {
-            let room = MAX_SUBJECT - outcome.len() - 6;
-            let h: String = ascii_line(&h).chars().take(room).collect();
-            return format!("{outcome} ({h}...)");
+    match MAX_SUBJECT.checked_sub(outcome.len() + 6) {
+        Some(room) if room > 0 => {
+            let short: String = cause.chars().take(room).collect();
+            format!("{outcome} ({short}...)")
         }
+        _ => subject_line(&outcome),
     }
-    let mut cut: String = full.chars().take(MAX_SUBJECT - 3).collect();
-    cut.push_str("...");
-    cut
+}
+
+pub fn subject(incident: &Incident) -> String {
+    let lead = lead(incident.fired);
+    let headline = match lead {
+        Some((Trigger::Unrecognised { .. }, _)) | None => None,
+        Some((t, _)) => Some(t.headline()),
+    };
+    let outcome = match (incident.sweep, incident.sweep_error) {
+        (_, Some(_)) => "cost-guard could not start the sweep".to_string(),
+        (Some(s), None) => sweep_outcome(s),
+        (None, None) => match &headline {
+            None => {
+                return subject_line("cost-guard received an unrecognised message, nothing stopped")
+            }
+            Some(h) => return subject_line(&format!("cost-guard: {h}, nothing stopped")),
+        },
+    };
+    match headline {
+        Some(h) => outcome_subject(&outcome, &h),
+        None => subject_line(&outcome),
+    }
 }
 
 /// A subject SNS accepts: printable ASCII, one line, at most 100 characters.

@@ -334,6 +334,22 @@ pub struct RootGuard {
 }
 
 impl RootGuard {
+    /// Builds the function's clients once; root alerts never ask Cost Explorer.
+    pub fn new(
+        config: crate::config::Config,
+        root: RootConfig,
+        sdk: &aws_types::SdkConfig,
+    ) -> Self {
+        let config = crate::config::Config {
+            spend_context: false,
+            ..config
+        };
+        RootGuard {
+            guard: Guard::new(config, sdk),
+            root,
+        }
+    }
+
     pub async fn handle(
         &self,
         event: &serde_json::Value,

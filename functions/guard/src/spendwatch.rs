@@ -197,22 +197,9 @@ pub fn render(o: &SpendOutcome) -> Option<Message> {
             match sweep {
                 Some((s, stamp)) => {
                     report::sweep_section(&mut b, s, Some(stamp));
-                    let n = s.stopped_count();
-                    let what_where = format!(
-                        "{} in {}",
-                        report::plural(n, "resource", "resources"),
-                        report::plural(s.regions_with_stops(), "region", "regions")
-                    );
-                    let outcome = if s.dry_run {
-                        format!("[dry run] cost-guard would stop {what_where}")
-                    } else if n == 0 {
-                        "cost-guard found nothing to stop".to_string()
-                    } else {
-                        format!("cost-guard stopped {what_where}")
-                    };
-                    format!("{outcome} ({what})")
+                    report::outcome_subject(&report::sweep_outcome(s), &what)
                 }
-                None => format!("cost-guard could not start the sweep ({what})"),
+                None => report::outcome_subject("cost-guard could not start the sweep", &what),
             }
         }
         SpendVerdict::ForecastAlert { forecast: f, limit } => {
@@ -258,6 +245,24 @@ pub struct SpendWatch {
 }
 
 impl SpendWatch {
+    /// Builds the function's clients once. The stop-on-overspend spend context
+    /// is not used here, so the guard gets no Cost Explorer client of its own.
+    pub fn new(
+        config: crate::config::Config,
+        spend: SpendConfig,
+        sdk: &aws_types::SdkConfig,
+    ) -> Self {
+        let config = crate::config::Config {
+            spend_context: false,
+            ..config
+        };
+        SpendWatch {
+            ce: costexplorer::client(sdk),
+            guard: Guard::new(config, sdk),
+            spend,
+        }
+    }
+
     pub async fn handle(
         &self,
         event: &serde_json::Value,

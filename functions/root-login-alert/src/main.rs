@@ -2,7 +2,6 @@
 //! sign-ins and root API calls; it tells subscribers at once.
 
 use guard::config::Config;
-use guard::overspend::Guard;
 use guard::rootalert::{RootConfig, RootGuard};
 use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
 
@@ -15,10 +14,7 @@ async fn main() -> Result<(), Error> {
     let root =
         RootConfig::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     let sdk = guard::aws::load().await;
-    let handler = &RootGuard {
-        guard: Guard::new(config, &sdk),
-        root,
-    };
+    let handler = &RootGuard::new(config, root, &sdk);
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             let deadline = event.context.deadline();

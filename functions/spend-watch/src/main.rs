@@ -2,7 +2,6 @@
 //! spend with Cost Explorer and starts the stop sweep above the limit.
 
 use guard::config::Config;
-use guard::overspend::Guard;
 use guard::spendwatch::{SpendConfig, SpendWatch};
 use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
 
@@ -15,11 +14,7 @@ async fn main() -> Result<(), Error> {
     let spend = SpendConfig::from_env()
         .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     let sdk = guard::aws::load().await;
-    let handler = &SpendWatch {
-        ce: guard::costexplorer::client(&sdk),
-        guard: Guard::new(config, &sdk),
-        spend,
-    };
+    let handler = &SpendWatch::new(config, spend, &sdk);
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             let deadline = event.context.deadline();
