@@ -4,4 +4,5 @@
 
 pub mod bench;
 pub mod emulator;
+pub mod proxy;
 pub mod table;

@@ -27,6 +27,19 @@ USAGE:
         sweep would stop and what it would skip, and why. Changes nothing. Reads
         SELECTION, STOP_TAG_KEY, STOP_TAG_VALUE, EXEMPT_TAG_KEY and REGIONS.
 
+    cost-guard bench sweep [--runs N] [--tagged N] [--untagged N] [--db-regions N] [--no-custodian]
+        Seed the same fleet in every enabled region of a local emulator (default per
+        region 40 instances tagged cost-guard=stop and 10 untagged; in 3 regions also
+        DB instances and an Aurora cluster), then stop it with the stop-on-overspend
+        release binary and with Cloud Custodian (scripts/setup bench installs it),
+        alternately, each on a fresh fleet, N times each (default 5). Checks both
+        stopped exactly the tagged set; prints wall time, peak memory and every AWS
+        request by service and action. Build first: cargo build --release -p stop-on-overspend
+
+    cost-guard bench scale [--runs N] [SIZE...]
+        The same sweep by cost-guard alone at about SIZE tagged instances spread over
+        every enabled region (default 100 1000 10000, 3 runs each).
+
     cost-guard bench root-alert [RUNS]
         Time the root-login-alert handler from event to published alert against a
         local emulator (default 50 runs); prints median, p90, min and max.
@@ -59,6 +72,17 @@ async fn main() -> ExitCode {
             demo(dry_run).await
         }
         Some("plan") if args.len() == 1 => plan().await,
+        Some("bench") if matches!(args.get(1).map(String::as_str), Some("sweep" | "scale")) => {
+            let options = match BenchOptions::parse(&args[2..]) {
+                Ok(o) => o,
+                Err(e) => return usage_error(&format!("bench {}: {e}", args[1])),
+            };
+            if args[1] == "sweep" {
+                bench_sweep(options).await
+            } else {
+                bench_scale(options).await
+            }
+        }
         Some("bench") => {
             let runs = match args.get(2).map(|r| r.parse::<usize>()) {
                 None => None,
@@ -68,7 +92,11 @@ async fn main() -> ExitCode {
             match args.get(1).map(String::as_str) {
                 Some("root-alert") => bench_root_alert(runs.unwrap_or(50)).await,
                 Some("startup") => bench_startup(runs.unwrap_or(20)),
-                _ => return usage_error("bench: expected `root-alert` or `startup`"),
+                _ => {
+                    return usage_error(
+                        "bench: expected `sweep`, `scale`, `startup` or `root-alert`",
+                    )
+                }
             }
         }
         Some("help") | Some("--help") | Some("-h") => {
@@ -92,7 +120,7 @@ fn usage_error(msg: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// The fleet the demo seeds: per region, what it launches.
 const DEMO_REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
@@ -272,6 +300,175 @@ fn bench_startup(runs: usize) -> Result<()> {
     print!(
         "{}",
         table::columns(&["BINARY", "MEDIAN", "P90", "MIN", "MAX", "RSS"], &table)
+    );
+    Ok(())
+}
+
+/// Options of `bench sweep` and `bench scale`.
+struct BenchOptions {
+    runs: Option<usize>,
+    spec: cost_guard::bench::sweep::FleetSpec,
+    custodian: bool,
+    sizes: Vec<usize>,
+}
+
+impl BenchOptions {
+    fn parse(args: &[String]) -> std::result::Result<BenchOptions, String> {
+        let mut o = BenchOptions {
+            runs: None,
+            spec: Default::default(),
+            custodian: true,
+            sizes: Vec::new(),
+        };
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let mut number = |name: &str| -> std::result::Result<usize, String> {
+                it.next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| format!("{name} needs a number"))
+            };
+            match arg.as_str() {
+                "--runs" => o.runs = Some(number("--runs")?.max(1)),
+                "--tagged" => o.spec.tagged = number("--tagged")?,
+                "--untagged" => o.spec.untagged = number("--untagged")?,
+                "--db-regions" => o.spec.db_regions = number("--db-regions")?,
+                "--no-custodian" => o.custodian = false,
+                size => o.sizes.push(
+                    size.parse()
+                        .map_err(|_| format!("unexpected argument {size:?}"))?,
+                ),
+            }
+        }
+        Ok(o)
+    }
+}
+
+fn secs(d: std::time::Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+async fn bench_sweep(o: BenchOptions) -> Result<()> {
+    use cost_guard::bench::sweep::{self, Tool, Tools};
+    if !o.sizes.is_empty() {
+        return Err(format!("bench sweep: unexpected arguments {:?}", o.sizes).into());
+    }
+    let runs = o.runs.unwrap_or(5);
+    let tools = Tools::locate(o.custodian)?;
+    let which: Vec<Tool> = if o.custodian {
+        vec![Tool::CostGuard, Tool::Custodian]
+    } else {
+        vec![Tool::CostGuard]
+    };
+    let spec = o.spec;
+    println!(
+        "Fleet per region: {} running instances tagged cost-guard=stop, {} untagged; in the first {} regions also 2 tagged DB instances, 1 untagged and a tagged Aurora cluster.",
+        spec.tagged, spec.untagged, spec.db_regions
+    );
+    println!("Each run: a fresh fleet in a local moto server, the tool as a whole process, every AWS request counted by a loopback proxy; {runs} runs per tool, alternating.\n");
+    let mut n = 0;
+    let c = sweep::compare(spec, runs, &tools, &which, |run| {
+        n += 1;
+        println!("{}", sweep::run_line(n, run));
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let kinds = |kind: &str| c.seeded.to_stop.iter().filter(|k| k.1 == kind).count();
+    println!(
+        "\n{} enabled regions (DescribeRegions; moto's China and GovCloud regions left out), {} resources; to stop: {} instances, {} DB instances, {} Aurora clusters.",
+        c.seeded.regions.len(),
+        c.seeded.resources,
+        kinds("ec2"),
+        kinds("rds"),
+        kinds("aurora"),
+    );
+    println!("Every run of every tool stopped exactly that set and nothing else.\n");
+    let (table, stats) = sweep::summary(&c.runs);
+    print!("{table}");
+    if let (Some(cg), Some(c7n)) = (stats.get(&Tool::CostGuard), stats.get(&Tool::Custodian)) {
+        println!(
+            "\ncost-guard is {:.1}x faster than Cloud Custodian (ratio of medians: {} / {}).",
+            c7n.median.as_secs_f64() / cg.median.as_secs_f64(),
+            secs(c7n.median),
+            secs(cg.median)
+        );
+    }
+    println!("\nAWS requests per run, by service and action:");
+    print!("{}", sweep::requests_table(&c.runs, &which));
+    Ok(())
+}
+
+async fn bench_scale(o: BenchOptions) -> Result<()> {
+    use cost_guard::bench::sweep::{self, Tool, Tools};
+    let runs = o.runs.unwrap_or(3);
+    let sizes = if o.sizes.is_empty() {
+        vec![100, 1_000, 10_000]
+    } else {
+        o.sizes
+    };
+    let tools = Tools::locate(false)?;
+    let regions = {
+        let moto = cost_guard::emulator::Moto::start()?;
+        sweep::enabled_regions(&moto.sdk_config().await)
+            .await?
+            .len()
+    };
+    println!("cost-guard's sweep at growing fleets, spread over {regions} enabled regions (10 untagged instances per region, DB instances in 3); {runs} runs each.\n");
+    let mut rows = Vec::new();
+    for size in sizes {
+        let spec = sweep::FleetSpec {
+            tagged: size.div_ceil(regions),
+            ..o.spec
+        };
+        let c = sweep::compare(spec, runs, &tools, &[Tool::CostGuard], |_| {})
+            .await
+            .map_err(|e| e.to_string())?;
+        let times: Vec<_> = c.runs.iter().map(|r| r.measured.elapsed).collect();
+        let s = cost_guard::bench::Stats::of(&times).ok_or("no runs")?;
+        let peak = c
+            .runs
+            .iter()
+            .map(|r| r.measured.peak_rss_kib)
+            .max()
+            .unwrap_or(0);
+        let requests = c.runs.iter().map(|r| r.total_requests()).max().unwrap_or(0);
+        let stops: usize = c.runs[0]
+            .requests
+            .iter()
+            .filter(|((_, action), _)| action.starts_with("Stop"))
+            .map(|(_, n)| n)
+            .sum();
+        let row = vec![
+            c.seeded
+                .to_stop
+                .iter()
+                .filter(|k| k.1 == "ec2")
+                .count()
+                .to_string(),
+            secs(s.median),
+            secs(s.min),
+            secs(s.max),
+            format!("{:.1} MiB", peak as f64 / 1024.0),
+            requests.to_string(),
+            stops.to_string(),
+        ];
+        println!("{}", row.join("  "));
+        rows.push(row);
+    }
+    println!();
+    print!(
+        "{}",
+        table::columns(
+            &[
+                "TAGGED",
+                "MEDIAN",
+                "MIN",
+                "MAX",
+                "PEAK RSS",
+                "REQUESTS",
+                "STOP CALLS"
+            ],
+            &rows
+        )
     );
     Ok(())
 }

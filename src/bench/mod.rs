@@ -1,6 +1,7 @@
-//! Benchmarks that print figures (never assertions on time): the root alert's
-//! handler time against the emulator, and each function binary's start-up time
-//! until it first asks the Lambda runtime API for an event.
+//! Benchmarks that print figures (never assertions on time): the all-region
+//! sweep against Cloud Custodian and at growing fleets ([`sweep`]), the root
+//! alert's handler time against the emulator, and each function binary's
+//! start-up time until it first asks the Lambda runtime API for an event.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -10,6 +11,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::emulator::{self, Moto};
+
+pub mod process;
+pub mod sweep;
+
+/// Errors of the benchmarks: any error, printed by the command line.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// Median, minimum, maximum and 90th percentile of a set of durations.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,7 +57,7 @@ pub fn ms(d: Duration) -> String {
 }
 
 /// Times `RootGuard::handle` from the event to the published alert, `runs` times.
-pub async fn root_alert(runs: usize) -> Result<Stats, Box<dyn std::error::Error>> {
+pub async fn root_alert(runs: usize) -> Result<Stats, Error> {
     let moto = Moto::start()?;
     let sdk = moto.sdk_config().await;
     let (topic, inbox) = emulator::notify_topic(&sdk, "bench-notify").await?;
@@ -84,7 +91,7 @@ pub async fn root_alert(runs: usize) -> Result<Stats, Box<dyn std::error::Error>
 
 /// One start-up: time from spawn until the binary's first request to the
 /// runtime API, and its resident memory (VmRSS, KiB) at that moment.
-pub fn startup_once(binary: &Path) -> Result<(Duration, u64), Box<dyn std::error::Error>> {
+pub fn startup_once(binary: &Path) -> Result<(Duration, u64), Error> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let name = binary
@@ -166,10 +173,7 @@ pub struct Startup {
 }
 
 /// Start-up of each binary, `runs` times: time statistics and the largest RSS.
-pub fn startup(
-    binaries: &[PathBuf],
-    runs: usize,
-) -> Result<Vec<Startup>, Box<dyn std::error::Error>> {
+pub fn startup(binaries: &[PathBuf], runs: usize) -> Result<Vec<Startup>, Error> {
     let mut out = Vec::new();
     for bin in binaries {
         if !bin.is_file() {
