@@ -374,7 +374,7 @@ async fn bench_sweep(o: BenchOptions) -> Result<()> {
     .map_err(|e| e.to_string())?;
     let kinds = |kind: &str| c.seeded.to_stop.iter().filter(|k| k.1 == kind).count();
     println!(
-        "\n{} enabled regions (DescribeRegions; moto's China and GovCloud regions left out), {} resources; to stop: {} instances, {} DB instances, {} Aurora clusters.",
+        "\n{} enabled regions (DescribeRegions), {} resources; to stop: {} instances, {} DB instances, {} Aurora clusters.",
         c.seeded.regions.len(),
         c.seeded.resources,
         kinds("ec2"),

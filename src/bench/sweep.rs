@@ -54,16 +54,10 @@ pub struct Seeded {
     pub topic: String,
 }
 
-/// The regions `DescribeRegions` reports as enabled, in the commercial
-/// partition: moto also lists China and GovCloud regions, which no account
-/// outside those partitions sees.
+/// The regions `DescribeRegions` reports as enabled, as the sweep sees them.
 pub async fn enabled_regions(sdk: &SdkConfig) -> Result<Vec<String>, Error> {
     let ec2 = aws_sdk_ec2::Client::new(sdk);
-    Ok(guard::regions::enabled_regions(&ec2)
-        .await?
-        .into_iter()
-        .filter(|r| !r.starts_with("cn-") && !r.starts_with("us-gov-"))
-        .collect())
+    Ok(guard::regions::enabled_regions(&ec2).await?)
 }
 
 /// Empties the emulator and seeds `spec` in every enabled region.

@@ -6,8 +6,33 @@ use aws_sdk_ec2::Client;
 use crate::config::RegionScope;
 use crate::error::AwsError;
 
-/// The regions enabled for the account: `DescribeRegions` filtered on opt-in status.
+/// The partition a region belongs to (`aws`, `aws-cn`, `aws-us-gov`, ...).
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else if region.starts_with("eusc-") {
+        "aws-eusc"
+    } else {
+        "aws"
+    }
+}
+
+/// The regions enabled for the account: `DescribeRegions` filtered on opt-in
+/// status, in the partition of the client's own region (credentials of one
+/// partition never reach another's regions; AWS lists only its own, emulators
+/// may list them all).
 pub async fn enabled_regions(client: &Client) -> Result<Vec<String>, AwsError> {
+    let home = client
+        .config()
+        .region()
+        .map(|r| partition(r.as_ref()))
+        .unwrap_or("aws");
     let out = client
         .describe_regions()
         .filters(
@@ -28,6 +53,7 @@ pub async fn enabled_regions(client: &Client) -> Result<Vec<String>, AwsError> {
                 .is_none_or(|s| s == "opt-in-not-required" || s == "opted-in")
         })
         .filter_map(|r| r.region_name().map(str::to_string))
+        .filter(|name| partition(name) == home)
         .collect();
     regions.sort();
     regions.dedup();
@@ -39,5 +65,20 @@ pub async fn resolve(scope: &RegionScope, client: &Client) -> Result<Vec<String>
     match scope {
         RegionScope::List(list) => Ok(list.clone()),
         RegionScope::AllEnabled => enabled_regions(client).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions() {
+        assert_eq!(partition("eu-west-1"), "aws");
+        assert_eq!(partition("us-east-1"), "aws");
+        assert_eq!(partition("cn-north-1"), "aws-cn");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(partition("us-iso-east-1"), "aws-iso");
+        assert_eq!(partition("us-isob-east-1"), "aws-iso-b");
     }
 }
