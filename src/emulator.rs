@@ -153,6 +153,23 @@ pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
         .await
 }
 
+/// SDK configuration for an emulator (or a proxy in front of it) at
+/// `endpoint`, with the retries, backoff and timeouts the functions use.
+pub async fn lambda_sdk_config_for(endpoint: &str) -> SdkConfig {
+    guard::aws::tuned(aws_config::defaults(BehaviorVersion::latest()))
+        .region(Region::new(HOME_REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "cost-guard-emulator",
+        ))
+        .load()
+        .await
+}
+
 /// A minimal HTTP/1.0 client for moto's own API on loopback.
 fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io::Result<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;

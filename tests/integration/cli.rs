@@ -78,7 +78,7 @@ fn demo_runs_end_to_end() {
     assert!(text.contains("FLEET BEFORE"));
     assert!(text.contains("Subject: cost-guard stopped 11 resources in 3 regions (budget student-monthly: $1,287.34 > $40.00)"), "{text}");
     assert!(
-        text.contains("Subject: cost-guard found nothing to stop (budget student-monthly"),
+        text.contains("Subject: cost-guard found nothing left to stop, 11 resources stopped by an earlier run"),
         "{text}"
     );
     assert!(text.contains("Subject: cost-guard received an unrecognised message, nothing stopped"));

@@ -4,6 +4,7 @@
 //! tests loudly, it never skips them.
 
 mod cli;
+mod faults;
 mod harness;
 mod overspend;
 mod root;

@@ -358,9 +358,18 @@ async fn duplicate_delivery_is_harmless() {
     assert_eq!(again.stopped, 0);
     assert_eq!(again.failed, 0);
     let m = env.one_message().await;
-    assert!(m
-        .subject
-        .starts_with("cost-guard found nothing to stop (budget student-monthly"));
+    let stopped_first = seeded.tagged.len();
+    assert!(
+        m.subject.starts_with(&format!(
+            "cost-guard found nothing left to stop, {stopped_first} resources stopped by an earlier run (budget"
+        )),
+        "{}",
+        m.subject
+    );
+    // The report still shows the whole incident.
+    assert!(m.body.contains(&format!(
+        "Already stopped for this alert by an earlier run: {stopped_first} resources"
+    )));
     // The first stamp stays: the duplicate did not touch what was already stopped.
     assert_eq!(
         env.row(region, id)

@@ -13,7 +13,15 @@ pub const MAX_ATTEMPTS: u32 = 5;
 /// Loads credentials, region and endpoint (`AWS_ENDPOINT_URL` for an emulator)
 /// from the environment.
 pub async fn load() -> aws_types::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    tuned(aws_config::defaults(BehaviorVersion::latest()))
+        .load()
+        .await
+}
+
+/// The functions' retry and timeout settings on top of `loader` (tests use it to
+/// point the same settings at an emulator).
+pub fn tuned(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
+    loader
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(MAX_ATTEMPTS)
@@ -27,6 +35,4 @@ pub async fn load() -> aws_types::SdkConfig {
                 .operation_timeout(Duration::from_secs(45))
                 .build(),
         )
-        .load()
-        .await
 }

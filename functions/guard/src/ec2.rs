@@ -17,8 +17,9 @@ pub const STOP_BATCH: usize = 100;
 /// Ids per `CreateTags` call.
 const TAG_BATCH: usize = 500;
 
-/// Lists running and pending instances. In tagged mode the tag filter runs on
-/// the server, so untagged instances are never even listed.
+/// Lists running and pending instances, and stopping and stopped ones (to tell
+/// which an earlier invocation already stopped). In tagged mode the tag filter
+/// runs on the server, so untagged instances are never even listed.
 pub async fn describe_candidates(
     client: &Client,
     select: &SelectionConfig,
@@ -30,6 +31,8 @@ pub async fn describe_candidates(
                 .name("instance-state-name")
                 .values("running")
                 .values("pending")
+                .values("stopping")
+                .values("stopped")
                 .build(),
         )
         .max_results(PAGE_SIZE);

@@ -68,8 +68,14 @@ pub fn sweep_outcome(s: &SweepReport) -> String {
         plural(n, "resource", "resources"),
         plural(s.regions_with_stops(), "region", "regions")
     );
+    let earlier = s.earlier_count();
     let mut text = if s.dry_run {
         format!("[dry run] cost-guard would stop {what_where}")
+    } else if n == 0 && earlier > 0 {
+        format!(
+            "cost-guard found nothing left to stop, {} stopped by an earlier run",
+            plural(earlier, "resource", "resources")
+        )
     } else if n == 0 {
         "cost-guard found nothing to stop".to_string()
     } else {
@@ -321,6 +327,13 @@ pub fn sweep_section(b: &mut String, sweep: &SweepReport, stamp: Option<&crate::
         "; {} swept.",
         plural(sweep.regions.len(), "region", "regions")
     );
+    if sweep.earlier_count() > 0 {
+        let _ = writeln!(
+            b,
+            "Already stopped for this alert by an earlier run: {} (listed below).",
+            plural(sweep.earlier_count(), "resource", "resources")
+        );
+    }
     if sweep.skipped_count() > 0 {
         let _ = writeln!(
             b,
@@ -350,6 +363,7 @@ pub fn sweep_section(b: &mut String, sweep: &SweepReport, stamp: Option<&crate::
     let mut quiet = Vec::new();
     for r in &sweep.regions {
         if r.stopped.is_empty()
+            && r.earlier.is_empty()
             && r.skipped.is_empty()
             && r.is_clean()
             && r.stamp_warnings.is_empty()
@@ -393,6 +407,10 @@ fn render_region(b: &mut String, r: &RegionReport, dry: bool) {
     section(
         if dry { "Would stop" } else { "Stopped" },
         r.stopped.iter().map(res_line).collect(),
+    );
+    section(
+        "Stopped earlier for this alert",
+        r.earlier.iter().map(res_line).collect(),
     );
     section(
         "Skipped",

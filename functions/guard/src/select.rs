@@ -39,6 +39,28 @@ pub fn match_tags(tags: &Tags, select: &SelectionConfig) -> Match {
     }
 }
 
+/// How long after a stop a later invocation for the same alert still reports
+/// it as this alert's work (Lambda retries an event for up to 6 hours).
+pub const EARLIER_WINDOW: time::Duration = time::Duration::hours(24);
+
+/// Whether a selected, stopped resource was stopped for the same alert by an
+/// earlier invocation: it carries this alert's `stopped-by` stamp and a
+/// `stopped-at` no more than [`EARLIER_WINDOW`] before `now_at` (both RFC 3339).
+pub fn stopped_earlier(tags: &Tags, status: &str, by: &str, now_at: &str) -> bool {
+    use time::format_description::well_known::Rfc3339;
+    if !matches!(status, "stopped" | "stopping") || tag(tags, crate::STOPPED_BY_TAG) != Some(by) {
+        return false;
+    }
+    let parse = |t: &str| time::OffsetDateTime::parse(t, &Rfc3339).ok();
+    match (
+        tag(tags, crate::STOPPED_AT_TAG).and_then(parse),
+        parse(now_at),
+    ) {
+        (Some(at), Some(now)) => at <= now && now - at <= EARLIER_WINDOW,
+        _ => false,
+    }
+}
+
 fn exempt_reason(select: &SelectionConfig) -> String {
     format!("exempt: tagged {}", select.exempt_tag_key)
 }
@@ -451,5 +473,42 @@ mod tests {
         assert_eq!(plan.instances.len(), 1);
         assert!(plan.clusters.is_empty());
         assert_eq!(plan.skipped.len(), 2);
+    }
+
+    #[test]
+    fn earlier_stops_are_this_alerts_recent_ones() {
+        let stamped = |by: &str, at: &str| {
+            tags(&[
+                ("cost-guard", "stop"),
+                (crate::STOPPED_BY_TAG, by),
+                (crate::STOPPED_AT_TAG, at),
+            ])
+        };
+        let now = "2026-11-22T19:00:00Z";
+        let t = stamped("budget:monthly", "2026-11-22T18:59:30Z");
+        assert!(stopped_earlier(&t, "stopped", "budget:monthly", now));
+        assert!(stopped_earlier(&t, "stopping", "budget:monthly", now));
+        assert!(
+            !stopped_earlier(&t, "running", "budget:monthly", now),
+            "restarted since"
+        );
+        assert!(
+            !stopped_earlier(&t, "stopped", "anomaly:abc", now),
+            "another alert"
+        );
+        let old = stamped("budget:monthly", "2026-10-22T19:00:00Z");
+        assert!(
+            !stopped_earlier(&old, "stopped", "budget:monthly", now),
+            "last month's"
+        );
+        let bad = stamped("budget:monthly", "yesterday");
+        assert!(!stopped_earlier(&bad, "stopped", "budget:monthly", now));
+        let unstamped = tags(&[("cost-guard", "stop")]);
+        assert!(!stopped_earlier(
+            &unstamped,
+            "stopped",
+            "budget:monthly",
+            now
+        ));
     }
 }

@@ -74,6 +74,9 @@ pub struct RegionReport {
     pub region: String,
     /// Stopped now (or, in a dry run, that would be stopped).
     pub stopped: Vec<Resource>,
+    /// Stopped for the same alert by an earlier invocation (a retry's report
+    /// still shows the whole incident).
+    pub earlier: Vec<Resource>,
     pub skipped: Vec<Skipped>,
     pub failed: Vec<Failed>,
     /// Errors about the region as a whole (a describe that failed, the deadline).
@@ -98,6 +101,9 @@ pub struct SweepReport {
 impl SweepReport {
     pub fn stopped_count(&self) -> usize {
         self.regions.iter().map(|r| r.stopped.len()).sum()
+    }
+    pub fn earlier_count(&self) -> usize {
+        self.regions.iter().map(|r| r.earlier.len()).sum()
     }
     pub fn skipped_count(&self) -> usize {
         self.regions.iter().map(|r| r.skipped.len()).sum()
@@ -197,10 +203,12 @@ pub async fn sweep(
         }
         let mut report = with(&shared, std::mem::take);
         report.stopped.sort();
+        report.earlier.sort();
         report.skipped.sort();
         tracing::info!(
             region = %report.region,
             stopped = report.stopped.len(),
+            earlier = report.earlier.len(),
             skipped = report.skipped.len(),
             failed = report.failed.len(),
             errors = report.errors.len(),
@@ -237,6 +245,7 @@ async fn sweep_ec2(client: &aws_sdk_ec2::Client, region: &str, spec: &SweepSpec,
     };
     let spot_requests: Vec<String> = instances
         .iter()
+        .filter(|i| matches!(i.state.as_str(), "running" | "pending"))
         .filter(|i| select::match_tags(&i.tags, &spec.select) == select::Match::Selected)
         .filter_map(|i| i.spot_request_id.clone())
         .collect();
@@ -253,7 +262,15 @@ async fn sweep_ec2(client: &aws_sdk_ec2::Client, region: &str, spec: &SweepSpec,
             })
     };
     let plan = select::plan_ec2(&instances, &spec.select, &one_time);
-    with(shared, |r| r.skipped.extend(plan.skipped));
+    let earlier = instances
+        .iter()
+        .filter(|i| select::match_tags(&i.tags, &spec.select) == select::Match::Selected)
+        .filter(|i| select::stopped_earlier(&i.tags, &i.state, &spec.stamp.by, &spec.stamp.at))
+        .map(Resource::from);
+    with(shared, |r| {
+        r.skipped.extend(plan.skipped);
+        r.earlier.extend(earlier);
+    });
     let by_id: std::collections::HashMap<String, Resource> = plan
         .to_stop
         .iter()
@@ -340,7 +357,25 @@ async fn sweep_rds(client: &aws_sdk_rds::Client, region: &str, spec: &SweepSpec,
         }
     };
     let plan = select::plan_rds(&instances, &clusters, &spec.select);
-    with(shared, |r| r.skipped.extend(plan.skipped));
+    let earlier_by = |tags: &crate::inventory::Tags, status: &str| {
+        select::match_tags(tags, &spec.select) == select::Match::Selected
+            && select::stopped_earlier(tags, status, &spec.stamp.by, &spec.stamp.at)
+    };
+    let earlier: Vec<Resource> = clusters
+        .iter()
+        .filter(|c| earlier_by(&c.tags, &c.status))
+        .map(Resource::from)
+        .chain(
+            instances
+                .iter()
+                .filter(|d| d.cluster_id.is_none() && earlier_by(&d.tags, &d.status))
+                .map(Resource::from),
+        )
+        .collect();
+    with(shared, |r| {
+        r.skipped.extend(plan.skipped);
+        r.earlier.extend(earlier);
+    });
     let targets: Vec<(Resource, String)> = plan
         .clusters
         .iter()

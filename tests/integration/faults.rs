@@ -1,0 +1,257 @@
+//! Faults between the functions and AWS, injected by a loopback proxy in front
+//! of moto: throttling, 5xx answers, dropped connections and answers slower
+//! than the time left. The guard runs with the retry and timeout settings the
+//! Lambda functions use.
+
+use std::time::{Duration, SystemTime};
+
+use cost_guard::emulator::{self, FleetRow};
+use cost_guard::proxy::{Fault, FaultRule, Proxy};
+use guard::overspend::{Guard, GuardError};
+
+use crate::harness::{Env, STOP};
+
+/// An emulator reached only through a fault-injecting proxy.
+struct Faulty {
+    env: Env,
+    proxy: Proxy,
+    sdk: aws_types::SdkConfig,
+}
+
+impl Faulty {
+    async fn start() -> Faulty {
+        let env = Env::start().await;
+        let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
+        let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+        Faulty { env, proxy, sdk }
+    }
+
+    /// The function as Lambda builds it, talking through the proxy.
+    fn guard(&self, vars: &[(&str, &str)]) -> Guard {
+        let direct = self.env.guard(vars);
+        Guard::new(direct.config, &self.sdk)
+    }
+
+    async fn seed(&self, regions: &[&str]) {
+        for region in regions {
+            self.env.launch(region, 3, "miner", STOP).await;
+            self.env.launch(region, 2, "web", &[]).await;
+        }
+    }
+}
+
+fn tagged(rows: &[FleetRow]) -> impl Iterator<Item = &FleetRow> {
+    rows.iter().filter(|r| r.tag("cost-guard") == Some("stop"))
+}
+
+fn untouched_outside_selection(rows: &[FleetRow]) {
+    for r in rows.iter().filter(|r| r.tag("cost-guard").is_none()) {
+        assert_eq!(r.state, "running", "{} outside the selection", r.id);
+        assert!(r.tag(guard::STOPPED_AT_TAG).is_none(), "{} stamped", r.id);
+    }
+}
+
+const HEALTHY: &str = "us-east-1";
+const THROTTLED: &str = "eu-west-1";
+const FLAKY: &str = "sa-east-1";
+const DOWN: &str = "ap-southeast-2";
+const UNREACHABLE: &str = "ca-central-1";
+
+#[tokio::test]
+async fn faulty_regions_never_hold_up_healthy_ones_and_a_retry_finishes_the_job() {
+    let f = Faulty::start().await;
+    let regions = [HEALTHY, THROTTLED, FLAKY, DOWN, UNREACHABLE];
+    f.seed(&regions).await;
+    emulator::create_db(&f.env.sdk, THROTTLED, "orders-db", STOP)
+        .await
+        .unwrap();
+    // Throttled twice, then fine: EC2's and RDS's own throttling errors.
+    f.proxy
+        .inject(FaultRule::times(THROTTLED, Fault::Throttle, 2).on_action("StopInstances"));
+    f.proxy
+        .inject(FaultRule::times(THROTTLED, Fault::Throttle, 1).on_action("DescribeDBInstances"));
+    // Two 503s, then fine.
+    f.proxy
+        .inject(FaultRule::times(FLAKY, Fault::Status(503), 2).on_action("DescribeInstances"));
+    // Never recover: 500 on every call, or the connection dropped.
+    f.proxy.inject(FaultRule::always(DOWN, Fault::Status(500)));
+    f.proxy.inject(FaultRule::always(UNREACHABLE, Fault::Drop));
+
+    let guard = f.guard(&[("REGIONS", &regions.join(","))]);
+    let err = f
+        .env
+        .invoke(&guard, "budget-actual.json")
+        .await
+        .unwrap_err();
+    let GuardError::Incomplete {
+        regions: failed,
+        detail,
+    } = &err
+    else {
+        panic!("expected an incomplete sweep, got {err}");
+    };
+    assert_eq!(failed, &format!("{DOWN}, {UNREACHABLE}"), "{detail}");
+
+    // Retried with backoff until the fault cleared, counted at the proxy.
+    assert_eq!(f.proxy.attempts(THROTTLED, "StopInstances"), 3);
+    assert_eq!(f.proxy.attempts(THROTTLED, "DescribeDBInstances"), 2);
+    assert_eq!(f.proxy.attempts(FLAKY, "DescribeInstances"), 3);
+    // A fault that never clears gets every attempt, then is reported.
+    assert_eq!(
+        f.proxy.attempts(DOWN, "DescribeInstances"),
+        guard::aws::MAX_ATTEMPTS as usize
+    );
+    assert_eq!(f.proxy.attempts(DOWN, "StopInstances"), 0);
+
+    let fleet = f.env.fleet(&regions).await;
+    untouched_outside_selection(&fleet);
+    for r in tagged(&fleet) {
+        let should_stop = [HEALTHY, THROTTLED, FLAKY].contains(&r.region.as_str());
+        assert_eq!(r.state == "stopped", should_stop, "{r:?}");
+    }
+    let m = f.env.one_message().await;
+    assert!(
+        m.subject
+            .starts_with("cost-guard stopped 10 resources in 3 regions, 2 regions failed"),
+        "{}",
+        m.subject
+    );
+    assert!(m
+        .body
+        .contains(&format!("NOT COMPLETE in 2 regions: {DOWN}, {UNREACHABLE}")));
+    assert!(m.body.contains("InternalError"), "{}", m.body);
+
+    // The faults clear; Lambda's retry delivers the same event again.
+    f.proxy.clear_faults();
+    let s = f.env.invoke(&guard, "budget-actual.json").await.unwrap();
+    assert_eq!(s.stopped, 6);
+    assert!(s.troubled_regions.is_empty());
+    let fleet = f.env.fleet(&regions).await;
+    untouched_outside_selection(&fleet);
+    assert!(tagged(&fleet).all(|r| r.state == "stopped"));
+    let m = f.env.one_message().await;
+    assert!(
+        m.subject
+            .starts_with("cost-guard stopped 6 resources in 2 regions"),
+        "{}",
+        m.subject
+    );
+    assert!(
+        m.body
+            .contains("Already stopped for this alert by an earlier run: 10 resources"),
+        "{}",
+        m.body
+    );
+    assert!(m.body.contains("Stopped earlier for this alert:"));
+}
+
+#[tokio::test]
+async fn a_region_slower_than_the_deadline_is_reported_unfinished() {
+    let f = Faulty::start().await;
+    let regions = [HEALTHY, THROTTLED];
+    f.seed(&regions).await;
+    f.proxy.inject(FaultRule::always(
+        THROTTLED,
+        Fault::Slow(Duration::from_secs(60)),
+    ));
+    let guard = f.guard(&[("REGIONS", &regions.join(","))]);
+    let event = emulator::sample_event("budget-actual.json").unwrap();
+    // 8 s left: the reserve for the report keeps 5, so regions get 3.
+    let deadline = SystemTime::now() + Duration::from_secs(8);
+    let err = guard.handle(&event, Some(deadline)).await.unwrap_err();
+    assert!(
+        matches!(&err, GuardError::Incomplete { regions, .. } if regions == THROTTLED),
+        "{err}"
+    );
+    assert!(SystemTime::now() < deadline, "answered before the deadline");
+    let m = f.env.one_message().await;
+    assert!(m.body.contains("did not finish within"), "{}", m.body);
+    let fleet = f.env.fleet(&regions).await;
+    untouched_outside_selection(&fleet);
+    for r in tagged(&fleet) {
+        assert_eq!(r.state == "stopped", r.region == HEALTHY, "{r:?}");
+    }
+}
+
+/// Log lines written while it lives, as the JSON Lambda's log format setting gives.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl Captured {
+    fn lines(&self) -> Vec<serde_json::Value> {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_failed_publish_fails_the_invocation_after_stopping() {
+    let logs = Captured::default();
+    let _logging = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .json()
+            .with_writer(logs.clone())
+            .finish(),
+    );
+    let f = Faulty::start().await;
+    f.seed(&[HEALTHY]).await;
+    // SNS lives in the home region; EC2 there stays healthy.
+    f.proxy
+        .inject(FaultRule::always(emulator::HOME_REGION, Fault::Status(500)).on_action("Publish"));
+    let guard = f.guard(&[("REGIONS", HEALTHY)]);
+    let err = f
+        .env
+        .invoke(&guard, "budget-actual.json")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GuardError::Notify(_)), "{err}");
+    assert_eq!(
+        f.proxy.attempts(emulator::HOME_REGION, "Publish"),
+        guard::aws::MAX_ATTEMPTS as usize
+    );
+    assert!(f.env.received().await.is_empty());
+    let fleet = f.env.fleet(&[HEALTHY]).await;
+    assert!(tagged(&fleet).all(|r| r.state == "stopped"));
+    untouched_outside_selection(&fleet);
+
+    // The whole outcome is still in the log, in one structured line.
+    let lines = logs.lines();
+    let finished: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "invocation finished")
+        .collect();
+    assert_eq!(finished.len(), 1, "{lines:#?}");
+    let outcome: serde_json::Value =
+        serde_json::from_str(finished[0]["fields"]["outcome"].as_str().unwrap()).unwrap();
+    assert_eq!(outcome["stopped"], 3);
+    assert_eq!(outcome["notified"], false);
+    let report = finished[0]["fields"]["report"].as_str().unwrap();
+    for r in tagged(&fleet) {
+        assert!(report.contains(&r.id), "{} missing from {report}", r.id);
+    }
+    assert!(lines
+        .iter()
+        .any(|l| l["fields"]["message"] == "publishing the report failed"
+            && l["fields"]["body"]
+                .as_str()
+                .is_some_and(|b| b.contains("WHAT HAPPENED"))));
+}
