@@ -89,6 +89,8 @@ struct State {
     /// Every request, in arrival order, with the fault it got (if any).
     log: Vec<(Call, Option<Fault>)>,
     rules: Vec<FaultRule>,
+    /// When each forwarded request was sent upstream and answered.
+    upstream: Vec<(std::time::Instant, std::time::Instant)>,
 }
 
 /// A running proxy; stops when dropped.
@@ -165,7 +167,16 @@ impl Proxy {
 
     /// Forgets the requests seen so far.
     pub fn reset_log(&self) {
-        self.with(|s| s.log.clear());
+        self.with(|s| {
+            s.log.clear();
+            s.upstream.clear();
+        });
+    }
+
+    /// How long the emulator was busy since the last reset: the time during
+    /// which at least one forwarded request awaited its answer.
+    pub fn upstream_busy(&self) -> Duration {
+        busy_time(self.with(|s| s.upstream.clone()))
     }
 
     /// Requests so far, counted by service and action.
@@ -191,6 +202,27 @@ impl Drop for Proxy {
             let _ = t.join();
         }
     }
+}
+
+/// The length of the union of `intervals`.
+pub fn busy_time(mut intervals: Vec<(std::time::Instant, std::time::Instant)>) -> Duration {
+    intervals.sort();
+    let mut total = Duration::ZERO;
+    let mut current: Option<(std::time::Instant, std::time::Instant)> = None;
+    for (start, end) in intervals {
+        current = match current {
+            Some((s, e)) if start <= e => Some((s, e.max(end))),
+            Some((s, e)) => {
+                total += e - s;
+                Some((start, end))
+            }
+            None => Some((start, end)),
+        };
+    }
+    if let Some((s, e)) = current {
+        total += e - s;
+    }
+    total
 }
 
 /// Counts calls by (service, action).
@@ -344,7 +376,17 @@ async fn serve(client: TcpStream, upstream: String, state: Arc<Mutex<State>>) {
                 tokio::time::sleep(d).await;
                 forward(&request, &upstream).await
             }
-            None => forward(&request, &upstream).await,
+            None => {
+                let start = std::time::Instant::now();
+                let answer = forward(&request, &upstream).await;
+                let end = std::time::Instant::now();
+                state
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .upstream
+                    .push((start, end));
+                answer
+            }
         };
         let answer =
             answer.map(|(bytes, keep)| (apply_opt_in_filter(&call, &request, bytes), keep));
@@ -577,6 +619,15 @@ mod tests {
             apply_opt_in_filter(&call, &unfiltered, answer.clone().into_bytes()),
             answer.into_bytes()
         );
+    }
+
+    #[test]
+    fn busy_time_counts_overlaps_once() {
+        let t0 = std::time::Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let busy = busy_time(vec![(at(0), at(10)), (at(5), at(15)), (at(20), at(30))]);
+        assert_eq!(busy, Duration::from_millis(25));
+        assert_eq!(busy_time(vec![]), Duration::ZERO);
     }
 
     #[test]

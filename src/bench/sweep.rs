@@ -198,6 +198,8 @@ pub struct Run {
     pub measured: Measured,
     /// Requests by (service, action).
     pub requests: BTreeMap<(String, String), usize>,
+    /// Time the emulator spent answering this run's requests (overlaps once).
+    pub emulator_busy: Duration,
     pub stopped: BTreeSet<Key>,
 }
 
@@ -247,6 +249,7 @@ pub async fn run_once(
         return Err(format!("{} failed: {}", tool.name(), measured.output).into());
     }
     let requests = proxy.counts();
+    let emulator_busy = proxy.upstream_busy();
     let stopped = stopped_now(sdk, &seeded.regions).await?;
     Ok((
         seeded,
@@ -254,6 +257,7 @@ pub async fn run_once(
             tool,
             measured,
             requests,
+            emulator_busy,
             stopped,
         },
     ))
@@ -349,9 +353,10 @@ fn secs(d: Duration) -> String {
 /// One line per run, as the runs go.
 pub fn run_line(n: usize, run: &Run) -> String {
     format!(
-        "run {n:>2}  {:<15}  {:>9}  peak {:>9}  {:>5} requests  stopped {}",
+        "run {n:>2}  {:<15}  {:>9}  (emulator busy {:>8})  peak {:>9}  {:>5} requests  stopped {}",
         run.tool.name(),
         secs(run.measured.elapsed),
+        secs(run.emulator_busy),
         mib(run.measured.peak_rss_kib),
         run.total_requests(),
         run.stopped.len()
@@ -377,12 +382,16 @@ pub fn summary(runs: &[Run]) -> (String, BTreeMap<Tool, super::Stats>) {
                 .max()
                 .unwrap_or(0);
             let requests = spread(runs.iter().map(|r| r.total_requests()));
+            let busy: Vec<Duration> = runs.iter().map(|r| r.emulator_busy).collect();
+            let busy = super::Stats::of(&busy).map_or(Duration::ZERO, |b| b.median);
             Some(vec![
                 tool.name().to_string(),
                 runs.len().to_string(),
                 secs(s.median),
                 secs(s.min),
                 secs(s.max),
+                secs(busy),
+                secs(s.median.saturating_sub(busy)),
                 mib(peak),
                 requests,
             ])
@@ -396,6 +405,8 @@ pub fn summary(runs: &[Run]) -> (String, BTreeMap<Tool, super::Stats>) {
                 "MEDIAN",
                 "MIN",
                 "MAX",
+                "EMULATOR BUSY",
+                "OWN TIME",
                 "PEAK RSS",
                 "REQUESTS/RUN",
             ],
@@ -466,6 +477,7 @@ mod tests {
                 success: true,
             },
             requests: BTreeMap::new(),
+            emulator_busy: Duration::ZERO,
             stopped: stopped.iter().cloned().collect(),
         };
         assert!(check_outcome(
