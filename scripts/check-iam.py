@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Least-privilege test for the SAM templates: fails when any IAM, topic or key
+policy statement grants more than the functions call.
+
+Run by scripts/test with the .venv python (it parses the templates with
+cfn-lint's loader). Prints each finding and exits 1 if there is any.
+"""
+import json
+import re
+import sys
+
+from cfnlint.decode import decode
+
+# What the functions call, and nothing else.
+ALLOWED = {
+    "ec2:DescribeRegions", "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests",
+    "rds:DescribeDBInstances", "rds:DescribeDBClusters",
+    "ec2:StopInstances", "rds:StopDBInstance", "rds:StopDBCluster",
+    "ec2:CreateTags", "rds:AddTagsToResource",
+    "ce:GetCostAndUsage", "ce:GetCostForecast",
+    "sns:Publish", "sqs:SendMessage", "logs:CreateLogStream", "logs:PutLogEvents",
+    "kms:GenerateDataKey", "kms:Decrypt",
+    # forwarder.yaml: EventBridge forwards root events to the home region's bus.
+    "events:PutEvents",
+}
+FORBIDDEN = re.compile(r"Terminate|Delete|Modify|Create(?!Tags|LogStream)|Put(?!Events|LogEvents)|Attach|Pass|\*")
+# Actions with no resource-level permissions, so "*" is the only resource.
+RESOURCE_STAR_OK = {
+    "ec2:DescribeRegions", "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests",
+    "rds:DescribeDBInstances", "rds:DescribeDBClusters", "ce:GetCostAndUsage", "ce:GetCostForecast",
+}
+STOP = {"ec2:StopInstances", "rds:StopDBInstance", "rds:StopDBCluster"}
+TAGGING = {"ec2:CreateTags", "rds:AddTagsToResource"}
+STAMP_KEYS = {"cost-guard:stopped-at", "cost-guard:stopped-by"}
+
+findings = []
+
+
+def listed(value):
+    return value if isinstance(value, list) else [value]
+
+
+def documents(doc):
+    """Every concrete policy document in `doc`, through Fn::If branches and
+    the JSON strings of Fn::Sub."""
+    if isinstance(doc, dict) and "Fn::If" in doc:
+        for branch in doc["Fn::If"][1:]:
+            yield from documents(branch)
+    elif isinstance(doc, dict) and "Fn::Sub" in doc:
+        text = doc["Fn::Sub"] if isinstance(doc["Fn::Sub"], str) else doc["Fn::Sub"][0]
+        yield json.loads(text)
+    else:
+        yield doc
+
+
+def check_role_statement(where, st):
+    if st.get("Effect") != "Allow":
+        return
+    actions = set(listed(st.get("Action", [])))
+    if "NotAction" in st or "NotResource" in st:
+        findings.append(f"{where}: NotAction/NotResource grants too much")
+    for a in actions:
+        if a not in ALLOWED:
+            findings.append(f"{where}: action {a} is not one the functions call")
+        if FORBIDDEN.search(a.split(":", 1)[-1]):
+            findings.append(f"{where}: action {a} is forbidden (terminate, delete, modify, wildcard)")
+    if "*" in listed(st.get("Resource", [])) and not actions <= RESOURCE_STAR_OK:
+        findings.append(f"{where}: Resource * for {sorted(actions - RESOURCE_STAR_OK)}")
+    cond = json.dumps(st.get("Condition", {}))
+    if actions & STOP:
+        if '"aws:ResourceTag/${ExemptTagKey}": "true"' not in cond:
+            findings.append(f"{where}: stop calls not denied on exempt resources")
+        if st.get("Sid") == "StopOnlyTagged" and "aws:ResourceTag/${StopTagKey}" not in cond:
+            findings.append(f"{where}: tagged mode's stop calls not limited by the stop tag")
+    if actions & TAGGING:
+        keys = st.get("Condition", {}).get("ForAllValues:StringEquals", {}).get("aws:TagKeys")
+        if set(listed(keys or [])) != STAMP_KEYS:
+            findings.append(f"{where}: tag writes not limited to the stamp keys {sorted(STAMP_KEYS)}")
+
+
+def check_service_statement(where, st, services):
+    principal = st.get("Principal", {})
+    if principal == "*" or "AWS" in principal and where.endswith("TopicPolicy"):
+        findings.append(f"{where}: principal {principal} is not an AWS service")
+    for svc in listed(principal.get("Service", [])):
+        if svc not in services:
+            findings.append(f"{where}: service {svc} does not publish here")
+    if "Service" in principal and "aws:SourceAccount" not in json.dumps(st.get("Condition", {})):
+        findings.append(f"{where}: service access not limited by aws:SourceAccount")
+
+
+def check(path):
+    template, errors = decode(path)
+    if errors:
+        findings.extend(f"{path}: {e}" for e in errors)
+        return 0
+    statements = 0
+    for name, res in template.get("Resources", {}).items():
+        kind, props = res.get("Type"), res.get("Properties", {})
+        if kind == "AWS::IAM::Role":
+            for policy in props.get("Policies", []):
+                for doc in documents(policy["PolicyDocument"]):
+                    for st in listed(doc["Statement"]):
+                        statements += 1
+                        check_role_statement(f"{path} {name}/{policy['PolicyName']}", st)
+            if props.get("ManagedPolicyArns"):
+                findings.append(f"{path} {name}: managed policies grant more than listed")
+        elif kind == "AWS::SNS::TopicPolicy":
+            for st in listed(props["PolicyDocument"]["Statement"]):
+                statements += 1
+                if listed(st.get("Action")) != ["sns:Publish"]:
+                    findings.append(f"{path} {name}: topic grants {st.get('Action')}")
+                check_service_statement(
+                    f"{path} {name}", st,
+                    {"budgets.amazonaws.com", "cloudwatch.amazonaws.com", "costalerts.amazonaws.com"})
+        elif kind == "AWS::KMS::Key":
+            for st in listed(props["KeyPolicy"]["Statement"]):
+                statements += 1
+                if "Service" in st.get("Principal", {}):
+                    if set(listed(st["Action"])) - {"kms:GenerateDataKey*", "kms:Decrypt"}:
+                        findings.append(f"{path} {name}: services get {st['Action']}")
+                    check_service_statement(
+                        f"{path} {name}", st,
+                        {"budgets.amazonaws.com", "cloudwatch.amazonaws.com", "costalerts.amazonaws.com"})
+        elif kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::User"):
+            findings.append(f"{path} {name}: unexpected {kind}")
+        elif kind == "AWS::Serverless::Function" and "Policies" in props:
+            findings.append(f"{path} {name}: SAM policy templates bypass this check; use SweepRole")
+    return statements
+
+
+if __name__ == "__main__":
+    paths = sys.argv[1:] or ["template.yaml", "forwarder.yaml"]
+    counted = {p: check(p) for p in paths}
+    for f in findings:
+        print(f"check-iam: {f}")
+    if findings:
+        sys.exit(1)
+    print("check-iam: " + ", ".join(f"{p}: {n} statements" for p, n in counted.items())
+          + "; each grants only what the functions call")
