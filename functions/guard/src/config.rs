@@ -177,11 +177,14 @@ fn tag_key_from(
     if key.is_empty() {
         return Ok(default.to_string());
     }
-    if key.len() > 128 || key.to_ascii_lowercase().starts_with("aws:") {
+    if key.len() > 128
+        || key.to_ascii_lowercase().starts_with("aws:")
+        || [crate::STOPPED_AT_TAG, crate::STOPPED_BY_TAG].contains(&key)
+    {
         return Err(ConfigError::Invalid {
             name,
             value: raw,
-            expected: "a tag key of at most 128 characters that does not start with `aws:`",
+            expected: "a tag key of at most 128 characters that does not start with `aws:` and is not one of cost-guard's stamp keys (cost-guard:stopped-at, cost-guard:stopped-by)",
         });
     }
     Ok(key.to_string())

@@ -41,3 +41,5 @@ pub const STOPPED_BY_TAG: &str = "cost-guard:stopped-by";
 
 #[cfg(test)]
 mod fault_tests;
+#[cfg(test)]
+mod select_props;
