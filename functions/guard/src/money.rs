@@ -36,9 +36,17 @@ impl Amount {
             }
         }
         let s = s.trim_start();
+        let is_number_char = |c: &char| c.is_ascii_digit() || *c == ',' || *c == '.';
+        // `1e400` or `12abc` is not an amount, not the 1 or 12 it starts with.
+        if s.chars()
+            .find(|c| !is_number_char(c))
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        {
+            return None;
+        }
         let number: String = s
             .chars()
-            .take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '.')
+            .take_while(is_number_char)
             .filter(|c| *c != ',')
             .collect();
         if number.is_empty()
@@ -103,6 +111,8 @@ mod tests {
             "$inf",
             "$99999999999999999999999",
             "$.5",
+            "$1e400",
+            "$12abc",
         ] {
             assert_eq!(Amount::parse(text), None, "{text}");
         }

@@ -118,3 +118,100 @@ fn sample_details() {
     };
     assert!(excerpt.starts_with("Hello! Your free trial"));
 }
+
+mod hostile {
+    //! Garbage, truncated, mutated and oversized input: every parser answers
+    //! with a value or an error, never a panic, and nothing unrecognised acts.
+    use super::*;
+    use proptest::prelude::*;
+
+    const ROOT_EVENTS: &[(&str, &str)] = &[
+        event!("root-signin-no-mfa.json"),
+        event!("root-signin-failure.json"),
+        event!("root-api-create-access-key.json"),
+        event!("iam-user-signin.json"),
+    ];
+
+    fn all_samples() -> Vec<&'static str> {
+        SNS_EVENTS
+            .iter()
+            .chain(ROOT_EVENTS)
+            .map(|(_, text)| *text)
+            .collect()
+    }
+
+    /// Every parser on one input. Returns whether the message would act.
+    fn parse_everything(text: &str) -> bool {
+        let mut acts = false;
+        let t = parse_message(text);
+        if !matches!(t, Trigger::Unrecognised { .. }) {
+            acts |= decide(&t, &DEFAULT).verdict == Verdict::Act;
+        }
+        if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
+            if let Ok(records) = parse_sns_event(&value) {
+                for r in records {
+                    let _ = decide(&parse_message(&r.message), &DEFAULT);
+                }
+            }
+            let _ = crate::trigger::root::parse_root_event(&value);
+        }
+        acts
+    }
+
+    #[test]
+    fn deeply_nested_huge_and_non_numeric_input_is_refused() {
+        let nested = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(matches!(
+            parse_message(&nested),
+            Trigger::Unrecognised { .. }
+        ));
+        assert!(!parse_everything(&nested));
+        let oversized = format!("{{\"Records\": \"{}\"}}", "x".repeat(300 * 1024));
+        assert!(!parse_everything(&oversized));
+        for amount in ["1e400", "-1", "NaN", "Infinity", "99999999999999999999999"] {
+            let alarm = include_str!("../../../../events/alarm-billing-alarm.json").replace(
+                "\\\"Threshold\\\":40.0",
+                &format!("\\\"Threshold\\\":{amount}"),
+            );
+            parse_everything(&alarm);
+        }
+        let budget =
+            include_str!("../../../../events/budget-actual.json").replace("$1,287.34", "$1e400");
+        let value: serde_json::Value = serde_json::from_str(&budget).unwrap();
+        for r in parse_sns_event(&value).unwrap() {
+            // Refused with a clear reason, not misread as $1; nothing acts.
+            match parse_message(&r.message) {
+                Trigger::Unrecognised { why, .. } => {
+                    assert!(why.contains("`ACTUAL Amount: $1e400`"), "{why}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_text_never_panics_and_never_acts(text in ".{0,400}") {
+            prop_assert!(!parse_everything(&text));
+        }
+
+        #[test]
+        fn mutated_samples_never_panic(
+            which in 0usize..12,
+            cut in 0usize..4000,
+            at in 0usize..4000,
+            insert in prop::sample::select(&["\"", "{", "]", "\\u0000", "null", "-1", "1e999", "\u{feff}", ","][..]),
+        ) {
+            let samples = all_samples();
+            let text = samples[which % samples.len()];
+            let cut = cut.min(text.len());
+            let at = at.min(cut);
+            if text.is_char_boundary(cut) && text.is_char_boundary(at) {
+                let mutated = format!("{}{insert}{}", &text[..at], &text[at..cut]);
+                parse_everything(&mutated);
+            }
+        }
+    }
+}
