@@ -10,7 +10,7 @@
 //! answer is corrected on the way back: `DescribeRegions` gets the opt-in
 //! filter that moto ignores (see [`apply_opt_in_filter`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -84,6 +84,12 @@ impl FaultRule {
     }
 }
 
+/// Where requests go.
+struct Routes {
+    default: String,
+    by_region: HashMap<String, String>,
+}
+
 #[derive(Default)]
 struct State {
     /// Every request, in arrival order, with the fault it got (if any).
@@ -106,15 +112,33 @@ impl Proxy {
     /// (`host:port`). It runs on its own thread, so it serves blocking callers
     /// and async tests alike.
     pub fn start(upstream: &str) -> std::io::Result<Proxy> {
+        Proxy::start_routed(upstream, HashMap::new())
+    }
+
+    /// Like [`Proxy::start`], but a request signed for a region in `by_region`
+    /// goes to that region's own upstream: separate emulators per region answer
+    /// at once, as AWS regions do.
+    pub fn start_routed(
+        upstream: &str,
+        by_region: HashMap<String, String>,
+    ) -> std::io::Result<Proxy> {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         std_listener.set_nonblocking(true)?;
         let endpoint = format!("http://{}", std_listener.local_addr()?);
         let state = Arc::new(Mutex::new(State::default()));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let upstream = upstream
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_string();
+        let host = |u: &str| {
+            u.trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_string()
+        };
+        let upstream = Arc::new(Routes {
+            default: host(upstream),
+            by_region: by_region
+                .iter()
+                .map(|(r, u)| (r.clone(), host(u)))
+                .collect(),
+        });
         let shared = state.clone();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -349,7 +373,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-async fn serve(client: TcpStream, upstream: String, state: Arc<Mutex<State>>) {
+async fn serve(client: TcpStream, routes: Arc<Routes>, state: Arc<Mutex<State>>) {
     let mut client = BufReader::new(client);
     loop {
         let request = match read_request(&mut client).await {
@@ -357,6 +381,11 @@ async fn serve(client: TcpStream, upstream: String, state: Arc<Mutex<State>>) {
             Ok(None) | Err(_) => return,
         };
         let call = request.call();
+        let upstream = routes
+            .by_region
+            .get(&call.region)
+            .unwrap_or(&routes.default)
+            .as_str();
         let fault = {
             let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
             let fault = s.rules.iter_mut().find(|r| r.matches(&call)).map(|r| {
@@ -374,11 +403,11 @@ async fn serve(client: TcpStream, upstream: String, state: Arc<Mutex<State>>) {
             Some(Fault::Status(code)) => error_answer(&request, &call, Some(code)),
             Some(Fault::Slow(d)) => {
                 tokio::time::sleep(d).await;
-                forward(&request, &upstream).await
+                forward(&request, upstream).await
             }
             None => {
                 let start = std::time::Instant::now();
-                let answer = forward(&request, &upstream).await;
+                let answer = forward(&request, upstream).await;
                 let end = std::time::Instant::now();
                 state
                     .lock()

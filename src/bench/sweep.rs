@@ -60,9 +60,11 @@ pub async fn enabled_regions(sdk: &SdkConfig) -> Result<Vec<String>, Error> {
     Ok(guard::regions::enabled_regions(&ec2).await?)
 }
 
-/// Empties the emulator and seeds `spec` in every enabled region.
-pub async fn seed(moto: &Moto, sdk: &SdkConfig, spec: FleetSpec) -> Result<Seeded, Error> {
-    moto.api("POST", "/moto-api/reset", None)?;
+/// Empties the emulators and seeds `spec` in every enabled region.
+pub async fn seed(motos: &[Moto], sdk: &SdkConfig, spec: FleetSpec) -> Result<Seeded, Error> {
+    for moto in motos {
+        moto.api("POST", "/moto-api/reset", None)?;
+    }
     let regions = enabled_regions(sdk).await?;
     let (topic, _inbox) = emulator::notify_topic(sdk, "bench-notify").await?;
     let per_region: Vec<(Vec<Key>, usize)> = stream::iter(regions.iter().enumerate())
@@ -214,14 +216,14 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(900);
 /// Seeds a fresh fleet, runs `tool` through the counting proxy, and reads what
 /// it stopped.
 pub async fn run_once(
-    moto: &Moto,
+    motos: &[Moto],
     sdk: &SdkConfig,
     proxy: &Proxy,
     tools: &Tools,
     tool: Tool,
     spec: FleetSpec,
 ) -> Result<(Seeded, Run), Error> {
-    let seeded = seed(moto, sdk, spec).await?;
+    let seeded = seed(motos, sdk, spec).await?;
     proxy.reset_log();
     let measured = match tool {
         Tool::CostGuard => {
@@ -313,9 +315,28 @@ pub async fn compare(
     tools_to_run: &[Tool],
     mut progress: impl FnMut(&Run),
 ) -> Result<Comparison, Error> {
-    let moto = Moto::start()?;
-    let sdk = moto.sdk_config().await;
-    let proxy = Proxy::start(&moto.endpoint)?;
+    // One emulator per region, as AWS regions answer independently (one moto
+    // answers one request at a time); the first also serves global calls.
+    let home = Moto::start()?;
+    let regions = enabled_regions(&home.sdk_config().await).await?;
+    let mut motos = vec![home];
+    let mut routes = std::collections::HashMap::new();
+    for region in regions.iter().filter(|r| *r != emulator::HOME_REGION) {
+        let moto = Moto::start()?;
+        routes.insert(region.clone(), moto.endpoint.clone());
+        motos.push(moto);
+    }
+    let proxy = Proxy::start_routed(&motos[0].endpoint, routes)?;
+    // Seeding and reading back go through the proxy too, to reach each region's
+    // emulator; the counts are reset before each tool runs.
+    let sdk = emulator::sdk_config_for(&proxy.endpoint).await;
+    // One unmeasured run of each tool first: each emulator process prepares
+    // its answers on first use, which would otherwise be charged to whichever
+    // tool runs first.
+    for tool in tools_to_run {
+        let (seeded, run) = run_once(&motos, &sdk, &proxy, tools, *tool, spec).await?;
+        check_outcome(&seeded, &run).map_err(|e| format!("warm-up run: {e}"))?;
+    }
     let mut runs = Vec::new();
     let mut first: Option<Seeded> = None;
     for round in 0..rounds {
@@ -324,7 +345,7 @@ pub async fn compare(
             order.reverse();
         }
         for tool in order {
-            let (seeded, run) = run_once(&moto, &sdk, &proxy, tools, tool, spec).await?;
+            let (seeded, run) = run_once(&motos, &sdk, &proxy, tools, tool, spec).await?;
             check_outcome(&seeded, &run).map_err(|e| {
                 format!(
                     "refusing to compare: {e}. Run output:\n{}",
