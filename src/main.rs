@@ -364,7 +364,7 @@ async fn bench_sweep(o: BenchOptions) -> Result<()> {
         "Fleet per region: {} running instances tagged cost-guard=stop, {} untagged; in the first {} regions also 2 tagged DB instances, 1 untagged and a tagged Aurora cluster.",
         spec.tagged, spec.untagged, spec.db_regions
     );
-    println!("Each run: a fresh fleet in a local moto server, the tool as a whole process, every AWS request counted by a loopback proxy; {runs} runs per tool, alternating.\n");
+    println!("Each run: a fresh fleet in local moto servers (one per region, as AWS regions answer independently), the tool as a whole process, every AWS request counted by a loopback proxy; after one unmeasured warm-up run of each tool, {runs} runs per tool, alternating.\n");
     let mut n = 0;
     let c = sweep::compare(spec, runs, &tools, &which, |run| {
         n += 1;
