@@ -136,8 +136,8 @@ impl Drop for Moto {
     }
 }
 
-/// SDK configuration for an emulator at `endpoint`.
-pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
+/// A loader aimed at an emulator at `endpoint`, with fake credentials.
+fn emulator_loader(endpoint: &str) -> aws_config::ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(HOME_REGION))
         .endpoint_url(endpoint)
@@ -148,6 +148,11 @@ pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
             None,
             "cost-guard-emulator",
         ))
+}
+
+/// SDK configuration for an emulator at `endpoint`.
+pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
+    emulator_loader(endpoint)
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .load()
         .await
@@ -156,18 +161,7 @@ pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
 /// SDK configuration for an emulator (or a proxy in front of it) at
 /// `endpoint`, with the retries, backoff and timeouts the functions use.
 pub async fn lambda_sdk_config_for(endpoint: &str) -> SdkConfig {
-    guard::aws::tuned(aws_config::defaults(BehaviorVersion::latest()))
-        .region(Region::new(HOME_REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "cost-guard-emulator",
-        ))
-        .load()
-        .await
+    guard::aws::tuned(emulator_loader(endpoint)).load().await
 }
 
 /// A minimal HTTP/1.0 client for moto's own API on loopback.
