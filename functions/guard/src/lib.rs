@@ -12,25 +12,42 @@
 //! | all regions at once | [`sweep`] |
 //! | what subscribers read | [`report`], [`notify`] |
 //! | the stop-on-overspend function | [`overspend`] |
+//! | what the fuzz targets check | [`fuzzing`] |
+//!
+//! The AWS adapters, the report and the handlers need the default `aws`
+//! feature; without it only the pure domain is built (what `fuzz/` uses).
 
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod cidr;
 pub mod config;
+#[cfg(feature = "aws")]
 pub mod costexplorer;
+#[cfg(feature = "aws")]
 pub mod ec2;
+#[cfg(feature = "aws")]
 pub mod error;
+pub mod fuzzing;
 pub mod inventory;
 pub mod money;
+#[cfg(feature = "aws")]
 pub mod notify;
+#[cfg(feature = "aws")]
 pub mod overspend;
 pub mod policy;
+#[cfg(feature = "aws")]
 pub mod rds;
+#[cfg(feature = "aws")]
 pub mod regions;
+#[cfg(feature = "aws")]
 pub mod report;
+#[cfg(feature = "aws")]
 pub mod rootalert;
 pub mod select;
 pub mod spend;
+#[cfg(feature = "aws")]
 pub mod spendwatch;
+#[cfg(feature = "aws")]
 pub mod sweep;
 pub mod trigger;
 
@@ -39,7 +56,7 @@ pub const STOPPED_AT_TAG: &str = "cost-guard:stopped-at";
 /// Tag written on everything cost-guard stops: which trigger.
 pub const STOPPED_BY_TAG: &str = "cost-guard:stopped-by";
 
-#[cfg(test)]
+#[cfg(all(test, feature = "aws"))]
 mod fault_tests;
 #[cfg(test)]
 mod select_props;
