@@ -198,7 +198,13 @@ async fn rds_instance_and_aurora_cluster_are_stopped_members_are_not_stopped_alo
     )
     .await
     .unwrap();
-    let guard = env.guard(&[("REGIONS", "us-east-1,eu-west-1")]);
+    // Through a counting proxy, to see which regions are asked for clusters.
+    let proxy = cost_guard::proxy::Proxy::start(&env.endpoint).expect("proxy starts");
+    let direct = env.guard(&[("REGIONS", "us-east-1,eu-west-1,ap-south-1")]);
+    let guard = guard::overspend::Guard::new(
+        direct.config,
+        &cost_guard::emulator::lambda_sdk_config_for(&proxy.endpoint).await,
+    );
     // Tag the member of the untagged cluster directly.
     let rds = aws_sdk_rds::Client::from_conf(
         aws_sdk_rds::config::Builder::from(&env.sdk)
@@ -222,6 +228,16 @@ async fn rds_instance_and_aurora_cluster_are_stopped_members_are_not_stopped_alo
         .await
         .expect("clean sweep");
     assert_eq!(summary.stopped, 2);
+    // Clusters are listed only where some instance belongs to one.
+    for region in ["us-east-1", "eu-west-1", "ap-south-1"] {
+        assert_eq!(proxy.attempts(region, "DescribeDBInstances"), 1, "{region}");
+        let clusters = usize::from(region == "eu-west-1");
+        assert_eq!(
+            proxy.attempts(region, "DescribeDBClusters"),
+            clusters,
+            "{region}"
+        );
+    }
     assert_eq!(env.row("us-east-1", "tagged-db").await.state, "stopped");
     assert_eq!(env.row("us-east-1", "untagged-db").await.state, "available");
     let cluster = env.row("eu-west-1", "tagged-aurora").await;

@@ -344,13 +344,22 @@ fn record(
 }
 
 async fn sweep_rds(client: &aws_sdk_rds::Client, region: &str, spec: &SweepSpec, shared: &Shared) {
-    let (instances, clusters) = futures::join!(
-        rds::describe_instances(client),
-        rds::describe_clusters(client)
-    );
-    let (instances, clusters) = match (instances, clusters) {
-        (Ok(i), Ok(c)) => (i, c),
-        (Err(e), _) | (_, Err(e)) => {
+    // A cluster runs compute only through its member instances, which
+    // DescribeDBInstances lists with their cluster's id. Where no instance has
+    // one there is no cluster worth stopping, and the cluster describe is
+    // skipped: in most regions that saves a request.
+    let listed = match rds::describe_instances(client).await {
+        Ok(instances) if instances.iter().any(|d| d.cluster_id.is_some()) => {
+            rds::describe_clusters(client)
+                .await
+                .map(|clusters| (instances, clusters))
+        }
+        Ok(instances) => Ok((instances, Vec::new())),
+        Err(e) => Err(e),
+    };
+    let (instances, clusters) = match listed {
+        Ok(listed) => listed,
+        Err(e) => {
             tracing::error!(region, error = %e, "cannot list RDS databases");
             with(shared, |r| r.errors.push(format!("{e} ({})", e.advice())));
             return;
