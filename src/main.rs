@@ -397,6 +397,9 @@ async fn bench_sweep(o: BenchOptions) -> Result<()> {
     Ok(())
 }
 
+/// `ATTEMPT_TIMEOUT_SECONDS` for the function in `bench scale`.
+const SCALE_ATTEMPT_TIMEOUT_SECS: u64 = 300;
+
 async fn bench_scale(o: BenchOptions) -> Result<()> {
     use cost_guard::bench::sweep::{self, Tool, Tools};
     let runs = o.runs.unwrap_or(3);
@@ -405,14 +408,19 @@ async fn bench_scale(o: BenchOptions) -> Result<()> {
     } else {
         o.sizes
     };
-    let tools = Tools::locate(false)?;
+    let mut tools = Tools::locate(false)?;
+    // moto renders a describe page at a few milliseconds per instance, and at
+    // 10,000 instances twenty emulators share this machine's cores: one page
+    // can take far longer than AWS ever would. A longer attempt timeout keeps
+    // the function from abandoning (and so repeating) that work.
+    tools.attempt_timeout_secs = Some(SCALE_ATTEMPT_TIMEOUT_SECS);
     let regions = {
         let moto = cost_guard::emulator::Moto::start()?;
         sweep::enabled_regions(&moto.sdk_config().await)
             .await?
             .len()
     };
-    println!("cost-guard's sweep at growing fleets, spread over {regions} enabled regions (10 untagged instances per region, DB instances in 3); {runs} runs each.\n");
+    println!("cost-guard's sweep at growing fleets, spread over {regions} enabled regions (10 untagged instances per region, DB instances in 3); {runs} runs each, with ATTEMPT_TIMEOUT_SECONDS={SCALE_ATTEMPT_TIMEOUT_SECS} for the emulators' sake.\n");
     let mut rows = Vec::new();
     for size in sizes {
         let spec = sweep::FleetSpec {
@@ -490,7 +498,7 @@ async fn plan() -> Result<()> {
     let lookup = |name: &str| std::env::var(name).ok();
     let select = config::selection_from_lookup(&lookup)?;
     let regions_scope = config::regions_from(lookup("REGIONS"))?;
-    let sdk = guard::aws::load().await;
+    let sdk = guard::aws::load().await?;
     let home = aws_sdk_ec2::Client::new(&sdk);
     let regions = guard::regions::resolve(&regions_scope, &home).await?;
     let spec = guard::sweep::SweepSpec {

@@ -156,6 +156,8 @@ pub struct Tools {
     pub custodian: Option<PathBuf>,
     /// Cloud Custodian's policy file.
     pub policy: PathBuf,
+    /// `ATTEMPT_TIMEOUT_SECONDS` for the function, when not its default.
+    pub attempt_timeout_secs: Option<u64>,
 }
 
 impl Tools {
@@ -189,6 +191,7 @@ impl Tools {
             function,
             custodian,
             policy: root.join("bench/custodian-policy.yml"),
+            attempt_timeout_secs: None,
         })
     }
 }
@@ -227,7 +230,7 @@ pub async fn run_once(
     proxy.reset_log();
     let measured = match tool {
         Tool::CostGuard => {
-            let env = [
+            let mut env = vec![
                 ("AWS_ENDPOINT_URL", proxy.endpoint.clone()),
                 ("NOTIFY_TOPIC_ARN", seeded.topic.clone()),
                 ("REGIONS", "all".to_string()),
@@ -236,6 +239,9 @@ pub async fn run_once(
                 ("STOP_TAG_VALUE", TAG.1.to_string()),
                 ("SPEND_CONTEXT", "false".to_string()),
             ];
+            if let Some(secs) = tools.attempt_timeout_secs {
+                env.push(("ATTEMPT_TIMEOUT_SECONDS", secs.to_string()));
+            }
             let event = emulator::sample_event("budget-actual.json")?;
             process::invoke_function(&tools.function, &env, &event, RUN_TIMEOUT).await?
         }

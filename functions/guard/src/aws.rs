@@ -7,20 +7,31 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 
+use crate::config::{self, ConfigError};
+
 /// Attempts per call, the first included (standard retry mode, exponential backoff).
 pub const MAX_ATTEMPTS: u32 = 5;
 
 /// Loads credentials, region and endpoint (`AWS_ENDPOINT_URL` for an emulator)
-/// from the environment.
-pub async fn load() -> aws_types::SdkConfig {
-    tuned(aws_config::defaults(BehaviorVersion::latest()))
-        .load()
-        .await
+/// from the environment, with the attempt timeout from `ATTEMPT_TIMEOUT_SECONDS`.
+pub async fn load() -> Result<aws_types::SdkConfig, ConfigError> {
+    let attempt = config::attempt_timeout_from(std::env::var("ATTEMPT_TIMEOUT_SECONDS").ok())?;
+    Ok(
+        tuned_with(aws_config::defaults(BehaviorVersion::latest()), attempt)
+            .load()
+            .await,
+    )
 }
 
 /// The functions' retry and timeout settings on top of `loader` (tests use it to
 /// point the same settings at an emulator).
 pub fn tuned(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
+    tuned_with(loader, config::DEFAULT_ATTEMPT_TIMEOUT)
+}
+
+/// Retries with backoff; one attempt may take `attempt`, a call with its
+/// retries three times that.
+pub fn tuned_with(loader: aws_config::ConfigLoader, attempt: Duration) -> aws_config::ConfigLoader {
     loader
         .retry_config(
             RetryConfig::standard()
@@ -31,8 +42,8 @@ pub fn tuned(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(3))
-                .operation_attempt_timeout(Duration::from_secs(15))
-                .operation_timeout(Duration::from_secs(45))
+                .operation_attempt_timeout(attempt)
+                .operation_timeout(attempt * 3)
                 .build(),
         )
 }

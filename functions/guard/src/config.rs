@@ -238,6 +238,28 @@ pub fn cost_metric_from(value: Option<String>) -> Result<crate::spend::CostMetri
     })
 }
 
+/// Default of `ATTEMPT_TIMEOUT_SECONDS`.
+pub const DEFAULT_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Reads `ATTEMPT_TIMEOUT_SECONDS`: how long one attempt of an AWS call may
+/// take before it is abandoned and retried, 1 to 300 seconds (default 15).
+/// AWS answers well within the default; an emulator on a busy machine may not.
+pub fn attempt_timeout_from(value: Option<String>) -> Result<std::time::Duration, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(DEFAULT_ATTEMPT_TIMEOUT),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|s| (1..=300).contains(s))
+            .map(std::time::Duration::from_secs)
+            .ok_or_else(|| ConfigError::Invalid {
+                name: "ATTEMPT_TIMEOUT_SECONDS",
+                value: v.to_string(),
+                expected: "a whole number of seconds from 1 to 300 (default 15)",
+            }),
+    }
+}
+
 fn bool_from(
     name: &'static str,
     value: Option<String>,
@@ -315,6 +337,27 @@ fn anomaly_from(action: Option<String>, min: Option<String>) -> Result<AnomalyAc
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn attempt_timeout_is_read_in_whole_seconds_within_bounds() {
+        use std::time::Duration;
+        assert_eq!(attempt_timeout_from(None), Ok(DEFAULT_ATTEMPT_TIMEOUT));
+        assert_eq!(
+            attempt_timeout_from(Some(" ".into())),
+            Ok(DEFAULT_ATTEMPT_TIMEOUT)
+        );
+        assert_eq!(
+            attempt_timeout_from(Some("120".into())),
+            Ok(Duration::from_secs(120))
+        );
+        for bad in ["0", "301", "1.5", "-3", "15s", "NaN"] {
+            let err = attempt_timeout_from(Some(bad.into()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("ATTEMPT_TIMEOUT_SECONDS="), "{err}");
+            assert!(err.contains("1 to 300"), "{err}");
+        }
+    }
+
     use super::*;
 
     const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:notify";

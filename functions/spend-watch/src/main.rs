@@ -13,7 +13,9 @@ async fn main() -> Result<(), Error> {
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     let spend = SpendConfig::from_env()
         .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
-    let sdk = guard::aws::load().await;
+    let sdk = guard::aws::load()
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     let handler = &SpendWatch::new(config, spend, &sdk);
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {

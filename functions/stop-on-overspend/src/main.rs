@@ -11,7 +11,9 @@ async fn main() -> Result<(), Error> {
     // A bad setting fails the cold start with a message that names the variable.
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
-    let sdk = guard::aws::load().await;
+    let sdk = guard::aws::load()
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     let guard = &Guard::new(config, &sdk);
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
