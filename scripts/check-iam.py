@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Least-privilege test for the SAM templates: fails when any IAM, topic or key
-policy statement grants more than the functions call.
+policy statement grants more than the functions call. It also checks the
+failure path: every function sends failed events to the failure queue, which
+the role may write to, and alarms on errors, throttles and that queue notify
+the subscribers' topic.
 
 Run by scripts/test with the .venv python (it parses the templates with
 cfn-lint's loader). Prints each finding and exits 1 if there is any.
@@ -126,7 +129,43 @@ def check(path):
             findings.append(f"{path} {name}: unexpected {kind}")
         elif kind == "AWS::Serverless::Function" and "Policies" in props:
             findings.append(f"{path} {name}: SAM policy templates bypass this check; use SweepRole")
+    check_failure_path(path, template.get("Resources", {}))
     return statements
+
+
+def check_failure_path(path, resources):
+    functions = [n for n, r in resources.items() if r.get("Type") == "AWS::Serverless::Function"]
+    if not functions:
+        return
+    queue = {"Fn::GetAtt": ["FailureQueue", "Arn"]}
+    notify = {"Ref": "NotifyTopic"}
+    alarms = [r.get("Properties", {}) for r in resources.values()
+              if r.get("Type") == "AWS::CloudWatch::Alarm"]
+
+    def alarmed(metric, dimension):
+        return any(a.get("MetricName") == metric and notify in listed(a.get("AlarmActions"))
+                   and any(d.get("Value") == dimension for d in listed(a.get("Dimensions")))
+                   for a in alarms)
+
+    for name in functions:
+        config = resources[name]["Properties"].get("EventInvokeConfig", {})
+        on_failure = config.get("DestinationConfig", {}).get("OnFailure", {})
+        if on_failure.get("Type") != "SQS" or on_failure.get("Destination") != queue:
+            findings.append(f"{path} {name}: failed events do not go to FailureQueue")
+        if not config.get("MaximumRetryAttempts"):
+            findings.append(f"{path} {name}: Lambda does not retry a failed invocation")
+        for metric in ("Errors", "Throttles"):
+            if not alarmed(metric, {"Ref": name}):
+                findings.append(f"{path} {name}: no {metric} alarm notifying NotifyTopic")
+    if not alarmed("ApproximateNumberOfMessagesVisible", {"Fn::GetAtt": ["FailureQueue", "QueueName"]}):
+        findings.append(f"{path} FailureQueue: no alarm notifying NotifyTopic")
+    writes = [st for r in resources.values() if r.get("Type") == "AWS::IAM::Role"
+              for policy in r["Properties"].get("Policies", [])
+              for doc in documents(policy["PolicyDocument"])
+              for st in listed(doc["Statement"])
+              if "sqs:SendMessage" in listed(st.get("Action")) and queue in listed(st.get("Resource"))]
+    if not writes:
+        findings.append(f"{path} FailureQueue: no role may send failed events to it")
 
 
 if __name__ == "__main__":
@@ -137,4 +176,4 @@ if __name__ == "__main__":
     if findings:
         sys.exit(1)
     print("check-iam: " + ", ".join(f"{p}: {n} statements" for p, n in counted.items())
-          + "; each grants only what the functions call")
+          + "; each grants only what the functions call, and every failure reaches the subscribers")
