@@ -62,8 +62,14 @@ pub fn parse_sns_event(event: &serde_json::Value) -> Result<Vec<SnsRecord>, Enve
         };
         return Err(EnvelopeError::NotSns(what));
     };
-    let parsed: Event = serde_json::from_value(serde_json::json!({ "Records": records }))
-        .map_err(|e| EnvelopeError::NotSns(format!("`Records` is malformed: {e}")))?;
+    let parsed: Event =
+        serde_json::from_value(serde_json::json!({ "Records": records })).map_err(|e| {
+            // serde quotes the offending value, which may be long.
+            EnvelopeError::NotSns(format!(
+                "`Records` is malformed: {}",
+                super::excerpt(&e.to_string())
+            ))
+        })?;
     if parsed.records.is_empty() {
         return Err(EnvelopeError::NotSns("`Records` is empty".into()));
     }
@@ -113,6 +119,16 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_malformed_record_is_named_in_one_short_line() {
+        let long = format!("line one\n{}", "x".repeat(100_000));
+        let event = json!({ "Records": [{ "EventSource": "aws:sns", "Sns": long }] });
+        let err = parse_sns_event(&event).unwrap_err().to_string();
+        assert!(err.contains("`Records` is malformed"), "{err}");
+        assert!(err.chars().count() < 400, "{} characters", err.chars().count());
+        assert!(!err.contains('\n'));
+    }
 
     #[test]
     fn reads_records() {

@@ -96,7 +96,8 @@ pub fn parse_root_event(event: &Value) -> Result<RootEvent, String> {
         RootEventKind::ApiCall
     } else {
         return Err(format!(
-            "event from {source} ({}) is neither a console sign-in nor a CloudTrail API call",
+            "event from {} ({}) is neither a console sign-in nor a CloudTrail API call",
+            super::excerpt(&source),
             super::excerpt(&detail_type)
         ));
     };
