@@ -126,7 +126,11 @@ mod tests {
         let event = json!({ "Records": [{ "EventSource": "aws:sns", "Sns": long }] });
         let err = parse_sns_event(&event).unwrap_err().to_string();
         assert!(err.contains("`Records` is malformed"), "{err}");
-        assert!(err.chars().count() < 400, "{} characters", err.chars().count());
+        assert!(
+            err.chars().count() < 400,
+            "{} characters",
+            err.chars().count()
+        );
         assert!(!err.contains('\n'));
     }
 
