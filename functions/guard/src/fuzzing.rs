@@ -47,7 +47,7 @@ const POLICIES: [Policy; 2] = [
 /// A Lambda event as stop-on-overspend receives it: the SNS envelope, then
 /// every record's message.
 pub fn sns_event(data: &[u8]) {
-    let Ok(event) = serde_json::from_slice::<serde_json::Value>(data) else {
+    let Some(event) = json(data) else {
         return;
     };
     match trigger::parse_sns_event(&event) {
@@ -76,19 +76,14 @@ pub fn budget_text(data: &[u8]) {
     if let Ok(alert) = trigger::budgets::parse_budget_text(text) {
         let name = alert.name.trim();
         assert!(!name.is_empty() && name.chars().count() <= 100);
-        for amount in [alert.budgeted, alert.threshold, alert.amount]
-            .into_iter()
-            .flatten()
-        {
-            check_amount(amount);
-        }
+        check_amounts([alert.budgeted, alert.threshold, alert.amount]);
         check_trigger(&Trigger::Budget(alert));
     }
 }
 
 /// The CloudWatch alarm parser on any JSON value.
 pub fn alarm_json(data: &[u8]) {
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {
+    let Some(value) = json(data) else {
         return;
     };
     if let Ok(alarm) = trigger::alarm::parse_alarm(&value) {
@@ -102,25 +97,23 @@ pub fn alarm_json(data: &[u8]) {
 
 /// The Cost Anomaly Detection parser on any JSON value.
 pub fn anomaly_json(data: &[u8]) {
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {
+    let Some(value) = json(data) else {
         return;
     };
     if let Ok(anomaly) = trigger::anomaly::parse_anomaly(&value) {
         assert!(!anomaly.id.is_empty());
-        check_amount(anomaly.total_impact);
-        for amount in [anomaly.total_actual_spend, anomaly.total_expected_spend]
-            .into_iter()
-            .flatten()
-        {
-            check_amount(amount);
-        }
+        check_amounts([
+            Some(anomaly.total_impact),
+            anomaly.total_actual_spend,
+            anomaly.total_expected_spend,
+        ]);
         check_trigger(&Trigger::Anomaly(anomaly));
     }
 }
 
 /// An EventBridge event as root-login-alert receives it.
 pub fn root_event(data: &[u8]) {
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {
+    let Some(value) = json(data) else {
         return;
     };
     match trigger::root::parse_root_event(&value) {
@@ -179,6 +172,15 @@ pub fn settings(data: &[u8]) {
             check_amount(amount);
         }
     }
+}
+
+/// Input that is JSON, as the functions' runtime would have decoded it.
+fn json(data: &[u8]) -> Option<serde_json::Value> {
+    serde_json::from_slice(data).ok()
+}
+
+fn check_amounts(amounts: impl IntoIterator<Item = Option<Amount>>) {
+    amounts.into_iter().flatten().for_each(check_amount);
 }
 
 fn check_message(text: &str) {
