@@ -64,6 +64,18 @@ async fn plan_prints_a_table_per_region_and_changes_nothing() {
     assert!(!bad.status.success());
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("SELECTION=\"everything\" is not valid: expected `tagged` (default) or `all-except-exempt`"), "{err}");
+
+    let bad = cost_guard()
+        .arg("plan")
+        .env("ATTEMPT_TIMEOUT_SECONDS", "15s")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("ATTEMPT_TIMEOUT_SECONDS=\"15s\" is not valid: expected a whole number of seconds from 1 to 300"),
+        "{err}"
+    );
 }
 
 #[test]
