@@ -56,22 +56,15 @@ async fn plan_prints_a_table_per_region_and_changes_nothing() {
     );
     assert_eq!(env.fleet(&["us-east-1", "eu-west-1"]).await, before);
 
-    let bad = cost_guard()
-        .arg("plan")
-        .env("SELECTION", "everything")
-        .output()
-        .unwrap();
-    assert!(!bad.status.success());
-    let err = String::from_utf8_lossy(&bad.stderr);
+    // A bad setting is refused with its name and what it accepts.
+    let refused = |name: &str, value: &str| {
+        let out = cost_guard().arg("plan").env(name, value).output().unwrap();
+        assert!(!out.status.success(), "{name}={value} was accepted");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = refused("SELECTION", "everything");
     assert!(err.contains("SELECTION=\"everything\" is not valid: expected `tagged` (default) or `all-except-exempt`"), "{err}");
-
-    let bad = cost_guard()
-        .arg("plan")
-        .env("ATTEMPT_TIMEOUT_SECONDS", "15s")
-        .output()
-        .unwrap();
-    assert!(!bad.status.success());
-    let err = String::from_utf8_lossy(&bad.stderr);
+    let err = refused("ATTEMPT_TIMEOUT_SECONDS", "15s");
     assert!(
         err.contains("ATTEMPT_TIMEOUT_SECONDS=\"15s\" is not valid: expected a whole number of seconds from 1 to 300"),
         "{err}"
