@@ -94,11 +94,7 @@ pub async fn root_alert(runs: usize) -> Result<Stats, Error> {
 pub fn startup_once(binary: &Path) -> Result<(Duration, u64), Error> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
-    let name = binary
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("function")
-        .to_string();
+    let name = process::function_name(binary);
     let start = Instant::now();
     let mut child = process::lambda_command(binary, &addr.to_string())
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")

@@ -94,13 +94,18 @@ fn tempfile_path(what: &str) -> std::path::PathBuf {
     ))
 }
 
+/// The function's name, as Lambda would know it: the binary's file name.
+pub fn function_name(binary: &Path) -> &str {
+    binary
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("function")
+}
+
 /// `binary` with only the environment Lambda gives a function (and fake
 /// credentials), pointed at the runtime API at `runtime_api`.
 pub fn lambda_command(binary: &Path, runtime_api: &str) -> Command {
-    let name = binary
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("function");
+    let name = function_name(binary);
     let mut command = Command::new(binary);
     command
         .env_clear()
@@ -145,11 +150,7 @@ pub async fn invoke_function(
         }
     });
 
-    let name = binary
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("function")
-        .to_string();
+    let name = function_name(binary);
     let mut command = lambda_command(binary, &addr.to_string());
     for (k, v) in env {
         command.env(k, v);

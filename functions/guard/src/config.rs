@@ -337,27 +337,6 @@ fn anomaly_from(action: Option<String>, min: Option<String>) -> Result<AnomalyAc
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn attempt_timeout_is_read_in_whole_seconds_within_bounds() {
-        use std::time::Duration;
-        assert_eq!(attempt_timeout_from(None), Ok(DEFAULT_ATTEMPT_TIMEOUT));
-        assert_eq!(
-            attempt_timeout_from(Some(" ".into())),
-            Ok(DEFAULT_ATTEMPT_TIMEOUT)
-        );
-        assert_eq!(
-            attempt_timeout_from(Some("120".into())),
-            Ok(Duration::from_secs(120))
-        );
-        for bad in ["0", "301", "1.5", "-3", "15s", "NaN"] {
-            let err = attempt_timeout_from(Some(bad.into()))
-                .unwrap_err()
-                .to_string();
-            assert!(err.starts_with("ATTEMPT_TIMEOUT_SECONDS="), "{err}");
-            assert!(err.contains("1 to 300"), "{err}");
-        }
-    }
-
     use super::*;
 
     const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:notify";
@@ -514,6 +493,27 @@ mod tests {
             "-us-east-1",
         ] {
             assert!(!is_region_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn attempt_timeout_is_read_in_whole_seconds_within_bounds() {
+        use std::time::Duration;
+        assert_eq!(attempt_timeout_from(None), Ok(DEFAULT_ATTEMPT_TIMEOUT));
+        assert_eq!(
+            attempt_timeout_from(Some(" ".into())),
+            Ok(DEFAULT_ATTEMPT_TIMEOUT)
+        );
+        assert_eq!(
+            attempt_timeout_from(Some("120".into())),
+            Ok(Duration::from_secs(120))
+        );
+        for bad in ["0", "301", "1.5", "-3", "15s", "NaN"] {
+            let err = attempt_timeout_from(Some(bad.into()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("ATTEMPT_TIMEOUT_SECONDS="), "{err}");
+            assert!(err.contains("1 to 300"), "{err}");
         }
     }
 }
