@@ -280,6 +280,62 @@ async fn rds_instance_and_aurora_cluster_are_stopped_members_are_not_stopped_alo
     ));
 }
 
+/// Tags one RDS resource directly, as a user would in the console.
+async fn tag_rds(env: &Env, region: &str, arn_tail: &str, key: &str, value: &str) {
+    let rds = aws_sdk_rds::Client::from_conf(
+        aws_sdk_rds::config::Builder::from(&env.sdk)
+            .region(aws_types::region::Region::new(region))
+            .build(),
+    );
+    rds.add_tags_to_resource()
+        .resource_name(format!("arn:aws:rds:{region}:123456789012:{arn_tail}"))
+        .tags(aws_sdk_rds::types::Tag::builder().key(key).value(value).build())
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_cluster_with_an_exempt_member_is_not_stopped_in_either_mode() {
+    for (mode, cluster_tags) in [("tagged", STOP), ("all-except-exempt", &[][..])] {
+        let env = Env::start().await;
+        for cluster in ["guarded-aurora", "open-aurora"] {
+            cost_guard::emulator::create_aurora(
+                &env.sdk,
+                "eu-west-1",
+                cluster,
+                &format!("{cluster}-1"),
+                cluster_tags,
+            )
+            .await
+            .unwrap();
+        }
+        tag_rds(&env, "eu-west-1", "db:guarded-aurora-1", "cost-guard-exempt", "true").await;
+        let guard = env.guard(&[("REGIONS", "eu-west-1"), ("SELECTION", mode)]);
+
+        let summary = env
+            .invoke(&guard, "budget-actual.json")
+            .await
+            .expect("clean sweep");
+        assert_eq!(summary.stopped, 1, "{mode}");
+        for (id, state) in [
+            ("open-aurora", "stopped"),
+            ("guarded-aurora", "available"),
+            ("guarded-aurora-1", "available"),
+        ] {
+            assert_eq!(env.row("eu-west-1", id).await.state, state, "{mode}: {id}");
+        }
+        let guarded = env.row("eu-west-1", "guarded-aurora").await;
+        assert_eq!(guarded.tag(STOPPED_BY_TAG), None, "{mode}: no stamp");
+        let m = env.one_message().await;
+        assert!(
+            m.body.contains("guarded-aurora  -  aurora-postgresql  (RDS DB cluster): member DB instance guarded-aurora-1 is exempt (tagged cost-guard-exempt): stopping the cluster would stop it too"),
+            "{mode}: {}",
+            m.body
+        );
+    }
+}
+
 #[tokio::test]
 async fn ok_alarm_and_forecast_under_default_policy_stop_nothing_but_tell_subscribers() {
     let env = Env::start().await;

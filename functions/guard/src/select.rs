@@ -1,6 +1,6 @@
 //! Which of a region's resources to stop, and which to leave with a reason. Pure.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::config::{Selection, SelectionConfig};
 use crate::inventory::{tag, DbCluster, DbInstance, Ec2Instance, Resource, Tags, ASG_TAG};
@@ -128,7 +128,8 @@ fn is_done(status: &str) -> bool {
 }
 
 /// Chooses the RDS DB instances and clusters to stop. Cluster members are never
-/// stopped one by one: the cluster is stopped as a whole, on the cluster's tags.
+/// stopped one by one: the cluster is stopped as a whole, on the cluster's tags,
+/// and never when any of its members carries the exempt tag.
 pub fn plan_rds(
     instances: &[DbInstance],
     clusters: &[DbCluster],
@@ -136,6 +137,19 @@ pub fn plan_rds(
 ) -> RdsPlan {
     let mut plan = RdsPlan::default();
     let mut selected_clusters = HashSet::new();
+    // StopDBCluster stops every member, so one exempt member protects its
+    // whole cluster. The first in id order is named, so reports are stable.
+    let mut exempt_members: BTreeMap<&str, &str> = BTreeMap::new();
+    for d in instances {
+        if let Some(cluster) = &d.cluster_id {
+            if tag(&d.tags, &select.exempt_tag_key).is_some() {
+                exempt_members
+                    .entry(cluster.as_str())
+                    .and_modify(|m| *m = (*m).min(d.id.as_str()))
+                    .or_insert(d.id.as_str());
+            }
+        }
+    }
     for c in clusters {
         let skip = |reason: String| Skipped {
             resource: Resource::from(c),
@@ -157,7 +171,12 @@ pub fn plan_rds(
         if is_done(&c.status) {
             continue;
         }
-        if c.engine_mode.as_deref() == Some("serverless") {
+        if let Some(member) = exempt_members.get(c.id.as_str()) {
+            plan.skipped.push(skip(format!(
+                "member DB instance {member} is exempt (tagged {}): stopping the cluster would stop it too",
+                select.exempt_tag_key
+            )));
+        } else if c.engine_mode.as_deref() == Some("serverless") {
             plan.skipped.push(skip(
                 "Aurora Serverless v1 cluster: it cannot be stopped (it pauses by itself)".into(),
             ));
@@ -470,9 +489,60 @@ mod tests {
         let instances = vec![db("a", &[]), db("b", &[("cost-guard-exempt", "1")])];
         let clusters = vec![cluster("c", &[("cost-guard-exempt", "1")], &[])];
         let plan = plan_rds(&instances, &clusters, &all());
-        assert_eq!(plan.instances.len(), 1);
+        let inst: Vec<&str> = plan.instances.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(inst, ["a"]);
         assert!(plan.clusters.is_empty());
-        assert_eq!(plan.skipped.len(), 2);
+        let skipped: Vec<(&str, &str)> = plan
+            .skipped
+            .iter()
+            .map(|s| (s.resource.id.as_str(), s.reason.as_str()))
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                ("c", "exempt: tagged cost-guard-exempt"),
+                ("b", "exempt: tagged cost-guard-exempt")
+            ]
+        );
+    }
+
+    #[test]
+    fn an_exempt_member_protects_its_cluster_in_both_modes() {
+        let t = [("cost-guard", "stop")];
+        let exempt = [("cost-guard-exempt", "true")];
+        let member = |id: &str, cluster: &str, tags: &[(&str, &str)]| DbInstance {
+            cluster_id: Some(cluster.into()),
+            ..db(id, tags)
+        };
+        let instances = vec![
+            member("guarded-2", "guarded", &[]),
+            member("guarded-1", "guarded", &exempt),
+            member("guarded-3", "guarded", &exempt),
+            member("open-1", "open", &[]),
+        ];
+        for (mode, tags) in [(tagged(), &t[..]), (all(), &[][..])] {
+            let clusters = vec![
+                cluster("guarded", tags, &["guarded-1", "guarded-2", "guarded-3"]),
+                cluster("open", tags, &["open-1"]),
+            ];
+            let plan = plan_rds(&instances, &clusters, &mode);
+            let clus: Vec<&str> = plan.clusters.iter().map(|c| c.id.as_str()).collect();
+            assert_eq!(clus, ["open"], "{mode:?}");
+            assert!(plan.instances.is_empty(), "{mode:?}");
+            let skipped: Vec<(&str, &str)> = plan
+                .skipped
+                .iter()
+                .map(|s| (s.resource.id.as_str(), s.reason.as_str()))
+                .collect();
+            assert_eq!(
+                skipped,
+                [(
+                    "guarded",
+                    "member DB instance guarded-1 is exempt (tagged cost-guard-exempt): stopping the cluster would stop it too"
+                )],
+                "{mode:?}"
+            );
+        }
     }
 
     #[test]

@@ -76,13 +76,14 @@ fn cluster() -> impl Strategy<Value = DbCluster> {
     (
         prop::sample::select(&["cluster-a", "cluster-b"][..]),
         tags(),
+        prop::sample::select(&["available", "stopped", "modifying"][..]),
     )
-        .prop_map(|(id, tags)| DbCluster {
+        .prop_map(|(id, tags, status)| DbCluster {
             arn: format!("arn:aws:rds:eu-west-1:123456789012:cluster:{id}"),
             id: id.into(),
             engine: "aurora-postgresql".into(),
             engine_mode: None,
-            status: "available".into(),
+            status: status.into(),
             members: vec![],
             replication_source: None,
             tags,
@@ -149,10 +150,18 @@ proptest! {
             prop_assert!(carries_stop_tag(&d.tags, &select));
             prop_assert!(tag(&d.tags, &select.exempt_tag_key).is_none());
             prop_assert!(d.cluster_id.is_none(), "cluster members are never stopped alone");
+            prop_assert_eq!(d.status.as_str(), "available");
         }
         for c in &plan.clusters {
             prop_assert!(carries_stop_tag(&c.tags, &select));
             prop_assert!(tag(&c.tags, &select.exempt_tag_key).is_none());
+            prop_assert_eq!(c.status.as_str(), "available");
+            // Stopping a cluster stops every member: none may be exempt.
+            let exempt_member = dbs.iter().find(|d| {
+                d.cluster_id.as_deref() == Some(c.id.as_str())
+                    && tag(&d.tags, &select.exempt_tag_key).is_some()
+            });
+            prop_assert!(exempt_member.is_none(), "{c:?} would stop exempt member {exempt_member:?}");
         }
     }
 
