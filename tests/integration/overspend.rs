@@ -284,12 +284,17 @@ async fn rds_instance_and_aurora_cluster_are_stopped_members_are_not_stopped_alo
 async fn tag_rds(env: &Env, region: &str, arn_tail: &str, key: &str, value: &str) {
     let rds = aws_sdk_rds::Client::from_conf(
         aws_sdk_rds::config::Builder::from(&env.sdk)
-            .region(aws_types::region::Region::new(region))
+            .region(aws_types::region::Region::new(region.to_string()))
             .build(),
     );
     rds.add_tags_to_resource()
         .resource_name(format!("arn:aws:rds:{region}:123456789012:{arn_tail}"))
-        .tags(aws_sdk_rds::types::Tag::builder().key(key).value(value).build())
+        .tags(
+            aws_sdk_rds::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -310,7 +315,14 @@ async fn a_cluster_with_an_exempt_member_is_not_stopped_in_either_mode() {
             .await
             .unwrap();
         }
-        tag_rds(&env, "eu-west-1", "db:guarded-aurora-1", "cost-guard-exempt", "true").await;
+        tag_rds(
+            &env,
+            "eu-west-1",
+            "db:guarded-aurora-1",
+            "cost-guard-exempt",
+            "true",
+        )
+        .await;
         let guard = env.guard(&[("REGIONS", "eu-west-1"), ("SELECTION", mode)]);
 
         let summary = env
