@@ -1,8 +1,3 @@
-//! The `cost-guard` command line's library: a local AWS emulator harness (moto in
-//! server mode) shared by `cost-guard demo`, the benchmarks and the integration
-//! tests, and the tables the command line prints.
+//! The `cost-guard` command line's tables, shared with the benchmarks.
 
-pub mod bench;
-pub mod emulator;
-pub mod proxy;
 pub mod table;

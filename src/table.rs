@@ -1,8 +1,8 @@
 //! Plain-text tables for the terminal.
 
-use guard::sweep::SweepReport;
+use guard::domain::outcome::SweepReport;
 
-use crate::emulator::FleetRow;
+use emulator::FleetRow;
 
 /// Renders rows as aligned columns under a header.
 pub fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -121,21 +121,4 @@ pub fn plan(report: &SweepReport) -> String {
         report.regions.len()
     ));
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn columns_align() {
-        let t = columns(
-            &["A", "BB"],
-            &[
-                vec!["long".into(), "x".into()],
-                vec!["s".into(), "y".into()],
-            ],
-        );
-        assert_eq!(t, "A     BB\nlong  x\ns     y\n");
-    }
 }

@@ -1,5 +1,5 @@
 //! The CloudWatch alarm parser on any JSON value.
-//! The checks are in guard::fuzzing, where the unit tests replay saved crashes.
+//! The checks are in guard::domain::fuzzing, where the unit tests replay saved crashes.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| guard::fuzzing::alarm_json(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| guard::domain::fuzzing::alarm_json(data));

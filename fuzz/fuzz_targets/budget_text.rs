@@ -1,5 +1,5 @@
 //! The AWS Budgets text parser on its own.
-//! The checks are in guard::fuzzing, where the unit tests replay saved crashes.
+//! The checks are in guard::domain::fuzzing, where the unit tests replay saved crashes.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| guard::fuzzing::budget_text(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| guard::domain::fuzzing::budget_text(data));

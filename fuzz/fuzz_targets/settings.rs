@@ -1,5 +1,5 @@
 //! Function settings as NAME=value lines, trusted IP ranges and amounts.
-//! The checks are in guard::fuzzing, where the unit tests replay saved crashes.
+//! The checks are in guard::domain::fuzzing, where the unit tests replay saved crashes.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| guard::fuzzing::settings(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| guard::domain::fuzzing::settings(data));

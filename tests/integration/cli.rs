@@ -99,5 +99,7 @@ fn demo_runs_end_to_end() {
 fn unknown_command_prints_usage() {
     let out = cost_guard().arg("destroy").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("USAGE:"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unrecognized subcommand 'destroy'"), "{err}");
+    assert!(err.contains("Usage: cost-guard <COMMAND>"), "{err}");
 }

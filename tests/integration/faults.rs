@@ -5,9 +5,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use cost_guard::emulator::{self, FleetRow};
-use cost_guard::proxy::{Fault, FaultRule, Proxy};
-use guard::overspend::{Guard, GuardError};
+use emulator::{self, FleetRow};
+use guard::handlers::stop_on_overspend::StopOnOverspend;
+use guard::handlers::HandlerError;
+use testkit::{Fault, FaultRule, Proxy};
 
 use crate::harness::{Env, STOP};
 
@@ -27,9 +28,8 @@ impl Faulty {
     }
 
     /// The function as Lambda builds it, talking through the proxy.
-    fn guard(&self, vars: &[(&str, &str)]) -> Guard {
-        let direct = self.env.guard(vars);
-        Guard::new(direct.config, &self.sdk)
+    fn guard(&self, vars: &[(&str, &str)]) -> StopOnOverspend {
+        StopOnOverspend::new(self.env.config(vars), &self.sdk)
     }
 
     async fn seed(&self, regions: &[&str]) {
@@ -83,7 +83,7 @@ async fn faulty_regions_never_hold_up_healthy_ones_and_a_retry_finishes_the_job(
         .invoke(&guard, "budget-actual.json")
         .await
         .unwrap_err();
-    let GuardError::Incomplete {
+    let HandlerError::Incomplete {
         regions: failed,
         detail,
     } = &err
@@ -99,7 +99,7 @@ async fn faulty_regions_never_hold_up_healthy_ones_and_a_retry_finishes_the_job(
     // A fault that never clears gets every attempt, then is reported.
     assert_eq!(
         f.proxy.attempts(DOWN, "DescribeInstances"),
-        guard::aws::MAX_ATTEMPTS as usize
+        guard::aws::sdk::MAX_ATTEMPTS as usize
     );
     assert_eq!(f.proxy.attempts(DOWN, "StopInstances"), 0);
 
@@ -160,7 +160,7 @@ async fn a_region_slower_than_the_deadline_is_reported_unfinished() {
     let deadline = SystemTime::now() + Duration::from_secs(8);
     let err = guard.handle(&event, Some(deadline)).await.unwrap_err();
     assert!(
-        matches!(&err, GuardError::Incomplete { regions, .. } if regions == THROTTLED),
+        matches!(&err, HandlerError::Incomplete { regions, .. } if regions == THROTTLED),
         "{err}"
     );
     assert!(SystemTime::now() < deadline, "answered before the deadline");
@@ -223,10 +223,10 @@ async fn a_failed_publish_fails_the_invocation_after_stopping() {
         .invoke(&guard, "budget-actual.json")
         .await
         .unwrap_err();
-    assert!(matches!(err, GuardError::Notify(_)), "{err}");
+    assert!(matches!(err, HandlerError::Notify(_)), "{err}");
     assert_eq!(
         f.proxy.attempts(emulator::HOME_REGION, "Publish"),
-        guard::aws::MAX_ATTEMPTS as usize
+        guard::aws::sdk::MAX_ATTEMPTS as usize
     );
     assert!(f.env.received().await.is_empty());
     let fleet = f.env.fleet(&[HEALTHY]).await;

@@ -3,9 +3,18 @@
 use std::collections::HashMap;
 
 use aws_types::SdkConfig;
-use cost_guard::emulator::{self, FleetRow, Inbox, Moto, Received};
-use guard::config::Config;
-use guard::overspend::{Guard, GuardError, Summary};
+use emulator::{self, FleetRow, Inbox, Moto, Received};
+use guard::domain::config::{Config, RootConfig, SpendConfig};
+use guard::handlers::root_login_alert::RootLoginAlert;
+use guard::handlers::spend_watch::SpendWatch;
+use guard::handlers::stop_on_overspend::{StopOnOverspend, Summary};
+use guard::handlers::{HandlerError, Sweeper};
+
+fn vars_map(vars: &[(&str, &str)]) -> HashMap<String, String> {
+    vars.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
 
 pub struct Env {
     pub moto: Moto,
@@ -31,34 +40,45 @@ impl Env {
         }
     }
 
-    /// The function as Lambda would build it, with these environment variables
+    /// The configuration Lambda would read from these environment variables
     /// (NOTIFY_TOPIC_ARN is filled in).
-    pub fn guard(&self, vars: &[(&str, &str)]) -> Guard {
-        let mut map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+    pub fn config(&self, vars: &[(&str, &str)]) -> Config {
+        let mut map = vars_map(vars);
         map.insert("NOTIFY_TOPIC_ARN".into(), self.topic.clone());
-        Guard::new(
-            Config::from_map(&map).expect("valid test config"),
-            &self.sdk,
+        Config::from_map(&map).expect("valid test config")
+    }
+
+    /// stop-on-overspend as Lambda would build it, with these variables.
+    pub fn guard(&self, vars: &[(&str, &str)]) -> StopOnOverspend {
+        StopOnOverspend::new(self.config(vars), &self.sdk)
+    }
+
+    /// root-login-alert as Lambda would build it, with these variables.
+    pub fn root_guard(&self, vars: &[(&str, &str)]) -> RootLoginAlert {
+        let map = vars_map(vars);
+        let root = RootConfig::from_lookup(|n| map.get(n).cloned()).expect("valid root config");
+        RootLoginAlert::new(&self.config(vars), root, &self.sdk)
+    }
+
+    /// spend-watch as Lambda would build it, with these variables and Cost
+    /// Explorer at `ce` (the emulator's, or one that cannot be reached).
+    pub fn spend_watch(&self, vars: &[(&str, &str)], ce: &SdkConfig) -> SpendWatch {
+        let map = vars_map(vars);
+        let spend = SpendConfig::from_lookup(|n| map.get(n).cloned()).expect("valid spend config");
+        SpendWatch::with_parts(
+            Sweeper::new(&self.config(vars), &self.sdk),
+            aws_sdk_sns::Client::new(&self.sdk),
+            guard::aws::costexplorer::client(ce),
+            self.config(vars),
+            spend,
         )
     }
 
-    /// The root-login-alert function with these environment variables.
-    pub fn root_guard(&self, vars: &[(&str, &str)]) -> guard::rootalert::RootGuard {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        guard::rootalert::RootGuard {
-            guard: self.guard(vars),
-            root: guard::rootalert::RootConfig::from_lookup(|n| map.get(n).cloned())
-                .expect("valid root config"),
-        }
-    }
-
-    pub async fn invoke(&self, guard: &Guard, event_file: &str) -> Result<Summary, GuardError> {
+    pub async fn invoke(
+        &self,
+        guard: &StopOnOverspend,
+        event_file: &str,
+    ) -> Result<Summary, HandlerError> {
         let event = emulator::sample_event(event_file).unwrap();
         let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(120);
         guard.handle(&event, Some(deadline)).await

@@ -9,3 +9,4 @@ mod harness;
 mod overspend;
 mod root;
 mod spend;
+mod support;

@@ -173,13 +173,13 @@ async fn dry_run_changes_nothing_and_says_so() {
 #[tokio::test]
 async fn rds_instance_and_aurora_cluster_are_stopped_members_are_not_stopped_alone() {
     let env = Env::start().await;
-    cost_guard::emulator::create_db(&env.sdk, "us-east-1", "tagged-db", STOP)
+    emulator::create_db(&env.sdk, "us-east-1", "tagged-db", STOP)
         .await
         .unwrap();
-    cost_guard::emulator::create_db(&env.sdk, "us-east-1", "untagged-db", &[])
+    emulator::create_db(&env.sdk, "us-east-1", "untagged-db", &[])
         .await
         .unwrap();
-    cost_guard::emulator::create_aurora(
+    emulator::create_aurora(
         &env.sdk,
         "eu-west-1",
         "tagged-aurora",
@@ -189,21 +189,14 @@ async fn rds_instance_and_aurora_cluster_are_stopped_members_are_not_stopped_alo
     .await
     .unwrap();
     // A member tagged on its own, in a cluster that is not tagged.
-    cost_guard::emulator::create_aurora(
-        &env.sdk,
-        "eu-west-1",
-        "plain-aurora",
-        "plain-aurora-1",
-        &[],
-    )
-    .await
-    .unwrap();
+    emulator::create_aurora(&env.sdk, "eu-west-1", "plain-aurora", "plain-aurora-1", &[])
+        .await
+        .unwrap();
     // Through a counting proxy, to see which regions are asked for clusters.
-    let proxy = cost_guard::proxy::Proxy::start(&env.endpoint).expect("proxy starts");
-    let direct = env.guard(&[("REGIONS", "us-east-1,eu-west-1,ap-south-1")]);
-    let guard = guard::overspend::Guard::new(
-        direct.config,
-        &cost_guard::emulator::lambda_sdk_config_for(&proxy.endpoint).await,
+    let proxy = testkit::Proxy::start(&env.endpoint).expect("proxy starts");
+    let guard = guard::handlers::stop_on_overspend::StopOnOverspend::new(
+        env.config(&[("REGIONS", "us-east-1,eu-west-1,ap-south-1")]),
+        &emulator::lambda_sdk_config_for(&proxy.endpoint).await,
     );
     // Tag the member of the untagged cluster directly.
     let rds = aws_sdk_rds::Client::from_conf(
@@ -305,7 +298,7 @@ async fn a_cluster_with_an_exempt_member_is_not_stopped_in_either_mode() {
     for (mode, cluster_tags) in [("tagged", STOP), ("all-except-exempt", &[][..])] {
         let env = Env::start().await;
         for cluster in ["guarded-aurora", "open-aurora"] {
-            cost_guard::emulator::create_aurora(
+            emulator::create_aurora(
                 &env.sdk,
                 "eu-west-1",
                 cluster,
@@ -592,8 +585,8 @@ async fn several_records_in_one_event_make_one_sweep_and_one_message() {
     let env = Env::start().await;
     let seeded = seed(&env).await;
     let guard = env.guard(&[("REGIONS", &regions_var())]);
-    let ok = cost_guard::emulator::sample_event("alarm-billing-ok.json").unwrap();
-    let actual = cost_guard::emulator::sample_event("budget-actual.json").unwrap();
+    let ok = emulator::sample_event("alarm-billing-ok.json").unwrap();
+    let actual = emulator::sample_event("budget-actual.json").unwrap();
     let event = serde_json::json!({"Records": [ok["Records"][0], actual["Records"][0]]});
     let s = guard.handle(&event, None).await.expect("clean sweep");
     assert!(s.acted);

@@ -1,7 +1,7 @@
 //! root-login-alert end to end against the emulator.
 
-use cost_guard::emulator::sample_event;
-use guard::rootalert::RootError;
+use emulator::sample_event;
+use guard::handlers::HandlerError;
 use guard::STOPPED_BY_TAG;
 
 use crate::harness::{Env, STOP};
@@ -166,7 +166,7 @@ async fn iam_user_sign_in_sends_nothing_and_malformed_events_fail_clearly() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, RootError::Malformed(ref why) if why.contains("no `detail` object")),
+        matches!(err, HandlerError::Malformed(ref why) if why.contains("no `detail` object")),
         "{err}"
     );
     assert!(env.received().await.is_empty());

@@ -1,8 +1,10 @@
 //! spend-watch and the "Where the money went" context against the emulator,
 //! with Cost Explorer results set through moto's API.
 
-use cost_guard::emulator::{sample_event, sdk_config_for, set_cost_by_service};
-use guard::spendwatch::{SpendConfig, SpendWatch};
+use emulator::{sample_event, sdk_config_for, set_cost_by_service};
+use guard::handlers::spend_watch::SpendWatch;
+use guard::handlers::stop_on_overspend::StopOnOverspend;
+use guard::handlers::Sweeper;
 use guard::STOPPED_BY_TAG;
 
 use crate::harness::{Env, STOP};
@@ -11,20 +13,13 @@ const REGIONS: &str = "us-east-1,eu-west-1,sa-east-1";
 const TODAY: time::Date = time::macros::date!(2026 - 11 - 22);
 
 /// The demo's sample costs (a zero-cost service is left out of reports; see the spend unit tests).
-use cost_guard::emulator::SAMPLE_COSTS as SERVICES;
+use emulator::SAMPLE_COSTS as SERVICES;
 
 fn watch(env: &Env, limit: &str) -> SpendWatch {
-    let vars = [("REGIONS", REGIONS), ("SPEND_LIMIT_USD", limit)];
-    SpendWatch {
-        ce: guard::costexplorer::client(&env.sdk),
-        guard: env.guard(&vars),
-        spend: SpendConfig::from_lookup(|n| {
-            vars.iter()
-                .find(|(k, _)| *k == n)
-                .map(|(_, v)| v.to_string())
-        })
-        .unwrap(),
-    }
+    env.spend_watch(
+        &[("REGIONS", REGIONS), ("SPEND_LIMIT_USD", limit)],
+        &env.sdk,
+    )
 }
 
 async fn seed(env: &Env) -> Vec<(String, String)> {
@@ -121,7 +116,7 @@ async fn stop_on_overspend_reports_where_the_money_went() {
     let env = Env::start().await;
     seed(&env).await;
     let today = time::OffsetDateTime::now_utc().date();
-    let Some(period) = guard::spend::month_to_date(today) else {
+    let Some(period) = guard::domain::spend::month_to_date_period(today) else {
         // On the 1st of a month there is no month-to-date period to set.
         return check_first_day(&env).await;
     };
@@ -160,10 +155,15 @@ async fn check_first_day(env: &Env) {
 async fn cost_explorer_failure_still_stops_everything_and_says_spend_was_unavailable() {
     let env = Env::start().await;
     let tagged = seed(&env).await;
-    let mut guard = env.guard(&[("REGIONS", REGIONS)]);
     // Cost Explorer behind a closed port: every request fails to connect.
     let dead = sdk_config_for("http://127.0.0.1:9").await;
-    guard.ce = Some(guard::costexplorer::client(&dead));
+    let config = env.config(&[("REGIONS", REGIONS)]);
+    let guard = StopOnOverspend::with_parts(
+        Sweeper::new(&config, &env.sdk),
+        aws_sdk_sns::Client::new(&env.sdk),
+        Some(guard::aws::costexplorer::client(&dead)),
+        config,
+    );
     let s = env
         .invoke(&guard, "budget-actual.json")
         .await
@@ -177,7 +177,7 @@ async fn cost_explorer_failure_still_stops_everything_and_says_spend_was_unavail
         .subject
         .starts_with("cost-guard stopped 6 resources in 3 regions (budget student-monthly"));
     let today = time::OffsetDateTime::now_utc().date();
-    if guard::spend::month_to_date(today).is_some() {
+    if guard::domain::spend::month_to_date_period(today).is_some() {
         assert!(
             m.body
                 .contains("Spend unavailable: Cost Explorer did not answer"),
@@ -192,7 +192,8 @@ async fn spend_context_can_be_turned_off() {
     let env = Env::start().await;
     seed(&env).await;
     let guard = env.guard(&[("REGIONS", REGIONS), ("SPEND_CONTEXT", "false")]);
-    assert!(guard.ce.is_none());
+    // Without a Cost Explorer client the section is not even attempted (with
+    // one, an empty month still prints the section's heading).
     env.invoke(&guard, "budget-actual.json").await.unwrap();
     assert!(!env
         .one_message()

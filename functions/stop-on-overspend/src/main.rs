@@ -1,8 +1,8 @@
 //! Lambda function `stop-on-overspend`: subscribed to the trigger topic that AWS
 //! Budgets, CloudWatch billing alarms and Cost Anomaly Detection publish to.
 
-use guard::config::Config;
-use guard::overspend::Guard;
+use guard::domain::config::Config;
+use guard::handlers::stop_on_overspend::StopOnOverspend;
 use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
 
 #[tokio::main]
@@ -11,14 +11,15 @@ async fn main() -> Result<(), Error> {
     // A bad setting fails the cold start with a message that names the variable.
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
-    let sdk = guard::aws::load()
+    let sdk = guard::aws::sdk::load()
         .await
         .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
-    let guard = &Guard::new(config, &sdk);
+    let function = &StopOnOverspend::new(config, &sdk);
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            let deadline = event.context.deadline();
-            guard.handle(&event.payload, Some(deadline)).await
+            function
+                .handle(&event.payload, Some(event.context.deadline()))
+                .await
         },
     ))
     .await

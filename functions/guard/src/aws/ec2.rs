@@ -1,0 +1,265 @@
+//! EC2: list the instances that could be stopped, stop them in batches, stamp them.
+
+use std::collections::{HashSet, VecDeque};
+
+use aws_sdk_ec2::types::{Filter, Instance, InstanceStateName, Tag};
+use aws_sdk_ec2::Client;
+
+use crate::domain::config::{Selection, SelectionConfig};
+use crate::domain::error::AwsError;
+use crate::domain::inventory::{Ec2Instance, Tags};
+use crate::domain::outcome::{Stamp, StopOutcome};
+
+/// `DescribeInstances` page size: the API's maximum.
+pub const PAGE_SIZE: i32 = 1000;
+/// Ids per `StopInstances` call.
+pub const STOP_BATCH: usize = 100;
+/// Ids per `CreateTags` call.
+const TAG_BATCH: usize = 500;
+
+/// A resource's tags as the domain keeps them (a tag without a key is dropped).
+pub fn tag_pairs(tags: &[Tag]) -> Tags {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
+impl From<&Instance> for Ec2Instance {
+    fn from(i: &Instance) -> Self {
+        Ec2Instance {
+            id: i.instance_id().unwrap_or_default().to_string(),
+            instance_type: i
+                .instance_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+            state: i
+                .state()
+                .and_then(|s| s.name())
+                .map(|n| n.as_str().to_string())
+                .unwrap_or_default(),
+            root_device_type: i.root_device_type().map(|t| t.as_str().to_string()),
+            spot_request_id: i.spot_instance_request_id().map(str::to_string),
+            tags: tag_pairs(i.tags()),
+        }
+    }
+}
+
+/// Lists running and pending instances, and stopping and stopped ones (to tell
+/// which an earlier invocation already stopped). In tagged mode the tag filter
+/// runs on the server, so untagged instances are never even listed.
+pub async fn describe_candidates(
+    client: &Client,
+    select: &SelectionConfig,
+) -> Result<Vec<Ec2Instance>, AwsError> {
+    let mut request = client
+        .describe_instances()
+        .filters(
+            Filter::builder()
+                .name("instance-state-name")
+                .values("running")
+                .values("pending")
+                .values("stopping")
+                .values("stopped")
+                .build(),
+        )
+        .max_results(PAGE_SIZE);
+    if let Selection::Tagged { key, value } = &select.selection {
+        request = request.filters(match value {
+            Some(v) => Filter::builder()
+                .name(format!("tag:{key}"))
+                .values(v)
+                .build(),
+            None => Filter::builder().name("tag-key").values(key).build(),
+        });
+    }
+    let mut pages = request.into_paginator().send();
+    let mut instances = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeInstances", e))?;
+        for reservation in page.reservations() {
+            for i in reservation.instances() {
+                if i.instance_id().is_some() {
+                    instances.push(Ec2Instance::from(i));
+                }
+            }
+        }
+    }
+    Ok(instances)
+}
+
+/// Of the given spot request ids, those that are one-time requests. One call per
+/// 1,000 requests, made only when the region has spot instances to stop.
+pub async fn one_time_spot_requests(
+    client: &Client,
+    request_ids: &[String],
+) -> Result<HashSet<String>, AwsError> {
+    let mut one_time = HashSet::new();
+    for chunk in request_ids.chunks(1000) {
+        let out = client
+            .describe_spot_instance_requests()
+            .filters(
+                Filter::builder()
+                    .name("spot-instance-request-id")
+                    .set_values(Some(chunk.to_vec()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ec2:DescribeSpotInstanceRequests", e))?;
+        for r in out.spot_instance_requests() {
+            if r.r#type().map(|t| t.as_str()) == Some("one-time") {
+                if let Some(id) = r.spot_instance_request_id() {
+                    one_time.insert(id.to_string());
+                }
+            }
+        }
+    }
+    Ok(one_time)
+}
+
+/// Stops one batch of instances. When the call fails because of some instance
+/// in it, the batch is split in halves and each half retried, so one bad
+/// instance costs a few extra calls and the rest still stop. Errors about the
+/// whole call (throttling after the SDK's retries, access denied, no answer)
+/// are not split: every id of the batch gets that error.
+pub async fn stop_batch(client: &Client, ids: Vec<String>) -> Vec<(String, StopOutcome)> {
+    let mut results = Vec::with_capacity(ids.len());
+    let mut queue = VecDeque::from([ids]);
+    while let Some(batch) = queue.pop_front() {
+        if batch.is_empty() {
+            continue;
+        }
+        match client
+            .stop_instances()
+            .set_instance_ids(Some(batch.clone()))
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let mut seen = HashSet::new();
+                for change in out.stopping_instances() {
+                    let Some(id) = change.instance_id() else {
+                        continue;
+                    };
+                    seen.insert(id.to_string());
+                    // The instance was running or pending when listed moments ago.
+                    // "Previously stopping/stopped" here means an earlier attempt of
+                    // this sweep stopped it (an SDK retry after a lost answer, or a
+                    // batch that failed half-way): it is this sweep's stop.
+                    let before = change.previous_state().and_then(|s| s.name());
+                    if matches!(
+                        before,
+                        Some(InstanceStateName::Stopped | InstanceStateName::Stopping)
+                    ) {
+                        tracing::debug!(
+                            instance = id,
+                            "already stopping when the stop call arrived"
+                        );
+                    }
+                    results.push((id.to_string(), StopOutcome::Stopped));
+                }
+                // An id the answer did not mention was still accepted by the call.
+                for id in batch.into_iter().filter(|id| !seen.contains(id)) {
+                    results.push((id, StopOutcome::Stopped));
+                }
+            }
+            Err(e) => {
+                let err = AwsError::from_sdk("ec2:StopInstances", e);
+                if batch.len() == 1 {
+                    let id = batch.into_iter().next().unwrap_or_default();
+                    results.push((id, classify_single(err)));
+                } else if err.is_region_wide() {
+                    tracing::warn!(error = %err, ids = batch.len(), "stop batch failed as a whole");
+                    results.extend(
+                        batch
+                            .into_iter()
+                            .map(|id| (id, StopOutcome::Failed(err.clone()))),
+                    );
+                } else {
+                    tracing::info!(error = %err, ids = batch.len(), "stop batch failed; splitting it to isolate the instance");
+                    let mut left = batch;
+                    let right = left.split_off(left.len() / 2);
+                    queue.push_front(right);
+                    queue.push_front(left);
+                }
+            }
+        }
+    }
+    results
+}
+
+/// What one instance's own `StopInstances` error means.
+fn classify_single(err: AwsError) -> StopOutcome {
+    let message = err.message.clone();
+    match err.code.as_str() {
+        "OperationNotPermitted"
+            if ["protect", "disableapistop"]
+                .iter()
+                .any(|w| message.to_ascii_lowercase().contains(w)) =>
+        {
+            StopOutcome::Skipped(format!("stop protection is enabled ({message})"))
+        }
+        "OperationNotPermitted" => StopOutcome::Skipped(format!("EC2 does not permit stopping it: {message}")),
+        "UnsupportedOperation" => StopOutcome::Skipped(format!(
+            "EC2 cannot stop it (for example a spot instance of a one-time request, or an instance-store root device): {message}"
+        )),
+        "IncorrectInstanceState" | "IncorrectSpotRequestState" => {
+            StopOutcome::Skipped(format!("its state changed before it could be stopped: {message}"))
+        }
+        "InvalidInstanceID.NotFound" => StopOutcome::Skipped("it no longer exists".into()),
+        _ => StopOutcome::Failed(err),
+    }
+}
+
+/// Stamps stopped instances with `cost-guard:stopped-at` and `cost-guard:stopped-by`.
+pub async fn stamp(client: &Client, ids: &[String], stamp: &Stamp) -> Result<(), AwsError> {
+    for chunk in ids.chunks(TAG_BATCH) {
+        client
+            .create_tags()
+            .set_resources(Some(chunk.to_vec()))
+            .tags(
+                Tag::builder()
+                    .key(crate::domain::outcome::STOPPED_AT_TAG)
+                    .value(&stamp.at)
+                    .build(),
+            )
+            .tags(
+                Tag::builder()
+                    .key(crate::domain::outcome::STOPPED_BY_TAG)
+                    .value(&stamp.by)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ec2:CreateTags", e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_instance_errors() {
+        let skip =
+            |code: &str, msg: &str| classify_single(AwsError::new("ec2:StopInstances", code, msg));
+        assert!(
+            matches!(skip("OperationNotPermitted", "The instance has stop protection enabled"), StopOutcome::Skipped(r) if r.starts_with("stop protection"))
+        );
+        assert!(matches!(
+            skip("UnsupportedOperation", "spot"),
+            StopOutcome::Skipped(_)
+        ));
+        assert!(matches!(
+            skip("InvalidInstanceID.NotFound", ""),
+            StopOutcome::Skipped(_)
+        ));
+        assert!(matches!(skip("Throttling", ""), StopOutcome::Failed(_)));
+    }
+}

@@ -1,0 +1,22 @@
+//! The AWS adapters: small modules that call the SDK and convert its types into
+//! the domain's, so nothing above them sees the SDK.
+//!
+//! | concern | module |
+//! |---|---|
+//! | SDK configuration: retries, timeouts, endpoint | [`sdk`] |
+//! | SDK errors into [`AwsError`](crate::domain::error::AwsError) | `error` |
+//! | EC2 instances: describe, stop in batches, stamp | [`ec2`] |
+//! | RDS instances and clusters: describe, stop, stamp | [`rds`] |
+//! | which regions are enabled | [`regions`] |
+//! | Cost Explorer: month-to-date spend and forecast | [`costexplorer`] |
+//! | publishing to the subscribers' topic | [`sns`] |
+//! | every region at once, within a time budget | [`sweep`] |
+
+pub mod costexplorer;
+pub mod ec2;
+mod error;
+pub mod rds;
+pub mod regions;
+pub mod sdk;
+pub mod sns;
+pub mod sweep;

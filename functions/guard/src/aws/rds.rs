@@ -1,0 +1,181 @@
+//! RDS: list DB instances and clusters (tags come inline), stop them, stamp them.
+
+use aws_sdk_rds::types::Tag;
+use aws_sdk_rds::Client;
+
+use crate::domain::error::AwsError;
+use crate::domain::inventory::{DbCluster, DbInstance, Tags};
+use crate::domain::outcome::{Stamp, StopOutcome};
+
+/// Describe page size: the API's maximum.
+pub const PAGE_SIZE: i32 = 100;
+
+/// A resource's tags as the domain keeps them (a tag without a key is dropped).
+pub fn tag_pairs(list: &[Tag]) -> Tags {
+    list.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
+impl From<&aws_sdk_rds::types::DbInstance> for DbInstance {
+    fn from(d: &aws_sdk_rds::types::DbInstance) -> Self {
+        DbInstance {
+            id: d.db_instance_identifier().unwrap_or_default().to_string(),
+            arn: d.db_instance_arn().unwrap_or_default().to_string(),
+            class: d.db_instance_class().unwrap_or_default().to_string(),
+            engine: d.engine().unwrap_or_default().to_string(),
+            status: d.db_instance_status().unwrap_or_default().to_string(),
+            cluster_id: d.db_cluster_identifier().map(str::to_string),
+            replica_source: d
+                .read_replica_source_db_instance_identifier()
+                .map(str::to_string),
+            replicas: d.read_replica_db_instance_identifiers().to_vec(),
+            tags: tag_pairs(d.tag_list()),
+        }
+    }
+}
+
+impl From<&aws_sdk_rds::types::DbCluster> for DbCluster {
+    fn from(c: &aws_sdk_rds::types::DbCluster) -> Self {
+        DbCluster {
+            id: c.db_cluster_identifier().unwrap_or_default().to_string(),
+            arn: c.db_cluster_arn().unwrap_or_default().to_string(),
+            engine: c.engine().unwrap_or_default().to_string(),
+            engine_mode: c.engine_mode().map(str::to_string),
+            status: c.status().unwrap_or_default().to_string(),
+            replication_source: c.replication_source_identifier().map(str::to_string),
+            tags: tag_pairs(c.tag_list()),
+        }
+    }
+}
+
+pub async fn describe_instances(client: &Client) -> Result<Vec<DbInstance>, AwsError> {
+    let mut pages = client
+        .describe_db_instances()
+        .max_records(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("rds:DescribeDBInstances", e))?;
+        out.extend(
+            page.db_instances()
+                .iter()
+                .filter(|d| d.db_instance_identifier().is_some())
+                .map(DbInstance::from),
+        );
+    }
+    Ok(out)
+}
+
+pub async fn describe_clusters(client: &Client) -> Result<Vec<DbCluster>, AwsError> {
+    let mut pages = client
+        .describe_db_clusters()
+        .max_records(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("rds:DescribeDBClusters", e))?;
+        out.extend(
+            page.db_clusters()
+                .iter()
+                .filter(|c| c.db_cluster_identifier().is_some())
+                .map(DbCluster::from),
+        );
+    }
+    Ok(out)
+}
+
+fn classify(err: AwsError) -> StopOutcome {
+    match err.code.as_str() {
+        "InvalidDBInstanceState" | "InvalidDBInstanceStateFault" | "InvalidDBClusterStateFault" => {
+            let lower = err.message.to_ascii_lowercase();
+            if lower.contains("stopped") || lower.contains("stopping") {
+                StopOutcome::AlreadyStopped
+            } else {
+                StopOutcome::Skipped(format!(
+                    "its state changed before it could be stopped: {}",
+                    err.message
+                ))
+            }
+        }
+        "DBInstanceNotFound" | "DBInstanceNotFoundFault" | "DBClusterNotFoundFault" => {
+            StopOutcome::Skipped("it no longer exists".into())
+        }
+        "UnsupportedDBEngineVersion" | "InvalidParameterCombination" | "InvalidParameterValue" => {
+            StopOutcome::Skipped(format!("RDS cannot stop it: {}", err.message))
+        }
+        _ => StopOutcome::Failed(err),
+    }
+}
+
+pub async fn stop_instance(client: &Client, id: &str) -> StopOutcome {
+    match client
+        .stop_db_instance()
+        .db_instance_identifier(id)
+        .send()
+        .await
+    {
+        Ok(_) => StopOutcome::Stopped,
+        Err(e) => classify(AwsError::from_sdk("rds:StopDBInstance", e)),
+    }
+}
+
+pub async fn stop_cluster(client: &Client, id: &str) -> StopOutcome {
+    match client
+        .stop_db_cluster()
+        .db_cluster_identifier(id)
+        .send()
+        .await
+    {
+        Ok(_) => StopOutcome::Stopped,
+        Err(e) => classify(AwsError::from_sdk("rds:StopDBCluster", e)),
+    }
+}
+
+pub async fn stamp(client: &Client, arn: &str, stamp: &Stamp) -> Result<(), AwsError> {
+    client
+        .add_tags_to_resource()
+        .resource_name(arn)
+        .tags(
+            Tag::builder()
+                .key(crate::domain::outcome::STOPPED_AT_TAG)
+                .value(&stamp.at)
+                .build(),
+        )
+        .tags(
+            Tag::builder()
+                .key(crate::domain::outcome::STOPPED_BY_TAG)
+                .value(&stamp.by)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("rds:AddTagsToResource", e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_errors_are_not_failures() {
+        let e = |code: &str, msg: &str| classify(AwsError::new("rds:StopDBInstance", code, msg));
+        assert_eq!(
+            e("InvalidDBInstanceState", "Instance db-1 is already stopped"),
+            StopOutcome::AlreadyStopped
+        );
+        assert!(matches!(
+            e("InvalidDBClusterStateFault", "cluster is modifying"),
+            StopOutcome::Skipped(_)
+        ));
+        assert!(matches!(e("AccessDenied", "no"), StopOutcome::Failed(_)));
+    }
+}

@@ -1,0 +1,371 @@
+//! What the fuzz targets in `fuzz/` run: each takes raw bytes, feeds them to one
+//! parser the way the functions do, and checks the promises the rest of
+//! cost-guard relies on. A broken promise panics, which is what the fuzzer
+//! reports. The unit tests below replay every file in `events/` and every saved
+//! crash in `fuzz/regressions/` through the same functions.
+//!
+//! The promises: nothing panics; parsing is deterministic; only a recognised
+//! message can ever mean "stop"; amounts are finite and within range; a stamp
+//! label is a valid tag value; an excerpt is short and free of control
+//! characters.
+
+use std::collections::HashMap;
+
+use crate::domain::config::{
+    attempt_timeout_from, is_region_name, AnomalyAction, Config, ConfigError, RegionScope,
+    RootConfig, Selection, SpendConfig,
+};
+use crate::domain::money::{Amount, MAX_AMOUNT};
+use crate::domain::policy::{decide, Policy, Verdict};
+use crate::domain::trigger::{self, Trigger};
+
+/// One fuzz target: raw bytes in, a panic when a promise is broken.
+pub type Target = fn(&[u8]);
+
+/// The fuzz targets, by the name of their file in `fuzz/fuzz_targets/`.
+pub const TARGETS: &[(&str, Target)] = &[
+    ("sns_event", sns_event),
+    ("message", message),
+    ("budget_text", budget_text),
+    ("alarm_json", alarm_json),
+    ("anomaly_json", anomaly_json),
+    ("root_event", root_event),
+    ("settings", settings),
+];
+
+/// The policies a message is decided under: the defaults and the most eager.
+const POLICIES: [Policy; 2] = [
+    Policy {
+        act_on_forecasted: false,
+        anomaly: AnomalyAction::Report,
+    },
+    Policy {
+        act_on_forecasted: true,
+        anomaly: AnomalyAction::Stop {
+            min_impact_usd: 0.0,
+        },
+    },
+];
+
+/// A Lambda event as stop-on-overspend receives it: the SNS envelope, then
+/// every record's message.
+pub fn sns_event(data: &[u8]) {
+    let Some(event) = json(data) else {
+        return;
+    };
+    match trigger::parse_sns_event(&event) {
+        Ok(records) => {
+            assert!(records.len() <= trigger::envelope::MAX_RECORDS);
+            for record in records {
+                check_message(&record.message);
+            }
+        }
+        Err(e) => check_reason(&e.to_string()),
+    }
+}
+
+/// One SNS message body, of any family.
+pub fn message(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        check_message(text);
+    }
+}
+
+/// The Budgets text parser on its own, without the dispatcher's shape check.
+pub fn budget_text(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(alert) = trigger::budgets::parse_budget_text(text) {
+        let name = alert.name.trim();
+        assert!(!name.is_empty() && name.chars().count() <= 100);
+        check_amounts([alert.budgeted, alert.threshold, alert.amount]);
+        check_trigger(&Trigger::Budget(alert));
+    }
+}
+
+/// The CloudWatch alarm parser on any JSON value.
+pub fn alarm_json(data: &[u8]) {
+    let Some(value) = json(data) else {
+        return;
+    };
+    if let Ok(alarm) = trigger::alarm::parse_alarm(&value) {
+        assert!(!alarm.name.is_empty());
+        if let Some(t) = alarm.threshold {
+            assert!(t.is_finite() && (0.0..=MAX_AMOUNT).contains(&t), "{t}");
+        }
+        check_trigger(&Trigger::Alarm(alarm));
+    }
+}
+
+/// The Cost Anomaly Detection parser on any JSON value.
+pub fn anomaly_json(data: &[u8]) {
+    let Some(value) = json(data) else {
+        return;
+    };
+    if let Ok(anomaly) = trigger::anomaly::parse_anomaly(&value) {
+        assert!(!anomaly.id.is_empty());
+        check_amounts([
+            Some(anomaly.total_impact),
+            anomaly.total_actual_spend,
+            anomaly.total_expected_spend,
+        ]);
+        check_trigger(&Trigger::Anomaly(anomaly));
+    }
+}
+
+/// An EventBridge event as root-login-alert receives it.
+pub fn root_event(data: &[u8]) {
+    let Some(value) = json(data) else {
+        return;
+    };
+    match trigger::root::parse_root_event(&value) {
+        Ok(trigger::root::RootEvent::Root(activity)) => {
+            assert!(!activity.event_name.is_empty());
+            assert!(!activity.action().is_empty());
+            if let Some(link) = activity.cloudtrail_link() {
+                assert!(link.starts_with("https://"));
+            }
+            assert_eq!(
+                trigger::root::parse_root_event(&value),
+                Ok(trigger::root::RootEvent::Root(activity))
+            );
+        }
+        Ok(trigger::root::RootEvent::NotRoot { event_name, .. }) => {
+            assert!(!event_name.is_empty())
+        }
+        Err(why) => check_reason(&why),
+    }
+}
+
+/// Function settings: `NAME=value` lines, read as the environment would be, by
+/// every function's configuration (shared, root-login-alert's, spend-watch's)
+/// and the attempt timeout. A refusal must name a variable that is set (or,
+/// for a missing one, unset) and quote the value it refuses; an accepted
+/// configuration never lets a stamp key be chosen, nor an amount that is not
+/// a finite number of dollars.
+pub fn settings(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let vars: HashMap<String, String> = text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let lookup = |name: &str| vars.get(name).cloned();
+    let refusal = |e: ConfigError| check_refusal(&e, &vars);
+    match Config::from_lookup(lookup) {
+        Ok(config) => {
+            assert_eq!(
+                Config::from_lookup(lookup),
+                Ok(config.clone()),
+                "deterministic"
+            );
+            assert!(config.notify_topic_arn.starts_with("arn:"));
+            let stamps = [
+                crate::domain::outcome::STOPPED_AT_TAG,
+                crate::domain::outcome::STOPPED_BY_TAG,
+            ];
+            assert!(!stamps.contains(&config.select.exempt_tag_key.as_str()));
+            if let Selection::Tagged { key, .. } = &config.select.selection {
+                assert!(!stamps.contains(&key.as_str()));
+                assert_ne!(key, &config.select.exempt_tag_key);
+            }
+            if let RegionScope::List(regions) = &config.regions {
+                assert!(!regions.is_empty());
+                assert!(regions.iter().all(|r| is_region_name(r)), "{regions:?}");
+            }
+            if let AnomalyAction::Stop { min_impact_usd } = config.anomaly {
+                assert!((0.0..=MAX_AMOUNT).contains(&min_impact_usd));
+            }
+        }
+        Err(e) => refusal(e),
+    }
+    match RootConfig::from_lookup(lookup) {
+        Ok(root) => {
+            for range in &root.trusted {
+                // What a range prints must parse back to the same range.
+                assert_eq!(range.to_string().parse(), Ok(*range));
+            }
+        }
+        Err(e) => refusal(e),
+    }
+    match SpendConfig::from_lookup(lookup) {
+        Ok(spend) => {
+            let limits = [Some(spend.limits.spend_usd), spend.limits.forecast_usd];
+            for limit in limits.into_iter().flatten() {
+                assert!(limit > 0.0 && limit <= MAX_AMOUNT, "{limit}");
+            }
+        }
+        Err(e) => refusal(e),
+    }
+    if let Err(e) = attempt_timeout_from(lookup("ATTEMPT_TIMEOUT_SECONDS")) {
+        refusal(e);
+    }
+}
+
+/// A refusal names the variable it is about: a missing one is unset or blank,
+/// an invalid one is set and the message quotes (part of) what it holds.
+fn check_refusal(e: &ConfigError, vars: &HashMap<String, String>) {
+    let text = e.to_string();
+    assert!(!text.contains('\n'), "one line: {text:?}");
+    match e {
+        ConfigError::Missing { name, .. } => {
+            assert!(text.starts_with(name));
+            assert!(
+                vars.get(*name).is_none_or(|v| v.trim().is_empty()),
+                "{text}"
+            );
+        }
+        ConfigError::Invalid { name, value, .. } => {
+            assert!(text.starts_with(&format!("{name}=")), "{text}");
+            let set = vars.get(*name);
+            assert!(
+                set.is_some_and(|raw| raw.contains(value.as_str())),
+                "{text}"
+            );
+        }
+    }
+}
+
+/// Input that is JSON, as the functions' runtime would have decoded it.
+fn json(data: &[u8]) -> Option<serde_json::Value> {
+    serde_json::from_slice(data).ok()
+}
+
+fn check_amounts(amounts: impl IntoIterator<Item = Option<Amount>>) {
+    amounts.into_iter().flatten().for_each(check_amount);
+}
+
+fn check_message(text: &str) {
+    let trigger = trigger::parse_message(text);
+    assert_eq!(trigger, trigger::parse_message(text), "not deterministic");
+    if text.len() > trigger::MAX_MESSAGE_BYTES {
+        assert!(matches!(trigger, Trigger::Unrecognised { .. }));
+    }
+    check_trigger(&trigger);
+}
+
+fn check_trigger(trigger: &Trigger) {
+    let label = trigger.stamp_label();
+    assert!(label.chars().count() <= 256);
+    assert!(
+        label
+            .chars()
+            .all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c)),
+        "{label:?}"
+    );
+    assert!(!trigger.headline().is_empty());
+    if let Trigger::Unrecognised { why, excerpt } = trigger {
+        check_reason(why);
+        check_excerpt(excerpt);
+    }
+    for policy in &POLICIES {
+        let decision = decide(trigger, policy);
+        assert!(!decision.why.is_empty());
+        if matches!(trigger, Trigger::Unrecognised { .. }) {
+            assert_eq!(decision.verdict, Verdict::Report, "acted on {trigger:?}");
+        }
+    }
+}
+
+fn check_amount(amount: Amount) {
+    let v = amount.value();
+    assert!(v.is_finite() && (0.0..=MAX_AMOUNT).contains(&v), "{v}");
+    assert!(!amount.to_string().is_empty());
+}
+
+/// An excerpt: at most 300 characters and an ellipsis, on one line.
+fn check_excerpt(text: &str) {
+    assert!(
+        text.chars().count() <= 301,
+        "{} characters",
+        text.chars().count()
+    );
+    assert!(!text.chars().any(char::is_control), "{text:?}");
+}
+
+/// A reason shown to the user: not empty, one line, bounded whatever the input.
+fn check_reason(text: &str) {
+    assert!(!text.is_empty());
+    assert!(
+        text.chars().count() <= 1000,
+        "{} characters",
+        text.chars().count()
+    );
+    assert!(!text.chars().any(char::is_control), "{text:?}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::{Path, PathBuf};
+
+    fn repo() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    fn files(dir: &Path) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn every_sample_event_keeps_every_promise() {
+        let events = files(&repo().join("events"));
+        assert!(events.len() >= 10, "events/ has {} files", events.len());
+        for path in events {
+            let data = std::fs::read(&path).unwrap();
+            for (name, target) in TARGETS {
+                let result = std::panic::catch_unwind(|| target(&data));
+                assert!(
+                    result.is_ok(),
+                    "{name} broke a promise on {}",
+                    path.display()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_saved_crash_keeps_every_promise() {
+        let dir = repo().join("fuzz/regressions");
+        let known: Vec<&str> = TARGETS.iter().map(|(n, _)| *n).collect();
+        for sub in std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()) {
+            let name = sub.file_name().to_string_lossy().into_owned();
+            if !sub.path().is_dir() {
+                continue;
+            }
+            assert!(
+                known.contains(&name.as_str()),
+                "fuzz/regressions/{name}: no such target"
+            );
+            let target = TARGETS.iter().find(|(n, _)| *n == name).unwrap().1;
+            for path in files(&sub.path()) {
+                let data = std::fs::read(&path).unwrap();
+                target(&data);
+            }
+        }
+    }
+
+    #[test]
+    fn a_broken_promise_is_caught() {
+        // The checks must be able to fail: an unrecognised trigger that decided
+        // to act would be reported.
+        let text = "x".repeat(trigger::MAX_MESSAGE_BYTES + 1);
+        assert!(matches!(
+            trigger::parse_message(&text),
+            Trigger::Unrecognised { .. }
+        ));
+        let hostile = std::panic::catch_unwind(|| check_excerpt("line\nbreak"));
+        assert!(hostile.is_err());
+    }
+}

@@ -1,0 +1,31 @@
+//! The pure domain: everything cost-guard decides, as functions over plain
+//! data, tested exhaustively with no AWS at all.
+//!
+//! | concern | module |
+//! |---|---|
+//! | configuration from the environment, checked at cold start | [`config`] |
+//! | SNS envelopes, Budgets, billing alarms, anomalies, root activity, schedules | [`trigger`] |
+//! | amounts of money | [`money`] |
+//! | CIDR ranges (trusted networks) | [`cidr`] |
+//! | act or only report; how urgent a root activity is | [`policy`] |
+//! | what a region holds | [`inventory`] |
+//! | which resources to stop, which to skip and why | [`select`] |
+//! | month-to-date periods, cost metrics, spend limits | [`spend`] |
+//! | a failed AWS call as data | [`error`] |
+//! | what a sweep did: stamp, outcomes, reports | [`outcome`] |
+//! | what subscribers read, one renderer per function | [`render`] |
+//! | what the fuzz targets check (tests and `fuzzing` only) | `fuzzing` |
+
+pub mod cidr;
+pub mod config;
+pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
+pub mod inventory;
+pub mod money;
+pub mod outcome;
+pub mod policy;
+pub mod render;
+pub mod select;
+pub mod spend;
+pub mod trigger;

@@ -1,0 +1,123 @@
+//! What a sweep did, as plain data: the stamp it writes, each resource's
+//! outcome, and the per-region and whole reports that the renderers read. Pure.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::domain::error::AwsError;
+use crate::domain::inventory::{Resource, ResourceKind};
+use crate::domain::select::Skipped;
+
+/// Tag written on everything cost-guard stops: when (RFC 3339 UTC).
+pub const STOPPED_AT_TAG: &str = "cost-guard:stopped-at";
+/// Tag written on everything cost-guard stops: which trigger.
+pub const STOPPED_BY_TAG: &str = "cost-guard:stopped-by";
+
+/// What a sweep writes on everything it stops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stamp {
+    /// RFC 3339 UTC, seconds precision.
+    pub at: String,
+    /// The trigger, e.g. `budget:student-monthly`.
+    pub by: String,
+}
+
+impl Stamp {
+    /// A stamp with the current time.
+    pub fn now(by: &str) -> Stamp {
+        let now = time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+        let at = now
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| now.unix_timestamp().to_string());
+        Stamp {
+            at,
+            by: crate::domain::trigger::sanitize_tag_value(by),
+        }
+    }
+}
+
+/// What happened to one resource the sweep tried to stop.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StopOutcome {
+    Stopped,
+    /// Already stopped or stopping: success (SNS delivers at least once).
+    AlreadyStopped,
+    Skipped(String),
+    Failed(AwsError),
+}
+
+/// A resource that could not be stopped because of an error.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failed {
+    pub resource: Resource,
+    pub error: String,
+}
+
+/// Everything one region reported.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RegionReport {
+    pub region: String,
+    /// Stopped now (or, in a dry run, that would be stopped).
+    pub stopped: Vec<Resource>,
+    /// Stopped for the same alert by an earlier invocation (a retry's report
+    /// still shows the whole incident).
+    pub earlier: Vec<Resource>,
+    pub skipped: Vec<Skipped>,
+    pub failed: Vec<Failed>,
+    /// Errors about the region as a whole (a describe that failed, the deadline).
+    pub errors: Vec<String>,
+    /// Stopped, but the stamp tags could not be written.
+    pub stamp_warnings: Vec<String>,
+    pub finished: bool,
+}
+
+impl RegionReport {
+    pub fn is_clean(&self) -> bool {
+        self.finished && self.errors.is_empty() && self.failed.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SweepReport {
+    pub dry_run: bool,
+    pub regions: Vec<RegionReport>,
+}
+
+impl SweepReport {
+    pub fn stopped_count(&self) -> usize {
+        self.regions.iter().map(|r| r.stopped.len()).sum()
+    }
+    pub fn earlier_count(&self) -> usize {
+        self.regions.iter().map(|r| r.earlier.len()).sum()
+    }
+    pub fn skipped_count(&self) -> usize {
+        self.regions.iter().map(|r| r.skipped.len()).sum()
+    }
+    pub fn failed_count(&self) -> usize {
+        self.regions.iter().map(|r| r.failed.len()).sum()
+    }
+    /// Regions where something was stopped.
+    pub fn regions_with_stops(&self) -> usize {
+        self.regions
+            .iter()
+            .filter(|r| !r.stopped.is_empty())
+            .count()
+    }
+    /// Regions with an error, a failed resource, or unfinished work.
+    pub fn troubled_regions(&self) -> Vec<&RegionReport> {
+        self.regions.iter().filter(|r| !r.is_clean()).collect()
+    }
+    pub fn is_clean(&self) -> bool {
+        self.regions.iter().all(RegionReport::is_clean)
+    }
+    pub fn stopped_by_kind(&self) -> BTreeMap<ResourceKind, usize> {
+        let mut m = BTreeMap::new();
+        for r in self.regions.iter().flat_map(|r| &r.stopped) {
+            *m.entry(r.kind).or_default() += 1;
+        }
+        m
+    }
+}

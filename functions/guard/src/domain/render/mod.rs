@@ -1,0 +1,413 @@
+//! What subscribers read, one renderer per function, and the parts they share:
+//! a subject of at most 100 ASCII characters that says the outcome, the sweep's
+//! WHAT HAPPENED section with its restart commands, and the spend section. Pure.
+
+use std::fmt::Write as _;
+
+use crate::domain::inventory::{Resource, ResourceKind};
+use crate::domain::money::usd;
+use crate::domain::outcome::{RegionReport, Stamp, SweepReport, STOPPED_AT_TAG, STOPPED_BY_TAG};
+use crate::domain::spend::{CostMetric, Forecast, MonthToDateState};
+
+pub mod root_login_alert;
+pub mod spend_watch;
+pub mod stop_on_overspend;
+
+/// SNS subjects: ASCII, no line breaks, at most 100 characters.
+pub const MAX_SUBJECT: usize = 100;
+/// Bodies stay under SNS's 256 KB limit with room for the envelope.
+pub const MAX_BODY_BYTES: usize = 240 * 1024;
+/// Resources listed per region and section before "... and N more".
+pub const MAX_LISTED: usize = 50;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub subject: String,
+    pub body: String,
+}
+
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// What a sweep did, for a subject: `cost-guard stopped 14 resources in 5 regions`,
+/// `[dry run] cost-guard would stop ...`, `cost-guard found nothing to stop`, with
+/// `, 2 regions failed` when some did not finish.
+pub fn sweep_outcome(s: &SweepReport) -> String {
+    let n = s.stopped_count();
+    let what_where = format!(
+        "{} in {}",
+        plural(n, "resource", "resources"),
+        plural(s.regions_with_stops(), "region", "regions")
+    );
+    let earlier = s.earlier_count();
+    let mut text = if s.dry_run {
+        format!("[dry run] cost-guard would stop {what_where}")
+    } else if n == 0 && earlier > 0 {
+        format!(
+            "cost-guard found nothing left to stop, {} stopped by an earlier run",
+            plural(earlier, "resource", "resources")
+        )
+    } else if n == 0 {
+        "cost-guard found nothing to stop".to_string()
+    } else {
+        format!("cost-guard stopped {what_where}")
+    };
+    let troubled = s.troubled_regions().len();
+    if troubled > 0 {
+        let _ = write!(text, ", {} failed", plural(troubled, "region", "regions"));
+    }
+    text
+}
+
+/// `outcome (cause)` within 100 ASCII characters: the outcome stays whole and
+/// the cause in parentheses is shortened when the line is too long.
+pub fn outcome_subject(outcome: &str, cause: &str) -> String {
+    let outcome = ascii_line(outcome);
+    let cause = ascii_line(cause);
+    let full = format!("{outcome} ({cause})");
+    if full.len() <= MAX_SUBJECT {
+        return full;
+    }
+    match MAX_SUBJECT.checked_sub(outcome.len() + 6) {
+        Some(room) if room > 0 => {
+            let short: String = cause.chars().take(room).collect();
+            format!("{outcome} ({short}...)")
+        }
+        _ => subject_line(&outcome),
+    }
+}
+
+/// A subject SNS accepts: printable ASCII, one line, at most 100 characters.
+pub fn subject_line(text: &str) -> String {
+    let line = ascii_line(text);
+    if line.len() <= MAX_SUBJECT {
+        return line;
+    }
+    let mut cut: String = line.chars().take(MAX_SUBJECT - 3).collect();
+    cut.push_str("...");
+    cut
+}
+
+/// Printable ASCII only (what SNS accepts in a subject), one line.
+fn ascii_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let c = match c {
+            '…' => {
+                out.push_str("...");
+                continue;
+            }
+            c if c.is_ascii_graphic() || c == ' ' => c,
+            c if c.is_whitespace() || c.is_control() => ' ',
+            _ => '?',
+        };
+        if c == ' ' && out.ends_with(' ') {
+            continue;
+        }
+        out.push(c);
+    }
+    out.trim().to_string()
+}
+
+/// The WHAT HAPPENED section of a sweep, per-region details and restart commands.
+pub fn sweep_section(b: &mut String, sweep: &SweepReport, stamp: Option<&Stamp>) {
+    let n = sweep.stopped_count();
+    let verb = if sweep.dry_run {
+        "Would stop"
+    } else {
+        "Stopped"
+    };
+    let kinds: Vec<String> = sweep
+        .stopped_by_kind()
+        .iter()
+        .map(|(k, c)| plural(*c, &k.to_string(), &format!("{k}s")))
+        .collect();
+    b.push_str("WHAT HAPPENED\n");
+    let _ = write!(
+        b,
+        "{verb} {} in {}",
+        plural(n, "resource", "resources"),
+        plural(sweep.regions_with_stops(), "region", "regions"),
+    );
+    if !kinds.is_empty() {
+        let _ = write!(b, " ({})", kinds.join(", "));
+    }
+    let _ = writeln!(
+        b,
+        "; {} swept.",
+        plural(sweep.regions.len(), "region", "regions")
+    );
+    if sweep.earlier_count() > 0 {
+        let _ = writeln!(
+            b,
+            "Already stopped for this alert by an earlier run: {} (listed below).",
+            plural(sweep.earlier_count(), "resource", "resources")
+        );
+    }
+    if sweep.skipped_count() > 0 {
+        let _ = writeln!(
+            b,
+            "Skipped {} (reasons below).",
+            plural(sweep.skipped_count(), "resource", "resources")
+        );
+    }
+    let troubled = sweep.troubled_regions();
+    if !troubled.is_empty() {
+        let names: Vec<&str> = troubled.iter().map(|r| r.region.as_str()).collect();
+        let _ = writeln!(
+            b,
+            "NOT COMPLETE in {}: {}. The invocation fails so that Lambda retries; the retry stops what is left.",
+            plural(names.len(), "region", "regions"),
+            names.join(", ")
+        );
+    }
+    if let (Some(stamp), false, true) = (stamp, sweep.dry_run, n > 0) {
+        let _ = writeln!(
+            b,
+            "Everything stopped is tagged {STOPPED_AT_TAG}={} and {STOPPED_BY_TAG}={}.",
+            stamp.at, stamp.by
+        );
+    }
+    b.push('\n');
+
+    let mut quiet = Vec::new();
+    for r in &sweep.regions {
+        if r.stopped.is_empty()
+            && r.earlier.is_empty()
+            && r.skipped.is_empty()
+            && r.is_clean()
+            && r.stamp_warnings.is_empty()
+        {
+            quiet.push(r.region.as_str());
+            continue;
+        }
+        render_region(b, r, sweep.dry_run);
+    }
+    if !quiet.is_empty() {
+        let _ = writeln!(b, "Nothing to stop in: {}.\n", quiet.join(", "));
+    }
+    if n > 0 && !sweep.dry_run {
+        render_restart(b, sweep, stamp);
+    }
+}
+
+fn render_region(b: &mut String, r: &RegionReport, dry: bool) {
+    let _ = writeln!(b, "{}", r.region);
+    let mut section = |title: &str, lines: Vec<String>| {
+        if lines.is_empty() {
+            return;
+        }
+        let _ = writeln!(b, "  {title}:");
+        for line in lines.iter().take(MAX_LISTED) {
+            let _ = writeln!(b, "    {line}");
+        }
+        if lines.len() > MAX_LISTED {
+            let _ = writeln!(b, "    ... and {} more", lines.len() - MAX_LISTED);
+        }
+    };
+    let res_line = |res: &Resource| {
+        format!(
+            "{}  {}  {}  ({})",
+            res.id,
+            res.name.as_deref().unwrap_or("-"),
+            res.size,
+            res.kind
+        )
+    };
+    section(
+        if dry { "Would stop" } else { "Stopped" },
+        r.stopped.iter().map(res_line).collect(),
+    );
+    section(
+        "Stopped earlier for this alert",
+        r.earlier.iter().map(res_line).collect(),
+    );
+    section(
+        "Skipped",
+        r.skipped
+            .iter()
+            .map(|s| format!("{}: {}", res_line(&s.resource), s.reason))
+            .collect(),
+    );
+    section(
+        "Failed",
+        r.failed
+            .iter()
+            .map(|f| format!("{}: {}", res_line(&f.resource), f.error))
+            .collect(),
+    );
+    section("Region errors", r.errors.clone());
+    section("Warnings", r.stamp_warnings.clone());
+    b.push('\n');
+}
+
+fn render_restart(b: &mut String, sweep: &SweepReport, stamp: Option<&Stamp>) {
+    b.push_str("HOW TO START EVERYTHING AGAIN\n");
+    b.push_str("When you have found the cause, start what cost-guard stopped (AWS CLI):\n");
+    let at = stamp.map(|s| s.at.as_str()).unwrap_or("*");
+    for r in sweep.regions.iter().filter(|r| !r.stopped.is_empty()) {
+        if r.stopped
+            .iter()
+            .any(|s| s.kind == ResourceKind::Ec2Instance)
+        {
+            let _ = writeln!(
+                b,
+                "  aws ec2 start-instances --region {0} --instance-ids $(aws ec2 describe-instances --region {0} --filters \"Name=tag:{STOPPED_AT_TAG},Values={at}\" \"Name=instance-state-name,Values=stopped\" --query \"Reservations[].Instances[].InstanceId\" --output text)",
+                r.region
+            );
+        }
+        for s in r.stopped.iter().take(MAX_LISTED) {
+            match s.kind {
+                ResourceKind::DbInstance => {
+                    let _ = writeln!(
+                        b,
+                        "  aws rds start-db-instance --region {} --db-instance-identifier {}",
+                        r.region, s.id
+                    );
+                }
+                ResourceKind::DbCluster => {
+                    let _ = writeln!(
+                        b,
+                        "  aws rds start-db-cluster --region {} --db-cluster-identifier {}",
+                        r.region, s.id
+                    );
+                }
+                ResourceKind::Ec2Instance => {}
+            }
+        }
+    }
+    let _ = writeln!(
+        b,
+        "Everything cost-guard ever stopped carries the tag {STOPPED_AT_TAG}; RDS starts a stopped database by itself after 7 days.\n"
+    );
+}
+
+/// The "WHERE THE MONEY WENT" section.
+pub fn money_section(
+    b: &mut String,
+    mtd: &MonthToDateState,
+    forecast: &Forecast,
+    metric: CostMetric,
+) {
+    match mtd {
+        MonthToDateState::Off => return,
+        MonthToDateState::Known(m) => {
+            let _ = writeln!(
+                b,
+                "WHERE THE MONEY WENT\nMonth to date ({} to {}, {}): {}",
+                m.period.start_text(),
+                m.period.end_text(),
+                metric.usage_name(),
+                m.total
+            );
+            if m.services.is_empty() {
+                b.push_str("  no service has a cost this month yet\n");
+            }
+            for (name, amount) in m.top(5) {
+                let _ = writeln!(b, "  {:>12}  {name}", amount.to_string());
+            }
+            if m.services.len() > 5 {
+                let rest: f64 = m.services[5..].iter().map(|(_, a)| a.value()).sum();
+                let others = m.services.len() - 5;
+                let _ = writeln!(
+                    b,
+                    "  {:>12}  {others} other service{}",
+                    usd(rest),
+                    if others == 1 { "" } else { "s" }
+                );
+            }
+        }
+        MonthToDateState::FirstDayOfMonth => {
+            b.push_str("WHERE THE MONEY WENT\nMonth to date: not yet available (first day of the month, no complete day yet)\n");
+        }
+        MonthToDateState::Failed(e) => {
+            let _ = writeln!(b, "WHERE THE MONEY WENT\nSpend unavailable: Cost Explorer did not answer ({e}). Stopping did not wait for it.");
+        }
+    }
+    match forecast {
+        Forecast::Available(f) => {
+            let _ = writeln!(b, "Forecast for the whole month: {f}");
+        }
+        Forecast::NotYetAvailable => {
+            b.push_str("Forecast for the whole month: not yet available (early in the month or a new account)\n")
+        }
+        Forecast::Failed(e) => {
+            let _ = writeln!(b, "Forecast for the whole month: unavailable ({e})");
+        }
+        Forecast::NotAsked => {}
+    }
+    b.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::spend::{month_to_date_period, MonthToDate};
+    use time::macros::date;
+
+    fn mtd(total_by_service: &[(&str, f64)]) -> MonthToDateState {
+        MonthToDateState::Known(MonthToDate::from_services(
+            month_to_date_period(date!(2026 - 11 - 22)).unwrap(),
+            total_by_service
+                .iter()
+                .map(|(n, v)| (n.to_string(), *v))
+                .collect(),
+        ))
+    }
+
+    #[test]
+    fn top_services_and_section() {
+        let state = mtd(&[
+            ("Amazon Elastic Compute Cloud - Compute", 812.4),
+            ("Amazon Relational Database Service", 120.0),
+            ("Amazon Simple Storage Service", 3.2),
+            ("AWS Lambda", 0.0),
+            ("Tax", 12.0),
+            ("Amazon CloudWatch", 1.1),
+            ("Amazon Elastic Compute Cloud - Compute", 7.6),
+            ("Amazon Virtual Private Cloud", 2.0),
+            ("Credits", -5.0),
+        ]);
+        let MonthToDateState::Known(m) = &state else {
+            panic!()
+        };
+        assert_eq!(m.total.to_string(), "$953.30");
+        assert_eq!(m.top(5)[0].0, "Amazon Elastic Compute Cloud - Compute");
+        assert_eq!(m.top(5)[0].1.to_string(), "$820.00");
+        assert_eq!(m.top(5).len(), 5);
+        let mut b = String::new();
+        money_section(
+            &mut b,
+            &state,
+            &Forecast::NotYetAvailable,
+            CostMetric::UnblendedCost,
+        );
+        assert!(
+            b.contains("Month to date (2026-11-01 to 2026-11-22, UnblendedCost): $953.30"),
+            "{b}"
+        );
+        assert!(
+            b.contains("     $820.00  Amazon Elastic Compute Cloud - Compute"),
+            "{b}"
+        );
+        assert!(b.contains("       $1.10  1 other service\n"), "{b}");
+        assert!(b.contains("not yet available"), "{b}");
+        let mut b = String::new();
+        money_section(
+            &mut b,
+            &MonthToDateState::Failed("Network".into()),
+            &Forecast::NotAsked,
+            CostMetric::UnblendedCost,
+        );
+        assert!(b.contains("Spend unavailable"));
+        let mut b = String::new();
+        money_section(
+            &mut b,
+            &MonthToDateState::Off,
+            &Forecast::NotAsked,
+            CostMetric::UnblendedCost,
+        );
+        assert!(b.is_empty());
+    }
+}

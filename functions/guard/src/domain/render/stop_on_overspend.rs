@@ -1,0 +1,469 @@
+//! What stop-on-overspend's subscribers read: what fired, what policy made of
+//! it, what the sweep did, and the selection. Pure.
+
+use std::fmt::Write as _;
+
+use crate::domain::config::{Selection, SelectionConfig};
+use crate::domain::outcome::SweepReport;
+use crate::domain::policy::{Decision, Verdict};
+use crate::domain::render::{
+    outcome_subject, subject_line, sweep_outcome, sweep_section, Message, MAX_BODY_BYTES,
+};
+use crate::domain::trigger::Trigger;
+
+/// Everything one notification is about.
+pub struct Incident<'a> {
+    /// Each trigger that arrived, with what policy made of it.
+    pub fired: &'a [(Trigger, Decision)],
+    /// The sweep, when one ran.
+    pub sweep: Option<&'a SweepReport>,
+    /// Set when the sweep could not start (the region list could not be read).
+    pub sweep_error: Option<&'a str>,
+    pub select: &'a SelectionConfig,
+    /// The stamp written on what was stopped.
+    pub stamp: Option<&'a crate::domain::outcome::Stamp>,
+    /// Month-to-date spend by service, when asked for.
+    pub money: Option<&'a crate::domain::spend::MonthToDateState>,
+    pub cost_metric: crate::domain::spend::CostMetric,
+}
+
+/// The trigger the subject talks about: the first that acted, else the first.
+fn lead(fired: &[(Trigger, Decision)]) -> Option<&(Trigger, Decision)> {
+    fired
+        .iter()
+        .find(|(_, d)| d.verdict == Verdict::Act)
+        .or_else(|| fired.first())
+}
+
+pub fn render(incident: &Incident) -> Message {
+    Message {
+        subject: subject(incident),
+        body: body(incident),
+    }
+}
+
+pub fn subject(incident: &Incident) -> String {
+    let lead = lead(incident.fired);
+    let headline = match lead {
+        Some((Trigger::Unrecognised { .. }, _)) | None => None,
+        Some((t, _)) => Some(t.headline()),
+    };
+    let outcome = match (incident.sweep, incident.sweep_error) {
+        (_, Some(_)) => "cost-guard could not start the sweep".to_string(),
+        (Some(s), None) => sweep_outcome(s),
+        (None, None) => match &headline {
+            None => {
+                return subject_line("cost-guard received an unrecognised message, nothing stopped")
+            }
+            Some(h) => return subject_line(&format!("cost-guard: {h}, nothing stopped")),
+        },
+    };
+    match headline {
+        Some(h) => outcome_subject(&outcome, &h),
+        None => subject_line(&outcome),
+    }
+}
+
+fn describe_selection(select: &SelectionConfig) -> String {
+    match &select.selection {
+        Selection::Tagged {
+            key,
+            value: Some(v),
+        } => {
+            format!(
+                "resources tagged {key}={v}, except those tagged {}",
+                select.exempt_tag_key
+            )
+        }
+        Selection::Tagged { key, value: None } => {
+            format!(
+                "resources tagged {key} (any value), except those tagged {}",
+                select.exempt_tag_key
+            )
+        }
+        Selection::AllExceptExempt => format!(
+            "every running resource except those tagged {}",
+            select.exempt_tag_key
+        ),
+    }
+}
+
+pub fn body(incident: &Incident) -> String {
+    let mut b = String::new();
+    let dry = incident.sweep.is_some_and(|s| s.dry_run);
+    if dry {
+        b.push_str(
+            "DRY RUN: nothing was stopped or tagged. This is what cost-guard would stop.\n\n",
+        );
+    }
+    b.push_str("WHAT FIRED\n");
+    for (trigger, decision) in incident.fired {
+        let _ = writeln!(b, "- {}", trigger.headline());
+        describe_trigger(&mut b, trigger);
+        let verb = match decision.verdict {
+            Verdict::Act => "cost-guard acted",
+            Verdict::Report => "cost-guard did not act",
+        };
+        let _ = writeln!(b, "  {verb}: {}.", decision.why);
+    }
+    b.push('\n');
+    if let Some(money) = incident.money {
+        crate::domain::render::money_section(
+            &mut b,
+            money,
+            &crate::domain::spend::Forecast::NotAsked,
+            incident.cost_metric,
+        );
+    }
+
+    if let Some(err) = incident.sweep_error {
+        let _ = writeln!(
+            b,
+            "WHAT HAPPENED\nThe sweep could not start: {err}\nNothing was stopped. The invocation fails so that Lambda retries it.\n"
+        );
+    }
+    match incident.sweep {
+        None if incident.sweep_error.is_none() => {
+            b.push_str("WHAT HAPPENED\nNothing was stopped.\n\n");
+        }
+        None => {}
+        Some(sweep) => sweep_section(&mut b, sweep, incident.stamp),
+    }
+    let _ = writeln!(
+        b,
+        "--\ncost-guard selection: {}.",
+        describe_selection(incident.select)
+    );
+    if b.len() > MAX_BODY_BYTES {
+        let mut cut = MAX_BODY_BYTES - 200;
+        while !b.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        b.truncate(cut);
+        b.push_str(
+            "\n\n[message shortened to fit SNS; the function's log holds the full report]\n",
+        );
+    }
+    b
+}
+
+fn describe_trigger(b: &mut String, trigger: &Trigger) {
+    match trigger {
+        Trigger::Budget(x) => {
+            let _ = write!(b, "  AWS Budgets {} alert", x.alert_type);
+            if let Some(a) = x.budgeted {
+                let _ = write!(
+                    b,
+                    ", budgeted {a}{}",
+                    if x.daily { " per day" } else { " per period" }
+                );
+            }
+            if let Some(acct) = &x.account {
+                let _ = write!(b, ", account {acct}");
+            }
+            b.push_str(".\n");
+        }
+        Trigger::Alarm(a) => {
+            let _ = write!(b, "  CloudWatch alarm, now {}", a.state);
+            if let Some(old) = &a.old_state {
+                let _ = write!(b, " (was {old})");
+            }
+            if let Some(m) = &a.metric_name {
+                let _ = write!(b, ", metric {m}");
+            }
+            b.push_str(".\n");
+            if let Some(reason) = &a.reason {
+                let _ = writeln!(b, "  Reason: {}", crate::domain::trigger::excerpt(reason));
+            }
+        }
+        Trigger::Anomaly(a) => {
+            let _ = write!(b, "  Cost Anomaly Detection: impact {}", a.total_impact);
+            if let (Some(actual), Some(expected)) = (a.total_actual_spend, a.total_expected_spend) {
+                let _ = write!(b, " (spent {actual}, expected {expected})");
+            }
+            b.push_str(".\n");
+            for c in &a.root_causes {
+                let parts: Vec<&str> = [&c.service, &c.region, &c.usage_type, &c.linked_account]
+                    .iter()
+                    .filter_map(|p| p.as_deref())
+                    .collect();
+                if !parts.is_empty() {
+                    let _ = writeln!(b, "  Root cause: {}", parts.join(", "));
+                }
+            }
+            if let Some(link) = &a.details_link {
+                let _ = writeln!(b, "  Details: {link}");
+            }
+        }
+        Trigger::Unrecognised { why, excerpt } => {
+            let _ = writeln!(b, "  {why}");
+            let _ = writeln!(b, "  Excerpt: {excerpt}");
+            b.push_str("  cost-guard understands AWS Budgets notifications, CloudWatch alarm notifications and Cost Anomaly Detection alerts. Check what publishes to the trigger topic.\n");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::config::Selection;
+    use crate::domain::inventory::Resource;
+    use crate::domain::inventory::ResourceKind;
+    use crate::domain::outcome::{Failed, RegionReport, Stamp};
+    use crate::domain::policy::{decide, Policy};
+    use crate::domain::render::MAX_SUBJECT;
+    use crate::domain::select::Skipped;
+    use crate::domain::trigger::parse_message;
+
+    const BUDGET: &str = "AWS Budget Notification November 22, 2026\nAWS Account 123456789012\n\nBudget Name: student-monthly\nBudget Type: Cost\nBudgeted Amount: $50.00\nAlert Type: ACTUAL\nAlert Threshold: > $40.00\nACTUAL Amount: $1,287.34\n";
+
+    fn select() -> SelectionConfig {
+        SelectionConfig {
+            selection: Selection::Tagged {
+                key: "cost-guard".into(),
+                value: Some("stop".into()),
+            },
+            exempt_tag_key: "cost-guard-exempt".into(),
+        }
+    }
+
+    fn fired(message: &str) -> Vec<(Trigger, Decision)> {
+        let t = parse_message(message);
+        let d = decide(
+            &t,
+            &Policy {
+                act_on_forecasted: false,
+                anomaly: crate::domain::config::AnomalyAction::Report,
+            },
+        );
+        vec![(t, d)]
+    }
+
+    fn ec2(id: &str) -> Resource {
+        Resource {
+            kind: ResourceKind::Ec2Instance,
+            id: id.into(),
+            name: Some("gpu-box".into()),
+            size: "p3.2xlarge".into(),
+        }
+    }
+
+    fn sweep(regions: usize, per_region: usize) -> SweepReport {
+        SweepReport {
+            dry_run: false,
+            regions: (0..regions)
+                .map(|r| RegionReport {
+                    region: format!("us-test-{r}"),
+                    stopped: (0..per_region)
+                        .map(|i| ec2(&format!("i-{r}-{i}")))
+                        .collect(),
+                    finished: true,
+                    ..Default::default()
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn subject_says_the_outcome() {
+        let f = fired(BUDGET);
+        let s = sweep(5, 3);
+        let stamp = Stamp::now("budget:student-monthly");
+        let m = render(&Incident {
+            fired: &f,
+            sweep: Some(&s),
+            sweep_error: None,
+            select: &select(),
+            stamp: Some(&stamp),
+            money: None,
+            cost_metric: crate::domain::spend::CostMetric::UnblendedCost,
+        });
+        assert_eq!(
+            m.subject,
+            "cost-guard stopped 15 resources in 5 regions (budget student-monthly: $1,287.34 > $40.00)"
+        );
+        assert!(m
+            .body
+            .contains("Stopped 15 resources in 5 regions (15 EC2 instances); 5 regions swept."));
+        assert!(m
+            .body
+            .contains("i-0-0  gpu-box  p3.2xlarge  (EC2 instance)"));
+        assert!(m.body.contains("HOW TO START EVERYTHING AGAIN"));
+        assert!(m
+            .body
+            .contains("aws ec2 start-instances --region us-test-0"));
+        assert!(m
+            .body
+            .contains(&format!("cost-guard:stopped-at={}", stamp.at)));
+    }
+
+    #[test]
+    fn subjects_stay_within_100_ascii_characters() {
+        let long = BUDGET.replace("student-monthly", &"ü-very-long-budget-name".repeat(4));
+        let f = fired(&long);
+        let s = sweep(17, 100);
+        let m = render(&Incident {
+            fired: &f,
+            sweep: Some(&s),
+            sweep_error: None,
+            select: &select(),
+            stamp: None,
+            money: None,
+            cost_metric: crate::domain::spend::CostMetric::UnblendedCost,
+        });
+        assert!(m.subject.len() <= MAX_SUBJECT, "{}", m.subject);
+        assert!(m.subject.is_ascii());
+        assert!(m
+            .subject
+            .starts_with("cost-guard stopped 1700 resources in 17 regions ("));
+        assert!(m.body.contains("... and 50 more"));
+    }
+
+    #[test]
+    fn dry_run_says_so_first() {
+        let f = fired(BUDGET);
+        let mut s = sweep(1, 2);
+        s.dry_run = true;
+        let m = render(&Incident {
+            fired: &f,
+            sweep: Some(&s),
+            sweep_error: None,
+            select: &select(),
+            stamp: None,
+            money: None,
+            cost_metric: crate::domain::spend::CostMetric::UnblendedCost,
+        });
+        assert!(m
+            .subject
+            .starts_with("[dry run] cost-guard would stop 2 resources in 1 region"));
+        assert!(m.body.starts_with("DRY RUN"));
+        assert!(!m.body.contains("HOW TO START"));
+    }
+
+    #[test]
+    fn nothing_to_stop_is_still_a_message() {
+        let f = fired(BUDGET);
+        let s = sweep(3, 0);
+        let m = render(&Incident {
+            fired: &f,
+            sweep: Some(&s),
+            sweep_error: None,
+            select: &select(),
+            stamp: None,
+            money: None,
+            cost_metric: crate::domain::spend::CostMetric::UnblendedCost,
+        });
+        assert!(m
+            .subject
+            .starts_with("cost-guard found nothing to stop (budget student-monthly"));
+        assert!(m
+            .body
+            .contains("Nothing to stop in: us-test-0, us-test-1, us-test-2."));
+    }
+
+    #[test]
+    fn failures_skips_and_errors_are_listed() {
+        let f = fired(BUDGET);
+        let mut s = sweep(2, 1);
+        s.regions[0].skipped.push(Skipped {
+            resource: ec2("i-spot"),
+            reason: "spot instance of a one-time request: it cannot be stopped, only terminated"
+                .into(),
+        });
+        s.regions[1].failed.push(Failed {
+            resource: ec2("i-bad"),
+            error: "ec2:StopInstances failed: Throttling".into(),
+        });
+        s.regions[1]
+            .errors
+            .push("rds:DescribeDBInstances failed: AccessDenied".into());
+        let m = render(&Incident {
+            fired: &f,
+            sweep: Some(&s),
+            sweep_error: None,
+            select: &select(),
+            stamp: None,
+            money: None,
+            cost_metric: crate::domain::spend::CostMetric::UnblendedCost,
+        });
+        assert!(
+            m.subject
+                .contains("2 resources in 2 regions, 1 region failed"),
+            "{}",
+            m.subject
+        );
+        assert!(m.body.contains(
+            "i-spot  gpu-box  p3.2xlarge  (EC2 instance): spot instance of a one-time request"
+        ));
+        assert!(m.body.contains("Failed:\n    i-bad"));
+        assert!(m.body.contains("NOT COMPLETE in 1 region: us-test-1"));
+        assert!(m
+            .body
+            .contains("Region errors:\n    rds:DescribeDBInstances failed: AccessDenied"));
+    }
+
+    #[test]
+    fn report_only_and_unrecognised() {
+        let forecast = BUDGET
+            .replace("Alert Type: ACTUAL", "Alert Type: FORECASTED")
+            .replace("ACTUAL Amount", "FORECASTED Amount");
+        let f = fired(&forecast);
+        let m = render(&Incident {
+            fired: &f,
+            sweep: None,
+            sweep_error: None,
+            select: &select(),
+            stamp: None,
+            money: None,
+            cost_metric: crate::domain::spend::CostMetric::UnblendedCost,
+        });
+        assert_eq!(
+            m.subject,
+            "cost-guard: budget student-monthly: $1,287.34 > $40.00 forecast, nothing stopped"
+        );
+        assert!(m
+            .body
+            .contains("cost-guard did not act: budget student-monthly is only forecast"));
+
+        let f = fired("hello there, buy cheap watches");
+        let m = render(&Incident {
+            fired: &f,
+            sweep: None,
+            sweep_error: None,
+            select: &select(),
+            stamp: None,
+            money: None,
+            cost_metric: crate::domain::spend::CostMetric::UnblendedCost,
+        });
+        assert_eq!(
+            m.subject,
+            "cost-guard received an unrecognised message, nothing stopped"
+        );
+        assert!(m.body.contains("Excerpt: hello there, buy cheap watches"));
+    }
+
+    #[test]
+    fn huge_bodies_are_shortened() {
+        let f = fired(BUDGET);
+        let mut s = sweep(1, 0);
+        s.regions[0].errors = (0..20_000)
+            .map(|i| format!("error number {i} with some words"))
+            .collect();
+        s.regions[0].skipped = (0..20_000)
+            .map(|i| Skipped {
+                resource: ec2(&format!("i-{i}")),
+                reason: "x".repeat(50),
+            })
+            .collect();
+        let m = render(&Incident {
+            fired: &f,
+            sweep: Some(&s),
+            sweep_error: None,
+            select: &select(),
+            stamp: None,
+            money: None,
+            cost_metric: crate::domain::spend::CostMetric::UnblendedCost,
+        });
+        assert!(m.body.len() <= MAX_BODY_BYTES);
+    }
+}

@@ -1,0 +1,245 @@
+//! What arrived: the SNS envelope and one parser per message family. Parsers are
+//! pure functions from text to a [`Trigger`]; nothing here talks to AWS.
+
+pub mod alarm;
+pub mod anomaly;
+pub mod budgets;
+pub mod envelope;
+pub mod root;
+pub mod schedule;
+
+pub use alarm::{AlarmNotice, AlarmState};
+pub use anomaly::AnomalyNotice;
+pub use budgets::{BudgetAlert, BudgetAlertType};
+pub use envelope::{parse_sns_event, EnvelopeError, SnsRecord};
+
+/// Largest message cost-guard parses; SNS itself allows 256 KB.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// One recognised (or unrecognised) notification.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    Budget(BudgetAlert),
+    Alarm(AlarmNotice),
+    Anomaly(AnomalyNotice),
+    /// A message none of the parsers recognised; `why` says what was wrong.
+    Unrecognised {
+        why: String,
+        excerpt: String,
+    },
+}
+
+impl Trigger {
+    /// Short label used in the `cost-guard:stopped-by` stamp, e.g. `budget:student-monthly`.
+    pub fn stamp_label(&self) -> String {
+        let raw = match self {
+            Trigger::Budget(b) => format!("budget:{}", b.name),
+            Trigger::Alarm(a) => format!("alarm:{}", a.name),
+            Trigger::Anomaly(a) => format!("anomaly:{}", a.id),
+            Trigger::Unrecognised { .. } => "unrecognised".to_string(),
+        };
+        sanitize_tag_value(&raw)
+    }
+
+    /// One line saying what fired, e.g. `budget student-monthly: $1,287.34 > $40.00`.
+    pub fn headline(&self) -> String {
+        match self {
+            Trigger::Budget(b) => {
+                let mut s = format!("budget {}", b.name);
+                if let Some(amount) = b.amount {
+                    s.push_str(&format!(": {amount}"));
+                    if let Some(t) = b.threshold {
+                        s.push_str(&format!(" > {t}"));
+                    }
+                }
+                if b.alert_type == BudgetAlertType::Forecasted {
+                    s.push_str(" forecast");
+                }
+                s
+            }
+            Trigger::Alarm(a) => match (a.metric_name.as_deref(), a.threshold) {
+                (Some("EstimatedCharges"), Some(t)) => {
+                    format!(
+                        "billing alarm {} {} (> {})",
+                        a.name,
+                        a.state,
+                        crate::domain::money::usd(t)
+                    )
+                }
+                _ => format!("alarm {} {}", a.name, a.state),
+            },
+            Trigger::Anomaly(a) => match &a.dimensional_value {
+                Some(d) => format!("cost anomaly {} in {d}", a.total_impact),
+                None => format!("cost anomaly {}", a.total_impact),
+            },
+            Trigger::Unrecognised { .. } => "unrecognised message".to_string(),
+        }
+    }
+}
+
+/// Parses one SNS message body into a trigger. Never fails: what is not
+/// recognised becomes [`Trigger::Unrecognised`] with the reason.
+pub fn parse_message(message: &str) -> Trigger {
+    if message.len() > MAX_MESSAGE_BYTES {
+        return Trigger::Unrecognised {
+            why: format!(
+                "message is {} bytes, more than the {} bytes SNS allows",
+                message.len(),
+                MAX_MESSAGE_BYTES
+            ),
+            excerpt: excerpt(message),
+        };
+    }
+    let trimmed = message.trim_start_matches('\u{feff}').trim();
+    if trimmed.starts_with('{') {
+        let value: serde_json::Value = match serde_json::from_str(trimmed) {
+            Ok(v) => v,
+            Err(e) => {
+                return Trigger::Unrecognised {
+                    why: format!("message looks like JSON but does not parse: {e}"),
+                    excerpt: excerpt(message),
+                }
+            }
+        };
+        if alarm::looks_like_alarm(&value) {
+            return match alarm::parse_alarm(&value) {
+                Ok(a) => Trigger::Alarm(a),
+                Err(why) => unrecognised(why, message),
+            };
+        }
+        if anomaly::looks_like_anomaly(&value) {
+            return match anomaly::parse_anomaly(&value) {
+                Ok(a) => Trigger::Anomaly(a),
+                Err(why) => unrecognised(why, message),
+            };
+        }
+        if budgets::looks_like_budget_json(&value) {
+            return match budgets::parse_budget_json(&value) {
+                Ok(b) => Trigger::Budget(b),
+                Err(why) => unrecognised(why, message),
+            };
+        }
+        return unrecognised(
+            "JSON message is neither a CloudWatch alarm, a Cost Anomaly Detection alert nor an AWS Budgets notification".into(),
+            message,
+        );
+    }
+    if budgets::looks_like_budget_text(trimmed) {
+        return match budgets::parse_budget_text(trimmed) {
+            Ok(b) => Trigger::Budget(b),
+            Err(why) => unrecognised(why, message),
+        };
+    }
+    unrecognised(
+        "text message is not an AWS Budgets notification (no `AWS Budget Notification` heading with `Budget Name:` and `Alert Type:` lines)".into(),
+        message,
+    )
+}
+
+fn unrecognised(why: String, message: &str) -> Trigger {
+    Trigger::Unrecognised {
+        why,
+        excerpt: excerpt(message),
+    }
+}
+
+/// The first 300 characters of a message, on one line, control characters removed.
+pub fn excerpt(message: &str) -> String {
+    const MAX: usize = 300;
+    let mut out = String::new();
+    let mut chars = 0;
+    for c in message.chars() {
+        if chars == MAX {
+            out.push('…');
+            break;
+        }
+        let c = if c.is_control() { ' ' } else { c };
+        if c == ' ' && out.ends_with(' ') {
+            continue;
+        }
+        out.push(c);
+        chars += 1;
+    }
+    out.trim().to_string()
+}
+
+/// Keeps only the characters EC2 and RDS accept in tag values, at most 256 of them.
+pub fn sanitize_tag_value(raw: &str) -> String {
+    raw.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || " _.:/=+-@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(256)
+        .collect()
+}
+
+/// Reads a JSON field as text: strings as they are, numbers printed, anything else `None`.
+pub(crate) fn json_text(value: Option<&serde_json::Value>) -> Option<String> {
+    match value? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Reads a JSON field as a finite number, from a number or a numeric string.
+pub(crate) fn json_number(value: Option<&serde_json::Value>) -> Option<f64> {
+    let v = match value? {
+        serde_json::Value::Number(n) => n.as_f64()?,
+        serde_json::Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    v.is_finite().then_some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_is_short_and_single_line() {
+        let long = "line one\r\nline two\t\t".repeat(100);
+        let e = excerpt(&long);
+        assert!(!e.contains('\n') && !e.contains('\r') && !e.contains('\t'));
+        assert!(e.chars().count() <= 301);
+        assert!(e.ends_with('…'));
+    }
+
+    #[test]
+    fn tag_values_are_sanitized() {
+        assert_eq!(sanitize_tag_value("budget:my budget!"), "budget:my budget_");
+        assert_eq!(sanitize_tag_value(&"x".repeat(300)).len(), 256);
+    }
+
+    #[test]
+    fn oversized_and_odd_messages_are_unrecognised() {
+        let big = "a".repeat(MAX_MESSAGE_BYTES + 1);
+        assert!(
+            matches!(parse_message(&big), Trigger::Unrecognised { why, .. } if why.contains("bytes"))
+        );
+        assert!(
+            matches!(parse_message("{not json"), Trigger::Unrecognised { why, .. } if why.contains("does not parse"))
+        );
+        assert!(matches!(
+            parse_message("{\"hello\":1}"),
+            Trigger::Unrecognised { .. }
+        ));
+        assert!(matches!(
+            parse_message("hello"),
+            Trigger::Unrecognised { .. }
+        ));
+        assert!(matches!(parse_message(""), Trigger::Unrecognised { .. }));
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(matches!(
+            parse_message(&format!("{{\"a\":{deep}}}")),
+            Trigger::Unrecognised { .. }
+        ));
+    }
+}
+
+#[cfg(test)]
+mod samples;

@@ -1,0 +1,185 @@
+//! The stop-on-overspend function: an SNS event in, a sweep when policy says so,
+//! one message to subscribers out.
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::{conclude, HandlerError, Notifier, Sweeper};
+use crate::aws::costexplorer;
+use crate::domain::config::Config;
+use crate::domain::outcome::{Stamp, SweepReport};
+use crate::domain::policy::{self, Decision, Policy, Verdict};
+use crate::domain::render::stop_on_overspend::{render, Incident};
+use crate::domain::spend::MonthToDateState;
+use crate::domain::trigger::{self, Trigger};
+
+/// Longest wait for Cost Explorer's month-to-date figures.
+pub const SPEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What an invocation returns (and logs) when it completes.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Summary {
+    pub acted: bool,
+    pub dry_run: bool,
+    pub triggers: Vec<String>,
+    pub stopped: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub regions_swept: usize,
+    pub troubled_regions: Vec<String>,
+    pub subject: String,
+    pub notified: bool,
+}
+
+/// Everything the function needs, built once per cold start.
+pub struct StopOnOverspend {
+    config: Config,
+    sweeper: Sweeper,
+    notifier: Notifier,
+    /// Cost Explorer, for the "Where the money went" section (`None` when
+    /// `SPEND_CONTEXT=false`).
+    ce: Option<aws_sdk_costexplorer::Client>,
+}
+
+impl StopOnOverspend {
+    pub fn new(config: Config, sdk: &aws_types::SdkConfig) -> Self {
+        let ce = config.spend_context.then(|| costexplorer::client(sdk));
+        Self::with_parts(
+            Sweeper::new(&config, sdk),
+            aws_sdk_sns::Client::new(sdk),
+            ce,
+            config,
+        )
+    }
+
+    /// From clients built elsewhere (the SDK fault tests hand in mocked ones).
+    pub fn with_parts(
+        sweeper: Sweeper,
+        sns: aws_sdk_sns::Client,
+        ce: Option<aws_sdk_costexplorer::Client>,
+        config: Config,
+    ) -> Self {
+        StopOnOverspend {
+            notifier: Notifier::new(sns, &config.notify_topic_arn),
+            sweeper,
+            ce,
+            config,
+        }
+    }
+
+    fn policy(&self) -> Policy {
+        Policy {
+            act_on_forecasted: self.config.act_on_forecasted,
+            anomaly: self.config.anomaly,
+        }
+    }
+
+    /// Handles one Lambda event. `deadline` is the invocation's deadline.
+    pub async fn handle(
+        &self,
+        event: &serde_json::Value,
+        deadline: Option<SystemTime>,
+    ) -> Result<Summary, HandlerError> {
+        let fired: Vec<(Trigger, Decision)> = match trigger::parse_sns_event(event) {
+            Ok(records) => records
+                .iter()
+                .map(|r| {
+                    let t = trigger::parse_message(&r.message);
+                    let d = policy::decide(&t, &self.policy());
+                    (t, d)
+                })
+                .collect(),
+            Err(e) => {
+                let t = Trigger::Unrecognised {
+                    why: e.to_string(),
+                    excerpt: trigger::excerpt(&event.to_string()),
+                };
+                let d = policy::decide(&t, &self.policy());
+                vec![(t, d)]
+            }
+        };
+        for (t, d) in &fired {
+            match t {
+                Trigger::Unrecognised { why, excerpt } => {
+                    tracing::error!(%why, %excerpt, "unrecognised message: nothing stopped")
+                }
+                _ => {
+                    tracing::info!(trigger = %t.headline(), verdict = ?d.verdict, why = %d.why, "trigger")
+                }
+            }
+        }
+        let acting = fired.iter().find(|(_, d)| d.verdict == Verdict::Act);
+        let stamp = acting.map(|(t, _)| Stamp::now(&t.stamp_label()));
+
+        // The sweep never waits for Cost Explorer: both run at once, and the
+        // spend query is capped so it cannot delay the report much either.
+        let recognised = fired
+            .iter()
+            .any(|(t, _)| !matches!(t, Trigger::Unrecognised { .. }));
+        let sweep = async {
+            match &stamp {
+                Some(stamp) => Some(self.sweeper.run_sweep(stamp.clone(), deadline).await),
+                None => None,
+            }
+        };
+        // Boxed: the every-region sweep is a deep future, and joined with the
+        // spend query inline it passes the compiler's nesting limit.
+        let sweep = Box::pin(sweep);
+        let (swept, money) = tokio::join!(sweep, self.money(recognised));
+        if let Some(Err(e)) = &swept {
+            tracing::error!(error = %e, "cannot list regions; nothing stopped");
+        }
+        let sweep_report = swept.as_ref().and_then(|s| s.as_ref().ok());
+        let sweep_error = swept
+            .as_ref()
+            .and_then(|s| s.as_ref().err())
+            .map(|e| format!("{e} ({})", e.advice()));
+        let message = render(&Incident {
+            fired: &fired,
+            sweep: sweep_report,
+            sweep_error: sweep_error.as_deref(),
+            select: &self.config.select,
+            stamp: stamp.as_ref(),
+            money: money.as_ref(),
+            cost_metric: self.config.cost_metric,
+        });
+        let summary = |notified| Summary {
+            acted: stamp.is_some(),
+            dry_run: self.config.dry_run,
+            triggers: fired.iter().map(|(t, _)| t.headline()).collect(),
+            stopped: sweep_report.map_or(0, SweepReport::stopped_count),
+            skipped: sweep_report.map_or(0, SweepReport::skipped_count),
+            failed: sweep_report.map_or(0, SweepReport::failed_count),
+            regions_swept: sweep_report.map_or(0, |s| s.regions.len()),
+            troubled_regions: sweep_report
+                .map(|s| {
+                    s.troubled_regions()
+                        .iter()
+                        .map(|r| r.region.clone())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            subject: message.subject.clone(),
+            notified,
+        };
+        conclude(&self.notifier, Some(&message), summary, swept.as_ref()).await
+    }
+
+    /// Month-to-date spend by service, best effort, at most [`SPEND_TIMEOUT`].
+    async fn money(&self, wanted: bool) -> Option<MonthToDateState> {
+        let ce = self.ce.as_ref().filter(|_| wanted)?;
+        let today = time::OffsetDateTime::now_utc().date();
+        let query = costexplorer::month_to_date_spend(ce, self.config.cost_metric, today);
+        Some(
+            tokio::time::timeout(SPEND_TIMEOUT, query)
+                .await
+                .unwrap_or_else(|_| {
+                    MonthToDateState::Failed(format!(
+                        "no answer within {} s",
+                        SPEND_TIMEOUT.as_secs()
+                    ))
+                }),
+        )
+    }
+}

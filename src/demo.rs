@@ -1,0 +1,172 @@
+//! `cost-guard demo`: the real stop-on-overspend function against a local
+//! emulator, seeded with a fleet in several regions and fed the sample events.
+
+use std::collections::HashMap;
+
+use cost_guard::table;
+use emulator::Moto;
+use guard::domain::config::{Config, Selection, SelectionConfig};
+use guard::handlers::stop_on_overspend::StopOnOverspend;
+
+use crate::Result;
+
+/// The fleet the demo seeds: per region, what it launches.
+const DEMO_REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+
+/// Runs the demo: seeds the fleet, feeds stop-on-overspend the sample events
+/// one by one, and prints what subscribers received and the fleet before and after.
+pub async fn run(dry_run: bool) -> Result<()> {
+    println!("Starting a local AWS emulator (moto server)...");
+    let moto = Moto::start()?;
+    println!("Emulator at {}\n", moto.endpoint);
+    let sdk = moto.sdk_config().await;
+
+    let stop = [("cost-guard", "stop")];
+    for (i, region) in DEMO_REGIONS.iter().enumerate() {
+        emulator::launch(
+            &sdk,
+            region,
+            2 + i,
+            "g4dn.xlarge",
+            &format!("gpu-miner-{region}"),
+            &stop,
+        )
+        .await?;
+        emulator::launch(
+            &sdk,
+            region,
+            1,
+            "t3.small",
+            &format!("website-{region}"),
+            &[],
+        )
+        .await?;
+        emulator::launch(
+            &sdk,
+            region,
+            1,
+            "t3.micro",
+            &format!("ci-runner-{region}"),
+            &[("cost-guard", "keep")],
+        )
+        .await?;
+        emulator::launch(
+            &sdk,
+            region,
+            1,
+            "m5.large",
+            &format!("prod-api-{region}"),
+            &[("cost-guard", "stop"), ("cost-guard-exempt", "true")],
+        )
+        .await?;
+    }
+    emulator::create_db(&sdk, "us-east-1", "analytics-db", &stop).await?;
+    emulator::create_db(&sdk, "us-east-1", "prod-db", &[]).await?;
+    emulator::create_aurora(
+        &sdk,
+        "eu-west-1",
+        "reporting-aurora",
+        "reporting-aurora-1",
+        &stop,
+    )
+    .await?;
+    let (topic, inbox) = emulator::notify_topic(&sdk, "cost-guard-notify").await?;
+    // Month-to-date spend for the "Where the money went" section.
+    if let Some(period) =
+        guard::domain::spend::month_to_date_period(time::OffsetDateTime::now_utc().date())
+    {
+        emulator::set_cost_by_service(
+            &moto,
+            &period.start_text(),
+            &period.end_text(),
+            "UnblendedCost",
+            emulator::SAMPLE_COSTS,
+        )?;
+    }
+
+    let select = SelectionConfig {
+        selection: Selection::Tagged {
+            key: "cost-guard".into(),
+            value: Some("stop".into()),
+        },
+        exempt_tag_key: "cost-guard-exempt".into(),
+    };
+    println!("FLEET BEFORE (seeded in {})", DEMO_REGIONS.join(", "));
+    print_fleet(&sdk, &select).await?;
+
+    let vars: HashMap<String, String> = [
+        ("NOTIFY_TOPIC_ARN", topic.as_str()),
+        ("REGIONS", "all"),
+        ("DRY_RUN", if dry_run { "true" } else { "false" }),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let config = Config::from_map(&vars)?;
+    println!(
+        "\nConfiguration: SELECTION=tagged STOP_TAG_KEY=cost-guard STOP_TAG_VALUE=stop REGIONS=all DRY_RUN={dry_run}"
+    );
+    let function = StopOnOverspend::new(config, &sdk);
+
+    let steps = [
+        ("alarm-billing-ok.json", "a billing alarm returns to OK"),
+        (
+            "budget-forecasted.json",
+            "AWS Budgets forecasts the budget will be passed",
+        ),
+        ("anomaly.json", "Cost Anomaly Detection reports an anomaly"),
+        (
+            "unrecognised.json",
+            "something else is published to the trigger topic",
+        ),
+        (
+            "budget-actual.json",
+            "AWS Budgets: actual spend passed the threshold",
+        ),
+        (
+            "budget-actual.json",
+            "the same notification delivered a second time",
+        ),
+    ];
+    for (file, what) in steps {
+        println!("\n{}\nEVENT events/{file}: {what}", "=".repeat(78));
+        let event = emulator::sample_event(file)?;
+        let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+        match function.handle(&event, Some(deadline)).await {
+            Ok(summary) => println!(
+                "Function returned: acted={} stopped={} skipped={} failed={} regions swept={}",
+                summary.acted,
+                summary.stopped,
+                summary.skipped,
+                summary.failed,
+                summary.regions_swept
+            ),
+            Err(e) => println!("Function returned an error (Lambda would retry): {e}"),
+        }
+        for m in inbox.take().await? {
+            println!(
+                "\nSubscribers received:\nSubject: {}\n\n{}",
+                m.subject,
+                indent(&m.body)
+            );
+        }
+    }
+
+    println!("\n{}\nFLEET AFTER", "=".repeat(78));
+    print_fleet(&sdk, &select).await?;
+    println!("\nThe emulator stops with this command; nothing outside this machine was touched.");
+    Ok(())
+}
+
+async fn print_fleet(sdk: &aws_types::SdkConfig, select: &SelectionConfig) -> Result<()> {
+    let rows = emulator::fleet(sdk, &DEMO_REGIONS).await?;
+    print!(
+        "{}",
+        table::fleet(&rows, "cost-guard", &select.exempt_tag_key)
+    );
+    Ok(())
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    {l}\n")).collect()
+}

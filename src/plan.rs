@@ -1,0 +1,24 @@
+//! `cost-guard plan`: what a sweep would stop now, with the configured
+//! credentials and endpoint, changing nothing.
+
+use cost_guard::table;
+use guard::domain::config::{regions_from, selection_from_lookup};
+use guard::handlers::Sweeper;
+
+use crate::Result;
+
+pub async fn run() -> Result<()> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let select = selection_from_lookup(&lookup)?;
+    let regions = regions_from(lookup("REGIONS"))?;
+    let sdk = guard::aws::sdk::load().await?;
+    let report = Sweeper::planner(select, regions, &sdk)
+        .plan()
+        .await
+        .map_err(|e| format!("{e} ({})", e.advice()))?;
+    print!("{}", table::plan(&report));
+    if !report.is_clean() {
+        return Err("some regions could not be read completely (see the errors above)".into());
+    }
+    Ok(())
+}
