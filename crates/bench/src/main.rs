@@ -1,7 +1,7 @@
 //! `cost-guard-bench`: the benchmarks. They print figures (medians, p90,
 //! memory, request counts) and never assert on time: these machines are shared.
 //!
-//! Build the release functions first: `cargo build --release --bins`.
+//! Build the release functions first: `cargo build --release --workspace --bins`.
 
 use std::process::ExitCode;
 

@@ -161,7 +161,7 @@ pub fn startup(binaries: &[PathBuf], runs: usize) -> Result<Vec<Startup>, Error>
     for bin in binaries {
         if !bin.is_file() {
             return Err(format!(
-                "{} not found: build the release binaries first (cargo build --release --bins)",
+                "{} not found: build the release binaries first (cargo build --release --workspace --bins)",
                 bin.display()
             )
             .into());

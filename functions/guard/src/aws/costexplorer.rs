@@ -15,7 +15,7 @@ use crate::domain::money::Amount;
 use crate::domain::spend::{self, CostMetric, Forecast, MonthToDate, MonthToDateState, Period};
 
 /// The one region Cost Explorer answers in.
-pub const CE_REGION: &str = "us-east-1";
+pub(crate) const CE_REGION: &str = "us-east-1";
 
 /// A Cost Explorer client pinned to us-east-1.
 pub fn client(sdk: &aws_types::SdkConfig) -> Client {

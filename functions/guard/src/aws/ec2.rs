@@ -11,9 +11,9 @@ use crate::domain::inventory::{Ec2Instance, Tags};
 use crate::domain::outcome::{Stamp, StopOutcome};
 
 /// `DescribeInstances` page size: the API's maximum.
-pub const PAGE_SIZE: i32 = 1000;
+pub(crate) const PAGE_SIZE: i32 = 1000;
 /// Ids per `StopInstances` call.
-pub const STOP_BATCH: usize = 100;
+pub(crate) const STOP_BATCH: usize = 100;
 /// Ids per `CreateTags` call.
 const TAG_BATCH: usize = 500;
 
@@ -52,7 +52,7 @@ impl From<&Instance> for Ec2Instance {
 /// Lists running and pending instances, and stopping and stopped ones (to tell
 /// which an earlier invocation already stopped). In tagged mode the tag filter
 /// runs on the server, so untagged instances are never even listed.
-pub async fn describe_candidates(
+pub(crate) async fn describe_candidates(
     client: &Client,
     select: &SelectionConfig,
 ) -> Result<Vec<Ec2Instance>, AwsError> {
@@ -94,7 +94,7 @@ pub async fn describe_candidates(
 
 /// Of the given spot request ids, those that are one-time requests. One call per
 /// 1,000 requests, made only when the region has spot instances to stop.
-pub async fn one_time_spot_requests(
+pub(crate) async fn one_time_spot_requests(
     client: &Client,
     request_ids: &[String],
 ) -> Result<HashSet<String>, AwsError> {
@@ -127,7 +127,7 @@ pub async fn one_time_spot_requests(
 /// instance costs a few extra calls and the rest still stop. Errors about the
 /// whole call (throttling after the SDK's retries, access denied, no answer)
 /// are not split: every id of the batch gets that error.
-pub async fn stop_batch(client: &Client, ids: Vec<String>) -> Vec<(String, StopOutcome)> {
+pub(crate) async fn stop_batch(client: &Client, ids: Vec<String>) -> Vec<(String, StopOutcome)> {
     let mut results = Vec::with_capacity(ids.len());
     let mut queue = VecDeque::from([ids]);
     while let Some(batch) = queue.pop_front() {

@@ -10,7 +10,7 @@ use crate::domain::error::AwsError;
 
 impl AwsError {
     /// Converts an SDK error, keeping the service's code and message.
-    pub fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
+    pub(crate) fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: fmt::Debug,

@@ -8,7 +8,7 @@ use crate::domain::inventory::{DbCluster, DbInstance, Tags};
 use crate::domain::outcome::{Stamp, StopOutcome};
 
 /// Describe page size: the API's maximum.
-pub const PAGE_SIZE: i32 = 100;
+pub(crate) const PAGE_SIZE: i32 = 100;
 
 /// A resource's tags as the domain keeps them (a tag without a key is dropped).
 pub fn tag_pairs(list: &[Tag]) -> Tags {
@@ -73,7 +73,7 @@ pub async fn describe_instances(client: &Client) -> Result<Vec<DbInstance>, AwsE
     Ok(out)
 }
 
-pub async fn describe_clusters(client: &Client) -> Result<Vec<DbCluster>, AwsError> {
+pub(crate) async fn describe_clusters(client: &Client) -> Result<Vec<DbCluster>, AwsError> {
     let mut pages = client
         .describe_db_clusters()
         .max_records(PAGE_SIZE)
@@ -115,7 +115,7 @@ fn classify(err: AwsError) -> StopOutcome {
     }
 }
 
-pub async fn stop_instance(client: &Client, id: &str) -> StopOutcome {
+pub(crate) async fn stop_instance(client: &Client, id: &str) -> StopOutcome {
     match client
         .stop_db_instance()
         .db_instance_identifier(id)
@@ -127,7 +127,7 @@ pub async fn stop_instance(client: &Client, id: &str) -> StopOutcome {
     }
 }
 
-pub async fn stop_cluster(client: &Client, id: &str) -> StopOutcome {
+pub(crate) async fn stop_cluster(client: &Client, id: &str) -> StopOutcome {
     match client
         .stop_db_cluster()
         .db_cluster_identifier(id)

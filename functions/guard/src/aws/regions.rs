@@ -7,7 +7,7 @@ use crate::domain::config::RegionScope;
 use crate::domain::error::AwsError;
 
 /// The partition a region belongs to (`aws`, `aws-cn`, `aws-us-gov`, ...).
-pub fn partition(region: &str) -> &'static str {
+pub(crate) fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "aws-cn"
     } else if region.starts_with("us-gov-") {
@@ -61,7 +61,7 @@ pub async fn enabled_regions(client: &Client) -> Result<Vec<String>, AwsError> {
 }
 
 /// Resolves the configured scope to a list of regions.
-pub async fn resolve(scope: &RegionScope, client: &Client) -> Result<Vec<String>, AwsError> {
+pub(crate) async fn resolve(scope: &RegionScope, client: &Client) -> Result<Vec<String>, AwsError> {
     match scope {
         RegionScope::List(list) => Ok(list.clone()),
         RegionScope::AllEnabled => enabled_regions(client).await,

@@ -31,7 +31,10 @@ pub fn tuned(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
 
 /// Retries with backoff; one attempt may take `attempt`, a call with its
 /// retries three times that.
-pub fn tuned_with(loader: aws_config::ConfigLoader, attempt: Duration) -> aws_config::ConfigLoader {
+pub(crate) fn tuned_with(
+    loader: aws_config::ConfigLoader,
+    attempt: Duration,
+) -> aws_config::ConfigLoader {
     loader
         .retry_config(
             RetryConfig::standard()

@@ -65,7 +65,7 @@ impl FromStr for Cidr {
 }
 
 /// Parses a comma list of ranges; empty means none.
-pub fn parse_list(list: &str) -> Result<Vec<Cidr>, String> {
+pub(crate) fn parse_list(list: &str) -> Result<Vec<Cidr>, String> {
     list.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())

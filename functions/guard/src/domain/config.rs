@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 
 /// Default tag key that marks a resource for stopping.
-pub const DEFAULT_STOP_TAG_KEY: &str = "cost-guard";
+pub(crate) const DEFAULT_STOP_TAG_KEY: &str = "cost-guard";
 /// Default value of the stop tag.
-pub const DEFAULT_STOP_TAG_VALUE: &str = "stop";
+pub(crate) const DEFAULT_STOP_TAG_VALUE: &str = "stop";
 /// Default tag key that exempts a resource from every sweep.
-pub const DEFAULT_EXEMPT_TAG_KEY: &str = "cost-guard-exempt";
+pub(crate) const DEFAULT_EXEMPT_TAG_KEY: &str = "cost-guard-exempt";
 /// Default minimum anomaly impact, in USD, before `ANOMALY_ACTION=stop` acts.
-pub const DEFAULT_ANOMALY_MIN_IMPACT_USD: f64 = 100.0;
+pub(crate) const DEFAULT_ANOMALY_MIN_IMPACT_USD: f64 = 100.0;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
@@ -232,7 +232,7 @@ pub fn regions_from(value: Option<String>) -> Result<RegionScope, ConfigError> {
 
 /// A region name: lowercase letters, digits and dashes, with at least two dashes
 /// (`us-east-1`, `us-gov-west-1`, `ap-southeast-5`).
-pub fn is_region_name(name: &str) -> bool {
+pub(crate) fn is_region_name(name: &str) -> bool {
     (6..=32).contains(&name.len())
         && name.matches('-').count() >= 2
         && name
@@ -243,7 +243,7 @@ pub fn is_region_name(name: &str) -> bool {
 }
 
 /// Reads `COST_METRIC`.
-pub fn cost_metric_from(
+pub(crate) fn cost_metric_from(
     value: Option<String>,
 ) -> Result<crate::domain::spend::CostMetric, ConfigError> {
     let raw = value.unwrap_or_default();
@@ -255,12 +255,14 @@ pub fn cost_metric_from(
 }
 
 /// Default of `ATTEMPT_TIMEOUT_SECONDS`.
-pub const DEFAULT_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+pub(crate) const DEFAULT_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Reads `ATTEMPT_TIMEOUT_SECONDS`: how long one attempt of an AWS call may
 /// take before it is abandoned and retried, 1 to 300 seconds (default 15).
 /// AWS answers well within the default; an emulator on a busy machine may not.
-pub fn attempt_timeout_from(value: Option<String>) -> Result<std::time::Duration, ConfigError> {
+pub(crate) fn attempt_timeout_from(
+    value: Option<String>,
+) -> Result<std::time::Duration, ConfigError> {
     match value.as_deref().map(str::trim) {
         None | Some("") => Ok(DEFAULT_ATTEMPT_TIMEOUT),
         Some(v) => v

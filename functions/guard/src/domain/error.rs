@@ -61,17 +61,17 @@ impl AwsError {
         }
     }
 
-    pub fn is_throttling(&self) -> bool {
+    pub(crate) fn is_throttling(&self) -> bool {
         THROTTLING.contains(&self.code.as_str())
     }
 
-    pub fn is_access_denied(&self) -> bool {
+    pub(crate) fn is_access_denied(&self) -> bool {
         ACCESS.contains(&self.code.as_str())
     }
 
     /// An error that says nothing about one resource but about the whole region
     /// or call: retrying the same call with fewer ids would fail the same way.
-    pub fn is_region_wide(&self) -> bool {
+    pub(crate) fn is_region_wide(&self) -> bool {
         self.is_throttling()
             || self.is_access_denied()
             || matches!(

@@ -11,7 +11,7 @@ pub struct Amount(f64);
 
 /// Largest amount cost-guard accepts: far above any real bill, small enough that
 /// arithmetic and formatting stay exact to the cent.
-pub const MAX_AMOUNT: f64 = 1.0e12;
+pub(crate) const MAX_AMOUNT: f64 = 1.0e12;
 
 impl Amount {
     /// Builds an amount; `None` for NaN, infinities, negatives and absurd values.

@@ -90,17 +90,17 @@ impl SweepReport {
     pub fn stopped_count(&self) -> usize {
         self.regions.iter().map(|r| r.stopped.len()).sum()
     }
-    pub fn earlier_count(&self) -> usize {
+    pub(crate) fn earlier_count(&self) -> usize {
         self.regions.iter().map(|r| r.earlier.len()).sum()
     }
     pub fn skipped_count(&self) -> usize {
         self.regions.iter().map(|r| r.skipped.len()).sum()
     }
-    pub fn failed_count(&self) -> usize {
+    pub(crate) fn failed_count(&self) -> usize {
         self.regions.iter().map(|r| r.failed.len()).sum()
     }
     /// Regions where something was stopped.
-    pub fn regions_with_stops(&self) -> usize {
+    pub(crate) fn regions_with_stops(&self) -> usize {
         self.regions
             .iter()
             .filter(|r| !r.stopped.is_empty())
@@ -113,7 +113,7 @@ impl SweepReport {
     pub fn is_clean(&self) -> bool {
         self.regions.iter().all(RegionReport::is_clean)
     }
-    pub fn stopped_by_kind(&self) -> BTreeMap<ResourceKind, usize> {
+    pub(crate) fn stopped_by_kind(&self) -> BTreeMap<ResourceKind, usize> {
         let mut m = BTreeMap::new();
         for r in self.regions.iter().flat_map(|r| &r.stopped) {
             *m.entry(r.kind).or_default() += 1;

@@ -28,7 +28,7 @@ pub struct Policy {
     pub anomaly: AnomalyAction,
 }
 
-pub fn decide(trigger: &Trigger, policy: &Policy) -> Decision {
+pub(crate) fn decide(trigger: &Trigger, policy: &Policy) -> Decision {
     let act = |why: String| Decision {
         verdict: Verdict::Act,
         why,
@@ -105,7 +105,7 @@ const HIGH_RISK_CALLS: &[&str] = &[
 
 /// How an activity is judged, for the subject and the first line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Assessment {
+pub(crate) struct Assessment {
     pub urgent: bool,
     /// The trusted range the source address is in.
     pub trusted: Option<Cidr>,
@@ -113,7 +113,7 @@ pub struct Assessment {
     pub headline: String,
 }
 
-pub fn assess_root(a: &RootActivity, trusted_ranges: &[Cidr]) -> Assessment {
+pub(crate) fn assess_root(a: &RootActivity, trusted_ranges: &[Cidr]) -> Assessment {
     let trusted = a
         .source_ip
         .as_deref()

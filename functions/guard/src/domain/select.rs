@@ -14,7 +14,7 @@ pub struct Skipped {
 
 /// How a resource's tags relate to the selection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Match {
+pub(crate) enum Match {
     Selected,
     /// Carries the exempt tag; never stopped.
     Exempt,
@@ -22,7 +22,7 @@ pub enum Match {
 }
 
 /// Decides from tags alone whether a resource is selected.
-pub fn match_tags(tags: &Tags, select: &SelectionConfig) -> Match {
+pub(crate) fn match_tags(tags: &Tags, select: &SelectionConfig) -> Match {
     let exempt = tag(tags, &select.exempt_tag_key).is_some();
     let selected = match &select.selection {
         Selection::AllExceptExempt => true,
@@ -41,12 +41,12 @@ pub fn match_tags(tags: &Tags, select: &SelectionConfig) -> Match {
 
 /// How long after a stop a later invocation for the same alert still reports
 /// it as this alert's work (Lambda retries an event for up to 6 hours).
-pub const EARLIER_WINDOW: time::Duration = time::Duration::hours(24);
+pub(crate) const EARLIER_WINDOW: time::Duration = time::Duration::hours(24);
 
 /// Whether a selected, stopped resource was stopped for the same alert by an
 /// earlier invocation: it carries this alert's `stopped-by` stamp and a
 /// `stopped-at` no more than [`EARLIER_WINDOW`] before `now_at` (both RFC 3339).
-pub fn stopped_earlier(tags: &Tags, status: &str, by: &str, now_at: &str) -> bool {
+pub(crate) fn stopped_earlier(tags: &Tags, status: &str, by: &str, now_at: &str) -> bool {
     use time::format_description::well_known::Rfc3339;
     if !matches!(status, "stopped" | "stopping")
         || tag(tags, crate::domain::outcome::STOPPED_BY_TAG) != Some(by)

@@ -22,15 +22,15 @@ impl Period {
     }
 }
 
-pub fn ymd(d: Date) -> String {
+pub(crate) fn ymd(d: Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
-pub fn first_of_month(d: Date) -> Date {
+pub(crate) fn first_of_month(d: Date) -> Date {
     d.replace_day(1).unwrap_or(d)
 }
 
-pub fn first_of_next_month(d: Date) -> Date {
+pub(crate) fn first_of_next_month(d: Date) -> Date {
     let (year, month) = match d.month() {
         Month::December => (d.year() + 1, Month::January),
         m => (d.year(), m.next()),
@@ -47,7 +47,7 @@ pub fn month_to_date_period(today: Date) -> Option<Period> {
 }
 
 /// The rest of the month, for the month-end forecast: today to the 1st of next month.
-pub fn rest_of_month(today: Date) -> Period {
+pub(crate) fn rest_of_month(today: Date) -> Period {
     Period {
         start: today,
         end: first_of_next_month(today),
@@ -65,7 +65,7 @@ pub enum CostMetric {
 }
 
 impl CostMetric {
-    pub const ACCEPTED: &'static str =
+    pub(crate) const ACCEPTED: &'static str =
         "UnblendedCost (default), BlendedCost, AmortizedCost, NetUnblendedCost or NetAmortizedCost";
 
     pub fn parse(text: &str) -> Option<Self> {
@@ -80,7 +80,7 @@ impl CostMetric {
     }
 
     /// The name `GetCostAndUsage` uses.
-    pub fn usage_name(self) -> &'static str {
+    pub(crate) fn usage_name(self) -> &'static str {
         match self {
             CostMetric::UnblendedCost => "UnblendedCost",
             CostMetric::BlendedCost => "BlendedCost",
@@ -91,7 +91,7 @@ impl CostMetric {
     }
 
     /// The name `GetCostForecast` uses.
-    pub fn forecast_name(self) -> &'static str {
+    pub(crate) fn forecast_name(self) -> &'static str {
         match self {
             CostMetric::UnblendedCost => "UNBLENDED_COST",
             CostMetric::BlendedCost => "BLENDED_COST",
@@ -113,7 +113,7 @@ pub struct MonthToDate {
 
 impl MonthToDate {
     /// Builds the figures from per-service amounts (any order, repeated services summed).
-    pub fn from_services(period: Period, amounts: Vec<(String, f64)>) -> MonthToDate {
+    pub(crate) fn from_services(period: Period, amounts: Vec<(String, f64)>) -> MonthToDate {
         let mut by_service: Vec<(String, f64)> = Vec::new();
         for (name, v) in amounts {
             if !v.is_finite() {
@@ -170,8 +170,6 @@ pub enum MonthToDateState {
     /// The first day of a month: no complete day yet.
     FirstDayOfMonth,
     Failed(String),
-    /// Turned off with `SPEND_CONTEXT=false`.
-    Off,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -192,7 +190,11 @@ pub enum SpendVerdict {
     Quiet,
 }
 
-pub fn check_limits(mtd: &MonthToDateState, forecast: &Forecast, limits: &Limits) -> SpendVerdict {
+pub(crate) fn check_limits(
+    mtd: &MonthToDateState,
+    forecast: &Forecast,
+    limits: &Limits,
+) -> SpendVerdict {
     if let MonthToDateState::Known(m) = mtd {
         if m.total.value() > limits.spend_usd {
             return SpendVerdict::Stop {

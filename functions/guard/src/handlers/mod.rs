@@ -25,11 +25,11 @@ pub mod spend_watch;
 pub mod stop_on_overspend;
 
 /// Time kept back from the Lambda deadline for the report and the publish.
-pub const DEADLINE_RESERVE: Duration = Duration::from_secs(5);
+pub(crate) const DEADLINE_RESERVE: Duration = Duration::from_secs(5);
 /// Time a sweep may take when there is no Lambda deadline (the command line).
-pub const DEFAULT_BUDGET: Duration = Duration::from_secs(120);
+pub(crate) const DEFAULT_BUDGET: Duration = Duration::from_secs(120);
 /// Stop calls of one kind (EC2, RDS) in flight per region.
-pub const REGION_CONCURRENCY: usize = 4;
+pub(crate) const REGION_CONCURRENCY: usize = 4;
 
 /// What can go wrong in an invocation, after subscribers were told whatever
 /// could be told. Each variant is one `errorType` in Lambda's metrics and logs.
@@ -50,7 +50,7 @@ pub enum HandlerError {
 
 impl HandlerError {
     /// The `errorType` Lambda reports for this error.
-    pub fn error_type(&self) -> &'static str {
+    pub(crate) fn error_type(&self) -> &'static str {
         match self {
             HandlerError::Malformed(_) => "CostGuard.MalformedEvent",
             HandlerError::Notify(_) => "CostGuard.NotifyFailed",
@@ -131,7 +131,7 @@ impl Sweeper {
     /// Resolves the regions and sweeps them within the time left before
     /// `deadline`. Fails only when the region list cannot be read; what fails
     /// inside a region is in that region's report.
-    pub async fn run_sweep(
+    pub(crate) async fn run_sweep(
         &self,
         stamp: Stamp,
         deadline: Option<SystemTime>,
@@ -173,7 +173,7 @@ impl Sweeper {
 }
 
 /// The subscribers' topic.
-pub struct Notifier {
+pub(crate) struct Notifier {
     sns: aws_sdk_sns::Client,
     topic_arn: String,
 }
@@ -192,7 +192,7 @@ impl Notifier {
 }
 
 /// The time a sweep may take: until the deadline less the reserve, at least 1 s.
-pub fn time_budget(deadline: Option<SystemTime>, now: SystemTime) -> Duration {
+pub(crate) fn time_budget(deadline: Option<SystemTime>, now: SystemTime) -> Duration {
     match deadline {
         None => DEFAULT_BUDGET,
         Some(d) => d
@@ -207,7 +207,7 @@ pub fn time_budget(deadline: Option<SystemTime>, now: SystemTime) -> Duration {
 /// that holds the whole outcome whatever happens next, then reports the first
 /// thing that went wrong: the publish, the sweep that could not start, or the
 /// regions that did not finish (so that Lambda retries the idempotent sweep).
-pub async fn conclude<S: Serialize>(
+pub(crate) async fn conclude<S: Serialize>(
     notifier: &Notifier,
     message: Option<&Message>,
     summary: impl FnOnce(bool) -> S,

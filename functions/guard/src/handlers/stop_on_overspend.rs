@@ -15,7 +15,7 @@ use crate::domain::spend::MonthToDateState;
 use crate::domain::trigger::{self, Trigger};
 
 /// Longest wait for Cost Explorer's month-to-date figures.
-pub const SPEND_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const SPEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What an invocation returns (and logs) when it completes.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -87,6 +87,11 @@ impl StopOnOverspend {
                 .map(|r| {
                     let t = trigger::parse_message(&r.message);
                     let d = policy::decide(&t, &self.policy());
+                    tracing::info!(
+                        sns_message_id = r.message_id.as_deref().unwrap_or("unknown"),
+                        trigger = %t.headline(),
+                        "SNS record"
+                    );
                     (t, d)
                 })
                 .collect(),

@@ -14,11 +14,11 @@ pub mod spend_watch;
 pub mod stop_on_overspend;
 
 /// SNS subjects: ASCII, no line breaks, at most 100 characters.
-pub const MAX_SUBJECT: usize = 100;
+pub(crate) const MAX_SUBJECT: usize = 100;
 /// Bodies stay under SNS's 256 KB limit with room for the envelope.
-pub const MAX_BODY_BYTES: usize = 240 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 240 * 1024;
 /// Resources listed per region and section before "... and N more".
-pub const MAX_LISTED: usize = 50;
+pub(crate) const MAX_LISTED: usize = 50;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
@@ -33,7 +33,7 @@ pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
 /// What a sweep did, for a subject: `cost-guard stopped 14 resources in 5 regions`,
 /// `[dry run] cost-guard would stop ...`, `cost-guard found nothing to stop`, with
 /// `, 2 regions failed` when some did not finish.
-pub fn sweep_outcome(s: &SweepReport) -> String {
+pub(crate) fn sweep_outcome(s: &SweepReport) -> String {
     let n = s.stopped_count();
     let what_where = format!(
         "{} in {}",
@@ -62,7 +62,7 @@ pub fn sweep_outcome(s: &SweepReport) -> String {
 
 /// `outcome (cause)` within 100 ASCII characters: the outcome stays whole and
 /// the cause in parentheses is shortened when the line is too long.
-pub fn outcome_subject(outcome: &str, cause: &str) -> String {
+pub(crate) fn outcome_subject(outcome: &str, cause: &str) -> String {
     let outcome = ascii_line(outcome);
     let cause = ascii_line(cause);
     let full = format!("{outcome} ({cause})");
@@ -79,7 +79,7 @@ pub fn outcome_subject(outcome: &str, cause: &str) -> String {
 }
 
 /// A subject SNS accepts: printable ASCII, one line, at most 100 characters.
-pub fn subject_line(text: &str) -> String {
+pub(crate) fn subject_line(text: &str) -> String {
     let line = ascii_line(text);
     if line.len() <= MAX_SUBJECT {
         return line;
@@ -111,7 +111,7 @@ fn ascii_line(text: &str) -> String {
 }
 
 /// The WHAT HAPPENED section of a sweep, per-region details and restart commands.
-pub fn sweep_section(b: &mut String, sweep: &SweepReport, stamp: Option<&Stamp>) {
+pub(crate) fn sweep_section(b: &mut String, sweep: &SweepReport, stamp: Option<&Stamp>) {
     let n = sweep.stopped_count();
     let verb = if sweep.dry_run {
         "Would stop"
@@ -284,14 +284,13 @@ fn render_restart(b: &mut String, sweep: &SweepReport, stamp: Option<&Stamp>) {
 }
 
 /// The "WHERE THE MONEY WENT" section.
-pub fn money_section(
+pub(crate) fn money_section(
     b: &mut String,
     mtd: &MonthToDateState,
     forecast: &Forecast,
     metric: CostMetric,
 ) {
     match mtd {
-        MonthToDateState::Off => return,
         MonthToDateState::Known(m) => {
             let _ = writeln!(
                 b,
@@ -401,13 +400,5 @@ mod tests {
             CostMetric::UnblendedCost,
         );
         assert!(b.contains("Spend unavailable"));
-        let mut b = String::new();
-        money_section(
-            &mut b,
-            &MonthToDateState::Off,
-            &Forecast::NotAsked,
-            CostMetric::UnblendedCost,
-        );
-        assert!(b.is_empty());
     }
 }

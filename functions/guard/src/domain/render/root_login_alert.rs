@@ -35,7 +35,7 @@ fn utc(time: &Option<String>) -> String {
 }
 
 /// The alert subscribers read. `sweep` is the stop sweep's report, when one ran.
-pub fn render_alert(
+pub(crate) fn render_alert(
     a: &RootActivity,
     assessment: &Assessment,
     sweep: Option<(&SweepReport, &Stamp)>,

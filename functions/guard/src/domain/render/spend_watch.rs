@@ -11,7 +11,7 @@ use crate::domain::spend::{Forecast, Limits, MonthToDateState, SpendVerdict};
 use crate::domain::trigger::schedule::Run;
 
 /// Everything one spend check found, for the message.
-pub struct SpendOutcome<'a> {
+pub(crate) struct SpendOutcome<'a> {
     pub verdict: &'a SpendVerdict,
     pub run: Run,
     pub mtd: &'a MonthToDateState,
@@ -24,7 +24,7 @@ pub struct SpendOutcome<'a> {
 }
 
 /// The message for a verdict (none when quiet and no summary is due).
-pub fn render(o: &SpendOutcome) -> Option<Message> {
+pub(crate) fn render(o: &SpendOutcome) -> Option<Message> {
     let SpendOutcome {
         verdict,
         run,

@@ -12,7 +12,7 @@ use crate::domain::render::{
 use crate::domain::trigger::Trigger;
 
 /// Everything one notification is about.
-pub struct Incident<'a> {
+pub(crate) struct Incident<'a> {
     /// Each trigger that arrived, with what policy made of it.
     pub fired: &'a [(Trigger, Decision)],
     /// The sweep, when one ran.
@@ -35,14 +35,14 @@ fn lead(fired: &[(Trigger, Decision)]) -> Option<&(Trigger, Decision)> {
         .or_else(|| fired.first())
 }
 
-pub fn render(incident: &Incident) -> Message {
+pub(crate) fn render(incident: &Incident) -> Message {
     Message {
         subject: subject(incident),
         body: body(incident),
     }
 }
 
-pub fn subject(incident: &Incident) -> String {
+fn subject(incident: &Incident) -> String {
     let lead = lead(incident.fired);
     let headline = match lead {
         Some((Trigger::Unrecognised { .. }, _)) | None => None,
@@ -88,7 +88,7 @@ fn describe_selection(select: &SelectionConfig) -> String {
     }
 }
 
-pub fn body(incident: &Incident) -> String {
+fn body(incident: &Incident) -> String {
     let mut b = String::new();
     let dry = incident.sweep.is_some_and(|s| s.dry_run);
     if dry {

@@ -38,17 +38,17 @@ pub struct AlarmNotice {
 
 impl AlarmNotice {
     /// An `AWS/Billing` `EstimatedCharges` alarm.
-    pub fn is_billing(&self) -> bool {
+    pub(crate) fn is_billing(&self) -> bool {
         self.metric_name.as_deref() == Some("EstimatedCharges")
             && self.namespace.as_deref().is_none_or(|n| n == "AWS/Billing")
     }
 }
 
-pub fn looks_like_alarm(value: &serde_json::Value) -> bool {
+pub(crate) fn looks_like_alarm(value: &serde_json::Value) -> bool {
     value.get("AlarmName").is_some() && value.get("NewStateValue").is_some()
 }
 
-pub fn parse_alarm(value: &serde_json::Value) -> Result<AlarmNotice, String> {
+pub(crate) fn parse_alarm(value: &serde_json::Value) -> Result<AlarmNotice, String> {
     let name = json_text(value.get("AlarmName")).ok_or("alarm message has no `AlarmName`")?;
     let state = match json_text(value.get("NewStateValue")).as_deref() {
         Some("ALARM") => AlarmState::Alarm,

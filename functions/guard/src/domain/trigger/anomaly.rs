@@ -26,11 +26,11 @@ pub struct AnomalyNotice {
     pub account: Option<String>,
 }
 
-pub fn looks_like_anomaly(value: &serde_json::Value) -> bool {
+pub(crate) fn looks_like_anomaly(value: &serde_json::Value) -> bool {
     value.get("anomalyId").is_some() && value.get("impact").is_some()
 }
 
-pub fn parse_anomaly(value: &serde_json::Value) -> Result<AnomalyNotice, String> {
+pub(crate) fn parse_anomaly(value: &serde_json::Value) -> Result<AnomalyNotice, String> {
     let id = json_text(value.get("anomalyId")).ok_or("anomaly alert has no `anomalyId`")?;
     let impact = value.get("impact").ok_or("anomaly alert has no `impact`")?;
     let total_impact = json_number(impact.get("totalImpact"))

@@ -35,7 +35,7 @@ pub struct BudgetAlert {
 }
 
 /// A positive match on the wording of a Budgets notification.
-pub fn looks_like_budget_text(text: &str) -> bool {
+pub(crate) fn looks_like_budget_text(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
     let has_line = |key: &str| {
         lower
@@ -48,7 +48,7 @@ pub fn looks_like_budget_text(text: &str) -> bool {
 }
 
 /// Parses the text of a Budgets notification.
-pub fn parse_budget_text(text: &str) -> Result<BudgetAlert, String> {
+pub(crate) fn parse_budget_text(text: &str) -> Result<BudgetAlert, String> {
     let mut fields: Vec<(String, String)> = Vec::new();
     let mut account = None;
     for line in text.lines() {
@@ -88,11 +88,11 @@ pub fn parse_budget_text(text: &str) -> Result<BudgetAlert, String> {
 }
 
 /// A JSON body carrying the same fields (any of `Budget Name`, `budgetName`, `BudgetName`).
-pub fn looks_like_budget_json(value: &serde_json::Value) -> bool {
+pub(crate) fn looks_like_budget_json(value: &serde_json::Value) -> bool {
     field(value, "budget name").is_some() && field(value, "alert type").is_some()
 }
 
-pub fn parse_budget_json(value: &serde_json::Value) -> Result<BudgetAlert, String> {
+pub(crate) fn parse_budget_json(value: &serde_json::Value) -> Result<BudgetAlert, String> {
     build(
         field(value, "budget name").as_deref(),
         field(value, "budget type").as_deref(),

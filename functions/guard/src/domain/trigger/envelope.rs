@@ -5,15 +5,14 @@
 use serde::Deserialize;
 
 /// At most this many records are read from one event (SNS sends one at a time).
-pub const MAX_RECORDS: usize = 100;
+pub(crate) const MAX_RECORDS: usize = 100;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnsRecord {
     pub message: String,
-    pub subject: Option<String>,
-    pub topic_arn: Option<String>,
+    /// SNS's id of the delivery, logged with the trigger so that a duplicate
+    /// delivery (SNS delivers at least once) can be told apart from a new alert.
     pub message_id: Option<String>,
-    pub timestamp: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -40,18 +39,12 @@ struct Record {
 struct Sns {
     #[serde(rename = "Message")]
     message: Option<String>,
-    #[serde(rename = "Subject", default)]
-    subject: Option<String>,
-    #[serde(rename = "TopicArn", default)]
-    topic_arn: Option<String>,
     #[serde(rename = "MessageId", default)]
     message_id: Option<String>,
-    #[serde(rename = "Timestamp", default)]
-    timestamp: Option<String>,
 }
 
 /// Reads the SNS records of a Lambda event.
-pub fn parse_sns_event(event: &serde_json::Value) -> Result<Vec<SnsRecord>, EnvelopeError> {
+pub(crate) fn parse_sns_event(event: &serde_json::Value) -> Result<Vec<SnsRecord>, EnvelopeError> {
     let Some(records) = event.get("Records") else {
         let what = match event {
             serde_json::Value::Object(o) => match o.get("source").and_then(|s| s.as_str()) {
@@ -95,10 +88,7 @@ pub fn parse_sns_event(event: &serde_json::Value) -> Result<Vec<SnsRecord>, Enve
                 .ok_or_else(|| EnvelopeError::NotSns(format!("record {i} has no `Sns.Message`")))?;
             Ok(SnsRecord {
                 message,
-                subject: sns.subject.filter(|s| !s.is_empty()),
-                topic_arn: sns.topic_arn,
                 message_id: sns.message_id,
-                timestamp: sns.timestamp,
             })
         })
         .collect()
@@ -137,14 +127,15 @@ mod tests {
     #[test]
     fn reads_records() {
         let e = json!({"Records": [
-            {"EventSource": "aws:sns", "Sns": {"Message": "one", "Subject": null, "TopicArn": "arn:aws:sns:us-east-1:1:t"}},
-            {"EventSource": "aws:sns", "Sns": {"Message": "two", "Subject": "s"}}
+            {"EventSource": "aws:sns", "Sns": {"Message": "one", "Subject": null, "TopicArn": "arn:aws:sns:us-east-1:1:t", "MessageId": "m-1"}},
+            {"EventSource": "aws:sns", "Sns": {"Message": "two", "Subject": "s", "Signature": null}}
         ]});
         let r = parse_sns_event(&e).unwrap();
-        assert_eq!(r.len(), 2);
-        assert_eq!(r[0].message, "one");
-        assert_eq!(r[0].subject, None);
-        assert_eq!(r[1].subject.as_deref(), Some("s"));
+        let got: Vec<(&str, Option<&str>)> = r
+            .iter()
+            .map(|r| (r.message.as_str(), r.message_id.as_deref()))
+            .collect();
+        assert_eq!(got, [("one", Some("m-1")), ("two", None)]);
     }
 
     #[test]

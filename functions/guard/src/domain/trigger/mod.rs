@@ -11,10 +11,11 @@ pub mod schedule;
 pub use alarm::{AlarmNotice, AlarmState};
 pub use anomaly::AnomalyNotice;
 pub use budgets::{BudgetAlert, BudgetAlertType};
-pub use envelope::{parse_sns_event, EnvelopeError, SnsRecord};
+pub(crate) use envelope::parse_sns_event;
+pub use envelope::{EnvelopeError, SnsRecord};
 
 /// Largest message cost-guard parses; SNS itself allows 256 KB.
-pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
 /// One recognised (or unrecognised) notification.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +32,7 @@ pub enum Trigger {
 
 impl Trigger {
     /// Short label used in the `cost-guard:stopped-by` stamp, e.g. `budget:student-monthly`.
-    pub fn stamp_label(&self) -> String {
+    pub(crate) fn stamp_label(&self) -> String {
         let raw = match self {
             Trigger::Budget(b) => format!("budget:{}", b.name),
             Trigger::Alarm(a) => format!("alarm:{}", a.name),
@@ -42,7 +43,7 @@ impl Trigger {
     }
 
     /// One line saying what fired, e.g. `budget student-monthly: $1,287.34 > $40.00`.
-    pub fn headline(&self) -> String {
+    pub(crate) fn headline(&self) -> String {
         match self {
             Trigger::Budget(b) => {
                 let mut s = format!("budget {}", b.name);
@@ -57,8 +58,8 @@ impl Trigger {
                 }
                 s
             }
-            Trigger::Alarm(a) => match (a.metric_name.as_deref(), a.threshold) {
-                (Some("EstimatedCharges"), Some(t)) => {
+            Trigger::Alarm(a) => match (a.is_billing(), a.threshold) {
+                (true, Some(t)) => {
                     format!(
                         "billing alarm {} {} (> {})",
                         a.name,
@@ -79,7 +80,7 @@ impl Trigger {
 
 /// Parses one SNS message body into a trigger. Never fails: what is not
 /// recognised becomes [`Trigger::Unrecognised`] with the reason.
-pub fn parse_message(message: &str) -> Trigger {
+pub(crate) fn parse_message(message: &str) -> Trigger {
     if message.len() > MAX_MESSAGE_BYTES {
         return Trigger::Unrecognised {
             why: format!(
@@ -144,7 +145,7 @@ fn unrecognised(why: String, message: &str) -> Trigger {
 }
 
 /// The first 300 characters of a message, on one line, control characters removed.
-pub fn excerpt(message: &str) -> String {
+pub(crate) fn excerpt(message: &str) -> String {
     const MAX: usize = 300;
     let mut out = String::new();
     let mut chars = 0;
@@ -164,7 +165,7 @@ pub fn excerpt(message: &str) -> String {
 }
 
 /// Keeps only the characters EC2 and RDS accept in tag values, at most 256 of them.
-pub fn sanitize_tag_value(raw: &str) -> String {
+pub(crate) fn sanitize_tag_value(raw: &str) -> String {
     raw.chars()
         .map(|c| {
             if c.is_alphanumeric() || " _.:/=+-@".contains(c) {

@@ -56,7 +56,7 @@ impl RootActivity {
     }
 
     /// Link to the event in the CloudTrail console.
-    pub fn cloudtrail_link(&self) -> Option<String> {
+    pub(crate) fn cloudtrail_link(&self) -> Option<String> {
         let id = self.event_id.as_deref()?;
         let region = self.region.as_deref().unwrap_or("us-east-1");
         Some(format!(
@@ -78,7 +78,7 @@ pub enum RootEvent {
 
 /// Parses an EventBridge event. An error means the event is malformed (not an
 /// EventBridge event, or no `detail`); a non-root event is not an error.
-pub fn parse_root_event(event: &Value) -> Result<RootEvent, String> {
+pub(crate) fn parse_root_event(event: &Value) -> Result<RootEvent, String> {
     let obj = event
         .as_object()
         .ok_or_else(|| "event is not a JSON object, so not an EventBridge event".to_string())?;

@@ -2,7 +2,7 @@
 //! for a check, the daily-summary input for a summary. Pure.
 
 /// The constant input of the daily-summary schedule.
-pub const SUMMARY_INPUT: &str = "daily-summary";
+pub(crate) const SUMMARY_INPUT: &str = "daily-summary";
 
 /// What the schedule asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,7 +12,7 @@ pub enum Run {
 }
 
 /// Reads the event: an EventBridge `Scheduled Event`, or the daily-summary input.
-pub fn parse_run(event: &serde_json::Value) -> Result<Run, String> {
+pub(crate) fn parse_run(event: &serde_json::Value) -> Result<Run, String> {
     if event.get("cost-guard").and_then(|v| v.as_str()) == Some(SUMMARY_INPUT) {
         return Ok(Run::DailySummary);
     }
