@@ -255,3 +255,172 @@ async fn a_failed_publish_fails_the_invocation_after_stopping() {
                 .as_str()
                 .is_some_and(|b| b.contains("WHAT HAPPENED"))));
 }
+
+#[tokio::test]
+async fn a_region_that_stalls_after_stopping_reports_every_stop_and_that_none_is_stamped() {
+    let f = Faulty::start().await;
+    f.seed(&[HEALTHY]).await;
+    emulator::create_db(&f.env.sdk, HEALTHY, "orders-db", STOP)
+        .await
+        .unwrap();
+    // The stops go through; the stamps never come back before the deadline.
+    for action in ["CreateTags", "AddTagsToResource"] {
+        f.proxy.inject(
+            FaultRule::always(HEALTHY, Fault::Slow(Duration::from_secs(60))).on_action(action),
+        );
+    }
+    let guard = f.guard(&[("REGIONS", HEALTHY)]);
+    let event = emulator::sample_event("budget-actual.json").unwrap();
+    // 8 s left: the reserve for the report keeps 5, so the region gets 3.
+    let deadline = SystemTime::now() + Duration::from_secs(8);
+    let err = guard.handle(&event, Some(deadline)).await.unwrap_err();
+    assert!(
+        matches!(&err, HandlerError::Incomplete { regions, .. } if regions == HEALTHY),
+        "{err}"
+    );
+    let fleet = f.env.fleet(&[HEALTHY]).await;
+    let stopped: Vec<&FleetRow> = tagged(&fleet).collect();
+    assert_eq!(stopped.len(), 4, "3 instances and the database");
+    let m = f.env.one_message().await;
+    let not_stamped = m
+        .body
+        .split("Stopped but NOT stamped")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no unstamped section in\n{}", m.body));
+    for r in &stopped {
+        assert_eq!(r.state, "stopped", "{r:?}");
+        assert!(r.tag(guard::STOPPED_AT_TAG).is_none(), "{r:?}");
+        // Listed as stopped and as unstamped: the report is the only record.
+        assert!(m
+            .body
+            .split("Stopped but NOT stamped")
+            .next()
+            .unwrap()
+            .contains(&r.id));
+        assert!(
+            not_stamped.contains(&r.id),
+            "{} not listed as unstamped",
+            r.id
+        );
+    }
+    let mut instance_ids: Vec<&str> = stopped
+        .iter()
+        .filter(|r| r.kind == "ec2")
+        .map(|r| r.id.as_str())
+        .collect();
+    instance_ids.sort();
+    // Without a stamp they can only be started by id.
+    assert!(m.body.contains(&format!(
+        "aws ec2 start-instances --region {HEALTHY} --instance-ids {}",
+        instance_ids.join(" ")
+    )));
+    assert!(m.body.contains(&format!(
+        "aws rds start-db-instance --region {HEALTHY} --db-instance-identifier orders-db"
+    )));
+    untouched_outside_selection(&fleet);
+}
+
+#[tokio::test]
+async fn a_stamp_that_fails_is_a_warning_listed_in_the_report_and_the_log() {
+    let logs = Captured::default();
+    let _logging = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .json()
+            .with_writer(logs.clone())
+            .finish(),
+    );
+    let f = Faulty::start().await;
+    f.seed(&[HEALTHY]).await;
+    f.proxy
+        .inject(FaultRule::always(HEALTHY, Fault::Status(500)).on_action("CreateTags"));
+    let guard = f.guard(&[("REGIONS", HEALTHY)]);
+    let summary = f
+        .env
+        .invoke(&guard, "budget-actual.json")
+        .await
+        .expect("a missing stamp leaves nothing for a retry to do");
+    assert_eq!(summary.stopped, 3);
+    let m = f.env.one_message().await;
+    assert!(
+        m.body.contains(
+            "3 instance(s) stopped but not stamped: ec2:CreateTags failed: InternalError"
+        ),
+        "{}",
+        m.body
+    );
+    let fleet = f.env.fleet(&[HEALTHY]).await;
+    let lines = logs.lines();
+    let finished = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "invocation finished")
+        .expect("the outcome is logged");
+    let report: serde_json::Value =
+        serde_json::from_str(finished["fields"]["report"].as_str().unwrap()).unwrap();
+    let unstamped: Vec<&str> = report["regions"][0]["unstamped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    for r in tagged(&fleet) {
+        assert_eq!(r.state, "stopped");
+        assert!(r.tag(guard::STOPPED_AT_TAG).is_none());
+        assert!(
+            unstamped.contains(&r.id.as_str()),
+            "{} missing from {unstamped:?}",
+            r.id
+        );
+        assert!(lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "stopped but not stamped"
+                && l["fields"]["resource"] == r.id.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn a_database_stopped_by_someone_else_meanwhile_is_reported_as_already_stopped() {
+    let f = Faulty::start().await;
+    emulator::create_db(&f.env.sdk, HEALTHY, "orders-db", STOP)
+        .await
+        .unwrap();
+    // The stop call is held back while the owner stops the database by hand;
+    // moto then refuses it with "Instance orders-db is not in available state."
+    f.proxy.inject(
+        FaultRule::times(HEALTHY, Fault::Slow(Duration::from_secs(2)), 1)
+            .on_action("StopDBInstance"),
+    );
+    let guard = f.guard(&[("REGIONS", HEALTHY)]);
+    let event = emulator::sample_event("budget-actual.json").unwrap();
+    let deadline = SystemTime::now() + Duration::from_secs(60);
+    let run = guard.handle(&event, Some(deadline));
+    let owner = async {
+        while f.proxy.attempts(HEALTHY, "StopDBInstance") == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let rds = aws_sdk_rds::Client::from_conf(
+            aws_sdk_rds::config::Builder::from(&f.env.sdk)
+                .region(aws_types::region::Region::new(HEALTHY))
+                .build(),
+        );
+        rds.stop_db_instance()
+            .db_instance_identifier("orders-db")
+            .send()
+            .await
+            .unwrap();
+    };
+    let (summary, ()) = tokio::join!(run, owner);
+    let summary = summary.expect("already stopped is not a failure");
+    assert_eq!(
+        (summary.stopped, summary.skipped, summary.failed),
+        (0, 1, 0)
+    );
+    // Settled by reading its status again, not by the words of the refusal.
+    assert_eq!(f.proxy.attempts(HEALTHY, "DescribeDBInstances"), 2);
+    let m = f.env.one_message().await;
+    assert!(
+        m.body.contains("orders-db  -  db.t3.medium  (RDS DB instance): already stopped or stopping when the stop call arrived"),
+        "{}",
+        m.body
+    );
+    assert_eq!(f.env.row(HEALTHY, "orders-db").await.state, "stopped");
+}

@@ -93,14 +93,15 @@ pub(crate) async fn describe_candidates(
 }
 
 /// Of the given spot request ids, those that are one-time requests. One call per
-/// 1,000 requests, made only when the region has spot instances to stop.
+/// 1,000 requests (paged), made only when the region has spot instances to stop.
 pub(crate) async fn one_time_spot_requests(
     client: &Client,
     request_ids: &[String],
 ) -> Result<HashSet<String>, AwsError> {
     let mut one_time = HashSet::new();
+    // The id filter takes at most 1,000 values; each chunk's answer is paged.
     for chunk in request_ids.chunks(1000) {
-        let out = client
+        let mut pages = client
             .describe_spot_instance_requests()
             .filters(
                 Filter::builder()
@@ -108,13 +109,17 @@ pub(crate) async fn one_time_spot_requests(
                     .set_values(Some(chunk.to_vec()))
                     .build(),
             )
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("ec2:DescribeSpotInstanceRequests", e))?;
-        for r in out.spot_instance_requests() {
-            if r.r#type().map(|t| t.as_str()) == Some("one-time") {
-                if let Some(id) = r.spot_instance_request_id() {
-                    one_time.insert(id.to_string());
+            .max_results(PAGE_SIZE)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| AwsError::from_sdk("ec2:DescribeSpotInstanceRequests", e))?;
+            for r in page.spot_instance_requests() {
+                if r.r#type().map(|t| t.as_str()) == Some("one-time") {
+                    if let Some(id) = r.spot_instance_request_id() {
+                        one_time.insert(id.to_string());
+                    }
                 }
             }
         }
@@ -127,10 +132,19 @@ pub(crate) async fn one_time_spot_requests(
 /// instance costs a few extra calls and the rest still stop. Errors about the
 /// whole call (throttling after the SDK's retries, access denied, no answer)
 /// are not split: every id of the batch gets that error.
-pub(crate) async fn stop_batch(client: &Client, ids: Vec<String>) -> Vec<(String, StopOutcome)> {
-    let mut results = Vec::with_capacity(ids.len());
+///
+/// `record` gets the outcomes of each answer as soon as it arrives (a split
+/// batch answers several times), so nothing acknowledged is lost if the caller
+/// runs out of time; the ids stopped are returned, for the stamp.
+pub(crate) async fn stop_batch(
+    client: &Client,
+    ids: Vec<String>,
+    record: &impl Fn(Vec<(String, StopOutcome)>),
+) -> Vec<String> {
+    let mut stopped = Vec::with_capacity(ids.len());
     let mut queue = VecDeque::from([ids]);
     while let Some(batch) = queue.pop_front() {
+        let mut results = Vec::new();
         if batch.is_empty() {
             continue;
         }
@@ -189,8 +203,17 @@ pub(crate) async fn stop_batch(client: &Client, ids: Vec<String>) -> Vec<(String
                 }
             }
         }
+        stopped.extend(
+            results
+                .iter()
+                .filter(|(_, o)| *o == StopOutcome::Stopped)
+                .map(|(id, _)| id.clone()),
+        );
+        if !results.is_empty() {
+            record(results);
+        }
     }
-    results
+    stopped
 }
 
 /// What one instance's own `StopInstances` error means.

@@ -92,26 +92,81 @@ pub(crate) async fn describe_clusters(client: &Client) -> Result<Vec<DbCluster>,
     Ok(out)
 }
 
+/// RDS's answer to stopping a database that is not `available`. Its message
+/// does not say the state (moto: `Instance db-1 is not in available state.`,
+/// whatever it is), so the database's status is read again to tell "already
+/// stopped" from "busy".
+fn is_state_error(err: &AwsError) -> bool {
+    matches!(
+        err.code.as_str(),
+        "InvalidDBInstanceState" | "InvalidDBInstanceStateFault" | "InvalidDBClusterStateFault"
+    )
+}
+
+fn is_not_found(err: &AwsError) -> bool {
+    matches!(
+        err.code.as_str(),
+        "DBInstanceNotFound" | "DBInstanceNotFoundFault" | "DBClusterNotFoundFault"
+    )
+}
+
 fn classify(err: AwsError) -> StopOutcome {
     match err.code.as_str() {
-        "InvalidDBInstanceState" | "InvalidDBInstanceStateFault" | "InvalidDBClusterStateFault" => {
-            let lower = err.message.to_ascii_lowercase();
-            if lower.contains("stopped") || lower.contains("stopping") {
-                StopOutcome::AlreadyStopped
-            } else {
-                StopOutcome::Skipped(format!(
-                    "its state changed before it could be stopped: {}",
-                    err.message
-                ))
-            }
-        }
-        "DBInstanceNotFound" | "DBInstanceNotFoundFault" | "DBClusterNotFoundFault" => {
-            StopOutcome::Skipped("it no longer exists".into())
-        }
+        _ if is_not_found(&err) => StopOutcome::Skipped("it no longer exists".into()),
         "UnsupportedDBEngineVersion" | "InvalidParameterCombination" | "InvalidParameterValue" => {
             StopOutcome::Skipped(format!("RDS cannot stop it: {}", err.message))
         }
         _ => StopOutcome::Failed(err),
+    }
+}
+
+/// What a state error means, given the status the database has now (`None`
+/// when it no longer exists, an error when it could not be read).
+fn settle(err: AwsError, status: Result<Option<String>, AwsError>) -> StopOutcome {
+    match status {
+        Ok(Some(s)) if matches!(s.as_str(), "stopped" | "stopping") => StopOutcome::AlreadyStopped,
+        Ok(Some(s)) => StopOutcome::Skipped(format!(
+            "RDS refused to stop it while its status is {s}: {}",
+            err.message
+        )),
+        Ok(None) => StopOutcome::Skipped("it no longer exists".into()),
+        Err(_) => StopOutcome::Failed(err),
+    }
+}
+
+async fn instance_status(client: &Client, id: &str) -> Result<Option<String>, AwsError> {
+    match client
+        .describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .db_instances()
+            .first()
+            .and_then(|d| d.db_instance_status().map(str::to_string))),
+        Err(e) => match AwsError::from_sdk("rds:DescribeDBInstances", e) {
+            e if is_not_found(&e) => Ok(None),
+            e => Err(e),
+        },
+    }
+}
+
+async fn cluster_status(client: &Client, id: &str) -> Result<Option<String>, AwsError> {
+    match client
+        .describe_db_clusters()
+        .db_cluster_identifier(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .db_clusters()
+            .first()
+            .and_then(|c| c.status().map(str::to_string))),
+        Err(e) => match AwsError::from_sdk("rds:DescribeDBClusters", e) {
+            e if is_not_found(&e) => Ok(None),
+            e => Err(e),
+        },
     }
 }
 
@@ -123,7 +178,10 @@ pub(crate) async fn stop_instance(client: &Client, id: &str) -> StopOutcome {
         .await
     {
         Ok(_) => StopOutcome::Stopped,
-        Err(e) => classify(AwsError::from_sdk("rds:StopDBInstance", e)),
+        Err(e) => match AwsError::from_sdk("rds:StopDBInstance", e) {
+            e if is_state_error(&e) => settle(e, instance_status(client, id).await),
+            e => classify(e),
+        },
     }
 }
 
@@ -135,7 +193,10 @@ pub(crate) async fn stop_cluster(client: &Client, id: &str) -> StopOutcome {
         .await
     {
         Ok(_) => StopOutcome::Stopped,
-        Err(e) => classify(AwsError::from_sdk("rds:StopDBCluster", e)),
+        Err(e) => match AwsError::from_sdk("rds:StopDBCluster", e) {
+            e if is_state_error(&e) => settle(e, cluster_status(client, id).await),
+            e => classify(e),
+        },
     }
 }
 
@@ -166,16 +227,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn state_errors_are_not_failures() {
-        let e = |code: &str, msg: &str| classify(AwsError::new("rds:StopDBInstance", code, msg));
+    fn state_errors_are_settled_by_the_status_not_the_words() {
+        // The messages RDS and moto return name no state, or a misleading one.
+        let state = |msg: &str| AwsError::new("rds:StopDBInstance", "InvalidDBInstanceState", msg);
+        let now = |s: &str| Ok(Some(s.to_string()));
         assert_eq!(
-            e("InvalidDBInstanceState", "Instance db-1 is already stopped"),
+            settle(
+                state("Instance db-1 is not in available state."),
+                now("stopped")
+            ),
             StopOutcome::AlreadyStopped
         );
-        assert!(matches!(
-            e("InvalidDBClusterStateFault", "cluster is modifying"),
-            StopOutcome::Skipped(_)
-        ));
-        assert!(matches!(e("AccessDenied", "no"), StopOutcome::Failed(_)));
+        assert_eq!(
+            settle(state("DbCluster c is in stopping state"), now("stopping")),
+            StopOutcome::AlreadyStopped
+        );
+        // "cannot be stopped" is not "already stopped".
+        assert_eq!(
+            settle(state("Instance db-1 cannot be stopped now."), now("backing-up")),
+            StopOutcome::Skipped(
+                "RDS refused to stop it while its status is backing-up: Instance db-1 cannot be stopped now.".into()
+            )
+        );
+        assert_eq!(
+            settle(state("x"), Ok(None)),
+            StopOutcome::Skipped("it no longer exists".into())
+        );
+        let unreadable = Err(AwsError::new("rds:DescribeDBInstances", "Throttling", ""));
+        assert_eq!(
+            settle(state("x"), unreadable),
+            StopOutcome::Failed(state("x"))
+        );
+    }
+
+    #[test]
+    fn other_errors() {
+        let e = |code: &str| classify(AwsError::new("rds:StopDBInstance", code, "m"));
+        assert_eq!(
+            e("DBInstanceNotFound"),
+            StopOutcome::Skipped("it no longer exists".into())
+        );
+        assert!(
+            matches!(e("InvalidParameterCombination"), StopOutcome::Skipped(r) if r == "RDS cannot stop it: m")
+        );
+        assert!(matches!(e("AccessDenied"), StopOutcome::Failed(_)));
     }
 }

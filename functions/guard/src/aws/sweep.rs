@@ -96,12 +96,18 @@ pub async fn sweep(
         report.stopped.sort();
         report.earlier.sort();
         report.skipped.sort();
+        report.unstamped.sort();
+        for r in &report.unstamped {
+            // The retry and `resume` look for the stamp: say which stops lack it.
+            tracing::warn!(region = %report.region, resource = %r.id, kind = %r.kind, "stopped but not stamped");
+        }
         tracing::info!(
             region = %report.region,
             stopped = report.stopped.len(),
             earlier = report.earlier.len(),
             skipped = report.skipped.len(),
             failed = report.failed.len(),
+            unstamped = report.unstamped.len(),
             errors = report.errors.len(),
             finished = report.finished,
             "region swept"
@@ -176,49 +182,56 @@ async fn sweep_ec2(client: &aws_sdk_ec2::Client, region: &str, spec: &SweepSpec,
         .chunks(ec2::STOP_BATCH)
         .map(<[String]>::to_vec)
         .collect();
-    let mut results = stream::iter(batches)
-        .map(|batch| ec2::stop_batch(client, batch))
-        .buffer_unordered(spec.concurrency.max(1));
-    while let Some(batch_results) = results.next().await {
-        let mut newly_stopped = Vec::new();
+    // Each answer is recorded as it arrives, before anything else is awaited:
+    // a region that runs out of time still reports every stop EC2 acknowledged.
+    let record_answer = |answer: Vec<(String, StopOutcome)>| {
         with(shared, |r| {
-            for (id, outcome) in batch_results {
-                let Some(resource) = by_id.get(&id).cloned() else {
-                    continue;
-                };
-                record(r, region, resource, outcome, &mut newly_stopped);
+            for (id, outcome) in answer {
+                if let Some(resource) = by_id.get(&id) {
+                    record(r, region, resource.clone(), outcome);
+                }
             }
-        });
-        if !newly_stopped.is_empty() {
-            if let Err(e) = ec2::stamp(client, &newly_stopped, &spec.stamp).await {
-                tracing::warn!(region, error = %e, "stopped instances could not be stamped");
-                with(shared, |r| {
-                    r.stamp_warnings.push(format!(
-                        "{} instance(s) stopped but not stamped: {e}",
-                        newly_stopped.len()
-                    ))
-                });
+        })
+    };
+    let record_answer = &record_answer;
+    let mut batches = stream::iter(batches)
+        .map(|batch| async move {
+            let stopped = ec2::stop_batch(client, batch, record_answer).await;
+            if stopped.is_empty() {
+                return;
             }
-        }
-    }
+            match ec2::stamp(client, &stopped, &spec.stamp).await {
+                Ok(()) => with(shared, |r| r.stamped(&stopped)),
+                Err(e) => {
+                    tracing::warn!(region, error = %e, instances = ?stopped, "stopped instances could not be stamped");
+                    with(shared, |r| {
+                        r.stamp_warnings.push(format!(
+                            "{} instance(s) stopped but not stamped: {e}",
+                            stopped.len()
+                        ))
+                    });
+                }
+            }
+        })
+        .buffer_unordered(spec.concurrency.max(1));
+    while batches.next().await.is_some() {}
 }
 
-/// Records one outcome; pushes the id to `newly_stopped` when it needs a stamp.
-fn record(
-    r: &mut RegionReport,
-    region: &str,
-    resource: Resource,
-    outcome: StopOutcome,
-    newly_stopped: &mut Vec<String>,
-) {
+/// Records one outcome the moment it is known. A stopped resource is also
+/// listed as unstamped until its stamp is written.
+fn record(r: &mut RegionReport, region: &str, resource: Resource, outcome: StopOutcome) {
     match outcome {
         StopOutcome::Stopped => {
             tracing::info!(region, resource = %resource.id, kind = %resource.kind, action = "stop", "stopped");
-            newly_stopped.push(resource.id.clone());
+            r.unstamped.push(resource.clone());
             r.stopped.push(resource);
         }
         StopOutcome::AlreadyStopped => {
             tracing::info!(region, resource = %resource.id, action = "stop", "already stopped or stopping");
+            r.skipped.push(Skipped {
+                resource,
+                reason: "already stopped or stopping when the stop call arrived (stopped by someone else meanwhile)".into(),
+            });
         }
         StopOutcome::Skipped(reason) => {
             tracing::info!(region, resource = %resource.id, action = "skip", %reason, "skipped");
@@ -292,27 +305,30 @@ async fn sweep_rds(client: &aws_sdk_rds::Client, region: &str, spec: &SweepSpec,
         });
         return;
     }
-    let mut results = stream::iter(targets)
+    let mut stops = stream::iter(targets)
         .map(|(resource, arn)| async move {
             let outcome = match resource.kind {
                 ResourceKind::DbCluster => rds::stop_cluster(client, &resource.id).await,
                 _ => rds::stop_instance(client, &resource.id).await,
             };
-            let stamp_error = if outcome == StopOutcome::Stopped {
-                rds::stamp(client, &arn, &spec.stamp).await.err()
-            } else {
-                None
-            };
-            (resource, outcome, stamp_error)
+            let stopped = outcome == StopOutcome::Stopped;
+            // Recorded before the stamp is awaited, so running out of time
+            // during the stamp cannot lose the stop.
+            with(shared, |r| record(r, region, resource.clone(), outcome));
+            if !stopped {
+                return;
+            }
+            match rds::stamp(client, &arn, &spec.stamp).await {
+                Ok(()) => with(shared, |r| r.stamped(std::slice::from_ref(&resource.id))),
+                Err(e) => {
+                    tracing::warn!(region, resource = %resource.id, error = %e, "stopped but not stamped");
+                    with(shared, |r| {
+                        r.stamp_warnings
+                            .push(format!("{} stopped but not stamped: {e}", resource.id))
+                    });
+                }
+            }
         })
         .buffer_unordered(spec.concurrency.max(1));
-    while let Some((resource, outcome, stamp_error)) = results.next().await {
-        with(shared, |r| {
-            if let Some(e) = stamp_error {
-                r.stamp_warnings
-                    .push(format!("{} stopped but not stamped: {e}", resource.id));
-            }
-            record(r, region, resource, outcome, &mut Vec::new());
-        });
-    }
+    while stops.next().await.is_some() {}
 }

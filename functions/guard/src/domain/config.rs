@@ -139,7 +139,16 @@ pub fn selection_from_lookup(
                         expected: "a tag value of at most 256 characters, or empty for any value",
                     })
                 }
-                Some(v) => Some(v.trim().to_string()),
+                // IAM compares the raw value: one trimmed here would match
+                // nothing there, and the whole stop call would be denied.
+                Some(v) if v.trim() != v => {
+                    return Err(ConfigError::Invalid {
+                        name: "STOP_TAG_VALUE",
+                        value: v,
+                        expected: "a tag value without spaces at either end (the role's IAM condition compares it exactly), or empty for any value",
+                    })
+                }
+                Some(v) => Some(v),
             };
             if key == exempt_tag_key {
                 // Blame the variable the user set: the stop key may be the default.
@@ -186,6 +195,15 @@ fn tag_key_from(
     let key = raw.trim();
     if key.is_empty() {
         return Ok(default.to_string());
+    }
+    if key != raw {
+        // IAM's conditions name the raw key (aws:ResourceTag/KEY).
+        return Err(ConfigError::Invalid {
+            name,
+            value: raw,
+            expected:
+                "a tag key without spaces at either end (the role's IAM conditions name it exactly)",
+        });
     }
     if key.len() > 128
         || key.to_ascii_lowercase().starts_with("aws:")
@@ -572,6 +590,29 @@ mod tests {
             assert!(err.contains(value), "{err}");
             assert!(err.contains(expected), "{err}");
         }
+    }
+
+    #[test]
+    fn tag_settings_with_spaces_at_the_ends_are_refused() {
+        for (name, value) in [
+            ("STOP_TAG_VALUE", "stop "),
+            ("STOP_TAG_VALUE", " stop"),
+            ("STOP_TAG_KEY", "cost-guard "),
+            ("EXEMPT_TAG_KEY", " keep"),
+        ] {
+            let err = config(&[(name, value)]).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("{name}={value:?}")), "{err}");
+            assert!(err.contains("without spaces at either end"), "{err}");
+        }
+        // Inside a value a space is fine: IAM compares the same text.
+        let c = config(&[("STOP_TAG_VALUE", "stop now")]).unwrap();
+        assert_eq!(
+            c.select.selection,
+            Selection::Tagged {
+                key: "cost-guard".into(),
+                value: Some("stop now".into())
+            }
+        );
     }
 
     #[test]

@@ -69,12 +69,21 @@ pub struct RegionReport {
     pub failed: Vec<Failed>,
     /// Errors about the region as a whole (a describe that failed, the deadline).
     pub errors: Vec<String>,
-    /// Stopped, but the stamp tags could not be written.
+    /// Stopped, but the stamp tags could not be written: why.
     pub stamp_warnings: Vec<String>,
+    /// Stopped, but not (yet) stamped: a stamp call failed, or time ran out
+    /// before it was made. These carry no `cost-guard:stopped-at` tag, so
+    /// the report is the only record that this incident stopped them.
+    pub unstamped: Vec<Resource>,
     pub finished: bool,
 }
 
 impl RegionReport {
+    /// The stamp of these resources is written.
+    pub(crate) fn stamped(&mut self, ids: &[String]) {
+        self.unstamped.retain(|r| !ids.contains(&r.id));
+    }
+
     pub fn is_clean(&self) -> bool {
         self.finished && self.errors.is_empty() && self.failed.is_empty()
     }

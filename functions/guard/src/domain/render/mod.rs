@@ -178,6 +178,7 @@ pub(crate) fn sweep_section(b: &mut String, sweep: &SweepReport, stamp: Option<&
             && r.skipped.is_empty()
             && r.is_clean()
             && r.stamp_warnings.is_empty()
+            && r.unstamped.is_empty()
         {
             quiet.push(r.region.as_str());
             continue;
@@ -238,6 +239,10 @@ fn render_region(b: &mut String, r: &RegionReport, dry: bool) {
             .collect(),
     );
     section("Region errors", r.errors.clone());
+    section(
+        "Stopped but NOT stamped (no cost-guard:stopped-at tag; only this report says cost-guard stopped them)",
+        r.unstamped.iter().map(res_line).collect(),
+    );
     section("Warnings", r.stamp_warnings.clone());
     b.push('\n');
 }
@@ -247,34 +252,57 @@ fn render_restart(b: &mut String, sweep: &SweepReport, stamp: Option<&Stamp>) {
     b.push_str("When you have found the cause, start what cost-guard stopped (AWS CLI):\n");
     let at = stamp.map(|s| s.at.as_str()).unwrap_or("*");
     for r in sweep.regions.iter().filter(|r| !r.stopped.is_empty()) {
-        if r.stopped
-            .iter()
-            .any(|s| s.kind == ResourceKind::Ec2Instance)
-        {
+        let stamped_ec2 = r.stopped.iter().any(|s| {
+            s.kind == ResourceKind::Ec2Instance && !r.unstamped.iter().any(|u| u.id == s.id)
+        });
+        if stamped_ec2 {
             let _ = writeln!(
                 b,
                 "  aws ec2 start-instances --region {0} --instance-ids $(aws ec2 describe-instances --region {0} --filters \"Name=tag:{STOPPED_AT_TAG},Values={at}\" \"Name=instance-state-name,Values=stopped\" --query \"Reservations[].Instances[].InstanceId\" --output text)",
                 r.region
             );
         }
-        for s in r.stopped.iter().take(MAX_LISTED) {
-            match s.kind {
-                ResourceKind::DbInstance => {
-                    let _ = writeln!(
-                        b,
-                        "  aws rds start-db-instance --region {} --db-instance-identifier {}",
-                        r.region, s.id
-                    );
-                }
-                ResourceKind::DbCluster => {
-                    let _ = writeln!(
-                        b,
-                        "  aws rds start-db-cluster --region {} --db-cluster-identifier {}",
-                        r.region, s.id
-                    );
-                }
-                ResourceKind::Ec2Instance => {}
-            }
+        // Without the stamp the filter above cannot find them: by id.
+        let unstamped_ec2: Vec<&str> = r
+            .unstamped
+            .iter()
+            .filter(|s| s.kind == ResourceKind::Ec2Instance)
+            .map(|s| s.id.as_str())
+            .collect();
+        if !unstamped_ec2.is_empty() {
+            let _ = writeln!(
+                b,
+                "  aws ec2 start-instances --region {} --instance-ids {}",
+                r.region,
+                unstamped_ec2.join(" ")
+            );
+        }
+        let databases: Vec<&Resource> = r
+            .stopped
+            .iter()
+            .filter(|s| s.kind != ResourceKind::Ec2Instance)
+            .collect();
+        for s in databases.iter().take(MAX_LISTED) {
+            let _ = match s.kind {
+                ResourceKind::DbCluster => writeln!(
+                    b,
+                    "  aws rds start-db-cluster --region {} --db-cluster-identifier {}",
+                    r.region, s.id
+                ),
+                _ => writeln!(
+                    b,
+                    "  aws rds start-db-instance --region {} --db-instance-identifier {}",
+                    r.region, s.id
+                ),
+            };
+        }
+        if databases.len() > MAX_LISTED {
+            let _ = writeln!(
+                b,
+                "  ... and {} more databases in {} (listed under Stopped above)",
+                databases.len() - MAX_LISTED,
+                r.region
+            );
         }
     }
     let _ = writeln!(

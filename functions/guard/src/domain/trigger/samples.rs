@@ -143,22 +143,35 @@ mod hostile {
             .collect()
     }
 
-    /// Every parser on one input. Returns whether the message would act.
-    fn parse_everything(text: &str) -> bool {
-        let mut acts = false;
-        let t = parse_message(text);
-        if !matches!(t, Trigger::Unrecognised { .. }) {
-            acts |= decide(&t, &DEFAULT).verdict == Verdict::Act;
-        }
+    /// Every parser on one input, as a message body and as a Lambda event:
+    /// every trigger found, with its verdict under the default policy.
+    fn parse_everything(text: &str) -> Vec<(Trigger, Verdict)> {
+        let decided = |t: Trigger| {
+            let v = decide(&t, &DEFAULT).verdict;
+            (t, v)
+        };
+        let mut found = vec![decided(parse_message(text))];
         if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
             if let Ok(records) = parse_sns_event(&value) {
-                for r in records {
-                    let _ = decide(&parse_message(&r.message), &DEFAULT);
-                }
+                found.extend(records.iter().map(|r| decided(parse_message(&r.message))));
             }
             let _ = crate::domain::trigger::root::parse_root_event(&value);
         }
-        acts
+        found
+    }
+
+    fn acts(found: &[(Trigger, Verdict)]) -> bool {
+        found.iter().any(|(_, v)| *v == Verdict::Act)
+    }
+
+    /// Which family a trigger belongs to.
+    fn family(t: &Trigger) -> &'static str {
+        match t {
+            Trigger::Budget(_) => "budget",
+            Trigger::Alarm(_) => "alarm",
+            Trigger::Anomaly(_) => "anomaly",
+            Trigger::Unrecognised { .. } => "unrecognised",
+        }
     }
 
     #[test]
@@ -168,19 +181,24 @@ mod hostile {
             parse_message(&nested),
             Trigger::Unrecognised { .. }
         ));
-        assert!(!parse_everything(&nested));
+        assert!(!acts(&parse_everything(&nested)));
         let oversized = format!("{{\"Records\": \"{}\"}}", "x".repeat(300 * 1024));
-        assert!(!parse_everything(&oversized));
+        assert!(!acts(&parse_everything(&oversized)));
+        let alarm = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/alarm-billing-alarm.json"
+        ));
+        let sample_threshold = "\\\"Threshold\\\": 100.0";
+        assert!(alarm.contains(sample_threshold), "the sample changed");
         for amount in ["1e400", "-1", "NaN", "Infinity", "99999999999999999999999"] {
-            let alarm = include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../events/alarm-billing-alarm.json"
-            ))
-            .replace(
-                "\\\"Threshold\\\":40.0",
-                &format!("\\\"Threshold\\\":{amount}"),
-            );
-            parse_everything(&alarm);
+            let hostile = alarm.replace(sample_threshold, &format!("\\\"Threshold\\\": {amount}"));
+            let value: serde_json::Value = serde_json::from_str(&hostile).unwrap();
+            let records = parse_sns_event(&value).unwrap();
+            assert_eq!(records.len(), 1);
+            // An ALARM with a threshold that is no amount is refused, not acted on.
+            let t = parse_message(&records[0].message);
+            assert!(matches!(t, Trigger::Unrecognised { .. }), "{amount}: {t:?}");
+            assert!(!acts(&parse_everything(&hostile)), "{amount}");
         }
         let budget = include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -204,11 +222,11 @@ mod hostile {
 
         #[test]
         fn arbitrary_text_never_panics_and_never_acts(text in ".{0,400}") {
-            prop_assert!(!parse_everything(&text));
+            prop_assert!(!acts(&parse_everything(&text)));
         }
 
         #[test]
-        fn mutated_samples_never_panic(
+        fn a_mutated_sample_acts_only_as_what_it_was(
             which in 0usize..12,
             cut in 0usize..4000,
             at in 0usize..4000,
@@ -220,7 +238,19 @@ mod hostile {
             let at = at.min(cut);
             if text.is_char_boundary(cut) && text.is_char_boundary(at) {
                 let mutated = format!("{}{insert}{}", &text[..at], &text[at..cut]);
-                parse_everything(&mutated);
+                let found = parse_everything(&mutated);
+                prop_assert_eq!(&found, &parse_everything(&mutated), "deterministic");
+                // Whatever the damage, it never turns into another kind of
+                // alert that acts, and what no longer reads as JSON stops nothing.
+                let was: Vec<&str> = parse_everything(text).iter().map(|(t, _)| family(t)).collect();
+                for (t, v) in &found {
+                    if *v == Verdict::Act {
+                        prop_assert!(was.contains(&family(t)), "{} sample acted as {t:?}", was.join("/"));
+                    }
+                }
+                if serde_json::from_str::<serde_json::Value>(&mutated).is_err() {
+                    prop_assert!(!acts(&found), "broken JSON acted: {found:?}");
+                }
             }
         }
     }
