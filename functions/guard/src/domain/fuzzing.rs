@@ -245,6 +245,74 @@ fn check_message(text: &str) {
         assert!(matches!(trigger, Trigger::Unrecognised { .. }));
     }
     check_trigger(&trigger);
+    for policy in &POLICIES {
+        if decide(&trigger, policy).verdict == Verdict::Act {
+            check_evidence(text, &trigger, policy);
+        }
+    }
+}
+
+/// A message that acts says so itself: read again here, apart from the
+/// parsers and the policy, the message must hold the state, alert type or
+/// impact that the verdict rests on.
+fn check_evidence(text: &str, trigger: &Trigger, policy: &Policy) {
+    // As delivered: a byte-order mark and surrounding blanks are not content.
+    let body = text.trim_start_matches('\u{feff}').trim();
+    let value: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let field = |key: &str| value.as_ref().and_then(|v| v.get(key));
+    match trigger {
+        Trigger::Alarm(_) => {
+            let state = field("NewStateValue")
+                .and_then(|s| s.as_str())
+                .map(str::trim);
+            assert_eq!(
+                state,
+                Some("ALARM"),
+                "an alarm acted without being in ALARM"
+            );
+        }
+        Trigger::Anomaly(_) => {
+            let impact = field("impact")
+                .and_then(|i| i.get("totalImpact"))
+                .and_then(|t| t.as_f64().or_else(|| t.as_str()?.trim().parse().ok()));
+            let min = match policy.anomaly {
+                AnomalyAction::Stop { min_impact_usd } => min_impact_usd,
+                AnomalyAction::Report => f64::INFINITY,
+            };
+            assert!(
+                impact.is_some_and(|i| i >= min),
+                "anomaly acted on impact {impact:?}"
+            );
+        }
+        Trigger::Budget(_) => {
+            // The alert type, as a `Key: value` line of the text or a JSON value.
+            let said = |word: &str| match &value {
+                Some(v) => json_strings(v)
+                    .iter()
+                    .any(|s| s.trim().eq_ignore_ascii_case(word)),
+                None => text.lines().any(|l| {
+                    let l = l.to_ascii_lowercase();
+                    l.contains("alert type") && l.contains(&word.to_ascii_lowercase())
+                }),
+            };
+            assert!(
+                said("ACTUAL")
+                    || (policy.act_on_forecasted && (said("FORECASTED") || said("FORECAST"))),
+                "a budget acted without an ACTUAL alert type"
+            );
+        }
+        Trigger::Unrecognised { .. } => panic!("acted on an unrecognised message"),
+    }
+}
+
+/// Every string in a JSON value, keys' values at any depth.
+fn json_strings(v: &serde_json::Value) -> Vec<&str> {
+    match v {
+        serde_json::Value::String(s) => vec![s.as_str()],
+        serde_json::Value::Array(a) => a.iter().flat_map(json_strings).collect(),
+        serde_json::Value::Object(o) => o.values().flat_map(json_strings).collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn check_trigger(trigger: &Trigger) {
@@ -358,14 +426,32 @@ mod tests {
 
     #[test]
     fn a_broken_promise_is_caught() {
-        // The checks must be able to fail: an unrecognised trigger that decided
-        // to act would be reported.
-        let text = "x".repeat(trigger::MAX_MESSAGE_BYTES + 1);
-        assert!(matches!(
-            trigger::parse_message(&text),
-            Trigger::Unrecognised { .. }
+        // Each check must be able to fail. A message that acted without its
+        // evidence: an alarm "acting" from a message in OK state ...
+        let ok = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/alarm-billing-ok.json"
         ));
-        let hostile = std::panic::catch_unwind(|| check_excerpt("line\nbreak"));
-        assert!(hostile.is_err());
+        let event: serde_json::Value = serde_json::from_str(ok).unwrap();
+        let message = trigger::parse_sns_event(&event).unwrap()[0].message.clone();
+        let Trigger::Alarm(mut alarm) = trigger::parse_message(&message) else {
+            panic!("the sample is an alarm")
+        };
+        alarm.state = trigger::AlarmState::Alarm;
+        let forged = Trigger::Alarm(alarm);
+        let caught = std::panic::catch_unwind(|| check_evidence(&message, &forged, &POLICIES[0]));
+        assert!(caught.is_err(), "an alarm in OK state passed as acting");
+        // ... a line break in an excerpt, and a refusal that blames an unset variable.
+        assert!(std::panic::catch_unwind(|| check_excerpt("line\nbreak")).is_err());
+        let unset = ConfigError::Invalid {
+            name: "REGIONS",
+            value: "Mars".into(),
+            expected: "region names",
+        };
+        let caught = std::panic::catch_unwind(|| check_refusal(&unset, &HashMap::new()));
+        assert!(
+            caught.is_err(),
+            "a refusal of a variable that is not set passed"
+        );
     }
 }

@@ -12,7 +12,7 @@ pub fn tag<'a>(tags: &'a Tags, key: &str) -> Option<&'a str> {
 }
 
 /// Tag EC2 Auto Scaling puts on every instance of a group.
-pub(crate) const ASG_TAG: &str = "aws:autoscaling:groupName";
+pub const ASG_TAG: &str = "aws:autoscaling:groupName";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ec2Instance {

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use proptest::prelude::*;
 
 use guard::domain::config::{selection_from_lookup, Selection, SelectionConfig};
-use guard::domain::inventory::{tag, DbCluster, DbInstance, Ec2Instance, Tags};
+use guard::domain::inventory::{DbCluster, DbInstance, Ec2Instance, Tags, ASG_TAG};
 use guard::domain::select::{plan_ec2, plan_rds};
 use guard::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 
@@ -17,6 +17,7 @@ const KEYS: &[&str] = &[
     "Name",
     "keep",
     STOPPED_AT_TAG,
+    ASG_TAG,
 ];
 const VALUES: &[&str] = &["stop", "keep", "", "Stop", "true"];
 
@@ -41,13 +42,14 @@ fn instance() -> impl Strategy<Value = Ec2Instance> {
         tags(),
         prop::sample::select(&["running", "pending", "stopping", "stopped"][..]),
         prop::option::of(prop::sample::select(&["ebs", "instance-store"][..])),
+        prop::option::of(prop::sample::select(&[ONE_TIME_SPOT, "sir-persistent"][..])),
     )
-        .prop_map(|(id, tags, state, root)| Ec2Instance {
+        .prop_map(|(id, tags, state, root, spot)| Ec2Instance {
             id,
             instance_type: "t3.micro".into(),
             state: state.into(),
             root_device_type: root.map(str::to_string),
-            spot_request_id: None,
+            spot_request_id: spot.map(str::to_string),
             tags,
         })
 }
@@ -108,16 +110,22 @@ fn selection() -> impl Strategy<Value = SelectionConfig> {
         })
 }
 
-/// Whether `tags` carry the selection's stop tag.
+/// The spot request the generator makes one-time (its instances cannot stop).
+const ONE_TIME_SPOT: &str = "sir-once";
+
+/// Whether `tags` carry the selection's stop tag, read from the pairs
+/// themselves rather than through the library's lookup.
 fn carries_stop_tag(tags: &Tags, select: &SelectionConfig) -> bool {
     match &select.selection {
-        Selection::Tagged {
-            key,
-            value: Some(v),
-        } => tag(tags, key) == Some(v.as_str()),
-        Selection::Tagged { key, value: None } => tag(tags, key).is_some(),
+        Selection::Tagged { key, value } => tags
+            .iter()
+            .any(|(k, v)| k == key && value.as_ref().is_none_or(|want| v == want)),
         Selection::AllExceptExempt => true,
     }
+}
+
+fn exempt(tags: &Tags, select: &SelectionConfig) -> bool {
+    tags.iter().any(|(k, _)| *k == select.exempt_tag_key)
 }
 
 proptest! {
@@ -126,15 +134,26 @@ proptest! {
         instances in prop::collection::vec(instance(), 0..30),
         select in selection(),
     ) {
-        let plan = plan_ec2(&instances, &select, &HashSet::new());
+        let one_time: HashSet<String> = [ONE_TIME_SPOT.to_string()].into();
+        let plan = plan_ec2(&instances, &select, &one_time);
         for i in &plan.to_stop {
             prop_assert!(carries_stop_tag(&i.tags, &select), "{i:?} lacks the stop tag");
-            prop_assert!(tag(&i.tags, &select.exempt_tag_key).is_none(), "{i:?} is exempt");
+            prop_assert!(!exempt(&i.tags, &select), "{i:?} is exempt");
             prop_assert!(matches!(i.state.as_str(), "running" | "pending"));
             prop_assert!(i.root_device_type.as_deref() != Some("instance-store"));
+            prop_assert!(i.spot_request_id.as_deref() != Some(ONE_TIME_SPOT), "{i:?} is a one-time spot instance");
+            prop_assert!(!i.tags.iter().any(|(k, _)| k == ASG_TAG), "{i:?} belongs to an Auto Scaling group");
         }
         for s in &plan.skipped {
             prop_assert!(!plan.to_stop.iter().any(|i| i.id == s.resource.id));
+        }
+        // Nothing selected and running is passed over in silence.
+        for i in instances.iter().filter(|i| matches!(i.state.as_str(), "running" | "pending")) {
+            if carries_stop_tag(&i.tags, &select) {
+                let listed = plan.to_stop.iter().any(|p| p.id == i.id)
+                    || plan.skipped.iter().any(|s| s.resource.id == i.id);
+                prop_assert!(listed, "{i:?} is neither stopped nor skipped");
+            }
         }
     }
 
@@ -147,18 +166,18 @@ proptest! {
         let plan = plan_rds(&dbs, &clusters, &select);
         for d in &plan.instances {
             prop_assert!(carries_stop_tag(&d.tags, &select));
-            prop_assert!(tag(&d.tags, &select.exempt_tag_key).is_none());
+            prop_assert!(!exempt(&d.tags, &select));
             prop_assert!(d.cluster_id.is_none(), "cluster members are never stopped alone");
             prop_assert_eq!(d.status.as_str(), "available");
         }
         for c in &plan.clusters {
             prop_assert!(carries_stop_tag(&c.tags, &select));
-            prop_assert!(tag(&c.tags, &select.exempt_tag_key).is_none());
+            prop_assert!(!exempt(&c.tags, &select));
             prop_assert_eq!(c.status.as_str(), "available");
             // Stopping a cluster stops every member: none may be exempt.
             let exempt_member = dbs.iter().find(|d| {
                 d.cluster_id.as_deref() == Some(c.id.as_str())
-                    && tag(&d.tags, &select.exempt_tag_key).is_some()
+                    && exempt(&d.tags, &select)
             });
             prop_assert!(exempt_member.is_none(), "{c:?} would stop exempt member {exempt_member:?}");
         }
