@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 mod plan;
+mod resume;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -35,6 +36,29 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Start again what cost-guard stopped (what carries its stamp), in every
+    /// region of REGIONS, with the configured credentials. Shows what it would
+    /// start unless --yes is given.
+    Resume {
+        /// Only what this trigger stopped, e.g. budget:student-monthly (the
+        /// cost-guard:stopped-by tag).
+        #[arg(long, value_name = "TRIGGER")]
+        stopped_by: Option<String>,
+        /// Only what was stopped at or after this time, e.g. 2026-11-22T10:00:00Z.
+        #[arg(long, value_name = "TIME", value_parser = rfc3339)]
+        since: Option<time::OffsetDateTime>,
+        /// Show what would be started, and start nothing (the default without --yes).
+        #[arg(long, conflicts_with = "yes")]
+        dry_run: bool,
+        /// Start them.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+fn rfc3339(text: &str) -> std::result::Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("{e}: expected a time such as 2026-11-22T10:00:00Z"))
 }
 
 #[tokio::main]
@@ -50,6 +74,19 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Plan => plan::run().await,
         Command::Demo { dry_run } => demo::run(dry_run).await,
+        Command::Resume {
+            stopped_by,
+            since,
+            dry_run,
+            yes,
+        } => {
+            let request = guard::domain::resume::ResumeRequest {
+                stopped_by,
+                since,
+                dry_run,
+            };
+            resume::run(request, yes).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,6 +7,7 @@ mod cli;
 mod faults;
 mod harness;
 mod overspend;
+mod resume;
 mod root;
 mod spend;
 mod support;

@@ -2,13 +2,13 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use aws_sdk_ec2::types::{Filter, Instance, InstanceStateName, Tag};
+use aws_sdk_ec2::types::{Filter, Instance, Tag};
 use aws_sdk_ec2::Client;
 
 use crate::domain::config::{Selection, SelectionConfig};
 use crate::domain::error::AwsError;
 use crate::domain::inventory::{Ec2Instance, Tags};
-use crate::domain::outcome::{Stamp, StopOutcome};
+use crate::domain::outcome::{Outcome, Stamp, RESUMING_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
 
 /// `DescribeInstances` page size: the API's maximum.
 pub(crate) const PAGE_SIZE: i32 = 1000;
@@ -127,97 +127,121 @@ pub(crate) async fn one_time_spot_requests(
     Ok(one_time)
 }
 
-/// Stops one batch of instances. When the call fails because of some instance
-/// in it, the batch is split in halves and each half retried, so one bad
-/// instance costs a few extra calls and the rest still stop. Errors about the
-/// whole call (throttling after the SDK's retries, access denied, no answer)
-/// are not split: every id of the batch gets that error.
-///
-/// `record` gets the outcomes of each answer as soon as it arrives (a split
-/// batch answers several times), so nothing acknowledged is lost if the caller
-/// runs out of time; the ids stopped are returned, for the stamp.
+/// Stops one batch of instances (see [`in_halves`]); returns the ids stopped.
 pub(crate) async fn stop_batch(
     client: &Client,
     ids: Vec<String>,
-    record: &impl Fn(Vec<(String, StopOutcome)>),
+    record: &impl Fn(Vec<(String, Outcome)>),
 ) -> Vec<String> {
-    let mut stopped = Vec::with_capacity(ids.len());
+    let call = |batch: Vec<String>| async move {
+        client
+            .stop_instances()
+            .set_instance_ids(Some(batch))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("ec2:StopInstances", e))
+    };
+    in_halves(ids, call, classify_single, record).await
+}
+
+/// Starts one batch of instances (see [`in_halves`]); returns the ids started.
+pub(crate) async fn start_batch(
+    client: &Client,
+    ids: Vec<String>,
+    record: &impl Fn(Vec<(String, Outcome)>),
+) -> Vec<String> {
+    let call = |batch: Vec<String>| async move {
+        client
+            .start_instances()
+            .set_instance_ids(Some(batch))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("ec2:StartInstances", e))
+    };
+    in_halves(ids, call, classify_single_start, record).await
+}
+
+/// Calls `call` on a batch of instance ids. When the call fails because of
+/// some instance in it, the batch is split in halves and each half retried, so
+/// one bad instance costs a few extra calls and the rest still go through.
+/// Errors about the whole call (throttling after the SDK's retries, access
+/// denied, no answer) are not split: every id of the batch gets that error;
+/// one instance's own error is read by `single`.
+///
+/// `record` gets the outcomes of each answer as soon as it arrives (a split
+/// batch answers several times), so nothing acknowledged is lost if the caller
+/// runs out of time. The ids the calls accepted are returned.
+async fn in_halves<Fut>(
+    ids: Vec<String>,
+    call: impl Fn(Vec<String>) -> Fut,
+    single: fn(AwsError) -> Outcome,
+    record: &impl Fn(Vec<(String, Outcome)>),
+) -> Vec<String>
+where
+    Fut: std::future::Future<Output = Result<(), AwsError>>,
+{
+    let mut done = Vec::with_capacity(ids.len());
     let mut queue = VecDeque::from([ids]);
     while let Some(batch) = queue.pop_front() {
-        let mut results = Vec::new();
         if batch.is_empty() {
             continue;
         }
-        match client
-            .stop_instances()
-            .set_instance_ids(Some(batch.clone()))
-            .send()
-            .await
-        {
-            Ok(out) => {
-                let mut seen = HashSet::new();
-                for change in out.stopping_instances() {
-                    let Some(id) = change.instance_id() else {
-                        continue;
-                    };
-                    seen.insert(id.to_string());
-                    // The instance was running or pending when listed moments ago.
-                    // "Previously stopping/stopped" here means an earlier attempt of
-                    // this sweep stopped it (an SDK retry after a lost answer, or a
-                    // batch that failed half-way): it is this sweep's stop.
-                    let before = change.previous_state().and_then(|s| s.name());
-                    if matches!(
-                        before,
-                        Some(InstanceStateName::Stopped | InstanceStateName::Stopping)
-                    ) {
-                        tracing::debug!(
-                            instance = id,
-                            "already stopping when the stop call arrived"
-                        );
-                    }
-                    results.push((id.to_string(), StopOutcome::Stopped));
-                }
-                // An id the answer did not mention was still accepted by the call.
-                for id in batch.into_iter().filter(|id| !seen.contains(id)) {
-                    results.push((id, StopOutcome::Stopped));
-                }
+        let results: Vec<(String, Outcome)> = match call(batch.clone()).await {
+            // Every id of an accepted call is acted on: an instance the answer
+            // leaves out, or lists as already in that state, was acted on by an
+            // earlier attempt of this same call.
+            Ok(()) => batch.into_iter().map(|id| (id, Outcome::Done)).collect(),
+            Err(err) if batch.len() == 1 => {
+                let id = batch.into_iter().next().unwrap_or_default();
+                vec![(id, single(err))]
             }
-            Err(e) => {
-                let err = AwsError::from_sdk("ec2:StopInstances", e);
-                if batch.len() == 1 {
-                    let id = batch.into_iter().next().unwrap_or_default();
-                    results.push((id, classify_single(err)));
-                } else if err.is_region_wide() {
-                    tracing::warn!(error = %err, ids = batch.len(), "stop batch failed as a whole");
-                    results.extend(
-                        batch
-                            .into_iter()
-                            .map(|id| (id, StopOutcome::Failed(err.clone()))),
-                    );
-                } else {
-                    tracing::info!(error = %err, ids = batch.len(), "stop batch failed; splitting it to isolate the instance");
-                    let mut left = batch;
-                    let right = left.split_off(left.len() / 2);
-                    queue.push_front(right);
-                    queue.push_front(left);
-                }
+            Err(err) if err.is_region_wide() => {
+                tracing::warn!(error = %err, ids = batch.len(), "batch failed as a whole");
+                batch
+                    .into_iter()
+                    .map(|id| (id, Outcome::Failed(err.clone())))
+                    .collect()
             }
-        }
-        stopped.extend(
+            Err(err) => {
+                tracing::info!(error = %err, ids = batch.len(), "batch failed; splitting it to isolate the instance");
+                let mut left = batch;
+                let right = left.split_off(left.len() / 2);
+                queue.push_front(right);
+                queue.push_front(left);
+                continue;
+            }
+        };
+        done.extend(
             results
                 .iter()
-                .filter(|(_, o)| *o == StopOutcome::Stopped)
+                .filter(|(_, o)| *o == Outcome::Done)
                 .map(|(id, _)| id.clone()),
         );
-        if !results.is_empty() {
-            record(results);
-        }
+        record(results);
     }
-    stopped
+    done
+}
+
+/// What one instance's own `StartInstances` error means.
+fn classify_single_start(err: AwsError) -> Outcome {
+    let message = err.message.clone();
+    match err.code.as_str() {
+        "IncorrectInstanceState" | "IncorrectSpotRequestState" => Outcome::Skipped(format!(
+            "its state changed before it could be started: {message}"
+        )),
+        "InvalidInstanceID.NotFound" => Outcome::Skipped("it no longer exists".into()),
+        "InsufficientInstanceCapacity" => Outcome::Failed(err),
+        "UnsupportedOperation" | "OperationNotPermitted" => {
+            Outcome::Skipped(format!("EC2 does not permit starting it: {message}"))
+        }
+        _ => Outcome::Failed(err),
+    }
 }
 
 /// What one instance's own `StopInstances` error means.
-fn classify_single(err: AwsError) -> StopOutcome {
+fn classify_single(err: AwsError) -> Outcome {
     let message = err.message.clone();
     match err.code.as_str() {
         "OperationNotPermitted"
@@ -225,17 +249,17 @@ fn classify_single(err: AwsError) -> StopOutcome {
                 .iter()
                 .any(|w| message.to_ascii_lowercase().contains(w)) =>
         {
-            StopOutcome::Skipped(format!("stop protection is enabled ({message})"))
+            Outcome::Skipped(format!("stop protection is enabled ({message})"))
         }
-        "OperationNotPermitted" => StopOutcome::Skipped(format!("EC2 does not permit stopping it: {message}")),
-        "UnsupportedOperation" => StopOutcome::Skipped(format!(
+        "OperationNotPermitted" => Outcome::Skipped(format!("EC2 does not permit stopping it: {message}")),
+        "UnsupportedOperation" => Outcome::Skipped(format!(
             "EC2 cannot stop it (for example a spot instance of a one-time request, or an instance-store root device): {message}"
         )),
         "IncorrectInstanceState" | "IncorrectSpotRequestState" => {
-            StopOutcome::Skipped(format!("its state changed before it could be stopped: {message}"))
+            Outcome::Skipped(format!("its state changed before it could be stopped: {message}"))
         }
-        "InvalidInstanceID.NotFound" => StopOutcome::Skipped("it no longer exists".into()),
-        _ => StopOutcome::Failed(err),
+        "InvalidInstanceID.NotFound" => Outcome::Skipped("it no longer exists".into()),
+        _ => Outcome::Failed(err),
     }
 }
 
@@ -264,6 +288,77 @@ pub async fn stamp(client: &Client, ids: &[String], stamp: &Stamp) -> Result<(),
     Ok(())
 }
 
+/// Every instance that carries the stamp or a resume's marker, in any state:
+/// what `resume` chooses from. The tag filter runs on the server.
+pub(crate) async fn describe_stamped(client: &Client) -> Result<Vec<Ec2Instance>, AwsError> {
+    let mut pages = client
+        .describe_instances()
+        .filters(
+            Filter::builder()
+                .name("tag-key")
+                .values(STOPPED_AT_TAG)
+                .values(RESUMING_TAG)
+                .build(),
+        )
+        .max_results(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    let mut instances = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeInstances", e))?;
+        for reservation in page.reservations() {
+            instances.extend(
+                reservation
+                    .instances()
+                    .iter()
+                    .filter(|i| i.instance_id().is_some())
+                    .map(Ec2Instance::from),
+            );
+        }
+    }
+    Ok(instances)
+}
+
+/// Puts the resuming marker in place of the stamp: the marker first (the role
+/// may write it only where the stamp is), then the stamp goes.
+pub(crate) async fn mark_resuming(
+    client: &Client,
+    ids: &[String],
+    marker: &str,
+) -> Result<(), AwsError> {
+    for chunk in ids.chunks(TAG_BATCH) {
+        client
+            .create_tags()
+            .set_resources(Some(chunk.to_vec()))
+            .tags(Tag::builder().key(RESUMING_TAG).value(marker).build())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ec2:CreateTags", e))?;
+        delete_tags(client, chunk, &[STOPPED_AT_TAG, STOPPED_BY_TAG]).await?;
+    }
+    Ok(())
+}
+
+/// Removes the resuming marker from what was started.
+pub(crate) async fn clear_marker(client: &Client, ids: &[String]) -> Result<(), AwsError> {
+    for chunk in ids.chunks(TAG_BATCH) {
+        delete_tags(client, chunk, &[RESUMING_TAG]).await?;
+    }
+    Ok(())
+}
+
+async fn delete_tags(client: &Client, ids: &[String], keys: &[&str]) -> Result<(), AwsError> {
+    let mut request = client.delete_tags().set_resources(Some(ids.to_vec()));
+    for key in keys {
+        request = request.tags(Tag::builder().key(*key).build());
+    }
+    request
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ec2:DeleteTags", e))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,16 +368,16 @@ mod tests {
         let skip =
             |code: &str, msg: &str| classify_single(AwsError::new("ec2:StopInstances", code, msg));
         assert!(
-            matches!(skip("OperationNotPermitted", "The instance has stop protection enabled"), StopOutcome::Skipped(r) if r.starts_with("stop protection"))
+            matches!(skip("OperationNotPermitted", "The instance has stop protection enabled"), Outcome::Skipped(r) if r.starts_with("stop protection"))
         );
         assert!(matches!(
             skip("UnsupportedOperation", "spot"),
-            StopOutcome::Skipped(_)
+            Outcome::Skipped(_)
         ));
         assert!(matches!(
             skip("InvalidInstanceID.NotFound", ""),
-            StopOutcome::Skipped(_)
+            Outcome::Skipped(_)
         ));
-        assert!(matches!(skip("Throttling", ""), StopOutcome::Failed(_)));
+        assert!(matches!(skip("Throttling", ""), Outcome::Failed(_)));
     }
 }

@@ -11,12 +11,14 @@
 //! | Cost Explorer: month-to-date spend and forecast | [`costexplorer`] |
 //! | publishing to the subscribers' topic | [`sns`] |
 //! | every region at once, within a time budget | [`sweep`] |
+//! | starting again what was stopped, every region at once | [`resume`] |
 
 pub mod costexplorer;
 pub mod ec2;
 mod error;
 pub mod rds;
 pub mod regions;
+pub mod resume;
 pub mod sdk;
 pub mod sns;
 pub mod sweep;

@@ -5,7 +5,7 @@ use aws_sdk_rds::Client;
 
 use crate::domain::error::AwsError;
 use crate::domain::inventory::{DbCluster, DbInstance, Tags};
-use crate::domain::outcome::{Stamp, StopOutcome};
+use crate::domain::outcome::{Outcome, Stamp, RESUMING_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
 
 /// Describe page size: the API's maximum.
 pub(crate) const PAGE_SIZE: i32 = 100;
@@ -110,27 +110,27 @@ fn is_not_found(err: &AwsError) -> bool {
     )
 }
 
-fn classify(err: AwsError) -> StopOutcome {
+fn classify(err: AwsError) -> Outcome {
     match err.code.as_str() {
-        _ if is_not_found(&err) => StopOutcome::Skipped("it no longer exists".into()),
+        _ if is_not_found(&err) => Outcome::Skipped("it no longer exists".into()),
         "UnsupportedDBEngineVersion" | "InvalidParameterCombination" | "InvalidParameterValue" => {
-            StopOutcome::Skipped(format!("RDS cannot stop it: {}", err.message))
+            Outcome::Skipped(format!("RDS cannot stop it: {}", err.message))
         }
-        _ => StopOutcome::Failed(err),
+        _ => Outcome::Failed(err),
     }
 }
 
 /// What a state error means, given the status the database has now (`None`
 /// when it no longer exists, an error when it could not be read).
-fn settle(err: AwsError, status: Result<Option<String>, AwsError>) -> StopOutcome {
+fn settle(err: AwsError, status: Result<Option<String>, AwsError>) -> Outcome {
     match status {
-        Ok(Some(s)) if matches!(s.as_str(), "stopped" | "stopping") => StopOutcome::AlreadyStopped,
-        Ok(Some(s)) => StopOutcome::Skipped(format!(
+        Ok(Some(s)) if matches!(s.as_str(), "stopped" | "stopping") => Outcome::AlreadyDone,
+        Ok(Some(s)) => Outcome::Skipped(format!(
             "RDS refused to stop it while its status is {s}: {}",
             err.message
         )),
-        Ok(None) => StopOutcome::Skipped("it no longer exists".into()),
-        Err(_) => StopOutcome::Failed(err),
+        Ok(None) => Outcome::Skipped("it no longer exists".into()),
+        Err(_) => Outcome::Failed(err),
     }
 }
 
@@ -170,14 +170,14 @@ async fn cluster_status(client: &Client, id: &str) -> Result<Option<String>, Aws
     }
 }
 
-pub(crate) async fn stop_instance(client: &Client, id: &str) -> StopOutcome {
+pub(crate) async fn stop_instance(client: &Client, id: &str) -> Outcome {
     match client
         .stop_db_instance()
         .db_instance_identifier(id)
         .send()
         .await
     {
-        Ok(_) => StopOutcome::Stopped,
+        Ok(_) => Outcome::Done,
         Err(e) => match AwsError::from_sdk("rds:StopDBInstance", e) {
             e if is_state_error(&e) => settle(e, instance_status(client, id).await),
             e => classify(e),
@@ -185,19 +185,96 @@ pub(crate) async fn stop_instance(client: &Client, id: &str) -> StopOutcome {
     }
 }
 
-pub(crate) async fn stop_cluster(client: &Client, id: &str) -> StopOutcome {
+pub(crate) async fn stop_cluster(client: &Client, id: &str) -> Outcome {
     match client
         .stop_db_cluster()
         .db_cluster_identifier(id)
         .send()
         .await
     {
-        Ok(_) => StopOutcome::Stopped,
+        Ok(_) => Outcome::Done,
         Err(e) => match AwsError::from_sdk("rds:StopDBCluster", e) {
             e if is_state_error(&e) => settle(e, cluster_status(client, id).await),
             e => classify(e),
         },
     }
+}
+
+/// Starts a stopped DB instance; a state error is settled by its status.
+pub(crate) async fn start_instance(client: &Client, id: &str) -> Outcome {
+    match client
+        .start_db_instance()
+        .db_instance_identifier(id)
+        .send()
+        .await
+    {
+        Ok(_) => Outcome::Done,
+        Err(e) => match AwsError::from_sdk("rds:StartDBInstance", e) {
+            e if is_state_error(&e) => settle_start(e, instance_status(client, id).await),
+            e => classify(e),
+        },
+    }
+}
+
+/// Starts a stopped DB cluster; a state error is settled by its status.
+pub(crate) async fn start_cluster(client: &Client, id: &str) -> Outcome {
+    match client
+        .start_db_cluster()
+        .db_cluster_identifier(id)
+        .send()
+        .await
+    {
+        Ok(_) => Outcome::Done,
+        Err(e) => match AwsError::from_sdk("rds:StartDBCluster", e) {
+            e if is_state_error(&e) => settle_start(e, cluster_status(client, id).await),
+            e => classify(e),
+        },
+    }
+}
+
+/// What a state error from a start means, given the status now.
+fn settle_start(err: AwsError, status: Result<Option<String>, AwsError>) -> Outcome {
+    match status {
+        Ok(Some(s)) if matches!(s.as_str(), "available" | "starting") => Outcome::AlreadyDone,
+        Ok(Some(s)) => Outcome::Skipped(format!(
+            "RDS refused to start it while its status is {s}: {}",
+            err.message
+        )),
+        Ok(None) => Outcome::Skipped("it no longer exists".into()),
+        Err(_) => Outcome::Failed(err),
+    }
+}
+
+/// Puts the resuming marker in place of the stamp (see `ec2::mark_resuming`).
+pub(crate) async fn mark_resuming(
+    client: &Client,
+    arn: &str,
+    marker: &str,
+) -> Result<(), AwsError> {
+    client
+        .add_tags_to_resource()
+        .resource_name(arn)
+        .tags(Tag::builder().key(RESUMING_TAG).value(marker).build())
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("rds:AddTagsToResource", e))?;
+    remove_tags(client, arn, &[STOPPED_AT_TAG, STOPPED_BY_TAG]).await
+}
+
+/// Removes the resuming marker from what was started.
+pub(crate) async fn clear_marker(client: &Client, arn: &str) -> Result<(), AwsError> {
+    remove_tags(client, arn, &[RESUMING_TAG]).await
+}
+
+async fn remove_tags(client: &Client, arn: &str, keys: &[&str]) -> Result<(), AwsError> {
+    client
+        .remove_tags_from_resource()
+        .resource_name(arn)
+        .set_tag_keys(Some(keys.iter().map(|k| k.to_string()).collect()))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("rds:RemoveTagsFromResource", e))?;
+    Ok(())
 }
 
 pub async fn stamp(client: &Client, arn: &str, stamp: &Stamp) -> Result<(), AwsError> {
@@ -236,28 +313,25 @@ mod tests {
                 state("Instance db-1 is not in available state."),
                 now("stopped")
             ),
-            StopOutcome::AlreadyStopped
+            Outcome::AlreadyDone
         );
         assert_eq!(
             settle(state("DbCluster c is in stopping state"), now("stopping")),
-            StopOutcome::AlreadyStopped
+            Outcome::AlreadyDone
         );
         // "cannot be stopped" is not "already stopped".
         assert_eq!(
             settle(state("Instance db-1 cannot be stopped now."), now("backing-up")),
-            StopOutcome::Skipped(
+            Outcome::Skipped(
                 "RDS refused to stop it while its status is backing-up: Instance db-1 cannot be stopped now.".into()
             )
         );
         assert_eq!(
             settle(state("x"), Ok(None)),
-            StopOutcome::Skipped("it no longer exists".into())
+            Outcome::Skipped("it no longer exists".into())
         );
         let unreadable = Err(AwsError::new("rds:DescribeDBInstances", "Throttling", ""));
-        assert_eq!(
-            settle(state("x"), unreadable),
-            StopOutcome::Failed(state("x"))
-        );
+        assert_eq!(settle(state("x"), unreadable), Outcome::Failed(state("x")));
     }
 
     #[test]
@@ -265,11 +339,11 @@ mod tests {
         let e = |code: &str| classify(AwsError::new("rds:StopDBInstance", code, "m"));
         assert_eq!(
             e("DBInstanceNotFound"),
-            StopOutcome::Skipped("it no longer exists".into())
+            Outcome::Skipped("it no longer exists".into())
         );
         assert!(
-            matches!(e("InvalidParameterCombination"), StopOutcome::Skipped(r) if r == "RDS cannot stop it: m")
+            matches!(e("InvalidParameterCombination"), Outcome::Skipped(r) if r == "RDS cannot stop it: m")
         );
-        assert!(matches!(e("AccessDenied"), StopOutcome::Failed(_)));
+        assert!(matches!(e("AccessDenied"), Outcome::Failed(_)));
     }
 }

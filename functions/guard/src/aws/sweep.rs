@@ -13,7 +13,7 @@ use futures::stream::{self, StreamExt};
 use crate::aws::{ec2, rds};
 use crate::domain::config::SelectionConfig;
 use crate::domain::inventory::{Resource, ResourceKind};
-use crate::domain::outcome::{Failed, RegionReport, Stamp, StopOutcome, SweepReport};
+use crate::domain::outcome::{Failed, Outcome, RegionReport, Stamp, SweepReport};
 use crate::domain::select::{self, Skipped};
 
 #[derive(Debug, Clone)]
@@ -184,7 +184,7 @@ async fn sweep_ec2(client: &aws_sdk_ec2::Client, region: &str, spec: &SweepSpec,
         .collect();
     // Each answer is recorded as it arrives, before anything else is awaited:
     // a region that runs out of time still reports every stop EC2 acknowledged.
-    let record_answer = |answer: Vec<(String, StopOutcome)>| {
+    let record_answer = |answer: Vec<(String, Outcome)>| {
         with(shared, |r| {
             for (id, outcome) in answer {
                 if let Some(resource) = by_id.get(&id) {
@@ -219,25 +219,25 @@ async fn sweep_ec2(client: &aws_sdk_ec2::Client, region: &str, spec: &SweepSpec,
 
 /// Records one outcome the moment it is known. A stopped resource is also
 /// listed as unstamped until its stamp is written.
-fn record(r: &mut RegionReport, region: &str, resource: Resource, outcome: StopOutcome) {
+fn record(r: &mut RegionReport, region: &str, resource: Resource, outcome: Outcome) {
     match outcome {
-        StopOutcome::Stopped => {
+        Outcome::Done => {
             tracing::info!(region, resource = %resource.id, kind = %resource.kind, action = "stop", "stopped");
             r.unstamped.push(resource.clone());
             r.stopped.push(resource);
         }
-        StopOutcome::AlreadyStopped => {
+        Outcome::AlreadyDone => {
             tracing::info!(region, resource = %resource.id, action = "stop", "already stopped or stopping");
             r.skipped.push(Skipped {
                 resource,
                 reason: "already stopped or stopping when the stop call arrived (stopped by someone else meanwhile)".into(),
             });
         }
-        StopOutcome::Skipped(reason) => {
+        Outcome::Skipped(reason) => {
             tracing::info!(region, resource = %resource.id, action = "skip", %reason, "skipped");
             r.skipped.push(Skipped { resource, reason });
         }
-        StopOutcome::Failed(err) => {
+        Outcome::Failed(err) => {
             tracing::error!(region, resource = %resource.id, action = "stop", error = %err, "stop failed");
             r.failed.push(Failed {
                 resource,
@@ -311,7 +311,7 @@ async fn sweep_rds(client: &aws_sdk_rds::Client, region: &str, spec: &SweepSpec,
                 ResourceKind::DbCluster => rds::stop_cluster(client, &resource.id).await,
                 _ => rds::stop_instance(client, &resource.id).await,
             };
-            let stopped = outcome == StopOutcome::Stopped;
+            let stopped = outcome == Outcome::Done;
             // Recorded before the stamp is awaited, so running out of time
             // during the stamp cannot lose the stop.
             with(shared, |r| record(r, region, resource.clone(), outcome));

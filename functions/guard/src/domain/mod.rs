@@ -14,6 +14,7 @@
 //! | a failed AWS call as data | [`error`] |
 //! | what a sweep did: stamp, outcomes, reports | [`outcome`] |
 //! | what subscribers read, one renderer per function | [`render`] |
+//! | what `resume` starts again, and what it leaves | [`resume`] |
 //! | what the fuzz targets check (tests and `fuzzing` only) | `fuzzing` |
 
 pub mod cidr;
@@ -26,6 +27,7 @@ pub mod money;
 pub mod outcome;
 pub mod policy;
 pub mod render;
+pub mod resume;
 pub mod select;
 pub mod spend;
 pub mod trigger;

@@ -13,6 +13,11 @@ use crate::domain::select::Skipped;
 pub const STOPPED_AT_TAG: &str = "cost-guard:stopped-at";
 /// Tag written on everything cost-guard stops: which trigger.
 pub const STOPPED_BY_TAG: &str = "cost-guard:stopped-by";
+/// Tag a resume writes in place of the stamp while it starts a resource: the
+/// old stamp's time and trigger. The stamp goes first, so that nothing that
+/// acts on stamped resources (the keep-stopped watch) takes the start for a
+/// restart to undo; the resume role may start only what carries this tag.
+pub const RESUMING_TAG: &str = "cost-guard:resuming";
 
 /// What a sweep writes on everything it stops.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -39,12 +44,13 @@ impl Stamp {
     }
 }
 
-/// What happened to one resource the sweep tried to stop.
+/// What happened to one resource an action (a stop, a start) was tried on.
 #[derive(Debug, Clone, PartialEq)]
-pub enum StopOutcome {
-    Stopped,
-    /// Already stopped or stopping: success (SNS delivers at least once).
-    AlreadyStopped,
+pub enum Outcome {
+    Done,
+    /// It was already in the state the action leads to (stopped or stopping
+    /// for a stop): success, since SNS delivers at least once.
+    AlreadyDone,
     Skipped(String),
     Failed(AwsError),
 }

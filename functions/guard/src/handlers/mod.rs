@@ -20,6 +20,7 @@ use crate::domain::error::AwsError;
 use crate::domain::outcome::{Stamp, SweepReport};
 use crate::domain::render::Message;
 
+pub mod resume;
 pub mod root_login_alert;
 pub mod spend_watch;
 pub mod stop_on_overspend;
@@ -42,7 +43,7 @@ pub enum HandlerError {
     #[error("could not start the sweep: {0} ({advice})", advice = .0.advice())]
     Regions(AwsError),
     /// The sweep did not finish everywhere; Lambda's retry runs it again.
-    #[error("sweep incomplete in {regions}: {detail}; subscribers were told, and the retry will stop what is left")]
+    #[error("incomplete in {regions}: {detail}; subscribers were told, and the retry finishes what is left")]
     Incomplete { regions: String, detail: String },
     #[error("month-to-date spend unavailable, so the limit could not be checked: {0}")]
     SpendUnavailable(String),
@@ -204,52 +205,43 @@ pub(crate) fn time_budget(deadline: Option<SystemTime>, now: SystemTime) -> Dura
 }
 
 /// Ends an invocation: publishes `message` (when there is one), logs one line
-/// that holds the whole outcome whatever happens next, then reports the first
-/// thing that went wrong: the publish, the sweep that could not start, or the
-/// regions that did not finish (so that Lambda retries the idempotent sweep).
+/// that holds the whole outcome (`summary` and the full `report`) whatever
+/// happens next, then reports the first thing that went wrong: the publish,
+/// else `failure` (a sweep that could not start, regions that did not finish,
+/// so that Lambda retries).
 pub(crate) async fn conclude<S: Serialize>(
     notifier: &Notifier,
     message: Option<&Message>,
     summary: impl FnOnce(bool) -> S,
-    sweep: Option<&Result<SweepReport, AwsError>>,
+    report: &impl Serialize,
+    failure: Option<HandlerError>,
 ) -> Result<S, HandlerError> {
     let published = match message {
         Some(m) => Some(notifier.publish(m).await),
         None => None,
     };
     let summary = summary(matches!(published, Some(Ok(_))));
-    let report = match sweep {
-        Some(Ok(r)) => serde_json::to_string(r).unwrap_or_default(),
-        _ => String::new(),
-    };
     tracing::info!(
         outcome = %serde_json::to_string(&summary).unwrap_or_default(),
-        %report,
+        report = %serde_json::to_string(report).unwrap_or_default(),
         "invocation finished"
     );
     if let (Some(Err(e)), Some(m)) = (published, message) {
         tracing::error!(error = %e, body = %m.body, "publishing the report failed");
         return Err(HandlerError::Notify(e));
     }
-    match sweep {
-        Some(Err(e)) => Err(HandlerError::Regions(e.clone())),
-        Some(Ok(report)) => match incomplete(report) {
-            Some(e) => Err(e),
-            None => Ok(summary),
-        },
+    match failure {
+        Some(e) => Err(e),
         None => Ok(summary),
     }
 }
 
-/// The regions that did not finish cleanly, each with its first problem.
-fn incomplete(report: &SweepReport) -> Option<HandlerError> {
-    let troubled = report.troubled_regions();
-    if troubled.is_empty() {
-        return None;
-    }
-    let detail = troubled
-        .iter()
-        .map(|r| {
+/// What a sweep's outcome makes of the invocation: the sweep that could not
+/// start, or the regions that did not finish cleanly.
+pub(crate) fn sweep_failure(sweep: Option<&Result<SweepReport, AwsError>>) -> Option<HandlerError> {
+    match sweep {
+        Some(Err(e)) => Some(HandlerError::Regions(e.clone())),
+        Some(Ok(report)) => incomplete(report.troubled_regions().iter().map(|r| {
             let first = r
                 .errors
                 .first()
@@ -260,17 +252,31 @@ fn incomplete(report: &SweepReport) -> Option<HandlerError> {
                         .map(|f| format!("{}: {}", f.resource.id, f.error))
                 })
                 .unwrap_or_else(|| "unfinished".into());
-            format!("{}: {first}", r.region)
-        })
-        .collect::<Vec<_>>()
-        .join("; ");
+            (r.region.as_str(), first)
+        })),
+        None => None,
+    }
+}
+
+/// The regions that did not finish cleanly, each with its first problem.
+pub(crate) fn incomplete<'a>(
+    troubled: impl Iterator<Item = (&'a str, String)>,
+) -> Option<HandlerError> {
+    let troubled: Vec<(&str, String)> = troubled.collect();
+    if troubled.is_empty() {
+        return None;
+    }
     Some(HandlerError::Incomplete {
         regions: troubled
             .iter()
-            .map(|r| r.region.as_str())
+            .map(|(r, _)| *r)
             .collect::<Vec<_>>()
             .join(", "),
-        detail,
+        detail: troubled
+            .iter()
+            .map(|(r, first)| format!("{r}: {first}"))
+            .collect::<Vec<_>>()
+            .join("; "),
     })
 }
 

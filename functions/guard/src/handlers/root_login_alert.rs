@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use super::{conclude, HandlerError, Notifier, Sweeper};
+use super::{conclude, sweep_failure, HandlerError, Notifier, Sweeper};
 use crate::domain::config::{Config, RootAction, RootConfig};
 use crate::domain::outcome::Stamp;
 use crate::domain::policy::assess_root;
@@ -120,7 +120,8 @@ impl RootLoginAlert {
             &self.notifier,
             Some(&message),
             summary,
-            swept.as_ref().map(|(r, _)| r),
+            &swept.as_ref().and_then(|(r, _)| r.as_ref().ok()),
+            sweep_failure(swept.as_ref().map(|(r, _)| r)),
         )
         .await
     }

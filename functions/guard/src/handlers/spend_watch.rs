@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 use time::Date;
 
-use super::{conclude, HandlerError, Notifier, Sweeper};
+use super::{conclude, sweep_failure, HandlerError, Notifier, Sweeper};
 use crate::aws::costexplorer;
 use crate::domain::config::{Config, SpendConfig};
 use crate::domain::outcome::Stamp;
@@ -132,7 +132,8 @@ impl SpendWatch {
             &self.notifier,
             message.as_ref(),
             summary,
-            swept.as_ref().map(|(r, _)| r),
+            &swept.as_ref().and_then(|(r, _)| r.as_ref().ok()),
+            sweep_failure(swept.as_ref().map(|(r, _)| r)),
         )
         .await?;
         // No spend means no sweep: the limit could not be checked at all.

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::{conclude, HandlerError, Notifier, Sweeper};
+use super::{conclude, sweep_failure, HandlerError, Notifier, Sweeper};
 use crate::aws::costexplorer;
 use crate::domain::config::Config;
 use crate::domain::outcome::{Stamp, SweepReport};
@@ -168,7 +168,15 @@ impl StopOnOverspend {
             subject: message.subject.clone(),
             notified,
         };
-        conclude(&self.notifier, Some(&message), summary, swept.as_ref()).await
+        let failure = sweep_failure(swept.as_ref());
+        conclude(
+            &self.notifier,
+            Some(&message),
+            summary,
+            &sweep_report,
+            failure,
+        )
+        .await
     }
 
     /// Month-to-date spend by service, best effort, at most [`SPEND_TIMEOUT`].

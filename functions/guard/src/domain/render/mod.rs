@@ -9,6 +9,7 @@ use crate::domain::money::usd;
 use crate::domain::outcome::{RegionReport, Stamp, SweepReport, STOPPED_AT_TAG, STOPPED_BY_TAG};
 use crate::domain::spend::{CostMetric, Forecast, MonthToDateState};
 
+pub mod resume;
 pub mod root_login_alert;
 pub mod spend_watch;
 pub mod stop_on_overspend;
@@ -193,29 +194,34 @@ pub(crate) fn sweep_section(b: &mut String, sweep: &SweepReport, stamp: Option<&
     }
 }
 
+/// A titled list under a region, cut at [`MAX_LISTED`] with "... and N more".
+pub(crate) fn section(b: &mut String, title: &str, lines: Vec<String>) {
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(b, "  {title}:");
+    for line in lines.iter().take(MAX_LISTED) {
+        let _ = writeln!(b, "    {line}");
+    }
+    if lines.len() > MAX_LISTED {
+        let _ = writeln!(b, "    ... and {} more", lines.len() - MAX_LISTED);
+    }
+}
+
+/// `i-0abc  gpu-miner  g4dn.xlarge  (EC2 instance)`
+pub(crate) fn res_line(res: &Resource) -> String {
+    format!(
+        "{}  {}  {}  ({})",
+        res.id,
+        res.name.as_deref().unwrap_or("-"),
+        res.size,
+        res.kind
+    )
+}
+
 fn render_region(b: &mut String, r: &RegionReport, dry: bool) {
     let _ = writeln!(b, "{}", r.region);
-    let mut section = |title: &str, lines: Vec<String>| {
-        if lines.is_empty() {
-            return;
-        }
-        let _ = writeln!(b, "  {title}:");
-        for line in lines.iter().take(MAX_LISTED) {
-            let _ = writeln!(b, "    {line}");
-        }
-        if lines.len() > MAX_LISTED {
-            let _ = writeln!(b, "    ... and {} more", lines.len() - MAX_LISTED);
-        }
-    };
-    let res_line = |res: &Resource| {
-        format!(
-            "{}  {}  {}  ({})",
-            res.id,
-            res.name.as_deref().unwrap_or("-"),
-            res.size,
-            res.kind
-        )
-    };
+    let mut section = |title: &str, lines: Vec<String>| section(b, title, lines);
     section(
         if dry { "Would stop" } else { "Stopped" },
         r.stopped.iter().map(res_line).collect(),

@@ -1,0 +1,443 @@
+//! What `resume` starts again: only what carries cost-guard's stamp (or the
+//! marker of a resume that did not finish), all of it or only what one trigger
+//! stopped or what was stopped since a time; and what it leaves, with why. Pure.
+
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::domain::inventory::{tag, DbCluster, DbInstance, Ec2Instance, Resource, Tags};
+use crate::domain::outcome::{Failed, RESUMING_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
+use crate::domain::select::Skipped;
+
+/// What to resume, as the function's payload or the command line's flags:
+/// `{"stopped_by": "budget:student-monthly", "since": "2026-11-22T10:00:00Z", "dry_run": true}`,
+/// every field optional.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResumeRequest {
+    /// Only what this trigger stopped (the `cost-guard:stopped-by` value).
+    #[serde(default)]
+    pub stopped_by: Option<String>,
+    /// Only what was stopped at or after this time (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub since: Option<OffsetDateTime>,
+    /// List what would be started; start nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+impl ResumeRequest {
+    /// Reads the function's payload; an error names what is wrong.
+    pub fn from_payload(payload: &serde_json::Value) -> Result<Self, String> {
+        if payload.is_null() {
+            return Ok(ResumeRequest::default());
+        }
+        serde_json::from_value(payload.clone()).map_err(|e| {
+            format!(
+                "the resume payload is not valid ({}); expected for example {{\"stopped_by\": \"budget:student-monthly\", \"since\": \"2026-11-22T10:00:00Z\", \"dry_run\": true}}, every field optional",
+                crate::domain::trigger::excerpt(&e.to_string())
+            )
+        })
+    }
+}
+
+/// The stamp a resource carries: its two tags, or the resuming marker a
+/// resume wrote in their place before it started the resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamped {
+    pub at: String,
+    pub by: String,
+    /// Read from the resuming marker: an earlier resume removed the stamp but
+    /// did not finish starting the resource.
+    pub resuming: bool,
+}
+
+pub fn stamp_of(tags: &Tags) -> Option<Stamped> {
+    if let Some(at) = tag(tags, STOPPED_AT_TAG) {
+        return Some(Stamped {
+            at: at.to_string(),
+            by: tag(tags, STOPPED_BY_TAG).unwrap_or_default().to_string(),
+            resuming: false,
+        });
+    }
+    let marker = tag(tags, RESUMING_TAG)?;
+    let (at, by) = marker.split_once(' ').unwrap_or((marker, ""));
+    Some(Stamped {
+        at: at.to_string(),
+        by: by.to_string(),
+        resuming: true,
+    })
+}
+
+/// The resuming marker's value: the stamp's time and trigger, in one tag
+/// value (RDS allows letters, digits, spaces and `_.:/=+-@`).
+pub fn marker_value(stamp: &Stamped) -> String {
+    format!("{} {}", stamp.at, stamp.by)
+        .chars()
+        .take(256)
+        .collect()
+}
+
+/// What one resume will do in a region.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResumePlan {
+    pub instances: Vec<(Ec2Instance, Stamped)>,
+    pub databases: Vec<(DbInstance, Stamped)>,
+    pub clusters: Vec<(DbCluster, Stamped)>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Whether a stamped resource is one the request asks for. A stamp whose time
+/// cannot be read is asked for only when no time was given.
+fn wanted(stamp: &Stamped, request: &ResumeRequest) -> Result<bool, String> {
+    if request
+        .stopped_by
+        .as_deref()
+        .is_some_and(|by| by != stamp.by)
+    {
+        return Ok(false);
+    }
+    match request.since {
+        None => Ok(true),
+        Some(since) => match OffsetDateTime::parse(&stamp.at, &Rfc3339) {
+            Ok(at) => Ok(at >= since),
+            Err(_) => Err(format!(
+                "its stamp {STOPPED_AT_TAG}={} is not a time, so --since cannot place it; start it by hand",
+                stamp.at
+            )),
+        },
+    }
+}
+
+/// Chooses what to start in one region, from what the adapters listed.
+pub fn plan_resume(
+    instances: &[Ec2Instance],
+    databases: &[DbInstance],
+    clusters: &[DbCluster],
+    request: &ResumeRequest,
+) -> ResumePlan {
+    let mut plan = ResumePlan::default();
+    // The stamp and the request first; then the state decides.
+    let mut consider = |tags: &Tags, resource: Resource| -> Option<Stamped> {
+        let stamp = stamp_of(tags)?;
+        match wanted(&stamp, request) {
+            Ok(true) => Some(stamp),
+            Ok(false) => None,
+            Err(reason) => {
+                plan.skipped.push(Skipped { resource, reason });
+                None
+            }
+        }
+    };
+    let mut skip = Vec::new();
+    let mut starts_ec2 = Vec::new();
+    for i in instances {
+        let Some(stamp) = consider(&i.tags, Resource::from(i)) else {
+            continue;
+        };
+        match i.state.as_str() {
+            "stopped" => starts_ec2.push((i.clone(), stamp)),
+            state => skip.push((Resource::from(i), state_reason(state))),
+        }
+    }
+    let mut starts_db = Vec::new();
+    for d in databases {
+        let Some(stamp) = consider(&d.tags, Resource::from(d)) else {
+            continue;
+        };
+        match (&d.cluster_id, d.status.as_str()) {
+            (Some(cluster), _) => skip.push((
+                Resource::from(d),
+                format!("member of DB cluster {cluster}: RDS starts it with its cluster"),
+            )),
+            (None, "stopped") => starts_db.push((d.clone(), stamp)),
+            (None, status) => skip.push((Resource::from(d), state_reason(status))),
+        }
+    }
+    let mut starts_cluster = Vec::new();
+    for c in clusters {
+        let Some(stamp) = consider(&c.tags, Resource::from(c)) else {
+            continue;
+        };
+        match c.status.as_str() {
+            "stopped" => starts_cluster.push((c.clone(), stamp)),
+            status => skip.push((Resource::from(c), state_reason(status))),
+        }
+    }
+    plan.instances = starts_ec2;
+    plan.databases = starts_db;
+    plan.clusters = starts_cluster;
+    plan.skipped.extend(
+        skip.into_iter()
+            .map(|(resource, reason)| Skipped { resource, reason }),
+    );
+    plan
+}
+
+fn state_reason(state: &str) -> String {
+    match state {
+        "stopping" => "still stopping: run resume again once it has stopped".into(),
+        "running" | "pending" | "available" | "starting" => {
+            "already running: it was started outside resume, which leaves its stamp alone".into()
+        }
+        "terminated" | "shutting-down" | "deleting" => {
+            format!("it is {state}: there is nothing to start")
+        }
+        other => format!("its state is {other}: only a stopped resource can be started"),
+    }
+}
+
+/// What one resume did in one region.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ResumeRegion {
+    pub region: String,
+    /// Started (or, in a dry run, that would be started).
+    pub started: Vec<Resource>,
+    pub skipped: Vec<Skipped>,
+    pub failed: Vec<Failed>,
+    /// Errors about the region as a whole (a describe that failed).
+    pub errors: Vec<String>,
+    /// Started, but the resuming marker could not be removed, and the like.
+    pub warnings: Vec<String>,
+}
+
+impl ResumeRegion {
+    pub fn is_clean(&self) -> bool {
+        self.errors.is_empty() && self.failed.is_empty()
+    }
+}
+
+/// What one resume did everywhere.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ResumeReport {
+    pub dry_run: bool,
+    pub regions: Vec<ResumeRegion>,
+}
+
+impl ResumeReport {
+    pub fn started_count(&self) -> usize {
+        self.regions.iter().map(|r| r.started.len()).sum()
+    }
+    pub fn skipped_count(&self) -> usize {
+        self.regions.iter().map(|r| r.skipped.len()).sum()
+    }
+    pub fn failed_count(&self) -> usize {
+        self.regions.iter().map(|r| r.failed.len()).sum()
+    }
+    pub fn troubled_regions(&self) -> Vec<&ResumeRegion> {
+        self.regions.iter().filter(|r| !r.is_clean()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> Tags {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn stamp(at: &str, by: &str) -> Tags {
+        tags(&[(STOPPED_AT_TAG, at), (STOPPED_BY_TAG, by)])
+    }
+
+    fn ec2(id: &str, state: &str, tags: Tags) -> Ec2Instance {
+        Ec2Instance {
+            id: id.into(),
+            instance_type: "g4dn.xlarge".into(),
+            state: state.into(),
+            root_device_type: Some("ebs".into()),
+            spot_request_id: None,
+            tags,
+        }
+    }
+
+    fn db(id: &str, status: &str, cluster: Option<&str>, tags: Tags) -> DbInstance {
+        DbInstance {
+            id: id.into(),
+            arn: format!("arn:aws:rds:us-east-1:123456789012:db:{id}"),
+            class: "db.t3.micro".into(),
+            engine: "postgres".into(),
+            status: status.into(),
+            cluster_id: cluster.map(str::to_string),
+            replica_source: None,
+            replicas: vec![],
+            tags,
+        }
+    }
+
+    fn cluster(id: &str, status: &str, tags: Tags) -> DbCluster {
+        DbCluster {
+            id: id.into(),
+            arn: format!("arn:aws:rds:us-east-1:123456789012:cluster:{id}"),
+            engine: "aurora-postgresql".into(),
+            engine_mode: Some("provisioned".into()),
+            status: status.into(),
+            replication_source: None,
+            tags,
+        }
+    }
+
+    const EARLY: &str = "2026-11-22T08:00:00Z";
+    const LATE: &str = "2026-11-22T12:00:00Z";
+
+    fn fleet() -> (Vec<Ec2Instance>, Vec<DbInstance>, Vec<DbCluster>) {
+        (
+            vec![
+                ec2("i-budget", "stopped", stamp(EARLY, "budget:monthly")),
+                ec2("i-alarm", "stopped", stamp(LATE, "alarm:billing")),
+                ec2("i-unstamped", "stopped", tags(&[("cost-guard", "stop")])),
+                ec2("i-stopping", "stopping", stamp(LATE, "alarm:billing")),
+                ec2("i-running", "running", stamp(LATE, "alarm:billing")),
+                ec2("i-gone", "terminated", stamp(LATE, "alarm:billing")),
+                ec2(
+                    "i-half-resumed",
+                    "stopped",
+                    tags(&[(RESUMING_TAG, "2026-11-22T12:00:00Z alarm:billing")]),
+                ),
+            ],
+            vec![
+                db("db-budget", "stopped", None, stamp(EARLY, "budget:monthly")),
+                db(
+                    "aurora-1",
+                    "stopped",
+                    Some("aurora"),
+                    stamp(LATE, "alarm:billing"),
+                ),
+                db("db-plain", "stopped", None, tags(&[])),
+            ],
+            vec![cluster("aurora", "stopped", stamp(LATE, "alarm:billing"))],
+        )
+    }
+
+    fn ids(plan: &ResumePlan) -> Vec<&str> {
+        let mut v: Vec<&str> = plan
+            .instances
+            .iter()
+            .map(|(i, _)| i.id.as_str())
+            .chain(plan.databases.iter().map(|(d, _)| d.id.as_str()))
+            .chain(plan.clusters.iter().map(|(c, _)| c.id.as_str()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn skipped(plan: &ResumePlan) -> Vec<(&str, &str)> {
+        let mut v: Vec<(&str, &str)> = plan
+            .skipped
+            .iter()
+            .map(|s| (s.resource.id.as_str(), s.reason.as_str()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn everything_stamped_and_stopped_is_started_and_nothing_else() {
+        let (i, d, c) = fleet();
+        let plan = plan_resume(&i, &d, &c, &ResumeRequest::default());
+        assert_eq!(
+            ids(&plan),
+            [
+                "aurora",
+                "db-budget",
+                "i-alarm",
+                "i-budget",
+                "i-half-resumed"
+            ]
+        );
+        let reasons = skipped(&plan);
+        assert_eq!(
+            reasons.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+            ["aurora-1", "i-gone", "i-running", "i-stopping"]
+        );
+        assert!(reasons[0].1.contains("member of DB cluster aurora"));
+        assert!(reasons[1].1.contains("terminated"));
+        assert!(reasons[2].1.contains("already running"));
+        assert!(reasons[3].1.contains("still stopping"));
+    }
+
+    #[test]
+    fn by_trigger_and_by_time() {
+        let (i, d, c) = fleet();
+        let by = ResumeRequest {
+            stopped_by: Some("budget:monthly".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(&plan_resume(&i, &d, &c, &by)),
+            ["db-budget", "i-budget"]
+        );
+        let since = ResumeRequest {
+            since: Some(OffsetDateTime::parse("2026-11-22T10:00:00Z", &Rfc3339).unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(&plan_resume(&i, &d, &c, &since)),
+            ["aurora", "i-alarm", "i-half-resumed"]
+        );
+        // At the very second counts ("at or after").
+        let at = ResumeRequest {
+            since: Some(OffsetDateTime::parse(LATE, &Rfc3339).unwrap()),
+            ..Default::default()
+        };
+        assert!(ids(&plan_resume(&i, &d, &c, &at)).contains(&"i-alarm"));
+    }
+
+    #[test]
+    fn a_stamp_that_is_no_time_is_named_when_a_time_is_asked_for() {
+        let i = [ec2("i-odd", "stopped", stamp("yesterday", "x"))];
+        let since = ResumeRequest {
+            since: Some(OffsetDateTime::parse(EARLY, &Rfc3339).unwrap()),
+            ..Default::default()
+        };
+        let plan = plan_resume(&i, &[], &[], &since);
+        assert!(plan.instances.is_empty());
+        assert!(skipped(&plan)[0].1.contains("is not a time"));
+        let plan = plan_resume(&i, &[], &[], &ResumeRequest::default());
+        assert_eq!(ids(&plan), ["i-odd"]);
+    }
+
+    #[test]
+    fn the_marker_keeps_the_stamp_for_a_second_resume() {
+        let s = stamp_of(&stamp(LATE, "budget:monthly")).unwrap();
+        assert!(!s.resuming);
+        let marker = marker_value(&s);
+        assert_eq!(marker, "2026-11-22T12:00:00Z budget:monthly");
+        let again = stamp_of(&tags(&[(RESUMING_TAG, &marker)])).unwrap();
+        assert_eq!(
+            (again.at.as_str(), again.by.as_str()),
+            (LATE, "budget:monthly")
+        );
+        assert!(again.resuming);
+        assert_eq!(stamp_of(&tags(&[("cost-guard", "stop")])), None);
+    }
+
+    #[test]
+    fn payloads() {
+        assert_eq!(
+            ResumeRequest::from_payload(&serde_json::Value::Null),
+            Ok(ResumeRequest::default())
+        );
+        let r = ResumeRequest::from_payload(&serde_json::json!({
+            "stopped_by": "budget:monthly", "since": "2026-11-22T10:00:00Z", "dry_run": true
+        }))
+        .unwrap();
+        assert_eq!(r.stopped_by.as_deref(), Some("budget:monthly"));
+        assert!(r.dry_run && r.since.is_some());
+        for bad in [
+            serde_json::json!({"stoped_by": "x"}),
+            serde_json::json!({"since": "last week"}),
+            serde_json::json!({"dry_run": "yes"}),
+            serde_json::json!([1]),
+        ] {
+            let err = ResumeRequest::from_payload(&bad).unwrap_err();
+            assert!(err.starts_with("the resume payload is not valid"), "{err}");
+            assert!(err.contains("\"dry_run\": true"), "{err}");
+        }
+    }
+}

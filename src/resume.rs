@@ -1,0 +1,31 @@
+//! `cost-guard resume`: start again what cost-guard stopped, with the
+//! configured credentials. Without `--yes` it only shows what it would start.
+
+use guard::domain::config::regions_from;
+use guard::domain::render::resume::render;
+use guard::domain::resume::ResumeRequest;
+use guard::handlers::resume::Resumer;
+
+use crate::Result;
+
+pub async fn run(request: ResumeRequest, yes: bool) -> Result<()> {
+    let request = ResumeRequest {
+        dry_run: request.dry_run || !yes,
+        ..request
+    };
+    let regions = regions_from(std::env::var("REGIONS").ok())?;
+    let sdk = guard::aws::sdk::load().await?;
+    let report = Resumer::new(regions, &sdk)
+        .run(&request)
+        .await
+        .map_err(|e| format!("{e} ({})", e.advice()))?;
+    let message = render(&report, &request);
+    println!("{}\n\n{}", message.subject, message.body);
+    if !yes && report.started_count() > 0 {
+        println!("Nothing was started. To start these, run the same command with --yes.");
+    }
+    if !report.troubled_regions().is_empty() {
+        return Err("some regions could not be resumed completely (see the errors above)".into());
+    }
+    Ok(())
+}
