@@ -20,13 +20,16 @@ ALLOWED = {
     "rds:DescribeDBInstances", "rds:DescribeDBClusters",
     "ec2:StopInstances", "rds:StopDBInstance", "rds:StopDBCluster",
     "ec2:CreateTags", "rds:AddTagsToResource",
+    # resume: starts only what carries the resuming marker, untags only cost-guard's keys.
+    "ec2:StartInstances", "rds:StartDBInstance", "rds:StartDBCluster",
+    "ec2:DeleteTags", "rds:RemoveTagsFromResource",
     "ce:GetCostAndUsage", "ce:GetCostForecast",
     "sns:Publish", "sqs:SendMessage", "logs:CreateLogStream", "logs:PutLogEvents",
     "kms:GenerateDataKey", "kms:Decrypt",
     # forwarder.yaml: EventBridge forwards root events to the home region's bus.
     "events:PutEvents",
 }
-FORBIDDEN = re.compile(r"Terminate|Delete|Modify|Create(?!Tags|LogStream)|Put(?!Events|LogEvents)|Attach|Pass|\*")
+FORBIDDEN = re.compile(r"Terminate|Delete(?!Tags)|Modify|Create(?!Tags|LogStream)|Put(?!Events|LogEvents)|Attach|Pass|\*")
 # Actions with no resource-level permissions, so "*" is the only resource.
 RESOURCE_STAR_OK = {
     "ec2:DescribeRegions", "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests",
@@ -34,7 +37,10 @@ RESOURCE_STAR_OK = {
 }
 STOP = {"ec2:StopInstances", "rds:StopDBInstance", "rds:StopDBCluster"}
 TAGGING = {"ec2:CreateTags", "rds:AddTagsToResource"}
+UNTAGGING = {"ec2:DeleteTags", "rds:RemoveTagsFromResource"}
+START = {"ec2:StartInstances", "rds:StartDBInstance", "rds:StartDBCluster"}
 STAMP_KEYS = {"cost-guard:stopped-at", "cost-guard:stopped-by"}
+RESUMING = "cost-guard:resuming"
 
 findings = []
 
@@ -75,10 +81,20 @@ def check_role_statement(where, st):
             findings.append(f"{where}: stop calls not denied on exempt resources")
         if st.get("Sid") == "StopOnlyTagged" and "aws:ResourceTag/${StopTagKey}" not in cond:
             findings.append(f"{where}: tagged mode's stop calls not limited by the stop tag")
+    condition = st.get("Condition", {})
+    keys = set(listed(condition.get("ForAllValues:StringEquals", {}).get("aws:TagKeys") or []))
+    present = {k.split("/", 1)[1] for k, v in condition.get("Null", {}).items()
+               if k.startswith("aws:ResourceTag/") and v == "false"}
     if actions & TAGGING:
-        keys = st.get("Condition", {}).get("ForAllValues:StringEquals", {}).get("aws:TagKeys")
-        if set(listed(keys or [])) != STAMP_KEYS:
-            findings.append(f"{where}: tag writes not limited to the stamp keys {sorted(STAMP_KEYS)}")
+        # The sweep writes the stamp; resume writes its marker, only where the stamp is.
+        if keys != STAMP_KEYS and not (keys == {RESUMING} and "cost-guard:stopped-at" in present):
+            findings.append(f"{where}: tag writes not limited to the stamp keys {sorted(STAMP_KEYS)}, "
+                            f"or to {RESUMING} on stamped resources")
+    if actions & UNTAGGING:
+        if not keys or not keys <= STAMP_KEYS | {RESUMING} or RESUMING not in present:
+            findings.append(f"{where}: tag removal not limited to cost-guard's keys on resources being resumed")
+    if actions & START and RESUMING not in present:
+        findings.append(f"{where}: start calls not limited to resources carrying {RESUMING}")
 
 
 def check_service_statement(where, st, services):

@@ -72,6 +72,9 @@ pub struct Config {
     pub spend_context: bool,
     /// Cost Explorer metric (`COST_METRIC`).
     pub cost_metric: crate::domain::spend::CostMetric,
+    /// The resume function's name, for the one-step restart command in every
+    /// report (`RESUME_FUNCTION_NAME`; the template sets it).
+    pub resume_function: Option<String>,
 }
 
 impl Config {
@@ -111,6 +114,7 @@ impl Config {
             anomaly: anomaly_from(lookup("ANOMALY_ACTION"), lookup("ANOMALY_MIN_IMPACT_USD"))?,
             spend_context: bool_from("SPEND_CONTEXT", lookup("SPEND_CONTEXT"), true)?,
             cost_metric: cost_metric_from(lookup("COST_METRIC"))?,
+            resume_function: resume_function_from(lookup("RESUME_FUNCTION_NAME"))?,
         })
     }
 }
@@ -269,6 +273,28 @@ pub(crate) fn cost_metric_from(
         name: "COST_METRIC",
         value: raw,
         expected: crate::domain::spend::CostMetric::ACCEPTED,
+    })
+}
+
+/// Reads `RESUME_FUNCTION_NAME`: a Lambda function name (letters, digits,
+/// `-` and `_`, at most 64), or empty for none.
+fn resume_function_from(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    let raw = value.unwrap_or_default();
+    let name = raw.trim();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    if name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Ok(Some(name.to_string()));
+    }
+    Err(ConfigError::Invalid {
+        name: "RESUME_FUNCTION_NAME",
+        value: raw,
+        expected: "a Lambda function name (letters, digits, - and _, at most 64), or empty",
     })
 }
 
@@ -578,6 +604,11 @@ mod tests {
             ("REGIONS", "us-east-1,Mars", "comma list of region names"),
             ("STOP_TAG_KEY", "aws:foo", "does not start with `aws:`"),
             ("SPEND_CONTEXT", "perhaps", "`true` or `false`"),
+            (
+                "RESUME_FUNCTION_NAME",
+                "my resume;rm",
+                "a Lambda function name",
+            ),
             (
                 "COST_METRIC",
                 "Dollars",

@@ -29,6 +29,7 @@ pub struct RootSummary {
 /// Cost Explorer.
 pub struct RootLoginAlert {
     sweeper: Sweeper,
+    resume_function: Option<String>,
     notifier: Notifier,
     root: RootConfig,
 }
@@ -37,6 +38,7 @@ impl RootLoginAlert {
     pub fn new(config: &Config, root: RootConfig, sdk: &aws_types::SdkConfig) -> Self {
         RootLoginAlert {
             sweeper: Sweeper::new(config, sdk),
+            resume_function: config.resume_function.clone(),
             notifier: Notifier::new(aws_sdk_sns::Client::new(sdk), &config.notify_topic_arn),
             root,
         }
@@ -103,6 +105,7 @@ impl RootLoginAlert {
                 .as_ref()
                 .and_then(|(r, s)| r.as_ref().ok().map(|r| (r, s))),
             sweep_error.as_deref(),
+            self.resume_function.as_deref(),
         );
         let summary = |alerted| RootSummary {
             alerted,

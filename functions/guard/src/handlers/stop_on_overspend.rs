@@ -148,6 +148,7 @@ impl StopOnOverspend {
             stamp: stamp.as_ref(),
             money: money.as_ref(),
             cost_metric: self.config.cost_metric,
+            resume_function: self.config.resume_function.as_deref(),
         });
         let summary = |notified| Summary {
             acted: stamp.is_some(),

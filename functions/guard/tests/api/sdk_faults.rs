@@ -361,6 +361,7 @@ fn guard_config() -> Config {
         anomaly: AnomalyAction::Report,
         spend_context: false,
         cost_metric: guard::domain::spend::CostMetric::UnblendedCost,
+        resume_function: None,
     }
 }
 

@@ -112,7 +112,12 @@ fn ascii_line(text: &str) -> String {
 }
 
 /// The WHAT HAPPENED section of a sweep, per-region details and restart commands.
-pub(crate) fn sweep_section(b: &mut String, sweep: &SweepReport, stamp: Option<&Stamp>) {
+pub(crate) fn sweep_section(
+    b: &mut String,
+    sweep: &SweepReport,
+    stamp: Option<&Stamp>,
+    resume_function: Option<&str>,
+) {
     let n = sweep.stopped_count();
     let verb = if sweep.dry_run {
         "Would stop"
@@ -190,7 +195,7 @@ pub(crate) fn sweep_section(b: &mut String, sweep: &SweepReport, stamp: Option<&
         let _ = writeln!(b, "Nothing to stop in: {}.\n", quiet.join(", "));
     }
     if n > 0 && !sweep.dry_run {
-        render_restart(b, sweep, stamp);
+        render_restart(b, sweep, stamp, resume_function);
     }
 }
 
@@ -253,9 +258,26 @@ fn render_region(b: &mut String, r: &RegionReport, dry: bool) {
     b.push('\n');
 }
 
-fn render_restart(b: &mut String, sweep: &SweepReport, stamp: Option<&Stamp>) {
+fn render_restart(
+    b: &mut String,
+    sweep: &SweepReport,
+    stamp: Option<&Stamp>,
+    resume_function: Option<&str>,
+) {
     b.push_str("HOW TO START EVERYTHING AGAIN\n");
-    b.push_str("When you have found the cause, start what cost-guard stopped (AWS CLI):\n");
+    if let (Some(function), Some(stamp)) = (resume_function, stamp) {
+        let _ = writeln!(
+            b,
+            "When you have found the cause, start again what this alert stopped, in one step:\n  aws lambda invoke --function-name {function} --cli-binary-format raw-in-base64-out --payload '{{\"stopped_by\": \"{}\"}}' /dev/stdout\n  (add \"dry_run\": true to the payload to see the list first; cost-guard resume does the same from a shell)",
+            stamp.by
+        );
+        b.push_str("Or with the AWS CLI:\n");
+    } else {
+        b.push_str("When you have found the cause, start what cost-guard stopped (AWS CLI):\n");
+    }
+    // Each command takes the stamp off before it starts anything, as resume
+    // does: a stamped database that starts is one the keep-stopped watch stops.
+    let unstamp = format!("--tags Key={STOPPED_AT_TAG} Key={STOPPED_BY_TAG}");
     let at = stamp.map(|s| s.at.as_str()).unwrap_or("*");
     for r in sweep.regions.iter().filter(|r| !r.stopped.is_empty()) {
         let stamped_ec2 = r.stopped.iter().any(|s| {
@@ -264,7 +286,7 @@ fn render_restart(b: &mut String, sweep: &SweepReport, stamp: Option<&Stamp>) {
         if stamped_ec2 {
             let _ = writeln!(
                 b,
-                "  aws ec2 start-instances --region {0} --instance-ids $(aws ec2 describe-instances --region {0} --filters \"Name=tag:{STOPPED_AT_TAG},Values={at}\" \"Name=instance-state-name,Values=stopped\" --query \"Reservations[].Instances[].InstanceId\" --output text)",
+                "  ids=$(aws ec2 describe-instances --region {0} --filters \"Name=tag:{STOPPED_AT_TAG},Values={at}\" \"Name=instance-state-name,Values=stopped\" --query \"Reservations[].Instances[].InstanceId\" --output text)\n  aws ec2 delete-tags --region {0} --resources $ids {unstamp} && aws ec2 start-instances --region {0} --instance-ids $ids",
                 r.region
             );
         }
@@ -288,16 +310,17 @@ fn render_restart(b: &mut String, sweep: &SweepReport, stamp: Option<&Stamp>) {
             .iter()
             .filter(|s| s.kind != ResourceKind::Ec2Instance)
             .collect();
+        let untags = format!("--tag-keys {STOPPED_AT_TAG} {STOPPED_BY_TAG}");
         for s in databases.iter().take(MAX_LISTED) {
             let _ = match s.kind {
                 ResourceKind::DbCluster => writeln!(
                     b,
-                    "  aws rds start-db-cluster --region {} --db-cluster-identifier {}",
+                    "  aws rds remove-tags-from-resource --region {0} --resource-name $(aws rds describe-db-clusters --region {0} --db-cluster-identifier {1} --query \"DBClusters[0].DBClusterArn\" --output text) {untags} && aws rds start-db-cluster --region {0} --db-cluster-identifier {1}",
                     r.region, s.id
                 ),
                 _ => writeln!(
                     b,
-                    "  aws rds start-db-instance --region {} --db-instance-identifier {}",
+                    "  aws rds remove-tags-from-resource --region {0} --resource-name $(aws rds describe-db-instances --region {0} --db-instance-identifier {1} --query \"DBInstances[0].DBInstanceArn\" --output text) {untags} && aws rds start-db-instance --region {0} --db-instance-identifier {1}",
                     r.region, s.id
                 ),
             };

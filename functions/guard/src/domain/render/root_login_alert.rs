@@ -40,6 +40,7 @@ pub(crate) fn render_alert(
     assessment: &Assessment,
     sweep: Option<(&SweepReport, &Stamp)>,
     sweep_error: Option<&str>,
+    resume_function: Option<&str>,
 ) -> Message {
     let account = or_unknown(&a.account);
     let ip = or_unknown(&a.source_ip);
@@ -164,7 +165,7 @@ pub(crate) fn render_alert(
     }
     if let Some((s, stamp)) = sweep {
         b.push_str("\nWHAT COST-GUARD DID (ROOT_LOGIN_ACTION=stop)\n");
-        render::sweep_section(&mut b, s, Some(stamp));
+        render::sweep_section(&mut b, s, Some(stamp), resume_function);
     }
     Message {
         subject: render::subject_line(&subject),
@@ -208,7 +209,7 @@ mod tests {
         match parse_root_event(&v).unwrap() {
             RootEvent::Root(a) => {
                 let assessment = assess_root(&a, &trusted());
-                let m = render_alert(&a, &assessment, None, None);
+                let m = render_alert(&a, &assessment, None, None, None);
                 Some((assessment, m))
             }
             RootEvent::NotRoot { .. } => None,

@@ -50,7 +50,12 @@ pub(crate) fn render(o: &SpendOutcome) -> Option<Message> {
             }
             match sweep {
                 Some((s, stamp)) => {
-                    render::sweep_section(&mut b, s, Some(stamp));
+                    render::sweep_section(
+                        &mut b,
+                        s,
+                        Some(stamp),
+                        config.resume_function.as_deref(),
+                    );
                     render::outcome_subject(&render::sweep_outcome(s), &what)
                 }
                 None => render::outcome_subject("cost-guard could not start the sweep", &what),

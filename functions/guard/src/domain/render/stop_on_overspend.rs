@@ -25,6 +25,8 @@ pub(crate) struct Incident<'a> {
     /// Month-to-date spend by service, when asked for.
     pub money: Option<&'a crate::domain::spend::MonthToDateState>,
     pub cost_metric: crate::domain::spend::CostMetric,
+    /// The resume function's name, for the one-step restart command.
+    pub resume_function: Option<&'a str>,
 }
 
 /// The trigger the subject talks about: the first that acted, else the first.
@@ -127,7 +129,7 @@ fn body(incident: &Incident) -> String {
             b.push_str("WHAT HAPPENED\nNothing was stopped.\n\n");
         }
         None => {}
-        Some(sweep) => sweep_section(&mut b, sweep, incident.stamp),
+        Some(sweep) => sweep_section(&mut b, sweep, incident.stamp, incident.resume_function),
     }
     let _ = writeln!(
         b,
@@ -277,7 +279,28 @@ mod tests {
             stamp: Some(&stamp),
             money: None,
             cost_metric: crate::domain::spend::CostMetric::UnblendedCost,
+            resume_function: Some("guard-Resume-1A2B"),
         });
+        assert!(m.body.contains("aws lambda invoke --function-name guard-Resume-1A2B --cli-binary-format raw-in-base64-out --payload '{\"stopped_by\": \"budget:student-monthly\"}' /dev/stdout"), "{}", m.body);
+        // The stamp comes off before anything starts, in every command shown.
+        for line in m
+            .body
+            .lines()
+            .filter(|l| l.contains("start-instances") || l.contains("start-db-"))
+        {
+            let (untag, start) = line
+                .split_once("&&")
+                .unwrap_or_else(|| panic!("no untag before: {line}"));
+            assert!(
+                untag.contains("delete-tags") || untag.contains("remove-tags-from-resource"),
+                "{line}"
+            );
+            assert!(
+                untag.contains("cost-guard:stopped-at") && untag.contains("cost-guard:stopped-by"),
+                "{line}"
+            );
+            assert!(start.contains("start-"), "{line}");
+        }
         assert_eq!(
             m.subject,
             "cost-guard stopped 15 resources in 5 regions (budget student-monthly: $1,287.34 > $40.00)"
@@ -310,6 +333,7 @@ mod tests {
             stamp: None,
             money: None,
             cost_metric: crate::domain::spend::CostMetric::UnblendedCost,
+            resume_function: None,
         });
         assert!(m.subject.len() <= MAX_SUBJECT, "{}", m.subject);
         assert!(m.subject.is_ascii());
@@ -332,6 +356,7 @@ mod tests {
             stamp: None,
             money: None,
             cost_metric: crate::domain::spend::CostMetric::UnblendedCost,
+            resume_function: None,
         });
         assert!(m
             .subject
@@ -352,6 +377,7 @@ mod tests {
             stamp: None,
             money: None,
             cost_metric: crate::domain::spend::CostMetric::UnblendedCost,
+            resume_function: None,
         });
         assert!(m
             .subject
@@ -385,6 +411,7 @@ mod tests {
             stamp: None,
             money: None,
             cost_metric: crate::domain::spend::CostMetric::UnblendedCost,
+            resume_function: None,
         });
         assert!(
             m.subject
@@ -416,6 +443,7 @@ mod tests {
             stamp: None,
             money: None,
             cost_metric: crate::domain::spend::CostMetric::UnblendedCost,
+            resume_function: None,
         });
         assert_eq!(
             m.subject,
@@ -434,6 +462,7 @@ mod tests {
             stamp: None,
             money: None,
             cost_metric: crate::domain::spend::CostMetric::UnblendedCost,
+            resume_function: None,
         });
         assert_eq!(
             m.subject,
@@ -463,6 +492,7 @@ mod tests {
             stamp: None,
             money: None,
             cost_metric: crate::domain::spend::CostMetric::UnblendedCost,
+            resume_function: None,
         });
         assert!(m.body.len() <= MAX_BODY_BYTES);
     }
