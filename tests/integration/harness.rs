@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use aws_types::SdkConfig;
 use emulator::{self, FleetRow, Inbox, Moto, Received};
 use guard::domain::config::{Config, RootConfig, SpendConfig};
+use guard::handlers::keep_stopped::KeepStopped;
 use guard::handlers::resume::Resume;
 use guard::handlers::root_login_alert::RootLoginAlert;
 use guard::handlers::spend_watch::SpendWatch;
@@ -59,6 +60,11 @@ impl Env {
         let map = vars_map(vars);
         let root = RootConfig::from_lookup(|n| map.get(n).cloned()).expect("valid root config");
         RootLoginAlert::new(&self.config(vars), root, &self.sdk)
+    }
+
+    /// keep-stopped as Lambda would build it, with these variables.
+    pub fn keep_stopped(&self, vars: &[(&str, &str)]) -> KeepStopped {
+        KeepStopped::new(&self.config(vars), &self.sdk)
     }
 
     /// resume as Lambda would build it, with these variables.

@@ -6,6 +6,7 @@
 mod cli;
 mod faults;
 mod harness;
+mod keep_stopped;
 mod overspend;
 mod resume;
 mod root;

@@ -277,6 +277,66 @@ async fn remove_tags(client: &Client, arn: &str, keys: &[&str]) -> Result<(), Aw
     Ok(())
 }
 
+/// One DB instance by id, tags included; `None` when it no longer exists.
+pub(crate) async fn describe_instance(
+    client: &Client,
+    id: &str,
+) -> Result<Option<DbInstance>, AwsError> {
+    match client
+        .describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.db_instances().first().map(DbInstance::from)),
+        Err(e) => match AwsError::from_sdk("rds:DescribeDBInstances", e) {
+            e if is_not_found(&e) => Ok(None),
+            e => Err(e),
+        },
+    }
+}
+
+/// One DB cluster by id, tags included; `None` when it no longer exists.
+pub(crate) async fn describe_cluster(
+    client: &Client,
+    id: &str,
+) -> Result<Option<DbCluster>, AwsError> {
+    match client
+        .describe_db_clusters()
+        .db_cluster_identifier(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.db_clusters().first().map(DbCluster::from)),
+        Err(e) => match AwsError::from_sdk("rds:DescribeDBClusters", e) {
+            e if is_not_found(&e) => Ok(None),
+            e => Err(e),
+        },
+    }
+}
+
+/// Writes one tag (the keep-stopped watch's restart mark and restop count).
+pub(crate) async fn put_tag(
+    client: &Client,
+    arn: &str,
+    key: &str,
+    value: &str,
+) -> Result<(), AwsError> {
+    client
+        .add_tags_to_resource()
+        .resource_name(arn)
+        .tags(Tag::builder().key(key).value(value).build())
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("rds:AddTagsToResource", e))?;
+    Ok(())
+}
+
+/// Removes one tag.
+pub(crate) async fn drop_tag(client: &Client, arn: &str, key: &str) -> Result<(), AwsError> {
+    remove_tags(client, arn, &[key]).await
+}
+
 pub async fn stamp(client: &Client, arn: &str, stamp: &Stamp) -> Result<(), AwsError> {
     client
         .add_tags_to_resource()

@@ -31,6 +31,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("anomaly_json", anomaly_json),
     ("root_event", root_event),
     ("settings", settings),
+    ("rds_event", rds_event),
 ];
 
 /// The policies a message is decided under: the defaults and the most eager.
@@ -226,6 +227,25 @@ fn check_refusal(e: &ConfigError, vars: &HashMap<String, String>) {
                 "{text}"
             );
         }
+    }
+}
+
+/// An RDS event as keep-stopped receives it: parsed or refused with a short
+/// one-line reason, and what it names is an RDS ARN's own database.
+pub fn rds_event(data: &[u8]) {
+    let Some(value) = json(data) else {
+        return;
+    };
+    match trigger::rds_event::parse_rds_event(&value) {
+        Ok(e) => {
+            assert!(
+                !e.id.is_empty() && e.arn.ends_with(&format!(":{}", e.id)),
+                "{e:?}"
+            );
+            assert!(!e.message.contains('\n'));
+            assert_eq!(trigger::rds_event::parse_rds_event(&value), Ok(e));
+        }
+        Err(why) => check_reason(&why),
     }
 }
 

@@ -15,6 +15,7 @@
 //! | what a sweep did: stamp, outcomes, reports | [`outcome`] |
 //! | what subscribers read, one renderer per function | [`render`] |
 //! | what `resume` starts again, and what it leaves | [`resume`] |
+//! | what the keep-stopped watch does with an RDS start | [`keep_stopped`] |
 //! | what the fuzz targets check (tests and `fuzzing` only) | `fuzzing` |
 
 pub mod cidr;
@@ -23,6 +24,7 @@ pub mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod inventory;
+pub mod keep_stopped;
 pub mod money;
 pub mod outcome;
 pub mod policy;

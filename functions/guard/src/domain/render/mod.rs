@@ -9,6 +9,7 @@ use crate::domain::money::usd;
 use crate::domain::outcome::{RegionReport, Stamp, SweepReport, STOPPED_AT_TAG, STOPPED_BY_TAG};
 use crate::domain::spend::{CostMetric, Forecast, MonthToDateState};
 
+pub mod keep_stopped;
 pub mod resume;
 pub mod root_login_alert;
 pub mod spend_watch;

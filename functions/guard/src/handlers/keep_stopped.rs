@@ -1,0 +1,179 @@
+//! The keep-stopped function: EventBridge sends it RDS's start events (from
+//! every region, through the forwarder). When RDS starts a database cost-guard
+//! stopped, because it had been stopped for 7 days, it stops it again as soon
+//! as RDS lets it, and tells subscribers. It never sleeps waiting: a database
+//! still starting is marked, and the "started" event that follows finishes.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::{conclude, HandlerError, Notifier};
+use crate::aws::rds;
+use crate::aws::sweep::{RegionClients, SdkClients};
+use crate::domain::config::Config;
+use crate::domain::error::AwsError;
+use crate::domain::inventory::{tag, Resource, Tags};
+use crate::domain::keep_stopped::{decide, KeepAction, RESTART_PENDING_TAG, RESTOPS_TAG};
+use crate::domain::outcome::{Outcome, Stamp, STOPPED_BY_TAG};
+use crate::domain::render::keep_stopped::render;
+use crate::domain::trigger::rds_event::{parse_rds_event, DbKind, RdsEvent};
+
+/// What an invocation returns (and logs).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct KeepStoppedSummary {
+    pub database: String,
+    pub region: String,
+    pub event_id: String,
+    /// `stopped-again`, `waiting-for-start`, `left-alone` or `failed`.
+    pub action: String,
+    pub why: Option<String>,
+    pub restops: Option<u32>,
+    pub notified: bool,
+}
+
+/// The function's state, built once per cold start.
+pub struct KeepStopped {
+    exempt_key: String,
+    resume_function: Option<String>,
+    clients: Arc<dyn RegionClients>,
+    notifier: Notifier,
+}
+
+impl KeepStopped {
+    pub fn new(config: &Config, sdk: &aws_types::SdkConfig) -> Self {
+        KeepStopped {
+            exempt_key: config.select.exempt_tag_key.clone(),
+            resume_function: config.resume_function.clone(),
+            clients: Arc::new(SdkClients::new(sdk.clone())),
+            notifier: Notifier::new(aws_sdk_sns::Client::new(sdk), &config.notify_topic_arn),
+        }
+    }
+
+    pub async fn handle(
+        &self,
+        event: &serde_json::Value,
+    ) -> Result<KeepStoppedSummary, HandlerError> {
+        let e = parse_rds_event(event).map_err(|why| {
+            tracing::error!(%why, "malformed RDS event: nothing changed");
+            HandlerError::Malformed(why)
+        })?;
+        let client = self.clients.rds(&e.region);
+        let found = self
+            .describe(&client, &e)
+            .await
+            .map_err(HandlerError::Regions)?;
+        let summary =
+            |action: &str, why: Option<String>, restops: Option<u32>| KeepStoppedSummary {
+                database: e.id.clone(),
+                region: e.region.clone(),
+                event_id: e.event_id.clone(),
+                action: action.to_string(),
+                why,
+                restops,
+                notified: false,
+            };
+        let Some((resource, arn, tags, status)) = found else {
+            let s = summary("left-alone", Some("it no longer exists".into()), None);
+            tracing::info!(database = %e.id, "RDS event for a database that no longer exists");
+            return Ok(s);
+        };
+        let action = decide(e.happening, &tags, &status, &self.exempt_key);
+        tracing::info!(database = %e.id, region = %e.region, event = %e.event_id, %status, ?action, "RDS start");
+        match action {
+            KeepAction::Leave(why) => Ok(summary("left-alone", Some(why), None)),
+            KeepAction::WaitForStart => {
+                self.mark_pending(&client, &arn).await?;
+                Ok(summary(
+                    "waiting-for-start",
+                    Some(format!("status is {status}: stopped once started")),
+                    None,
+                ))
+            }
+            KeepAction::StopAgain { restops } => {
+                let outcome = match e.kind {
+                    DbKind::Instance => rds::stop_instance(&client, &e.id).await,
+                    DbKind::Cluster => rds::stop_cluster(&client, &e.id).await,
+                };
+                let failure = match outcome {
+                    Outcome::Done | Outcome::AlreadyDone => {
+                        self.restamp(&client, &arn, restops).await;
+                        None
+                    }
+                    // It was not stoppable after all (still starting): the
+                    // "started" event comes next.
+                    Outcome::Skipped(why) => {
+                        self.mark_pending(&client, &arn).await?;
+                        return Ok(summary("waiting-for-start", Some(why), None));
+                    }
+                    Outcome::Failed(err) => Some(err),
+                };
+                let stopped_by = tag(&tags, STOPPED_BY_TAG).unwrap_or("an earlier alert");
+                let reason = failure.as_ref().map(|f| format!("{f} ({})", f.advice()));
+                let message = render(
+                    &resource,
+                    &e.region,
+                    restops,
+                    stopped_by,
+                    reason.as_deref(),
+                    self.resume_function.as_deref(),
+                );
+                let action = if failure.is_some() {
+                    "failed"
+                } else {
+                    "stopped-again"
+                };
+                let done = |notified| KeepStoppedSummary {
+                    notified,
+                    ..summary(action, reason.clone(), Some(restops))
+                };
+                let failure = failure.map(|f| HandlerError::Incomplete {
+                    regions: e.region.clone(),
+                    detail: format!("{}: {f}", e.id),
+                });
+                conclude(&self.notifier, Some(&message), done, &e.id, failure).await
+            }
+        }
+    }
+
+    async fn describe(
+        &self,
+        client: &aws_sdk_rds::Client,
+        e: &RdsEvent,
+    ) -> Result<Option<(Resource, String, Tags, String)>, AwsError> {
+        Ok(match e.kind {
+            DbKind::Instance => rds::describe_instance(client, &e.id)
+                .await?
+                .map(|d| (Resource::from(&d), d.arn, d.tags, d.status)),
+            DbKind::Cluster => rds::describe_cluster(client, &e.id)
+                .await?
+                .map(|c| (Resource::from(&c), c.arn, c.tags, c.status)),
+        })
+    }
+
+    async fn mark_pending(
+        &self,
+        client: &aws_sdk_rds::Client,
+        arn: &str,
+    ) -> Result<(), HandlerError> {
+        // Without the mark the "started" event would take this for the
+        // owner's own start and leave it running: failing lets Lambda retry.
+        rds::put_tag(client, arn, RESTART_PENDING_TAG, &Stamp::now("").at)
+            .await
+            .map_err(|e| HandlerError::Incomplete {
+                regions: arn.split(':').nth(3).unwrap_or_default().to_string(),
+                detail: format!("the restart mark could not be written: {e}"),
+            })
+    }
+
+    /// The stamp stays; the count goes up and the mark goes. Best effort: the
+    /// database is stopped either way.
+    async fn restamp(&self, client: &aws_sdk_rds::Client, arn: &str, restops: u32) {
+        if let Err(e) = rds::put_tag(client, arn, RESTOPS_TAG, &restops.to_string()).await {
+            tracing::warn!(%arn, error = %e, "the restop count could not be written");
+        }
+        if let Err(e) = rds::drop_tag(client, arn, RESTART_PENDING_TAG).await {
+            tracing::warn!(%arn, error = %e, "the restart mark could not be removed");
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! RDS events as EventBridge delivers them to keep-stopped.
+//! The checks are in guard::domain::fuzzing, where the unit tests replay saved crashes.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| guard::domain::fuzzing::rds_event(data));

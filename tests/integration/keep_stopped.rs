@@ -1,0 +1,175 @@
+//! keep-stopped end to end against the emulator: a stamped database that RDS
+//! restarts is stopped again and counted; nothing else is touched.
+
+use guard::STOPPED_BY_TAG;
+use serde_json::json;
+
+use crate::harness::{Env, STOP};
+
+const RESTOPS: &str = "cost-guard:restops";
+const PENDING: &str = "cost-guard:restart-pending";
+
+fn rds(env: &Env, region: &str) -> aws_sdk_rds::Client {
+    aws_sdk_rds::Client::from_conf(
+        aws_sdk_rds::config::Builder::from(&env.sdk)
+            .region(aws_types::region::Region::new(region.to_string()))
+            .build(),
+    )
+}
+
+/// What RDS does after 7 days: starts the database.
+async fn rds_restarts(env: &Env, id: &str) {
+    rds(env, "us-east-1")
+        .start_db_instance()
+        .db_instance_identifier(id)
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn stamped_and_stopped(env: &Env) {
+    emulator::create_db(&env.sdk, "us-east-1", "analytics-db", STOP)
+        .await
+        .unwrap();
+    let guard = env.guard(&[("REGIONS", "us-east-1")]);
+    env.invoke(&guard, "budget-actual.json").await.unwrap();
+    env.received().await;
+    assert_eq!(env.row("us-east-1", "analytics-db").await.state, "stopped");
+}
+
+#[tokio::test]
+async fn a_stamped_database_rds_restarts_is_stopped_again_and_counted() {
+    let env = Env::start().await;
+    stamped_and_stopped(&env).await;
+    let watch = env.keep_stopped(&[("RESUME_FUNCTION_NAME", "guard-resume")]);
+    let forced = emulator::sample_event("rds-instance-forced-start.json").unwrap();
+    for (n, nth) in [(1, "1st"), (2, "2nd")] {
+        rds_restarts(&env, "analytics-db").await;
+        let s = watch.handle(&forced).await.unwrap();
+        assert_eq!((s.action.as_str(), s.restops), ("stopped-again", Some(n)));
+        let row = env.row("us-east-1", "analytics-db").await;
+        assert_eq!(row.state, "stopped");
+        assert_eq!(row.tag(RESTOPS), Some(n.to_string().as_str()));
+        assert_eq!(
+            row.tag(STOPPED_BY_TAG),
+            Some("budget:student-monthly"),
+            "the original stamp stays"
+        );
+        let m = env.one_message().await;
+        assert_eq!(
+            m.subject,
+            format!("RDS restarted analytics-db after 7 days stopped; cost-guard stopped it again ({nth} time)")
+        );
+        assert!(m.body.contains("--function-name guard-resume"));
+    }
+    // The "started" event that follows a forced start finds it stopped already.
+    let started = emulator::sample_event("rds-instance-started.json").unwrap();
+    let s = watch.handle(&started).await.unwrap();
+    assert_eq!(s.action, "left-alone");
+    assert!(env.received().await.is_empty());
+}
+
+#[tokio::test]
+async fn the_owners_start_an_unstamped_or_a_resumed_database_is_left_running() {
+    let env = Env::start().await;
+    stamped_and_stopped(&env).await;
+    let watch = env.keep_stopped(&[]);
+    let started = emulator::sample_event("rds-instance-started.json").unwrap();
+    let forced = emulator::sample_event("rds-instance-forced-start.json").unwrap();
+
+    // The owner starts it from the console, stamp and all: a start RDS did not force.
+    rds_restarts(&env, "analytics-db").await;
+    let s = watch.handle(&started).await.unwrap();
+    assert_eq!(s.action, "left-alone");
+    assert!(s.why.unwrap().contains("started by someone"));
+    assert_eq!(
+        env.row("us-east-1", "analytics-db").await.state,
+        "available"
+    );
+
+    // A start RDS announced while it could not be stopped yet leaves a mark,
+    // and the "started" event stops it.
+    rds(&env, "us-east-1")
+        .add_tags_to_resource()
+        .resource_name("arn:aws:rds:us-east-1:123456789012:db:analytics-db")
+        .tags(
+            aws_sdk_rds::types::Tag::builder()
+                .key(PENDING)
+                .value("2026-11-29T10:02:11Z")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let s = watch.handle(&started).await.unwrap();
+    assert_eq!(s.action, "stopped-again");
+    let row = env.row("us-east-1", "analytics-db").await;
+    assert_eq!((row.state.as_str(), row.tag(PENDING)), ("stopped", None));
+    env.received().await;
+
+    // Resumed: the stamp is gone, so RDS's next restart is the owner's business.
+    let resume = env.resume(&[("REGIONS", "us-east-1")]);
+    assert_eq!(resume.handle(&json!({})).await.unwrap().started, 1);
+    env.received().await;
+    let s = watch.handle(&forced).await.unwrap();
+    assert_eq!(s.action, "left-alone");
+    assert_eq!(
+        env.row("us-east-1", "analytics-db").await.state,
+        "available"
+    );
+
+    // Never stamped: left alone, and nobody is told.
+    emulator::create_db(&env.sdk, "us-east-1", "prod-db", &[])
+        .await
+        .unwrap();
+    let mut other = forced.clone();
+    other["detail"]["SourceArn"] = "arn:aws:rds:us-east-1:123456789012:db:prod-db".into();
+    let s = watch.handle(&other).await.unwrap();
+    assert_eq!(s.action, "left-alone");
+    assert_eq!(env.row("us-east-1", "prod-db").await.state, "available");
+    assert!(env.received().await.is_empty());
+
+    // A malformed event changes nothing and says why.
+    let err = watch
+        .handle(&json!({"source": "aws.rds"}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("RDS DB Instance Event"), "{err}");
+}
+
+#[tokio::test]
+async fn an_aurora_cluster_rds_restarts_is_stopped_again() {
+    let env = Env::start().await;
+    emulator::create_aurora(
+        &env.sdk,
+        "eu-west-1",
+        "reporting-aurora",
+        "reporting-aurora-1",
+        STOP,
+    )
+    .await
+    .unwrap();
+    let guard = env.guard(&[("REGIONS", "eu-west-1")]);
+    env.invoke(&guard, "budget-actual.json").await.unwrap();
+    env.received().await;
+    rds(&env, "eu-west-1")
+        .start_db_cluster()
+        .db_cluster_identifier("reporting-aurora")
+        .send()
+        .await
+        .unwrap();
+    let watch = env.keep_stopped(&[]);
+    let forced = emulator::sample_event("rds-cluster-forced-start.json").unwrap();
+    let s = watch.handle(&forced).await.unwrap();
+    assert_eq!((s.action.as_str(), s.restops), ("stopped-again", Some(1)));
+    let row = env.row("eu-west-1", "reporting-aurora").await;
+    assert_eq!(
+        (row.state.as_str(), row.tag(RESTOPS)),
+        ("stopped", Some("1"))
+    );
+    assert!(env
+        .one_message()
+        .await
+        .subject
+        .starts_with("RDS restarted reporting-aurora after 7 days stopped"));
+}
