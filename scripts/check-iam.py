@@ -41,6 +41,7 @@ UNTAGGING = {"ec2:DeleteTags", "rds:RemoveTagsFromResource"}
 START = {"ec2:StartInstances", "rds:StartDBInstance", "rds:StartDBCluster"}
 STAMP_KEYS = {"cost-guard:stopped-at", "cost-guard:stopped-by"}
 RESUMING = "cost-guard:resuming"
+KEEP_KEYS = {"cost-guard:restart-pending", "cost-guard:restops"}
 
 findings = []
 
@@ -81,17 +82,23 @@ def check_role_statement(where, st):
             findings.append(f"{where}: stop calls not denied on exempt resources")
         if st.get("Sid") == "StopOnlyTagged" and "aws:ResourceTag/${StopTagKey}" not in cond:
             findings.append(f"{where}: tagged mode's stop calls not limited by the stop tag")
+        if st.get("Sid") == "StopOnlyStamped" and '"aws:ResourceTag/cost-guard:stopped-at": "false"' not in cond:
+            findings.append(f"{where}: keep-stopped's stop calls not limited to stamped databases")
     condition = st.get("Condition", {})
     keys = set(listed(condition.get("ForAllValues:StringEquals", {}).get("aws:TagKeys") or []))
     present = {k.split("/", 1)[1] for k, v in condition.get("Null", {}).items()
                if k.startswith("aws:ResourceTag/") and v == "false"}
     if actions & TAGGING:
-        # The sweep writes the stamp; resume writes its marker, only where the stamp is.
-        if keys != STAMP_KEYS and not (keys == {RESUMING} and "cost-guard:stopped-at" in present):
+        # The sweep writes the stamp; resume writes its marker and keep-stopped its
+        # restart mark and count, only where the stamp is.
+        stamped = "cost-guard:stopped-at" in present
+        if keys != STAMP_KEYS and not (keys in ({RESUMING}, KEEP_KEYS) and stamped):
             findings.append(f"{where}: tag writes not limited to the stamp keys {sorted(STAMP_KEYS)}, "
                             f"or to {RESUMING} on stamped resources")
     if actions & UNTAGGING:
-        if not keys or not keys <= STAMP_KEYS | {RESUMING} or RESUMING not in present:
+        by_resume = keys and keys <= STAMP_KEYS | {RESUMING} and RESUMING in present
+        by_keep = keys == {"cost-guard:restart-pending"} and "cost-guard:stopped-at" in present
+        if not (by_resume or by_keep):
             findings.append(f"{where}: tag removal not limited to cost-guard's keys on resources being resumed")
     if actions & START and RESUMING not in present:
         findings.append(f"{where}: start calls not limited to resources carrying {RESUMING}")
