@@ -173,13 +173,31 @@ async fn a_region_slower_than_the_deadline_is_reported_unfinished() {
     }
 }
 
-/// Log lines written while it lives, as the JSON Lambda's log format setting gives.
+/// Log lines written on this test's thread since [`Captured::start`], as the
+/// JSON Lambda's log format setting gives.
+///
+/// One global subscriber writes every event to the buffer of the thread that
+/// emitted it (each `#[tokio::test]` runs its tasks on its own thread). A
+/// scoped subscriber per test would race: tracing caches, per call site and
+/// for all threads, whether anyone wants an event, and a test running beside
+/// one without a subscriber can make that answer "no".
 #[derive(Clone, Default)]
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
-impl std::io::Write for Captured {
+thread_local! {
+    static CAPTURE: std::cell::RefCell<Option<Captured>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Where the global subscriber writes: this thread's capture, if any.
+struct ThreadCapture;
+
+impl std::io::Write for ThreadCapture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        CAPTURE.with(|c| {
+            if let Some(c) = c.borrow().as_ref() {
+                c.0.lock().unwrap().extend_from_slice(buf);
+            }
+        });
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -187,10 +205,28 @@ impl std::io::Write for Captured {
     }
 }
 
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for ThreadCapture {
+    type Writer = ThreadCapture;
     fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
+        ThreadCapture
+    }
+}
+
+impl Captured {
+    fn start() -> Captured {
+        static GLOBAL: std::sync::Once = std::sync::Once::new();
+        GLOBAL.call_once(|| {
+            let subscriber = tracing_subscriber::fmt()
+                .json()
+                .with_max_level(tracing::Level::INFO)
+                .with_writer(ThreadCapture)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("the only global subscriber");
+        });
+        let c = Captured::default();
+        CAPTURE.with(|t| *t.borrow_mut() = Some(c.clone()));
+        c
     }
 }
 
@@ -205,13 +241,7 @@ impl Captured {
 
 #[tokio::test]
 async fn a_failed_publish_fails_the_invocation_after_stopping() {
-    let logs = Captured::default();
-    let _logging = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .json()
-            .with_writer(logs.clone())
-            .finish(),
-    );
+    let logs = Captured::start();
     let f = Faulty::start().await;
     f.seed(&[HEALTHY]).await;
     // SNS lives in the home region; EC2 there stays healthy.
@@ -322,13 +352,7 @@ async fn a_region_that_stalls_after_stopping_reports_every_stop_and_that_none_is
 
 #[tokio::test]
 async fn a_stamp_that_fails_is_a_warning_listed_in_the_report_and_the_log() {
-    let logs = Captured::default();
-    let _logging = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .json()
-            .with_writer(logs.clone())
-            .finish(),
-    );
+    let logs = Captured::start();
     let f = Faulty::start().await;
     f.seed(&[HEALTHY]).await;
     f.proxy

@@ -242,21 +242,31 @@ pub(crate) async fn conclude<S: Serialize>(
 pub(crate) fn sweep_failure(sweep: Option<&Result<SweepReport, AwsError>>) -> Option<HandlerError> {
     match sweep {
         Some(Err(e)) => Some(HandlerError::Regions(e.clone())),
-        Some(Ok(report)) => incomplete(report.troubled_regions().iter().map(|r| {
-            let first = r
-                .errors
-                .first()
-                .cloned()
-                .or_else(|| {
-                    r.failed
-                        .first()
-                        .map(|f| format!("{}: {}", f.resource.id, f.error))
-                })
-                .unwrap_or_else(|| "unfinished".into());
-            (r.region.as_str(), first)
-        })),
+        Some(Ok(report)) => incomplete(
+            report
+                .troubled_regions()
+                .iter()
+                .map(|r| (r.region.as_str(), first_problem(&r.errors, &r.failed))),
+        ),
         None => None,
     }
+}
+
+/// What a troubled region reports first: an error about the region, else the
+/// first resource that failed, else that it did not finish.
+pub(crate) fn first_problem(
+    errors: &[String],
+    failed: &[crate::domain::outcome::Failed],
+) -> String {
+    errors
+        .first()
+        .cloned()
+        .or_else(|| {
+            failed
+                .first()
+                .map(|f| format!("{}: {}", f.resource.id, f.error))
+        })
+        .unwrap_or_else(|| "unfinished".into())
 }
 
 /// The regions that did not finish cleanly, each with its first problem.

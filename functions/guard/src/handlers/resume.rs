@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::{conclude, incomplete, HandlerError, Notifier};
+use super::{conclude, first_problem, incomplete, HandlerError, Notifier};
 use crate::aws::sweep::{RegionClients, SdkClients};
 use crate::aws::{regions, resume};
 use crate::domain::config::{Config, RegionScope};
@@ -90,19 +90,12 @@ impl Resume {
             subject: message.subject.clone(),
             notified,
         };
-        let failure = incomplete(report.troubled_regions().into_iter().map(|r| {
-            let first = r
-                .errors
-                .first()
-                .cloned()
-                .or_else(|| {
-                    r.failed
-                        .first()
-                        .map(|f| format!("{}: {}", f.resource.id, f.error))
-                })
-                .unwrap_or_default();
-            (r.region.as_str(), first)
-        }));
+        let failure = incomplete(
+            report
+                .troubled_regions()
+                .into_iter()
+                .map(|r| (r.region.as_str(), first_problem(&r.errors, &r.failed))),
+        );
         conclude(&self.notifier, Some(&message), summary, &report, failure).await
     }
 }
