@@ -194,10 +194,16 @@ pub fn release_binaries() -> Vec<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| emulator::workspace_root().join("target"))
         .join("release");
-    ["stop-on-overspend", "root-login-alert", "spend-watch"]
-        .iter()
-        .map(|b| dir.join(b))
-        .collect()
+    [
+        "stop-on-overspend",
+        "root-login-alert",
+        "spend-watch",
+        "resume",
+        "keep-stopped",
+    ]
+    .iter()
+    .map(|b| dir.join(b))
+    .collect()
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("root_event", root_event),
     ("settings", settings),
     ("rds_event", rds_event),
+    ("resume_payload", resume_payload),
 ];
 
 /// The policies a message is decided under: the defaults and the most eager.
@@ -246,6 +247,32 @@ pub fn rds_event(data: &[u8]) {
             assert_eq!(trigger::rds_event::parse_rds_event(&value), Ok(e));
         }
         Err(why) => check_reason(&why),
+    }
+}
+
+/// The resume function's payload: read, or refused with a reason that shows
+/// the accepted form; what is read asks for nothing the payload did not say.
+pub fn resume_payload(data: &[u8]) {
+    let Some(value) = json(data) else {
+        return;
+    };
+    match crate::domain::resume::ResumeRequest::from_payload(&value) {
+        Ok(request) => {
+            // Only `null` and objects read; every field is one the payload holds.
+            assert!(value.is_null() || value.is_object(), "{value}");
+            assert_eq!(
+                request.dry_run,
+                value.get("dry_run") == Some(&serde_json::Value::Bool(true))
+            );
+            assert_eq!(
+                request.stopped_by.is_some(),
+                value.get("stopped_by").is_some_and(|v| v.is_string())
+            );
+        }
+        Err(why) => {
+            check_reason(&why);
+            assert!(why.contains("\"dry_run\": true"), "{why}");
+        }
     }
 }
 
