@@ -98,6 +98,8 @@ pub async fn run(dry_run: bool) -> Result<()> {
         ("NOTIFY_TOPIC_ARN", topic.as_str()),
         ("REGIONS", "all"),
         ("DRY_RUN", if dry_run { "true" } else { "false" }),
+        // What the template sets for a stack named cost-guard.
+        ("RESUME_FUNCTION_NAME", "cost-guard-resume"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
