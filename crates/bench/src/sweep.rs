@@ -66,7 +66,8 @@ pub async fn seed(motos: &[Moto], sdk: &SdkConfig, spec: FleetSpec) -> Result<Se
         moto.api("POST", "/moto-api/reset", None)?;
     }
     let regions = enabled_regions(sdk).await?;
-    let (topic, _inbox) = emulator::notify_topic(sdk, "bench-notify").await?;
+    // No subscriber: the sweep's publish is measured, not moto's delivery.
+    let topic = emulator::create_topic(sdk, "bench-notify").await?;
     let per_region: Vec<(Vec<Key>, usize)> = stream::iter(regions.iter().enumerate())
         .map(|(i, region)| seed_region(sdk, region, spec, i < spec.db_regions))
         .buffer_unordered(4)

@@ -428,10 +428,9 @@ impl Drop for Inbox {
     }
 }
 
-/// Creates the subscribers' topic and an inbox subscribed to it. Returns the topic ARN.
-pub async fn notify_topic(sdk: &SdkConfig, name: &str) -> Result<(String, Inbox), EmulatorError> {
-    let sns = aws_sdk_sns::Client::new(sdk);
-    let topic = sns
+/// Creates a topic with no subscriber (what a benchmark publishes to). Returns its ARN.
+pub async fn create_topic(sdk: &SdkConfig, name: &str) -> Result<String, EmulatorError> {
+    Ok(aws_sdk_sns::Client::new(sdk)
         .create_topic()
         .name(name)
         .send()
@@ -439,7 +438,15 @@ pub async fn notify_topic(sdk: &SdkConfig, name: &str) -> Result<(String, Inbox)
         .map_err(|e| aws(aws_sdk_sns::error::DisplayErrorContext(e)))?
         .topic_arn()
         .unwrap_or_default()
-        .to_string();
+        .to_string())
+}
+
+/// Creates the subscribers' topic and an inbox subscribed to it. Returns the
+/// topic ARN. Keep the inbox while anything publishes: moto delivers during
+/// `Publish`, and a publish to a dropped inbox fails.
+pub async fn notify_topic(sdk: &SdkConfig, name: &str) -> Result<(String, Inbox), EmulatorError> {
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let topic = create_topic(sdk, name).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| EmulatorError::Start(format!("inbox: {e}")))?;
