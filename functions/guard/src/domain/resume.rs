@@ -30,8 +30,22 @@ pub struct ResumeRequest {
 impl ResumeRequest {
     /// Reads the function's payload; an error names what is wrong.
     pub fn from_payload(payload: &serde_json::Value) -> Result<Self, String> {
-        if payload.is_null() {
-            return Ok(ResumeRequest::default());
+        let expected = "expected for example {\"stopped_by\": \"budget:student-monthly\", \"since\": \"2026-11-22T10:00:00Z\", \"dry_run\": true}, every field optional";
+        match payload {
+            serde_json::Value::Null => return Ok(ResumeRequest::default()),
+            serde_json::Value::Object(_) => {}
+            // serde would read a struct from an array too: `[]` would mean "everything".
+            other => {
+                return Err(format!(
+                    "the resume payload is not valid (a JSON {}, not an object); {expected}",
+                    match other {
+                        serde_json::Value::Array(_) => "array",
+                        serde_json::Value::String(_) => "string",
+                        serde_json::Value::Number(_) => "number",
+                        _ => "boolean",
+                    }
+                ))
+            }
         }
         serde_json::from_value(payload.clone()).map_err(|e| {
             format!(
@@ -434,6 +448,10 @@ mod tests {
             serde_json::json!({"since": "last week"}),
             serde_json::json!({"dry_run": "yes"}),
             serde_json::json!([1]),
+            // Found by fuzzing: an array was read positionally, `[]` as "everything".
+            serde_json::json!([]),
+            serde_json::json!([null, null, true]),
+            serde_json::json!("dry_run"),
         ] {
             let err = ResumeRequest::from_payload(&bad).unwrap_err();
             assert!(err.starts_with("the resume payload is not valid"), "{err}");
