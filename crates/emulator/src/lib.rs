@@ -589,6 +589,7 @@ samples!(
     "rds-instance-backup.json",
     "rds-instance-forced-start.json",
     "rds-instance-started.json",
+    "resume-dry-run.json",
     "root-api-create-access-key.json",
     "root-signin-failure.json",
     "root-signin-mfa.json",

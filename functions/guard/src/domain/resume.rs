@@ -432,6 +432,21 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_payload() {
+        let text = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/resume-dry-run.json"
+        ));
+        let r = ResumeRequest::from_payload(&serde_json::from_str(text).unwrap()).unwrap();
+        assert_eq!(r.stopped_by.as_deref(), Some("budget:student-monthly"));
+        assert!(r.dry_run);
+        assert_eq!(
+            r.since,
+            Some(OffsetDateTime::parse("2026-11-22T10:00:00Z", &Rfc3339).unwrap())
+        );
+    }
+
+    #[test]
     fn payloads() {
         assert_eq!(
             ResumeRequest::from_payload(&serde_json::Value::Null),
