@@ -170,13 +170,8 @@ async fn start_instances(
         match ec2::mark_resuming(client, &ids, &marker).await {
             Ok(()) => ready.extend(ids),
             Err(e) => with(shared, |r| {
-                for id in &ids {
-                    record(
-                        r,
-                        region,
-                        by_id[id.as_str()].clone(),
-                        Outcome::Failed(e.clone()),
-                    );
+                for resource in ids.iter().filter_map(|id| by_id.get(id.as_str())) {
+                    record(r, region, resource.clone(), Outcome::Failed(e.clone()));
                 }
             }),
         }
