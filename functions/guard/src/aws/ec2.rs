@@ -16,6 +16,8 @@ pub(crate) const PAGE_SIZE: i32 = 1000;
 pub(crate) const STOP_BATCH: usize = 100;
 /// Ids per `CreateTags` call.
 const TAG_BATCH: usize = 500;
+/// How a stop refused for the instance's stop protection is reported.
+pub(crate) const STOP_PROTECTION: &str = "stop protection is enabled";
 
 /// A resource's tags as the domain keeps them (a tag without a key is dropped).
 pub fn tag_pairs(tags: &[Tag]) -> Tags {
@@ -249,7 +251,7 @@ fn classify_single(err: AwsError) -> Outcome {
                 .iter()
                 .any(|w| message.to_ascii_lowercase().contains(w)) =>
         {
-            Outcome::Skipped(format!("stop protection is enabled ({message})"))
+            Outcome::Skipped(format!("{STOP_PROTECTION} ({message})"))
         }
         "OperationNotPermitted" => Outcome::Skipped(format!("EC2 does not permit stopping it: {message}")),
         "UnsupportedOperation" => Outcome::Skipped(format!(

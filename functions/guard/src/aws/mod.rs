@@ -12,13 +12,17 @@
 //! | publishing to the subscribers' topic | [`sns`] |
 //! | every region at once, within a time budget | [`sweep`] |
 //! | starting again what was stopped, every region at once | [`resume`] |
+//! | what a launch started, and stopping exactly that | [`tripwire`] |
+//! | the tripwire's quarantine policy | [`iam`] |
 
 pub mod costexplorer;
 pub mod ec2;
 mod error;
+pub mod iam;
 pub mod rds;
 pub mod regions;
 pub mod resume;
 pub mod sdk;
 pub mod sns;
 pub mod sweep;
+pub mod tripwire;

@@ -514,6 +514,150 @@ impl SpendConfig {
     }
 }
 
+/// Default of `TRIPWIRE_INSTANCE_TYPES`: GPU and accelerator families
+/// (p, g, inf, trn, dl, f, vt), very large memory (x, u-, u7), bare metal, and
+/// every size of 16xlarge and above.
+pub const DEFAULT_TRIPWIRE_TYPES: &str = "p*,g*,inf*,trn*,dl*,f*,vt*,x*,u-*,u7*,*.metal*,*.16xlarge,*.18xlarge,*.24xlarge,*.32xlarge,*.48xlarge,*.56xlarge,*.96xlarge,*.112xlarge,*.224xlarge,*.480xlarge";
+
+/// What the tripwire does with a launch it judges costly or out of region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TripwireAction {
+    /// Stop what was launched (default).
+    Stop,
+    /// Tell subscribers only.
+    Alert,
+}
+
+/// The launch tripwire's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TripwireConfig {
+    /// `TRIPWIRE_INSTANCE_TYPES`: instance types that count as costly.
+    pub costly_types: Vec<crate::domain::glob::Glob>,
+    /// `TRIPWIRE_ALLOWED_REGIONS`: empty means every region is allowed.
+    pub allowed_regions: Vec<String>,
+    /// `TRIPWIRE_TRUSTED_PRINCIPALS`: ARN patterns whose launches are reported, never stopped.
+    pub trusted: Vec<crate::domain::glob::Glob>,
+    /// `TRIPWIRE_ACTION`.
+    pub action: TripwireAction,
+    /// `TRIPWIRE_GUARDDUTY_ACTION`.
+    pub guardduty_action: TripwireAction,
+    /// `TRIPWIRE_QUARANTINE=on`: attach AWS's quarantine policy to whoever launched.
+    pub quarantine: bool,
+}
+
+impl TripwireConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the `TRIPWIRE_*` variables.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        use crate::domain::glob::Glob;
+        let types_raw = lookup("TRIPWIRE_INSTANCE_TYPES").unwrap_or_default();
+        let types_text = if types_raw.trim().is_empty() {
+            DEFAULT_TRIPWIRE_TYPES.to_string()
+        } else {
+            types_raw.clone()
+        };
+        let mut costly_types = Vec::new();
+        for part in comma_list(&types_text) {
+            let ok = part.len() <= 64
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-.*?".contains(c));
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    name: "TRIPWIRE_INSTANCE_TYPES",
+                    value: types_raw.clone(),
+                    expected: "a comma list of instance types or patterns with * and ?, such as p*,g5.*,*.24xlarge; empty for the default",
+                });
+            }
+            costly_types.push(Glob::new(part, true));
+        }
+
+        let regions_raw = lookup("TRIPWIRE_ALLOWED_REGIONS").unwrap_or_default();
+        let mut allowed_regions: Vec<String> = Vec::new();
+        for part in comma_list(&regions_raw) {
+            if !is_region_name(part) {
+                return Err(ConfigError::Invalid {
+                    name: "TRIPWIRE_ALLOWED_REGIONS",
+                    value: regions_raw.clone(),
+                    expected: "a comma list of region names such as us-east-1,eu-west-1, or empty to allow every region",
+                });
+            }
+            if !allowed_regions.iter().any(|r| r == part) {
+                allowed_regions.push(part.to_string());
+            }
+        }
+
+        let trusted_raw = lookup("TRIPWIRE_TRUSTED_PRINCIPALS").unwrap_or_default();
+        let mut trusted = Vec::new();
+        for part in comma_list(&trusted_raw) {
+            let ok = part.starts_with("arn:")
+                && part.split(':').count() >= 6
+                && part.len() <= 2048
+                && part.chars().all(|c| c.is_ascii_graphic());
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    name: "TRIPWIRE_TRUSTED_PRINCIPALS",
+                    value: trusted_raw.clone(),
+                    expected: "a comma list of IAM ARN patterns with * and ?, such as arn:aws:iam::123456789012:user/ci-*,arn:aws:sts::123456789012:assumed-role/deploy/*, or empty",
+                });
+            }
+            trusted.push(Glob::new(part, false));
+        }
+
+        Ok(TripwireConfig {
+            costly_types,
+            allowed_regions,
+            trusted,
+            action: tripwire_action("TRIPWIRE_ACTION", lookup("TRIPWIRE_ACTION"))?,
+            guardduty_action: tripwire_action(
+                "TRIPWIRE_GUARDDUTY_ACTION",
+                lookup("TRIPWIRE_GUARDDUTY_ACTION"),
+            )?,
+            quarantine: match lookup("TRIPWIRE_QUARANTINE")
+                .map(|v| v.trim().to_ascii_lowercase())
+                .as_deref()
+            {
+                None | Some("") | Some("off") => false,
+                Some("on") => true,
+                Some(_) => {
+                    return Err(ConfigError::Invalid {
+                        name: "TRIPWIRE_QUARANTINE",
+                        value: lookup("TRIPWIRE_QUARANTINE").unwrap_or_default(),
+                        expected: "`off` (default) or `on`",
+                    })
+                }
+            },
+        })
+    }
+}
+
+/// The non-empty, trimmed entries of a comma list.
+fn comma_list(text: &str) -> impl Iterator<Item = &str> {
+    text.split(',').map(str::trim).filter(|p| !p.is_empty())
+}
+
+fn tripwire_action(
+    name: &'static str,
+    value: Option<String>,
+) -> Result<TripwireAction, ConfigError> {
+    match value
+        .as_deref()
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("") | Some("stop") => Ok(TripwireAction::Stop),
+        Some("alert") => Ok(TripwireAction::Alert),
+        Some(_) => Err(ConfigError::Invalid {
+            name,
+            value: value.unwrap_or_default(),
+            expected: "`stop` (default) or `alert`",
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -802,5 +946,92 @@ mod tests {
             SpendConfig::from_lookup(|n| (n == "SPEND_LIMIT_USD").then(|| " $1,000.50 ".into()))
                 .unwrap();
         assert_eq!(c.limits.spend_usd, 1000.5);
+    }
+
+    #[test]
+    fn tripwire_config() {
+        let c = TripwireConfig::from_lookup(|_| None).unwrap();
+        assert_eq!(c.action, TripwireAction::Stop);
+        assert_eq!(c.guardduty_action, TripwireAction::Stop);
+        assert!(!c.quarantine);
+        assert!(c.allowed_regions.is_empty() && c.trusted.is_empty());
+        let costly = |t: &str| crate::domain::glob::first_match(&c.costly_types, t).is_some();
+        for t in [
+            "p3.2xlarge",
+            "p5.48xlarge",
+            "g4dn.xlarge",
+            "g6e.2xlarge",
+            "inf2.xlarge",
+            "trn1.32xlarge",
+            "dl1.24xlarge",
+            "f1.2xlarge",
+            "x2iedn.32xlarge",
+            "u-6tb1.112xlarge",
+            "i3.metal",
+            "m7i.metal-48xl",
+            "m5.24xlarge",
+            "c5.18xlarge",
+        ] {
+            assert!(costly(t), "{t} should be costly by default");
+        }
+        for t in [
+            "t3.micro",
+            "m5.large",
+            "c5.9xlarge",
+            "r6g.8xlarge",
+            "t4g.nano",
+        ] {
+            assert!(!costly(t), "{t} should not be costly by default");
+        }
+        let c = TripwireConfig::from_lookup(|n| match n {
+            "TRIPWIRE_INSTANCE_TYPES" => Some("p*, G5.* ,".into()),
+            "TRIPWIRE_ALLOWED_REGIONS" => Some("us-east-1, eu-west-1,us-east-1".into()),
+            "TRIPWIRE_TRUSTED_PRINCIPALS" => Some("arn:aws:iam::123456789012:user/ci-*".into()),
+            "TRIPWIRE_ACTION" => Some("Alert".into()),
+            "TRIPWIRE_GUARDDUTY_ACTION" => Some("alert".into()),
+            "TRIPWIRE_QUARANTINE" => Some("on".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.costly_types.len(), 2);
+        assert_eq!(c.allowed_regions, ["us-east-1", "eu-west-1"]);
+        assert_eq!(c.action, TripwireAction::Alert);
+        assert_eq!(c.guardduty_action, TripwireAction::Alert);
+        assert!(c.quarantine);
+        for (name, value, expected) in [
+            (
+                "TRIPWIRE_INSTANCE_TYPES",
+                "p3 2xlarge",
+                "comma list of instance types",
+            ),
+            (
+                "TRIPWIRE_ALLOWED_REGIONS",
+                "us-east-1,moon",
+                "comma list of region names",
+            ),
+            (
+                "TRIPWIRE_TRUSTED_PRINCIPALS",
+                "ci-deployer",
+                "IAM ARN patterns",
+            ),
+            ("TRIPWIRE_TRUSTED_PRINCIPALS", "*", "IAM ARN patterns"),
+            (
+                "TRIPWIRE_ACTION",
+                "terminate",
+                "`stop` (default) or `alert`",
+            ),
+            (
+                "TRIPWIRE_GUARDDUTY_ACTION",
+                "kill",
+                "`stop` (default) or `alert`",
+            ),
+            ("TRIPWIRE_QUARANTINE", "yes", "`off` (default) or `on`"),
+        ] {
+            let err = TripwireConfig::from_lookup(|n| (n == name).then(|| value.to_string()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(&format!("{name}={value:?}")), "{err}");
+            assert!(err.contains(expected), "{err}");
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! | concern | module |
 //! |---|---|
 //! | configuration from the environment, checked at cold start | [`config`] |
-//! | SNS envelopes, Budgets, billing alarms, anomalies, root activity, schedules | [`trigger`] |
+//! | SNS envelopes, Budgets, billing alarms, anomalies, root activity, schedules, launches | [`trigger`] |
 //! | amounts of money | [`money`] |
 //! | CIDR ranges (trusted networks) | [`cidr`] |
 //! | act or only report; how urgent a root activity is | [`policy`] |
@@ -16,6 +16,9 @@
 //! | what subscribers read, one renderer per function | [`render`] |
 //! | what `resume` starts again, and what it leaves | [`resume`] |
 //! | what the keep-stopped watch does with an RDS start | [`keep_stopped`] |
+//! | what the launch tripwire stops, reports or passes over | [`tripwire`] |
+//! | glob patterns of instance types and principal ARNs | [`glob`] |
+//! | what a costly instance costs an hour | [`prices`] |
 //! | what the fuzz targets check (tests and `fuzzing` only) | `fuzzing` |
 
 pub mod cidr;
@@ -23,13 +26,16 @@ pub mod config;
 pub mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+pub mod glob;
 pub mod inventory;
 pub mod keep_stopped;
 pub mod money;
 pub mod outcome;
 pub mod policy;
+pub mod prices;
 pub mod render;
 pub mod resume;
 pub mod select;
 pub mod spend;
 pub mod trigger;
+pub mod tripwire;

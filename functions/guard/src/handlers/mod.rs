@@ -21,6 +21,7 @@ use crate::domain::outcome::{Stamp, SweepReport};
 use crate::domain::render::Message;
 
 pub mod keep_stopped;
+pub mod launch_tripwire;
 pub mod resume;
 pub mod root_login_alert;
 pub mod spend_watch;

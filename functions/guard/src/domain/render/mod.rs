@@ -10,6 +10,7 @@ use crate::domain::outcome::{RegionReport, Stamp, SweepReport, STOPPED_AT_TAG, S
 use crate::domain::spend::{CostMetric, Forecast, MonthToDateState};
 
 pub mod keep_stopped;
+pub mod launch_tripwire;
 pub mod resume;
 pub mod root_login_alert;
 pub mod spend_watch;

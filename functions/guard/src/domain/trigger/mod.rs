@@ -5,6 +5,7 @@ pub mod alarm;
 pub mod anomaly;
 pub mod budgets;
 pub mod envelope;
+pub mod launch;
 pub mod rds_event;
 pub mod root;
 pub mod schedule;

@@ -1,0 +1,660 @@
+//! What launch-tripwire's subscribers read: who launched what, where, what
+//! cost-guard did and why, what it was costing, how to start it again and
+//! what to do if it was not the owner. Pure.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::domain::money::usd;
+use crate::domain::outcome::{Stamp, STOPPED_AT_TAG, STOPPED_BY_TAG};
+use crate::domain::prices::hourly_usd;
+use crate::domain::render::{plural, subject_line, Message};
+use crate::domain::trigger::excerpt;
+use crate::domain::trigger::launch::{ApiCall, CallKind, Finding};
+use crate::domain::tripwire::{Observed, Quarantine, StopOutcome, Verdict};
+
+/// What the tripwire was given.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Event<'a> {
+    Call(&'a ApiCall),
+    Finding(&'a Finding),
+}
+
+impl Event<'_> {
+    fn region(&self) -> &str {
+        match self {
+            Event::Call(c) => &c.region,
+            Event::Finding(f) => &f.region,
+        }
+    }
+}
+
+/// `3 x p3.2xlarge`, `2 x g5.12xlarge, 1 x p3.2xlarge`: what the call
+/// launched, or what it asked for when nothing is known to run.
+pub(crate) fn launched(call: &ApiCall, observed: &[Observed]) -> String {
+    let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
+    for i in observed {
+        *by_type
+            .entry(i.instance_type.as_deref().unwrap_or("unknown type"))
+            .or_default() += 1;
+    }
+    if by_type.is_empty() {
+        let Some(l) = call.launch() else {
+            return "nothing".into();
+        };
+        return match l.requested_types.as_slice() {
+            [] => plural(l.requested_count as usize, "instance", "instances"),
+            [t] => format!("{} x {t}", l.requested_count),
+            types => format!("{} instances of {}", l.requested_count, types.join(" or ")),
+        };
+    }
+    by_type
+        .iter()
+        .map(|(t, n)| format!("{n} x {t}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The alert, or `None` for a verdict that sends nothing.
+pub(crate) fn render(
+    event: Event<'_>,
+    observed: &[Observed],
+    verdict: &Verdict,
+    outcome: Option<&StopOutcome>,
+    stamp: &Stamp,
+    resume_function: Option<&str>,
+) -> Option<Message> {
+    let (urgent, why) = match verdict {
+        Verdict::Quiet(_) => return None,
+        Verdict::Alert { urgent, why } => (*urgent, Some(why.as_str())),
+        Verdict::Stop { .. } => (true, None),
+    };
+    let region = event.region();
+    let stopped = outcome.map(|o| o.stopped.as_slice()).unwrap_or_default();
+    let dry = outcome.is_some_and(|o| o.dry_run);
+    let subject = match (event, outcome) {
+        (Event::Call(c), Some(o)) => {
+            let what = launched(c, &observed_of(observed, &o.stopped));
+            let verb = if c.event_name == "StartInstances" {
+                "started"
+            } else {
+                "launched"
+            };
+            let who = c.principal.short();
+            if dry {
+                format!("[dry run] cost-guard would stop {what} {verb} in {region} by {who}")
+            } else if stopped.is_empty() {
+                format!(
+                    "cost-guard could NOT stop {} {verb} in {region} by {who}",
+                    launched(c, observed)
+                )
+            } else {
+                format!("cost-guard stopped {what} {verb} in {region} by {who}")
+            }
+        }
+        (Event::Finding(f), Some(_)) => {
+            let id = f.instance_id.as_deref().unwrap_or("an instance");
+            let verb = if dry {
+                "[dry run] cost-guard would stop"
+            } else if stopped.is_empty() {
+                "cost-guard could NOT stop"
+            } else {
+                "cost-guard stopped"
+            };
+            format!("{verb} {id} in {region}: {}", f.finding_type)
+        }
+        (Event::Call(c), None) => {
+            let who = c.principal.short();
+            match (&c.kind, &c.error) {
+                (CallKind::FirstMove(_), _) => format!("{} by {who} in {region}", c.action()),
+                (_, Some(e)) if e.is_dry_run() => {
+                    format!("dry-run probe of {} in {region} by {who}", launched(c, &[]))
+                }
+                (_, Some(_)) => format!(
+                    "cost-guard: a launch of {} in {region} was refused ({who})",
+                    launched(c, &[])
+                ),
+                _ => format!(
+                    "cost-guard: {} launched in {region} by {}, not stopped",
+                    launched(c, observed),
+                    c.principal.service().unwrap_or(who)
+                ),
+            }
+        }
+        (Event::Finding(f), None) => format!(
+            "GuardDuty {} on {} in {region}",
+            f.finding_type,
+            f.instance_id.as_deref().unwrap_or("an instance")
+        ),
+    };
+    let subject = if urgent {
+        format!("URGENT: {subject}")
+    } else {
+        subject
+    };
+
+    let mut b = String::new();
+    match event {
+        Event::Call(c) => call_section(&mut b, c, observed),
+        Event::Finding(f) => finding_section(&mut b, f),
+    }
+    b.push_str("\nWHAT COST-GUARD DID\n");
+    match (verdict, outcome) {
+        (Verdict::Stop { targets, .. }, Some(o)) => {
+            let verb = if dry { "Would stop" } else { "Stopped" };
+            if !o.stopped.is_empty() {
+                let _ = writeln!(
+                    b,
+                    "{verb} {} in {region}:",
+                    plural(o.stopped.len(), "instance", "instances")
+                );
+                for t in targets.iter().filter(|t| o.stopped.contains(&t.id)) {
+                    let _ = writeln!(
+                        b,
+                        "  {}  {}  because {}",
+                        t.id,
+                        t.instance_type.as_deref().unwrap_or("unknown type"),
+                        t.why
+                    );
+                }
+            }
+            if !o.protection_removed.is_empty() {
+                let _ = writeln!(
+                    b,
+                    "Stop protection (disableApiStop) was on and was turned off, on these alone: {}",
+                    o.protection_removed.join(", ")
+                );
+            }
+            for (id, why) in &o.skipped {
+                let _ = writeln!(b, "Not stopped: {id}: {why}");
+            }
+            for (id, err) in &o.failed {
+                let _ = writeln!(
+                    b,
+                    "FAILED to stop {id}: {err}. The invocation fails so that Lambda retries."
+                );
+            }
+            if !dry && !o.stopped.is_empty() {
+                match &o.unstamped {
+                    None => {
+                        let _ = writeln!(
+                            b,
+                            "They are tagged {STOPPED_AT_TAG}={} and {STOPPED_BY_TAG}={}. The exempt tag does not protect a launch by an untrusted principal: whoever launches can set any tag.",
+                            stamp.at, stamp.by
+                        );
+                    }
+                    Some(e) => {
+                        let _ = writeln!(b, "Stopped but NOT stamped ({e}): only this message records that cost-guard stopped them.");
+                    }
+                }
+            }
+            match &o.quarantine {
+                Some(Quarantine::Attached(who)) => {
+                    let (kind, name) = who.split_once('/').unwrap_or(("user", who));
+                    let _ = writeln!(
+                        b,
+                        "Quarantined: AWS's managed policy {} is attached to IAM {kind} {name}; it denies launching, creating users and keys, and more.\n  When the credentials are safe again, detach it:\n  aws iam detach-{kind}-policy --{kind}-name {name} --policy-arn arn:aws:iam::aws:policy/{}",
+                        crate::domain::tripwire::QUARANTINE_POLICY,
+                        crate::domain::tripwire::QUARANTINE_POLICY
+                    );
+                }
+                Some(Quarantine::NotPossible(why)) => {
+                    let _ = writeln!(b, "Not quarantined: {why}.");
+                }
+                Some(Quarantine::Failed { target, error }) => {
+                    let _ = writeln!(b, "Quarantine of {target} FAILED: {error}.");
+                }
+                None => {}
+            }
+        }
+        _ => {
+            let _ = writeln!(b, "Nothing was stopped: {}.", why.unwrap_or("see above"));
+        }
+    }
+
+    cost_section(&mut b, observed, outcome);
+    if !dry && !stopped.is_empty() {
+        restart_section(&mut b, region, stopped, stamp, resume_function);
+    }
+    not_you_section(&mut b, event);
+    Some(Message {
+        subject: subject_line(&subject),
+        body: b,
+    })
+}
+
+/// The observed instances among `ids`.
+fn observed_of(observed: &[Observed], ids: &[String]) -> Vec<Observed> {
+    observed
+        .iter()
+        .filter(|i| ids.contains(&i.id))
+        .cloned()
+        .collect()
+}
+
+fn row(b: &mut String, k: &str, v: &str) {
+    let _ = writeln!(b, "{:<14}{}", format!("{k}:"), excerpt(v));
+}
+
+fn call_section(b: &mut String, c: &ApiCall, observed: &[Observed]) {
+    let p = &c.principal;
+    b.push_str("WHO\n");
+    row(b, "Principal", p.arn.as_deref().unwrap_or("unknown"));
+    row(b, "Type", &p.kind);
+    row(
+        b,
+        "Access key",
+        p.access_key_id.as_deref().unwrap_or("unknown"),
+    );
+    row(b, "Source IP", c.source_ip.as_deref().unwrap_or("unknown"));
+    row(
+        b,
+        "User agent",
+        c.user_agent.as_deref().unwrap_or("unknown"),
+    );
+    if let Some(s) = &p.invoked_by {
+        row(b, "Invoked by", s);
+    }
+    b.push_str("\nWHAT\n");
+    row(b, "Call", &format!("{} in {}", c.action(), c.region));
+    row(b, "Time", c.time.as_deref().unwrap_or("unknown"));
+    let outcome = match &c.error {
+        Some(e) if e.is_dry_run() => {
+            "a dry run that would have succeeded (nothing launched)".to_string()
+        }
+        Some(e) => format!("refused: {e}"),
+        None => "success".into(),
+    };
+    row(b, "Outcome", &outcome);
+    match &c.kind {
+        CallKind::FirstMove(what) => row(b, "Asked for", what),
+        CallKind::Launch(l) => {
+            row(b, "Launched", &launched(c, observed));
+            if !observed.is_empty() {
+                let ids: Vec<&str> = observed.iter().map(|i| i.id.as_str()).collect();
+                row(b, "Instances", &ids.join(", "));
+            }
+            let requests: Vec<&str> = l
+                .spot_requests
+                .iter()
+                .chain(&l.spot_fleets)
+                .chain(&l.fleets)
+                .map(String::as_str)
+                .collect();
+            if !requests.is_empty() {
+                row(b, "Requests", &requests.join(", "));
+            }
+        }
+    }
+    row(b, "Event id", c.event_id.as_deref().unwrap_or("unknown"));
+    if let Some(link) = c.cloudtrail_link() {
+        row(b, "CloudTrail", &link);
+    }
+}
+
+fn finding_section(b: &mut String, f: &Finding) {
+    b.push_str("WHAT GUARDDUTY FOUND\n");
+    row(b, "Finding", &f.finding_type);
+    if let Some(t) = &f.title {
+        row(b, "Title", t);
+    }
+    row(
+        b,
+        "Severity",
+        &f.severity
+            .map(|s| format!("{s}"))
+            .unwrap_or_else(|| "unknown".into()),
+    );
+    row(
+        b,
+        "Instance",
+        &format!(
+            "{} ({}) in {}",
+            f.instance_id.as_deref().unwrap_or("unknown"),
+            f.instance_type.as_deref().unwrap_or("unknown type"),
+            f.region
+        ),
+    );
+    row(b, "Account", f.account.as_deref().unwrap_or("unknown"));
+    row(b, "Time", f.time.as_deref().unwrap_or("unknown"));
+    row(b, "Finding id", &f.id);
+}
+
+/// What the instances cost an hour at on-demand prices, where the built-in
+/// table knows their type.
+fn cost_section(b: &mut String, observed: &[Observed], outcome: Option<&StopOutcome>) {
+    let counted: Vec<&Observed> = match outcome {
+        Some(o) if !o.stopped.is_empty() => observed
+            .iter()
+            .filter(|i| o.stopped.contains(&i.id))
+            .collect(),
+        _ => observed.iter().collect(),
+    };
+    if counted.is_empty() {
+        return;
+    }
+    b.push_str("\nWHAT IT WAS COSTING\n");
+    let mut total = 0.0;
+    let mut unknown = Vec::new();
+    let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
+    for i in &counted {
+        *by_type
+            .entry(i.instance_type.as_deref().unwrap_or("unknown type"))
+            .or_default() += 1;
+    }
+    for (t, n) in &by_type {
+        match hourly_usd(t) {
+            Some(p) => {
+                total += p * *n as f64;
+                let _ = writeln!(
+                    b,
+                    "  {n} x {t} at {} an hour = {} an hour",
+                    usd(p),
+                    usd(p * *n as f64)
+                );
+            }
+            None => unknown.push(format!("{n} x {t}")),
+        }
+    }
+    if total > 0.0 {
+        let _ = writeln!(
+            b,
+            "  In all {} an hour, {} a day (on-demand Linux prices in us-east-1; other regions differ).",
+            usd(total),
+            usd(total * 24.0)
+        );
+    }
+    if !unknown.is_empty() {
+        let _ = writeln!(b, "  Hourly cost unknown for {}.", unknown.join(", "));
+    }
+}
+
+fn restart_section(
+    b: &mut String,
+    region: &str,
+    stopped: &[String],
+    stamp: &Stamp,
+    resume_function: Option<&str>,
+) {
+    b.push_str("\nHOW TO START THEM AGAIN\n");
+    if let Some(function) = resume_function {
+        let _ = writeln!(
+            b,
+            "If the launch was yours, in one step (the tripwire trusts the resume function):\n  aws lambda invoke --function-name {function} --cli-binary-format raw-in-base64-out --payload '{{\"stopped_by\": \"{}\", \"since\": \"{}\"}}' /dev/stdout",
+            stamp.by, stamp.at
+        );
+        b.push_str("Or with the AWS CLI, taking the stamp off first:\n");
+    } else {
+        b.push_str("If the launch was yours, with the AWS CLI, taking the stamp off first:\n");
+    }
+    let ids = stopped.join(" ");
+    let _ = writeln!(
+        b,
+        "  aws ec2 delete-tags --region {region} --resources {ids} --tags Key={STOPPED_AT_TAG} Key={STOPPED_BY_TAG} && aws ec2 start-instances --region {region} --instance-ids {ids}"
+    );
+    b.push_str("A start with the stamp still on, or of a costly type by a principal not in TRIPWIRE_TRUSTED_PRINCIPALS, is stopped again.\n");
+}
+
+fn not_you_section(b: &mut String, event: Event<'_>) {
+    b.push_str("\nIF IT WAS NOT YOU\n");
+    let mut n = 0;
+    let mut step = |b: &mut String, text: String| {
+        n += 1;
+        let _ = writeln!(b, "{n}. {text}");
+    };
+    if let Event::Call(c) = event {
+        let p = &c.principal;
+        match (p.kind.as_str(), &p.name, &p.access_key_id) {
+            ("Root", _, _) => {
+                step(b, "Sign in as root now, change the root password and enable MFA; delete every root access key.".into());
+            }
+            ("IAMUser", Some(user), Some(key)) => step(
+                b,
+                format!("Deactivate the access key now: aws iam update-access-key --user-name {user} --access-key-id {key} --status Inactive"),
+            ),
+            ("AssumedRole", Some(role), _) => step(
+                b,
+                format!("Revoke the role's sessions: in the IAM console, role {role}, Revoke active sessions; then find who could assume it."),
+            ),
+            _ => step(b, "Revoke the credentials that made the call, where they were issued.".into()),
+        }
+    }
+    step(b, "Look for IAM users, access keys and roles you did not create: aws iam list-users; aws iam list-access-keys --user-name NAME; aws iam list-roles".into());
+    step(b, "Look in EVERY region for instances, spot requests, fleets and Auto Scaling groups you did not start: cost-guard plan with SELECTION=all-except-exempt.".into());
+    let region = event.region();
+    step(
+        b,
+        format!("Read what else the principal did in CloudTrail event history: https://{region}.console.aws.amazon.com/cloudtrail/home?region={region}#/events"),
+    );
+    step(b, "If you cannot regain control, contact AWS Support: https://support.aws.amazon.com/#/contacts/aws-account-support".into());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::config::TripwireConfig;
+    use crate::domain::trigger::launch::{parse_tripwire_event, TripwireEvent};
+    use crate::domain::tripwire::{decide_call, decide_finding, Target};
+
+    fn sample(name: &str) -> ApiCall {
+        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        let v = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        match parse_tripwire_event(&v).unwrap() {
+            TripwireEvent::Call(c) => c,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn observed(c: &ApiCall) -> Vec<Observed> {
+        c.launch()
+            .map(|l| {
+                l.instances
+                    .iter()
+                    .map(|i| Observed {
+                        id: i.id.clone(),
+                        instance_type: i.instance_type.clone(),
+                        stamped_by: None,
+                        tags: Vec::new(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn stamp() -> Stamp {
+        Stamp {
+            at: "2026-12-01T03:13:02Z".into(),
+            by: "tripwire:RunInstances".into(),
+        }
+    }
+
+    #[test]
+    fn a_stopped_launch() {
+        let c = sample("tripwire-run-instances.json");
+        let seen = observed(&c);
+        let cfg = TripwireConfig::from_lookup(|_| None).unwrap();
+        let v = decide_call(&c, &seen, &cfg);
+        let o = StopOutcome {
+            stopped: seen.iter().map(|i| i.id.clone()).collect(),
+            protection_removed: vec!["i-0a1b2c3d4e5f60001".into()],
+            quarantine: Some(Quarantine::Attached("user/ci-deployer".into())),
+            ..Default::default()
+        };
+        let m = render(
+            Event::Call(&c),
+            &seen,
+            &v,
+            Some(&o),
+            &stamp(),
+            Some("cg-resume"),
+        )
+        .unwrap();
+        assert_eq!(
+            m.subject,
+            "URGENT: cost-guard stopped 3 x p3.2xlarge launched in sa-east-1 by user/ci-deployer"
+        );
+        for want in [
+            "Principal:    arn:aws:iam::123456789012:user/ci-deployer",
+            "Access key:   AKIAIOSFODNN7EXAMPLE",
+            "Source IP:    203.0.113.77",
+            "Call:         ec2:RunInstances in sa-east-1",
+            "Launched:     3 x p3.2xlarge",
+            "Stopped 3 instances in sa-east-1:",
+            "i-0a1b2c3d4e5f60001  p3.2xlarge  because p3.2xlarge is a costly type",
+            "Stop protection (disableApiStop) was on and was turned off, on these alone: i-0a1b2c3d4e5f60001",
+            "tagged cost-guard:stopped-at=2026-12-01T03:13:02Z and cost-guard:stopped-by=tripwire:RunInstances",
+            "aws iam detach-user-policy --user-name ci-deployer --policy-arn arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3",
+            "3 x p3.2xlarge at $3.06 an hour = $9.18 an hour",
+            "In all $9.18 an hour, $220.32 a day",
+            "--function-name cg-resume",
+            "\"stopped_by\": \"tripwire:RunInstances\", \"since\": \"2026-12-01T03:13:02Z\"",
+            "aws ec2 delete-tags --region sa-east-1 --resources i-0a1b2c3d4e5f60001 i-0a1b2c3d4e5f60002 i-0a1b2c3d4e5f60003 --tags Key=cost-guard:stopped-at Key=cost-guard:stopped-by && aws ec2 start-instances",
+            "aws iam update-access-key --user-name ci-deployer --access-key-id AKIAIOSFODNN7EXAMPLE --status Inactive",
+        ] {
+            assert!(m.body.contains(want), "missing {want:?} in\n{}", m.body);
+        }
+        // The stamp comes off before anything starts.
+        let untag = m.body.find("aws ec2 delete-tags").unwrap();
+        assert!(untag < m.body.find("aws ec2 start-instances").unwrap());
+    }
+
+    #[test]
+    fn subjects_for_every_verdict_fit_and_say_it() {
+        let cfg = TripwireConfig::from_lookup(|_| None).unwrap();
+        let st = stamp();
+        let cases = [
+            ("tripwire-run-instances-failed.json", "cost-guard: a launch of 8 x p4d.24xlarge in ap-south-1 was refused (user/ci-deployer)"),
+            ("tripwire-dry-run-probe.json", "URGENT: dry-run probe of 8 x p4d.24xlarge in ap-south-1 by user/ci-deployer"),
+            ("tripwire-autoscaling-launch.json", "cost-guard: 1 x g5.xlarge launched in us-east-1 by EC2 Auto Scaling, not stopped"),
+            ("tripwire-quota-increase.json", "URGENT: servicequotas:RequestServiceQuotaIncrease by user/ci-deployer in us-east-1"),
+        ];
+        for (file, want) in cases {
+            let c = sample(file);
+            let seen = observed(&c);
+            let v = decide_call(&c, &seen, &cfg);
+            let m = render(Event::Call(&c), &seen, &v, None, &st, None).unwrap();
+            assert_eq!(m.subject, want);
+            assert!(m.subject.len() <= 100);
+            assert!(m.body.contains("Nothing was stopped: "), "{}", m.body);
+            assert!(
+                !m.body.contains("HOW TO START"),
+                "nothing to start: {}",
+                m.body
+            );
+        }
+        let root = sample("tripwire-root-launch.json");
+        let seen = observed(&root);
+        let v = decide_call(&root, &seen, &cfg);
+        let o = StopOutcome {
+            stopped: seen.iter().map(|i| i.id.clone()).collect(),
+            quarantine: Some(Quarantine::NotPossible(
+                "the root user cannot be given a policy".into(),
+            )),
+            ..Default::default()
+        };
+        let m = render(Event::Call(&root), &seen, &v, Some(&o), &st, None).unwrap();
+        assert_eq!(
+            m.subject,
+            "URGENT: cost-guard stopped 2 x g5.48xlarge launched in ap-south-1 by the ROOT user"
+        );
+        assert!(m
+            .body
+            .contains("Not quarantined: the root user cannot be given a policy."));
+        assert!(m.body.contains("Sign in as root now"));
+        // Quiet verdicts send nothing.
+        assert!(render(
+            Event::Call(&root),
+            &seen,
+            &Verdict::Quiet("cheap".into()),
+            None,
+            &st,
+            None
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn a_stop_that_failed_and_a_dry_run_say_so() {
+        let c = sample("tripwire-run-instances.json");
+        let seen = observed(&c);
+        let v = Verdict::Stop {
+            targets: seen
+                .iter()
+                .map(|i| Target {
+                    id: i.id.clone(),
+                    instance_type: i.instance_type.clone(),
+                    why: "x".into(),
+                })
+                .collect(),
+            quarantine: None,
+        };
+        let failed = StopOutcome {
+            failed: seen
+                .iter()
+                .map(|i| (i.id.clone(), "AccessDenied".into()))
+                .collect(),
+            ..Default::default()
+        };
+        let m = render(Event::Call(&c), &seen, &v, Some(&failed), &stamp(), None).unwrap();
+        assert!(
+            m.subject
+                .starts_with("URGENT: cost-guard could NOT stop 3 x p3.2xlarge"),
+            "{}",
+            m.subject
+        );
+        assert!(m
+            .body
+            .contains("FAILED to stop i-0a1b2c3d4e5f60001: AccessDenied"));
+        let dry = StopOutcome {
+            dry_run: true,
+            stopped: vec!["i-0a1b2c3d4e5f60001".into()],
+            ..Default::default()
+        };
+        let m = render(Event::Call(&c), &seen, &v, Some(&dry), &stamp(), None).unwrap();
+        assert!(
+            m.subject
+                .starts_with("URGENT: [dry run] cost-guard would stop 1 x p3.2xlarge"),
+            "{}",
+            m.subject
+        );
+        assert!(!m.body.contains("HOW TO START"));
+    }
+
+    #[test]
+    fn a_guardduty_stop() {
+        let path = format!(
+            "{}/../../events/guardduty-crypto-finding.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let v = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let TripwireEvent::Finding(f) = parse_tripwire_event(&v).unwrap() else {
+            panic!()
+        };
+        let cfg = TripwireConfig::from_lookup(|_| None).unwrap();
+        let verdict = decide_finding(&f, &cfg);
+        let seen = vec![Observed {
+            id: "i-0b1c2d3e4f5a60007".into(),
+            instance_type: Some("g4dn.xlarge".into()),
+            stamped_by: None,
+            tags: Vec::new(),
+        }];
+        let o = StopOutcome {
+            stopped: vec!["i-0b1c2d3e4f5a60007".into()],
+            ..Default::default()
+        };
+        let st = Stamp {
+            at: "2026-12-01T04:20:20Z".into(),
+            by: "tripwire:guardduty".into(),
+        };
+        let m = render(Event::Finding(&f), &seen, &verdict, Some(&o), &st, None).unwrap();
+        assert_eq!(m.subject, "URGENT: cost-guard stopped i-0b1c2d3e4f5a60007 in eu-west-1: CryptoCurrency:EC2/BitcoinTool.B!DNS");
+        assert!(m
+            .body
+            .contains("because GuardDuty found CryptoCurrency:EC2/BitcoinTool.B!DNS"));
+        assert!(
+            m.body.contains("1 x g4dn.xlarge at $0.53 an hour"),
+            "{}",
+            m.body
+        );
+    }
+}

@@ -1,0 +1,872 @@
+//! What the launch tripwire is given, as EventBridge delivers it: CloudTrail
+//! management events (`detail-type` `AWS API Call via CloudTrail`) for EC2
+//! launches and starts and for the other first moves of a stolen key, and
+//! GuardDuty findings about an instance. Real events omit or null many fields,
+//! and CloudTrail writes EC2's lists as `{"items": [...]}` (CreateFleet's as
+//! `{"item": ...}`, one object when there is one): absence is never an error,
+//! and every list is read in any of those shapes.
+
+use serde_json::Value;
+
+use super::{excerpt, json_number, json_text};
+use crate::domain::inventory::Tags;
+
+/// The EC2 calls that launch or start instances.
+pub const LAUNCH_CALLS: &[&str] = &[
+    "RunInstances",
+    "StartInstances",
+    "RequestSpotInstances",
+    "RequestSpotFleet",
+    "CreateFleet",
+];
+
+/// Other first moves of a stolen key, alerted on (never acted on): event
+/// source and event names.
+pub const FIRST_MOVES: &[(&str, &[&str])] = &[
+    (
+        "servicequotas.amazonaws.com",
+        &["RequestServiceQuotaIncrease"],
+    ),
+    ("autoscaling.amazonaws.com", &["CreateAutoScalingGroup"]),
+    ("ecs.amazonaws.com", &["CreateService", "RunTask"]),
+    (
+        "sagemaker.amazonaws.com",
+        &["CreateTrainingJob", "CreateNotebookInstance"],
+    ),
+];
+
+/// The quota increases that count as a first move: EC2's and SageMaker's.
+const WATCHED_QUOTA_SERVICES: &[&str] = &["ec2", "sagemaker"];
+
+/// How deep the parser looks into an event's request and response.
+const MAX_DEPTH: usize = 24;
+/// Instances read from one event at the most (RunInstances launches at most
+/// a few thousand; anything beyond is not a real event).
+const MAX_INSTANCES: usize = 5_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TripwireEvent {
+    Call(ApiCall),
+    Finding(Finding),
+    /// Well formed, but nothing the tripwire watches: why.
+    Ignored(String),
+}
+
+/// Who made a call, from CloudTrail's `userIdentity`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Principal {
+    /// `Root`, `IAMUser`, `AssumedRole`, `FederatedUser`, `AWSService`, ...
+    pub kind: String,
+    pub arn: Option<String>,
+    /// For an assumed role: the role's own ARN (`sessionIssuer.arn`).
+    pub issuer_arn: Option<String>,
+    /// The IAM user's name, or the role's name behind a session.
+    pub name: Option<String>,
+    pub access_key_id: Option<String>,
+    /// The service that made the call for the principal (`invokedBy`).
+    pub invoked_by: Option<String>,
+}
+
+impl Principal {
+    pub fn is_root(&self) -> bool {
+        self.kind == "Root"
+    }
+
+    /// Short form for subjects: `user/ci-deployer`, `assumed-role/ops/alice`, `root`.
+    pub fn short(&self) -> String {
+        if self.is_root() {
+            return "the ROOT user".into();
+        }
+        match &self.arn {
+            Some(arn) => arn
+                .splitn(6, ':')
+                .nth(5)
+                .filter(|r| !r.is_empty())
+                .unwrap_or(arn)
+                .to_string(),
+            None => match &self.name {
+                Some(n) => format!("{} {n}", self.kind),
+                None if self.kind == "unknown" => "an unknown principal".into(),
+                None => format!("an unknown {} principal", self.kind),
+            },
+        }
+    }
+
+    /// The AWS service that launched on the account's behalf, when it was
+    /// one: an `AWSService` identity, or a session of a service-linked role
+    /// (only AWS can create those, under `/aws-service-role/`). A service that
+    /// only forwarded a person's own credentials (CloudFormation, say) does
+    /// not count: the person launched.
+    pub fn service(&self) -> Option<String> {
+        if self.kind == "AWSService" {
+            return Some(
+                self.invoked_by
+                    .clone()
+                    .unwrap_or_else(|| "an AWS service".into()),
+            );
+        }
+        let issuer = self.issuer_arn.as_deref()?;
+        if !issuer.contains(":role/aws-service-role/") {
+            return None;
+        }
+        let role = issuer.rsplit('/').next().unwrap_or(issuer);
+        let known = [
+            ("AWSServiceRoleForAutoScaling", "EC2 Auto Scaling"),
+            ("AWSServiceRoleForAmazonEKS", "Amazon EKS"),
+            ("AWSServiceRoleForEC2Spot", "EC2 Spot"),
+            ("AWSServiceRoleForEC2Fleet", "EC2 Fleet"),
+            ("AWSServiceRoleForECS", "Amazon ECS"),
+            ("AWSServiceRoleForBatch", "AWS Batch"),
+            ("AWSServiceRoleForEMR", "Amazon EMR"),
+            ("AWSServiceRoleForElasticBeanstalk", "Elastic Beanstalk"),
+        ];
+        Some(
+            known
+                .iter()
+                .find(|(prefix, _)| role.starts_with(prefix))
+                .map(|(_, name)| name.to_string())
+                .unwrap_or_else(|| format!("the service behind {role}")),
+        )
+    }
+}
+
+/// One instance a call launched or started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launched {
+    pub id: String,
+    pub instance_type: Option<String>,
+}
+
+/// What a launch call asked for and what it launched.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Launch {
+    /// The instances the answer names (StartInstances: those asked for).
+    pub instances: Vec<Launched>,
+    /// Instance types the request names (a fleet may name several).
+    pub requested_types: Vec<String>,
+    /// How many instances the request asked for (1 when it does not say).
+    pub requested_count: u32,
+    /// Spot instance requests, spot fleet requests and EC2 fleets the call
+    /// made: their instances are found by asking EC2.
+    pub spot_requests: Vec<String>,
+    pub spot_fleets: Vec<String>,
+    pub fleets: Vec<String>,
+    /// Tags the request put on the instances.
+    pub tags: Tags,
+}
+
+/// A call's error, when it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallError {
+    pub code: String,
+    pub message: Option<String>,
+}
+
+impl CallError {
+    /// A dry run that would have succeeded: a probe of what the key may do.
+    pub fn is_dry_run(&self) -> bool {
+        self.code == "Client.DryRunOperation" || self.code == "DryRunOperation"
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.message {
+            Some(m) => write!(f, "{}: {}", self.code, m),
+            None => f.write_str(&self.code),
+        }
+    }
+}
+
+/// What kind of call it is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallKind {
+    /// An EC2 call that launches or starts instances.
+    Launch(Launch),
+    /// Another first move of a stolen key: what it created or asked for.
+    FirstMove(String),
+}
+
+/// One API call, from a CloudTrail event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiCall {
+    pub event_name: String,
+    pub event_source: String,
+    /// The region the call was made in.
+    pub region: String,
+    pub account: Option<String>,
+    pub time: Option<String>,
+    pub event_id: Option<String>,
+    pub principal: Principal,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub error: Option<CallError>,
+    pub kind: CallKind,
+}
+
+impl ApiCall {
+    /// `ec2:RunInstances`.
+    pub fn action(&self) -> String {
+        format!(
+            "{}:{}",
+            self.event_source.trim_end_matches(".amazonaws.com"),
+            self.event_name
+        )
+    }
+
+    pub fn launch(&self) -> Option<&Launch> {
+        match &self.kind {
+            CallKind::Launch(l) => Some(l),
+            CallKind::FirstMove(_) => None,
+        }
+    }
+
+    /// Link to the event in the CloudTrail console.
+    pub fn cloudtrail_link(&self) -> Option<String> {
+        let id = self.event_id.as_deref()?;
+        Some(format!(
+            "https://{0}.console.aws.amazon.com/cloudtrail/home?region={0}#/events/{id}",
+            self.region
+        ))
+    }
+}
+
+/// A GuardDuty finding about an EC2 instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub id: String,
+    /// `CryptoCurrency:EC2/BitcoinTool.B!DNS`, ...
+    pub finding_type: String,
+    pub title: Option<String>,
+    pub severity: Option<f64>,
+    pub region: String,
+    pub account: Option<String>,
+    pub time: Option<String>,
+    pub instance_id: Option<String>,
+    pub instance_type: Option<String>,
+}
+
+impl Finding {
+    /// A finding that means the instance is being used against the account:
+    /// mining, or an EC2 impact finding.
+    pub fn means_abuse(&self) -> bool {
+        self.finding_type.starts_with("CryptoCurrency:")
+            || self.finding_type.starts_with("Impact:EC2/")
+    }
+}
+
+/// Parses an EventBridge event. An error means the event is malformed (not an
+/// EventBridge event, no `detail`, a call without a region); a well-formed
+/// event the tripwire does not watch is [`TripwireEvent::Ignored`].
+pub fn parse_tripwire_event(event: &Value) -> Result<TripwireEvent, String> {
+    let obj = event
+        .as_object()
+        .ok_or_else(|| "event is not a JSON object, so not an EventBridge event".to_string())?;
+    let source =
+        json_text(obj.get("source")).ok_or("event has no `source`: not an EventBridge event")?;
+    let detail_type = json_text(obj.get("detail-type")).unwrap_or_default();
+    let detail = obj
+        .get("detail")
+        .filter(|d| d.is_object())
+        .ok_or("event has no `detail` object")?;
+    if source == "aws.guardduty" {
+        return parse_finding(obj, detail).map(|f| match f {
+            Some(f) => TripwireEvent::Finding(f),
+            None => {
+                TripwireEvent::Ignored("the GuardDuty finding is not about an EC2 instance".into())
+            }
+        });
+    }
+    if detail_type != "AWS API Call via CloudTrail" && detail.get("eventSource").is_none() {
+        return Err(format!(
+            "event from {} ({}) is neither a CloudTrail API call nor a GuardDuty finding",
+            excerpt(&source),
+            excerpt(&detail_type)
+        ));
+    }
+    let event_name = json_text(detail.get("eventName")).ok_or("event has no `detail.eventName`")?;
+    let event_source =
+        json_text(detail.get("eventSource")).ok_or("event has no `detail.eventSource`")?;
+    let region = json_text(detail.get("awsRegion"))
+        .or_else(|| json_text(obj.get("region")))
+        .ok_or("event has no `detail.awsRegion`: the region of the call is unknown")?;
+    if !crate::domain::config::is_region_name(&region) {
+        return Err(format!(
+            "`detail.awsRegion` {:?} is not a region name",
+            excerpt(&region)
+        ));
+    }
+    let request = detail.get("requestParameters").unwrap_or(&Value::Null);
+    let response = detail.get("responseElements").unwrap_or(&Value::Null);
+    let kind = if event_source == "ec2.amazonaws.com" && LAUNCH_CALLS.contains(&event_name.as_str())
+    {
+        CallKind::Launch(parse_launch(&event_name, request, response))
+    } else if let Some(what) = first_move(&event_source, &event_name, request) {
+        CallKind::FirstMove(what)
+    } else {
+        return Ok(TripwireEvent::Ignored(format!(
+            "{}:{} is not a call the tripwire watches (check the EventBridge rule's pattern)",
+            excerpt(event_source.trim_end_matches(".amazonaws.com")),
+            excerpt(&event_name)
+        )));
+    };
+    let error = json_text(detail.get("errorCode")).map(|code| CallError {
+        code: excerpt(&code),
+        message: json_text(detail.get("errorMessage")).map(|m| excerpt(&m)),
+    });
+    Ok(TripwireEvent::Call(ApiCall {
+        event_name,
+        event_source,
+        region,
+        account: json_text(obj.get("account"))
+            .or_else(|| json_text(detail.get("recipientAccountId"))),
+        time: json_text(detail.get("eventTime")).or_else(|| json_text(obj.get("time"))),
+        event_id: json_text(detail.get("eventID")),
+        principal: parse_principal(detail.get("userIdentity")),
+        source_ip: json_text(detail.get("sourceIPAddress")),
+        user_agent: json_text(detail.get("userAgent")),
+        error,
+        kind,
+    }))
+}
+
+fn parse_principal(identity: Option<&Value>) -> Principal {
+    let Some(i) = identity.filter(|i| i.is_object()) else {
+        return Principal {
+            kind: "unknown".into(),
+            ..Default::default()
+        };
+    };
+    let issuer = i.get("sessionContext").and_then(|s| s.get("sessionIssuer"));
+    let kind = json_text(i.get("type")).unwrap_or_else(|| "unknown".into());
+    let name = match kind.as_str() {
+        "AssumedRole" => issuer.and_then(|s| json_text(s.get("userName"))),
+        _ => json_text(i.get("userName")),
+    };
+    Principal {
+        kind,
+        arn: json_text(i.get("arn")),
+        issuer_arn: issuer.and_then(|s| json_text(s.get("arn"))),
+        name,
+        access_key_id: json_text(i.get("accessKeyId")),
+        invoked_by: json_text(i.get("invokedBy")),
+    }
+}
+
+/// The values of a CloudTrail list in any of its shapes: an array, an
+/// object holding `items` or `item`, or a single value.
+fn items(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Array(a) => a.iter().collect(),
+        Value::Object(o) => match o.get("items").or_else(|| o.get("item")) {
+            Some(inner) => items(inner),
+            None => vec![value],
+        },
+        Value::Null => Vec::new(),
+        other => vec![other],
+    }
+}
+
+/// Every object below `value` (itself included), to a bounded depth.
+fn objects<'a>(value: &'a Value, depth: usize, out: &mut Vec<&'a serde_json::Map<String, Value>>) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match value {
+        Value::Object(o) => {
+            out.push(o);
+            for v in o.values() {
+                objects(v, depth + 1, out);
+            }
+        }
+        Value::Array(a) => {
+            for v in a {
+                objects(v, depth + 1, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A field of an object by name, whatever its case (CreateFleet capitalises).
+fn field<'a>(o: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Value> {
+    o.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+/// An id EC2 would accept: the prefix, then letters and digits.
+fn ec2_id(value: Option<&Value>, prefix: &str) -> Option<String> {
+    let id = json_text(value)?;
+    (id.len() <= 64
+        && id.starts_with(prefix)
+        && id.len() > prefix.len()
+        && id[prefix.len()..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric()))
+    .then_some(id)
+}
+
+/// An instance type as EC2 writes them.
+fn instance_type(value: Option<&Value>) -> Option<String> {
+    let t = json_text(value)?;
+    (t.len() <= 64
+        && t.contains('.')
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.".contains(c)))
+    .then_some(t)
+}
+
+fn parse_launch(event_name: &str, request: &Value, response: &Value) -> Launch {
+    let mut launch = Launch {
+        requested_count: 1,
+        ..Default::default()
+    };
+    let mut answer = Vec::new();
+    objects(response, 0, &mut answer);
+    let mut asked = Vec::new();
+    objects(request, 0, &mut asked);
+
+    let push = |launch: &mut Launch, id: String, t: Option<String>| {
+        if launch.instances.len() < MAX_INSTANCES && !launch.instances.iter().any(|i| i.id == id) {
+            launch.instances.push(Launched {
+                id,
+                instance_type: t,
+            });
+        }
+    };
+    // StartInstances' request names the instances; the answer does too.
+    let sources: Vec<&serde_json::Map<String, Value>> = if event_name == "StartInstances" {
+        answer.iter().chain(asked.iter()).copied().collect()
+    } else {
+        answer.clone()
+    };
+    for o in &sources {
+        let t = instance_type(field(o, "instanceType"));
+        // Spot requests name their instance once fulfilled; EC2 is asked anyway.
+        if field(o, "spotInstanceRequestId").is_none() {
+            if let Some(id) = ec2_id(field(o, "instanceId"), "i-") {
+                push(&mut launch, id, t.clone());
+            }
+        }
+        if let Some(ids) = field(o, "instanceIds") {
+            for id in items(ids) {
+                if let Some(id) = ec2_id(Some(id), "i-") {
+                    push(&mut launch, id, t.clone());
+                }
+            }
+        }
+    }
+    for o in &answer {
+        if let Some(id) = ec2_id(field(o, "spotInstanceRequestId"), "sir-") {
+            if !launch.spot_requests.contains(&id) {
+                launch.spot_requests.push(id);
+            }
+        }
+        if let Some(id) = ec2_id(field(o, "spotFleetRequestId"), "sfr-") {
+            if !launch.spot_fleets.contains(&id) {
+                launch.spot_fleets.push(id);
+            }
+        }
+        if let Some(id) = ec2_id(field(o, "fleetId"), "fleet-") {
+            if !launch.fleets.contains(&id) {
+                launch.fleets.push(id);
+            }
+        }
+    }
+    let mut count = None;
+    for o in &asked {
+        if let Some(t) = instance_type(field(o, "instanceType")) {
+            if !launch.requested_types.contains(&t) {
+                launch.requested_types.push(t);
+            }
+        }
+        for key in [
+            "maxCount",
+            "instanceCount",
+            "targetCapacity",
+            "totalTargetCapacity",
+        ] {
+            if count.is_none() {
+                count = json_number(field(o, key))
+                    .filter(|n| *n >= 1.0 && *n <= 1e6)
+                    .map(|n| n as u32);
+            }
+        }
+        if let Some(specs) = field(o, "tagSpecificationSet") {
+            for spec in items(specs) {
+                if json_text(spec.get("resourceType")).as_deref() != Some("instance") {
+                    continue;
+                }
+                for tag in spec.get("tags").map(items).unwrap_or_default() {
+                    if let Some(k) = json_text(tag.get("key")) {
+                        let v = json_text(tag.get("value")).unwrap_or_default();
+                        launch.tags.push((k, v));
+                    }
+                }
+            }
+        }
+    }
+    launch.requested_count = count.unwrap_or(match launch.instances.len() {
+        0 => 1,
+        n => n as u32,
+    });
+    launch
+}
+
+/// What another first move created or asked for, when it is one the tripwire watches.
+fn first_move(event_source: &str, event_name: &str, request: &Value) -> Option<String> {
+    let (_, names) = FIRST_MOVES.iter().find(|(s, _)| *s == event_source)?;
+    if !names.contains(&event_name) {
+        return None;
+    }
+    // Numbers as people write them: 512, not 512.0.
+    let text = |key: &str| -> Option<String> {
+        let v = request.as_object().and_then(|o| field(o, key))?;
+        match json_number(Some(v)) {
+            Some(n) if v.is_number() && n.fract() == 0.0 && n.abs() < 1e15 => {
+                Some(format!("{}", n as i64))
+            }
+            _ => json_text(Some(v)).map(|t| excerpt(&t)),
+        }
+    };
+    Some(match event_name {
+        "RequestServiceQuotaIncrease" => {
+            let service = text("serviceCode").unwrap_or_default();
+            if !WATCHED_QUOTA_SERVICES.contains(&service.as_str()) {
+                return None;
+            }
+            format!(
+                "an increase of {service} quota {} to {}",
+                text("quotaCode").unwrap_or_else(|| "(unknown)".into()),
+                text("desiredValue").unwrap_or_else(|| "(unknown)".into())
+            )
+        }
+        "CreateAutoScalingGroup" => format!(
+            "Auto Scaling group {} (desired capacity {})",
+            text("autoScalingGroupName").unwrap_or_else(|| "(unnamed)".into()),
+            text("desiredCapacity")
+                .or_else(|| text("maxSize"))
+                .unwrap_or_else(|| "unknown".into())
+        ),
+        "CreateService" => format!(
+            "ECS service {} (desired count {})",
+            text("serviceName").unwrap_or_else(|| "(unnamed)".into()),
+            text("desiredCount").unwrap_or_else(|| "unknown".into())
+        ),
+        "RunTask" => format!(
+            "ECS task {} ({} of it)",
+            text("taskDefinition").unwrap_or_else(|| "(unknown definition)".into()),
+            text("count").unwrap_or_else(|| "1".into())
+        ),
+        "CreateTrainingJob" => {
+            let instance = request
+                .get("resourceConfig")
+                .and_then(|r| {
+                    Some(format!(
+                        "{} x {}",
+                        json_text(r.get("instanceCount")).unwrap_or_else(|| "?".into()),
+                        json_text(r.get("instanceType"))?
+                    ))
+                })
+                .unwrap_or_else(|| "instances of an unknown type".into());
+            format!(
+                "SageMaker training job {} on {}",
+                text("trainingJobName").unwrap_or_else(|| "(unnamed)".into()),
+                excerpt(&instance)
+            )
+        }
+        _ => format!(
+            "SageMaker notebook instance {} ({})",
+            text("notebookInstanceName").unwrap_or_else(|| "(unnamed)".into()),
+            text("instanceType").unwrap_or_else(|| "unknown type".into())
+        ),
+    })
+}
+
+fn parse_finding(
+    obj: &serde_json::Map<String, Value>,
+    detail: &Value,
+) -> Result<Option<Finding>, String> {
+    let finding_type =
+        json_text(detail.get("type")).ok_or("GuardDuty finding has no `detail.type`")?;
+    let resource = detail.get("resource");
+    let resource_type = resource.and_then(|r| json_text(r.get("resourceType")));
+    let instance = resource.and_then(|r| r.get("instanceDetails"));
+    let instance_id = instance.and_then(|i| ec2_id(i.get("instanceId"), "i-"));
+    if resource_type.as_deref() != Some("Instance") && instance_id.is_none() {
+        return Ok(None);
+    }
+    let region = json_text(detail.get("region"))
+        .or_else(|| json_text(obj.get("region")))
+        .filter(|r| crate::domain::config::is_region_name(r))
+        .ok_or("GuardDuty finding has no region name in `detail.region`")?;
+    Ok(Some(Finding {
+        id: json_text(detail.get("id"))
+            .map(|i| excerpt(&i))
+            .unwrap_or_else(|| "unknown".into()),
+        finding_type: excerpt(&finding_type),
+        title: json_text(detail.get("title")).map(|t| excerpt(&t)),
+        severity: json_number(detail.get("severity")),
+        region,
+        account: json_text(detail.get("accountId")).or_else(|| json_text(obj.get("account"))),
+        time: json_text(detail.get("updatedAt")).or_else(|| json_text(obj.get("time"))),
+        instance_id,
+        instance_type: instance.and_then(|i| instance_type(i.get("instanceType"))),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample(name: &str) -> Value {
+        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    }
+
+    fn call(name: &str) -> ApiCall {
+        match parse_tripwire_event(&sample(name)).unwrap() {
+            TripwireEvent::Call(c) => c,
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    fn ids(l: &Launch) -> Vec<&str> {
+        l.instances.iter().map(|i| i.id.as_str()).collect()
+    }
+
+    #[test]
+    fn run_instances_with_several_instances() {
+        let c = call("tripwire-run-instances.json");
+        assert_eq!(c.action(), "ec2:RunInstances");
+        assert_eq!(c.region, "sa-east-1");
+        assert_eq!(c.error, None);
+        assert_eq!(c.principal.kind, "IAMUser");
+        assert_eq!(c.principal.short(), "user/ci-deployer");
+        assert_eq!(c.principal.name.as_deref(), Some("ci-deployer"));
+        assert_eq!(
+            c.principal.access_key_id.as_deref(),
+            Some("AKIAIOSFODNN7EXAMPLE")
+        );
+        assert_eq!(c.principal.service(), None);
+        let l = c.launch().unwrap();
+        assert_eq!(
+            ids(l),
+            [
+                "i-0a1b2c3d4e5f60001",
+                "i-0a1b2c3d4e5f60002",
+                "i-0a1b2c3d4e5f60003"
+            ]
+        );
+        assert!(l
+            .instances
+            .iter()
+            .all(|i| i.instance_type.as_deref() == Some("p3.2xlarge")));
+        assert_eq!(l.requested_types, ["p3.2xlarge"]);
+        assert_eq!(l.requested_count, 3);
+        assert!(l.tags.contains(&("Name".into(), "render-farm".into())));
+    }
+
+    #[test]
+    fn a_failed_launch_launched_nothing() {
+        let c = call("tripwire-run-instances-failed.json");
+        let e = c.error.as_ref().unwrap();
+        assert_eq!(e.code, "Client.VcpuLimitExceeded");
+        assert!(!e.is_dry_run());
+        let l = c.launch().unwrap();
+        assert!(l.instances.is_empty());
+        assert_eq!(l.requested_types, ["p4d.24xlarge"]);
+        assert_eq!(l.requested_count, 8);
+        let probe = call("tripwire-dry-run-probe.json");
+        assert!(probe.error.unwrap().is_dry_run());
+    }
+
+    #[test]
+    fn start_instances_names_the_instances_without_types() {
+        let c = call("tripwire-start-instances.json");
+        let l = c.launch().unwrap();
+        assert_eq!(ids(l), ["i-0f00000000000beef"]);
+        assert_eq!(l.instances[0].instance_type, None);
+        assert_eq!(c.principal.kind, "AssumedRole");
+        assert_eq!(c.principal.name.as_deref(), Some("contractor"));
+        assert_eq!(
+            c.principal.issuer_arn.as_deref(),
+            Some("arn:aws:iam::123456789012:role/contractor")
+        );
+    }
+
+    #[test]
+    fn create_fleet_in_cloudtrails_item_shape() {
+        let c = call("tripwire-create-fleet.json");
+        let l = c.launch().unwrap();
+        assert_eq!(ids(l), ["i-0c0ffee0000000001", "i-0c0ffee0000000002"]);
+        assert!(l
+            .instances
+            .iter()
+            .all(|i| i.instance_type.as_deref() == Some("g5.12xlarge")));
+        assert_eq!(l.fleets, ["fleet-8a1b2c3d4e5f6a7b8"]);
+        assert_eq!(l.requested_types, ["g5.12xlarge"]);
+        assert_eq!(l.requested_count, 2);
+    }
+
+    #[test]
+    fn a_spot_request_names_requests_not_instances() {
+        let c = call("tripwire-spot-request.json");
+        let l = c.launch().unwrap();
+        assert!(l.instances.is_empty());
+        assert_eq!(l.spot_requests, ["sir-4f2a8b1c"]);
+        assert_eq!(l.requested_types, ["g4dn.12xlarge"]);
+        assert_eq!(l.requested_count, 4);
+    }
+
+    #[test]
+    fn an_auto_scaling_launch_is_the_services() {
+        let c = call("tripwire-autoscaling-launch.json");
+        assert_eq!(c.principal.service().as_deref(), Some("EC2 Auto Scaling"));
+        let l = c.launch().unwrap();
+        assert_eq!(ids(l), ["i-0a5c0000000000001"]);
+        assert!(l
+            .tags
+            .iter()
+            .any(|(k, v)| k == "aws:autoscaling:groupName" && v == "inference"));
+    }
+
+    #[test]
+    fn a_root_launch() {
+        let c = call("tripwire-root-launch.json");
+        assert!(c.principal.is_root());
+        assert_eq!(c.principal.short(), "the ROOT user");
+        assert_eq!(c.region, "ap-south-1");
+    }
+
+    #[test]
+    fn first_moves() {
+        let c = call("tripwire-quota-increase.json");
+        assert_eq!(
+            c.kind,
+            CallKind::FirstMove("an increase of ec2 quota L-417A185B to 512".into())
+        );
+        // Another service's quota is not watched.
+        let mut other = sample("tripwire-quota-increase.json");
+        other["detail"]["requestParameters"]["serviceCode"] = json!("s3");
+        assert!(matches!(
+            parse_tripwire_event(&other).unwrap(),
+            TripwireEvent::Ignored(_)
+        ));
+    }
+
+    #[test]
+    fn a_guardduty_crypto_finding() {
+        let TripwireEvent::Finding(f) =
+            parse_tripwire_event(&sample("guardduty-crypto-finding.json")).unwrap()
+        else {
+            panic!()
+        };
+        assert!(f.means_abuse());
+        assert_eq!(f.instance_id.as_deref(), Some("i-0b1c2d3e4f5a60007"));
+        assert_eq!(f.instance_type.as_deref(), Some("g4dn.xlarge"));
+        assert_eq!(f.region, "eu-west-1");
+        assert_eq!(f.severity, Some(8.0));
+        let mut other = sample("guardduty-crypto-finding.json");
+        other["detail"]["type"] = json!("Recon:EC2/PortProbeUnprotectedPort");
+        let TripwireEvent::Finding(f) = parse_tripwire_event(&other).unwrap() else {
+            panic!()
+        };
+        assert!(!f.means_abuse());
+        let mut bucket = sample("guardduty-crypto-finding.json");
+        bucket["detail"]["resource"] = json!({"resourceType": "S3Bucket"});
+        assert!(matches!(
+            parse_tripwire_event(&bucket).unwrap(),
+            TripwireEvent::Ignored(_)
+        ));
+    }
+
+    #[test]
+    fn every_optional_field_can_be_missing_or_null() {
+        let c = call("tripwire-run-instances-minimal.json");
+        assert_eq!(c.principal.kind, "unknown");
+        assert_eq!(c.principal.short(), "an unknown principal");
+        let l = c.launch().unwrap();
+        assert_eq!(ids(l), ["i-0d00000000000000a"]);
+        assert_eq!(l.requested_count, 1);
+        let full = sample("tripwire-run-instances.json");
+        for field in [
+            "userIdentity",
+            "sourceIPAddress",
+            "userAgent",
+            "eventID",
+            "eventTime",
+            "requestParameters",
+            "responseElements",
+            "errorCode",
+        ] {
+            let mut missing = full.clone();
+            missing["detail"].as_object_mut().unwrap().remove(field);
+            assert!(matches!(
+                parse_tripwire_event(&missing),
+                Ok(TripwireEvent::Call(_))
+            ));
+            let mut null = full.clone();
+            null["detail"][field] = Value::Null;
+            assert!(matches!(
+                parse_tripwire_event(&null),
+                Ok(TripwireEvent::Call(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn ids_that_are_not_ec2_ids_are_not_read() {
+        let mut v = sample("tripwire-run-instances.json");
+        v["detail"]["responseElements"]["instancesSet"]["items"][0]["instanceId"] =
+            json!("i-0abc; rm -rf /");
+        let c = match parse_tripwire_event(&v).unwrap() {
+            TripwireEvent::Call(c) => c,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(c.launch().unwrap().instances.len(), 2);
+    }
+
+    #[test]
+    fn malformed_events_are_errors_that_say_why() {
+        let cases = [
+            (json!([1]), "not a JSON object"),
+            (json!({"detail": {}}), "no `source`"),
+            (json!({"source": "aws.ec2"}), "no `detail` object"),
+            (
+                json!({"source": "aws.ec2", "detail-type": "AWS API Call via CloudTrail", "detail": {"eventSource": "ec2.amazonaws.com"}}),
+                "no `detail.eventName`",
+            ),
+            (
+                json!({"source": "aws.ec2", "detail-type": "AWS API Call via CloudTrail", "detail": {"eventSource": "ec2.amazonaws.com", "eventName": "RunInstances"}}),
+                "no `detail.awsRegion`",
+            ),
+            (
+                json!({"source": "aws.ec2", "detail-type": "AWS API Call via CloudTrail", "detail": {"eventSource": "ec2.amazonaws.com", "eventName": "RunInstances", "awsRegion": "mars\n-1"}}),
+                "not a region name",
+            ),
+            (
+                json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}),
+                "neither a CloudTrail API call",
+            ),
+            (
+                json!({"source": "aws.guardduty", "detail-type": "GuardDuty Finding", "detail": {"id": "x"}}),
+                "no `detail.type`",
+            ),
+        ];
+        for (v, want) in cases {
+            let err = parse_tripwire_event(&v).unwrap_err();
+            assert!(err.contains(want), "{err} / {want}");
+            assert!(!err.contains('\n'));
+        }
+        // A call the rule should not have sent is ignored, not an error.
+        let v = json!({"source": "aws.ec2", "detail-type": "AWS API Call via CloudTrail",
+            "detail": {"eventSource": "ec2.amazonaws.com", "eventName": "StopInstances", "awsRegion": "us-east-1"}});
+        assert!(matches!(
+            parse_tripwire_event(&v).unwrap(),
+            TripwireEvent::Ignored(why) if why.contains("ec2:StopInstances")
+        ));
+    }
+}

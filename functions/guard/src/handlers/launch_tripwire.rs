@@ -1,0 +1,172 @@
+//! The launch-tripwire function: EventBridge sends it CloudTrail's record of
+//! EC2 launches and starts (and of a stolen key's other first moves) and
+//! GuardDuty's findings, from every region through the forwarder. A costly or
+//! out-of-region launch by an untrusted principal is stopped within seconds of
+//! its event, exactly the instances that call launched, before the alert.
+
+use serde::Serialize;
+
+use super::{conclude, HandlerError, Notifier};
+use crate::aws::sweep::{RegionClients, SdkClients};
+use crate::aws::{iam, tripwire};
+use crate::domain::config::{Config, TripwireConfig};
+use crate::domain::outcome::Stamp;
+use crate::domain::render::launch_tripwire::{render, Event};
+use crate::domain::trigger::excerpt;
+use crate::domain::trigger::launch::{parse_tripwire_event, TripwireEvent};
+use crate::domain::tripwire::{decide_call, decide_finding, stamp_label, StopOutcome, Verdict};
+
+/// What an invocation returns (and logs).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TripwireSummary {
+    /// `stopped`, `alerted`, `quiet` or `ignored`.
+    pub action: String,
+    pub region: Option<String>,
+    pub why: Option<String>,
+    pub stopped: Vec<String>,
+    pub urgent: bool,
+    pub subject: Option<String>,
+    pub notified: bool,
+}
+
+/// The function's state, built once per cold start.
+pub struct LaunchTripwire {
+    tripwire: TripwireConfig,
+    dry_run: bool,
+    resume_function: Option<String>,
+    clients: SdkClients,
+    iam: aws_sdk_iam::Client,
+    notifier: Notifier,
+}
+
+impl LaunchTripwire {
+    pub fn new(config: &Config, tripwire: TripwireConfig, sdk: &aws_types::SdkConfig) -> Self {
+        LaunchTripwire {
+            tripwire,
+            dry_run: config.dry_run,
+            resume_function: config.resume_function.clone(),
+            clients: SdkClients::new(sdk.clone()),
+            iam: aws_sdk_iam::Client::new(sdk),
+            notifier: Notifier::new(aws_sdk_sns::Client::new(sdk), &config.notify_topic_arn),
+        }
+    }
+
+    pub async fn handle(&self, event: &serde_json::Value) -> Result<TripwireSummary, HandlerError> {
+        let parsed = parse_tripwire_event(event).map_err(|why| {
+            tracing::error!(%why, event = %excerpt(&event.to_string()), "malformed event: nothing changed");
+            HandlerError::Malformed(why)
+        })?;
+        let quiet = |action: &str, region: Option<&str>, why: String| TripwireSummary {
+            action: action.into(),
+            region: region.map(str::to_string),
+            why: Some(why),
+            stopped: Vec::new(),
+            urgent: false,
+            subject: None,
+            notified: false,
+        };
+        let (event, region) = match &parsed {
+            TripwireEvent::Ignored(why) => {
+                tracing::warn!(%why, "ignored");
+                return Ok(quiet("ignored", None, why.clone()));
+            }
+            TripwireEvent::Call(c) => (Event::Call(c), c.region.clone()),
+            TripwireEvent::Finding(f) => (Event::Finding(f), f.region.clone()),
+        };
+        let ec2 = self.clients.ec2(&region);
+        let (observed, verdict) = match &parsed {
+            TripwireEvent::Call(c) => {
+                // Only starts, spot requests and fleets ask EC2; RunInstances
+                // names its instances and types itself.
+                let observed = tripwire::observe(&ec2, c).await.map_err(|e| {
+                    tracing::error!(error = %e, call = %c.action(), %region, "could not see what the call launched");
+                    HandlerError::Incomplete {
+                        regions: region.clone(),
+                        detail: format!("what {} launched could not be read: {e} ({})", c.action(), e.advice()),
+                    }
+                })?;
+                let verdict = decide_call(c, &observed, &self.tripwire);
+                (observed, verdict)
+            }
+            TripwireEvent::Finding(f) => {
+                let observed = f
+                    .instance_id
+                    .iter()
+                    .map(|id| crate::domain::tripwire::Observed {
+                        id: id.clone(),
+                        instance_type: f.instance_type.clone(),
+                        stamped_by: None,
+                        tags: Vec::new(),
+                    })
+                    .collect();
+                (observed, decide_finding(f, &self.tripwire))
+            }
+            TripwireEvent::Ignored(_) => unreachable!("returned above"),
+        };
+        let call = match &parsed {
+            TripwireEvent::Call(c) => Some(c),
+            _ => None,
+        };
+        let stamp = Stamp::now(&stamp_label(call));
+        let outcome: Option<StopOutcome> = match &verdict {
+            Verdict::Quiet(why) => {
+                tracing::info!(%why, %region, "nothing to do");
+                return Ok(quiet("quiet", Some(&region), why.clone()));
+            }
+            Verdict::Alert { .. } => None,
+            Verdict::Stop {
+                targets,
+                quarantine,
+            } => {
+                let mut o = tripwire::stop(&ec2, targets, &stamp, self.dry_run).await;
+                if let (Some(target), false) = (quarantine, self.dry_run) {
+                    let arn = call.and_then(|c| c.principal.arn.as_deref());
+                    o.quarantine = Some(
+                        iam::quarantine(&self.iam, target, &iam::quarantine_policy_arn(arn)).await,
+                    );
+                }
+                Some(o)
+            }
+        };
+        let stopped = outcome
+            .as_ref()
+            .map(|o| o.stopped.clone())
+            .unwrap_or_default();
+        tracing::warn!(%region, ?verdict, stopped = stopped.len(), "tripwire");
+        let message = render(
+            event,
+            &observed,
+            &verdict,
+            outcome.as_ref(),
+            &stamp,
+            self.resume_function.as_deref(),
+        );
+        let (urgent, why, action) = match &verdict {
+            Verdict::Alert { urgent, why } => (*urgent, Some(why.clone()), "alerted"),
+            _ => (true, None, "stopped"),
+        };
+        let failure =
+            outcome
+                .as_ref()
+                .filter(|o| !o.failed.is_empty())
+                .map(|o| HandlerError::Incomplete {
+                    regions: region.clone(),
+                    detail: o
+                        .failed
+                        .iter()
+                        .map(|(id, e)| format!("{id}: {e}"))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                });
+        let summary = |notified| TripwireSummary {
+            action: action.into(),
+            region: Some(region.clone()),
+            why: why.clone(),
+            stopped: stopped.clone(),
+            urgent,
+            subject: message.as_ref().map(|m| m.subject.clone()),
+            notified,
+        };
+        conclude(&self.notifier, message.as_ref(), summary, &outcome, failure).await
+    }
+}
