@@ -319,7 +319,7 @@ mod tests {
 
     fn call(name: &str) -> ApiCall {
         match parse_tripwire_event(&sample(name)).unwrap() {
-            TripwireEvent::Call(c) => c,
+            TripwireEvent::Call(c) => *c,
             other => panic!("{other:?}"),
         }
     }

@@ -104,7 +104,7 @@ impl LaunchTripwire {
             TripwireEvent::Ignored(_) => unreachable!("returned above"),
         };
         let call = match &parsed {
-            TripwireEvent::Call(c) => Some(c),
+            TripwireEvent::Call(c) => Some(&**c),
             _ => None,
         };
         let stamp = Stamp::now(&stamp_label(call));

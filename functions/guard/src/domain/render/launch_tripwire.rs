@@ -440,7 +440,7 @@ mod tests {
         let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
         let v = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         match parse_tripwire_event(&v).unwrap() {
-            TripwireEvent::Call(c) => c,
+            TripwireEvent::Call(c) => *c,
             other => panic!("{other:?}"),
         }
     }

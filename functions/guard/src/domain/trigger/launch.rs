@@ -46,7 +46,8 @@ const MAX_INSTANCES: usize = 5_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TripwireEvent {
-    Call(ApiCall),
+    /// Boxed: a call carries far more than a finding.
+    Call(Box<ApiCall>),
     Finding(Finding),
     /// Well formed, but nothing the tripwire watches: why.
     Ignored(String),
@@ -314,7 +315,7 @@ pub fn parse_tripwire_event(event: &Value) -> Result<TripwireEvent, String> {
         code: excerpt(&code),
         message: json_text(detail.get("errorMessage")).map(|m| excerpt(&m)),
     });
-    Ok(TripwireEvent::Call(ApiCall {
+    Ok(TripwireEvent::Call(Box::new(ApiCall {
         event_name,
         event_source,
         region,
@@ -327,7 +328,7 @@ pub fn parse_tripwire_event(event: &Value) -> Result<TripwireEvent, String> {
         user_agent: json_text(detail.get("userAgent")),
         error,
         kind,
-    }))
+    })))
 }
 
 fn parse_principal(identity: Option<&Value>) -> Principal {
@@ -628,7 +629,7 @@ mod tests {
 
     fn call(name: &str) -> ApiCall {
         match parse_tripwire_event(&sample(name)).unwrap() {
-            TripwireEvent::Call(c) => c,
+            TripwireEvent::Call(c) => *c,
             other => panic!("{name}: {other:?}"),
         }
     }
@@ -823,7 +824,7 @@ mod tests {
         v["detail"]["responseElements"]["instancesSet"]["items"][0]["instanceId"] =
             json!("i-0abc; rm -rf /");
         let c = match parse_tripwire_event(&v).unwrap() {
-            TripwireEvent::Call(c) => c,
+            TripwireEvent::Call(c) => *c,
             other => panic!("{other:?}"),
         };
         assert_eq!(c.launch().unwrap().instances.len(), 2);
