@@ -4,8 +4,9 @@ use std::collections::HashMap;
 
 use aws_types::SdkConfig;
 use emulator::{self, FleetRow, Inbox, Moto, Received};
-use guard::domain::config::{Config, RootConfig, SpendConfig};
+use guard::domain::config::{Config, RootConfig, SpendConfig, TripwireConfig};
 use guard::handlers::keep_stopped::KeepStopped;
+use guard::handlers::launch_tripwire::LaunchTripwire;
 use guard::handlers::resume::Resume;
 use guard::handlers::root_login_alert::RootLoginAlert;
 use guard::handlers::spend_watch::SpendWatch;
@@ -65,6 +66,23 @@ impl Env {
     /// keep-stopped as Lambda would build it, with these variables.
     pub fn keep_stopped(&self, vars: &[(&str, &str)]) -> KeepStopped {
         KeepStopped::new(&self.config(vars), &self.sdk)
+    }
+
+    /// launch-tripwire as Lambda would build it, with these variables.
+    pub fn tripwire(&self, vars: &[(&str, &str)]) -> LaunchTripwire {
+        let map = vars_map(vars);
+        let tripwire =
+            TripwireConfig::from_lookup(|n| map.get(n).cloned()).expect("valid tripwire config");
+        LaunchTripwire::new(&self.config(vars), tripwire, &self.sdk)
+    }
+
+    /// An EC2 client in `region`.
+    pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&self.sdk)
+                .region(aws_types::region::Region::new(region.to_string()))
+                .build(),
+        )
     }
 
     /// resume as Lambda would build it, with these variables.

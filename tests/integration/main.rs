@@ -12,3 +12,4 @@ mod resume;
 mod root;
 mod spend;
 mod support;
+mod tripwire;
