@@ -17,6 +17,7 @@ from cfnlint.decode import decode
 # What the functions call, and nothing else.
 ALLOWED = {
     "ec2:DescribeRegions", "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests",
+    "ec2:DescribeSpotFleetInstances", "ec2:DescribeFleetInstances",
     "rds:DescribeDBInstances", "rds:DescribeDBClusters",
     "ec2:StopInstances", "rds:StopDBInstance", "rds:StopDBCluster",
     "ec2:CreateTags", "rds:AddTagsToResource",
@@ -28,11 +29,14 @@ ALLOWED = {
     "kms:GenerateDataKey", "kms:Decrypt",
     # forwarder.yaml: EventBridge forwards root events to the home region's bus.
     "events:PutEvents",
+    # launch-tripwire: stop protection off, and the optional quarantine (GUARDED).
+    "ec2:ModifyInstanceAttribute", "iam:AttachUserPolicy", "iam:AttachRolePolicy",
 }
 FORBIDDEN = re.compile(r"Terminate|Delete(?!Tags)|Modify|Create(?!Tags|LogStream)|Put(?!Events|LogEvents)|Attach|Pass|\*")
 # Actions with no resource-level permissions, so "*" is the only resource.
 RESOURCE_STAR_OK = {
     "ec2:DescribeRegions", "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests",
+    "ec2:DescribeSpotFleetInstances", "ec2:DescribeFleetInstances",
     "rds:DescribeDBInstances", "rds:DescribeDBClusters", "ce:GetCostAndUsage", "ce:GetCostForecast",
 }
 STOP = {"ec2:StopInstances", "rds:StopDBInstance", "rds:StopDBCluster"}
@@ -42,6 +46,21 @@ START = {"ec2:StartInstances", "rds:StartDBInstance", "rds:StartDBCluster"}
 STAMP_KEYS = {"cost-guard:stopped-at", "cost-guard:stopped-by"}
 RESUMING = "cost-guard:resuming"
 KEEP_KEYS = {"cost-guard:restart-pending", "cost-guard:restops"}
+
+# The tripwire must stop instances whoever launched them chose the tags of:
+# its one stop grant without a tag condition, on this account's instances only.
+TRIPWIRE_ROLE = "LaunchTripwireRole"
+TRIPWIRE_STOP_SID = "TripwireStopsWhatWasLaunched"
+ACCOUNT_INSTANCES = {"Fn::Sub": "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*"}
+QUARANTINE_POLICY = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSCompromisedKeyQuarantineV3"}
+# Verbs FORBIDDEN matches, allowed only with exactly this condition.
+GUARDED = {
+    # Turning stop protection off, and no other attribute change.
+    "ec2:ModifyInstanceAttribute": {"StringEquals": {"ec2:Attribute/DisableApiStop": "false"}},
+    # Attaching AWS's compromised-key policy and no other: no privilege escalation.
+    "iam:AttachUserPolicy": {"ArnEquals": {"iam:PolicyARN": QUARANTINE_POLICY}},
+    "iam:AttachRolePolicy": {"ArnEquals": {"iam:PolicyARN": QUARANTINE_POLICY}},
+}
 
 findings = []
 
@@ -63,6 +82,18 @@ def documents(doc):
         yield doc
 
 
+def policy_documents(policy):
+    """The policy documents of one entry of a role's Policies, through an
+    Fn::If around the whole entry."""
+    if isinstance(policy, dict) and "Fn::If" in policy:
+        for branch in policy["Fn::If"][1:]:
+            if isinstance(branch, dict) and "PolicyDocument" in branch:
+                yield from policy_documents(branch)
+        return
+    for doc in documents(policy["PolicyDocument"]):
+        yield policy["PolicyName"], doc
+
+
 def check_role_statement(where, st):
     if st.get("Effect") != "Allow":
         return
@@ -72,12 +103,22 @@ def check_role_statement(where, st):
     for a in actions:
         if a not in ALLOWED:
             findings.append(f"{where}: action {a} is not one the functions call")
+        if a in GUARDED:
+            if st.get("Condition") != GUARDED[a]:
+                findings.append(f"{where}: {a} without exactly the condition {json.dumps(GUARDED[a])}")
+            continue
         if FORBIDDEN.search(a.split(":", 1)[-1]):
             findings.append(f"{where}: action {a} is forbidden (terminate, delete, modify, wildcard)")
     if "*" in listed(st.get("Resource", [])) and not actions <= RESOURCE_STAR_OK:
         findings.append(f"{where}: Resource * for {sorted(actions - RESOURCE_STAR_OK)}")
     cond = json.dumps(st.get("Condition", {}))
-    if actions & STOP:
+    tripwire_stop = st.get("Sid") == TRIPWIRE_STOP_SID
+    if tripwire_stop and not (where.split()[-1].startswith(TRIPWIRE_ROLE + "/")
+                              and actions == {"ec2:StopInstances"}
+                              and listed(st.get("Resource")) == [ACCOUNT_INSTANCES]
+                              and not st.get("Condition")):
+        findings.append(f"{where}: {TRIPWIRE_STOP_SID} is the tripwire's ec2:StopInstances on this account's instances, nothing more")
+    if actions & STOP and not tripwire_stop:
         if '"aws:ResourceTag/${ExemptTagKey}": "true"' not in cond:
             findings.append(f"{where}: stop calls not denied on exempt resources")
         if st.get("Sid") == "StopOnlyTagged" and "aws:ResourceTag/${StopTagKey}" not in cond:
@@ -125,10 +166,10 @@ def check(path):
         kind, props = res.get("Type"), res.get("Properties", {})
         if kind == "AWS::IAM::Role":
             for policy in props.get("Policies", []):
-                for doc in documents(policy["PolicyDocument"]):
+                for policy_name, doc in policy_documents(policy):
                     for st in listed(doc["Statement"]):
                         statements += 1
-                        check_role_statement(f"{path} {name}/{policy['PolicyName']}", st)
+                        check_role_statement(f"{path} {name}/{policy_name}", st)
             if props.get("ManagedPolicyArns"):
                 findings.append(f"{path} {name}: managed policies grant more than listed")
         elif kind == "AWS::SNS::TopicPolicy":
@@ -184,7 +225,7 @@ def check_failure_path(path, resources):
         findings.append(f"{path} FailureQueue: no alarm notifying NotifyTopic")
     writes = [st for r in resources.values() if r.get("Type") == "AWS::IAM::Role"
               for policy in r["Properties"].get("Policies", [])
-              for doc in documents(policy["PolicyDocument"])
+              for _, doc in policy_documents(policy)
               for st in listed(doc["Statement"])
               if "sqs:SendMessage" in listed(st.get("Action")) and queue in listed(st.get("Resource"))]
     if not writes:

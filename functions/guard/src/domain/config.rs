@@ -948,6 +948,22 @@ mod tests {
         assert_eq!(c.limits.spend_usd, 1000.5);
     }
 
+    /// The SAM parameter shows the user the same default the function applies
+    /// to an empty value.
+    #[test]
+    fn template_default_of_tripwire_types_is_the_functions() {
+        let template = include_str!("../../../../template.yaml");
+        let line = format!("    Default: \"{DEFAULT_TRIPWIRE_TYPES}\"");
+        let param = template
+            .split("\n  TripwireInstanceTypes:\n")
+            .nth(1)
+            .expect("template.yaml has the TripwireInstanceTypes parameter");
+        assert!(
+            param.lines().take(4).any(|l| l == line),
+            "TripwireInstanceTypes' default in template.yaml differs from DEFAULT_TRIPWIRE_TYPES"
+        );
+    }
+
     #[test]
     fn tripwire_config() {
         let c = TripwireConfig::from_lookup(|_| None).unwrap();
