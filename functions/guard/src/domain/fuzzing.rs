@@ -33,6 +33,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("settings", settings),
     ("rds_event", rds_event),
     ("resume_payload", resume_payload),
+    ("launch_event", launch_event),
 ];
 
 /// The policies a message is decided under: the defaults and the most eager.
@@ -141,7 +142,8 @@ pub fn root_event(data: &[u8]) {
 }
 
 /// Function settings: `NAME=value` lines, read as the environment would be, by
-/// every function's configuration (shared, root-login-alert's, spend-watch's)
+/// every function's configuration (shared, root-login-alert's, spend-watch's,
+/// launch-tripwire's)
 /// and the attempt timeout. A refusal must name a variable that is set (or,
 /// for a missing one, unset) and quote the value it refuses; an accepted
 /// configuration never lets a stamp key be chosen, nor an amount that is not
@@ -199,6 +201,17 @@ pub fn settings(data: &[u8]) {
             for limit in limits.into_iter().flatten() {
                 assert!(limit > 0.0 && limit <= MAX_AMOUNT, "{limit}");
             }
+        }
+        Err(e) => refusal(e),
+    }
+    match crate::domain::config::TripwireConfig::from_lookup(lookup) {
+        Ok(tripwire) => {
+            assert!(!tripwire.costly_types.is_empty(), "empty means the default");
+            assert!(tripwire.allowed_regions.iter().all(|r| is_region_name(r)));
+            assert!(tripwire
+                .trusted
+                .iter()
+                .all(|g| g.as_str().starts_with("arn:")));
         }
         Err(e) => refusal(e),
     }
@@ -272,6 +285,138 @@ pub fn resume_payload(data: &[u8]) {
         Err(why) => {
             check_reason(&why);
             assert!(why.contains("\"dry_run\": true"), "{why}");
+        }
+    }
+}
+
+/// An EventBridge event as launch-tripwire receives it, decided under the
+/// default settings and under the most eager ones (every type costly, one
+/// allowed region, quarantine on). The promises: only the instances the
+/// event names can be stopped, and only by a call that succeeded or a
+/// finding of abuse; root is never trusted; the stamp is a valid tag value;
+/// the alert's subject is one line of at most 100 characters.
+pub fn launch_event(data: &[u8]) {
+    use crate::domain::config::TripwireConfig;
+    use crate::domain::render::launch_tripwire::{render, Event};
+    use crate::domain::trigger::launch::{parse_tripwire_event, CallKind, TripwireEvent};
+    use crate::domain::tripwire::{decide_call, decide_finding, stamp_label, Observed};
+
+    let Some(value) = json(data) else {
+        return;
+    };
+    let parsed = parse_tripwire_event(&value);
+    assert_eq!(parsed, parse_tripwire_event(&value), "deterministic");
+    let configs = [
+        TripwireConfig::from_lookup(|_| None).expect("the defaults are valid"),
+        TripwireConfig::from_lookup(|name| match name {
+            "TRIPWIRE_INSTANCE_TYPES" => Some("*".into()),
+            "TRIPWIRE_ALLOWED_REGIONS" => Some("us-east-1".into()),
+            "TRIPWIRE_TRUSTED_PRINCIPALS" => Some("arn:*:iam::*:user/trusted-*".into()),
+            "TRIPWIRE_QUARANTINE" => Some("on".into()),
+            _ => None,
+        })
+        .expect("the eager settings are valid"),
+    ];
+    let valid_id = |id: &str| {
+        id.strip_prefix("i-").is_some_and(|hex| {
+            (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit())
+        })
+    };
+    let event = match &parsed {
+        Err(why) | Ok(TripwireEvent::Ignored(why)) => return check_reason(why),
+        Ok(TripwireEvent::Call(c)) => Event::Call(c),
+        Ok(TripwireEvent::Finding(f)) => Event::Finding(f),
+    };
+    let (observed, label): (Vec<Observed>, String) = match event {
+        Event::Call(c) => {
+            assert!(
+                !c.event_name.is_empty() && is_region_name(&c.region),
+                "{c:?}"
+            );
+            let observed = match &c.kind {
+                CallKind::Launch(l) => l
+                    .instances
+                    .iter()
+                    .map(|i| Observed {
+                        id: i.id.clone(),
+                        instance_type: i.instance_type.clone(),
+                        stamped_by: None,
+                        tags: Vec::new(),
+                    })
+                    .collect(),
+                CallKind::FirstMove(what) => {
+                    check_reason(what);
+                    Vec::new()
+                }
+            };
+            (observed, stamp_label(Some(c)))
+        }
+        Event::Finding(f) => {
+            assert!(is_region_name(&f.region), "{f:?}");
+            let observed = f
+                .instance_id
+                .iter()
+                .map(|id| Observed {
+                    id: id.clone(),
+                    instance_type: f.instance_type.clone(),
+                    stamped_by: None,
+                    tags: Vec::new(),
+                })
+                .collect();
+            (observed, stamp_label(None))
+        }
+    };
+    assert!(observed.iter().all(|i| valid_id(&i.id)), "{observed:?}");
+    assert!(
+        label.len() <= 256
+            && label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.:/=+-@".contains(c)),
+        "{label:?}"
+    );
+    for cfg in &configs {
+        let verdict = match event {
+            Event::Call(c) => {
+                if let Some(p) = crate::domain::tripwire::trusted_by(&c.principal, cfg) {
+                    assert!(!c.principal.is_root(), "root trusted by {p}");
+                }
+                decide_call(c, &observed, cfg)
+            }
+            Event::Finding(f) => decide_finding(f, cfg),
+        };
+        match &verdict {
+            crate::domain::tripwire::Verdict::Stop { targets, .. } => {
+                assert!(!targets.is_empty());
+                for t in targets {
+                    assert!(observed.iter().any(|i| i.id == t.id), "{} not named", t.id);
+                    check_reason(&t.why);
+                }
+                match event {
+                    Event::Call(c) => assert!(c.error.is_none(), "a failed call stopped"),
+                    Event::Finding(f) => assert!(f.means_abuse(), "{}", f.finding_type),
+                }
+            }
+            crate::domain::tripwire::Verdict::Alert { why, .. }
+            | crate::domain::tripwire::Verdict::Quiet(why) => check_reason(why),
+        }
+        let stamp = crate::domain::outcome::Stamp {
+            at: "2026-01-01T00:00:00Z".into(),
+            by: label.clone(),
+        };
+        if let Some(m) = render(
+            event,
+            &observed,
+            &verdict,
+            None,
+            &stamp,
+            Some("cost-guard-resume"),
+        ) {
+            assert!(
+                m.subject.chars().count() <= 100 && !m.subject.chars().any(char::is_control),
+                "{:?}",
+                m.subject
+            );
+            assert!(!m.body.is_empty());
         }
     }
 }

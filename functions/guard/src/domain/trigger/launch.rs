@@ -399,13 +399,21 @@ fn field<'a>(o: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Va
 /// An id EC2 would accept: the prefix, then letters and digits.
 fn ec2_id(value: Option<&Value>, prefix: &str) -> Option<String> {
     let id = json_text(value)?;
-    (id.len() <= 64
-        && id.starts_with(prefix)
-        && id.len() > prefix.len()
-        && id[prefix.len()..]
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric()))
-    .then_some(id)
+    let rest = id.strip_prefix(prefix)?;
+    let ok = match prefix {
+        // i- and 8 or 17 hexadecimal digits, as EC2 writes them.
+        "i-" => {
+            (rest.len() == 8 || rest.len() == 17) && rest.chars().all(|c| c.is_ascii_hexdigit())
+        }
+        // Fleet and spot fleet request ids are UUIDs; spot requests are short.
+        _ => {
+            !rest.is_empty()
+                && rest.len() <= 64
+                && !rest.starts_with('-')
+                && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        }
+    };
+    ok.then_some(id)
 }
 
 /// An instance type as EC2 writes them.
@@ -707,7 +715,7 @@ mod tests {
             .instances
             .iter()
             .all(|i| i.instance_type.as_deref() == Some("g5.12xlarge")));
-        assert_eq!(l.fleets, ["fleet-8a1b2c3d4e5f6a7b8"]);
+        assert_eq!(l.fleets, ["fleet-8a1b2c3d-4e5f-4a7b-8c9d-0e1f2a3b4c5d"]);
         assert_eq!(l.requested_types, ["g5.12xlarge"]);
         assert_eq!(l.requested_count, 2);
     }
@@ -820,14 +828,38 @@ mod tests {
 
     #[test]
     fn ids_that_are_not_ec2_ids_are_not_read() {
-        let mut v = sample("tripwire-run-instances.json");
-        v["detail"]["responseElements"]["instancesSet"]["items"][0]["instanceId"] =
-            json!("i-0abc; rm -rf /");
-        let c = match parse_tripwire_event(&v).unwrap() {
-            TripwireEvent::Call(c) => *c,
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(c.launch().unwrap().instances.len(), 2);
+        // Found by fuzzing: an alphanumeric "id" of the wrong length and
+        // letters was taken for an instance id and would have been stopped.
+        for bad in [
+            "i-0abc; rm -rf /",
+            "i-0d0ownerId0000000000000a",
+            "i-0abc",
+            "i-",
+        ] {
+            let mut v = sample("tripwire-run-instances.json");
+            v["detail"]["responseElements"]["instancesSet"]["items"][0]["instanceId"] = json!(bad);
+            let c = match parse_tripwire_event(&v).unwrap() {
+                TripwireEvent::Call(c) => *c,
+                other => panic!("{other:?}"),
+            };
+            let ids: Vec<&str> = c
+                .launch()
+                .unwrap()
+                .instances
+                .iter()
+                .map(|i| i.id.as_str())
+                .collect();
+            assert_eq!(ids.len(), 2, "{bad} was read: {ids:?}");
+            assert!(!ids.contains(&bad));
+        }
+        for good in ["i-1234abcd", "i-0a1b2c3d4e5f60001"] {
+            let mut v = sample("tripwire-run-instances.json");
+            v["detail"]["responseElements"]["instancesSet"]["items"][0]["instanceId"] = json!(good);
+            let TripwireEvent::Call(c) = parse_tripwire_event(&v).unwrap() else {
+                panic!("a call")
+            };
+            assert_eq!(c.launch().unwrap().instances[0].id, good);
+        }
     }
 
     #[test]
