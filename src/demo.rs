@@ -1,11 +1,13 @@
 //! `cost-guard demo`: the real stop-on-overspend function against a local
-//! emulator, seeded with a fleet in several regions and fed the sample events.
+//! emulator, seeded with a fleet in several regions and fed the sample events;
+//! then launch-tripwire stopping a hijacker's GPU launch.
 
 use std::collections::HashMap;
 
 use cost_guard::table;
 use emulator::Moto;
-use guard::domain::config::{Config, Selection, SelectionConfig};
+use guard::domain::config::{Config, Selection, SelectionConfig, TripwireConfig};
+use guard::handlers::launch_tripwire::LaunchTripwire;
 use guard::handlers::stop_on_overspend::StopOnOverspend;
 
 use crate::Result;
@@ -108,7 +110,7 @@ pub async fn run(dry_run: bool) -> Result<()> {
     println!(
         "\nConfiguration: SELECTION=tagged STOP_TAG_KEY=cost-guard STOP_TAG_VALUE=stop REGIONS=all DRY_RUN={dry_run}"
     );
-    let function = StopOnOverspend::new(config, &sdk);
+    let function = StopOnOverspend::new(config.clone(), &sdk);
 
     let steps = [
         ("alarm-billing-ok.json", "a billing alarm returns to OK"),
@@ -152,6 +154,42 @@ pub async fn run(dry_run: bool) -> Result<()> {
                 indent(&m.body)
             );
         }
+    }
+
+    // The launch tripwire: no billing data, the launch itself.
+    let region = "ap-southeast-2";
+    println!(
+        "\n{}\nLAUNCH TRIPWIRE: a leaked access key of IAM user ci-deployer launches 4 x p3.2xlarge in {region},\ntagged cost-guard-exempt=true; CloudTrail reports the RunInstances call to EventBridge\n(events/tripwire-run-instances.json with the emulator's instance ids)",
+        "=".repeat(78)
+    );
+    let hijack = emulator::launch(
+        &sdk,
+        region,
+        4,
+        "p3.2xlarge",
+        "render-farm",
+        &[("cost-guard-exempt", "true")],
+    )
+    .await?;
+    println!("Configuration: TRIPWIRE_* defaults (costly types p*, g*, ..., nobody trusted, action stop)");
+    let tripwire = LaunchTripwire::new(&config, TripwireConfig::from_lookup(|_| None)?, &sdk);
+    let event =
+        emulator::launch_event("tripwire-run-instances.json", region, &hijack, "p3.2xlarge")?;
+    match tripwire.handle(&event).await {
+        Ok(s) => println!(
+            "Function returned: action={} stopped={} urgent={}",
+            s.action,
+            s.stopped.len(),
+            s.urgent
+        ),
+        Err(e) => println!("Function returned an error (Lambda would retry): {e}"),
+    }
+    for m in inbox.take().await? {
+        println!(
+            "\nSubscribers received:\nSubject: {}\n\n{}",
+            m.subject,
+            indent(&m.body)
+        );
     }
 
     println!("\n{}\nFLEET AFTER", "=".repeat(78));

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 mod process;
 mod stats;
 mod sweep;
+mod tripwire;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -36,6 +37,14 @@ enum Command {
     RootAlert {
         #[arg(default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
         runs: u32,
+    },
+    /// launch-tripwire against a local emulator: a RunInstances of 3 x
+    /// p3.2xlarge by an untrusted user per event, in three regions in turn.
+    /// Times the event to the StopInstances request, warm (one handler) and
+    /// cold (the release binary started per event), and counts the requests.
+    Tripwire {
+        #[arg(default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+        events: u32,
     },
     /// Start each release function binary against a local runtime-API stub and
     /// time it until its first request for an event, with its memory.
@@ -100,6 +109,7 @@ async fn main() -> ExitCode {
         Command::Scale(o) => bench_scale(o).await,
         Command::RootAlert { runs } => bench_root_alert(runs as usize).await,
         Command::Startup { runs } => bench_startup(runs as usize),
+        Command::Tripwire { events } => bench_tripwire(events as usize).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -120,6 +130,90 @@ async fn bench_root_alert(runs: usize) -> Result<()> {
         ms(s.p90),
         ms(s.min),
         ms(s.max)
+    );
+    Ok(())
+}
+
+async fn bench_tripwire(events: usize) -> Result<()> {
+    use stats::ms;
+    let binary = stats::release_binaries()
+        .into_iter()
+        .find(|b| b.ends_with("launch-tripwire"))
+        .ok_or("no launch-tripwire binary in the list")?;
+    println!(
+        "launch-tripwire, one CloudTrail RunInstances event of {} x {} by an untrusted IAM user per launch, in {} in turn; moto on loopback, every request through a counting proxy ({events} events per case, after one unmeasured event)\n",
+        tripwire::PER_EVENT,
+        tripwire::INSTANCE_TYPE,
+        tripwire::REGIONS.join(", ")
+    );
+    let r = tripwire::run(&binary, events).await?;
+    let row = |label: &str, s: &stats::Stats| {
+        vec![
+            label.to_string(),
+            ms(s.median),
+            ms(s.p90),
+            ms(s.min),
+            ms(s.max),
+        ]
+    };
+    let mut rows = vec![
+        row("warm: event -> StopInstances sent", &r.warm.to_stop),
+        row(
+            "warm: event -> alert published, handler done",
+            &r.warm.to_answer,
+        ),
+        row("cold: event -> StopInstances sent", &r.cold.to_stop),
+        row(
+            "cold: event -> alert published, handler done",
+            &r.cold.to_answer,
+        ),
+    ];
+    if let Some(s) = &r.cold.spawn_to_stop {
+        rows.push(row("cold: process start -> StopInstances sent", s));
+    }
+    print!(
+        "{}",
+        cost_guard::table::columns(&["CASE", "MEDIAN", "P90", "MIN", "MAX"], &rows)
+    );
+    if let Some(rss) = r.cold.peak_rss_kib {
+        println!(
+            "\nPeak RSS of a cold process: {:.1} MiB",
+            rss as f64 / 1024.0
+        );
+    }
+    println!(
+        "\nAWS requests per event (fewest-most over the {} events of each case):",
+        r.events
+    );
+    let mut keys: Vec<_> = r
+        .warm
+        .requests
+        .keys()
+        .chain(r.cold.requests.keys())
+        .cloned()
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let range = |m: &std::collections::BTreeMap<(String, String), (usize, usize)>, k| match m.get(k)
+    {
+        Some((lo, hi)) if lo == hi => lo.to_string(),
+        Some((lo, hi)) => format!("{lo}-{hi}"),
+        None => "0".into(),
+    };
+    let rows: Vec<Vec<String>> = keys
+        .iter()
+        .map(|k| {
+            vec![
+                k.0.clone(),
+                k.1.clone(),
+                range(&r.warm.requests, k),
+                range(&r.cold.requests, k),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        cost_guard::table::columns(&["SERVICE", "ACTION", "WARM", "COLD"], &rows)
     );
     Ok(())
 }

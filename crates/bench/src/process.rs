@@ -23,6 +23,10 @@ pub struct Measured {
     /// The function's response (or error) body, or the command's output tail.
     pub output: String,
     pub success: bool,
+    /// When the process was spawned.
+    pub started: Instant,
+    /// When the runtime-API stub handed the function its event (functions only).
+    pub event_at: Option<Instant>,
 }
 
 /// Waits for `pid` to end and returns its exit status and peak RSS (KiB).
@@ -74,6 +78,8 @@ pub async fn run_command(mut command: Command, timeout: Duration) -> Result<Meas
         peak_rss_kib: rss,
         output: tail(&text, 4000),
         success: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        started: start,
+        event_at: None,
     })
 }
 
@@ -138,13 +144,16 @@ pub async fn invoke_function(
     let (tx, rx) = oneshot::channel::<Done>();
     let done = Arc::new(Mutex::new(Some(tx)));
     let served = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let served_at: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
     let event_body = event.to_string();
+    let stub_served_at = served_at.clone();
     let stub = tokio::spawn(async move {
         while let Ok((conn, _)) = listener.accept().await {
             tokio::spawn(runtime_api(
                 conn,
                 event_body.clone(),
                 served.clone(),
+                stub_served_at.clone(),
                 done.clone(),
             ));
         }
@@ -173,11 +182,14 @@ pub async fn invoke_function(
         Ok(Err(_)) => return Err(format!("{name}: the runtime-API stub stopped").into()),
         Err(_) => return Err(format!("{name} did not answer within {timeout:?}").into()),
     };
+    let event_at = *served_at.lock().unwrap_or_else(|p| p.into_inner());
     Ok(Measured {
         elapsed: end - start,
         peak_rss_kib: rss,
         output,
         success,
+        started: start,
+        event_at,
     })
 }
 
@@ -187,6 +199,7 @@ async fn runtime_api(
     conn: tokio::net::TcpStream,
     event: String,
     served: Arc<std::sync::atomic::AtomicBool>,
+    served_at: Arc<Mutex<Option<Instant>>>,
     done: Arc<Mutex<Option<oneshot::Sender<Done>>>>,
 ) {
     use std::sync::atomic::Ordering;
@@ -198,6 +211,7 @@ async fn runtime_api(
                 // One event per process: the next poll just waits to be killed.
                 std::future::pending::<()>().await;
             }
+            *served_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
             let deadline = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default()

@@ -200,6 +200,7 @@ pub fn release_binaries() -> Vec<PathBuf> {
         "spend-watch",
         "resume",
         "keep-stopped",
+        "launch-tripwire",
     ]
     .iter()
     .map(|b| dir.join(b))

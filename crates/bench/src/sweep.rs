@@ -503,6 +503,8 @@ mod tests {
                 peak_rss_kib: 0,
                 output: String::new(),
                 success: true,
+                started: std::time::Instant::now(),
+                event_at: None,
             },
             requests: BTreeMap::new(),
             emulator_busy: Duration::ZERO,

@@ -621,3 +621,28 @@ pub fn sample_event(name: &str) -> Result<serde_json::Value, EmulatorError> {
         .ok_or_else(|| EmulatorError::Start(format!("no sample event events/{name}")))?;
     serde_json::from_str(text).map_err(|e| EmulatorError::Start(format!("events/{name}: {e}")))
 }
+
+/// A sample CloudTrail launch event (`events/NAME`) moved to `region` and
+/// naming `ids`, of `instance_type`, as what the call launched: what
+/// EventBridge would deliver after a launch made in the emulator.
+pub fn launch_event(
+    name: &str,
+    region: &str,
+    ids: &[String],
+    instance_type: &str,
+) -> Result<serde_json::Value, EmulatorError> {
+    use serde_json::json;
+    let mut event = sample_event(name)?;
+    event["region"] = json!(region);
+    event["detail"]["awsRegion"] = json!(region);
+    let items: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| {
+            json!({"instanceId": id, "instanceType": instance_type,
+                   "instanceState": {"code": 0, "name": "pending"}})
+        })
+        .collect();
+    event["detail"]["responseElements"]["instancesSet"] = json!({ "items": items });
+    event["detail"]["requestParameters"]["instanceType"] = json!(instance_type);
+    Ok(event)
+}

@@ -97,6 +97,8 @@ struct State {
     rules: Vec<FaultRule>,
     /// When each forwarded request was sent upstream and answered.
     upstream: Vec<(std::time::Instant, std::time::Instant)>,
+    /// When each request had been read whole, in arrival order (as `log`).
+    arrivals: Vec<std::time::Instant>,
 }
 
 /// A running proxy; stops when dropped.
@@ -194,7 +196,20 @@ impl Proxy {
         self.with(|s| {
             s.log.clear();
             s.upstream.clear();
+            s.arrivals.clear();
         });
+    }
+
+    /// When the first request for `action` seen since the last reset had
+    /// arrived whole: the moment it left its sender, give or take loopback.
+    pub fn first_arrival(&self, action: &str) -> Option<std::time::Instant> {
+        self.with(|s| {
+            s.log
+                .iter()
+                .zip(&s.arrivals)
+                .find(|((call, _), _)| call.action == action)
+                .map(|(_, at)| *at)
+        })
     }
 
     /// How long the emulator was busy since the last reset: the time during
@@ -380,6 +395,7 @@ async fn serve(client: TcpStream, routes: Arc<Routes>, state: Arc<Mutex<State>>)
             Ok(Some(r)) => r,
             Ok(None) | Err(_) => return,
         };
+        let arrived = std::time::Instant::now();
         let call = request.call();
         let upstream = routes
             .by_region
@@ -395,6 +411,7 @@ async fn serve(client: TcpStream, routes: Arc<Routes>, state: Arc<Mutex<State>>)
                 r.fault.clone()
             });
             s.log.push((call.clone(), fault.clone()));
+            s.arrivals.push(arrived);
             fault
         };
         let answer = match fault {
