@@ -173,6 +173,32 @@ async fn a_region_slower_than_the_deadline_is_reported_unfinished() {
     }
 }
 
+/// `cargo lambda watch` hands the function a deadline that lies in the past.
+/// Taken at its word, every region would get 1 s and a region whose describe
+/// takes longer (a large fleet) would be reported unfinished with nothing
+/// stopped. A past deadline is unknown: the sweep gets the default budget.
+#[tokio::test]
+async fn a_deadline_already_past_is_not_taken_at_its_word() {
+    let f = Faulty::start().await;
+    let regions = [HEALTHY, THROTTLED];
+    f.seed(&regions).await;
+    // Every answer from one region takes 1.5 s: longer than a 1 s budget.
+    f.proxy.inject(FaultRule::always(
+        THROTTLED,
+        Fault::Slow(Duration::from_millis(1_500)),
+    ));
+    let guard = f.guard(&[("REGIONS", &regions.join(","))]);
+    let event = emulator::sample_event("budget-actual.json").unwrap();
+    let past = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let summary = guard.handle(&event, Some(past)).await.unwrap();
+    assert_eq!(summary.stopped, 6, "{summary:?}");
+    let m = f.env.one_message().await;
+    assert!(!m.body.contains("did not finish within"), "{}", m.body);
+    for r in tagged(&f.env.fleet(&regions).await) {
+        assert_eq!(r.state, "stopped", "{r:?}");
+    }
+}
+
 /// Log lines written on this test's thread since [`Captured::start`], as the
 /// JSON Lambda's log format setting gives.
 ///

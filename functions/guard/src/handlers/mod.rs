@@ -194,15 +194,39 @@ impl Notifier {
     }
 }
 
-/// The time a sweep may take: until the deadline less the reserve, at least 1 s.
+/// Lambda's longest timeout: a deadline further ahead is not a real one.
+pub(crate) const LAMBDA_MAX_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// The time a sweep may take: until the deadline less the reserve, at least
+/// 1 s. A deadline that has already passed, or lies more than Lambda's 15
+/// minutes ahead, is not one Lambda sent (local runtimes such as `cargo lambda
+/// watch` send a constant): it is treated as unknown, with a warning, and the
+/// sweep gets the default budget rather than 1 s for every region.
 pub(crate) fn time_budget(deadline: Option<SystemTime>, now: SystemTime) -> Duration {
-    match deadline {
-        None => DEFAULT_BUDGET,
-        Some(d) => d
-            .duration_since(now)
-            .unwrap_or_default()
+    let Some(d) = deadline else {
+        return DEFAULT_BUDGET;
+    };
+    match d.duration_since(now) {
+        Ok(left) if left <= LAMBDA_MAX_TIMEOUT => left
             .saturating_sub(DEADLINE_RESERVE)
             .max(Duration::from_secs(1)),
+        ahead => {
+            let deadline_ms = d
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|t| t.as_millis())
+                .unwrap_or_default();
+            let why = if ahead.is_ok() {
+                "more than Lambda's 15-minute maximum ahead"
+            } else {
+                "already past"
+            };
+            tracing::warn!(
+                deadline_ms,
+                budget_secs = DEFAULT_BUDGET.as_secs(),
+                "the invocation's deadline is {why}, so not one Lambda sent (a local runtime?); using the default time budget"
+            );
+            DEFAULT_BUDGET
+        }
     }
 }
 
@@ -322,9 +346,19 @@ mod tests {
             time_budget(Some(now + Duration::from_secs(2)), now),
             Duration::from_secs(1)
         );
+        // Not deadlines Lambda sends: already past (cargo lambda watch sends
+        // a constant in the past), or beyond the 15-minute maximum.
         assert_eq!(
             time_budget(Some(now - Duration::from_secs(2)), now),
-            Duration::from_secs(1)
+            DEFAULT_BUDGET
+        );
+        assert_eq!(
+            time_budget(Some(now + Duration::from_secs(901)), now),
+            DEFAULT_BUDGET
+        );
+        assert_eq!(
+            time_budget(Some(now + LAMBDA_MAX_TIMEOUT), now),
+            LAMBDA_MAX_TIMEOUT - DEADLINE_RESERVE
         );
     }
 }
