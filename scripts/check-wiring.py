@@ -1,0 +1,833 @@
+#!/usr/bin/env python3
+"""The wiring, tested rather than linted: the SAM template as CloudFormation
+would receive it, for several parameter sets, with its intrinsic functions
+resolved; then
+
+1. every function's environment, role, rules, schedules and invoke
+   permissions, and nothing generated that was not expected;
+2. every IAM policy decided for concrete requests (resource tags, tag keys,
+   accounts, attributes) by a small evaluator of exactly the condition
+   operators the templates use, itself checked against AWS's documented
+   examples;
+3. every EventBridge rule's pattern, in template.yaml and forwarder.yaml,
+   matched against every sample in events/: each must match the samples meant
+   for it and no other;
+4. the mutation check: known one-line mistakes (scripts/wiring-mutations.json)
+   applied to copies of the templates must each be rejected.
+
+Run by scripts/test with the .venv python (SAM's own translator and cfn-lint's
+YAML loader). Prints each finding and exits 1 if there is any.
+
+Not checked here, because only a deployment shows them: alarms firing, SNS
+delivering to subscriptions, topic and bucket policies being enforced, event
+invoke configs retrying, budgets and trails existing. moto's CloudFormation
+would report CREATE_COMPLETE for all of these without modelling them, so it is
+not used as proof.
+"""
+import copy
+import fnmatch
+import json
+import os
+import re
+import sys
+import tempfile
+
+import logging  # noqa: E402
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+# The translator warns about its own usage metrics, which nothing publishes here.
+logging.getLogger("samtranslator").setLevel(logging.ERROR)
+
+from cfnlint.decode import decode  # noqa: E402
+from samtranslator.translator.transform import transform  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ACCOUNT = "123456789012"
+OTHER_ACCOUNT = "210987654321"
+REGION = "us-east-1"
+STACK = "cost-guard"
+PSEUDO = {
+    "AWS::Region": REGION,
+    "AWS::AccountId": ACCOUNT,
+    "AWS::Partition": "aws",
+    "AWS::StackName": STACK,
+    "AWS::URLSuffix": "amazonaws.com",
+}
+NO_VALUE = object()
+
+# The parameter sets every check runs under: the defaults and each switch
+# that changes what is generated or what a policy allows.
+PARAMETER_SETS = {
+    "defaults": {},
+    "any tag value": {"StopTagValue": ""},
+    "all-except-exempt": {"Selection": "all-except-exempt"},
+    "spend-watch on": {"SpendLimitUsd": "100", "ForecastLimitUsd": "150", "SpendSummary": "daily"},
+    "root stop mode": {"RootLoginAction": "stop", "RootTrustedCidrs": "198.51.100.0/24"},
+    "trail on, no root API alerts": {"CreateTrail": "true", "AlertOnRootApiCalls": "false"},
+    "budget, alarm, email": {"MonthlyBudgetUsd": "50", "BillingAlarmUsd": "40", "NotifyEmail": "me@example.com"},
+    "tripwire quarantine and trust": {
+        "TripwireQuarantine": "on",
+        "TripwireTrustedPrincipals": "arn:aws:iam::123456789012:role/ci-deploy",
+        "TripwireAllowedRegions": "us-east-1,eu-west-1",
+    },
+}
+
+# Which samples in events/ each rule is meant for, by rule name (a SAM event's
+# rule is FUNCTION + EVENT). A rule missing here is a finding: say what it is for.
+RULE_SAMPLES = {
+    "RootLoginAlertFunctionRootConsoleSignIn": ["root-signin-*.json"],
+    "RootApiCallRule": ["root-api-*.json", "tripwire-root-launch.json"],
+    "KeepStoppedFunctionRdsStarts": [
+        "rds-instance-forced-start.json", "rds-instance-started.json",
+        "rds-cluster-forced-start.json", "rds-cluster-started.json",
+    ],
+    "LaunchTripwireFunctionLaunches": [
+        "tripwire-run-instances*.json", "tripwire-start-instances.json", "tripwire-create-fleet.json",
+        "tripwire-spot-request.json", "tripwire-autoscaling-launch.json", "tripwire-dry-run-probe.json",
+        "tripwire-root-launch.json",
+    ],
+    "LaunchTripwireFunctionFirstMoves": ["tripwire-quota-increase.json"],
+    "LaunchTripwireFunctionGuardDutyFindings": ["guardduty-*.json"],
+    # forwarder.yaml: the same events, from other regions.
+    "RootSignInForward": ["root-signin-*.json"],
+    "RootApiCallForward": ["root-api-*.json", "tripwire-root-launch.json"],
+    "RdsStartForward": [
+        "rds-instance-forced-start.json", "rds-instance-started.json",
+        "rds-cluster-forced-start.json", "rds-cluster-started.json",
+    ],
+    "LaunchForward": [
+        "tripwire-run-instances*.json", "tripwire-start-instances.json", "tripwire-create-fleet.json",
+        "tripwire-spot-request.json", "tripwire-autoscaling-launch.json", "tripwire-dry-run-probe.json",
+        "tripwire-root-launch.json",
+    ],
+    "FirstMoveForward": ["tripwire-quota-increase.json"],
+    "GuardDutyForward": ["guardduty-*.json"],
+}
+# Resource types SAM may generate from a function's properties.
+GENERATED_OK = {
+    "AWS::Lambda::Permission", "AWS::Events::Rule", "AWS::SNS::Subscription",
+    "AWS::Lambda::EventInvokeConfig",
+}
+
+
+class Findings(list):
+    def add(self, where, text):
+        self.append(f"{where}: {text}")
+
+
+# How much was checked, for the summary line (and so a check that silently
+# stops running shows).
+COUNTS = {"decisions": 0, "matches": 0, "functions": 0}
+
+
+# ---------------------------------------------------------------------------
+# The template as CloudFormation sees it
+
+
+def load(path):
+    template, errors = decode(path)
+    if errors:
+        raise SystemExit(f"check-wiring: {path}: {errors}")
+    return json.loads(json.dumps(template))
+
+
+def expand(template):
+    """SAM's transform, as `sam deploy` hands the template to CloudFormation
+    (CodeUri replaced by the S3 location `sam package` uploads to)."""
+    t = copy.deepcopy(template)
+    if "Transform" not in t:
+        return t
+    for r in t.get("Resources", {}).values():
+        if r.get("Type") == "AWS::Serverless::Function":
+            r["Properties"]["CodeUri"] = "s3://cost-guard-artifacts/function.zip"
+
+    class NoManagedPolicies:
+        def load(self):
+            return {}
+
+    return transform(t, dict(PSEUDO), NoManagedPolicies())
+
+
+def physical(name, res):
+    """What Ref and Fn::GetAtt give for a resource, with names as AWS would form them."""
+    kind = res.get("Type", "")
+    props = res.get("Properties", {})
+    generated = f"{STACK}-{name}-ABC123"
+    arn = lambda service, rest: f"arn:aws:{service}:{REGION}:{ACCOUNT}:{rest}"  # noqa: E731
+    if kind == "AWS::SNS::Topic":
+        return {"Ref": arn("sns", generated), "TopicName": generated}
+    if kind == "AWS::IAM::Role":
+        return {"Ref": generated, "Arn": f"arn:aws:iam::{ACCOUNT}:role/{generated}"}
+    if kind == "AWS::Lambda::Function":
+        fname = props.get("FunctionName") if isinstance(props.get("FunctionName"), str) else generated
+        return {"Ref": fname, "Arn": arn("lambda", f"function:{fname}")}
+    if kind == "AWS::SQS::Queue":
+        return {"Ref": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{generated}",
+                "Arn": arn("sqs", generated), "QueueName": generated}
+    if kind == "AWS::Events::Rule":
+        return {"Ref": generated, "Arn": arn("events", f"rule/{generated}")}
+    if kind == "AWS::KMS::Key":
+        return {"Ref": f"key-{name}", "Arn": arn("kms", f"key/key-{name}")}
+    if kind == "AWS::Logs::LogGroup":
+        group = props.get("LogGroupName") if isinstance(props.get("LogGroupName"), str) else generated
+        return {"Ref": group, "Arn": arn("logs", f"log-group:{group}:*")}
+    if kind == "AWS::S3::Bucket":
+        bucket = generated.lower()
+        return {"Ref": bucket, "Arn": f"arn:aws:s3:::{bucket}"}
+    return {"Ref": generated, "Arn": arn("unknown", generated)}
+
+
+class Resolver:
+    def __init__(self, template, values):
+        self.t = template
+        params = {}
+        for name, p in template.get("Parameters", {}).items():
+            params[name] = str(values.get(name, p.get("Default", "")))
+        unknown = set(values) - set(params)
+        if unknown:
+            raise SystemExit(f"check-wiring: no such parameters: {sorted(unknown)}")
+        self.params = params
+        self.conditions = {}
+        for name in template.get("Conditions", {}):
+            self.condition(name)
+        self.resources = {}
+        live = {n: r for n, r in template.get("Resources", {}).items()
+                if "Condition" not in r or self.condition(r["Condition"])}
+        # Names first (FunctionName, LogGroupName may use Sub), then everything.
+        self.phys = {}
+        for name, r in live.items():
+            props = r.get("Properties", {})
+            own_name = {"AWS::Lambda::Function": "FunctionName", "AWS::Logs::LogGroup": "LogGroupName"}.get(r["Type"])
+            shallow = dict(r, Properties={k: self.value(v) if k == own_name else v for k, v in props.items()})
+            self.phys[name] = physical(name, shallow)
+        for name, r in live.items():
+            self.resources[name] = self.value(r)
+
+    def condition(self, name):
+        if name not in self.conditions:
+            self.conditions[name] = bool(self.value(self.t["Conditions"][name]))
+        return self.conditions[name]
+
+    def ref(self, name):
+        if name in PSEUDO:
+            return PSEUDO[name]
+        if name == "AWS::NoValue":
+            return NO_VALUE
+        if name in self.params:
+            return self.params[name]
+        if name in self.phys:
+            return self.phys[name]["Ref"]
+        raise KeyError(f"Ref to {name}, which does not exist (or its condition is false)")
+
+    def getatt(self, name, attr):
+        if name not in self.phys:
+            raise KeyError(f"GetAtt of {name}, which does not exist (or its condition is false)")
+        got = self.phys[name].get(attr)
+        if got is None:
+            raise KeyError(f"GetAtt {name}.{attr}: attribute not modelled")
+        return got
+
+    def sub(self, text, extra):
+        def one(m):
+            key = m.group(1)
+            if key.startswith("!"):
+                return "${" + key[1:] + "}"
+            if key in extra:
+                return str(extra[key])
+            if "." in key and not key.startswith("AWS::"):
+                n, a = key.split(".", 1)
+                return str(self.getatt(n, a))
+            return str(self.ref(key))
+        return re.sub(r"\$\{([^}]+)\}", one, text)
+
+    def value(self, v):
+        if isinstance(v, list):
+            return [x for x in (self.value(i) for i in v) if x is not NO_VALUE]
+        if not isinstance(v, dict):
+            return v
+        if len(v) == 1:
+            (k, arg), = v.items()
+            if k == "Ref":
+                return self.ref(arg)
+            if k == "Fn::GetAtt":
+                n, a = arg.split(".", 1) if isinstance(arg, str) else arg
+                return self.getatt(n, a)
+            if k == "Fn::Sub":
+                if isinstance(arg, str):
+                    return self.sub(arg, {})
+                return self.sub(arg[0], {kk: self.value(vv) for kk, vv in arg[1].items()})
+            if k == "Fn::Join":
+                return arg[0].join(str(x) for x in self.value(arg[1]))
+            if k == "Fn::If":
+                return self.value(arg[1] if self.condition(arg[0]) else arg[2])
+            if k == "Fn::Equals":
+                a, b = (self.value(x) for x in arg)
+                return str(a) == str(b)
+            if k == "Fn::Not":
+                return not self.value(arg[0])
+            if k == "Fn::And":
+                return all(self.value(x) for x in arg)
+            if k == "Fn::Or":
+                return any(self.value(x) for x in arg)
+            if k == "Condition":
+                return self.condition(arg)
+            if k == "Fn::Select":
+                return self.value(arg[1])[int(self.value(arg[0]))]
+            if k == "Fn::Split":
+                return str(self.value(arg[1])).split(arg[0])
+        out = {}
+        for k, x in v.items():
+            r = self.value(x)
+            if r is not NO_VALUE:
+                out[k] = r
+        return out
+
+
+def policy_documents(role):
+    for p in role.get("Properties", {}).get("Policies", []):
+        doc = p["PolicyDocument"]
+        yield p["PolicyName"], json.loads(doc) if isinstance(doc, str) else doc
+
+
+# ---------------------------------------------------------------------------
+# IAM: the operators the templates use, as AWS documents them
+
+
+def listed(x):
+    return x if isinstance(x, list) else [x]
+
+
+def glob(pattern, text, case=True):
+    """IAM's wildcards: * any run of characters (including none), ? one."""
+    if not case:
+        pattern, text = pattern.lower(), text.lower()
+    rx = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(rx, text, re.S) is not None
+
+
+def arn_like(pattern, arn):
+    """ArnLike/ArnEquals: each of the six colon-separated parts matches on its own."""
+    p, a = pattern.split(":", 5), arn.split(":", 5)
+    return len(p) == 6 and len(a) == 6 and all(glob(x, y) for x, y in zip(p, a))
+
+
+def condition_holds(condition, context):
+    """All operators and keys must hold (AND); a key's values are alternatives (OR)."""
+    for op, keys in condition.items():
+        for key, wanted in keys.items():
+            wanted = [str(w) for w in listed(wanted)]
+            present = key in context
+            got = context.get(key)
+            if op == "Null":
+                if wanted[0] not in ("true", "false"):
+                    raise ValueError(f"Null takes true or false, not {wanted}")
+                if (wanted[0] == "true") == present:
+                    return False
+            elif op.startswith("ForAllValues:"):
+                inner = op.split(":", 1)[1]
+                values = listed(got) if present else []
+                if not all(single(inner, v, wanted) for v in values):
+                    return False
+            elif op.startswith("ForAnyValue:"):
+                inner = op.split(":", 1)[1]
+                values = listed(got) if present else []
+                if not any(single(inner, v, wanted) for v in values):
+                    return False
+            else:
+                ifexists = op.endswith("IfExists")
+                base = op[:-len("IfExists")] if ifexists else op
+                if not present:
+                    if ifexists:
+                        continue
+                    # A negated operator on a missing key matches; every other fails.
+                    if base in ("StringNotEquals", "StringNotLike", "ArnNotEquals", "ArnNotLike"):
+                        continue
+                    return False
+                if isinstance(got, list):
+                    raise ValueError(f"{op} on the multivalued key {key}: use ForAllValues/ForAnyValue")
+                if not single(base, got, wanted):
+                    return False
+    return True
+
+
+def single(op, value, wanted):
+    value = str(value)
+    if op == "StringEquals":
+        return value in wanted
+    if op == "StringNotEquals":
+        return value not in wanted
+    if op == "StringEqualsIgnoreCase":
+        return value.lower() in (w.lower() for w in wanted)
+    if op == "StringLike":
+        return any(glob(w, value) for w in wanted)
+    if op == "StringNotLike":
+        return not any(glob(w, value) for w in wanted)
+    if op in ("ArnEquals", "ArnLike"):
+        return any(arn_like(w, value) for w in wanted)
+    if op in ("ArnNotEquals", "ArnNotLike"):
+        return not any(arn_like(w, value) for w in wanted)
+    if op == "Bool":
+        return value.lower() in (w.lower() for w in wanted)
+    raise ValueError(f"operator {op} is not modelled: add it, with AWS's documented examples")
+
+
+def statement_applies(st, action, resource, context):
+    if "NotAction" in st or "NotResource" in st:
+        raise ValueError("NotAction/NotResource are not modelled")
+    if not any(glob(a, action, case=False) for a in listed(st.get("Action", []))):
+        return False
+    if not any(r == "*" or arn_like(r, resource) if r != "*" else True for r in listed(st.get("Resource", []))):
+        return False
+    return condition_holds(st.get("Condition", {}), context)
+
+
+def decide(documents, action, resource, context):
+    """Allow when an Allow statement applies and no Deny does (identity policies only)."""
+    allowed = False
+    for doc in documents:
+        for st in listed(doc.get("Statement", [])):
+            if statement_applies(st, action, resource, context):
+                if st.get("Effect") == "Deny":
+                    return False
+                allowed = True
+    return allowed
+
+
+def tags_context(tags=None, request_keys=None, extra=None):
+    ctx = {f"aws:ResourceTag/{k}": v for k, v in (tags or {}).items()}
+    if request_keys is not None:
+        ctx["aws:TagKeys"] = list(request_keys)
+    ctx.update(extra or {})
+    return ctx
+
+
+def self_test_evaluator(f):
+    """The evaluator against the examples in AWS's IAM User Guide (condition
+    operators; single- and multivalued context keys)."""
+    cases = [
+        # StringEquals: case-sensitive exact match; several values are OR.
+        ({"StringEquals": {"aws:PrincipalTag/job-category": "iamuser-admin"}},
+         {"aws:PrincipalTag/job-category": "iamuser-admin"}, True),
+        ({"StringEquals": {"aws:PrincipalTag/job-category": "iamuser-admin"}},
+         {"aws:PrincipalTag/job-category": "IAMUser-Admin"}, False),
+        ({"StringEquals": {"aws:PrincipalTag/job-category": "iamuser-admin"}}, {}, False),
+        ({"StringEquals": {"aws:RequestedRegion": ["us-east-1", "us-west-1"]}},
+         {"aws:RequestedRegion": "us-west-1"}, True),
+        # Null: "true" means the key is absent, "false" that it is present.
+        ({"Null": {"aws:TokenIssueTime": "true"}}, {}, True),
+        ({"Null": {"aws:TokenIssueTime": "true"}}, {"aws:TokenIssueTime": "2026-01-01T00:00:00Z"}, False),
+        ({"Null": {"aws:TokenIssueTime": "false"}}, {"aws:TokenIssueTime": "2026-01-01T00:00:00Z"}, True),
+        # ForAllValues: every request value in the set; true when the key is absent or empty.
+        ({"ForAllValues:StringEquals": {"aws:TagKeys": ["environment", "cost-center"]}},
+         {"aws:TagKeys": ["environment"]}, True),
+        ({"ForAllValues:StringEquals": {"aws:TagKeys": ["environment", "cost-center"]}},
+         {"aws:TagKeys": ["environment", "owner"]}, False),
+        ({"ForAllValues:StringEquals": {"aws:TagKeys": ["environment", "cost-center"]}}, {}, True),
+        ({"ForAllValues:StringEquals": {"aws:TagKeys": ["environment", "cost-center"]}},
+         {"aws:TagKeys": []}, True),
+        # ForAnyValue: at least one; false when the key is absent.
+        ({"ForAnyValue:StringEquals": {"aws:TagKeys": ["environment"]}}, {"aws:TagKeys": ["x", "environment"]}, True),
+        ({"ForAnyValue:StringEquals": {"aws:TagKeys": ["environment"]}}, {}, False),
+        # StringLike wildcards; StringNotEquals on a missing key matches.
+        ({"StringLike": {"s3:prefix": ["home/*"]}}, {"s3:prefix": "home/alice/x"}, True),
+        ({"StringLike": {"s3:prefix": ["home/*"]}}, {"s3:prefix": "work/alice"}, False),
+        ({"StringNotEquals": {"aws:PrincipalTag/team": "ops"}}, {}, True),
+        # ArnEquals/ArnLike: per-part wildcards.
+        ({"ArnLike": {"aws:SourceArn": "arn:aws:cloudtrail:*:111122223333:trail/*"}},
+         {"aws:SourceArn": "arn:aws:cloudtrail:us-east-1:111122223333:trail/main"}, True),
+        ({"ArnEquals": {"iam:PolicyARN": "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"}},
+         {"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"}, False),
+        # Bool; and AND across keys and operators.
+        ({"Bool": {"aws:SecureTransport": "false"}}, {"aws:SecureTransport": "false"}, True),
+        ({"Null": {"a": "false"}, "StringEquals": {"b": "x"}}, {"a": "1", "b": "y"}, False),
+    ]
+    for i, (cond, ctx, want) in enumerate(cases):
+        if condition_holds(cond, ctx) != want:
+            f.add("evaluator", f"case {i} {json.dumps(cond)} with {ctx}: expected {want}")
+    if not arn_like("arn:aws:ec2:*:123456789012:instance/*", "arn:aws:ec2:eu-west-1:123456789012:instance/i-1"):
+        f.add("evaluator", "a resource wildcard did not match")
+    if arn_like("arn:aws:ec2:*:123456789012:instance/*", "arn:aws:ec2:eu-west-1:210987654321:instance/i-1"):
+        f.add("evaluator", "another account matched")
+
+
+# ---------------------------------------------------------------------------
+# EventBridge patterns, with EventBridge's matching semantics
+
+MISSING = object()
+
+
+def pattern_matches(pattern, event):
+    for key, want in pattern.items():
+        got = event.get(key, MISSING) if isinstance(event, dict) else MISSING
+        if isinstance(want, dict):
+            if got is MISSING or not isinstance(got, dict):
+                return False
+            if not pattern_matches(want, got):
+                return False
+        elif isinstance(want, list):
+            if not field_matches(want, got):
+                return False
+        else:
+            raise ValueError(f"pattern value for {key} must be an object or an array")
+    return True
+
+
+def field_matches(options, got):
+    values = got if isinstance(got, list) else [got]
+    for opt in options:
+        if isinstance(opt, dict) and "exists" in opt:
+            if opt["exists"] == (got is not MISSING and not isinstance(got, dict)):
+                return True
+            continue
+        if got is MISSING:
+            continue
+        if any(value_matches(opt, v) for v in values):
+            return True
+    return False
+
+
+def value_matches(opt, v):
+    if not isinstance(opt, dict):
+        return type(opt) is type(v) and opt == v if not isinstance(opt, (int, float)) else (
+            isinstance(v, (int, float)) and not isinstance(v, bool) and opt == v)
+    (op, arg), = opt.items()
+    if op == "prefix":
+        return isinstance(v, str) and (v.startswith(arg) if isinstance(arg, str)
+                                       else v.lower().startswith(arg["equals-ignore-case"].lower()))
+    if op == "suffix":
+        return isinstance(v, str) and v.endswith(arg)
+    if op == "equals-ignore-case":
+        return isinstance(v, str) and v.lower() == arg.lower()
+    if op == "wildcard":
+        return isinstance(v, str) and glob(arg, v)
+    if op == "anything-but":
+        if isinstance(arg, dict):
+            return not value_matches(arg, v)
+        return not any(value_matches(a, v) for a in listed(arg))
+    if op == "numeric":
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            return False
+        ops = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, "=": lambda a, b: a == b,
+               ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+        return all(ops[arg[i]](v, arg[i + 1]) for i in range(0, len(arg), 2))
+    raise ValueError(f"pattern operator {op} is not modelled")
+
+
+def self_test_matcher(f):
+    """EventBridge's documented matching rules."""
+    ev = {"source": "aws.ec2", "detail": {"state": "running", "ids": ["a", "b"], "n": 5}}
+    cases = [
+        ({"source": ["aws.ec2"]}, True),
+        ({"source": ["aws.ec"]}, False),
+        ({"source": [{"prefix": "aws."}]}, True),
+        ({"detail": {"state": [{"anything-but": ["stopped", "terminated"]}]}}, True),
+        ({"detail": {"state": [{"anything-but": "running"}]}}, False),
+        ({"detail": {"ids": ["b"]}}, True),  # an array matches when any element does
+        ({"detail": {"missing": [{"exists": False}]}}, True),
+        ({"detail": {"state": [{"exists": False}]}}, False),
+        ({"detail": {"missing": ["x"]}}, False),
+        ({"detail": {"n": [{"numeric": [">", 1, "<=", 5]}]}}, True),
+        ({"detail": {"n": ["5"]}}, False),  # types must match
+        ({"source": ["aws.ec2"], "detail": {"state": ["stopped"]}}, False),  # fields AND
+    ]
+    for i, (p, want) in enumerate(cases):
+        if pattern_matches(p, ev) != want:
+            f.add("matcher", f"case {i} {json.dumps(p)}: expected {want}")
+
+
+# ---------------------------------------------------------------------------
+# The checks
+
+
+def samples():
+    d = os.path.join(ROOT, "events")
+    out = {}
+    for name in sorted(os.listdir(d)):
+        with open(os.path.join(d, name)) as fh:
+            out[name] = json.load(fh)
+    return out
+
+
+def meant(rule, names):
+    globs = RULE_SAMPLES.get(rule)
+    return None if globs is None else {n for n in names if any(fnmatch.fnmatch(n, g) for g in globs)}
+
+
+def check_rules(f, where, resources, events, home_bus=None, role_docs=None):
+    for name, r in resources.items():
+        if r["Type"] != "AWS::Events::Rule":
+            continue
+        p = r["Properties"]
+        if "ScheduleExpression" in p:
+            continue
+        pattern = p.get("EventPattern")
+        if isinstance(pattern, str):
+            pattern = json.loads(pattern)
+        expected = meant(name, events)
+        if expected is None:
+            f.add(where, f"rule {name} is not in RULE_SAMPLES: name the samples in events/ it is for")
+            continue
+        if not expected:
+            f.add(where, f"rule {name}: no sample in events/ is meant for it")
+        try:
+            matched = {n for n, e in events.items() if isinstance(e, dict) and pattern_matches(pattern, e)}
+            COUNTS["matches"] += len(events)
+        except ValueError as e:
+            f.add(where, f"rule {name}: {e}")
+            continue
+        for n in sorted(expected - matched):
+            f.add(where, f"rule {name} does not match events/{n}, which is meant for it")
+        for n in sorted(matched - expected):
+            f.add(where, f"rule {name} also matches events/{n}, which is not meant for it")
+        if p.get("State", "ENABLED") != "ENABLED":
+            f.add(where, f"rule {name} is not enabled")
+        if home_bus is not None:
+            for t in p.get("Targets", []):
+                if t.get("Arn") != home_bus:
+                    f.add(where, f"rule {name} targets {t.get('Arn')}, not the home region's default bus {home_bus}")
+                if not role_docs or not decide(role_docs, "events:PutEvents", home_bus, {}):
+                    f.add(where, f"rule {name}: its role may not put events on {home_bus}")
+
+
+def check_template(label, template, values, events, f):
+    where = f"template.yaml [{label}]"
+    try:
+        expanded = expand(template)
+    except Exception as e:  # the translator's own refusal is a finding
+        f.add(where, f"SAM transform failed: {e}")
+        return
+    res = Resolver(expanded, values)
+    resources = res.resources
+    original = set(template.get("Resources", {}))
+    # Nothing generated that was not expected (a missing Role makes SAM generate one).
+    for name, r in resources.items():
+        if name not in original and r["Type"] not in GENERATED_OK:
+            f.add(where, f"SAM generated {r['Type']} {name}, which the template does not declare")
+
+    functions = {n: r for n, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
+    roles = {n: r for n, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+    role_by_arn = {res.phys[n]["Arn"]: n for n in roles}
+    topics = {res.phys[n]["Ref"]: n for n, r in resources.items() if r["Type"] == "AWS::SNS::Topic"}
+    alarm_topics = {a for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"
+                    for a in r["Properties"].get("AlarmActions", [])}
+    subscribed = {r["Properties"]["TopicArn"]: r["Properties"].get("Endpoint")
+                  for r in resources.values() if r["Type"] == "AWS::SNS::Subscription"
+                  and r["Properties"].get("Protocol") == "lambda"}
+    names = {res.phys[n]["Ref"]: n for n in functions}
+    binaries = {n: template["Resources"][n].get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+                for n in functions if n in template["Resources"]}
+    resume_names = [res.phys[n]["Ref"] for n, b in binaries.items() if b == "resume"]
+
+    COUNTS["functions"] += len(functions)
+    for name, fn in functions.items():
+        p = fn["Properties"]
+        if p.get("Role") not in role_by_arn:
+            f.add(where, f"{name}: its role {p.get('Role')} is not one the template declares")
+        env = p.get("Environment", {}).get("Variables", {})
+        notify = env.get("NOTIFY_TOPIC_ARN")
+        if notify not in topics:
+            f.add(where, f"{name}: NOTIFY_TOPIC_ARN={notify} is no topic of the stack")
+        elif notify in subscribed:
+            f.add(where, f"{name}: NOTIFY_TOPIC_ARN is {topics[notify]}, a topic that triggers functions")
+        elif notify not in alarm_topics:
+            f.add(where, f"{name}: NOTIFY_TOPIC_ARN is {topics[notify]}, not the topic the alarms notify")
+        if "RESUME_FUNCTION_NAME" in env and env["RESUME_FUNCTION_NAME"] not in resume_names:
+            f.add(where, f"{name}: RESUME_FUNCTION_NAME={env['RESUME_FUNCTION_NAME']} is not the resume function {resume_names}")
+        by_lower = {k.lower(): k for k in res.params}
+        for var, value in env.items():
+            param = by_lower.get(var.replace("_", "").lower())
+            if param:
+                want = res.params[param]
+                ok = value == want or (want == "0" and value == "") or (
+                    var == "TRIPWIRE_TRUSTED_PRINCIPALS" and (not want or want in value.split(",")))
+                if not ok:
+                    f.add(where, f"{name}: {var}={value!r}, but parameter {param} is {want!r}")
+        # The function may publish to that topic and write its own log group.
+        docs = [d for _, d in policy_documents(roles.get(role_by_arn.get(p.get("Role")), {}))]
+        if notify in topics and not decide(docs, "sns:Publish", notify, {}):
+            f.add(where, f"{name}: its role may not publish to NOTIFY_TOPIC_ARN")
+        log_group = p.get("LoggingConfig", {}).get("LogGroup")
+        if not log_group:
+            f.add(where, f"{name}: no log group of its own")
+        elif not decide(docs, "logs:PutLogEvents",
+                        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{log_group}:log-stream:x", {}):
+            f.add(where, f"{name}: its role may not write to its log group {log_group}")
+
+    # Every trigger has its invoke permission, for exactly that source.
+    perms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
+
+    def permitted(fn_name, principal, source):
+        return any(q.get("Action") == "lambda:InvokeFunction" and q.get("FunctionName") in (
+            res.phys[fn_name]["Ref"], res.phys[fn_name]["Arn"]) and q.get("Principal") == principal
+            and q.get("SourceArn") == source for q in perms)
+
+    fn_by_arn = {res.phys[n]["Arn"]: n for n in functions}
+    for name, r in resources.items():
+        if r["Type"] == "AWS::Events::Rule":
+            for t in r["Properties"].get("Targets", []):
+                if t.get("Arn") in fn_by_arn and not permitted(fn_by_arn[t["Arn"]], "events.amazonaws.com",
+                                                               res.phys[name]["Arn"]):
+                    f.add(where, f"rule {name} invokes {fn_by_arn[t['Arn']]} without a permission for events.amazonaws.com from that rule")
+            if "ScheduleExpression" in r["Properties"]:
+                sched = r["Properties"]["ScheduleExpression"]
+                if sched != res.params.get("SpendWatchSchedule") and not sched.startswith("cron(0 8 "):
+                    f.add(where, f"rule {name}: schedule {sched} is neither SpendWatchSchedule nor the daily summary")
+    for topic, endpoint in subscribed.items():
+        if endpoint in fn_by_arn and not permitted(fn_by_arn[endpoint], "sns.amazonaws.com", topic):
+            f.add(where, f"{fn_by_arn[endpoint]} is subscribed to {topics.get(topic)} without a permission for sns.amazonaws.com from it")
+    for q in perms:
+        if q.get("Principal") not in ("events.amazonaws.com", "sns.amazonaws.com"):
+            f.add(where, f"a Lambda permission for {q.get('Principal')}, which invokes nothing here")
+
+    check_rules(f, where, resources, events)
+    check_policies(where, res, roles, f)
+
+
+def check_policies(where, res, roles, f):
+    """Concrete requests, decided by the evaluator."""
+    p = res.params
+    inst = lambda account=ACCOUNT, region="eu-west-1": f"arn:aws:ec2:{region}:{account}:instance/i-0123456789abcdef0"  # noqa: E731
+    db = f"arn:aws:rds:eu-west-1:{ACCOUNT}:db:analytics"
+    stamp_keys = ["cost-guard:stopped-at", "cost-guard:stopped-by"]
+    stop_key, stop_value, exempt = p["StopTagKey"], p["StopTagValue"], p["ExemptTagKey"]
+    tagged_mode = p["Selection"] == "tagged"
+
+    def docs(role):
+        return [d for _, d in policy_documents(roles[role])] if role in roles else []
+
+    def expect(role, want, action, resource, ctx, what):
+        if role not in roles:
+            f.add(where, f"{role} is not in the template")
+            return
+        COUNTS["decisions"] += 1
+        got = decide(docs(role), action, resource, ctx)
+        if got != want:
+            f.add(where, f"{role}: {action} on {what} is {'allowed' if got else 'denied'}, must be {'allowed' if want else 'denied'}")
+
+    sweep = "SweepRole"
+    selected = {stop_key: stop_value or "anything"}
+    for action, arn in (("ec2:StopInstances", inst()), ("rds:StopDBInstance", db)):
+        expect(sweep, True, action, arn, tags_context(selected), f"a resource tagged {selected}")
+        expect(sweep, not tagged_mode, action, arn, tags_context({}), "an untagged resource")
+        expect(sweep, False, action, arn, tags_context({**selected, exempt: "true"}), "an exempt resource")
+        if tagged_mode and stop_value:
+            expect(sweep, False, action, arn, tags_context({stop_key: stop_value + "-not"}), "a resource with another tag value")
+    expect(sweep, False, "ec2:StopInstances", inst(OTHER_ACCOUNT), tags_context(selected), "another account's instance")
+    for action in ("ec2:TerminateInstances", "ec2:ModifyInstanceAttribute", "rds:DeleteDBInstance",
+                   "rds:ModifyDBInstance", "ec2:DeleteTags", "iam:AttachUserPolicy"):
+        for role in roles:
+            if role == "LaunchTripwireRole" and action in ("ec2:ModifyInstanceAttribute", "iam:AttachUserPolicy"):
+                continue
+            expect(role, False, action, inst() if action.startswith("ec2") else db,
+                   tags_context(selected), "anything")
+    expect(sweep, True, "ec2:CreateTags", inst(), tags_context({}, stamp_keys), "the stamp keys")
+    expect(sweep, False, "ec2:CreateTags", inst(), tags_context({}, ["Name"]), "another tag key")
+    expect(sweep, False, "rds:AddTagsToResource", db, tags_context({}, stamp_keys + [stop_key]), "the stamp and the stop tag")
+
+    # resume: starts only what is being resumed; unstamps only cost-guard's keys.
+    resume = "ResumeRole"
+    expect(resume, True, "ec2:StartInstances", inst(), tags_context({"cost-guard:resuming": "x"}), "an instance being resumed")
+    expect(resume, False, "ec2:StartInstances", inst(), tags_context({"cost-guard:stopped-at": "x"}), "a stamped instance not marked")
+    expect(resume, True, "ec2:CreateTags", inst(), tags_context({"cost-guard:stopped-at": "x"}, ["cost-guard:resuming"]), "the marker on a stamped instance")
+    expect(resume, False, "ec2:CreateTags", inst(), tags_context({}, ["cost-guard:resuming"]), "the marker on an unstamped instance")
+    expect(resume, False, "ec2:DeleteTags", inst(), tags_context({"cost-guard:resuming": "x"}, ["Name"]), "another key")
+
+    # keep-stopped: stops only stamped databases that are not exempt.
+    keep = "KeepStoppedRole"
+    expect(keep, True, "rds:StopDBInstance", db, tags_context({"cost-guard:stopped-at": "x"}), "a stamped database")
+    expect(keep, False, "rds:StopDBInstance", db, tags_context({}), "an unstamped database")
+    expect(keep, False, "rds:StopDBInstance", db, tags_context({"cost-guard:stopped-at": "x", exempt: "true"}), "a stamped exempt database")
+    expect(keep, False, "ec2:StopInstances", inst(), tags_context({"cost-guard:stopped-at": "x"}), "an instance")
+
+    # launch-tripwire: stops any instance of the account, whatever its tags.
+    trip = "LaunchTripwireRole"
+    expect(trip, True, "ec2:StopInstances", inst(region="sa-east-1"), tags_context({exempt: "true"}), "an exempt instance a hijacker launched")
+    expect(trip, False, "ec2:StopInstances", inst(OTHER_ACCOUNT), tags_context({}), "another account's instance")
+    expect(trip, False, "rds:StopDBInstance", db, tags_context({}), "a database")
+    expect(trip, True, "ec2:CreateTags", inst(), tags_context({}, stamp_keys), "the stamp keys")
+    expect(trip, False, "ec2:CreateTags", inst(), tags_context({}, stamp_keys + [exempt]), "the exempt tag")
+    expect(trip, True, "ec2:ModifyInstanceAttribute", inst(), {"ec2:Attribute/DisableApiStop": "false"}, "stop protection off")
+    expect(trip, False, "ec2:ModifyInstanceAttribute", inst(), {"ec2:Attribute/DisableApiStop": "true"}, "stop protection on")
+    expect(trip, False, "ec2:ModifyInstanceAttribute", inst(), {"ec2:Attribute/InstanceType": "p4d.24xlarge"}, "another attribute")
+    quarantine = p["TripwireQuarantine"] == "on"
+    user = f"arn:aws:iam::{ACCOUNT}:user/ci-deployer"
+    q = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+    expect(trip, quarantine, "iam:AttachUserPolicy", user, {"iam:PolicyARN": q}, "the quarantine policy")
+    expect(trip, False, "iam:AttachUserPolicy", user, {"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"}, "AdministratorAccess")
+    expect(trip, False, "iam:AttachRolePolicy", f"arn:aws:iam::{OTHER_ACCOUNT}:role/x", {"iam:PolicyARN": q}, "another account's role")
+    expect(trip, False, "iam:DetachUserPolicy", user, {"iam:PolicyARN": q}, "detaching")
+
+
+def check_forwarder(path, events, f, label="forwarder.yaml"):
+    t = load(path)
+    for target in ("us-east-1", "eu-west-1"):
+        res = Resolver(t, {"TargetRegion": target})
+        resources = res.resources
+        home = f"arn:aws:events:{target}:{ACCOUNT}:event-bus/default"
+        role_docs = [d for r in resources.values() if r["Type"] == "AWS::IAM::Role"
+                     for _, d in policy_documents(r)]
+        check_rules(f, f"{label} [TargetRegion={target}]", resources, events, home, role_docs)
+
+
+def run_checks(template_path, forwarder_path, events):
+    f = Findings()
+    template = load(template_path)
+    for label, values in PARAMETER_SETS.items():
+        check_template(label, template, values, events, f)
+    check_forwarder(forwarder_path, events, f)
+    return f
+
+
+def mutation_check(events, f):
+    """Each known mistake, applied to a copy, must be rejected."""
+    with open(os.path.join(ROOT, "scripts", "wiring-mutations.json")) as fh:
+        mutations = json.load(fh)
+    rows = []
+    for m in mutations:
+        with tempfile.TemporaryDirectory() as d:
+            paths = {}
+            for name in ("template.yaml", "forwarder.yaml"):
+                with open(os.path.join(ROOT, name)) as fh:
+                    text = fh.read()
+                if name == m["file"]:
+                    if text.count(m["old"]) < 1:
+                        f.add("mutation", f"{m['name']}: {m['old']!r} is not in {name}; update the fixture")
+                        break
+                    text = text.replace(m["old"], m["new"], 1)
+                paths[name] = os.path.join(d, name)
+                with open(paths[name], "w") as fh:
+                    fh.write(text)
+            else:
+                try:
+                    found = run_checks(paths["template.yaml"], paths["forwarder.yaml"], events)
+                except (Exception, SystemExit) as e:  # a template that cannot load is rejected too
+                    found = [f"rejected: {e}"]
+                rows.append((m["name"], len(found), found[0] if found else ""))
+                if not found:
+                    f.add("mutation", f"{m['name']}: the checks accepted it")
+    return rows
+
+
+def main():
+    events = samples()
+    f = Findings()
+    self_test_evaluator(f)
+    self_test_matcher(f)
+    f.extend(run_checks(os.path.join(ROOT, "template.yaml"), os.path.join(ROOT, "forwarder.yaml"), events))
+    counts = dict(COUNTS)
+    rows = mutation_check(events, f)
+    for line in f:
+        print(f"check-wiring: {line}")
+    if f:
+        sys.exit(1)
+    print(f"check-wiring: {len(PARAMETER_SETS)} parameter sets expanded by SAM's translator and resolved: "
+          f"{counts['functions']} function configurations' environment, role, permissions and rules wired; "
+          f"{counts['decisions']} IAM decisions and {counts['matches']} rule-sample matches "
+          f"(template.yaml and forwarder.yaml, {len(events)} samples in events/) as expected; "
+          f"each known mistake is rejected:")
+    for name, n, first in rows:
+        print(f"  rejected ({n} findings): {name}\n      first: {first}")
+
+
+if __name__ == "__main__":
+    main()
