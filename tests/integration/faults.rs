@@ -199,6 +199,111 @@ async fn a_deadline_already_past_is_not_taken_at_its_word() {
     }
 }
 
+/// The same through a real Lambda runtime loop: this test binary, started
+/// again as the function's process (see [`lambda_process`]), polls a
+/// runtime-API stub that hands out the event with the constant deadline
+/// header `cargo lambda watch` sends, and posts its answer back.
+#[tokio::test]
+async fn a_runtime_that_sends_a_past_deadline_still_gets_a_full_sweep() {
+    use tokio::io::AsyncWriteExt;
+    let f = Faulty::start().await;
+    let regions = [HEALTHY, THROTTLED];
+    f.seed(&regions).await;
+    f.proxy.inject(FaultRule::always(
+        THROTTLED,
+        Fault::Slow(Duration::from_millis(1_500)),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let runtime_api = listener.local_addr().unwrap().to_string();
+    let event = emulator::sample_event("budget-actual.json")
+        .unwrap()
+        .to_string();
+    let (answer_tx, answer_rx) = tokio::sync::oneshot::channel::<(String, String)>();
+    let stub = tokio::spawn(async move {
+        let mut answer_tx = Some(answer_tx);
+        let mut served = false;
+        loop {
+            let (conn, _) = listener.accept().await.unwrap();
+            let mut conn = tokio::io::BufReader::new(conn);
+            while let Ok(Some(req)) = testkit::read_request(&mut conn).await {
+                let path = req.head.split_whitespace().nth(1).unwrap_or("").to_string();
+                let reply = if path.ends_with("/invocation/next") {
+                    if served {
+                        std::future::pending::<()>().await;
+                    }
+                    served = true;
+                    // What cargo lambda watch sends: a constant, long past.
+                    format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: req-1\r\nLambda-Runtime-Deadline-Ms: 1700000000000\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:stop-on-overspend\r\nContent-Length: {}\r\n\r\n{event}", event.len())
+                } else {
+                    if let Some(tx) = answer_tx.take() {
+                        let _ = tx.send((path, String::from_utf8_lossy(&req.body).into_owned()));
+                    }
+                    "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}".to_string()
+                };
+                if conn.get_mut().write_all(reply.as_bytes()).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "faults::lambda_process",
+            "--nocapture",
+        ])
+        .env("AWS_LAMBDA_RUNTIME_API", &runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "stop-on-overspend")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_ENDPOINT_URL", &f.proxy.endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("NOTIFY_TOPIC_ARN", &f.env.topic)
+        .env("REGIONS", regions.join(","))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(120), answer_rx).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    stub.abort();
+    let (path, body) = answer.expect("the function answered").unwrap();
+    assert!(path.ends_with("/req-1/response"), "{path}: {body}");
+    let summary: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(summary["stopped"], 6, "{body}");
+    for r in tagged(&f.env.fleet(&regions).await) {
+        assert_eq!(r.state, "stopped", "{r:?}");
+    }
+}
+
+/// The function's process for the test above, which starts this test binary
+/// again with the Lambda variables set: stop-on-overspend's `main`, run by the
+/// real `lambda_runtime` loop against the test's runtime-API stub. Ignored
+/// in normal runs; without `AWS_LAMBDA_RUNTIME_API` it has nothing to serve.
+#[tokio::test]
+#[ignore = "the Lambda process a_runtime_that_sends_a_past_deadline_still_gets_a_full_sweep starts"]
+async fn lambda_process() {
+    use lambda_runtime::{service_fn, LambdaEvent};
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        return;
+    }
+    let config = guard::domain::config::Config::from_env().unwrap();
+    let sdk = guard::aws::sdk::load().await.unwrap();
+    let function = &StopOnOverspend::new(config, &sdk);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            function
+                .handle(&event.payload, Some(event.context.deadline()))
+                .await
+        },
+    ))
+    .await
+    .unwrap();
+}
+
 /// Log lines written on this test's thread since [`Captured::start`], as the
 /// JSON Lambda's log format setting gives.
 ///
