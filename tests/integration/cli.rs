@@ -87,8 +87,29 @@ fn demo_runs_end_to_end() {
         "{text}"
     );
     assert!(text.contains("Subject: cost-guard received an unrecognised message, nothing stopped"));
+    // The hijacker's launch, stopped by the tripwire, exempt tag and all.
+    assert!(
+        text.contains("Subject: URGENT: cost-guard stopped 4 x p3.2xlarge launched in ap-southeast-2 by user/ci-deployer"),
+        "{text}"
+    );
     let after = text.split("FLEET AFTER").nth(1).unwrap();
-    assert_eq!(after.matches(" stopped ").count(), 11, "{after}");
+    assert_eq!(after.matches(" stopped ").count(), 15, "{after}");
+    assert_eq!(
+        after.matches("stopped-by=budget:student-monthly").count(),
+        11,
+        "{after}"
+    );
+    let hijack: Vec<&str> = after
+        .lines()
+        .filter(|l| l.contains("render-farm-"))
+        .collect();
+    assert_eq!(hijack.len(), 4, "{after}");
+    assert!(
+        hijack
+            .iter()
+            .all(|l| l.contains(" stopped ") && l.contains("stopped-by=tripwire:RunInstances")),
+        "{after}"
+    );
     // The exempt production API, one per region, still runs.
     let prod: Vec<&str> = after.lines().filter(|l| l.contains("prod-api-")).collect();
     assert_eq!(prod.len(), 3, "{after}");
