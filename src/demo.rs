@@ -147,13 +147,7 @@ pub async fn run(dry_run: bool) -> Result<()> {
             ),
             Err(e) => println!("Function returned an error (Lambda would retry): {e}"),
         }
-        for m in inbox.take().await? {
-            println!(
-                "\nSubscribers received:\nSubject: {}\n\n{}",
-                m.subject,
-                indent(&m.body)
-            );
-        }
+        print_received(&inbox).await?;
     }
 
     // The launch tripwire: no billing data, the launch itself.
@@ -184,13 +178,7 @@ pub async fn run(dry_run: bool) -> Result<()> {
         ),
         Err(e) => println!("Function returned an error (Lambda would retry): {e}"),
     }
-    for m in inbox.take().await? {
-        println!(
-            "\nSubscribers received:\nSubject: {}\n\n{}",
-            m.subject,
-            indent(&m.body)
-        );
-    }
+    print_received(&inbox).await?;
 
     println!("\n{}\nFLEET AFTER", "=".repeat(78));
     print_fleet(&sdk, &select).await?;
@@ -204,6 +192,18 @@ async fn print_fleet(sdk: &aws_types::SdkConfig, select: &SelectionConfig) -> Re
         "{}",
         table::fleet(&rows, "cost-guard", &select.exempt_tag_key)
     );
+    Ok(())
+}
+
+/// Prints what subscribers received since the last call.
+async fn print_received(inbox: &emulator::Inbox) -> Result<()> {
+    for m in inbox.take().await? {
+        println!(
+            "\nSubscribers received:\nSubject: {}\n\n{}",
+            m.subject,
+            indent(&m.body)
+        );
+    }
     Ok(())
 }
 

@@ -27,6 +27,16 @@ impl Faulty {
         Faulty { env, proxy, sdk }
     }
 
+    /// A seeded fleet in two regions, whose answers from THROTTLED all take `slow`.
+    async fn with_slow_region(slow: Duration) -> (Faulty, [&'static str; 2]) {
+        let f = Faulty::start().await;
+        let regions = [HEALTHY, THROTTLED];
+        f.seed(&regions).await;
+        f.proxy
+            .inject(FaultRule::always(THROTTLED, Fault::Slow(slow)));
+        (f, regions)
+    }
+
     /// The function as Lambda builds it, talking through the proxy.
     fn guard(&self, vars: &[(&str, &str)]) -> StopOnOverspend {
         StopOnOverspend::new(self.env.config(vars), &self.sdk)
@@ -147,13 +157,7 @@ async fn faulty_regions_never_hold_up_healthy_ones_and_a_retry_finishes_the_job(
 
 #[tokio::test]
 async fn a_region_slower_than_the_deadline_is_reported_unfinished() {
-    let f = Faulty::start().await;
-    let regions = [HEALTHY, THROTTLED];
-    f.seed(&regions).await;
-    f.proxy.inject(FaultRule::always(
-        THROTTLED,
-        Fault::Slow(Duration::from_secs(60)),
-    ));
+    let (f, regions) = Faulty::with_slow_region(Duration::from_secs(60)).await;
     let guard = f.guard(&[("REGIONS", &regions.join(","))]);
     let event = emulator::sample_event("budget-actual.json").unwrap();
     // 8 s left: the reserve for the report keeps 5, so regions get 3.
@@ -179,14 +183,8 @@ async fn a_region_slower_than_the_deadline_is_reported_unfinished() {
 /// stopped. A past deadline is unknown: the sweep gets the default budget.
 #[tokio::test]
 async fn a_deadline_already_past_is_not_taken_at_its_word() {
-    let f = Faulty::start().await;
-    let regions = [HEALTHY, THROTTLED];
-    f.seed(&regions).await;
     // Every answer from one region takes 1.5 s: longer than a 1 s budget.
-    f.proxy.inject(FaultRule::always(
-        THROTTLED,
-        Fault::Slow(Duration::from_millis(1_500)),
-    ));
+    let (f, regions) = Faulty::with_slow_region(Duration::from_millis(1_500)).await;
     let guard = f.guard(&[("REGIONS", &regions.join(","))]);
     let event = emulator::sample_event("budget-actual.json").unwrap();
     let past = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
@@ -206,13 +204,7 @@ async fn a_deadline_already_past_is_not_taken_at_its_word() {
 #[tokio::test]
 async fn a_runtime_that_sends_a_past_deadline_still_gets_a_full_sweep() {
     use tokio::io::AsyncWriteExt;
-    let f = Faulty::start().await;
-    let regions = [HEALTHY, THROTTLED];
-    f.seed(&regions).await;
-    f.proxy.inject(FaultRule::always(
-        THROTTLED,
-        Fault::Slow(Duration::from_millis(1_500)),
-    ));
+    let (f, regions) = Faulty::with_slow_region(Duration::from_millis(1_500)).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let runtime_api = listener.local_addr().unwrap().to_string();
     let event = emulator::sample_event("budget-actual.json")

@@ -43,24 +43,50 @@ async fn hijack(env: &Env, region: &str, count: i32, instance_type: &str) -> Vec
         .collect()
 }
 
-/// A sample CloudTrail event, moved to `region` and naming `ids` as what it
-/// launched (of `instance_type`) or started (`None`).
-fn event(sample: &str, region: &str, ids: &[String], instance_type: Option<&str>) -> Value {
-    let mut v = emulator::sample_event(sample).unwrap();
+/// CloudTrail's StartInstances event for `ids` in `region`.
+fn start_instances(region: &str, ids: &[String]) -> Value {
+    let mut v = emulator::sample_event("tripwire-start-instances.json").unwrap();
     v["region"] = json!(region);
     v["detail"]["awsRegion"] = json!(region);
     let items: Vec<Value> = ids
         .iter()
-        .map(|id| match instance_type {
-            Some(t) => json!({"instanceId": id, "instanceType": t, "instanceState": {"code": 0, "name": "pending"}}),
-            None => json!({"instanceId": id, "currentState": {"code": 0, "name": "pending"}}),
-        })
+        .map(|id| json!({"instanceId": id, "currentState": {"code": 0, "name": "pending"}}))
         .collect();
     v["detail"]["responseElements"]["instancesSet"] = json!({ "items": items });
-    if instance_type.is_none() {
-        v["detail"]["requestParameters"]["instancesSet"] = json!({ "items": items });
-    }
+    v["detail"]["requestParameters"]["instancesSet"] = json!({ "items": items });
     v
+}
+
+/// The managed policies attached to an IAM user or role.
+async fn attached(iam: &aws_sdk_iam::Client, kind: &str, name: &str) -> Vec<String> {
+    let policies = match kind {
+        "user" => {
+            iam.list_attached_user_policies()
+                .user_name(name)
+                .send()
+                .await
+                .unwrap()
+                .attached_policies
+        }
+        _ => {
+            iam.list_attached_role_policies()
+                .role_name(name)
+                .send()
+                .await
+                .unwrap()
+                .attached_policies
+        }
+    };
+    policies
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_string))
+        .collect()
+}
+
+/// CloudTrail's RunInstances event for `ids` of `instance_type` in `region`.
+fn run_instances(region: &str, ids: &[String], instance_type: &str) -> Value {
+    emulator::launch_event("tripwire-run-instances.json", region, ids, instance_type).unwrap()
 }
 
 async fn state(env: &Env, region: &str, id: &str) -> String {
@@ -78,12 +104,7 @@ async fn an_untrusted_costly_launch_is_stopped_in_its_region_exempt_tag_and_stop
     let tripwire = env.tripwire(&[("RESUME_FUNCTION_NAME", "cg-resume")]);
 
     let s = tripwire
-        .handle(&event(
-            "tripwire-run-instances.json",
-            "sa-east-1",
-            &hijacked,
-            Some("p3.2xlarge"),
-        ))
+        .handle(&run_instances("sa-east-1", &hijacked, "p3.2xlarge"))
         .await
         .unwrap();
     assert_eq!(s.action, "stopped");
@@ -143,12 +164,7 @@ async fn trusted_cheap_and_service_launches_keep_running() {
         "arn:aws:iam::123456789012:user/ci-*",
     )]);
     let s = trusted
-        .handle(&event(
-            "tripwire-run-instances.json",
-            "sa-east-1",
-            &gpu,
-            Some("p3.2xlarge"),
-        ))
+        .handle(&run_instances("sa-east-1", &gpu, "p3.2xlarge"))
         .await
         .unwrap();
     assert_eq!((s.action.as_str(), s.urgent), ("alerted", false));
@@ -162,12 +178,15 @@ async fn trusted_cheap_and_service_launches_keep_running() {
     let tripwire = env.tripwire(&[]);
     let asg = hijack(&env, "us-east-1", 1, "g5.xlarge").await;
     let s = tripwire
-        .handle(&event(
-            "tripwire-autoscaling-launch.json",
-            "us-east-1",
-            &asg,
-            Some("g5.xlarge"),
-        ))
+        .handle(
+            &emulator::launch_event(
+                "tripwire-autoscaling-launch.json",
+                "us-east-1",
+                &asg,
+                "g5.xlarge",
+            )
+            .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(s.action, "alerted");
@@ -179,12 +198,7 @@ async fn trusted_cheap_and_service_launches_keep_running() {
 
     let cheap = env.launch("sa-east-1", 1, "web", &[]).await;
     let s = tripwire
-        .handle(&event(
-            "tripwire-run-instances.json",
-            "sa-east-1",
-            &cheap,
-            Some("t3.micro"),
-        ))
+        .handle(&run_instances("sa-east-1", &cheap, "t3.micro"))
         .await
         .unwrap();
     assert_eq!(s.action, "quiet");
@@ -203,12 +217,7 @@ async fn trusted_cheap_and_service_launches_keep_running() {
     // A region outside TRIPWIRE_ALLOWED_REGIONS stops even the cheap one.
     let allowed = env.tripwire(&[("TRIPWIRE_ALLOWED_REGIONS", "us-east-1,eu-west-1")]);
     let s = allowed
-        .handle(&event(
-            "tripwire-run-instances.json",
-            "sa-east-1",
-            &cheap,
-            Some("t3.micro"),
-        ))
+        .handle(&run_instances("sa-east-1", &cheap, "t3.micro"))
         .await
         .unwrap();
     assert_eq!(s.stopped, cheap);
@@ -225,12 +234,7 @@ async fn a_stamped_instance_started_by_someone_is_stopped_again_but_a_resume_is_
     assert_eq!(state(&env, "us-east-1", &id).await, "stopped");
     let ec2 = env.ec2("us-east-1");
     let tripwire = env.tripwire(&[]);
-    let started = event(
-        "tripwire-start-instances.json",
-        "us-east-1",
-        std::slice::from_ref(&id),
-        None,
-    );
+    let started = start_instances("us-east-1", std::slice::from_ref(&id));
 
     // Someone starts it with the stamp still on: a cheap type, stopped again.
     ec2.start_instances()
@@ -327,12 +331,7 @@ async fn refused_launches_alert_mode_and_malformed_events_change_nothing() {
     );
 
     let alert_only = env.tripwire(&[("TRIPWIRE_ACTION", "alert")]);
-    let launched = event(
-        "tripwire-run-instances.json",
-        "ap-south-1",
-        &gpu,
-        Some("p4d.24xlarge"),
-    );
+    let launched = run_instances("ap-south-1", &gpu, "p4d.24xlarge");
     let s = alert_only.handle(&launched).await.unwrap();
     assert_eq!((s.action.as_str(), s.urgent), ("alerted", true));
     assert!(env
@@ -386,26 +385,10 @@ async fn the_quarantine_attaches_exactly_the_compromised_key_policy() {
 
     let gpu = hijack(&env, "sa-east-1", 1, "p3.2xlarge").await;
     tripwire
-        .handle(&event(
-            "tripwire-run-instances.json",
-            "sa-east-1",
-            &gpu,
-            Some("p3.2xlarge"),
-        ))
+        .handle(&run_instances("sa-east-1", &gpu, "p3.2xlarge"))
         .await
         .unwrap();
-    let attached = iam
-        .list_attached_user_policies()
-        .user_name("ci-deployer")
-        .send()
-        .await
-        .unwrap();
-    let arns: Vec<&str> = attached
-        .attached_policies()
-        .iter()
-        .filter_map(|p| p.policy_arn())
-        .collect();
-    assert_eq!(arns, [QUARANTINE]);
+    assert_eq!(attached(&iam, "user", "ci-deployer").await, [QUARANTINE]);
     let m = env.one_message().await;
     assert!(
         m.body
@@ -416,27 +399,11 @@ async fn the_quarantine_attaches_exactly_the_compromised_key_policy() {
 
     // A role's session: the role gets it.
     let more = hijack(&env, "us-east-1", 1, "p3.8xlarge").await;
-    let mut v = event(
-        "tripwire-run-instances.json",
-        "us-east-1",
-        &more,
-        Some("p3.8xlarge"),
-    );
+    let mut v = run_instances("us-east-1", &more, "p3.8xlarge");
     v["detail"]["userIdentity"] = emulator::sample_event("tripwire-start-instances.json").unwrap()
         ["detail"]["userIdentity"]
         .clone();
     tripwire.handle(&v).await.unwrap();
-    let attached = iam
-        .list_attached_role_policies()
-        .role_name("contractor")
-        .send()
-        .await
-        .unwrap();
-    let arns: Vec<&str> = attached
-        .attached_policies()
-        .iter()
-        .filter_map(|p| p.policy_arn())
-        .collect();
-    assert_eq!(arns, [QUARANTINE]);
+    assert_eq!(attached(&iam, "role", "contractor").await, [QUARANTINE]);
     env.received().await;
 }

@@ -45,18 +45,7 @@ pub(crate) async fn observe(client: &Client, call: &ApiCall) -> Result<Vec<Obser
     if call.error.is_some() {
         return Ok(Vec::new());
     }
-    let from_event = || -> Vec<Observed> {
-        launch
-            .instances
-            .iter()
-            .map(|i| Observed {
-                id: i.id.clone(),
-                instance_type: i.instance_type.clone(),
-                stamped_by: None,
-                tags: Vec::new(),
-            })
-            .collect()
-    };
+    let from_event = || Observed::from_event(launch);
     let known =
         !launch.instances.is_empty() && launch.instances.iter().all(|i| i.instance_type.is_some());
     match call.event_name.as_str() {

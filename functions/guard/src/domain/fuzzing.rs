@@ -334,16 +334,7 @@ pub fn launch_event(data: &[u8]) {
                 "{c:?}"
             );
             let observed = match &c.kind {
-                CallKind::Launch(l) => l
-                    .instances
-                    .iter()
-                    .map(|i| Observed {
-                        id: i.id.clone(),
-                        instance_type: i.instance_type.clone(),
-                        stamped_by: None,
-                        tags: Vec::new(),
-                    })
-                    .collect(),
+                CallKind::Launch(l) => Observed::from_event(l),
                 CallKind::FirstMove(what) => {
                     check_reason(what);
                     Vec::new()
@@ -356,12 +347,7 @@ pub fn launch_event(data: &[u8]) {
             let observed = f
                 .instance_id
                 .iter()
-                .map(|id| Observed {
-                    id: id.clone(),
-                    instance_type: f.instance_type.clone(),
-                    stamped_by: None,
-                    tags: Vec::new(),
-                })
+                .map(|id| Observed::named(id, f.instance_type.as_deref()))
                 .collect();
             (observed, stamp_label(None))
         }

@@ -18,7 +18,7 @@
 use crate::domain::config::{TripwireAction, TripwireConfig};
 use crate::domain::glob::first_match;
 use crate::domain::inventory::{tag, Tags, ASG_TAG};
-use crate::domain::trigger::launch::{ApiCall, CallKind, Finding, Principal};
+use crate::domain::trigger::launch::{ApiCall, CallKind, Finding, Launch, Principal};
 
 /// AWS's managed policy for compromised credentials, attached by the quarantine.
 pub const QUARANTINE_POLICY: &str = "AWSCompromisedKeyQuarantineV3";
@@ -33,6 +33,27 @@ pub struct Observed {
     pub stamped_by: Option<String>,
     /// Tags that only AWS can write (`aws:autoscaling:groupName`, ...).
     pub tags: Tags,
+}
+
+impl Observed {
+    /// An instance as an event names it: no stamp and no tags known.
+    pub fn named(id: &str, instance_type: Option<&str>) -> Observed {
+        Observed {
+            id: id.to_string(),
+            instance_type: instance_type.map(str::to_string),
+            stamped_by: None,
+            tags: Vec::new(),
+        }
+    }
+
+    /// The instances a launch's event names, without asking EC2.
+    pub fn from_event(launch: &Launch) -> Vec<Observed> {
+        launch
+            .instances
+            .iter()
+            .map(|i| Observed::named(&i.id, i.instance_type.as_deref()))
+            .collect()
+    }
 }
 
 /// An instance to stop, and why.
@@ -149,22 +170,12 @@ pub fn decide_call(call: &ApiCall, observed: &[Observed], cfg: &TripwireConfig) 
     };
     // What the request asked for judges a call that launched nothing.
     let asked: Vec<Observed> = if launch.requested_types.is_empty() {
-        vec![Observed {
-            id: String::new(),
-            instance_type: None,
-            stamped_by: None,
-            tags: Vec::new(),
-        }]
+        vec![Observed::named("", None)]
     } else {
         launch
             .requested_types
             .iter()
-            .map(|t| Observed {
-                id: String::new(),
-                instance_type: Some(t.clone()),
-                stamped_by: None,
-                tags: Vec::new(),
-            })
+            .map(|t| Observed::named("", Some(t)))
             .collect()
     };
     let asked_reason = asked
@@ -335,19 +346,7 @@ mod tests {
 
     /// The call's instances as the event names them.
     fn from_event(c: &ApiCall) -> Vec<Observed> {
-        c.launch()
-            .map(|l| {
-                l.instances
-                    .iter()
-                    .map(|i| Observed {
-                        id: i.id.clone(),
-                        instance_type: i.instance_type.clone(),
-                        stamped_by: None,
-                        tags: Vec::new(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        c.launch().map(Observed::from_event).unwrap_or_default()
     }
 
     fn decide(name: &str, vars: &[(&str, &str)]) -> Verdict {
@@ -454,12 +453,7 @@ mod tests {
     #[test]
     fn a_start_of_a_stamped_instance_is_stopped_whatever_its_type() {
         let c = call("tripwire-start-instances.json");
-        let mut seen = vec![Observed {
-            id: "i-0f00000000000beef".into(),
-            instance_type: Some("t3.micro".into()),
-            stamped_by: None,
-            tags: Vec::new(),
-        }];
+        let mut seen = vec![Observed::named("i-0f00000000000beef", Some("t3.micro"))];
         assert!(
             matches!(decide_call(&c, &seen, &cfg(&[])), Verdict::Quiet(_)),
             "unstamped and cheap"

@@ -14,7 +14,9 @@ use crate::domain::outcome::Stamp;
 use crate::domain::render::launch_tripwire::{render, Event};
 use crate::domain::trigger::excerpt;
 use crate::domain::trigger::launch::{parse_tripwire_event, TripwireEvent};
-use crate::domain::tripwire::{decide_call, decide_finding, stamp_label, StopOutcome, Verdict};
+use crate::domain::tripwire::{
+    decide_call, decide_finding, stamp_label, Observed, StopOutcome, Verdict,
+};
 
 /// What an invocation returns (and logs).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -92,12 +94,7 @@ impl LaunchTripwire {
                 let observed = f
                     .instance_id
                     .iter()
-                    .map(|id| crate::domain::tripwire::Observed {
-                        id: id.clone(),
-                        instance_type: f.instance_type.clone(),
-                        stamped_by: None,
-                        tags: Vec::new(),
-                    })
+                    .map(|id| Observed::named(id, f.instance_type.as_deref()))
                     .collect();
                 (observed, decide_finding(f, &self.tripwire))
             }

@@ -446,19 +446,7 @@ mod tests {
     }
 
     fn observed(c: &ApiCall) -> Vec<Observed> {
-        c.launch()
-            .map(|l| {
-                l.instances
-                    .iter()
-                    .map(|i| Observed {
-                        id: i.id.clone(),
-                        instance_type: i.instance_type.clone(),
-                        stamped_by: None,
-                        tags: Vec::new(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        c.launch().map(Observed::from_event).unwrap_or_default()
     }
 
     fn stamp() -> Stamp {
@@ -632,12 +620,7 @@ mod tests {
         };
         let cfg = TripwireConfig::from_lookup(|_| None).unwrap();
         let verdict = decide_finding(&f, &cfg);
-        let seen = vec![Observed {
-            id: "i-0b1c2d3e4f5a60007".into(),
-            instance_type: Some("g4dn.xlarge".into()),
-            stamped_by: None,
-            tags: Vec::new(),
-        }];
+        let seen = vec![Observed::named("i-0b1c2d3e4f5a60007", Some("g4dn.xlarge"))];
         let o = StopOutcome {
             stopped: vec!["i-0b1c2d3e4f5a60007".into()],
             ..Default::default()
