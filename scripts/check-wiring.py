@@ -376,7 +376,7 @@ def statement_applies(st, action, resource, context):
         raise ValueError("NotAction/NotResource are not modelled")
     if not any(glob(a, action, case=False) for a in listed(st.get("Action", []))):
         return False
-    if not any(r == "*" or arn_like(r, resource) if r != "*" else True for r in listed(st.get("Resource", []))):
+    if not any(r == "*" or arn_like(r, resource) for r in listed(st.get("Resource", []))):
         return False
     return condition_holds(st.get("Condition", {}), context)
 
