@@ -3,16 +3,7 @@
 //! stopped. The role may attach that one policy and nothing else.
 
 use crate::domain::error::AwsError;
-use crate::domain::tripwire::{Quarantine, QuarantineTarget, QUARANTINE_POLICY};
-
-/// The policy's ARN in the principal's partition (`aws`, `aws-cn`, `aws-us-gov`).
-pub fn quarantine_policy_arn(principal_arn: Option<&str>) -> String {
-    let partition = principal_arn
-        .and_then(|a| a.split(':').nth(1))
-        .filter(|p| p.starts_with("aws"))
-        .unwrap_or("aws");
-    format!("arn:{partition}:iam::aws:policy/{QUARANTINE_POLICY}")
-}
+use crate::domain::tripwire::{Quarantine, QuarantineTarget};
 
 /// Attaches the quarantine policy to `target`.
 pub(crate) async fn quarantine(
@@ -57,26 +48,5 @@ pub(crate) async fn quarantine(
                 error: format!("{e} ({})", e.advice()),
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_policy_is_in_the_principals_partition() {
-        assert_eq!(
-            quarantine_policy_arn(Some("arn:aws:iam::123456789012:user/x")),
-            "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
-        );
-        assert_eq!(
-            quarantine_policy_arn(Some("arn:aws-cn:iam::123456789012:user/x")),
-            "arn:aws-cn:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
-        );
-        assert_eq!(
-            quarantine_policy_arn(None),
-            "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
-        );
     }
 }

@@ -310,6 +310,15 @@ pub enum Quarantine {
     Failed { target: String, error: String },
 }
 
+/// The policy's ARN in the principal's partition (`aws`, `aws-cn`, `aws-us-gov`).
+pub fn quarantine_policy_arn(principal_arn: Option<&str>) -> String {
+    let partition = principal_arn
+        .and_then(|a| a.split(':').nth(1))
+        .filter(|p| p.starts_with("aws"))
+        .unwrap_or("aws");
+    format!("arn:{partition}:iam::aws:policy/{QUARANTINE_POLICY}")
+}
+
 /// The stamp label: `tripwire:RunInstances`, `tripwire:guardduty`.
 pub fn stamp_label(call: Option<&ApiCall>) -> String {
     match call {
@@ -321,6 +330,22 @@ pub fn stamp_label(call: Option<&ApiCall>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_policy_is_in_the_principals_partition() {
+        assert_eq!(
+            quarantine_policy_arn(Some("arn:aws:iam::123456789012:user/x")),
+            "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+        );
+        assert_eq!(
+            quarantine_policy_arn(Some("arn:aws-cn:iam::123456789012:user/x")),
+            "arn:aws-cn:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+        );
+        assert_eq!(
+            quarantine_policy_arn(None),
+            "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+        );
+    }
     use crate::domain::trigger::launch::{parse_tripwire_event, CallError, TripwireEvent};
 
     fn sample(name: &str) -> serde_json::Value {

@@ -15,7 +15,7 @@ use crate::domain::render::launch_tripwire::{render, Event};
 use crate::domain::trigger::excerpt;
 use crate::domain::trigger::launch::{parse_tripwire_event, TripwireEvent};
 use crate::domain::tripwire::{
-    decide_call, decide_finding, stamp_label, Observed, StopOutcome, Verdict,
+    decide_call, decide_finding, quarantine_policy_arn, stamp_label, Observed, StopOutcome, Verdict,
 };
 
 /// What an invocation returns (and logs).
@@ -118,9 +118,8 @@ impl LaunchTripwire {
                 let mut o = tripwire::stop(&ec2, targets, &stamp, self.dry_run).await;
                 if let (Some(target), false) = (quarantine, self.dry_run) {
                     let arn = call.and_then(|c| c.principal.arn.as_deref());
-                    o.quarantine = Some(
-                        iam::quarantine(&self.iam, target, &iam::quarantine_policy_arn(arn)).await,
-                    );
+                    o.quarantine =
+                        Some(iam::quarantine(&self.iam, target, &quarantine_policy_arn(arn)).await);
                 }
                 Some(o)
             }

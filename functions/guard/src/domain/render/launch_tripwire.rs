@@ -191,11 +191,15 @@ pub(crate) fn render(
             match &o.quarantine {
                 Some(Quarantine::Attached(who)) => {
                     let (kind, name) = who.split_once('/').unwrap_or(("user", who));
+                    let principal = match event {
+                        Event::Call(c) => c.principal.arn.as_deref(),
+                        Event::Finding(_) => None,
+                    };
                     let _ = writeln!(
                         b,
-                        "Quarantined: AWS's managed policy {} is attached to IAM {kind} {name}; it denies launching, creating users and keys, and more.\n  When the credentials are safe again, detach it:\n  aws iam detach-{kind}-policy --{kind}-name {name} --policy-arn arn:aws:iam::aws:policy/{}",
+                        "Quarantined: AWS's managed policy {} is attached to IAM {kind} {name}; it denies launching, creating users and keys, and more.\n  When the credentials are safe again, detach it:\n  aws iam detach-{kind}-policy --{kind}-name {name} --policy-arn {}",
                         crate::domain::tripwire::QUARANTINE_POLICY,
-                        crate::domain::tripwire::QUARANTINE_POLICY
+                        crate::domain::tripwire::quarantine_policy_arn(principal)
                     );
                 }
                 Some(Quarantine::NotPossible(why)) => {
@@ -504,6 +508,17 @@ mod tests {
         // The stamp comes off before anything starts.
         let untag = m.body.find("aws ec2 delete-tags").unwrap();
         assert!(untag < m.body.find("aws ec2 start-instances").unwrap());
+
+        // In another partition, the detach command names that partition's policy.
+        let mut cn = c.clone();
+        cn.principal.arn = Some("arn:aws-cn:iam::123456789012:user/ci-deployer".into());
+        let m = render(Event::Call(&cn), &seen, &v, Some(&o), &stamp(), None).unwrap();
+        assert!(
+            m.body
+                .contains("--policy-arn arn:aws-cn:iam::aws:policy/AWSCompromisedKeyQuarantineV3"),
+            "{}",
+            m.body
+        );
     }
 
     #[test]
