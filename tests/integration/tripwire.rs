@@ -407,3 +407,39 @@ async fn the_quarantine_attaches_exactly_the_compromised_key_policy() {
     assert_eq!(attached(&iam, "role", "contractor").await, [QUARANTINE]);
     env.received().await;
 }
+
+/// EC2 cannot say what a stranger started: subscribers are told at once, the
+/// invocation fails so that Lambda tries again, and the retry, once EC2
+/// answers, stops the instance.
+#[tokio::test]
+async fn a_start_ec2_cannot_describe_is_reported_at_once_and_stopped_on_the_retry() {
+    use testkit::{Fault, FaultRule, Proxy};
+    let env = Env::start().await;
+    let gpu = hijack(&env, "us-east-1", 1, "p3.2xlarge").await;
+    let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
+    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(
+        &env.config(&[]),
+        guard::domain::config::TripwireConfig::from_lookup(|_| None).unwrap(),
+        &sdk,
+    );
+    proxy.inject(FaultRule::always("us-east-1", Fault::Status(500)).on_action("DescribeInstances"));
+    let started = start_instances("us-east-1", &gpu);
+
+    let err = tripwire.handle(&started).await.unwrap_err();
+    assert!(matches!(err, HandlerError::Incomplete { .. }), "{err}");
+    let m = env.one_message().await;
+    assert!(m.subject.starts_with("URGENT"), "{}", m.subject);
+    assert!(
+        m.body.contains("EC2 could not say what the call started"),
+        "{}",
+        m.body
+    );
+    assert_eq!(state(&env, "us-east-1", &gpu[0]).await, "running");
+
+    proxy.clear_faults();
+    let s = tripwire.handle(&started).await.unwrap();
+    assert_eq!(s.stopped, gpu);
+    assert_eq!(state(&env, "us-east-1", &gpu[0]).await, "stopped");
+    env.one_message().await;
+}

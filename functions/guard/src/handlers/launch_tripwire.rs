@@ -10,12 +10,14 @@ use super::{conclude, HandlerError, Notifier};
 use crate::aws::sweep::{RegionClients, SdkClients};
 use crate::aws::{iam, tripwire};
 use crate::domain::config::{Config, TripwireConfig};
+use crate::domain::error::AwsError;
 use crate::domain::outcome::Stamp;
 use crate::domain::render::launch_tripwire::{render, Event};
 use crate::domain::trigger::excerpt;
-use crate::domain::trigger::launch::{parse_tripwire_event, TripwireEvent};
+use crate::domain::trigger::launch::{parse_tripwire_event, ApiCall, TripwireEvent};
 use crate::domain::tripwire::{
-    decide_call, decide_finding, quarantine_policy_arn, stamp_label, Observed, StopOutcome, Verdict,
+    decide_call, decide_finding, quarantine_policy_arn, stamp_label, trusted_by, Observed,
+    StopOutcome, Verdict,
 };
 
 /// What an invocation returns (and logs).
@@ -42,6 +44,63 @@ pub struct LaunchTripwire {
 }
 
 impl LaunchTripwire {
+    /// EC2 could not say what a call started. A principal that is not
+    /// trusted is reported at once, and the invocation fails so that Lambda
+    /// tries the event again (and, failing that, parks it in the failure
+    /// queue, whose alarm tells subscribers too).
+    async fn unreadable(
+        &self,
+        call: &ApiCall,
+        region: &str,
+        e: AwsError,
+    ) -> Result<TripwireSummary, HandlerError> {
+        tracing::error!(error = %e, call = %call.action(), %region, "could not see what the call launched");
+        let failure = HandlerError::Incomplete {
+            regions: region.to_string(),
+            detail: format!(
+                "what {} launched could not be read: {e} ({})",
+                call.action(),
+                e.advice()
+            ),
+        };
+        if trusted_by(&call.principal, &self.tripwire).is_some() {
+            return Err(failure);
+        }
+        let verdict = Verdict::Alert {
+            urgent: true,
+            why: format!(
+                "EC2 could not say what the call started ({e}), so nothing was stopped yet; Lambda tries the event again, and if it keeps failing the event goes to the failure queue, whose alarm tells you"
+            ),
+        };
+        let observed = call.launch().map(Observed::from_event).unwrap_or_default();
+        let stamp = Stamp::now(&stamp_label(Some(call)));
+        let message = render(
+            Event::Call(call),
+            &observed,
+            &verdict,
+            None,
+            &stamp,
+            self.resume_function.as_deref(),
+        );
+        let summary = |notified| TripwireSummary {
+            action: "alerted".into(),
+            region: Some(region.to_string()),
+            why: Some(e.to_string()),
+            stopped: Vec::new(),
+            urgent: true,
+            subject: message.as_ref().map(|m| m.subject.clone()),
+            notified,
+        };
+        conclude(
+            &self.notifier,
+            message.as_ref(),
+            summary,
+            &(),
+            Some(failure),
+        )
+        .await
+    }
+
     pub fn new(config: &Config, tripwire: TripwireConfig, sdk: &aws_types::SdkConfig) -> Self {
         LaunchTripwire {
             tripwire,
@@ -80,13 +139,10 @@ impl LaunchTripwire {
             TripwireEvent::Call(c) => {
                 // Only starts, spot requests and fleets ask EC2; RunInstances
                 // names its instances and types itself.
-                let observed = tripwire::observe(&ec2, c).await.map_err(|e| {
-                    tracing::error!(error = %e, call = %c.action(), %region, "could not see what the call launched");
-                    HandlerError::Incomplete {
-                        regions: region.clone(),
-                        detail: format!("what {} launched could not be read: {e} ({})", c.action(), e.advice()),
-                    }
-                })?;
+                let observed = match tripwire::observe(&ec2, c).await {
+                    Ok(observed) => observed,
+                    Err(e) => return self.unreadable(c, &region, e).await,
+                };
                 let verdict = decide_call(c, &observed, &self.tripwire);
                 (observed, verdict)
             }
