@@ -2,6 +2,7 @@
 //! credentials and endpoint, changing nothing.
 
 use cost_guard::table;
+use guard::domain::accounts::AccountsConfig;
 use guard::domain::config::{regions_from, selection_from_lookup};
 use guard::handlers::Sweeper;
 
@@ -11,8 +12,9 @@ pub async fn run() -> Result<()> {
     let lookup = |name: &str| std::env::var(name).ok();
     let select = selection_from_lookup(&lookup)?;
     let regions = regions_from(lookup("REGIONS"))?;
+    let accounts = AccountsConfig::from_lookup(&lookup)?;
     let sdk = guard::aws::sdk::load().await?;
-    let report = Sweeper::planner(select, regions, &sdk)
+    let report = Sweeper::planner(select, regions, accounts, &sdk)
         .plan()
         .await
         .map_err(|e| format!("{e} ({})", e.advice()))?;

@@ -1,5 +1,6 @@
 //! Plain-text tables for the terminal.
 
+use guard::domain::accounts::AccountState;
 use guard::domain::outcome::SweepReport;
 
 use emulator::FleetRow;
@@ -97,10 +98,10 @@ pub fn plan(report: &SweepReport) -> String {
             ]);
         }
         if rows.is_empty() {
-            quiet.push(r.region.as_str());
+            quiet.push(r.label());
             continue;
         }
-        out.push_str(&format!("{}\n", r.region));
+        out.push_str(&format!("{}\n", r.label()));
         out.push_str(&columns(
             &["ACTION", "KIND", "ID", "NAME", "TYPE", "REASON"],
             &rows,
@@ -114,11 +115,33 @@ pub fn plan(report: &SweepReport) -> String {
             quiet.join(", ")
         ));
     }
+    for a in &report.accounts {
+        match &a.state {
+            AccountState::Unreachable(why) => out.push_str(&format!(
+                "Account {} not reachable: {why}\n",
+                a.account.label()
+            )),
+            AccountState::NotSwept(why) => {
+                out.push_str(&format!("Account {} not swept: {why}\n", a.account.label()))
+            }
+            AccountState::Swept | AccountState::Queued => {}
+        }
+    }
+    let accounts = report
+        .accounts
+        .iter()
+        .filter(|a| a.state == AccountState::Swept)
+        .count();
     out.push_str(&format!(
-        "Would stop {} resources, skip {}, in {} regions swept.\n",
+        "Would stop {} resources, skip {}, in {} regions swept{}.\n",
         report.stopped_count(),
         report.skipped_count(),
-        report.regions.len()
+        report.regions.len(),
+        if report.multi_account() {
+            format!(" across {accounts} accounts")
+        } else {
+            String::new()
+        }
     ));
     out
 }

@@ -1,5 +1,6 @@
 //! Lambda function `stop-on-overspend`: subscribed to the trigger topic that AWS
-//! Budgets, CloudWatch billing alarms and Cost Anomaly Detection publish to.
+//! Budgets, CloudWatch billing alarms and Cost Anomaly Detection publish to,
+//! and, in a sweep of many accounts, to the sweep queue (one message per account).
 
 use guard::domain::config::Config;
 use guard::handlers::stop_on_overspend::StopOnOverspend;
@@ -18,7 +19,7 @@ async fn main() -> Result<(), Error> {
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             function
-                .handle(&event.payload, Some(event.context.deadline()))
+                .handle_event(&event.payload, Some(event.context.deadline()))
                 .await
         },
     ))

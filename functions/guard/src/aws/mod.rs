@@ -4,21 +4,25 @@
 //! | concern | module |
 //! |---|---|
 //! | SDK configuration: retries, timeouts, endpoint | [`sdk`] |
+//! | the organization's accounts, member-role credentials | [`accounts`] |
 //! | SDK errors into [`AwsError`](crate::domain::error::AwsError) | `error` |
 //! | EC2 instances: describe, stop in batches, stamp | [`ec2`] |
 //! | RDS instances and clusters: describe, stop, stamp | [`rds`] |
 //! | which regions are enabled | [`regions`] |
 //! | Cost Explorer: month-to-date spend and forecast | [`costexplorer`] |
 //! | publishing to the subscribers' topic | [`sns`] |
+//! | the sweep queue and its results queue | [`queue`] |
 //! | every region at once, within a time budget | [`sweep`] |
 //! | starting again what was stopped, every region at once | [`resume`] |
 //! | what a launch started, and stopping exactly that | [`tripwire`] |
 //! | the tripwire's quarantine policy | [`iam`] |
 
+pub mod accounts;
 pub mod costexplorer;
 pub mod ec2;
 mod error;
 pub mod iam;
+pub mod queue;
 pub mod rds;
 pub mod regions;
 pub mod resume;

@@ -76,13 +76,32 @@ pub async fn sweep(
     spec: &SweepSpec,
     budget: Duration,
 ) -> SweepReport {
+    let until = tokio::time::Instant::now() + budget;
+    SweepReport {
+        dry_run: spec.dry_run,
+        regions: sweep_regions(clients, regions, spec, None, until).await,
+        accounts: Vec::new(),
+    }
+}
+
+/// Sweeps `regions` of one account at once, each until `until`. `account`
+/// labels the reports in a sweep of several accounts.
+pub(crate) async fn sweep_regions(
+    clients: &dyn RegionClients,
+    regions: &[String],
+    spec: &SweepSpec,
+    account: Option<&str>,
+    until: tokio::time::Instant,
+) -> Vec<RegionReport> {
     let runs = regions.iter().map(|region| async move {
         let shared: Shared = Arc::new(Mutex::new(RegionReport {
             region: region.clone(),
+            account: account.map(str::to_string),
             ..Default::default()
         }));
+        let budget = until.saturating_duration_since(tokio::time::Instant::now());
         let work = sweep_region(clients, region, spec, shared.clone());
-        if tokio::time::timeout(budget, work).await.is_err() {
+        if tokio::time::timeout_at(until, work).await.is_err() {
             with(&shared, |r| {
                 r.errors.push(format!(
                     "did not finish within {}s, the time left before the Lambda deadline; the next invocation continues",
@@ -99,9 +118,10 @@ pub async fn sweep(
         report.unstamped.sort();
         for r in &report.unstamped {
             // The retry and `resume` look for the stamp: say which stops lack it.
-            tracing::warn!(region = %report.region, resource = %r.id, kind = %r.kind, "stopped but not stamped");
+            tracing::warn!(account, region = %report.region, resource = %r.id, kind = %r.kind, "stopped but not stamped");
         }
         tracing::info!(
+            account,
             region = %report.region,
             stopped = report.stopped.len(),
             earlier = report.earlier.len(),
@@ -116,10 +136,7 @@ pub async fn sweep(
     });
     let mut reports = futures::future::join_all(runs).await;
     reports.sort_by(|a, b| a.region.cmp(&b.region));
-    SweepReport {
-        dry_run: spec.dry_run,
-        regions: reports,
-    }
+    reports
 }
 
 async fn sweep_region(clients: &dyn RegionClients, region: &str, spec: &SweepSpec, shared: Shared) {
@@ -331,4 +348,76 @@ async fn sweep_rds(client: &aws_sdk_rds::Client, region: &str, spec: &SweepSpec,
         })
         .buffer_unordered(spec.concurrency.max(1));
     while stops.next().await.is_some() {}
+}
+
+/// What an account needs before its regions are swept: its clients and its
+/// regions, or why they could not be had.
+pub(crate) type Prepared = Result<(Arc<dyn RegionClients>, Vec<String>), String>;
+
+/// Sweeps several accounts, `at_once` at a time, each with the clients and
+/// regions `prepare` gives it, every region until `until`. An account that
+/// cannot be prepared is reported unreachable and does not hold up the others.
+pub(crate) async fn sweep_accounts<F, Fut>(
+    accounts: Vec<crate::domain::accounts::Account>,
+    prepare: F,
+    spec: &SweepSpec,
+    until: tokio::time::Instant,
+    at_once: usize,
+) -> (
+    Vec<crate::domain::accounts::AccountStatus>,
+    Vec<RegionReport>,
+)
+where
+    F: Fn(crate::domain::accounts::Account) -> Fut,
+    Fut: std::future::Future<Output = Prepared>,
+{
+    use crate::domain::accounts::{AccountState, AccountStatus};
+    let prepare = &prepare;
+    let runs = stream::iter(accounts)
+        .map(|account| async move {
+            let prepared = match tokio::time::timeout_at(until, prepare(account.clone())).await {
+                Ok(p) => p,
+                Err(_) => Err("time ran out before its credentials and regions were known; the next invocation continues".into()),
+            };
+            match prepared {
+                Err(why) => {
+                    tracing::error!(account = %account.id, %why, "account not swept");
+                    (
+                        AccountStatus {
+                            account,
+                            state: AccountState::Unreachable(why),
+                        },
+                        Vec::new(),
+                    )
+                }
+                Ok((clients, regions)) => {
+                    let reports = sweep_regions(
+                        clients.as_ref(),
+                        &regions,
+                        spec,
+                        Some(&account.id),
+                        until,
+                    )
+                    .await;
+                    (
+                        AccountStatus {
+                            account,
+                            state: AccountState::Swept,
+                        },
+                        reports,
+                    )
+                }
+            }
+        })
+        .buffer_unordered(at_once.max(1));
+    let mut statuses = Vec::new();
+    let mut regions = Vec::new();
+    let done: Vec<_> = runs.collect().await;
+    for (status, reports) in done {
+        statuses.push(status);
+        regions.extend(reports);
+    }
+    statuses.sort_by(|a, b| a.account.cmp(&b.account));
+    regions.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
+    (statuses, regions)
 }

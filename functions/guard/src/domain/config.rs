@@ -75,6 +75,8 @@ pub struct Config {
     /// The resume function's name, for the one-step restart command in every
     /// report (`RESUME_FUNCTION_NAME`; the template sets it).
     pub resume_function: Option<String>,
+    /// Which accounts a sweep covers, and how (`ACCOUNTS` and its companions).
+    pub accounts: crate::domain::accounts::AccountsConfig,
 }
 
 impl Config {
@@ -115,6 +117,7 @@ impl Config {
             spend_context: bool_from("SPEND_CONTEXT", lookup("SPEND_CONTEXT"), true)?,
             cost_metric: cost_metric_from(lookup("COST_METRIC"))?,
             resume_function: resume_function_from(lookup("RESUME_FUNCTION_NAME"))?,
+            accounts: crate::domain::accounts::AccountsConfig::from_lookup(&lookup)?,
         })
     }
 }

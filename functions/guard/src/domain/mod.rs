@@ -4,6 +4,8 @@
 //! | concern | module |
 //! |---|---|
 //! | configuration from the environment, checked at cold start | [`config`] |
+//! | which accounts a sweep covers | [`accounts`] |
+//! | a sweep of many accounts through the queue: jobs, results, summary | [`fanout`] |
 //! | SNS envelopes, Budgets, billing alarms, anomalies, root activity, schedules, launches | [`trigger`] |
 //! | amounts of money | [`money`] |
 //! | CIDR ranges (trusted networks) | [`cidr`] |
@@ -21,9 +23,11 @@
 //! | what a costly instance costs an hour | [`prices`] |
 //! | what the fuzz targets check (tests and `fuzzing` only) | `fuzzing` |
 
+pub mod accounts;
 pub mod cidr;
 pub mod config;
 pub mod error;
+pub mod fanout;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod glob;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::domain::accounts::{AccountState, AccountStatus};
 use crate::domain::error::AwsError;
 use crate::domain::inventory::{Resource, ResourceKind};
 use crate::domain::select::Skipped;
@@ -20,7 +21,7 @@ pub const STOPPED_BY_TAG: &str = "cost-guard:stopped-by";
 pub const RESUMING_TAG: &str = "cost-guard:resuming";
 
 /// What a sweep writes on everything it stops.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Stamp {
     /// RFC 3339 UTC, seconds precision.
     pub at: String,
@@ -66,6 +67,9 @@ pub struct Failed {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RegionReport {
     pub region: String,
+    /// The account, when the sweep covers more than the guard's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// Stopped now (or, in a dry run, that would be stopped).
     pub stopped: Vec<Resource>,
     /// Stopped for the same alert by an earlier invocation (a retry's report
@@ -93,12 +97,24 @@ impl RegionReport {
     pub fn is_clean(&self) -> bool {
         self.finished && self.errors.is_empty() && self.failed.is_empty()
     }
+
+    /// `eu-west-1`, or `111111111111/eu-west-1` in a sweep of several accounts.
+    pub fn label(&self) -> String {
+        match &self.account {
+            Some(a) => format!("{a}/{}", self.region),
+            None => self.region.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SweepReport {
     pub dry_run: bool,
     pub regions: Vec<RegionReport>,
+    /// Every account the sweep concerned, in a sweep of several accounts
+    /// (empty when it covers the guard's own account only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AccountStatus>,
 }
 
 impl SweepReport {
@@ -114,19 +130,55 @@ impl SweepReport {
     pub(crate) fn failed_count(&self) -> usize {
         self.regions.iter().map(|r| r.failed.len()).sum()
     }
-    /// Regions where something was stopped.
+    /// Regions where something was stopped (each region counted once,
+    /// whatever the number of accounts).
     pub(crate) fn regions_with_stops(&self) -> usize {
-        self.regions
+        let mut regions: Vec<&str> = self
+            .regions
             .iter()
             .filter(|r| !r.stopped.is_empty())
-            .count()
+            .map(|r| r.region.as_str())
+            .collect();
+        regions.sort();
+        regions.dedup();
+        regions.len()
     }
     /// Regions with an error, a failed resource, or unfinished work.
     pub fn troubled_regions(&self) -> Vec<&RegionReport> {
         self.regions.iter().filter(|r| !r.is_clean()).collect()
     }
+    /// Accounts whose credentials could not be had.
+    pub fn unreachable_accounts(&self) -> Vec<&AccountStatus> {
+        self.accounts
+            .iter()
+            .filter(|a| matches!(a.state, AccountState::Unreachable(_)))
+            .collect()
+    }
+    /// Accounts handed to the queue.
+    pub fn queued_accounts(&self) -> Vec<&AccountStatus> {
+        self.accounts
+            .iter()
+            .filter(|a| a.state == AccountState::Queued)
+            .collect()
+    }
+    /// Accounts where something was stopped.
+    pub(crate) fn accounts_with_stops(&self) -> usize {
+        let mut accounts: Vec<&str> = self
+            .regions
+            .iter()
+            .filter(|r| !r.stopped.is_empty())
+            .filter_map(|r| r.account.as_deref())
+            .collect();
+        accounts.sort();
+        accounts.dedup();
+        accounts.len()
+    }
+    /// Whether the report covers several accounts (and says so).
+    pub fn multi_account(&self) -> bool {
+        !self.accounts.is_empty()
+    }
     pub fn is_clean(&self) -> bool {
-        self.regions.iter().all(RegionReport::is_clean)
+        self.regions.iter().all(RegionReport::is_clean) && self.unreachable_accounts().is_empty()
     }
     pub(crate) fn stopped_by_kind(&self) -> BTreeMap<ResourceKind, usize> {
         let mut m = BTreeMap::new();

@@ -14,9 +14,14 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::aws::sweep::{self as sweeping, RegionClients, SdkClients, SweepSpec};
-use crate::aws::{regions, sns};
+use crate::aws::{accounts, queue, regions, sns};
+use crate::domain::accounts::{
+    unreachable_advice, Account, AccountScope, AccountState, AccountStatus, AccountsConfig,
+    QueueConfig,
+};
 use crate::domain::config::{Config, RegionScope, SelectionConfig};
 use crate::domain::error::AwsError;
+use crate::domain::fanout::{AccountJob, IncidentRef, Job, SummaryJob};
 use crate::domain::outcome::{Stamp, SweepReport};
 use crate::domain::render::Message;
 
@@ -26,6 +31,7 @@ pub mod resume;
 pub mod root_login_alert;
 pub mod spend_watch;
 pub mod stop_on_overspend;
+pub mod sweep_queue;
 
 /// Time kept back from the Lambda deadline for the report and the publish.
 pub(crate) const DEADLINE_RESERVE: Duration = Duration::from_secs(5);
@@ -33,6 +39,10 @@ pub(crate) const DEADLINE_RESERVE: Duration = Duration::from_secs(5);
 pub(crate) const DEFAULT_BUDGET: Duration = Duration::from_secs(120);
 /// Stop calls of one kind (EC2, RDS) in flight per region.
 pub(crate) const REGION_CONCURRENCY: usize = 4;
+/// Accounts swept at once by one invocation (each with all its regions at
+/// once): API limits are per account and region, so accounts add load to
+/// the function, not to any one account's limits.
+pub(crate) const ACCOUNTS_AT_ONCE: usize = 16;
 
 /// What can go wrong in an invocation, after subscribers were told whatever
 /// could be told. Each variant is one `errorType` in Lambda's metrics and logs.
@@ -80,7 +90,52 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// Resolves the regions and stops the selection in all of them at once.
+/// What one sweep is for: the accounts the alert names (`None` for an alert
+/// about the whole bill) and its headline, which queued jobs carry.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub named: Option<Vec<String>>,
+    pub cause: String,
+}
+
+impl Scope {
+    pub fn new(named: Option<Vec<String>>, cause: &str) -> Scope {
+        Scope {
+            named,
+            cause: cause.to_string(),
+        }
+    }
+}
+
+/// What a sweep of several accounts needs beyond the guard's own clients.
+struct OrgAccess {
+    sdk: aws_types::SdkConfig,
+    organizations: aws_sdk_organizations::Client,
+    sqs: aws_sdk_sqs::Client,
+    own: tokio::sync::OnceCell<String>,
+}
+
+impl OrgAccess {
+    fn new(sdk: &aws_types::SdkConfig) -> Arc<OrgAccess> {
+        Arc::new(OrgAccess {
+            sdk: sdk.clone(),
+            organizations: aws_sdk_organizations::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            own: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// The guard's own account id, asked once per cold start.
+    async fn own(&self) -> Result<&str, AwsError> {
+        self.own
+            .get_or_try_init(|| accounts::own_account(&self.sdk))
+            .await
+            .map(String::as_str)
+    }
+}
+
+/// Resolves the accounts and regions, and stops the selection in all of them
+/// at once (or hands the accounts to the sweep queue when they are many).
 pub struct Sweeper {
     select: SelectionConfig,
     regions: RegionScope,
@@ -88,19 +143,27 @@ pub struct Sweeper {
     clients: Arc<dyn RegionClients>,
     /// Client in the function's own region, for `DescribeRegions`.
     home_ec2: aws_sdk_ec2::Client,
+    accounts: AccountsConfig,
+    /// `None` with mocked clients: the guard's own account only.
+    org: Option<Arc<OrgAccess>>,
 }
 
 impl Sweeper {
     /// Per-region clients from the function's one `SdkConfig`.
     pub fn new(config: &Config, sdk: &aws_types::SdkConfig) -> Self {
-        Self::with_clients(
-            config,
-            Arc::new(SdkClients::new(sdk.clone())),
-            aws_sdk_ec2::Client::new(sdk),
-        )
+        Sweeper {
+            accounts: config.accounts.clone(),
+            org: Some(OrgAccess::new(sdk)),
+            ..Self::with_clients(
+                config,
+                Arc::new(SdkClients::new(sdk.clone())),
+                aws_sdk_ec2::Client::new(sdk),
+            )
+        }
     }
 
-    /// With the given clients (the SDK fault tests hand in mocked ones).
+    /// With the given clients (the SDK fault tests hand in mocked ones); the
+    /// guard's own account only.
     pub fn with_clients(
         config: &Config,
         clients: Arc<dyn RegionClients>,
@@ -112,14 +175,17 @@ impl Sweeper {
             dry_run: config.dry_run,
             clients,
             home_ec2,
+            accounts: AccountsConfig::default(),
+            org: None,
         }
     }
 
     /// For [`plan`](Self::plan) alone, which needs no topic: only what to
-    /// select and where.
+    /// select, where, and in which accounts.
     pub fn planner(
         select: SelectionConfig,
         regions: RegionScope,
+        accounts: AccountsConfig,
         sdk: &aws_types::SdkConfig,
     ) -> Self {
         Sweeper {
@@ -128,28 +194,52 @@ impl Sweeper {
             dry_run: true,
             clients: Arc::new(SdkClients::new(sdk.clone())),
             home_ec2: aws_sdk_ec2::Client::new(sdk),
+            // A plan looks at every account itself: it never queues.
+            accounts: AccountsConfig {
+                queue: None,
+                ..accounts
+            },
+            org: Some(OrgAccess::new(sdk)),
         }
     }
 
-    /// Resolves the regions and sweeps them within the time left before
-    /// `deadline`. Fails only when the region list cannot be read; what fails
-    /// inside a region is in that region's report.
+    /// Resolves the accounts and regions and sweeps them within the time left
+    /// before `deadline`. Fails only when the accounts or the region list
+    /// cannot be read; what fails inside an account or a region is in the
+    /// report.
     pub(crate) async fn run_sweep(
         &self,
         stamp: Stamp,
         deadline: Option<SystemTime>,
+        scope: &Scope,
     ) -> Result<SweepReport, AwsError> {
         self.sweep(
             stamp,
             self.dry_run,
             time_budget(deadline, SystemTime::now()),
+            scope,
         )
         .await
     }
 
     /// What a sweep would stop now, changing nothing (`cost-guard plan`).
     pub async fn plan(&self) -> Result<SweepReport, AwsError> {
-        self.sweep(Stamp::now("plan"), true, DEFAULT_BUDGET).await
+        self.sweep(
+            Stamp::now("plan"),
+            true,
+            DEFAULT_BUDGET,
+            &Scope::new(None, "plan"),
+        )
+        .await
+    }
+
+    fn spec(&self, stamp: Stamp, dry_run: bool) -> SweepSpec {
+        SweepSpec {
+            select: self.select.clone(),
+            dry_run,
+            stamp,
+            concurrency: REGION_CONCURRENCY,
+        }
     }
 
     async fn sweep(
@@ -157,21 +247,206 @@ impl Sweeper {
         stamp: Stamp,
         dry_run: bool,
         budget: Duration,
+        scope: &Scope,
     ) -> Result<SweepReport, AwsError> {
-        let regions = regions::resolve(&self.regions, &self.home_ec2).await?;
-        let spec = SweepSpec {
-            select: self.select.clone(),
-            dry_run,
-            stamp,
-            concurrency: REGION_CONCURRENCY,
+        let org = match &self.org {
+            Some(org) if !self.accounts.is_single() => org.clone(),
+            _ => {
+                let regions = regions::resolve(&self.regions, &self.home_ec2).await?;
+                tracing::info!(
+                    regions = regions.len(),
+                    budget_s = budget.as_secs(),
+                    dry_run,
+                    "sweep starting"
+                );
+                let spec = self.spec(stamp, dry_run);
+                return Ok(sweeping::sweep(self.clients.as_ref(), &regions, &spec, budget).await);
+            }
         };
+        let own = org.own().await?.to_string();
+        let listed = match &self.accounts.scope {
+            AccountScope::Organization => {
+                Some(accounts::list_organization(&org.organizations).await?)
+            }
+            // Names only: a guard outside the management account may not
+            // list the organization, and a list of ids needs no names.
+            AccountScope::List(_) => accounts::list_organization(&org.organizations)
+                .await
+                .inspect_err(|e| tracing::info!(error = %e, "account names unavailable"))
+                .ok(),
+            AccountScope::This => None,
+        };
+        let targets = crate::domain::accounts::targets(
+            &self.accounts,
+            &own,
+            listed.as_deref(),
+            scope.named.as_deref(),
+        );
         tracing::info!(
-            regions = regions.len(),
+            accounts = targets.sweep.len(),
+            left_out = targets.left_out.len(),
             budget_s = budget.as_secs(),
             dry_run,
-            "sweep starting"
+            "sweep of several accounts starting"
         );
-        Ok(sweeping::sweep(self.clients.as_ref(), &regions, &spec, budget).await)
+        let mut report = match &self.accounts.queue {
+            Some(queue) if targets.sweep.len() > self.accounts.fanout_above => {
+                self.dispatch(&org, queue, &targets.sweep, &stamp, dry_run, scope)
+                    .await?
+            }
+            _ => {
+                self.sweep_accounts(&org, &own, targets.sweep, stamp, dry_run, budget)
+                    .await
+            }
+        };
+        report.accounts.extend(targets.left_out);
+        Ok(report)
+    }
+
+    /// Sweeps exactly these accounts in this invocation.
+    async fn sweep_accounts(
+        &self,
+        org: &OrgAccess,
+        own: &str,
+        targets: Vec<Account>,
+        stamp: Stamp,
+        dry_run: bool,
+        budget: Duration,
+    ) -> SweepReport {
+        let spec = self.spec(stamp, dry_run);
+        let until = tokio::time::Instant::now() + budget;
+        let home = org
+            .sdk
+            .region()
+            .map(|r| r.as_ref().to_string())
+            .unwrap_or_else(|| "us-east-1".into());
+        let partition = regions::partition(&home);
+        let prepare = |account: Account| {
+            let home = home.clone();
+            async move {
+                let clients: Arc<dyn RegionClients> = if account.id == own {
+                    self.clients.clone()
+                } else {
+                    let arn = self.accounts.role_arn(partition, &account.id);
+                    let config =
+                        accounts::member_config(&org.sdk, &arn, &self.accounts.external_id)
+                            .await
+                            .map_err(|e| {
+                                let fix = if e.is_access_denied() {
+                                    unreachable_advice(&self.accounts)
+                                } else {
+                                    e.advice().to_string()
+                                };
+                                format!("cannot assume {arn}: {e}; {fix}")
+                            })?;
+                    Arc::new(SdkClients::new(config))
+                };
+                let regions = match &self.regions {
+                    RegionScope::List(list) => list.clone(),
+                    RegionScope::AllEnabled => regions::enabled_regions(&clients.ec2(&home))
+                        .await
+                        .map_err(|e| format!("{e} ({})", e.advice()))?,
+                };
+                Ok((clients, regions))
+            }
+        };
+        let (statuses, regions) = Box::pin(sweeping::sweep_accounts(
+            targets,
+            prepare,
+            &spec,
+            until,
+            ACCOUNTS_AT_ONCE,
+        ))
+        .await;
+        SweepReport {
+            dry_run,
+            regions,
+            accounts: statuses,
+        }
+    }
+
+    /// One message per account on the sweep queue, and the summary job,
+    /// delayed. Fails when SQS refuses them: the invocation fails and its
+    /// retry sends them again (a second sweep of an account changes nothing).
+    async fn dispatch(
+        &self,
+        org: &OrgAccess,
+        queue: &QueueConfig,
+        targets: &[Account],
+        stamp: &Stamp,
+        dry_run: bool,
+        scope: &Scope,
+    ) -> Result<SweepReport, AwsError> {
+        let incident = IncidentRef::new(&scope.cause, stamp, dry_run, targets.len());
+        let jobs: Vec<String> = targets
+            .iter()
+            .map(|account| {
+                Job::SweepAccount(AccountJob {
+                    incident: incident.clone(),
+                    account: account.clone(),
+                })
+                .to_body()
+            })
+            .collect();
+        queue::send_all(&org.sqs, &queue.sweep_url, &jobs).await?;
+        let summary = Job::Summary(SummaryJob {
+            incident: incident.clone(),
+            accounts: targets.to_vec(),
+            results: Vec::new(),
+            round: 0,
+        });
+        queue::send(
+            &org.sqs,
+            &queue.sweep_url,
+            &summary.to_body(),
+            queue.summary_delay_s,
+        )
+        .await?;
+        tracing::info!(incident = %incident.id, accounts = targets.len(), "accounts handed to the sweep queue");
+        Ok(SweepReport {
+            dry_run,
+            regions: Vec::new(),
+            accounts: targets
+                .iter()
+                .map(|a| AccountStatus {
+                    account: a.clone(),
+                    state: AccountState::Queued,
+                })
+                .collect(),
+        })
+    }
+
+    /// A worker's sweep of one queued account, in this invocation.
+    pub(crate) async fn sweep_one(
+        &self,
+        account: &Account,
+        stamp: Stamp,
+        dry_run: bool,
+        deadline: Option<SystemTime>,
+    ) -> Result<SweepReport, AwsError> {
+        let Some(org) = self.org.clone() else {
+            return Err(AwsError::new(
+                "sweep",
+                "NotConfigured",
+                "this function cannot reach other accounts",
+            ));
+        };
+        let own = org.own().await?.to_string();
+        Ok(self
+            .sweep_accounts(
+                &org,
+                &own,
+                vec![account.clone()],
+                stamp,
+                dry_run || self.dry_run,
+                time_budget(deadline, SystemTime::now()),
+            )
+            .await)
+    }
+
+    /// The sweep queue's client and settings, for the worker.
+    pub(crate) fn queue(&self) -> Option<(&aws_sdk_sqs::Client, &QueueConfig)> {
+        Some((&self.org.as_ref()?.sqs, self.accounts.queue.as_ref()?))
     }
 }
 
@@ -271,7 +546,14 @@ pub(crate) fn sweep_failure(sweep: Option<&Result<SweepReport, AwsError>>) -> Op
             report
                 .troubled_regions()
                 .iter()
-                .map(|r| (r.region.as_str(), first_problem(&r.errors, &r.failed))),
+                .map(|r| (r.label(), first_problem(&r.errors, &r.failed)))
+                .chain(report.unreachable_accounts().iter().map(|a| {
+                    let why = match &a.state {
+                        AccountState::Unreachable(why) => why.clone(),
+                        _ => String::new(),
+                    };
+                    (format!("account {}", a.account.id), why)
+                })),
         ),
         None => None,
     }
@@ -295,17 +577,15 @@ pub(crate) fn first_problem(
 }
 
 /// The regions that did not finish cleanly, each with its first problem.
-pub(crate) fn incomplete<'a>(
-    troubled: impl Iterator<Item = (&'a str, String)>,
-) -> Option<HandlerError> {
-    let troubled: Vec<(&str, String)> = troubled.collect();
+pub(crate) fn incomplete(troubled: impl Iterator<Item = (String, String)>) -> Option<HandlerError> {
+    let troubled: Vec<(String, String)> = troubled.collect();
     if troubled.is_empty() {
         return None;
     }
     Some(HandlerError::Incomplete {
         regions: troubled
             .iter()
-            .map(|(r, _)| *r)
+            .map(|(r, _)| r.as_str())
             .collect::<Vec<_>>()
             .join(", "),
         detail: troubled

@@ -94,7 +94,7 @@ impl Resume {
             report
                 .troubled_regions()
                 .into_iter()
-                .map(|r| (r.region.as_str(), first_problem(&r.errors, &r.failed))),
+                .map(|r| (r.region.clone(), first_problem(&r.errors, &r.failed))),
         );
         conclude(&self.notifier, Some(&message), summary, &report, failure).await
     }

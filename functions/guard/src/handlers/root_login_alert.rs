@@ -89,7 +89,14 @@ impl RootLoginAlert {
             && assessment.trusted.is_none();
         let swept = if sweep_now {
             let stamp = Stamp::now(&format!("root-sign-in:{}", or_unknown(&activity.source_ip)));
-            let report = self.sweeper.run_sweep(stamp.clone(), deadline).await;
+            let scope = super::Scope::new(
+                activity.account.clone().map(|a| vec![a]),
+                &format!("root sign-in from {}", or_unknown(&activity.source_ip)),
+            );
+            let report = self
+                .sweeper
+                .run_sweep(stamp.clone(), deadline, &scope)
+                .await;
             Some((report, stamp))
         } else {
             None

@@ -88,7 +88,13 @@ impl SpendWatch {
         let swept = match &verdict {
             SpendVerdict::Stop { limit, .. } => {
                 let stamp = Stamp::now(&format!("spend-watch:month-to-date-over-{limit}-usd"));
-                let report = self.sweeper.run_sweep(stamp.clone(), deadline).await;
+                // Cost Explorer in the management account sees the whole
+                // organization's spend: every account.
+                let scope = super::Scope::new(None, &format!("month-to-date spend over ${limit}"));
+                let report = self
+                    .sweeper
+                    .run_sweep(stamp.clone(), deadline, &scope)
+                    .await;
                 Some((report, stamp))
             }
             _ => None,

@@ -34,9 +34,9 @@ pub struct Summary {
 
 /// Everything the function needs, built once per cold start.
 pub struct StopOnOverspend {
-    config: Config,
-    sweeper: Sweeper,
-    notifier: Notifier,
+    pub(super) config: Config,
+    pub(super) sweeper: Sweeper,
+    pub(super) notifier: Notifier,
     /// Cost Explorer, for the "Where the money went" section (`None` when
     /// `SPEND_CONTEXT=false`).
     ce: Option<aws_sdk_costexplorer::Client>,
@@ -75,7 +75,24 @@ impl StopOnOverspend {
         }
     }
 
-    /// Handles one Lambda event. `deadline` is the invocation's deadline.
+    /// Handles any event the function receives: an SNS alert, or a batch from
+    /// the sweep queue (see [`sweep_queue`](super::sweep_queue)).
+    pub async fn handle_event(
+        &self,
+        event: &serde_json::Value,
+        deadline: Option<SystemTime>,
+    ) -> Result<serde_json::Value, HandlerError> {
+        // Boxed: a sweep of many accounts is a deep future, past the
+        // compiler's layout limit in the binary's own future.
+        let answer = if super::sweep_queue::is_sqs_batch(event) {
+            serde_json::to_value(Box::pin(self.handle_queue(event, deadline)).await?)
+        } else {
+            serde_json::to_value(Box::pin(self.handle(event, deadline)).await?)
+        };
+        Ok(answer.unwrap_or_default())
+    }
+
+    /// Handles one alert. `deadline` is the invocation's deadline.
     pub async fn handle(
         &self,
         event: &serde_json::Value,
@@ -116,6 +133,19 @@ impl StopOnOverspend {
         }
         let acting = fired.iter().find(|(_, d)| d.verdict == Verdict::Act);
         let stamp = acting.map(|(t, _)| Stamp::now(&t.stamp_label()));
+        // The accounts the acting alert names; any alert about the whole bill
+        // among them widens the sweep to every account.
+        let scope = acting.map(|(t, _)| {
+            let named = fired
+                .iter()
+                .filter(|(_, d)| d.verdict == Verdict::Act)
+                .map(|(t, _)| t.accounts())
+                .try_fold(Vec::new(), |mut all, named| {
+                    all.extend(named?);
+                    Some(all)
+                });
+            super::Scope::new(named, &t.headline())
+        });
 
         // The sweep never waits for Cost Explorer: both run at once, and the
         // spend query is capped so it cannot delay the report much either.
@@ -123,9 +153,11 @@ impl StopOnOverspend {
             .iter()
             .any(|(t, _)| !matches!(t, Trigger::Unrecognised { .. }));
         let sweep = async {
-            match &stamp {
-                Some(stamp) => Some(self.sweeper.run_sweep(stamp.clone(), deadline).await),
-                None => None,
+            match (&stamp, &scope) {
+                (Some(stamp), Some(scope)) => {
+                    Some(self.sweeper.run_sweep(stamp.clone(), deadline, scope).await)
+                }
+                _ => None,
             }
         };
         // Boxed: the every-region sweep is a deep future, and joined with the
@@ -159,12 +191,7 @@ impl StopOnOverspend {
             failed: sweep_report.map_or(0, SweepReport::failed_count),
             regions_swept: sweep_report.map_or(0, |s| s.regions.len()),
             troubled_regions: sweep_report
-                .map(|s| {
-                    s.troubled_regions()
-                        .iter()
-                        .map(|r| r.region.clone())
-                        .collect()
-                })
+                .map(|s| s.troubled_regions().iter().map(|r| r.label()).collect())
                 .unwrap_or_default(),
             subject: message.subject.clone(),
             notified,

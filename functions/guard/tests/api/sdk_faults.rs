@@ -362,6 +362,7 @@ fn guard_config() -> Config {
         spend_context: false,
         cost_metric: guard::domain::spend::CostMetric::UnblendedCost,
         resume_function: None,
+        accounts: Default::default(),
     }
 }
 

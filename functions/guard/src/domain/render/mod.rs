@@ -4,11 +4,13 @@
 
 use std::fmt::Write as _;
 
+use crate::domain::accounts::AccountState;
 use crate::domain::inventory::{Resource, ResourceKind};
 use crate::domain::money::usd;
 use crate::domain::outcome::{RegionReport, Stamp, SweepReport, STOPPED_AT_TAG, STOPPED_BY_TAG};
 use crate::domain::spend::{CostMetric, Forecast, MonthToDateState};
 
+pub mod fanout;
 pub mod keep_stopped;
 pub mod launch_tripwire;
 pub mod resume;
@@ -38,13 +40,30 @@ pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
 /// `, 2 regions failed` when some did not finish.
 pub(crate) fn sweep_outcome(s: &SweepReport) -> String {
     let n = s.stopped_count();
-    let what_where = format!(
-        "{} in {}",
-        plural(n, "resource", "resources"),
-        plural(s.regions_with_stops(), "region", "regions")
-    );
+    let mut what_where = plural(n, "resource", "resources");
+    if s.multi_account() {
+        let _ = write!(
+            what_where,
+            " in {}, {}",
+            plural(s.accounts_with_stops(), "account", "accounts"),
+            plural(s.regions_with_stops(), "region", "regions")
+        );
+    } else {
+        let _ = write!(
+            what_where,
+            " in {}",
+            plural(s.regions_with_stops(), "region", "regions")
+        );
+    }
     let earlier = s.earlier_count();
-    let mut text = if s.dry_run {
+    let queued = s.queued_accounts().len();
+    let mut text = if queued > 0 && s.regions.is_empty() {
+        format!(
+            "{}cost-guard is sweeping {} through its queue",
+            if s.dry_run { "[dry run] " } else { "" },
+            plural(queued, "account", "accounts")
+        )
+    } else if s.dry_run {
         format!("[dry run] cost-guard would stop {what_where}")
     } else if n == 0 && earlier > 0 {
         format!(
@@ -56,6 +75,14 @@ pub(crate) fn sweep_outcome(s: &SweepReport) -> String {
     } else {
         format!("cost-guard stopped {what_where}")
     };
+    let unreachable = s.unreachable_accounts().len();
+    if unreachable > 0 {
+        let _ = write!(
+            text,
+            ", {} unreachable",
+            plural(unreachable, "account", "accounts")
+        );
+    }
     let troubled = s.troubled_regions().len();
     if troubled > 0 {
         let _ = write!(text, ", {} failed", plural(troubled, "region", "regions"));
@@ -141,11 +168,25 @@ pub(crate) fn sweep_section(
     if !kinds.is_empty() {
         let _ = write!(b, " ({})", kinds.join(", "));
     }
-    let _ = writeln!(
-        b,
-        "; {} swept.",
-        plural(sweep.regions.len(), "region", "regions")
-    );
+    if sweep.multi_account() {
+        let swept = sweep
+            .accounts
+            .iter()
+            .filter(|a| a.state == AccountState::Swept)
+            .count();
+        let _ = writeln!(
+            b,
+            "; {} swept in {}.",
+            plural(sweep.regions.len(), "region", "regions"),
+            plural(swept, "account", "accounts")
+        );
+    } else {
+        let _ = writeln!(
+            b,
+            "; {} swept.",
+            plural(sweep.regions.len(), "region", "regions")
+        );
+    }
     if sweep.earlier_count() > 0 {
         let _ = writeln!(
             b,
@@ -160,9 +201,10 @@ pub(crate) fn sweep_section(
             plural(sweep.skipped_count(), "resource", "resources")
         );
     }
+    account_lines(b, sweep);
     let troubled = sweep.troubled_regions();
     if !troubled.is_empty() {
-        let names: Vec<&str> = troubled.iter().map(|r| r.region.as_str()).collect();
+        let names: Vec<String> = troubled.iter().map(|r| r.label()).collect();
         let _ = writeln!(
             b,
             "NOT COMPLETE in {}: {}. The invocation fails so that Lambda retries; the retry stops what is left.",
@@ -179,25 +221,82 @@ pub(crate) fn sweep_section(
     }
     b.push('\n');
 
-    let mut quiet = Vec::new();
-    for r in &sweep.regions {
-        if r.stopped.is_empty()
-            && r.earlier.is_empty()
-            && r.skipped.is_empty()
-            && r.is_clean()
-            && r.stamp_warnings.is_empty()
-            && r.unstamped.is_empty()
-        {
-            quiet.push(r.region.as_str());
-            continue;
+    // One block per account (one block in all for the guard's own account).
+    let mut accounts: Vec<Option<&str>> =
+        sweep.regions.iter().map(|r| r.account.as_deref()).collect();
+    accounts.dedup();
+    for account in accounts {
+        if let Some(id) = account {
+            let label = sweep
+                .accounts
+                .iter()
+                .find(|a| a.account.id == id)
+                .map(|a| a.account.label())
+                .unwrap_or_else(|| id.to_string());
+            let _ = writeln!(b, "ACCOUNT {label}");
         }
-        render_region(b, r, sweep.dry_run);
-    }
-    if !quiet.is_empty() {
-        let _ = writeln!(b, "Nothing to stop in: {}.\n", quiet.join(", "));
+        let mut quiet = Vec::new();
+        for r in sweep
+            .regions
+            .iter()
+            .filter(|r| r.account.as_deref() == account)
+        {
+            if r.stopped.is_empty()
+                && r.earlier.is_empty()
+                && r.skipped.is_empty()
+                && r.is_clean()
+                && r.stamp_warnings.is_empty()
+                && r.unstamped.is_empty()
+            {
+                quiet.push(r.region.as_str());
+                continue;
+            }
+            render_region(b, r, sweep.dry_run);
+        }
+        if !quiet.is_empty() {
+            let _ = writeln!(b, "Nothing to stop in: {}.\n", quiet.join(", "));
+        }
     }
     if n > 0 && !sweep.dry_run {
         render_restart(b, sweep, stamp, resume_function);
+    }
+}
+
+/// The accounts that were not swept here: unreachable (with the fix), queued
+/// for a worker, or left out (with the reason).
+fn account_lines(b: &mut String, sweep: &SweepReport) {
+    let unreachable = sweep.unreachable_accounts();
+    if !unreachable.is_empty() {
+        let _ = writeln!(
+            b,
+            "NOT SWEPT, role not available in {}:",
+            plural(unreachable.len(), "account", "accounts")
+        );
+        for a in unreachable.iter().take(MAX_LISTED) {
+            if let AccountState::Unreachable(why) = &a.state {
+                let _ = writeln!(b, "  {}: {why}", a.account.label());
+            }
+        }
+    }
+    let queued = sweep.queued_accounts();
+    if !queued.is_empty() {
+        let labels: Vec<String> = queued
+            .iter()
+            .take(MAX_LISTED)
+            .map(|a| a.account.label())
+            .collect();
+        let more = queued.len().saturating_sub(MAX_LISTED);
+        let _ = writeln!(
+            b,
+            "Handed to the sweep queue, one message per account, each swept by its own worker invocation that reports on its own; a summary follows: {}{}.",
+            labels.join(", "),
+            if more > 0 { format!(" and {more} more") } else { String::new() }
+        );
+    }
+    for a in &sweep.accounts {
+        if let AccountState::NotSwept(why) = &a.state {
+            let _ = writeln!(b, "Not swept: {}: {why}.", a.account.label());
+        }
     }
 }
 
@@ -281,7 +380,15 @@ fn render_restart(
     // does: a stamped database that starts is one the keep-stopped watch stops.
     let unstamp = format!("--tags Key={STOPPED_AT_TAG} Key={STOPPED_BY_TAG}");
     let at = stamp.map(|s| s.at.as_str()).unwrap_or("*");
+    let mut account_said: Option<&str> = None;
     for r in sweep.regions.iter().filter(|r| !r.stopped.is_empty()) {
+        if let Some(id) = r.account.as_deref().filter(|id| account_said != Some(*id)) {
+            let _ = writeln!(
+                b,
+                "  # in account {id}, with that account's credentials (add --profile NAME to each command):"
+            );
+            account_said = Some(id);
+        }
         let stamped_ec2 = r.stopped.iter().any(|s| {
             s.kind == ResourceKind::Ec2Instance && !r.unstamped.iter().any(|u| u.id == s.id)
         });

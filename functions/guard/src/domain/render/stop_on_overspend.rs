@@ -66,7 +66,7 @@ fn subject(incident: &Incident) -> String {
     }
 }
 
-fn describe_selection(select: &SelectionConfig) -> String {
+pub(crate) fn describe_selection(select: &SelectionConfig) -> String {
     match &select.selection {
         Selection::Tagged {
             key,
@@ -263,7 +263,89 @@ mod tests {
                     ..Default::default()
                 })
                 .collect(),
+            accounts: Vec::new(),
         }
+    }
+
+    #[test]
+    fn several_accounts_are_counted_grouped_and_the_unreachable_named() {
+        use crate::domain::accounts::{Account, AccountState, AccountStatus};
+        let f = fired(BUDGET);
+        let region = |account: &str, region: &str, ids: &[&str]| RegionReport {
+            region: region.into(),
+            account: Some(account.into()),
+            stopped: ids.iter().map(|i| ec2(i)).collect(),
+            finished: true,
+            ..Default::default()
+        };
+        let s = SweepReport {
+            dry_run: false,
+            regions: vec![
+                region("111111111111", "eu-west-1", &["i-0a1"]),
+                region("111111111111", "us-east-1", &["i-0a2", "i-0a3"]),
+                region("333333333333", "eu-west-1", &["i-0c1"]),
+                region("333333333333", "us-east-1", &[]),
+            ],
+            accounts: vec![
+                AccountStatus {
+                    account: Account {
+                        id: "111111111111".into(),
+                        name: Some("team-a".into()),
+                    },
+                    state: AccountState::Swept,
+                },
+                AccountStatus {
+                    account: Account::new("222222222222"),
+                    state: AccountState::Unreachable(
+                        "cannot assume arn:aws:iam::222222222222:role/cost-guard-member: sts:AssumeRole failed: AccessDenied; deploy member.yaml to this account".into(),
+                    ),
+                },
+                AccountStatus {
+                    account: Account::new("333333333333"),
+                    state: AccountState::Swept,
+                },
+            ],
+        };
+        let stamp = Stamp::now("budget:student-monthly");
+        let m = render(&Incident {
+            fired: &f,
+            sweep: Some(&s),
+            sweep_error: None,
+            select: &select(),
+            stamp: Some(&stamp),
+            money: None,
+            cost_metric: crate::domain::spend::CostMetric::UnblendedCost,
+            resume_function: None,
+        });
+        assert!(
+            m.subject.starts_with(
+                "cost-guard stopped 4 resources in 2 accounts, 2 regions, 1 account unreachable ("
+            ),
+            "{}",
+            m.subject
+        );
+        let body = &m.body;
+        assert!(body.contains("; 4 regions swept in 2 accounts."), "{body}");
+        assert!(
+            body.contains(
+                "NOT SWEPT, role not available in 1 account:\n  222222222222: cannot assume"
+            ),
+            "{body}"
+        );
+        let a = body
+            .find("ACCOUNT 111111111111 (team-a)\neu-west-1\n")
+            .expect(body);
+        let c = body.find("ACCOUNT 333333333333\neu-west-1\n").expect(body);
+        assert!(a < c);
+        assert!(
+            body[c..].contains("Nothing to stop in: us-east-1."),
+            "{body}"
+        );
+        // Restart commands say which account's credentials they need.
+        assert!(
+            body.contains("  # in account 333333333333, with that account's credentials"),
+            "{body}"
+        );
     }
 
     #[test]

@@ -33,6 +33,31 @@ pub enum Trigger {
 }
 
 impl Trigger {
+    /// The accounts this alert concerns, for `ORG_SCOPE=alerting-account`:
+    /// a budget's own account, an anomaly's linked accounts (else the
+    /// monitor's account). `None` for a billing alarm, which watches the
+    /// whole (consolidated) bill, and for what is not understood.
+    pub fn accounts(&self) -> Option<Vec<String>> {
+        match self {
+            Trigger::Budget(b) => b.account.clone().map(|a| vec![a]),
+            Trigger::Anomaly(a) => {
+                let mut linked: Vec<String> = a
+                    .root_causes
+                    .iter()
+                    .filter_map(|c| c.linked_account.clone())
+                    .collect();
+                linked.sort();
+                linked.dedup();
+                if linked.is_empty() {
+                    a.account.clone().map(|a| vec![a])
+                } else {
+                    Some(linked)
+                }
+            }
+            Trigger::Alarm(_) | Trigger::Unrecognised { .. } => None,
+        }
+    }
+
     /// Short label used in the `cost-guard:stopped-by` stamp, e.g. `budget:student-monthly`.
     pub(crate) fn stamp_label(&self) -> String {
         let raw = match self {
