@@ -1,6 +1,7 @@
 //! `cost-guard resume`: start again what cost-guard stopped, with the
 //! configured credentials. Without `--yes` it only shows what it would start.
 
+use guard::domain::accounts::AccountsConfig;
 use guard::domain::config::regions_from;
 use guard::domain::render::resume::render;
 use guard::domain::resume::ResumeRequest;
@@ -13,9 +14,11 @@ pub async fn run(request: ResumeRequest, yes: bool) -> Result<()> {
         dry_run: request.dry_run || !yes,
         ..request
     };
-    let regions = regions_from(std::env::var("REGIONS").ok())?;
+    let lookup = |name: &str| std::env::var(name).ok();
+    let regions = regions_from(lookup("REGIONS"))?;
+    let accounts = AccountsConfig::from_lookup(&lookup)?;
     let sdk = guard::aws::sdk::load().await?;
-    let report = Resumer::new(regions, &sdk)
+    let report = Resumer::new(regions, accounts, &sdk)
         .run(&request)
         .await
         .map_err(|e| format!("{e} ({})", e.advice()))?;

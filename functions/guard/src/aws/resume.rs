@@ -33,9 +33,24 @@ pub async fn resume(
     regions: &[String],
     request: &ResumeRequest,
 ) -> ResumeReport {
+    ResumeReport {
+        dry_run: request.dry_run,
+        regions: resume_regions(clients, regions, request, None).await,
+    }
+}
+
+/// Resumes `regions` of one account at once; `account` labels the reports
+/// when resume covers several accounts.
+pub(crate) async fn resume_regions(
+    clients: &dyn RegionClients,
+    regions: &[String],
+    request: &ResumeRequest,
+    account: Option<&str>,
+) -> Vec<ResumeRegion> {
     let runs = regions.iter().map(|region| async move {
         let shared: Shared = Arc::new(Mutex::new(ResumeRegion {
             region: region.clone(),
+            account: account.map(str::to_string),
             ..Default::default()
         }));
         resume_region(clients, region, request, &shared).await;
@@ -43,6 +58,7 @@ pub async fn resume(
         report.started.sort();
         report.skipped.sort();
         tracing::info!(
+            account,
             region = %report.region,
             started = report.started.len(),
             skipped = report.skipped.len(),
@@ -54,10 +70,7 @@ pub async fn resume(
     });
     let mut regions = futures::future::join_all(runs).await;
     regions.sort_by(|a, b| a.region.cmp(&b.region));
-    ResumeReport {
-        dry_run: request.dry_run,
-        regions,
-    }
+    regions
 }
 
 async fn resume_region(

@@ -205,7 +205,11 @@ fn state_reason(state: &str) -> String {
 /// What one resume did in one region.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ResumeRegion {
+    /// Empty for an account that could not be reached at all.
     pub region: String,
+    /// The account, when resume covers more than the guard's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// Started (or, in a dry run, that would be started).
     pub started: Vec<Resource>,
     pub skipped: Vec<Skipped>,
@@ -219,6 +223,16 @@ pub struct ResumeRegion {
 impl ResumeRegion {
     pub fn is_clean(&self) -> bool {
         self.errors.is_empty() && self.failed.is_empty()
+    }
+
+    /// `eu-west-1`, `111111111111/eu-west-1`, or `account 111111111111`
+    /// when the account itself could not be reached.
+    pub fn label(&self) -> String {
+        match (&self.account, self.region.is_empty()) {
+            (Some(a), true) => format!("account {a}"),
+            (Some(a), false) => format!("{a}/{}", self.region),
+            (None, _) => self.region.clone(),
+        }
     }
 }
 

@@ -13,12 +13,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::aws::sweep::{self as sweeping, RegionClients, SdkClients, SweepSpec};
-use crate::aws::{accounts, queue, regions, sns};
-use crate::domain::accounts::{
-    unreachable_advice, Account, AccountScope, AccountState, AccountStatus, AccountsConfig,
-    QueueConfig,
-};
+use crate::aws::sweep::{self as sweeping, RegionClients, SweepSpec};
+use crate::aws::{queue, sns};
+use crate::domain::accounts::{Account, AccountState, AccountStatus, AccountsConfig, QueueConfig};
 use crate::domain::config::{Config, RegionScope, SelectionConfig};
 use crate::domain::error::AwsError;
 use crate::domain::fanout::{AccountJob, IncidentRef, Job, SummaryJob};
@@ -27,6 +24,8 @@ use crate::domain::render::Message;
 
 pub mod keep_stopped;
 pub mod launch_tripwire;
+mod reach;
+use reach::{Reach, Reached};
 pub mod resume;
 pub mod root_login_alert;
 pub mod spend_watch;
@@ -107,58 +106,21 @@ impl Scope {
     }
 }
 
-/// What a sweep of several accounts needs beyond the guard's own clients.
-struct OrgAccess {
-    sdk: aws_types::SdkConfig,
-    organizations: aws_sdk_organizations::Client,
-    sqs: aws_sdk_sqs::Client,
-    own: tokio::sync::OnceCell<String>,
-}
-
-impl OrgAccess {
-    fn new(sdk: &aws_types::SdkConfig) -> Arc<OrgAccess> {
-        Arc::new(OrgAccess {
-            sdk: sdk.clone(),
-            organizations: aws_sdk_organizations::Client::new(sdk),
-            sqs: aws_sdk_sqs::Client::new(sdk),
-            own: tokio::sync::OnceCell::new(),
-        })
-    }
-
-    /// The guard's own account id, asked once per cold start.
-    async fn own(&self) -> Result<&str, AwsError> {
-        self.own
-            .get_or_try_init(|| accounts::own_account(&self.sdk))
-            .await
-            .map(String::as_str)
-    }
-}
-
 /// Resolves the accounts and regions, and stops the selection in all of them
 /// at once (or hands the accounts to the sweep queue when they are many).
 pub struct Sweeper {
     select: SelectionConfig,
-    regions: RegionScope,
     dry_run: bool,
-    clients: Arc<dyn RegionClients>,
-    /// Client in the function's own region, for `DescribeRegions`.
-    home_ec2: aws_sdk_ec2::Client,
-    accounts: AccountsConfig,
-    /// `None` with mocked clients: the guard's own account only.
-    org: Option<Arc<OrgAccess>>,
+    reach: Reach,
 }
 
 impl Sweeper {
     /// Per-region clients from the function's one `SdkConfig`.
     pub fn new(config: &Config, sdk: &aws_types::SdkConfig) -> Self {
         Sweeper {
-            accounts: config.accounts.clone(),
-            org: Some(OrgAccess::new(sdk)),
-            ..Self::with_clients(
-                config,
-                Arc::new(SdkClients::new(sdk.clone())),
-                aws_sdk_ec2::Client::new(sdk),
-            )
+            select: config.select.clone(),
+            dry_run: config.dry_run,
+            reach: Reach::new(config.accounts.clone(), config.regions.clone(), sdk),
         }
     }
 
@@ -171,35 +133,28 @@ impl Sweeper {
     ) -> Self {
         Sweeper {
             select: config.select.clone(),
-            regions: config.regions.clone(),
             dry_run: config.dry_run,
-            clients,
-            home_ec2,
-            accounts: AccountsConfig::default(),
-            org: None,
+            reach: Reach::with_clients(config.regions.clone(), clients, home_ec2),
         }
     }
 
     /// For [`plan`](Self::plan) alone, which needs no topic: only what to
-    /// select, where, and in which accounts.
+    /// select, where, and in which accounts. A plan looks at every account
+    /// itself: it never queues.
     pub fn planner(
         select: SelectionConfig,
         regions: RegionScope,
         accounts: AccountsConfig,
         sdk: &aws_types::SdkConfig,
     ) -> Self {
+        let accounts = AccountsConfig {
+            queue: None,
+            ..accounts
+        };
         Sweeper {
             select,
-            regions,
             dry_run: true,
-            clients: Arc::new(SdkClients::new(sdk.clone())),
-            home_ec2: aws_sdk_ec2::Client::new(sdk),
-            // A plan looks at every account itself: it never queues.
-            accounts: AccountsConfig {
-                queue: None,
-                ..accounts
-            },
-            org: Some(OrgAccess::new(sdk)),
+            reach: Reach::new(accounts, regions, sdk),
         }
     }
 
@@ -249,10 +204,8 @@ impl Sweeper {
         budget: Duration,
         scope: &Scope,
     ) -> Result<SweepReport, AwsError> {
-        let org = match &self.org {
-            Some(org) if !self.accounts.is_single() => org.clone(),
-            _ => {
-                let regions = regions::resolve(&self.regions, &self.home_ec2).await?;
+        let (own, targets) = match self.reach.resolve(scope.named.as_deref()).await? {
+            Reached::Single(regions) => {
                 tracing::info!(
                     regions = regions.len(),
                     budget_s = budget.as_secs(),
@@ -260,28 +213,12 @@ impl Sweeper {
                     "sweep starting"
                 );
                 let spec = self.spec(stamp, dry_run);
-                return Ok(sweeping::sweep(self.clients.as_ref(), &regions, &spec, budget).await);
+                return Ok(
+                    sweeping::sweep(self.reach.own_clients(), &regions, &spec, budget).await,
+                );
             }
+            Reached::Several { own, targets } => (own, targets),
         };
-        let own = org.own().await?.to_string();
-        let listed = match &self.accounts.scope {
-            AccountScope::Organization => {
-                Some(accounts::list_organization(&org.organizations).await?)
-            }
-            // Names only: a guard outside the management account may not
-            // list the organization, and a list of ids needs no names.
-            AccountScope::List(_) => accounts::list_organization(&org.organizations)
-                .await
-                .inspect_err(|e| tracing::info!(error = %e, "account names unavailable"))
-                .ok(),
-            AccountScope::This => None,
-        };
-        let targets = crate::domain::accounts::targets(
-            &self.accounts,
-            &own,
-            listed.as_deref(),
-            scope.named.as_deref(),
-        );
         tracing::info!(
             accounts = targets.sweep.len(),
             left_out = targets.left_out.len(),
@@ -289,13 +226,12 @@ impl Sweeper {
             dry_run,
             "sweep of several accounts starting"
         );
-        let mut report = match &self.accounts.queue {
-            Some(queue) if targets.sweep.len() > self.accounts.fanout_above => {
-                self.dispatch(&org, queue, &targets.sweep, &stamp, dry_run, scope)
-                    .await?
+        let mut report = match self.queue() {
+            Some((sqs, queue)) if targets.sweep.len() > self.reach.accounts.fanout_above => {
+                dispatch(sqs, queue, &targets.sweep, &stamp, dry_run, scope).await?
             }
             _ => {
-                self.sweep_accounts(&org, &own, targets.sweep, stamp, dry_run, budget)
+                self.sweep_accounts(&own, targets.sweep, stamp, dry_run, budget)
                     .await
             }
         };
@@ -306,7 +242,6 @@ impl Sweeper {
     /// Sweeps exactly these accounts in this invocation.
     async fn sweep_accounts(
         &self,
-        org: &OrgAccess,
         own: &str,
         targets: Vec<Account>,
         stamp: Stamp,
@@ -315,41 +250,7 @@ impl Sweeper {
     ) -> SweepReport {
         let spec = self.spec(stamp, dry_run);
         let until = tokio::time::Instant::now() + budget;
-        let home = org
-            .sdk
-            .region()
-            .map(|r| r.as_ref().to_string())
-            .unwrap_or_else(|| "us-east-1".into());
-        let partition = regions::partition(&home);
-        let prepare = |account: Account| {
-            let home = home.clone();
-            async move {
-                let clients: Arc<dyn RegionClients> = if account.id == own {
-                    self.clients.clone()
-                } else {
-                    let arn = self.accounts.role_arn(partition, &account.id);
-                    let config =
-                        accounts::member_config(&org.sdk, &arn, &self.accounts.external_id)
-                            .await
-                            .map_err(|e| {
-                                let fix = if e.is_access_denied() {
-                                    unreachable_advice(&self.accounts)
-                                } else {
-                                    e.advice().to_string()
-                                };
-                                format!("cannot assume {arn}: {e}; {fix}")
-                            })?;
-                    Arc::new(SdkClients::new(config))
-                };
-                let regions = match &self.regions {
-                    RegionScope::List(list) => list.clone(),
-                    RegionScope::AllEnabled => regions::enabled_regions(&clients.ec2(&home))
-                        .await
-                        .map_err(|e| format!("{e} ({})", e.advice()))?,
-                };
-                Ok((clients, regions))
-            }
-        };
+        let prepare = |account: Account| async move { self.reach.prepare(own, &account).await };
         let (statuses, regions) = Box::pin(sweeping::sweep_accounts(
             targets,
             prepare,
@@ -365,57 +266,6 @@ impl Sweeper {
         }
     }
 
-    /// One message per account on the sweep queue, and the summary job,
-    /// delayed. Fails when SQS refuses them: the invocation fails and its
-    /// retry sends them again (a second sweep of an account changes nothing).
-    async fn dispatch(
-        &self,
-        org: &OrgAccess,
-        queue: &QueueConfig,
-        targets: &[Account],
-        stamp: &Stamp,
-        dry_run: bool,
-        scope: &Scope,
-    ) -> Result<SweepReport, AwsError> {
-        let incident = IncidentRef::new(&scope.cause, stamp, dry_run, targets.len());
-        let jobs: Vec<String> = targets
-            .iter()
-            .map(|account| {
-                Job::SweepAccount(AccountJob {
-                    incident: incident.clone(),
-                    account: account.clone(),
-                })
-                .to_body()
-            })
-            .collect();
-        queue::send_all(&org.sqs, &queue.sweep_url, &jobs).await?;
-        let summary = Job::Summary(SummaryJob {
-            incident: incident.clone(),
-            accounts: targets.to_vec(),
-            results: Vec::new(),
-            round: 0,
-        });
-        queue::send(
-            &org.sqs,
-            &queue.sweep_url,
-            &summary.to_body(),
-            queue.summary_delay_s,
-        )
-        .await?;
-        tracing::info!(incident = %incident.id, accounts = targets.len(), "accounts handed to the sweep queue");
-        Ok(SweepReport {
-            dry_run,
-            regions: Vec::new(),
-            accounts: targets
-                .iter()
-                .map(|a| AccountStatus {
-                    account: a.clone(),
-                    state: AccountState::Queued,
-                })
-                .collect(),
-        })
-    }
-
     /// A worker's sweep of one queued account, in this invocation.
     pub(crate) async fn sweep_one(
         &self,
@@ -424,17 +274,16 @@ impl Sweeper {
         dry_run: bool,
         deadline: Option<SystemTime>,
     ) -> Result<SweepReport, AwsError> {
-        let Some(org) = self.org.clone() else {
-            return Err(AwsError::new(
+        let own = match self.reach.resolve(None).await? {
+            Reached::Several { own, .. } => own,
+            Reached::Single(_) => return Err(AwsError::new(
                 "sweep",
                 "NotConfigured",
-                "this function cannot reach other accounts",
-            ));
+                "a queued account, but ACCOUNTS=self: this function reaches its own account only",
+            )),
         };
-        let own = org.own().await?.to_string();
         Ok(self
             .sweep_accounts(
-                &org,
                 &own,
                 vec![account.clone()],
                 stamp,
@@ -444,10 +293,60 @@ impl Sweeper {
             .await)
     }
 
-    /// The sweep queue's client and settings, for the worker.
+    /// The sweep queue's client and settings.
     pub(crate) fn queue(&self) -> Option<(&aws_sdk_sqs::Client, &QueueConfig)> {
-        Some((&self.org.as_ref()?.sqs, self.accounts.queue.as_ref()?))
+        Some((self.reach.sqs()?, self.reach.accounts.queue.as_ref()?))
     }
+}
+
+/// One message per account on the sweep queue, and the summary job, delayed.
+/// Fails when SQS refuses them: the invocation fails and its retry sends them
+/// again (a second sweep of an account changes nothing).
+async fn dispatch(
+    sqs: &aws_sdk_sqs::Client,
+    queue: &QueueConfig,
+    targets: &[Account],
+    stamp: &Stamp,
+    dry_run: bool,
+    scope: &Scope,
+) -> Result<SweepReport, AwsError> {
+    let incident = IncidentRef::new(&scope.cause, stamp, dry_run, targets.len());
+    let jobs: Vec<String> = targets
+        .iter()
+        .map(|account| {
+            Job::SweepAccount(AccountJob {
+                incident: incident.clone(),
+                account: account.clone(),
+            })
+            .to_body()
+        })
+        .collect();
+    queue::send_all(sqs, &queue.sweep_url, &jobs).await?;
+    let summary = Job::Summary(SummaryJob {
+        incident: incident.clone(),
+        accounts: targets.to_vec(),
+        results: Vec::new(),
+        round: 0,
+    });
+    queue::send(
+        sqs,
+        &queue.sweep_url,
+        &summary.to_body(),
+        queue.summary_delay_s,
+    )
+    .await?;
+    tracing::info!(incident = %incident.id, accounts = targets.len(), "accounts handed to the sweep queue");
+    Ok(SweepReport {
+        dry_run,
+        regions: Vec::new(),
+        accounts: targets
+            .iter()
+            .map(|a| AccountStatus {
+                account: a.clone(),
+                state: AccountState::Queued,
+            })
+            .collect(),
+    })
 }
 
 /// The subscribers' topic.

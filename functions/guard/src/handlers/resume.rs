@@ -1,16 +1,17 @@
 //! The resume function: invoked by the user (`aws lambda invoke`) with a small
 //! JSON payload, it starts again what cost-guard stopped and tells subscribers.
 
-use std::sync::Arc;
-
 use serde::Serialize;
 
 use super::{conclude, first_problem, incomplete, HandlerError, Notifier};
-use crate::aws::sweep::{RegionClients, SdkClients};
-use crate::aws::{regions, resume};
+use futures::StreamExt;
+
+use super::reach::{Reach, Reached};
+use crate::aws::resume;
+use crate::domain::accounts::AccountsConfig;
 use crate::domain::config::{Config, RegionScope};
 use crate::domain::render::resume::render;
-use crate::domain::resume::{ResumeReport, ResumeRequest};
+use crate::domain::resume::{ResumeRegion, ResumeReport, ResumeRequest};
 
 /// What an invocation returns (and logs) when it completes.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -24,20 +25,16 @@ pub struct ResumeSummary {
     pub notified: bool,
 }
 
-/// Resolves the regions and resumes in all of them (the function and
-/// `cost-guard resume` share it).
+/// Resolves the accounts and regions and resumes in all of them (the
+/// function and `cost-guard resume` share it).
 pub struct Resumer {
-    regions: RegionScope,
-    clients: Arc<dyn RegionClients>,
-    home_ec2: aws_sdk_ec2::Client,
+    reach: Reach,
 }
 
 impl Resumer {
-    pub fn new(regions: RegionScope, sdk: &aws_types::SdkConfig) -> Self {
+    pub fn new(regions: RegionScope, accounts: AccountsConfig, sdk: &aws_types::SdkConfig) -> Self {
         Resumer {
-            regions,
-            clients: Arc::new(SdkClients::new(sdk.clone())),
-            home_ec2: aws_sdk_ec2::Client::new(sdk),
+            reach: Reach::new(accounts, regions, sdk),
         }
     }
 
@@ -45,14 +42,57 @@ impl Resumer {
         &self,
         request: &ResumeRequest,
     ) -> Result<ResumeReport, crate::domain::error::AwsError> {
-        let regions = regions::resolve(&self.regions, &self.home_ec2).await?;
+        let (own, targets) = match self.reach.resolve(None).await? {
+            Reached::Single(regions) => {
+                tracing::info!(
+                    regions = regions.len(),
+                    dry_run = request.dry_run,
+                    stopped_by = request.stopped_by.as_deref().unwrap_or("any"),
+                    "resume starting"
+                );
+                return Ok(
+                    Box::pin(resume::resume(self.reach.own_clients(), &regions, request)).await,
+                );
+            }
+            Reached::Several { own, targets } => (own, targets),
+        };
         tracing::info!(
-            regions = regions.len(),
+            accounts = targets.sweep.len(),
             dry_run = request.dry_run,
             stopped_by = request.stopped_by.as_deref().unwrap_or("any"),
-            "resume starting"
+            "resume in several accounts starting"
         );
-        Ok(Box::pin(resume::resume(self.clients.as_ref(), &regions, request)).await)
+        let own = own.as_str();
+        let runs = futures::stream::iter(targets.sweep)
+            .map(|account| async move {
+                match self.reach.prepare(own, &account).await {
+                    Ok((clients, regions)) => {
+                        resume::resume_regions(
+                            clients.as_ref(),
+                            &regions,
+                            request,
+                            Some(&account.id),
+                        )
+                        .await
+                    }
+                    Err(why) => vec![ResumeRegion {
+                        account: Some(account.id.clone()),
+                        errors: vec![why],
+                        ..Default::default()
+                    }],
+                }
+            })
+            .buffer_unordered(super::ACCOUNTS_AT_ONCE);
+        let mut regions: Vec<ResumeRegion> = Box::pin(runs.collect::<Vec<_>>())
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        regions.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
+        Ok(ResumeReport {
+            dry_run: request.dry_run,
+            regions,
+        })
     }
 }
 
@@ -65,7 +105,7 @@ pub struct Resume {
 impl Resume {
     pub fn new(config: &Config, sdk: &aws_types::SdkConfig) -> Self {
         Resume {
-            resumer: Resumer::new(config.regions.clone(), sdk),
+            resumer: Resumer::new(config.regions.clone(), config.accounts.clone(), sdk),
             notifier: Notifier::new(aws_sdk_sns::Client::new(sdk), &config.notify_topic_arn),
         }
     }
@@ -94,7 +134,7 @@ impl Resume {
             report
                 .troubled_regions()
                 .into_iter()
-                .map(|r| (r.region.clone(), first_problem(&r.errors, &r.failed))),
+                .map(|r| (r.label(), first_problem(&r.errors, &r.failed))),
         );
         conclude(&self.notifier, Some(&message), summary, &report, failure).await
     }

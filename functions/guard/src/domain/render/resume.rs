@@ -89,7 +89,7 @@ pub fn render(report: &ResumeReport, request: &ResumeRequest) -> Message {
         );
     }
     if !troubled.is_empty() {
-        let names: Vec<&str> = troubled.iter().map(|r| r.region.as_str()).collect();
+        let names: Vec<String> = troubled.iter().map(|r| r.label()).collect();
         let _ = writeln!(
             b,
             "NOT COMPLETE in {}: run resume again; what is already started is left alone.",
@@ -100,10 +100,10 @@ pub fn render(report: &ResumeReport, request: &ResumeRequest) -> Message {
     let mut quiet = Vec::new();
     for r in &report.regions {
         if r.started.is_empty() && r.skipped.is_empty() && r.is_clean() && r.warnings.is_empty() {
-            quiet.push(r.region.as_str());
+            quiet.push(r.label());
             continue;
         }
-        let _ = writeln!(b, "{}", r.region);
+        let _ = writeln!(b, "{}", r.label());
         let title = if report.dry_run {
             "Would start"
         } else {
