@@ -646,3 +646,60 @@ pub fn launch_event(
     event["detail"]["requestParameters"]["instanceType"] = json!(instance_type);
     Ok(event)
 }
+
+/// Makes the emulator's default account an organization's management account
+/// with one member account per name. Returns the members' ids, in order.
+pub async fn organization(sdk: &SdkConfig, members: &[&str]) -> Result<Vec<String>, EmulatorError> {
+    let org = aws_sdk_organizations::Client::new(sdk);
+    org.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_organizations::error::DisplayErrorContext(e)))?;
+    let mut ids = Vec::new();
+    for name in members {
+        let status = org
+            .create_account()
+            .account_name(*name)
+            .email(format!("{name}@example.com"))
+            .send()
+            .await
+            .map_err(|e| aws(aws_sdk_organizations::error::DisplayErrorContext(e)))?;
+        let id = status
+            .create_account_status()
+            .and_then(|s| s.account_id())
+            .ok_or_else(|| EmulatorError::Aws(format!("no account id for {name}")))?;
+        ids.push(id.to_string());
+    }
+    Ok(ids)
+}
+
+/// SDK configuration acting in `account` through its member role, as the
+/// guard reaches it (the emulator needs no role to exist).
+pub async fn member_sdk(sdk: &SdkConfig, account: &str) -> Result<SdkConfig, EmulatorError> {
+    let arn = format!("arn:aws:iam::{account}:role/cost-guard-member");
+    guard::aws::accounts::member_config(sdk, &arn, "cost-guard")
+        .await
+        .map_err(aws)
+}
+
+/// Creates an SQS queue with these attributes. Returns its URL.
+pub async fn queue(
+    sdk: &SdkConfig,
+    name: &str,
+    attributes: &[(&str, &str)],
+) -> Result<String, EmulatorError> {
+    let mut create = aws_sdk_sqs::Client::new(sdk)
+        .create_queue()
+        .queue_name(name);
+    for (k, v) in attributes {
+        create = create.attributes(aws_sdk_sqs::types::QueueAttributeName::from(*k), *v);
+    }
+    Ok(create
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_sqs::error::DisplayErrorContext(e)))?
+        .queue_url()
+        .unwrap_or_default()
+        .to_string())
+}

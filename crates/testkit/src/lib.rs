@@ -40,6 +40,9 @@ pub enum Fault {
     Slow(Duration),
     /// Close the connection without answering.
     Drop,
+    /// An `AccessDenied` answer (HTTP 403) in the service's format: a role
+    /// that does not exist or does not trust the caller, a denied call.
+    Denied,
 }
 
 /// A fault for the requests of one region (optionally one action), for the
@@ -48,6 +51,9 @@ pub enum Fault {
 pub struct FaultRule {
     pub region: String,
     pub action: Option<String>,
+    /// Only requests whose body contains this text (e.g. a role's account id
+    /// in `AssumeRole`).
+    pub body_contains: Option<String>,
     pub fault: Fault,
     pub times: Option<u32>,
 }
@@ -58,6 +64,7 @@ impl FaultRule {
         FaultRule {
             region: region.into(),
             action: None,
+            body_contains: None,
             fault,
             times: None,
         }
@@ -77,10 +84,24 @@ impl FaultRule {
         self
     }
 
+    /// Only requests whose body contains `text` match.
+    pub fn body_contains(mut self, text: &str) -> Self {
+        self.body_contains = Some(text.into());
+        self
+    }
+
     fn matches(&self, call: &Call) -> bool {
         self.region == call.region
             && self.action.as_deref().is_none_or(|a| a == call.action)
             && self.times != Some(0)
+    }
+
+    fn matches_request(&self, call: &Call, body: &[u8]) -> bool {
+        self.matches(call)
+            && self
+                .body_contains
+                .as_deref()
+                .is_none_or(|text| !text.is_empty() && find(body, text.as_bytes()).is_some())
     }
 }
 
@@ -404,12 +425,16 @@ async fn serve(client: TcpStream, routes: Arc<Routes>, state: Arc<Mutex<State>>)
             .as_str();
         let fault = {
             let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-            let fault = s.rules.iter_mut().find(|r| r.matches(&call)).map(|r| {
-                if let Some(n) = r.times.as_mut() {
-                    *n -= 1;
-                }
-                r.fault.clone()
-            });
+            let fault = s
+                .rules
+                .iter_mut()
+                .find(|r| r.matches_request(&call, &request.body))
+                .map(|r| {
+                    if let Some(n) = r.times.as_mut() {
+                        *n -= 1;
+                    }
+                    r.fault.clone()
+                });
             s.log.push((call.clone(), fault.clone()));
             s.arrivals.push(arrived);
             fault
@@ -418,6 +443,7 @@ async fn serve(client: TcpStream, routes: Arc<Routes>, state: Arc<Mutex<State>>)
             Some(Fault::Drop) => return,
             Some(Fault::Throttle) => error_answer(&request, &call, None),
             Some(Fault::Status(code)) => error_answer(&request, &call, Some(code)),
+            Some(Fault::Denied) => error_answer(&request, &call, Some(403)),
             Some(Fault::Slow(d)) => {
                 tokio::time::sleep(d).await;
                 forward(&request, upstream).await
@@ -552,6 +578,16 @@ fn error_answer(
         None if json => (400, "ThrottlingException", "Rate exceeded"),
         None => (400, "Throttling", "Rate exceeded"),
         Some(503) => (503, "ServiceUnavailable", "Service is unavailable."),
+        Some(403) if call.service == "ec2" => (
+            403,
+            "UnauthorizedOperation",
+            "You are not authorized to perform this operation.",
+        ),
+        Some(403) => (
+            403,
+            "AccessDenied",
+            "User is not authorized to perform this action on the resource (injected by the fault proxy)",
+        ),
         Some(code) => (code, "InternalError", "An internal error has occurred."),
     };
     let (content_type, body) = if json {
@@ -572,6 +608,7 @@ fn error_answer(
     };
     let reason = match status {
         400 => "Bad Request",
+        403 => "Forbidden",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "Error",
@@ -689,6 +726,10 @@ mod tests {
             .on_action("DescribeInstances")
             .matches(&call));
         assert!(!FaultRule::times("eu-west-1", Fault::Throttle, 0).matches(&call));
+        let role = b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A111111111111%3Arole%2Fm";
+        let denied = FaultRule::always("eu-west-1", Fault::Denied).body_contains("111111111111");
+        assert!(denied.matches_request(&call, role));
+        assert!(!denied.matches_request(&call, b"Action=AssumeRole&RoleArn=222222222222"));
     }
 
     #[test]

@@ -73,13 +73,41 @@ pub async fn member_config(
         .configure(sdk)
         .build()
         .await;
-    if let Err(e) = provider.provide_credentials().await {
-        return Err(assume_error(&e));
-    }
+    let first = provider
+        .provide_credentials()
+        .await
+        .map_err(|e| assume_error(&e))?;
     Ok(sdk
         .to_builder()
-        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .credentials_provider(SharedCredentialsProvider::new(Primed {
+            first: std::sync::Mutex::new(Some(first)),
+            inner: provider,
+        }))
         .build())
+}
+
+/// The member role's provider, handing out the credentials already fetched
+/// before it assumes the role again: one AssumeRole per account and sweep,
+/// then one each time the SDK's cache finds them close to expiry.
+#[derive(Debug)]
+struct Primed {
+    first: std::sync::Mutex<Option<aws_credential_types::Credentials>>,
+    inner: aws_config::sts::AssumeRoleProvider,
+}
+
+impl ProvideCredentials for Primed {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        let first = self.first.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match first {
+            Some(c) => aws_credential_types::provider::future::ProvideCredentials::ready(Ok(c)),
+            None => self.inner.provide_credentials(),
+        }
+    }
 }
 
 /// The STS error inside a credentials error, as an [`AwsError`].

@@ -1,0 +1,369 @@
+//! Every account of an organization: Organizations lists the accounts, the
+//! guard assumes its member role in each (moto's AssumeRole acts in the named
+//! account), and sweeps them all; one that cannot be assumed (refused by the
+//! fault proxy, as STS refuses a role that is not deployed) is reported with
+//! its fix; many accounts go through the sweep queue and end in a summary.
+
+use std::time::{Duration, SystemTime};
+
+use aws_types::SdkConfig;
+use emulator::{FleetRow, ACCOUNT};
+use guard::handlers::stop_on_overspend::StopOnOverspend;
+use guard::handlers::HandlerError;
+use guard::STOPPED_AT_TAG;
+use testkit::{Fault, FaultRule, Proxy};
+
+use crate::harness::{Env, STOP};
+
+const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+
+/// The emulator's account as management account, three members, and in every
+/// account and region one tagged and one untagged instance.
+struct Org {
+    env: Env,
+    /// `(id, sdk acting in it)`, the management account first.
+    accounts: Vec<(String, SdkConfig)>,
+}
+
+impl Org {
+    async fn start() -> Org {
+        let env = Env::start().await;
+        let members = emulator::organization(&env.sdk, &["team-a", "team-b", "team-c"])
+            .await
+            .unwrap();
+        let mut accounts = vec![(ACCOUNT.to_string(), env.sdk.clone())];
+        for id in members {
+            let sdk = emulator::member_sdk(&env.sdk, &id).await.unwrap();
+            accounts.push((id, sdk));
+        }
+        for (_, sdk) in &accounts {
+            for region in REGIONS {
+                emulator::launch(sdk, region, 1, "t3.micro", "miner", STOP)
+                    .await
+                    .unwrap();
+                emulator::launch(sdk, region, 1, "t3.micro", "web", &[])
+                    .await
+                    .unwrap();
+            }
+        }
+        Org { env, accounts }
+    }
+
+    fn member(&self, n: usize) -> &str {
+        &self.accounts[n].0
+    }
+
+    async fn fleet(&self, account: usize) -> Vec<FleetRow> {
+        emulator::fleet(&self.accounts[account].1, &REGIONS)
+            .await
+            .unwrap()
+    }
+
+    /// Every tagged instance of `account` is stopped and stamped, every
+    /// other one runs; or, with `stopped` false, all still run.
+    async fn assert_account(&self, account: usize, stopped: bool) {
+        let rows = self.fleet(account).await;
+        assert_eq!(rows.len(), 6, "{rows:#?}");
+        for r in rows {
+            let tagged = r.tag("cost-guard") == Some("stop");
+            if tagged && stopped {
+                assert_eq!(r.state, "stopped", "account {account}: {r:?}");
+                assert!(r.tag(STOPPED_AT_TAG).is_some(), "unstamped: {r:?}");
+            } else {
+                assert_eq!(r.state, "running", "account {account}: {r:?}");
+            }
+        }
+    }
+
+    fn vars(&self, extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+        let mut v = vec![
+            ("REGIONS", REGIONS.join(",")),
+            ("ACCOUNTS", "organization".into()),
+        ];
+        v.extend(extra.iter().cloned());
+        v
+    }
+}
+
+fn borrowed<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    vars.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// The sample budget alert, from `account`'s own budget.
+fn budget_from(account: &str) -> serde_json::Value {
+    let mut event = emulator::sample_event("budget-actual.json").unwrap();
+    let message = event["Records"][0]["Sns"]["Message"]
+        .as_str()
+        .unwrap()
+        .replace(
+            "AWS Account 123456789012",
+            &format!("AWS Account {account}"),
+        );
+    event["Records"][0]["Sns"]["Message"] = serde_json::json!(message);
+    event
+}
+
+fn deadline() -> Option<SystemTime> {
+    Some(SystemTime::now() + Duration::from_secs(120))
+}
+
+#[tokio::test]
+async fn organization_mode_stops_the_selection_in_every_account_and_region() {
+    let org = Org::start().await;
+    let vars = org.vars(&[("ORG_SCOPE", "all".into())]);
+    let guard = org.env.guard(&borrowed(&vars));
+    let summary = org.env.invoke(&guard, "budget-actual.json").await.unwrap();
+    assert_eq!(summary.stopped, 12, "{summary:#?}");
+    assert_eq!(summary.regions_swept, 12);
+    for account in 0..4 {
+        org.assert_account(account, true).await;
+    }
+    let m = org.env.one_message().await;
+    assert!(
+        m.subject
+            .starts_with("cost-guard stopped 12 resources in 4 accounts, 3 regions ("),
+        "{}",
+        m.subject
+    );
+    assert!(
+        m.body.contains("; 12 regions swept in 4 accounts."),
+        "{}",
+        m.body
+    );
+    for (n, name) in [(1, "team-a"), (2, "team-b"), (3, "team-c")] {
+        let header = format!("ACCOUNT {} ({name})\n", org.member(n));
+        assert!(m.body.contains(&header), "{header} missing:\n{}", m.body);
+    }
+}
+
+#[tokio::test]
+async fn alerting_account_scope_sweeps_only_the_account_the_budget_names() {
+    let org = Org::start().await;
+    let guard = org.env.guard(&borrowed(&org.vars(&[])));
+    let named = org.member(2).to_string();
+    let summary = guard
+        .handle(&budget_from(&named), deadline())
+        .await
+        .unwrap();
+    assert_eq!(summary.stopped, 3, "{summary:#?}");
+    org.assert_account(2, true).await;
+    for other in [0, 1, 3] {
+        org.assert_account(other, false).await;
+    }
+    let m = org.env.one_message().await;
+    assert!(
+        m.subject
+            .starts_with("cost-guard stopped 3 resources in 1 account, 3 regions ("),
+        "{}",
+        m.subject
+    );
+    assert!(
+        m.body.contains(&format!("ACCOUNT {named} (team-b)")),
+        "{}",
+        m.body
+    );
+}
+
+/// The organization reached through a fault proxy that refuses to assume
+/// the member role in `denied`, as STS does for a role not deployed there.
+async fn with_denied_role(org: &Org, denied: &str) -> (Proxy, SdkConfig) {
+    let proxy = Proxy::start(&org.env.endpoint).expect("proxy starts");
+    proxy.inject(
+        FaultRule::always("us-east-1", Fault::Denied)
+            .on_action("AssumeRole")
+            .body_contains(denied),
+    );
+    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    (proxy, sdk)
+}
+
+#[tokio::test]
+async fn an_account_whose_role_cannot_be_assumed_is_reported_and_the_others_are_swept() {
+    let org = Org::start().await;
+    let missing = org.member(1).to_string();
+    let (proxy, sdk) = with_denied_role(&org, &missing).await;
+    let vars = org.vars(&[("ORG_SCOPE", "all".into())]);
+    let guard = StopOnOverspend::new(org.env.config(&borrowed(&vars)), &sdk);
+    let event = emulator::sample_event("budget-actual.json").unwrap();
+    let err = guard.handle(&event, deadline()).await.unwrap_err();
+    match &err {
+        HandlerError::Incomplete { regions, detail } => {
+            assert_eq!(regions, &format!("account {missing}"));
+            assert!(detail.contains("AccessDenied"), "{detail}");
+        }
+        other => panic!("expected an incomplete sweep, got {other:?}"),
+    }
+    org.assert_account(1, false).await;
+    for other in [0, 2, 3] {
+        org.assert_account(other, true).await;
+    }
+    let m = org.env.one_message().await;
+    assert!(
+        m.subject.starts_with(
+            "cost-guard stopped 9 resources in 3 accounts, 3 regions, 1 account unreachable ("
+        ),
+        "{}",
+        m.subject
+    );
+    let line = m
+        .body
+        .lines()
+        .find(|l| l.starts_with(&format!("  {missing} (team-a): cannot assume")))
+        .unwrap_or_else(|| panic!("no line for {missing}:\n{}", m.body));
+    assert!(
+        line.contains(&format!(
+            "arn:aws:iam::{missing}:role/cost-guard-member: sts:AssumeRole failed: AccessDenied"
+        )) && line.contains("deploy member.yaml to this account"),
+        "{line}"
+    );
+    // Asked once, refused once: nothing else was tried in that account.
+    assert_eq!(proxy.attempts("us-east-1", "AssumeRole"), 3);
+}
+
+/// What Lambda's SQS event source does with a batch of one message: hands it
+/// to the function, deletes it unless the function returns it as failed.
+async fn deliver(guard: &StopOnOverspend, sqs: &aws_sdk_sqs::Client, url: &str) -> usize {
+    let got = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    let messages = got.messages().to_vec();
+    for m in &messages {
+        let event = serde_json::json!({"Records": [{
+            "messageId": m.message_id(),
+            "receiptHandle": m.receipt_handle(),
+            "body": m.body(),
+            "attributes": {},
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:cost-guard-sweep",
+            "awsRegion": "us-east-1"
+        }]});
+        let answer = guard.handle_event(&event, deadline()).await.unwrap();
+        let failed = answer["batchItemFailures"].as_array().unwrap();
+        if failed.is_empty() {
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        } else {
+            assert_eq!(failed[0]["itemIdentifier"], m.message_id().unwrap());
+        }
+    }
+    messages.len()
+}
+
+#[tokio::test]
+async fn many_accounts_go_through_the_queue_each_reports_and_a_summary_ends_the_incident() {
+    let org = Org::start().await;
+    let missing = org.member(3).to_string();
+    let (_proxy, sdk) = with_denied_role(&org, &missing).await;
+    let dlq = emulator::queue(&org.env.sdk, "cost-guard-sweep-dlq", &[])
+        .await
+        .unwrap();
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:cost-guard-sweep-dlq",
+        "maxReceiveCount": 2
+    })
+    .to_string();
+    let sweep = emulator::queue(
+        &org.env.sdk,
+        "cost-guard-sweep",
+        &[("VisibilityTimeout", "1"), ("RedrivePolicy", &redrive)],
+    )
+    .await
+    .unwrap();
+    let results = emulator::queue(&org.env.sdk, "cost-guard-results", &[])
+        .await
+        .unwrap();
+    let vars = org.vars(&[
+        ("ORG_SCOPE", "all".into()),
+        ("FANOUT_ABOVE", "2".into()),
+        ("SWEEP_QUEUE_URL", sweep.clone()),
+        ("RESULTS_QUEUE_URL", results),
+        ("SUMMARY_DELAY_SECONDS", "0".into()),
+    ]);
+    let guard = StopOnOverspend::new(org.env.config(&borrowed(&vars)), &sdk);
+
+    // The alert only hands the four accounts to the queue.
+    let summary = org.env.invoke(&guard, "budget-actual.json").await.unwrap();
+    assert_eq!(summary.stopped, 0);
+    let m = org.env.one_message().await;
+    assert!(
+        m.subject
+            .starts_with("cost-guard is sweeping 4 accounts through its queue ("),
+        "{}",
+        m.subject
+    );
+    for account in 0..4 {
+        org.assert_account(account, false).await;
+    }
+
+    // The workers: one invocation per message, until the summary arrives.
+    let sqs = aws_sdk_sqs::Client::new(&org.env.sdk);
+    let mut reports = Vec::new();
+    let mut summary = None;
+    for _ in 0..60 {
+        deliver(&guard, &sqs, &sweep).await;
+        for m in org.env.received().await {
+            if m.body.starts_with("SUMMARY of incident") {
+                summary = Some(m);
+            } else {
+                reports.push(m);
+            }
+        }
+        if summary.is_some() {
+            break;
+        }
+    }
+    let summary = summary.expect("a summary within 60 deliveries");
+    for account in 0..3 {
+        org.assert_account(account, true).await;
+    }
+    org.assert_account(3, false).await;
+    // Each reachable account reported once; the unreachable one on each of
+    // the queue's two attempts.
+    let about = |id: &str| {
+        reports
+            .iter()
+            .filter(|r| {
+                r.body.contains(&format!("ACCOUNT {id}")) || r.body.contains(&format!("  {id} ("))
+            })
+            .count()
+    };
+    for account in 0..3 {
+        assert_eq!(about(org.member(account)), 1, "{reports:#?}");
+    }
+    assert_eq!(about(&missing), 2, "{reports:#?}");
+    assert!(
+        summary.subject.starts_with(
+            "cost-guard stopped 9 resources in 3 accounts; 3 of 4 accounts swept, 1 not finished ("
+        ),
+        "{}",
+        summary.subject
+    );
+    assert!(
+        summary.body.contains(&format!(
+            "NOT FINISHED (1):\n  {missing} (team-c): cannot assume"
+        )),
+        "{}",
+        summary.body
+    );
+    // The queue gave up on it: its message is in the dead-letter queue.
+    let dead = sqs
+        .receive_message()
+        .queue_url(&dlq)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let dead: Vec<&str> = dead.messages().iter().filter_map(|m| m.body()).collect();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(dead[0].contains(&missing), "{}", dead[0]);
+}
