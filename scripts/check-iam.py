@@ -31,6 +31,10 @@ ALLOWED = {
     "events:PutEvents",
     # launch-tripwire: stop protection off, and the optional quarantine (GUARDED).
     "ec2:ModifyInstanceAttribute", "iam:AttachUserPolicy", "iam:AttachRolePolicy",
+    # Every account of an organization: the list, the member role (OWN_QUEUES,
+    # MEMBER_ROLE), and the sweep and results queues.
+    "organizations:ListAccounts", "sts:AssumeRole",
+    "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
 }
 FORBIDDEN = re.compile(r"Terminate|Delete(?!Tags)|Modify|Create(?!Tags|LogStream)|Put(?!Events|LogEvents)|Attach|Pass|\*")
 # Actions with no resource-level permissions, so "*" is the only resource.
@@ -38,7 +42,16 @@ RESOURCE_STAR_OK = {
     "ec2:DescribeRegions", "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests",
     "ec2:DescribeSpotFleetInstances", "ec2:DescribeFleetInstances",
     "rds:DescribeDBInstances", "rds:DescribeDBClusters", "ce:GetCostAndUsage", "ce:GetCostForecast",
+    "organizations:ListAccounts",
 }
+# SQS calls reach only the guard's own queues; deleting a message is how a
+# consumer acknowledges it, so it is not a deletion of anything the owner has.
+OWN_QUEUES = [{"Fn::GetAtt": [q, "Arn"]} for q in ("FailureQueue", "SweepQueue", "ResultsQueue")]
+# The guard assumes exactly the member role, in any account.
+MEMBER_ROLE = {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"}
+# member.yaml's role trusts the guard's roles only, with both conditions.
+MEMBER_TRUST = {"StringEquals": {"sts:ExternalId": {"Ref": "ExternalId"},
+                                 "aws:PrincipalOrgID": {"Ref": "OrganizationId"}}}
 STOP = {"ec2:StopInstances", "rds:StopDBInstance", "rds:StopDBCluster"}
 TAGGING = {"ec2:CreateTags", "rds:AddTagsToResource"}
 UNTAGGING = {"ec2:DeleteTags", "rds:RemoveTagsFromResource"}
@@ -107,6 +120,13 @@ def check_role_statement(where, st):
             if st.get("Condition") != GUARDED[a]:
                 findings.append(f"{where}: {a} without exactly the condition {json.dumps(GUARDED[a])}")
             continue
+        if a.startswith("sqs:"):
+            if not all(r in OWN_QUEUES for r in listed(st.get("Resource"))):
+                findings.append(f"{where}: {a} on {st.get('Resource')}, not only the guard's own queues")
+            if a == "sqs:DeleteMessage":
+                continue
+        if a == "sts:AssumeRole" and listed(st.get("Resource")) != [MEMBER_ROLE]:
+            findings.append(f"{where}: sts:AssumeRole on {st.get('Resource')}, not only the member role")
         if FORBIDDEN.search(a.split(":", 1)[-1]):
             findings.append(f"{where}: action {a} is forbidden (terminate, delete, modify, wildcard)")
     if "*" in listed(st.get("Resource", [])) and not actions <= RESOURCE_STAR_OK:
@@ -152,8 +172,33 @@ def check_service_statement(where, st, services):
     for svc in listed(principal.get("Service", [])):
         if svc not in services:
             findings.append(f"{where}: service {svc} does not publish here")
-    if "Service" in principal and "aws:SourceAccount" not in json.dumps(st.get("Condition", {})):
-        findings.append(f"{where}: service access not limited by aws:SourceAccount")
+    condition = st.get("Condition", {})
+    by_org = (listed(principal.get("Service")) == ["budgets.amazonaws.com"]
+              and condition == {"StringEquals": {"aws:SourceOrgID": {"Ref": "OrganizationId"}}})
+    if "Service" in principal and "aws:SourceAccount" not in json.dumps(condition) and not by_org:
+        findings.append(f"{where}: service access not limited by aws:SourceAccount "
+                        "(or, for member accounts' budgets, aws:SourceOrgID)")
+
+
+def statement_list(doc):
+    """The statements of a policy document, through Fn::If around one."""
+    for st in listed(doc):
+        if isinstance(st, dict) and "Fn::If" in st:
+            for branch in st["Fn::If"][1:]:
+                if branch != {"Ref": "AWS::NoValue"}:
+                    yield from statement_list(branch)
+        else:
+            yield st
+
+
+def check_trust(where, doc):
+    for st in statement_list(doc["Statement"]):
+        principal = st.get("Principal", {})
+        if principal.get("Service") in ("lambda.amazonaws.com", "events.amazonaws.com"):
+            continue
+        if principal != {"AWS": {"Ref": "GuardRoleArns"}} or st.get("Condition") != MEMBER_TRUST:
+            findings.append(f"{where}: trusts {principal} with {st.get('Condition')}, "
+                            "not only the guard's roles with the external id and the organization")
 
 
 def check(path):
@@ -165,6 +210,7 @@ def check(path):
     for name, res in template.get("Resources", {}).items():
         kind, props = res.get("Type"), res.get("Properties", {})
         if kind == "AWS::IAM::Role":
+            check_trust(f"{path} {name}", props["AssumeRolePolicyDocument"])
             for policy in props.get("Policies", []):
                 for policy_name, doc in policy_documents(policy):
                     for st in listed(doc["Statement"]):
@@ -173,7 +219,7 @@ def check(path):
             if props.get("ManagedPolicyArns"):
                 findings.append(f"{path} {name}: managed policies grant more than listed")
         elif kind == "AWS::SNS::TopicPolicy":
-            for st in listed(props["PolicyDocument"]["Statement"]):
+            for st in statement_list(props["PolicyDocument"]["Statement"]):
                 statements += 1
                 if listed(st.get("Action")) != ["sns:Publish"]:
                     findings.append(f"{path} {name}: topic grants {st.get('Action')}")
@@ -181,7 +227,7 @@ def check(path):
                     f"{path} {name}", st,
                     {"budgets.amazonaws.com", "cloudwatch.amazonaws.com", "costalerts.amazonaws.com"})
         elif kind == "AWS::KMS::Key":
-            for st in listed(props["KeyPolicy"]["Statement"]):
+            for st in statement_list(props["KeyPolicy"]["Statement"]):
                 statements += 1
                 if "Service" in st.get("Principal", {}):
                     if set(listed(st["Action"])) - {"kms:GenerateDataKey*", "kms:Decrypt"}:

@@ -70,7 +70,20 @@ PARAMETER_SETS = {
         "TripwireTrustedPrincipals": "arn:aws:iam::123456789012:role/ci-deploy",
         "TripwireAllowedRegions": "us-east-1,eu-west-1",
     },
+    "organization, queue, member budgets": {
+        "Accounts": "organization", "OrgScope": "all", "OrganizationId": "o-a1b2c3d4e5",
+        "FanoutAbove": "20", "MemberRoleName": "guard-member",
+    },
+    "a list of accounts": {"Accounts": "111111111111,222222222222"},
 }
+# member.yaml, for the same selections as the guard (its two required values set).
+MEMBER_SETS = {
+    "defaults": {},
+    "any tag value": {"StopTagValue": ""},
+    "all-except-exempt": {"Selection": "all-except-exempt"},
+}
+MEMBER_REQUIRED = {"GuardRoleArns": f"arn:aws:iam::123456789012:role/{'cost-guard-SweepRole-ABC123'}",
+                   "OrganizationId": "o-a1b2c3d4e5"}
 
 # Which samples in events/ each rule is meant for, by rule name (a SAM event's
 # rule is FUNCTION + EVENT). A rule missing here is a finding: say what it is for.
@@ -681,6 +694,96 @@ def check_template(label, template, values, events, f):
 
     check_rules(f, where, resources, events)
     check_policies(where, res, roles, f)
+    check_accounts(where, res, resources, functions, roles, f)
+
+
+def check_accounts(where, res, resources, functions, roles, f):
+    """Several accounts: the queues wired to the functions that use them, the
+    worker on the sweep queue with its dead-letter queue and alarm, and the
+    roles that may (and may not) assume the member role."""
+    multi = res.params["Accounts"] != "self"
+    queues = {n: res.phys[n] for n in ("SweepQueue", "ResultsQueue", "SweepDeadLetterQueue") if n in resources}
+    if multi != (len(queues) == 3):
+        f.add(where, f"Accounts={res.params['Accounts']} but queues {sorted(queues)}")
+        return
+    for name, fn in functions.items():
+        env = fn["Properties"].get("Environment", {}).get("Variables", {})
+        if "ACCOUNTS" in env and "SWEEP_QUEUE_URL" in env:
+            for var, queue in (("SWEEP_QUEUE_URL", "SweepQueue"), ("RESULTS_QUEUE_URL", "ResultsQueue")):
+                want = queues[queue]["Ref"] if multi else ""
+                if env.get(var) != want:
+                    f.add(where, f"{name}: {var}={env.get(var)!r}, must be {want!r} ({queue})")
+    workers = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    if not multi:
+        if workers:
+            f.add(where, "an event source mapping with Accounts=self")
+    else:
+        want_fn = res.phys["StopOnOverspendFunction"]["Ref"]
+        if [(w.get("EventSourceArn"), w.get("FunctionName")) for w in workers] != [(queues["SweepQueue"]["Arn"], want_fn)]:
+            f.add(where, f"the sweep queue is not consumed by stop-on-overspend alone: {workers}")
+        elif "ReportBatchItemFailures" not in workers[0].get("FunctionResponseTypes", []):
+            f.add(where, "the worker does not report failed accounts one by one (ReportBatchItemFailures)")
+        redrive = resources["SweepQueue"]["Properties"].get("RedrivePolicy", {})
+        if redrive.get("deadLetterTargetArn") != queues["SweepDeadLetterQueue"]["Arn"]:
+            f.add(where, "the sweep queue does not park failed accounts in SweepDeadLetterQueue")
+        alarmed = any(r["Type"] == "AWS::CloudWatch::Alarm"
+                      and any(d.get("Value") == queues["SweepDeadLetterQueue"]["QueueName"]
+                              for d in r["Properties"].get("Dimensions", []))
+                      for r in resources.values())
+        if not alarmed:
+            f.add(where, "no alarm on the sweep dead-letter queue")
+        worker_role = fn_role(res, resources, "StopOnOverspendFunction", roles)
+        for action, queue in (("sqs:ReceiveMessage", "SweepQueue"), ("sqs:DeleteMessage", "SweepQueue"),
+                              ("sqs:SendMessage", "SweepQueue"), ("sqs:SendMessage", "ResultsQueue"),
+                              ("sqs:ReceiveMessage", "ResultsQueue")):
+            COUNTS["decisions"] += 1
+            if not decide(worker_role, action, queues[queue]["Arn"], {}):
+                f.add(where, f"stop-on-overspend's role may not {action} on {queue}")
+    member = f"arn:aws:iam::{OTHER_ACCOUNT}:role/{res.params['MemberRoleName']}"
+    other = f"arn:aws:iam::{OTHER_ACCOUNT}:role/OrganizationAccountAccessRole"
+    for role in roles:
+        docs = [d for _, d in policy_documents(roles[role])]
+        may = multi and role in ("SweepRole", "ResumeRole")
+        for arn, want in ((member, may), (other, False)):
+            COUNTS["decisions"] += 1
+            if decide(docs, "sts:AssumeRole", arn, {}) != want:
+                f.add(where, f"{role}: sts:AssumeRole on {arn} must be {'allowed' if want else 'denied'}")
+        COUNTS["decisions"] += 1
+        if decide(docs, "organizations:ListAccounts", "*", {}) != may:
+            f.add(where, f"{role}: organizations:ListAccounts must be {'allowed' if may else 'denied'}")
+
+
+def fn_role(res, resources, function, roles):
+    role_arn = resources[function]["Properties"].get("Role")
+    for name in roles:
+        if res.phys[name]["Arn"] == role_arn:
+            return [d for _, d in policy_documents(roles[name])]
+    return []
+
+
+def check_member(path, f):
+    """member.yaml's role decides as the guard's own sweep and resume roles do."""
+    t = load(path)
+    for label, values in MEMBER_SETS.items():
+        where = f"member.yaml [{label}]"
+        res = Resolver(t, {**MEMBER_REQUIRED, **values})
+        roles = {n: r for n, r in res.resources.items() if r["Type"] == "AWS::IAM::Role"}
+        if list(roles) != ["MemberRole"]:
+            f.add(where, f"roles {sorted(roles)}, expected MemberRole alone")
+            continue
+
+        def expect(role, want, action, resource, ctx, what):
+            COUNTS["decisions"] += 1
+            got = decide([d for _, d in policy_documents(roles["MemberRole"])], action, resource, ctx)
+            if got != want:
+                f.add(where, f"MemberRole: {action} on {what} is {'allowed' if got else 'denied'}, must be {'allowed' if want else 'denied'}")
+
+        sweep_expectations(expect, "MemberRole", res.params)
+        resume_expectations(expect, "MemberRole")
+        for action in ("ec2:TerminateInstances", "ec2:ModifyInstanceAttribute", "rds:DeleteDBInstance",
+                       "iam:AttachUserPolicy", "sts:AssumeRole"):
+            expect("MemberRole", False, action, f"arn:aws:ec2:eu-west-1:{ACCOUNT}:instance/i-0123456789abcdef0",
+                   tags_context({res.params["StopTagKey"]: "stop"}), "anything")
 
 
 def check_policies(where, res, roles, f):
@@ -690,7 +793,6 @@ def check_policies(where, res, roles, f):
     db = f"arn:aws:rds:eu-west-1:{ACCOUNT}:db:analytics"
     stamp_keys = ["cost-guard:stopped-at", "cost-guard:stopped-by"]
     stop_key, stop_value, exempt = p["StopTagKey"], p["StopTagValue"], p["ExemptTagKey"]
-    tagged_mode = p["Selection"] == "tagged"
 
     def docs(role):
         return [d for _, d in policy_documents(roles[role])] if role in roles else []
@@ -704,7 +806,25 @@ def check_policies(where, res, roles, f):
         if got != want:
             f.add(where, f"{role}: {action} on {what} is {'allowed' if got else 'denied'}, must be {'allowed' if want else 'denied'}")
 
-    sweep = "SweepRole"
+    sweep_expectations(expect, "SweepRole", p)
+    for action in ("ec2:TerminateInstances", "ec2:ModifyInstanceAttribute", "rds:DeleteDBInstance",
+                   "rds:ModifyDBInstance", "ec2:DeleteTags", "iam:AttachUserPolicy"):
+        for role in roles:
+            if role == "LaunchTripwireRole" and action in ("ec2:ModifyInstanceAttribute", "iam:AttachUserPolicy"):
+                continue
+            expect(role, False, action, inst() if action.startswith("ec2") else db,
+                   tags_context({stop_key: stop_value or "anything"}), "anything")
+    resume_expectations(expect, "ResumeRole")
+    keep_and_tripwire_expectations(expect, p, inst, db, exempt, stamp_keys)
+
+
+def sweep_expectations(expect, sweep, p):
+    """What a role that sweeps must allow and deny."""
+    inst = lambda account=ACCOUNT, region="eu-west-1": f"arn:aws:ec2:{region}:{account}:instance/i-0123456789abcdef0"  # noqa: E731
+    db = f"arn:aws:rds:eu-west-1:{ACCOUNT}:db:analytics"
+    stamp_keys = ["cost-guard:stopped-at", "cost-guard:stopped-by"]
+    stop_key, stop_value, exempt = p["StopTagKey"], p["StopTagValue"], p["ExemptTagKey"]
+    tagged_mode = p["Selection"] == "tagged"
     selected = {stop_key: stop_value or "anything"}
     for action, arn in (("ec2:StopInstances", inst()), ("rds:StopDBInstance", db)):
         expect(sweep, True, action, arn, tags_context(selected), f"a resource tagged {selected}")
@@ -713,25 +833,25 @@ def check_policies(where, res, roles, f):
         if tagged_mode and stop_value:
             expect(sweep, False, action, arn, tags_context({stop_key: stop_value + "-not"}), "a resource with another tag value")
     expect(sweep, False, "ec2:StopInstances", inst(OTHER_ACCOUNT), tags_context(selected), "another account's instance")
-    for action in ("ec2:TerminateInstances", "ec2:ModifyInstanceAttribute", "rds:DeleteDBInstance",
-                   "rds:ModifyDBInstance", "ec2:DeleteTags", "iam:AttachUserPolicy"):
-        for role in roles:
-            if role == "LaunchTripwireRole" and action in ("ec2:ModifyInstanceAttribute", "iam:AttachUserPolicy"):
-                continue
-            expect(role, False, action, inst() if action.startswith("ec2") else db,
-                   tags_context(selected), "anything")
     expect(sweep, True, "ec2:CreateTags", inst(), tags_context({}, stamp_keys), "the stamp keys")
     expect(sweep, False, "ec2:CreateTags", inst(), tags_context({}, ["Name"]), "another tag key")
     expect(sweep, False, "rds:AddTagsToResource", db, tags_context({}, stamp_keys + [stop_key]), "the stamp and the stop tag")
 
-    # resume: starts only what is being resumed; unstamps only cost-guard's keys.
-    resume = "ResumeRole"
+
+
+def resume_expectations(expect, resume):
+    """resume: starts only what is being resumed; unstamps only cost-guard's keys."""
+    inst = lambda account=ACCOUNT, region="eu-west-1": f"arn:aws:ec2:{region}:{account}:instance/i-0123456789abcdef0"  # noqa: E731
     expect(resume, True, "ec2:StartInstances", inst(), tags_context({"cost-guard:resuming": "x"}), "an instance being resumed")
     expect(resume, False, "ec2:StartInstances", inst(), tags_context({"cost-guard:stopped-at": "x"}), "a stamped instance not marked")
     expect(resume, True, "ec2:CreateTags", inst(), tags_context({"cost-guard:stopped-at": "x"}, ["cost-guard:resuming"]), "the marker on a stamped instance")
     expect(resume, False, "ec2:CreateTags", inst(), tags_context({}, ["cost-guard:resuming"]), "the marker on an unstamped instance")
     expect(resume, False, "ec2:DeleteTags", inst(), tags_context({"cost-guard:resuming": "x"}, ["Name"]), "another key")
+    expect(resume, False, "ec2:StartInstances", inst(OTHER_ACCOUNT), tags_context({"cost-guard:resuming": "x"}), "another account's instance")
 
+
+def keep_and_tripwire_expectations(expect, p, inst, db, exempt, stamp_keys):
+    """keep-stopped and launch-tripwire, each with its own narrow role."""
     # keep-stopped: stops only stamped databases that are not exempt.
     keep = "KeepStoppedRole"
     expect(keep, True, "rds:StopDBInstance", db, tags_context({"cost-guard:stopped-at": "x"}), "a stamped database")
@@ -769,12 +889,13 @@ def check_forwarder(path, events, f, label="forwarder.yaml"):
         check_rules(f, f"{label} [TargetRegion={target}]", resources, events, home, role_docs)
 
 
-def run_checks(template_path, forwarder_path, events):
+def run_checks(template_path, forwarder_path, events, member_path):
     f = Findings()
     template = load(template_path)
     for label, values in PARAMETER_SETS.items():
         check_template(label, template, values, events, f)
     check_forwarder(forwarder_path, events, f)
+    check_member(member_path, f)
     return f
 
 
@@ -786,7 +907,7 @@ def mutation_check(events, f):
     for m in mutations:
         with tempfile.TemporaryDirectory() as d:
             paths = {}
-            for name in ("template.yaml", "forwarder.yaml"):
+            for name in ("template.yaml", "forwarder.yaml", "member.yaml"):
                 with open(os.path.join(ROOT, name)) as fh:
                     text = fh.read()
                 if name == m["file"]:
@@ -799,7 +920,8 @@ def mutation_check(events, f):
                     fh.write(text)
             else:
                 try:
-                    found = run_checks(paths["template.yaml"], paths["forwarder.yaml"], events)
+                    found = run_checks(paths["template.yaml"], paths["forwarder.yaml"], events,
+                                       paths["member.yaml"])
                 except (Exception, SystemExit) as e:  # a template that cannot load is rejected too
                     found = [f"rejected: {e}"]
                 rows.append((m["name"], len(found), found[0] if found else ""))
@@ -813,7 +935,8 @@ def main():
     f = Findings()
     self_test_evaluator(f)
     self_test_matcher(f)
-    f.extend(run_checks(os.path.join(ROOT, "template.yaml"), os.path.join(ROOT, "forwarder.yaml"), events))
+    f.extend(run_checks(os.path.join(ROOT, "template.yaml"), os.path.join(ROOT, "forwarder.yaml"), events,
+                        os.path.join(ROOT, "member.yaml")))
     counts = dict(COUNTS)
     rows = mutation_check(events, f)
     for line in f:
@@ -823,7 +946,7 @@ def main():
     print(f"check-wiring: {len(PARAMETER_SETS)} parameter sets expanded by SAM's translator and resolved: "
           f"{counts['functions']} function configurations' environment, role, permissions and rules wired; "
           f"{counts['decisions']} IAM decisions and {counts['matches']} rule-sample matches "
-          f"(template.yaml and forwarder.yaml, {len(events)} samples in events/) as expected; "
+          f"(template.yaml, forwarder.yaml and member.yaml, {len(events)} samples in events/) as expected; "
           f"each known mistake is rejected:")
     for name, n, first in rows:
         print(f"  rejected ({n} findings): {name}\n      first: {first}")
