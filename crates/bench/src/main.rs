@@ -4,9 +4,11 @@
 //! Build the release functions first: `cargo build --release --workspace --bins`.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+mod org;
 mod process;
 mod stats;
 mod sweep;
@@ -45,6 +47,19 @@ enum Command {
     Tripwire {
         #[arg(default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
         events: u32,
+    },
+    /// Sweep a whole organization with the stop-on-overspend release binary
+    /// (ACCOUNTS=organization): the management account and MEMBERS member
+    /// accounts, 2 tagged and 1 untagged instance in each of 3 regions of each.
+    /// Prints wall time, peak memory and requests per size, then the time of
+    /// handing the same accounts to the sweep queue instead.
+    Org {
+        /// Delay added to every request, standing in for AWS's round trips.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// Member accounts, one organization (and one emulator) per size.
+        #[arg(default_values_t = [10, 50, 100, 200])]
+        members: Vec<usize>,
     },
     /// Start each release function binary against a local runtime-API stub and
     /// time it until its first request for an event, with its memory.
@@ -110,6 +125,10 @@ async fn main() -> ExitCode {
         Command::RootAlert { runs } => bench_root_alert(runs as usize).await,
         Command::Startup { runs } => bench_startup(runs as usize),
         Command::Tripwire { events } => bench_tripwire(events as usize).await,
+        Command::Org {
+            latency_ms,
+            members,
+        } => bench_org(&members, Duration::from_millis(latency_ms)).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -118,6 +137,92 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn bench_org(members: &[usize], latency: Duration) -> Result<()> {
+    let binary = stats::release_binaries()
+        .into_iter()
+        .find(|b| b.ends_with("stop-on-overspend"))
+        .ok_or("no stop-on-overspend binary in the list")?;
+    println!(
+        "stop-on-overspend, ACCOUNTS=organization ORG_SCOPE=all, {} tagged + {} untagged t3.micro per account in each of {}; moto on loopback, every request through a counting proxy{}\n",
+        org::TAGGED,
+        org::UNTAGGED,
+        org::REGIONS.join(", "),
+        if latency.is_zero() {
+            String::new()
+        } else {
+            format!(" that delays each by {} ms", latency.as_millis())
+        }
+    );
+    let mut rows = Vec::new();
+    let mut last = None;
+    for &n in members {
+        let r = org::run(&binary, n, latency).await?;
+        let total: usize = r.requests.values().sum();
+        let dispatched: usize = r.dispatch_requests.values().sum();
+        rows.push(vec![
+            r.accounts.to_string(),
+            format!("{}", r.accounts * org::REGIONS.len()),
+            format!(
+                "{}/{}",
+                r.stopped,
+                r.accounts * org::REGIONS.len() * org::TAGGED
+            ),
+            format!("{:.2} s", r.sweep.elapsed.as_secs_f64()),
+            format!(
+                "{:.1} ms",
+                r.sweep.elapsed.as_secs_f64() * 1000.0 / r.accounts as f64
+            ),
+            format!("{:.1} MiB", r.sweep.peak_rss_kib as f64 / 1024.0),
+            total.to_string(),
+            format!("{:.2} s", r.dispatch.elapsed.as_secs_f64()),
+            dispatched.to_string(),
+        ]);
+        println!("{} accounts done", r.accounts);
+        last = Some(r);
+    }
+    println!();
+    print!(
+        "{}",
+        cost_guard::table::columns(
+            &[
+                "ACCOUNTS",
+                "ACCOUNT-REGIONS",
+                "STOPPED",
+                "SWEEP WALL",
+                "PER ACCOUNT",
+                "PEAK RSS",
+                "REQUESTS",
+                "QUEUE DISPATCH WALL",
+                "DISPATCH REQUESTS"
+            ],
+            &rows
+        )
+    );
+    if let Some(r) = last {
+        println!("\nRequests of the largest sweep, by service and action:");
+        let rows: Vec<Vec<String>> = r
+            .requests
+            .iter()
+            .map(|((svc, action), n)| vec![svc.clone(), action.clone(), n.to_string()])
+            .collect();
+        print!(
+            "{}",
+            cost_guard::table::columns(&["SERVICE", "ACTION", "REQUESTS"], &rows)
+        );
+        println!("\nRequests of the largest dispatch to the queue:");
+        let rows: Vec<Vec<String>> = r
+            .dispatch_requests
+            .iter()
+            .map(|((svc, action), n)| vec![svc.clone(), action.clone(), n.to_string()])
+            .collect();
+        print!(
+            "{}",
+            cost_guard::table::columns(&["SERVICE", "ACTION", "REQUESTS"], &rows)
+        );
+    }
+    Ok(())
 }
 
 async fn bench_root_alert(runs: usize) -> Result<()> {
