@@ -180,9 +180,58 @@ pub async fn run(dry_run: bool) -> Result<()> {
     }
     print_received(&inbox).await?;
 
-    println!("\n{}\nFLEET AFTER", "=".repeat(78));
+    organization(&sdk, &vars, &inbox).await?;
+
+    println!("\n{}\nFLEET AFTER (the demo's own account)", "=".repeat(78));
     print_fleet(&sdk, &select).await?;
     println!("\nThe emulator stops with this command; nothing outside this machine was touched.");
+    Ok(())
+}
+
+/// Every account of an organization: the emulator's account becomes the
+/// management account of two member accounts, each with a GPU miner in two
+/// regions, and the same budget alert sweeps all three accounts.
+async fn organization(
+    sdk: &aws_types::SdkConfig,
+    vars: &HashMap<String, String>,
+    inbox: &emulator::Inbox,
+) -> Result<()> {
+    println!(
+        "\n{}\nORGANIZATION: this account becomes the management account of team-a and team-b,\neach running a tagged GPU miner in us-east-1 and eu-west-1; the member role is assumed\nin each (the emulator needs no member.yaml); the same budget alert arrives",
+        "=".repeat(78)
+    );
+    let members = emulator::organization(sdk, &["team-a", "team-b"]).await?;
+    for id in &members {
+        let member = emulator::member_sdk(sdk, id).await?;
+        for region in ["us-east-1", "eu-west-1"] {
+            emulator::launch(
+                &member,
+                region,
+                1,
+                "g5.xlarge",
+                "gpu-miner",
+                &[("cost-guard", "stop")],
+            )
+            .await?;
+            emulator::launch(&member, region, 1, "t3.small", "website", &[]).await?;
+        }
+    }
+    let mut vars = vars.clone();
+    vars.insert("ACCOUNTS".into(), "organization".into());
+    vars.insert("ORG_SCOPE".into(), "all".into());
+    vars.insert("REGIONS".into(), "us-east-1,eu-west-1".into());
+    println!("Configuration: ACCOUNTS=organization ORG_SCOPE=all REGIONS=us-east-1,eu-west-1");
+    let function = StopOnOverspend::new(Config::from_map(&vars)?, sdk);
+    let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(120);
+    let event = emulator::sample_event("budget-actual.json")?;
+    match function.handle(&event, Some(deadline)).await {
+        Ok(summary) => println!(
+            "Function returned: acted={} stopped={} regions swept={}",
+            summary.acted, summary.stopped, summary.regions_swept
+        ),
+        Err(e) => println!("Function returned an error (Lambda would retry): {e}"),
+    }
+    print_received(inbox).await?;
     Ok(())
 }
 

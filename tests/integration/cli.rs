@@ -92,6 +92,12 @@ fn demo_runs_end_to_end() {
         text.contains("Subject: URGENT: cost-guard stopped 4 x p3.2xlarge launched in ap-southeast-2 by user/ci-deployer"),
         "{text}"
     );
+    // The organization: both member accounts swept through their member role.
+    assert!(
+        text.contains("Subject: cost-guard stopped 4 resources in 2 accounts, 2 regions (budget student-monthly"),
+        "{text}"
+    );
+    assert!(text.contains("; 6 regions swept in 3 accounts."), "{text}");
     let after = text.split("FLEET AFTER").nth(1).unwrap();
     assert_eq!(after.matches(" stopped ").count(), 15, "{after}");
     assert_eq!(

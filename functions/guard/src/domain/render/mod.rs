@@ -159,9 +159,17 @@ pub(crate) fn sweep_section(
         .map(|(k, c)| plural(*c, &k.to_string(), &format!("{k}s")))
         .collect();
     b.push_str("WHAT HAPPENED\n");
+    let accounts = if sweep.multi_account() {
+        format!(
+            "{}, ",
+            plural(sweep.accounts_with_stops(), "account", "accounts")
+        )
+    } else {
+        String::new()
+    };
     let _ = write!(
         b,
-        "{verb} {} in {}",
+        "{verb} {} in {accounts}{}",
         plural(n, "resource", "resources"),
         plural(sweep.regions_with_stops(), "region", "regions"),
     );

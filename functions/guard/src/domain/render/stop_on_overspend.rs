@@ -325,7 +325,10 @@ mod tests {
             m.subject
         );
         let body = &m.body;
-        assert!(body.contains("; 4 regions swept in 2 accounts."), "{body}");
+        assert!(
+            body.contains("Stopped 4 resources in 2 accounts, 2 regions (4 EC2 instances); 4 regions swept in 2 accounts."),
+            "{body}"
+        );
         assert!(
             body.contains(
                 "NOT SWEPT, role not available in 1 account:\n  222222222222: cannot assume"
