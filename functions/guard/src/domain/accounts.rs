@@ -134,6 +134,13 @@ fn scope_from(value: Option<String>) -> Result<AccountScope, ConfigError> {
             ids.push(part.to_string());
         }
     }
+    if ids.is_empty() {
+        return Err(ConfigError::Invalid {
+            name: "ACCOUNTS",
+            value: raw,
+            expected: "`self` (default), `organization`, or a comma list of 12-digit account ids",
+        });
+    }
     Ok(AccountScope::List(ids))
 }
 
@@ -473,6 +480,7 @@ mod tests {
             ("ACCOUNTS", "11111111111"),
             ("ACCOUNTS", "organisation"),
             ("ACCOUNTS", "111111111111;222222222222"),
+            ("ACCOUNTS", " , "),
             ("MEMBER_ROLE_NAME", "role/with/path"),
             ("MEMBER_EXTERNAL_ID", "x"),
             ("MEMBER_EXTERNAL_ID", "has space"),

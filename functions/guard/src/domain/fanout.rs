@@ -24,10 +24,10 @@ impl Job {
     /// Reads a queue message's body, or says what is wrong with it.
     pub fn parse(body: &str) -> Result<Job, String> {
         serde_json::from_str(body).map_err(|e| {
-            format!(
+            crate::domain::trigger::excerpt(&format!(
                 "not a cost-guard sweep job ({e}): {}",
                 crate::domain::trigger::excerpt(body)
-            )
+            ))
         })
     }
 

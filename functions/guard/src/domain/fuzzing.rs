@@ -34,6 +34,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("rds_event", rds_event),
     ("resume_payload", resume_payload),
     ("launch_event", launch_event),
+    ("sweep_job", sweep_job),
 ];
 
 /// The policies a message is decided under: the defaults and the most eager.
@@ -183,6 +184,22 @@ pub fn settings(data: &[u8]) {
             if let AnomalyAction::Stop { min_impact_usd } = config.anomaly {
                 assert!((0.0..=MAX_AMOUNT).contains(&min_impact_usd));
             }
+            let accounts = &config.accounts;
+            if let crate::domain::accounts::AccountScope::List(ids) = &accounts.scope {
+                // An empty list would sweep nothing while looking configured.
+                assert!(!ids.is_empty(), "ACCOUNTS gave no account");
+                assert!(
+                    ids.iter()
+                        .all(|i| crate::domain::accounts::is_account_id(i)),
+                    "{ids:?}"
+                );
+            }
+            assert!(accounts.fanout_above >= 1);
+            assert!(!accounts.member_role.is_empty() && accounts.external_id.len() >= 2);
+            if let Some(q) = &accounts.queue {
+                assert!(q.sweep_url.starts_with("http") && q.results_url.starts_with("http"));
+                assert!(q.summary_delay_s <= 900);
+            }
         }
         Err(e) => refusal(e),
     }
@@ -217,6 +234,57 @@ pub fn settings(data: &[u8]) {
     }
     if let Err(e) = attempt_timeout_from(lookup("ATTEMPT_TIMEOUT_SECONDS")) {
         refusal(e);
+    }
+}
+
+/// A message on the sweep queue or the results queue: a job is read or
+/// refused with a one-line reason, and what is read goes back on the queue
+/// unchanged; a summary merging results keeps one per account, of its own
+/// incident only, and never un-finishes an account.
+pub fn sweep_job(data: &[u8]) {
+    let Ok(body) = std::str::from_utf8(data) else {
+        return;
+    };
+    use crate::domain::fanout::{AccountResult, Job};
+    match Job::parse(body) {
+        Ok(job) => {
+            assert_eq!(Job::parse(&job.to_body()), Ok(job.clone()), "round trip");
+            if let Job::Summary(mut summary) = job {
+                let finished_before: Vec<String> = summary
+                    .results
+                    .iter()
+                    .filter(|r| r.finished && r.incident == summary.incident.id)
+                    .map(|r| r.account.id.clone())
+                    .collect();
+                let gathered = summary.results.clone();
+                summary.results.clear();
+                summary.merge(gathered);
+                let mut ids: Vec<&str> = summary
+                    .results
+                    .iter()
+                    .map(|r| r.account.id.as_str())
+                    .collect();
+                let n = ids.len();
+                ids.sort();
+                ids.dedup();
+                assert_eq!(ids.len(), n, "one result per account");
+                assert!(summary
+                    .results
+                    .iter()
+                    .all(|r| r.incident == summary.incident.id));
+                for id in finished_before {
+                    assert!(summary
+                        .results
+                        .iter()
+                        .any(|r| r.account.id == id && r.finished));
+                }
+            }
+        }
+        Err(why) => check_reason(&why),
+    }
+    if let Ok(result) = AccountResult::parse(body) {
+        let again = serde_json::to_string(&result).unwrap_or_default();
+        assert_eq!(AccountResult::parse(&again), Ok(result));
     }
 }
 

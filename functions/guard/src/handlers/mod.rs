@@ -168,12 +168,14 @@ impl Sweeper {
         deadline: Option<SystemTime>,
         scope: &Scope,
     ) -> Result<SweepReport, AwsError> {
-        self.sweep(
+        // Boxed: a sweep of many accounts is a deep future, past the
+        // compiler's layout limit in the functions' own futures.
+        Box::pin(self.sweep(
             stamp,
             self.dry_run,
             time_budget(deadline, SystemTime::now()),
             scope,
-        )
+        ))
         .await
     }
 

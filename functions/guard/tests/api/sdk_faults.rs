@@ -745,3 +745,74 @@ mod cost_explorer {
         assert!(matches!(f, Forecast::Available(_)), "{f:?}");
     }
 }
+
+/// Organizations answers a page at a time: every page is read, and each
+/// account keeps its state (the retired `Status` read when `State` is absent).
+#[tokio::test]
+async fn the_organization_is_read_page_by_page_with_every_state() {
+    use aws_sdk_organizations::operation::list_accounts::{ListAccountsInput, ListAccountsOutput};
+    use aws_sdk_organizations::types::{Account, AccountState};
+    let account = |id: &str, state: AccountState| {
+        Account::builder()
+            .id(id)
+            .name(format!("team-{id}"))
+            .state(state)
+            .build()
+    };
+    let first = mock!(aws_sdk_organizations::Client::list_accounts)
+        .match_requests(|r: &ListAccountsInput| r.next_token().is_none())
+        .then_output(move || {
+            ListAccountsOutput::builder()
+                .accounts(account("111111111111", AccountState::Active))
+                .accounts(account("222222222222", AccountState::Suspended))
+                .next_token("page-2")
+                .build()
+        });
+    let second = mock!(aws_sdk_organizations::Client::list_accounts)
+        .match_requests(|r: &ListAccountsInput| r.next_token() == Some("page-2"))
+        .then_output(move || {
+            #[allow(deprecated)]
+            let old = Account::builder()
+                .id("333333333333")
+                .status(aws_sdk_organizations::types::AccountStatus::PendingClosure)
+                .build();
+            ListAccountsOutput::builder().accounts(old).build()
+        });
+    let client = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, [&first, &second]);
+    let listed = guard::aws::accounts::list_organization(&client)
+        .await
+        .unwrap();
+    let got: Vec<(&str, &str)> = listed
+        .iter()
+        .map(|a| (a.account.id.as_str(), a.status.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("111111111111", "ACTIVE"),
+            ("222222222222", "SUSPENDED"),
+            ("333333333333", "PENDING_CLOSURE")
+        ]
+    );
+}
+
+/// A guard outside the management account may not list the organization:
+/// the error says which call and why, and nothing is swept.
+#[tokio::test]
+async fn a_refused_account_list_is_an_error_that_names_the_call() {
+    let denied = mock!(aws_sdk_organizations::Client::list_accounts).then_http_response(|| {
+        HttpResponse::new(
+            StatusCode::try_from(400).unwrap(),
+            SdkBody::from(
+                r#"{"__type":"AccessDeniedException","Message":"You don't have permissions to access this resource."}"#,
+            ),
+        )
+    });
+    let client = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, [&denied]);
+    let err = guard::aws::accounts::list_organization(&client)
+        .await
+        .unwrap_err();
+    assert_eq!(err.operation, "organizations:ListAccounts");
+    assert_eq!(err.code, "AccessDeniedException");
+    assert!(err.to_string().contains("permissions"), "{err}");
+}
