@@ -276,13 +276,14 @@ impl Sweeper {
         dry_run: bool,
         deadline: Option<SystemTime>,
     ) -> Result<SweepReport, AwsError> {
-        let own = match self.reach.resolve(None).await? {
-            Reached::Several { own, .. } => own,
-            Reached::Single(_) => return Err(AwsError::new(
+        // The worker needs only its own account id: the dispatcher already
+        // chose the accounts.
+        let Some(own) = self.reach.own_account().await? else {
+            return Err(AwsError::new(
                 "sweep",
                 "NotConfigured",
                 "a queued account, but ACCOUNTS=self: this function reaches its own account only",
-            )),
+            ));
         };
         Ok(self
             .sweep_accounts(

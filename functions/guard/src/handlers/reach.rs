@@ -90,6 +90,14 @@ impl Reach {
             .cloned()
     }
 
+    /// The guard's own account id, when it reaches several accounts.
+    pub(crate) async fn own_account(&self) -> Result<Option<String>, AwsError> {
+        match &self.org {
+            Some(org) if !self.accounts.is_single() => Ok(Some(self.own(org).await?)),
+            _ => Ok(None),
+        }
+    }
+
     /// The accounts (and, for the guard's own account alone, the regions) to
     /// cover for an alert that names `named`. Fails when they cannot be read.
     pub(crate) async fn resolve(&self, named: Option<&[String]>) -> Result<Reached, AwsError> {
