@@ -83,6 +83,11 @@ pub async fn member_config(
             first: std::sync::Mutex::new(Some(first)),
             inner: provider,
         }))
+        // A cache of its own: the shared one holds 64 providers and then
+        // evicts, and a sweep of hundreds of accounts would assume their
+        // roles again and again (`cost-guard-bench org` counted 446
+        // AssumeRole calls for 200 accounts before this).
+        .identity_cache(aws_config::identity::IdentityCache::lazy().build())
         .build())
 }
 
