@@ -577,6 +577,15 @@ impl TripwireConfig {
             }
             costly_types.push(Glob::new(part, true));
         }
+        if costly_types.is_empty() {
+            // Only commas: no type would count as costly, and the tripwire
+            // would stop no costly launch while looking configured.
+            return Err(ConfigError::Invalid {
+                name: "TRIPWIRE_INSTANCE_TYPES",
+                value: types_raw,
+                expected: "a comma list of instance types or patterns with * and ?, such as p*,g5.*,*.24xlarge; empty for the default",
+            });
+        }
 
         let regions_raw = lookup("TRIPWIRE_ALLOWED_REGIONS").unwrap_or_default();
         let mut allowed_regions: Vec<String> = Vec::new();
@@ -1021,6 +1030,12 @@ mod tests {
             (
                 "TRIPWIRE_INSTANCE_TYPES",
                 "p3 2xlarge",
+                "comma list of instance types",
+            ),
+            // Only commas: nothing would count as costly.
+            (
+                "TRIPWIRE_INSTANCE_TYPES",
+                " , ,",
                 "comma list of instance types",
             ),
             (
