@@ -202,27 +202,20 @@ async fn bench_org(members: &[usize], latency: Duration) -> Result<()> {
     );
     if let Some(r) = last {
         println!("\nRequests of the largest sweep, by service and action:");
-        let rows: Vec<Vec<String>> = r
-            .requests
-            .iter()
-            .map(|((svc, action), n)| vec![svc.clone(), action.clone(), n.to_string()])
-            .collect();
-        print!(
-            "{}",
-            cost_guard::table::columns(&["SERVICE", "ACTION", "REQUESTS"], &rows)
-        );
+        print!("{}", requests_table(&r.requests));
         println!("\nRequests of the largest dispatch to the queue:");
-        let rows: Vec<Vec<String>> = r
-            .dispatch_requests
-            .iter()
-            .map(|((svc, action), n)| vec![svc.clone(), action.clone(), n.to_string()])
-            .collect();
-        print!(
-            "{}",
-            cost_guard::table::columns(&["SERVICE", "ACTION", "REQUESTS"], &rows)
-        );
+        print!("{}", requests_table(&r.dispatch_requests));
     }
     Ok(())
+}
+
+/// Requests by service and action, as a table.
+fn requests_table(requests: &std::collections::BTreeMap<(String, String), usize>) -> String {
+    let rows: Vec<Vec<String>> = requests
+        .iter()
+        .map(|((svc, action), n)| vec![svc.clone(), action.clone(), n.to_string()])
+        .collect();
+    cost_guard::table::columns(&["SERVICE", "ACTION", "REQUESTS"], &rows)
 }
 
 async fn bench_root_alert(runs: usize) -> Result<()> {

@@ -107,23 +107,14 @@ impl AccountResult {
         let problem = report
             .unreachable_accounts()
             .first()
-            .and_then(|a| match &a.state {
-                crate::domain::accounts::AccountState::Unreachable(why) => Some(why.clone()),
-                _ => None,
-            })
+            .map(|(_, why)| why.to_string())
             .or_else(|| {
                 report.troubled_regions().first().map(|r| {
-                    let first = r
-                        .errors
-                        .first()
-                        .cloned()
-                        .or_else(|| {
-                            r.failed
-                                .first()
-                                .map(|f| format!("{}: {}", f.resource.id, f.error))
-                        })
-                        .unwrap_or_else(|| "unfinished".into());
-                    format!("{}: {first}", r.region)
+                    format!(
+                        "{}: {}",
+                        r.region,
+                        crate::domain::outcome::first_problem(&r.errors, &r.failed)
+                    )
                 })
             });
         AccountResult {

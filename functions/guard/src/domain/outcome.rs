@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::domain::accounts::{AccountState, AccountStatus};
+use crate::domain::accounts::{Account, AccountState, AccountStatus};
 use crate::domain::error::AwsError;
 use crate::domain::inventory::{Resource, ResourceKind};
 use crate::domain::select::Skipped;
@@ -61,6 +61,28 @@ pub enum Outcome {
 pub struct Failed {
     pub resource: Resource,
     pub error: String,
+}
+
+/// What a troubled region reports first: an error about the region, else the
+/// first resource that failed, else that it did not finish.
+pub(crate) fn first_problem(errors: &[String], failed: &[Failed]) -> String {
+    errors
+        .first()
+        .cloned()
+        .or_else(|| {
+            failed
+                .first()
+                .map(|f| format!("{}: {}", f.resource.id, f.error))
+        })
+        .unwrap_or_else(|| "unfinished".into())
+}
+
+/// Distinct values, counted.
+fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> usize {
+    let mut values: Vec<&str> = values.collect();
+    values.sort_unstable();
+    values.dedup();
+    values.len()
 }
 
 /// Everything one region reported.
@@ -133,25 +155,25 @@ impl SweepReport {
     /// Regions where something was stopped (each region counted once,
     /// whatever the number of accounts).
     pub(crate) fn regions_with_stops(&self) -> usize {
-        let mut regions: Vec<&str> = self
-            .regions
-            .iter()
-            .filter(|r| !r.stopped.is_empty())
-            .map(|r| r.region.as_str())
-            .collect();
-        regions.sort();
-        regions.dedup();
-        regions.len()
+        distinct(
+            self.regions
+                .iter()
+                .filter(|r| !r.stopped.is_empty())
+                .map(|r| r.region.as_str()),
+        )
     }
     /// Regions with an error, a failed resource, or unfinished work.
     pub fn troubled_regions(&self) -> Vec<&RegionReport> {
         self.regions.iter().filter(|r| !r.is_clean()).collect()
     }
-    /// Accounts whose credentials could not be had.
-    pub fn unreachable_accounts(&self) -> Vec<&AccountStatus> {
+    /// Accounts whose credentials could not be had, each with why.
+    pub fn unreachable_accounts(&self) -> Vec<(&Account, &str)> {
         self.accounts
             .iter()
-            .filter(|a| matches!(a.state, AccountState::Unreachable(_)))
+            .filter_map(|a| match &a.state {
+                AccountState::Unreachable(why) => Some((&a.account, why.as_str())),
+                _ => None,
+            })
             .collect()
     }
     /// Accounts handed to the queue.
@@ -163,15 +185,12 @@ impl SweepReport {
     }
     /// Accounts where something was stopped.
     pub(crate) fn accounts_with_stops(&self) -> usize {
-        let mut accounts: Vec<&str> = self
-            .regions
-            .iter()
-            .filter(|r| !r.stopped.is_empty())
-            .filter_map(|r| r.account.as_deref())
-            .collect();
-        accounts.sort();
-        accounts.dedup();
-        accounts.len()
+        distinct(
+            self.regions
+                .iter()
+                .filter(|r| !r.stopped.is_empty())
+                .filter_map(|r| r.account.as_deref()),
+        )
     }
     /// Whether the report covers several accounts (and says so).
     pub fn multi_account(&self) -> bool {

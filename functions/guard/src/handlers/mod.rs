@@ -19,7 +19,7 @@ use crate::domain::accounts::{Account, AccountState, AccountStatus, AccountsConf
 use crate::domain::config::{Config, RegionScope, SelectionConfig};
 use crate::domain::error::AwsError;
 use crate::domain::fanout::{AccountJob, IncidentRef, Job, SummaryJob};
-use crate::domain::outcome::{Stamp, SweepReport};
+use crate::domain::outcome::{first_problem, Stamp, SweepReport};
 use crate::domain::render::Message;
 
 pub mod keep_stopped;
@@ -449,33 +449,15 @@ pub(crate) fn sweep_failure(sweep: Option<&Result<SweepReport, AwsError>>) -> Op
                 .troubled_regions()
                 .iter()
                 .map(|r| (r.label(), first_problem(&r.errors, &r.failed)))
-                .chain(report.unreachable_accounts().iter().map(|a| {
-                    let why = match &a.state {
-                        AccountState::Unreachable(why) => why.clone(),
-                        _ => String::new(),
-                    };
-                    (format!("account {}", a.account.id), why)
-                })),
+                .chain(
+                    report
+                        .unreachable_accounts()
+                        .into_iter()
+                        .map(|(account, why)| (format!("account {}", account.id), why.to_string())),
+                ),
         ),
         None => None,
     }
-}
-
-/// What a troubled region reports first: an error about the region, else the
-/// first resource that failed, else that it did not finish.
-pub(crate) fn first_problem(
-    errors: &[String],
-    failed: &[crate::domain::outcome::Failed],
-) -> String {
-    errors
-        .first()
-        .cloned()
-        .or_else(|| {
-            failed
-                .first()
-                .map(|f| format!("{}: {}", f.resource.id, f.error))
-        })
-        .unwrap_or_else(|| "unfinished".into())
 }
 
 /// The regions that did not finish cleanly, each with its first problem.

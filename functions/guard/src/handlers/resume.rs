@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use super::{conclude, first_problem, incomplete, HandlerError, Notifier};
+use super::{conclude, incomplete, HandlerError, Notifier};
+use crate::domain::outcome::first_problem;
 use futures::StreamExt;
 
 use super::reach::{Reach, Reached};

@@ -280,10 +280,8 @@ fn account_lines(b: &mut String, sweep: &SweepReport) {
             "NOT SWEPT, role not available in {}:",
             plural(unreachable.len(), "account", "accounts")
         );
-        for a in unreachable.iter().take(MAX_LISTED) {
-            if let AccountState::Unreachable(why) = &a.state {
-                let _ = writeln!(b, "  {}: {why}", a.account.label());
-            }
+        for (account, why) in unreachable.iter().take(MAX_LISTED) {
+            let _ = writeln!(b, "  {}: {why}", account.label());
         }
     }
     let queued = sweep.queued_accounts();
