@@ -8,9 +8,12 @@ use std::time::{Duration, SystemTime};
 
 use aws_types::SdkConfig;
 use emulator::{FleetRow, ACCOUNT};
+use guard::domain::config::TripwireConfig;
+use guard::handlers::keep_stopped::KeepStopped;
+use guard::handlers::launch_tripwire::LaunchTripwire;
 use guard::handlers::stop_on_overspend::StopOnOverspend;
 use guard::handlers::HandlerError;
-use guard::STOPPED_AT_TAG;
+use guard::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 use testkit::{Fault, FaultRule, Proxy};
 
 use crate::harness::{Env, STOP};
@@ -366,4 +369,210 @@ async fn many_accounts_go_through_the_queue_each_reports_and_a_summary_ends_the_
     let dead: Vec<&str> = dead.messages().iter().filter_map(|m| m.body()).collect();
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert!(dead[0].contains(&missing), "{}", dead[0]);
+}
+
+// launch-tripwire and keep-stopped act in the member account an event comes
+// from (the forwarder brings it to the guard's bus), through the role
+// member.yaml made there for each of them.
+
+/// launch-tripwire as Lambda would build it, with `ACCOUNTS` and this SDK.
+fn tripwire(org: &Org, sdk: &SdkConfig, accounts: &str) -> LaunchTripwire {
+    let config = org.env.config(&[("ACCOUNTS", accounts)]);
+    let settings = TripwireConfig::from_lookup(|_| None).unwrap();
+    LaunchTripwire::new(&config, settings, sdk)
+}
+
+/// CloudTrail's RunInstances event for `ids` (p3.2xlarge) in `region` of
+/// `account`, as the forwarder brings it from there.
+fn launch_in(account: &str, region: &str, ids: &[String]) -> serde_json::Value {
+    let mut event =
+        emulator::launch_event("tripwire-run-instances.json", region, ids, "p3.2xlarge").unwrap();
+    event["account"] = serde_json::json!(account);
+    event["detail"]["recipientAccountId"] = serde_json::json!(account);
+    event
+}
+
+/// `n` p3.2xlarge instances launched in eu-west-1 of member `account`.
+async fn gpus_in(org: &Org, account: usize, n: usize) -> Vec<String> {
+    emulator::launch(
+        &org.accounts[account].1,
+        "eu-west-1",
+        n,
+        "p3.2xlarge",
+        "gpu",
+        &[],
+    )
+    .await
+    .unwrap()
+}
+
+async fn states(org: &Org, account: usize, ids: &[String]) -> Vec<String> {
+    let rows = org.fleet(account).await;
+    ids.iter()
+        .map(|id| {
+            let row = rows.iter().find(|r| &r.id == id).expect("launched");
+            format!("{}/{}", row.state, row.tag(STOPPED_BY_TAG).unwrap_or("-"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_costly_launch_in_a_member_account_is_stopped_there_through_its_tripwire_role() {
+    let org = Org::start().await;
+    let member = org.member(2).to_string();
+    let gpus = gpus_in(&org, 2, 2).await;
+    let trip = tripwire(&org, &org.env.sdk, "organization");
+    let s = trip
+        .handle(&launch_in(&member, "eu-west-1", &gpus))
+        .await
+        .unwrap();
+    assert_eq!(
+        (s.action.as_str(), &s.stopped),
+        ("stopped", &gpus),
+        "{s:#?}"
+    );
+    assert_eq!(
+        states(&org, 2, &gpus).await,
+        ["stopped/tripwire:RunInstances"; 2]
+    );
+    // Nothing else anywhere: the guard's own account and the member's
+    // other instances run on.
+    org.assert_account(0, false).await;
+    let m = org.env.one_message().await;
+    assert!(
+        m.subject.starts_with(&format!(
+            "URGENT: cost-guard stopped 2 x p3.2xlarge launched in eu-west-1 ({member}) by"
+        )),
+        "{}",
+        m.subject
+    );
+    assert!(
+        m.body.contains(&format!(
+            "Stopped 2 instances in eu-west-1 of account {member}:"
+        )),
+        "{}",
+        m.body
+    );
+
+    // The same event for an account outside ACCOUNTS is not the guard's.
+    let more = gpus_in(&org, 1, 1).await;
+    let listed = tripwire(&org, &org.env.sdk, &format!("{ACCOUNT},{member}"));
+    let s = listed
+        .handle(&launch_in(org.member(1), "eu-west-1", &more))
+        .await
+        .unwrap();
+    assert_eq!(s.action, "ignored", "{s:#?}");
+    assert!(s
+        .why
+        .unwrap()
+        .contains("not one of the accounts in ACCOUNTS"));
+    assert_eq!(states(&org, 1, &more).await, ["running/-"]);
+    assert!(org.env.received().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_member_account_without_the_tripwire_role_gets_an_urgent_alert_and_a_retry() {
+    let org = Org::start().await;
+    let member = org.member(1).to_string();
+    let gpus = gpus_in(&org, 1, 1).await;
+    // Only the tripwire's role is missing there (the request is
+    // form-encoded: `ACCOUNT:role/NAME` reads `ACCOUNT%3Arole%2FNAME`).
+    let role = format!("{member}%3Arole%2Fcost-guard-member-tripwire");
+    let (proxy, sdk) = with_denied_role(&org, &role).await;
+    let trip = tripwire(&org, &sdk, "organization");
+    let err = trip
+        .handle(&launch_in(&member, "eu-west-1", &gpus))
+        .await
+        .unwrap_err();
+    match &err {
+        HandlerError::Incomplete { detail, .. } => assert!(
+            detail.contains(&format!(
+                "cannot assume arn:aws:iam::{member}:role/cost-guard-member-tripwire: sts:AssumeRole failed: AccessDenied"
+            )) && detail.contains("TripwireRoleArn"),
+            "{detail}"
+        ),
+        other => panic!("expected a failed invocation, got {other:?}"),
+    }
+    assert_eq!(states(&org, 1, &gpus).await, ["running/-"]);
+    let m = org.env.one_message().await;
+    assert!(
+        m.subject.starts_with(&format!(
+            "URGENT: cost-guard: 1 x p3.2xlarge launched in eu-west-1 ({member})"
+        )),
+        "{}",
+        m.subject
+    );
+    assert!(
+        m.body
+            .contains(&format!("cost-guard cannot act in account {member}")),
+        "{}",
+        m.body
+    );
+    assert_eq!(proxy.attempts("us-east-1", "AssumeRole"), 1);
+}
+
+#[tokio::test]
+async fn a_database_rds_restarts_in_a_member_account_is_stopped_again_there() {
+    let org = Org::start().await;
+    let member = org.member(3).to_string();
+    let stamp = [
+        ("cost-guard", "stop"),
+        (STOPPED_AT_TAG, "2026-11-20T08:00:00Z"),
+        (STOPPED_BY_TAG, "budget:student-monthly"),
+    ];
+    // The same database name in the guard's own account, stopped: an event
+    // acted on in the wrong account would find it stopped and leave the
+    // member's running.
+    for (n, _) in [(0, "own"), (3, "member")] {
+        emulator::create_db(&org.accounts[n].1, "us-east-1", "analytics-db", &stamp)
+            .await
+            .unwrap();
+    }
+    aws_sdk_rds::Client::new(&org.env.sdk)
+        .stop_db_instance()
+        .db_instance_identifier("analytics-db")
+        .send()
+        .await
+        .unwrap();
+    let mut forced = emulator::sample_event("rds-instance-forced-start.json").unwrap();
+    forced["account"] = serde_json::json!(member);
+    forced["detail"]["SourceArn"] =
+        serde_json::json!(format!("arn:aws:rds:us-east-1:{member}:db:analytics-db"));
+    let config = org.env.config(&[("ACCOUNTS", "organization")]);
+    let watch = KeepStopped::new(&config, &org.env.sdk);
+    let s = watch.handle(&forced).await.unwrap();
+    assert_eq!(
+        (s.action.as_str(), s.restops),
+        ("stopped-again", Some(1)),
+        "{s:#?}"
+    );
+    let db = |n: usize| {
+        let sdk = org.accounts[n].1.clone();
+        async move {
+            emulator::fleet(&sdk, &["us-east-1"])
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|r| r.id == "analytics-db")
+                .unwrap()
+        }
+    };
+    let theirs = db(3).await;
+    assert_eq!(
+        (theirs.state.as_str(), theirs.tag("cost-guard:restops")),
+        ("stopped", Some("1"))
+    );
+    let ours = db(0).await;
+    assert_eq!(
+        (ours.state.as_str(), ours.tag("cost-guard:restops")),
+        ("stopped", None)
+    );
+    let m = org.env.one_message().await;
+    assert!(
+        m.subject.starts_with(&format!(
+            "RDS restarted analytics-db in account {member} after 7 days"
+        )),
+        "{}",
+        m.subject
+    );
 }

@@ -103,8 +103,82 @@ impl AccountsConfig {
 
     /// The member role's ARN in `account`.
     pub fn role_arn(&self, partition: &str, account: &str) -> String {
-        format!("arn:{partition}:iam::{account}:role/{}", self.member_role)
+        self.member_role_arn(partition, account, MemberRole::Sweep)
     }
+
+    /// The ARN of one of member.yaml's roles in `account`.
+    pub fn member_role_arn(&self, partition: &str, account: &str, role: MemberRole) -> String {
+        format!(
+            "arn:{partition}:iam::{account}:role/{}{}",
+            self.member_role,
+            role.suffix()
+        )
+    }
+
+    /// Whether an event from `account` is this guard's to act on, and with
+    /// which credentials. `own` is the guard's account id, known whenever
+    /// several accounts are configured.
+    pub fn event_account(&self, own: Option<&str>, account: Option<&str>) -> EventAccount {
+        let (Some(own), Some(account)) = (own, account) else {
+            return EventAccount::Own;
+        };
+        if self.is_single() || account == own {
+            return EventAccount::Own;
+        }
+        if !is_account_id(account) {
+            return EventAccount::NotCovered(format!(
+                "the event names account {account:?}, which is not a 12-digit account id"
+            ));
+        }
+        match &self.scope {
+            AccountScope::Organization => EventAccount::Member,
+            AccountScope::List(ids) if ids.iter().any(|id| id == account) => EventAccount::Member,
+            _ => EventAccount::NotCovered(format!(
+                "it comes from account {account}, which is not one of the accounts in ACCOUNTS"
+            )),
+        }
+    }
+}
+
+/// The roles member.yaml creates in an account: one per function of the
+/// guard that acts there, each trusting that function's role alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberRole {
+    /// The sweep's and resume's (`MEMBER_ROLE_NAME`): stops only the
+    /// selection, starts only what is being resumed.
+    Sweep,
+    /// launch-tripwire's: stops exactly what an untrusted principal launched,
+    /// whatever its tags.
+    Tripwire,
+    /// keep-stopped's: stops again only stamped databases.
+    KeepStopped,
+}
+
+impl MemberRole {
+    /// What member.yaml appends to `MEMBER_ROLE_NAME` for this role.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            MemberRole::Sweep => "",
+            MemberRole::Tripwire => "-tripwire",
+            MemberRole::KeepStopped => "-keep-stopped",
+        }
+    }
+}
+
+/// The longest `MEMBER_ROLE_NAME`: IAM role names have at most 64
+/// characters, and member.yaml appends `-keep-stopped` for one of its roles.
+pub const MAX_MEMBER_ROLE_NAME: usize = 64 - "-keep-stopped".len();
+
+/// Where an event-driven function (launch-tripwire, keep-stopped) acts on
+/// an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventAccount {
+    /// In the guard's own account, with its own role.
+    Own,
+    /// In the member account the event comes from, through its member role.
+    Member,
+    /// Nowhere: why.
+    NotCovered(String),
 }
 
 /// Twelve digits.
@@ -152,14 +226,14 @@ fn role_name_from(value: Option<String>) -> Result<String, ConfigError> {
         return Ok(DEFAULT_MEMBER_ROLE.into());
     }
     let allowed = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
-    if name.len() <= 64 && name.chars().all(allowed) {
+    if name.len() <= MAX_MEMBER_ROLE_NAME && name.chars().all(allowed) {
         return Ok(name.to_string());
     }
     Err(ConfigError::Invalid {
         name: "MEMBER_ROLE_NAME",
         value: raw,
         expected:
-            "an IAM role name (letters, digits and +=,.@_-, at most 64), default cost-guard-member",
+            "an IAM role name (letters, digits and +=,.@_-, at most 51: member.yaml appends -keep-stopped), default cost-guard-member",
     })
 }
 
@@ -391,6 +465,23 @@ pub fn targets(
     t
 }
 
+/// One of the event-driven functions' member roles is missing or denies:
+/// what the administrator does.
+pub fn member_role_advice(config: &AccountsConfig, role: MemberRole) -> String {
+    let parameter = match role {
+        MemberRole::Sweep => return unreachable_advice(config),
+        MemberRole::Tripwire => "TripwireRoleArn (the guard's output MemberTripwireTrustedRole)",
+        MemberRole::KeepStopped => {
+            "KeepStoppedRoleArn (the guard's output MemberKeepStoppedTrustedRole)"
+        }
+    };
+    format!(
+        "deploy member.yaml to this account with {parameter} set, which creates role {}{}, or take the account out of ACCOUNTS",
+        config.member_role,
+        role.suffix()
+    )
+}
+
 /// The member role's trust is missing or denies: what the administrator does.
 pub fn unreachable_advice(config: &AccountsConfig) -> String {
     format!(
@@ -483,6 +574,11 @@ mod tests {
             ("ACCOUNTS", "111111111111;222222222222"),
             ("ACCOUNTS", " , "),
             ("MEMBER_ROLE_NAME", "role/with/path"),
+            // 52 characters: with -keep-stopped, 65, one more than IAM allows.
+            (
+                "MEMBER_ROLE_NAME",
+                "a-member-role-name-that-is-just-too-long-for-iam-xyz",
+            ),
             ("MEMBER_EXTERNAL_ID", "x"),
             ("MEMBER_EXTERNAL_ID", "has space"),
             ("ORG_SCOPE", "alerting"),
@@ -500,6 +596,54 @@ mod tests {
                 other => panic!("{name}={value}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn the_longest_role_name_leaves_room_for_every_member_role() {
+        let name = "r".repeat(MAX_MEMBER_ROLE_NAME);
+        let c = AccountsConfig::from_lookup(&lookup(&[("MEMBER_ROLE_NAME", &name)])).unwrap();
+        for role in [
+            MemberRole::Sweep,
+            MemberRole::Tripwire,
+            MemberRole::KeepStopped,
+        ] {
+            let arn = c.member_role_arn("aws", "111111111111", role);
+            let role_name = arn.rsplit('/').next().unwrap();
+            assert!(role_name.len() <= 64, "{role_name}");
+        }
+        assert_eq!(
+            c.member_role_arn("aws", "111111111111", MemberRole::Tripwire),
+            format!("arn:aws:iam::111111111111:role/{name}-tripwire")
+        );
+    }
+
+    #[test]
+    fn events_are_acted_on_in_the_account_they_come_from_when_it_is_covered() {
+        let own = Some("111111111111");
+        let member = Some("222222222222");
+        let single = AccountsConfig::default();
+        // One account: whatever the event says, as before accounts.
+        assert_eq!(single.event_account(own, member), EventAccount::Own);
+        let org = AccountsConfig {
+            scope: AccountScope::Organization,
+            ..AccountsConfig::default()
+        };
+        assert_eq!(org.event_account(own, own), EventAccount::Own);
+        assert_eq!(org.event_account(own, None), EventAccount::Own);
+        assert_eq!(org.event_account(own, member), EventAccount::Member);
+        assert!(matches!(
+            org.event_account(own, Some("22222222222x")),
+            EventAccount::NotCovered(why) if why.contains("not a 12-digit account id")
+        ));
+        let list = AccountsConfig {
+            scope: AccountScope::List(vec!["111111111111".into(), "222222222222".into()]),
+            ..AccountsConfig::default()
+        };
+        assert_eq!(list.event_account(own, member), EventAccount::Member);
+        assert!(matches!(
+            list.event_account(own, Some("333333333333")),
+            EventAccount::NotCovered(why) if why.contains("333333333333") && why.contains("ACCOUNTS")
+        ));
     }
 
     #[test]

@@ -196,6 +196,12 @@ pub fn settings(data: &[u8]) {
             }
             assert!(accounts.fanout_above >= 1);
             assert!(!accounts.member_role.is_empty() && accounts.external_id.len() >= 2);
+            // Every role member.yaml derives from the name is a valid IAM name.
+            assert!(
+                accounts.member_role.len() + "-keep-stopped".len() <= 64,
+                "{}",
+                accounts.member_role
+            );
             if let Some(q) = &accounts.queue {
                 assert!(q.sweep_url.starts_with("http") && q.results_url.starts_with("http"));
                 assert!(q.summary_delay_s <= 900);
@@ -457,8 +463,15 @@ pub fn launch_event(data: &[u8]) {
             at: "2026-01-01T00:00:00Z".into(),
             by: label.clone(),
         };
+        // The handler passes a member account only when it is an account id.
+        let account = match event {
+            Event::Call(c) => c.account.as_deref(),
+            Event::Finding(f) => f.account.as_deref(),
+        }
+        .filter(|a| crate::domain::accounts::is_account_id(a));
         if let Some(m) = render(
             event,
+            account,
             &observed,
             &verdict,
             None,

@@ -8,9 +8,11 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::event_account::{EventAccounts, Place, Refused};
 use super::{conclude, HandlerError, Notifier};
 use crate::aws::rds;
 use crate::aws::sweep::{RegionClients, SdkClients};
+use crate::domain::accounts::MemberRole;
 use crate::domain::config::Config;
 use crate::domain::error::AwsError;
 use crate::domain::inventory::{tag, Resource, Tags};
@@ -37,6 +39,8 @@ pub struct KeepStopped {
     exempt_key: String,
     resume_function: Option<String>,
     clients: Arc<dyn RegionClients>,
+    /// The member accounts, reached through member.yaml's keep-stopped role.
+    accounts: EventAccounts,
     notifier: Notifier,
 }
 
@@ -46,6 +50,7 @@ impl KeepStopped {
             exempt_key: config.select.exempt_tag_key.clone(),
             resume_function: config.resume_function.clone(),
             clients: Arc::new(SdkClients::new(sdk.clone())),
+            accounts: EventAccounts::new(config.accounts.clone(), MemberRole::KeepStopped, sdk),
             notifier: Notifier::new(aws_sdk_sns::Client::new(sdk), &config.notify_topic_arn),
         }
     }
@@ -58,11 +63,6 @@ impl KeepStopped {
             tracing::error!(%why, "malformed RDS event: nothing changed");
             HandlerError::Malformed(why)
         })?;
-        let client = self.clients.rds(&e.region);
-        let found = self
-            .describe(&client, &e)
-            .await
-            .map_err(HandlerError::Regions)?;
         let summary =
             |action: &str, why: Option<String>, restops: Option<u32>| KeepStoppedSummary {
                 database: e.id.clone(),
@@ -73,6 +73,34 @@ impl KeepStopped {
                 restops,
                 notified: false,
             };
+        // The account the database is in: the guard's own, or a member
+        // account reached through its keep-stopped role.
+        let (clients, account) = match self.accounts.place(e.account.as_deref()).await {
+            Ok(Place::Own) => (self.clients.clone(), None),
+            Ok(Place::Member { account, sdk }) => (
+                Arc::new(SdkClients::new(sdk)) as Arc<dyn RegionClients>,
+                Some(account),
+            ),
+            Err(Refused::NotCovered(why)) => {
+                tracing::warn!(database = %e.id, %why, "left alone");
+                return Ok(summary("left-alone", Some(why), None));
+            }
+            // Whether the database is one cost-guard stopped cannot be known
+            // without its tags: fail, so that Lambda retries and, failing
+            // that, the failure queue's alarm tells subscribers.
+            Err(Refused::Unreachable { account, why }) => {
+                tracing::error!(database = %e.id, %account, %why, "account unreachable");
+                return Err(HandlerError::Incomplete {
+                    regions: e.region.clone(),
+                    detail: format!("{} in account {account}: {why}", e.id),
+                });
+            }
+        };
+        let client = clients.rds(&e.region);
+        let found = self
+            .describe(&client, &e)
+            .await
+            .map_err(HandlerError::Regions)?;
         let Some((resource, arn, tags, status)) = found else {
             let s = summary("left-alone", Some("it no longer exists".into()), None);
             tracing::info!(database = %e.id, "RDS event for a database that no longer exists");
@@ -113,6 +141,7 @@ impl KeepStopped {
                 let message = render(
                     &resource,
                     &e.region,
+                    account.as_deref(),
                     restops,
                     stopped_by,
                     reason.as_deref(),

@@ -6,15 +6,16 @@
 
 use serde::Serialize;
 
+use super::event_account::{EventAccounts, Place, Refused};
 use super::{conclude, HandlerError, Notifier};
 use crate::aws::sweep::{RegionClients, SdkClients};
 use crate::aws::{iam, tripwire};
+use crate::domain::accounts::MemberRole;
 use crate::domain::config::{Config, TripwireConfig};
-use crate::domain::error::AwsError;
 use crate::domain::outcome::Stamp;
 use crate::domain::render::launch_tripwire::{render, Event};
 use crate::domain::trigger::excerpt;
-use crate::domain::trigger::launch::{parse_tripwire_event, ApiCall, TripwireEvent};
+use crate::domain::trigger::launch::{parse_tripwire_event, TripwireEvent};
 use crate::domain::tripwire::{
     decide_call, decide_finding, quarantine_policy_arn, stamp_label, trusted_by, Observed,
     StopOutcome, Verdict,
@@ -40,42 +41,56 @@ pub struct LaunchTripwire {
     resume_function: Option<String>,
     clients: SdkClients,
     iam: aws_sdk_iam::Client,
+    /// The member accounts, reached through member.yaml's tripwire role.
+    accounts: EventAccounts,
     notifier: Notifier,
 }
 
 impl LaunchTripwire {
-    /// EC2 could not say what a call started. A principal that is not
-    /// trusted is reported at once, and the invocation fails so that Lambda
-    /// tries the event again (and, failing that, parks it in the failure
-    /// queue, whose alarm tells subscribers too).
-    async fn unreadable(
+    /// The tripwire could not act on the event: EC2 could not say what a call
+    /// started, or the account it happened in cannot be reached. A principal
+    /// that is not trusted is reported at once, and the invocation fails so
+    /// that Lambda tries the event again (and, failing that, parks it in the
+    /// failure queue, whose alarm tells subscribers too).
+    async fn cannot_act(
         &self,
-        call: &ApiCall,
+        parsed: &TripwireEvent,
         region: &str,
-        e: AwsError,
+        account: Option<&str>,
+        detail: String,
+        why: String,
     ) -> Result<TripwireSummary, HandlerError> {
-        tracing::error!(error = %e, call = %call.action(), %region, "could not see what the call launched");
+        tracing::error!(%detail, %region, account, "the tripwire could not act");
         let failure = HandlerError::Incomplete {
             regions: region.to_string(),
-            detail: format!(
-                "what {} launched could not be read: {e} ({})",
-                call.action(),
-                e.advice()
-            ),
+            detail: detail.clone(),
         };
-        if trusted_by(&call.principal, &self.tripwire).is_some() {
-            return Err(failure);
-        }
-        let verdict = Verdict::Alert {
-            urgent: true,
-            why: format!(
-                "EC2 could not say what the call started ({e}), so nothing was stopped yet; Lambda tries the event again, and if it keeps failing the event goes to the failure queue, whose alarm tells you"
-            ),
+        let (event, observed, call) = match parsed {
+            TripwireEvent::Call(call) => {
+                if trusted_by(&call.principal, &self.tripwire).is_some() {
+                    return Err(failure);
+                }
+                let observed = call.launch().map(Observed::from_event).unwrap_or_default();
+                (Event::Call(call), observed, Some(&**call))
+            }
+            TripwireEvent::Finding(f) => {
+                if let Verdict::Quiet(_) = decide_finding(f, &self.tripwire) {
+                    return Err(failure);
+                }
+                let observed = f
+                    .instance_id
+                    .iter()
+                    .map(|id| Observed::named(id, f.instance_type.as_deref()))
+                    .collect();
+                (Event::Finding(f), observed, None)
+            }
+            TripwireEvent::Ignored(_) => return Err(failure),
         };
-        let observed = call.launch().map(Observed::from_event).unwrap_or_default();
-        let stamp = Stamp::now(&stamp_label(Some(call)));
+        let verdict = Verdict::Alert { urgent: true, why };
+        let stamp = Stamp::now(&stamp_label(call));
         let message = render(
-            Event::Call(call),
+            event,
+            account,
             &observed,
             &verdict,
             None,
@@ -85,7 +100,7 @@ impl LaunchTripwire {
         let summary = |notified| TripwireSummary {
             action: "alerted".into(),
             region: Some(region.to_string()),
-            why: Some(e.to_string()),
+            why: Some(detail.clone()),
             stopped: Vec::new(),
             urgent: true,
             subject: message.as_ref().map(|m| m.subject.clone()),
@@ -108,6 +123,7 @@ impl LaunchTripwire {
             resume_function: config.resume_function.clone(),
             clients: SdkClients::new(sdk.clone()),
             iam: aws_sdk_iam::Client::new(sdk),
+            accounts: EventAccounts::new(config.accounts.clone(), MemberRole::Tripwire, sdk),
             notifier: Notifier::new(aws_sdk_sns::Client::new(sdk), &config.notify_topic_arn),
         }
     }
@@ -134,14 +150,55 @@ impl LaunchTripwire {
             TripwireEvent::Call(c) => (Event::Call(c), c.region.clone()),
             TripwireEvent::Finding(f) => (Event::Finding(f), f.region.clone()),
         };
-        let ec2 = self.clients.ec2(&region);
+        let named = match &parsed {
+            TripwireEvent::Call(c) => c.account.as_deref(),
+            TripwireEvent::Finding(f) => f.account.as_deref(),
+            TripwireEvent::Ignored(_) => None,
+        };
+        // The account the event happened in: the guard's own, or a member
+        // account reached through its tripwire role.
+        let (clients, iam, account) = match self.accounts.place(named).await {
+            Ok(Place::Own) => (self.clients.clone(), self.iam.clone(), None),
+            Ok(Place::Member { account, sdk }) => (
+                SdkClients::new(sdk.clone()),
+                aws_sdk_iam::Client::new(&sdk),
+                Some(account),
+            ),
+            Err(Refused::NotCovered(why)) => {
+                tracing::warn!(%why, %region, "ignored");
+                return Ok(quiet("ignored", Some(&region), why));
+            }
+            Err(Refused::Unreachable { account, why }) => {
+                let detail = format!("account {account}: {why}");
+                let alert = format!(
+                    "cost-guard cannot act in account {account} ({why}), so nothing was stopped; Lambda tries the event again, and if it keeps failing the event goes to the failure queue, whose alarm tells you"
+                );
+                return self
+                    .cannot_act(&parsed, &region, Some(&account), detail, alert)
+                    .await;
+            }
+        };
+        let account = account.as_deref();
+        let ec2 = clients.ec2(&region);
         let (observed, verdict) = match &parsed {
             TripwireEvent::Call(c) => {
                 // Only starts, spot requests and fleets ask EC2; RunInstances
                 // names its instances and types itself.
                 let observed = match tripwire::observe(&ec2, c).await {
                     Ok(observed) => observed,
-                    Err(e) => return self.unreadable(c, &region, e).await,
+                    Err(e) => {
+                        let detail = format!(
+                            "what {} launched could not be read: {e} ({})",
+                            c.action(),
+                            e.advice()
+                        );
+                        let alert = format!(
+                            "EC2 could not say what the call started ({e}), so nothing was stopped yet; Lambda tries the event again, and if it keeps failing the event goes to the failure queue, whose alarm tells you"
+                        );
+                        return self
+                            .cannot_act(&parsed, &region, account, detail, alert)
+                            .await;
+                    }
                 };
                 let verdict = decide_call(c, &observed, &self.tripwire);
                 (observed, verdict)
@@ -175,7 +232,7 @@ impl LaunchTripwire {
                 if let (Some(target), false) = (quarantine, self.dry_run) {
                     let arn = call.and_then(|c| c.principal.arn.as_deref());
                     o.quarantine =
-                        Some(iam::quarantine(&self.iam, target, &quarantine_policy_arn(arn)).await);
+                        Some(iam::quarantine(&iam, target, &quarantine_policy_arn(arn)).await);
                 }
                 Some(o)
             }
@@ -184,9 +241,10 @@ impl LaunchTripwire {
             .as_ref()
             .map(|o| o.stopped.clone())
             .unwrap_or_default();
-        tracing::warn!(%region, ?verdict, stopped = stopped.len(), "tripwire");
+        tracing::warn!(%region, account, ?verdict, stopped = stopped.len(), "tripwire");
         let message = render(
             event,
+            account,
             &observed,
             &verdict,
             outcome.as_ref(),

@@ -22,6 +22,7 @@ use crate::domain::fanout::{AccountJob, IncidentRef, Job, SummaryJob};
 use crate::domain::outcome::{first_problem, Stamp, SweepReport};
 use crate::domain::render::Message;
 
+mod event_account;
 pub mod keep_stopped;
 pub mod launch_tripwire;
 mod reach;

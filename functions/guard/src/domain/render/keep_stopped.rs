@@ -7,31 +7,39 @@ use crate::domain::inventory::Resource;
 use crate::domain::keep_stopped::{ordinal, RESTOPS_TAG};
 use crate::domain::render::{res_line, subject_line, Message};
 
-/// `stopped_by` is the original stamp's trigger; `failure` is set when the
-/// stop again did not go through.
+/// `stopped_by` is the original stamp's trigger; `account` the member
+/// account the database is in (`None` for the guard's own); `failure` is set
+/// when the stop again did not go through.
 pub fn render(
     db: &Resource,
     region: &str,
+    account: Option<&str>,
     restops: u32,
     stopped_by: &str,
     failure: Option<&str>,
     resume_function: Option<&str>,
 ) -> Message {
     let mut b = String::new();
+    let place = match account {
+        Some(a) => format!("{region} of account {a}"),
+        None => region.to_string(),
+    };
+    let db_in = match account {
+        Some(a) => format!("{} in account {a}", db.id),
+        None => db.id.clone(),
+    };
     let subject = match failure {
         None => format!(
-            "RDS restarted {} after 7 days stopped; cost-guard stopped it again ({} time)",
-            db.id,
+            "RDS restarted {db_in} after 7 days stopped; cost-guard stopped it again ({} time)",
             ordinal(restops)
         ),
         Some(_) => format!(
-            "URGENT: RDS restarted {} after 7 days stopped, and cost-guard could not stop it again",
-            db.id
+            "URGENT: RDS restarted {db_in} after 7 days stopped, and cost-guard could not stop it again"
         ),
     };
     let _ = writeln!(
         b,
-        "WHAT HAPPENED\nRDS starts a database by itself once it has been stopped for 7 days. It started\n  {}\nin {region}, which cost-guard had stopped ({stopped_by}).",
+        "WHAT HAPPENED\nRDS starts a database by itself once it has been stopped for 7 days. It started\n  {}\nin {place}, which cost-guard had stopped ({stopped_by}).",
         res_line(db)
     );
     match failure {
@@ -45,7 +53,8 @@ pub fn render(
         Some(e) => {
             let _ = writeln!(
                 b,
-                "cost-guard could NOT stop it again: {e}\nIt is running and costing money. Lambda retries; if that fails too, stop it yourself:\n  aws rds stop-db-{} --region {region} --db-{}-identifier {}\n",
+                "cost-guard could NOT stop it again: {e}\nIt is running and costing money. Lambda retries; if that fails too, stop it yourself{}:\n  aws rds stop-db-{} --region {region} --db-{}-identifier {}\n",
+                account.map(|a| format!(" (with credentials in account {a})")).unwrap_or_default(),
                 if db.kind == crate::domain::inventory::ResourceKind::DbCluster { "cluster" } else { "instance" },
                 if db.kind == crate::domain::inventory::ResourceKind::DbCluster { "cluster" } else { "instance" },
                 db.id
@@ -84,6 +93,7 @@ mod tests {
         let m = render(
             &db,
             "us-east-1",
+            None,
             2,
             "budget:monthly",
             None,
@@ -99,12 +109,21 @@ mod tests {
         let m = render(
             &db,
             "us-east-1",
+            Some("222222222222"),
             1,
             "budget:monthly",
             Some("rds:StopDBInstance failed: AccessDenied"),
             None,
         );
-        assert!(m.subject.starts_with("URGENT: RDS restarted analytics-db"));
+        assert!(m
+            .subject
+            .starts_with("URGENT: RDS restarted analytics-db in account 222222222222 after"));
+        assert!(m
+            .body
+            .contains("in us-east-1 of account 222222222222, which"));
+        assert!(m
+            .body
+            .contains("yourself (with credentials in account 222222222222):"));
         assert!(m.body.contains(
             "aws rds stop-db-instance --region us-east-1 --db-instance-identifier analytics-db"
         ));

@@ -55,9 +55,11 @@ pub(crate) fn launched(call: &ApiCall, observed: &[Observed]) -> String {
         .join(", ")
 }
 
-/// The alert, or `None` for a verdict that sends nothing.
+/// The alert, or `None` for a verdict that sends nothing. `account` is the
+/// member account the event happened in, `None` for the guard's own.
 pub(crate) fn render(
     event: Event<'_>,
+    account: Option<&str>,
     observed: &[Observed],
     verdict: &Verdict,
     outcome: Option<&StopOutcome>,
@@ -70,62 +72,74 @@ pub(crate) fn render(
         Verdict::Stop { .. } => (true, None),
     };
     let region = event.region();
+    // Where it happened, as the report says it and, shorter (SNS allows
+    // 100 characters), the subject.
+    let (place, short) = match account {
+        Some(a) => (
+            format!("{region} of account {a}"),
+            format!("{region} ({a})"),
+        ),
+        None => (region.to_string(), region.to_string()),
+    };
     let stopped = outcome.map(|o| o.stopped.as_slice()).unwrap_or_default();
     let dry = outcome.is_some_and(|o| o.dry_run);
-    let subject = match (event, outcome) {
-        (Event::Call(c), Some(o)) => {
-            let what = launched(c, &observed_of(observed, &o.stopped));
-            let verb = if c.event_name == "StartInstances" {
-                "started"
-            } else {
-                "launched"
-            };
-            let who = c.principal.short();
-            if dry {
-                format!("[dry run] cost-guard would stop {what} {verb} in {region} by {who}")
-            } else if stopped.is_empty() {
-                format!(
-                    "cost-guard could NOT stop {} {verb} in {region} by {who}",
-                    launched(c, observed)
-                )
-            } else {
-                format!("cost-guard stopped {what} {verb} in {region} by {who}")
-            }
-        }
-        (Event::Finding(f), Some(_)) => {
-            let id = f.instance_id.as_deref().unwrap_or("an instance");
-            let verb = if dry {
-                "[dry run] cost-guard would stop"
-            } else if stopped.is_empty() {
-                "cost-guard could NOT stop"
-            } else {
-                "cost-guard stopped"
-            };
-            format!("{verb} {id} in {region}: {}", f.finding_type)
-        }
-        (Event::Call(c), None) => {
-            let who = c.principal.short();
-            match (&c.kind, &c.error) {
-                (CallKind::FirstMove(_), _) => format!("{} by {who} in {region}", c.action()),
-                (_, Some(e)) if e.is_dry_run() => {
-                    format!("dry-run probe of {} in {region} by {who}", launched(c, &[]))
+    let subject = {
+        let region = &short;
+        match (event, outcome) {
+            (Event::Call(c), Some(o)) => {
+                let what = launched(c, &observed_of(observed, &o.stopped));
+                let verb = if c.event_name == "StartInstances" {
+                    "started"
+                } else {
+                    "launched"
+                };
+                let who = c.principal.short();
+                if dry {
+                    format!("[dry run] cost-guard would stop {what} {verb} in {region} by {who}")
+                } else if stopped.is_empty() {
+                    format!(
+                        "cost-guard could NOT stop {} {verb} in {region} by {who}",
+                        launched(c, observed)
+                    )
+                } else {
+                    format!("cost-guard stopped {what} {verb} in {region} by {who}")
                 }
-                (_, Some(_)) => format!(
-                    "cost-guard: a launch of {} in {region} was refused ({who})",
-                    launched(c, &[])
-                ),
-                _ => format!(
-                    "cost-guard: {} launched in {region} by {}, not stopped",
-                    launched(c, observed),
-                    c.principal.service().unwrap_or(who)
-                ),
             }
+            (Event::Finding(f), Some(_)) => {
+                let id = f.instance_id.as_deref().unwrap_or("an instance");
+                let verb = if dry {
+                    "[dry run] cost-guard would stop"
+                } else if stopped.is_empty() {
+                    "cost-guard could NOT stop"
+                } else {
+                    "cost-guard stopped"
+                };
+                format!("{verb} {id} in {region}: {}", f.finding_type)
+            }
+            (Event::Call(c), None) => {
+                let who = c.principal.short();
+                match (&c.kind, &c.error) {
+                    (CallKind::FirstMove(_), _) => format!("{} by {who} in {region}", c.action()),
+                    (_, Some(e)) if e.is_dry_run() => {
+                        format!("dry-run probe of {} in {region} by {who}", launched(c, &[]))
+                    }
+                    (_, Some(_)) => format!(
+                        "cost-guard: a launch of {} in {region} was refused ({who})",
+                        launched(c, &[])
+                    ),
+                    _ => format!(
+                        "cost-guard: {} launched in {region} by {}, not stopped",
+                        launched(c, observed),
+                        c.principal.service().unwrap_or(who)
+                    ),
+                }
+            }
+            (Event::Finding(f), None) => format!(
+                "GuardDuty {} on {} in {region}",
+                f.finding_type,
+                f.instance_id.as_deref().unwrap_or("an instance")
+            ),
         }
-        (Event::Finding(f), None) => format!(
-            "GuardDuty {} on {} in {region}",
-            f.finding_type,
-            f.instance_id.as_deref().unwrap_or("an instance")
-        ),
     };
     let subject = if urgent {
         format!("URGENT: {subject}")
@@ -135,7 +149,7 @@ pub(crate) fn render(
 
     let mut b = String::new();
     match event {
-        Event::Call(c) => call_section(&mut b, c, observed),
+        Event::Call(c) => call_section(&mut b, c, account, observed),
         Event::Finding(f) => finding_section(&mut b, f),
     }
     b.push_str("\nWHAT COST-GUARD DID\n");
@@ -145,7 +159,7 @@ pub(crate) fn render(
             if !o.stopped.is_empty() {
                 let _ = writeln!(
                     b,
-                    "{verb} {} in {region}:",
+                    "{verb} {} in {place}:",
                     plural(o.stopped.len(), "instance", "instances")
                 );
                 for t in targets.iter().filter(|t| o.stopped.contains(&t.id)) {
@@ -218,7 +232,7 @@ pub(crate) fn render(
 
     cost_section(&mut b, observed, outcome);
     if !dry && !stopped.is_empty() {
-        restart_section(&mut b, region, stopped, stamp, resume_function);
+        restart_section(&mut b, region, account, stopped, stamp, resume_function);
     }
     not_you_section(&mut b, event);
     Some(Message {
@@ -240,7 +254,7 @@ fn row(b: &mut String, k: &str, v: &str) {
     let _ = writeln!(b, "{:<14}{}", format!("{k}:"), excerpt(v));
 }
 
-fn call_section(b: &mut String, c: &ApiCall, observed: &[Observed]) {
+fn call_section(b: &mut String, c: &ApiCall, account: Option<&str>, observed: &[Observed]) {
     let p = &c.principal;
     b.push_str("WHO\n");
     row(b, "Principal", p.arn.as_deref().unwrap_or("unknown"));
@@ -261,6 +275,9 @@ fn call_section(b: &mut String, c: &ApiCall, observed: &[Observed]) {
     }
     b.push_str("\nWHAT\n");
     row(b, "Call", &format!("{} in {}", c.action(), c.region));
+    if let Some(a) = account.or(c.account.as_deref()) {
+        row(b, "Account", a);
+    }
     row(b, "Time", c.time.as_deref().unwrap_or("unknown"));
     let outcome = match &c.error {
         Some(e) if e.is_dry_run() => {
@@ -376,6 +393,7 @@ fn cost_section(b: &mut String, observed: &[Observed], outcome: Option<&StopOutc
 fn restart_section(
     b: &mut String,
     region: &str,
+    account: Option<&str>,
     stopped: &[String],
     stamp: &Stamp,
     resume_function: Option<&str>,
@@ -390,6 +408,9 @@ fn restart_section(
         b.push_str("Or with the AWS CLI, taking the stamp off first:\n");
     } else {
         b.push_str("If the launch was yours, with the AWS CLI, taking the stamp off first:\n");
+    }
+    if let Some(a) = account {
+        let _ = writeln!(b, "  (with credentials in account {a})");
     }
     let ids = stopped.join(" ");
     let _ = writeln!(
@@ -474,6 +495,7 @@ mod tests {
         };
         let m = render(
             Event::Call(&c),
+            None,
             &seen,
             &v,
             Some(&o),
@@ -509,10 +531,36 @@ mod tests {
         let untag = m.body.find("aws ec2 delete-tags").unwrap();
         assert!(untag < m.body.find("aws ec2 start-instances").unwrap());
 
+        // In a member account, the subject, the report and the commands
+        // say which account.
+        let m = render(
+            Event::Call(&c),
+            Some("222222222222"),
+            &seen,
+            &v,
+            Some(&o),
+            &stamp(),
+            None,
+        )
+        .unwrap();
+        assert!(
+            m.subject
+                .contains("launched in sa-east-1 (222222222222) by user/ci-deployer"),
+            "{}",
+            m.subject
+        );
+        for want in [
+            "Account:      222222222222",
+            "Stopped 3 instances in sa-east-1 of account 222222222222:",
+            "  (with credentials in account 222222222222)\n  aws ec2 delete-tags --region sa-east-1",
+        ] {
+            assert!(m.body.contains(want), "missing {want:?} in\n{}", m.body);
+        }
+
         // In another partition, the detach command names that partition's policy.
         let mut cn = c.clone();
         cn.principal.arn = Some("arn:aws-cn:iam::123456789012:user/ci-deployer".into());
-        let m = render(Event::Call(&cn), &seen, &v, Some(&o), &stamp(), None).unwrap();
+        let m = render(Event::Call(&cn), None, &seen, &v, Some(&o), &stamp(), None).unwrap();
         assert!(
             m.body
                 .contains("--policy-arn arn:aws-cn:iam::aws:policy/AWSCompromisedKeyQuarantineV3"),
@@ -535,7 +583,7 @@ mod tests {
             let c = sample(file);
             let seen = observed(&c);
             let v = decide_call(&c, &seen, &cfg);
-            let m = render(Event::Call(&c), &seen, &v, None, &st, None).unwrap();
+            let m = render(Event::Call(&c), None, &seen, &v, None, &st, None).unwrap();
             assert_eq!(m.subject, want);
             assert!(m.subject.len() <= 100);
             assert!(m.body.contains("Nothing was stopped: "), "{}", m.body);
@@ -555,7 +603,7 @@ mod tests {
             )),
             ..Default::default()
         };
-        let m = render(Event::Call(&root), &seen, &v, Some(&o), &st, None).unwrap();
+        let m = render(Event::Call(&root), None, &seen, &v, Some(&o), &st, None).unwrap();
         assert_eq!(
             m.subject,
             "URGENT: cost-guard stopped 2 x g5.48xlarge launched in ap-south-1 by the ROOT user"
@@ -567,6 +615,7 @@ mod tests {
         // Quiet verdicts send nothing.
         assert!(render(
             Event::Call(&root),
+            None,
             &seen,
             &Verdict::Quiet("cheap".into()),
             None,
@@ -598,7 +647,16 @@ mod tests {
                 .collect(),
             ..Default::default()
         };
-        let m = render(Event::Call(&c), &seen, &v, Some(&failed), &stamp(), None).unwrap();
+        let m = render(
+            Event::Call(&c),
+            None,
+            &seen,
+            &v,
+            Some(&failed),
+            &stamp(),
+            None,
+        )
+        .unwrap();
         assert!(
             m.subject
                 .starts_with("URGENT: cost-guard could NOT stop 3 x p3.2xlarge"),
@@ -613,7 +671,7 @@ mod tests {
             stopped: vec!["i-0a1b2c3d4e5f60001".into()],
             ..Default::default()
         };
-        let m = render(Event::Call(&c), &seen, &v, Some(&dry), &stamp(), None).unwrap();
+        let m = render(Event::Call(&c), None, &seen, &v, Some(&dry), &stamp(), None).unwrap();
         assert!(
             m.subject
                 .starts_with("URGENT: [dry run] cost-guard would stop 1 x p3.2xlarge"),
@@ -644,7 +702,16 @@ mod tests {
             at: "2026-12-01T04:20:20Z".into(),
             by: "tripwire:guardduty".into(),
         };
-        let m = render(Event::Finding(&f), &seen, &verdict, Some(&o), &st, None).unwrap();
+        let m = render(
+            Event::Finding(&f),
+            None,
+            &seen,
+            &verdict,
+            Some(&o),
+            &st,
+            None,
+        )
+        .unwrap();
         assert_eq!(m.subject, "URGENT: cost-guard stopped i-0b1c2d3e4f5a60007 in eu-west-1: CryptoCurrency:EC2/BitcoinTool.B!DNS");
         assert!(m
             .body

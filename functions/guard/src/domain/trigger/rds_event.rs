@@ -38,6 +38,8 @@ pub struct RdsEvent {
     pub id: String,
     pub arn: String,
     pub region: String,
+    /// The account the database is in: the event's, or its ARN's.
+    pub account: Option<String>,
     pub event_id: String,
     pub message: String,
     pub happening: RdsHappening,
@@ -80,8 +82,10 @@ pub fn parse_rds_event(event: &Value) -> Result<RdsEvent, String> {
         .ok_or("the RDS event names no database (`detail.SourceArn`)")?;
     // arn:aws:rds:REGION:ACCOUNT:db:NAME or ...:cluster:NAME
     let parts: Vec<&str> = arn.split(':').collect();
-    let (arn_region, arn_type, arn_name) = match parts.as_slice() {
-        ["arn", _, "rds", region, _, kind, name] if !name.is_empty() => (*region, *kind, *name),
+    let (arn_region, arn_account, arn_type, arn_name) = match parts.as_slice() {
+        ["arn", _, "rds", region, account, kind, name] if !name.is_empty() => {
+            (*region, *account, *kind, *name)
+        }
         _ => {
             return Err(format!(
                 "`detail.SourceArn` {} is not an RDS ARN",
@@ -115,6 +119,8 @@ pub fn parse_rds_event(event: &Value) -> Result<RdsEvent, String> {
         kind,
         id: arn_name.to_string(),
         region: field("region").unwrap_or_else(|| arn_region.to_string()),
+        account: field("account")
+            .or_else(|| Some(arn_account.to_string()).filter(|a| !a.is_empty())),
         arn,
         event_id,
         message: excerpt(&message),
@@ -176,6 +182,21 @@ mod tests {
         }
         let e = parse_rds_event(&sample("rds-cluster-started.json")).unwrap();
         assert_eq!(e.region, "eu-west-1");
+        assert_eq!(e.account.as_deref(), Some("123456789012"));
+    }
+
+    #[test]
+    fn the_account_is_the_events_or_else_the_arns() {
+        let mut e = sample("rds-instance-started.json");
+        e["account"] = serde_json::json!("222222222222");
+        assert_eq!(
+            parse_rds_event(&e).unwrap().account.as_deref(),
+            Some("222222222222")
+        );
+        e.as_object_mut().unwrap().remove("account");
+        let arn = e["detail"]["SourceArn"].as_str().unwrap().to_string();
+        let in_arn = arn.split(':').nth(4).unwrap().to_string();
+        assert_eq!(parse_rds_event(&e).unwrap().account, Some(in_arn));
     }
 
     #[test]
