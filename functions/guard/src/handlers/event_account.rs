@@ -25,7 +25,7 @@ pub(crate) enum Place {
     /// A member account, with credentials of its member role there.
     Member {
         account: String,
-        sdk: aws_types::SdkConfig,
+        sdk: Box<aws_types::SdkConfig>,
     },
 }
 
@@ -84,7 +84,10 @@ impl EventAccounts {
                         account: account.clone(),
                         why,
                     })?;
-                Ok(Place::Member { account, sdk })
+                Ok(Place::Member {
+                    account,
+                    sdk: Box::new(sdk),
+                })
             }
         }
     }

@@ -78,7 +78,7 @@ impl KeepStopped {
         let (clients, account) = match self.accounts.place(e.account.as_deref()).await {
             Ok(Place::Own) => (self.clients.clone(), None),
             Ok(Place::Member { account, sdk }) => (
-                Arc::new(SdkClients::new(sdk)) as Arc<dyn RegionClients>,
+                Arc::new(SdkClients::new(*sdk)) as Arc<dyn RegionClients>,
                 Some(account),
             ),
             Err(Refused::NotCovered(why)) => {

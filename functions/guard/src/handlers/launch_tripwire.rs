@@ -159,11 +159,10 @@ impl LaunchTripwire {
         // account reached through its tripwire role.
         let (clients, iam, account) = match self.accounts.place(named).await {
             Ok(Place::Own) => (self.clients.clone(), self.iam.clone(), None),
-            Ok(Place::Member { account, sdk }) => (
-                SdkClients::new(sdk.clone()),
-                aws_sdk_iam::Client::new(&sdk),
-                Some(account),
-            ),
+            Ok(Place::Member { account, sdk }) => {
+                let iam = aws_sdk_iam::Client::new(&sdk);
+                (SdkClients::new(*sdk), iam, Some(account))
+            }
             Err(Refused::NotCovered(why)) => {
                 tracing::warn!(%why, %region, "ignored");
                 return Ok(quiet("ignored", Some(&region), why));
