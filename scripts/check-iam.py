@@ -47,11 +47,22 @@ RESOURCE_STAR_OK = {
 # SQS calls reach only the guard's own queues; deleting a message is how a
 # consumer acknowledges it, so it is not a deletion of anything the owner has.
 OWN_QUEUES = [{"Fn::GetAtt": [q, "Arn"]} for q in ("FailureQueue", "SweepQueue", "ResultsQueue")]
-# The guard assumes exactly the member role, in any account.
-MEMBER_ROLE = {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"}
-# member.yaml's role trusts the guard's roles only, with both conditions.
+# Each of the guard's roles assumes exactly its own member role, in any
+# account: the sweep and resume the member role, the tripwire and keep-stopped
+# theirs. No other role assumes anything.
+def member_role(suffix=""):
+    return {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}" + suffix}
+
+
+MEMBER_ROLES = {"SweepRole": member_role(), "ResumeRole": member_role(),
+                "LaunchTripwireRole": member_role("-tripwire"),
+                "KeepStoppedRole": member_role("-keep-stopped")}
+# member.yaml's roles trust one guard role each, with both conditions.
 MEMBER_TRUST = {"StringEquals": {"sts:ExternalId": {"Ref": "ExternalId"},
                                  "aws:PrincipalOrgID": {"Ref": "OrganizationId"}}}
+MEMBER_TRUSTED = {"MemberRole": {"AWS": {"Ref": "GuardRoleArns"}},
+                  "MemberTripwireRole": {"AWS": {"Ref": "TripwireRoleArn"}},
+                  "MemberKeepStoppedRole": {"AWS": {"Ref": "KeepStoppedRoleArn"}}}
 STOP = {"ec2:StopInstances", "rds:StopDBInstance", "rds:StopDBCluster"}
 TAGGING = {"ec2:CreateTags", "rds:AddTagsToResource"}
 UNTAGGING = {"ec2:DeleteTags", "rds:RemoveTagsFromResource"}
@@ -62,7 +73,7 @@ KEEP_KEYS = {"cost-guard:restart-pending", "cost-guard:restops"}
 
 # The tripwire must stop instances whoever launched them chose the tags of:
 # its one stop grant without a tag condition, on this account's instances only.
-TRIPWIRE_ROLE = "LaunchTripwireRole"
+TRIPWIRE_ROLES = ("LaunchTripwireRole", "MemberTripwireRole")
 TRIPWIRE_STOP_SID = "TripwireStopsWhatWasLaunched"
 ACCOUNT_INSTANCES = {"Fn::Sub": "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*"}
 QUARANTINE_POLICY = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSCompromisedKeyQuarantineV3"}
@@ -125,15 +136,17 @@ def check_role_statement(where, st):
                 findings.append(f"{where}: {a} on {st.get('Resource')}, not only the guard's own queues")
             if a == "sqs:DeleteMessage":
                 continue
-        if a == "sts:AssumeRole" and listed(st.get("Resource")) != [MEMBER_ROLE]:
-            findings.append(f"{where}: sts:AssumeRole on {st.get('Resource')}, not only the member role")
+        role = where.split()[-1].split("/")[0]
+        if a == "sts:AssumeRole" and (role not in MEMBER_ROLES
+                                      or listed(st.get("Resource")) != [MEMBER_ROLES[role]]):
+            findings.append(f"{where}: sts:AssumeRole on {st.get('Resource')}, not only {role}'s own member role")
         if FORBIDDEN.search(a.split(":", 1)[-1]):
             findings.append(f"{where}: action {a} is forbidden (terminate, delete, modify, wildcard)")
     if "*" in listed(st.get("Resource", [])) and not actions <= RESOURCE_STAR_OK:
         findings.append(f"{where}: Resource * for {sorted(actions - RESOURCE_STAR_OK)}")
     cond = json.dumps(st.get("Condition", {}))
     tripwire_stop = st.get("Sid") == TRIPWIRE_STOP_SID
-    if tripwire_stop and not (where.split()[-1].startswith(TRIPWIRE_ROLE + "/")
+    if tripwire_stop and not (where.split()[-1].split("/")[0] in TRIPWIRE_ROLES
                               and actions == {"ec2:StopInstances"}
                               and listed(st.get("Resource")) == [ACCOUNT_INSTANCES]
                               and not st.get("Condition")):
@@ -192,13 +205,24 @@ def statement_list(doc):
 
 
 def check_trust(where, doc):
+    role = where.split()[-1]
     for st in statement_list(doc["Statement"]):
         principal = st.get("Principal", {})
         if principal.get("Service") in ("lambda.amazonaws.com", "events.amazonaws.com"):
             continue
-        if principal != {"AWS": {"Ref": "GuardRoleArns"}} or st.get("Condition") != MEMBER_TRUST:
+        if principal != MEMBER_TRUSTED.get(role) or st.get("Condition") != MEMBER_TRUST:
             findings.append(f"{where}: trusts {principal} with {st.get('Condition')}, "
-                            "not only the guard's roles with the external id and the organization")
+                            "not only its one guard role with the external id and the organization")
+
+
+def check_bus_policy(where, props):
+    """The guard's bus takes events from the organization's accounts only."""
+    st = props.get("Statement", {})
+    org = {"StringEquals": {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}}}
+    if (listed(st.get("Action")) != ["events:PutEvents"] or st.get("Effect") != "Allow"
+            or st.get("Condition") != org or props.get("EventBusName") != "default"):
+        findings.append(f"{where}: the bus policy grants {st.get('Action')} with {st.get('Condition')}, "
+                        "not only events:PutEvents on the default bus from the organization")
 
 
 def check(path):
@@ -235,6 +259,9 @@ def check(path):
                     check_service_statement(
                         f"{path} {name}", st,
                         {"budgets.amazonaws.com", "cloudwatch.amazonaws.com", "costalerts.amazonaws.com"})
+        elif kind == "AWS::Events::EventBusPolicy":
+            statements += 1
+            check_bus_policy(f"{path} {name}", props)
         elif kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::User"):
             findings.append(f"{path} {name}: unexpected {kind}")
         elif kind == "AWS::Serverless::Function" and "Policies" in props:

@@ -77,10 +77,15 @@ PARAMETER_SETS = {
     "a list of accounts": {"Accounts": "111111111111,222222222222"},
 }
 # member.yaml, for the same selections as the guard (its two required values set).
+MEMBER_TRIPWIRE = "arn:aws:iam::123456789012:role/cost-guard-LaunchTripwireRole-ABC123"
+MEMBER_KEEP = "arn:aws:iam::123456789012:role/cost-guard-KeepStoppedRole-ABC123"
 MEMBER_SETS = {
     "defaults": {},
     "any tag value": {"StopTagValue": ""},
     "all-except-exempt": {"Selection": "all-except-exempt"},
+    "tripwire and keep-stopped roles": {"TripwireRoleArn": MEMBER_TRIPWIRE, "KeepStoppedRoleArn": MEMBER_KEEP,
+                                        "MemberRoleName": "guard-member"},
+    "tripwire role with quarantine": {"TripwireRoleArn": MEMBER_TRIPWIRE, "TripwireQuarantine": "on"},
 }
 MEMBER_REQUIRED = {"GuardRoleArns": f"arn:aws:iam::123456789012:role/{'cost-guard-SweepRole-ABC123'}",
                    "OrganizationId": "o-a1b2c3d4e5"}
@@ -739,18 +744,56 @@ def check_accounts(where, res, resources, functions, roles, f):
             COUNTS["decisions"] += 1
             if not decide(worker_role, action, queues[queue]["Arn"], {}):
                 f.add(where, f"stop-on-overspend's role may not {action} on {queue}")
-    member = f"arn:aws:iam::{OTHER_ACCOUNT}:role/{res.params['MemberRoleName']}"
-    other = f"arn:aws:iam::{OTHER_ACCOUNT}:role/OrganizationAccountAccessRole"
+    # Each role assumes its own member role and no other: the sweep and resume
+    # the member role, the tripwire and keep-stopped theirs.
+    base = f"arn:aws:iam::{OTHER_ACCOUNT}:role/{res.params['MemberRoleName']}"
+    own_member = {"SweepRole": "", "ResumeRole": "", "LaunchTripwireRole": "-tripwire",
+                  "KeepStoppedRole": "-keep-stopped"}
+    targets = [base, base + "-tripwire", base + "-keep-stopped",
+               f"arn:aws:iam::{OTHER_ACCOUNT}:role/OrganizationAccountAccessRole"]
     for role in roles:
         docs = [d for _, d in policy_documents(roles[role])]
-        may = multi and role in ("SweepRole", "ResumeRole")
-        for arn, want in ((member, may), (other, False)):
+        for arn in targets:
+            want = multi and role in own_member and arn == base + own_member[role]
             COUNTS["decisions"] += 1
             if decide(docs, "sts:AssumeRole", arn, {}) != want:
                 f.add(where, f"{role}: sts:AssumeRole on {arn} must be {'allowed' if want else 'denied'}")
+        may = multi and role in ("SweepRole", "ResumeRole")
         COUNTS["decisions"] += 1
         if decide(docs, "organizations:ListAccounts", "*", {}) != may:
             f.add(where, f"{role}: organizations:ListAccounts must be {'allowed' if may else 'denied'}")
+    # launch-tripwire and keep-stopped know the accounts, to act in the one an
+    # event comes from.
+    for name in ("LaunchTripwireFunction", "KeepStoppedFunction"):
+        env = functions[name]["Properties"].get("Environment", {}).get("Variables", {})
+        for var, param in (("ACCOUNTS", "Accounts"), ("MEMBER_ROLE_NAME", "MemberRoleName"),
+                           ("MEMBER_EXTERNAL_ID", "MemberExternalId")):
+            if env.get(var) != res.params[param]:
+                f.add(where, f"{name}: {var}={env.get(var)!r}, must be {res.params[param]!r} ({param})")
+    # The tripwire trusts resume's starts through the member role: in any
+    # account the guard covers, or in its own alone.
+    trusted = functions["LaunchTripwireFunction"]["Properties"]["Environment"]["Variables"].get(
+        "TRIPWIRE_TRUSTED_PRINCIPALS", "").split(",")
+    for account, want in ((ACCOUNT, True), (OTHER_ACCOUNT, multi)):
+        session = f"arn:aws:sts::{account}:assumed-role/{res.params['MemberRoleName']}/cost-guard"
+        COUNTS["matches"] += 1
+        if any(fnmatch.fnmatchcase(session, g) for g in trusted if g) != want:
+            f.add(where, f"TRIPWIRE_TRUSTED_PRINCIPALS {'does not trust' if want else 'trusts'} {session}")
+    # The default bus takes the organization's forwarded events, and only
+    # those, when the guard covers an organization whose id it knows.
+    buses = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::EventBusPolicy"]
+    org = res.params.get("OrganizationId", "")
+    if len(buses) != (1 if multi and org else 0):
+        f.add(where, f"{len(buses)} event bus policies with Accounts={res.params['Accounts']} and OrganizationId={org!r}")
+    home_bus = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"
+    for bus in buses:
+        doc = [{"Statement": [bus.get("Statement", {})]}]
+        for org_id, want in ((org, True), ("o-zzzzzzzzzz", False)):
+            COUNTS["decisions"] += 1
+            if decide(doc, "events:PutEvents", home_bus, {"aws:PrincipalOrgID": org_id}) != want:
+                f.add(where, f"the bus policy {'refuses' if want else 'accepts'} events from organization {org_id}")
+        if bus.get("EventBusName") != "default":
+            f.add(where, f"the bus policy is on {bus.get('EventBusName')}, not the default bus the rules are on")
 
 
 def fn_role(res, resources, function, roles):
@@ -762,24 +805,49 @@ def fn_role(res, resources, function, roles):
 
 
 def check_member(path, f):
-    """member.yaml's role decides as the guard's own sweep and resume roles do."""
+    """member.yaml's roles decide as the guard's own roles do: MemberRole as
+    the sweep and resume roles, the tripwire's and keep-stopped's as theirs;
+    each trusts its one guard role, under the name the guard assumes."""
     t = load(path)
     for label, values in MEMBER_SETS.items():
         where = f"member.yaml [{label}]"
         res = Resolver(t, {**MEMBER_REQUIRED, **values})
         roles = {n: r for n, r in res.resources.items() if r["Type"] == "AWS::IAM::Role"}
-        if list(roles) != ["MemberRole"]:
-            f.add(where, f"roles {sorted(roles)}, expected MemberRole alone")
+        trusted = {"MemberRole": (res.params["GuardRoleArns"], ""),
+                   "MemberTripwireRole": (res.params["TripwireRoleArn"], "-tripwire"),
+                   "MemberKeepStoppedRole": (res.params["KeepStoppedRoleArn"], "-keep-stopped")}
+        want_roles = sorted(n for n, (arn, _) in trusted.items() if arn)
+        if sorted(roles) != want_roles:
+            f.add(where, f"roles {sorted(roles)}, expected {want_roles}")
             continue
+        for name, role in roles.items():
+            arn, suffix = trusted[name]
+            props = role["Properties"]
+            if props.get("RoleName") != res.params["MemberRoleName"] + suffix:
+                f.add(where, f"{name} is named {props.get('RoleName')}, not {res.params['MemberRoleName'] + suffix}, which the guard assumes")
+            principals = [p for st in props["AssumeRolePolicyDocument"]["Statement"]
+                          for p in listed(st.get("Principal", {}).get("AWS", []))]
+            if sorted(principals) != sorted(arn.split(",")):
+                f.add(where, f"{name} trusts {principals}, not {arn.split(',')}")
 
         def expect(role, want, action, resource, ctx, what):
+            if role not in roles:
+                return
             COUNTS["decisions"] += 1
-            got = decide([d for _, d in policy_documents(roles["MemberRole"])], action, resource, ctx)
+            got = decide([d for _, d in policy_documents(roles[role])], action, resource, ctx)
             if got != want:
-                f.add(where, f"MemberRole: {action} on {what} is {'allowed' if got else 'denied'}, must be {'allowed' if want else 'denied'}")
+                f.add(where, f"{role}: {action} on {what} is {'allowed' if got else 'denied'}, must be {'allowed' if want else 'denied'}")
 
         sweep_expectations(expect, "MemberRole", res.params)
         resume_expectations(expect, "MemberRole")
+        inst = lambda account=ACCOUNT, region="eu-west-1": f"arn:aws:ec2:{region}:{account}:instance/i-0123456789abcdef0"  # noqa: E731
+        keep_and_tripwire_expectations(expect, res.params, inst, f"arn:aws:rds:eu-west-1:{ACCOUNT}:db:analytics",
+                                       res.params["ExemptTagKey"],
+                                       ["cost-guard:stopped-at", "cost-guard:stopped-by"],
+                                       keep="MemberKeepStoppedRole", trip="MemberTripwireRole")
+        # The sweep's member role never gets the tripwire's untagged stop.
+        expect("MemberRole", False, "ec2:StopInstances", inst(region="sa-east-1"),
+               tags_context({res.params["ExemptTagKey"]: "true"}), "an exempt instance")
         for action in ("ec2:TerminateInstances", "ec2:ModifyInstanceAttribute", "rds:DeleteDBInstance",
                        "iam:AttachUserPolicy", "sts:AssumeRole"):
             expect("MemberRole", False, action, f"arn:aws:ec2:eu-west-1:{ACCOUNT}:instance/i-0123456789abcdef0",
@@ -850,17 +918,16 @@ def resume_expectations(expect, resume):
     expect(resume, False, "ec2:StartInstances", inst(OTHER_ACCOUNT), tags_context({"cost-guard:resuming": "x"}), "another account's instance")
 
 
-def keep_and_tripwire_expectations(expect, p, inst, db, exempt, stamp_keys):
+def keep_and_tripwire_expectations(expect, p, inst, db, exempt, stamp_keys,
+                                   keep="KeepStoppedRole", trip="LaunchTripwireRole"):
     """keep-stopped and launch-tripwire, each with its own narrow role."""
     # keep-stopped: stops only stamped databases that are not exempt.
-    keep = "KeepStoppedRole"
     expect(keep, True, "rds:StopDBInstance", db, tags_context({"cost-guard:stopped-at": "x"}), "a stamped database")
     expect(keep, False, "rds:StopDBInstance", db, tags_context({}), "an unstamped database")
     expect(keep, False, "rds:StopDBInstance", db, tags_context({"cost-guard:stopped-at": "x", exempt: "true"}), "a stamped exempt database")
     expect(keep, False, "ec2:StopInstances", inst(), tags_context({"cost-guard:stopped-at": "x"}), "an instance")
 
     # launch-tripwire: stops any instance of the account, whatever its tags.
-    trip = "LaunchTripwireRole"
     expect(trip, True, "ec2:StopInstances", inst(region="sa-east-1"), tags_context({exempt: "true"}), "an exempt instance a hijacker launched")
     expect(trip, False, "ec2:StopInstances", inst(OTHER_ACCOUNT), tags_context({}), "another account's instance")
     expect(trip, False, "rds:StopDBInstance", db, tags_context({}), "a database")
@@ -880,13 +947,16 @@ def keep_and_tripwire_expectations(expect, p, inst, db, exempt, stamp_keys):
 
 def check_forwarder(path, events, f, label="forwarder.yaml"):
     t = load(path)
-    for target in ("us-east-1", "eu-west-1"):
-        res = Resolver(t, {"TargetRegion": target})
+    # This account's guard in another region; and, from a member account,
+    # the organization guard's account (OTHER_ACCOUNT here).
+    for target, account in (("us-east-1", ""), ("eu-west-1", ""), ("us-east-1", OTHER_ACCOUNT)):
+        res = Resolver(t, {"TargetRegion": target, "TargetAccount": account})
         resources = res.resources
-        home = f"arn:aws:events:{target}:{ACCOUNT}:event-bus/default"
+        home = f"arn:aws:events:{target}:{account or ACCOUNT}:event-bus/default"
         role_docs = [d for r in resources.values() if r["Type"] == "AWS::IAM::Role"
                      for _, d in policy_documents(r)]
-        check_rules(f, f"{label} [TargetRegion={target}]", resources, events, home, role_docs)
+        check_rules(f, f"{label} [TargetRegion={target}, TargetAccount={account or 'this'}]",
+                    resources, events, home, role_docs)
 
 
 def run_checks(template_path, forwarder_path, events, member_path):
