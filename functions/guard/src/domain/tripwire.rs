@@ -448,6 +448,34 @@ mod tests {
     }
 
     #[test]
+    fn an_organization_guard_trusts_resume_through_the_member_role_in_any_account() {
+        // What template.yaml gives the tripwire when it covers several accounts.
+        let trust = cfg(&[(
+            "TRIPWIRE_TRUSTED_PRINCIPALS",
+            "arn:aws:sts::*:assumed-role/cost-guard-member/*",
+        )]);
+        let session = |account: &str, role: &str| {
+            let mut c = call("tripwire-start-instances.json");
+            c.principal.arn = Some(format!(
+                "arn:aws:sts::{account}:assumed-role/{role}/cost-guard"
+            ));
+            c.principal.issuer_arn = Some(format!("arn:aws:iam::{account}:role/{role}"));
+            c.principal
+        };
+        for account in ["111111111111", "222222222222"] {
+            assert!(trusted_by(&session(account, "cost-guard-member"), &trust).is_some());
+        }
+        // Not the tripwire's own member role, nor a look-alike name.
+        for role in ["cost-guard-member-tripwire", "cost-guard-members"] {
+            assert_eq!(
+                trusted_by(&session("222222222222", role), &trust),
+                None,
+                "{role}"
+            );
+        }
+    }
+
+    #[test]
     fn a_cheap_launch_in_an_allowed_region_is_a_log_line_and_a_disallowed_region_stops_anything() {
         let mut c = call("tripwire-run-instances.json");
         let mut cheap = from_event(&c);
