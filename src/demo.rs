@@ -190,7 +190,8 @@ pub async fn run(dry_run: bool) -> Result<()> {
 
 /// Every account of an organization: the emulator's account becomes the
 /// management account of two member accounts, each with a GPU miner in two
-/// regions, and the same budget alert sweeps all three accounts.
+/// regions, and the same budget alert sweeps all three accounts; then a
+/// launch in a member account is stopped there by the tripwire.
 async fn organization(
     sdk: &aws_types::SdkConfig,
     vars: &HashMap<String, String>,
@@ -228,6 +229,43 @@ async fn organization(
         Ok(summary) => println!(
             "Function returned: acted={} stopped={} regions swept={}",
             summary.acted, summary.stopped, summary.regions_swept
+        ),
+        Err(e) => println!("Function returned an error (Lambda would retry): {e}"),
+    }
+    print_received(inbox).await?;
+
+    // A launch in a member account: its forwarder brings the event to the
+    // guard's bus, and the tripwire acts in that account through its role.
+    let team_b = &members[1];
+    println!(
+        "\n{}\nORGANIZATION, LAUNCH TRIPWIRE: in team-b ({team_b}), a leaked key launches 2 x p3.2xlarge in\neu-west-1; team-b's forwarder brings CloudTrail's event to the guard's bus, and the tripwire\nassumes cost-guard-member-tripwire there",
+        "=".repeat(78)
+    );
+    let member = emulator::member_sdk(sdk, team_b).await?;
+    let hijack = emulator::launch(&member, "eu-west-1", 2, "p3.2xlarge", "miner", &[]).await?;
+    let mut event = emulator::launch_event(
+        "tripwire-run-instances.json",
+        "eu-west-1",
+        &hijack,
+        "p3.2xlarge",
+    )?;
+    event["account"] = serde_json::json!(team_b);
+    event["detail"]["recipientAccountId"] = serde_json::json!(team_b);
+    // The leaked key is one of that account's users.
+    event["detail"]["userIdentity"]["accountId"] = serde_json::json!(team_b);
+    event["detail"]["userIdentity"]["arn"] =
+        serde_json::json!(format!("arn:aws:iam::{team_b}:user/ci-deployer"));
+    let tripwire = LaunchTripwire::new(
+        &Config::from_map(&vars)?,
+        TripwireConfig::from_lookup(|_| None)?,
+        sdk,
+    );
+    match tripwire.handle(&event).await {
+        Ok(s) => println!(
+            "Function returned: action={} stopped={} urgent={}",
+            s.action,
+            s.stopped.len(),
+            s.urgent
         ),
         Err(e) => println!("Function returned an error (Lambda would retry): {e}"),
     }

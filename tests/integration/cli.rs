@@ -98,6 +98,19 @@ fn demo_runs_end_to_end() {
         "{text}"
     );
     assert!(text.contains("; 6 regions swept in 3 accounts."), "{text}");
+    // A member account's launch, stopped there by the tripwire.
+    let member_launch = text
+        .lines()
+        .find(|l| {
+            l.starts_with(
+                "Subject: URGENT: cost-guard stopped 2 x p3.2xlarge launched in eu-west-1 (",
+            )
+        })
+        .unwrap_or_else(|| panic!("no member-account tripwire alert:\n{text}"));
+    assert!(
+        member_launch.ends_with(") by user/ci-deployer"),
+        "{member_launch}"
+    );
     let after = text.split("FLEET AFTER").nth(1).unwrap();
     assert_eq!(after.matches(" stopped ").count(), 15, "{after}");
     assert_eq!(

@@ -389,6 +389,10 @@ fn launch_in(account: &str, region: &str, ids: &[String]) -> serde_json::Value {
         emulator::launch_event("tripwire-run-instances.json", region, ids, "p3.2xlarge").unwrap();
     event["account"] = serde_json::json!(account);
     event["detail"]["recipientAccountId"] = serde_json::json!(account);
+    // The leaked key is one of that account's users.
+    event["detail"]["userIdentity"]["accountId"] = serde_json::json!(account);
+    event["detail"]["userIdentity"]["arn"] =
+        serde_json::json!(format!("arn:aws:iam::{account}:user/ci-deployer"));
     event
 }
 
