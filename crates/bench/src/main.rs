@@ -269,14 +269,27 @@ async fn bench_tripwire(events: usize) -> Result<()> {
     if let Some(s) = &r.cold.spawn_to_stop {
         rows.push(row("cold: process start -> StopInstances sent", s));
     }
+    rows.push(row(
+        "member account, warm: event -> StopInstances sent",
+        &r.member_warm.to_stop,
+    ));
+    rows.push(row(
+        "member account, cold: event -> StopInstances sent",
+        &r.member_cold.to_stop,
+    ));
+    rows.push(row(
+        "member account, cold: event -> alert published",
+        &r.member_cold.to_answer,
+    ));
     print!(
         "{}",
         cost_guard::table::columns(&["CASE", "MEDIAN", "P90", "MIN", "MAX"], &rows)
     );
-    if let Some(rss) = r.cold.peak_rss_kib {
+    if let (Some(own), Some(member)) = (r.cold.peak_rss_kib, r.member_cold.peak_rss_kib) {
         println!(
-            "\nPeak RSS of a cold process: {:.1} MiB",
-            rss as f64 / 1024.0
+            "\nPeak RSS of a cold process: {:.1} MiB (member account: {:.1} MiB)",
+            own as f64 / 1024.0,
+            member as f64 / 1024.0
         );
     }
     println!(
@@ -288,6 +301,8 @@ async fn bench_tripwire(events: usize) -> Result<()> {
         .requests
         .keys()
         .chain(r.cold.requests.keys())
+        .chain(r.member_warm.requests.keys())
+        .chain(r.member_cold.requests.keys())
         .cloned()
         .collect();
     keys.sort();
@@ -306,12 +321,24 @@ async fn bench_tripwire(events: usize) -> Result<()> {
                 k.1.clone(),
                 range(&r.warm.requests, k),
                 range(&r.cold.requests, k),
+                range(&r.member_warm.requests, k),
+                range(&r.member_cold.requests, k),
             ]
         })
         .collect();
     print!(
         "{}",
-        cost_guard::table::columns(&["SERVICE", "ACTION", "WARM", "COLD"], &rows)
+        cost_guard::table::columns(
+            &[
+                "SERVICE",
+                "ACTION",
+                "WARM",
+                "COLD",
+                "MEMBER WARM",
+                "MEMBER COLD"
+            ],
+            &rows
+        )
     );
     Ok(())
 }

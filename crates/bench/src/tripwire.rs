@@ -2,7 +2,9 @@
 //! handler to the StopInstances request leaving it, warm (one handler serving
 //! event after event, as a warm Lambda does) and cold (a fresh release binary
 //! per event, through the runtime-API stub), with every AWS request an event
-//! costs, counted by the loopback proxy.
+//! costs, counted by the loopback proxy. Both again for launches in a member
+//! account of an organization, which the tripwire reaches through its member
+//! role (`ACCOUNTS=organization`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -37,12 +39,15 @@ pub struct Case {
     pub requests: BTreeMap<(String, String), (usize, usize)>,
 }
 
-/// Both cases over `events` events each.
+/// Every case over `events` events each.
 #[derive(Debug, Clone)]
 pub struct Report {
     pub events: usize,
     pub warm: Case,
     pub cold: Case,
+    /// Launches in a member account, the guard covering the organization.
+    pub member_warm: Case,
+    pub member_cold: Case,
 }
 
 struct Setup {
@@ -52,7 +57,35 @@ struct Setup {
     sdk: aws_types::SdkConfig,
     /// Straight to the emulator: launching and checking, not counted.
     direct: aws_types::SdkConfig,
+    /// A member account, straight to the emulator: its id and credentials.
+    member: (String, aws_types::SdkConfig),
     topic: String,
+}
+
+/// Where the hijacker launches: the guard's own account, or the member's.
+#[derive(Clone, Copy, PartialEq)]
+enum Where {
+    Own,
+    Member,
+}
+
+impl Setup {
+    /// Credentials acting where the launches happen, straight to the emulator.
+    fn direct(&self, at: Where) -> &aws_types::SdkConfig {
+        match at {
+            Where::Own => &self.direct,
+            Where::Member => &self.member.1,
+        }
+    }
+
+    /// The function's environment beyond its endpoint.
+    fn vars(&self, at: Where) -> Vec<(&'static str, String)> {
+        let mut vars = vec![("NOTIFY_TOPIC_ARN", self.topic.clone())];
+        if at == Where::Member {
+            vars.push(("ACCOUNTS", "organization".into()));
+        }
+        vars
+    }
 }
 
 async fn setup() -> Result<Setup, Error> {
@@ -61,11 +94,17 @@ async fn setup() -> Result<Setup, Error> {
     let sdk = emulator::sdk_config_for(&proxy.endpoint).await;
     let direct = moto.sdk_config().await;
     let topic = emulator::create_topic(&direct, "bench-tripwire-notify").await?;
+    let id = emulator::organization(&direct, &["team-a"])
+        .await?
+        .pop()
+        .ok_or("no member account")?;
+    let member = emulator::member_sdk(&direct, &id).await?;
     Ok(Setup {
         _moto: moto,
         proxy,
         sdk,
         direct,
+        member: (id, member),
         topic,
     })
 }
@@ -79,12 +118,10 @@ fn ec2(sdk: &aws_types::SdkConfig, region: &str) -> aws_sdk_ec2::Client {
 }
 
 /// A hijacker's launch: `PER_EVENT` costly instances in `region`, and the
-/// CloudTrail event that reports it (the sample, with the emulator's ids).
-async fn launch(
-    direct: &aws_types::SdkConfig,
-    region: &str,
-) -> Result<(Vec<String>, Value), Error> {
-    let out = ec2(direct, region)
+/// CloudTrail event that reports it (the sample, with the emulator's ids;
+/// from the member account, as its forwarder brings it).
+async fn launch(s: &Setup, at: Where, region: &str) -> Result<(Vec<String>, Value), Error> {
+    let out = ec2(s.direct(at), region)
         .run_instances()
         .image_id("ami-12c6146b")
         .instance_type(InstanceType::from(INSTANCE_TYPE))
@@ -103,7 +140,16 @@ async fn launch(
         .iter()
         .filter_map(|i| i.instance_id().map(str::to_string))
         .collect();
-    let event = emulator::launch_event("tripwire-run-instances.json", region, &ids, INSTANCE_TYPE)?;
+    let mut event =
+        emulator::launch_event("tripwire-run-instances.json", region, &ids, INSTANCE_TYPE)?;
+    if at == Where::Member {
+        let id = &s.member.0;
+        event["account"] = Value::from(id.as_str());
+        event["detail"]["recipientAccountId"] = Value::from(id.as_str());
+        event["detail"]["userIdentity"]["accountId"] = Value::from(id.as_str());
+        event["detail"]["userIdentity"]["arn"] =
+            Value::from(format!("arn:aws:iam::{id}:user/ci-deployer"));
+    }
     Ok((ids, event))
 }
 
@@ -170,10 +216,14 @@ fn add_counts(
     }
 }
 
-/// `events` events to one handler, after one unmeasured event (connections).
-async fn warm(s: &Setup, events: usize) -> Result<Case, Error> {
-    let vars: std::collections::HashMap<String, String> =
-        [("NOTIFY_TOPIC_ARN".to_string(), s.topic.clone())].into();
+/// `events` events to one handler, after one unmeasured event (connections,
+/// and for a member account its role's credentials).
+async fn warm(s: &Setup, at: Where, events: usize) -> Result<Case, Error> {
+    let vars: std::collections::HashMap<String, String> = s
+        .vars(at)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
     let handler = guard::handlers::launch_tripwire::LaunchTripwire::new(
         &guard::domain::config::Config::from_map(&vars)?,
         guard::domain::config::TripwireConfig::from_lookup(|_| None)?,
@@ -184,7 +234,7 @@ async fn warm(s: &Setup, events: usize) -> Result<Case, Error> {
     let mut requests = BTreeMap::new();
     for n in 0..=events {
         let region = REGIONS[n % REGIONS.len()];
-        let (ids, event) = launch(&s.direct, region).await?;
+        let (ids, event) = launch(s, at, region).await?;
         s.proxy.reset_log();
         let start = Instant::now();
         let summary = handler.handle(&event).await.map_err(|e| e.to_string())?;
@@ -201,7 +251,7 @@ async fn warm(s: &Setup, events: usize) -> Result<Case, Error> {
             .into());
         }
         let counts = s.proxy.counts();
-        check_stopped(&s.direct, region, &ids).await?;
+        check_stopped(s.direct(at), region, &ids).await?;
         if n == 0 {
             continue; // the unmeasured first event
         }
@@ -219,7 +269,7 @@ async fn warm(s: &Setup, events: usize) -> Result<Case, Error> {
 }
 
 /// `events` events, each to a freshly started release binary.
-async fn cold(s: &Setup, binary: &Path, events: usize) -> Result<Case, Error> {
+async fn cold(s: &Setup, at: Where, binary: &Path, events: usize) -> Result<Case, Error> {
     if !binary.is_file() {
         return Err(format!(
             "{} not found: build the release binaries first (cargo build --release --workspace --bins)",
@@ -227,10 +277,8 @@ async fn cold(s: &Setup, binary: &Path, events: usize) -> Result<Case, Error> {
         )
         .into());
     }
-    let env = [
-        ("AWS_ENDPOINT_URL", s.proxy.endpoint.clone()),
-        ("NOTIFY_TOPIC_ARN", s.topic.clone()),
-    ];
+    let mut env = vec![("AWS_ENDPOINT_URL", s.proxy.endpoint.clone())];
+    env.extend(s.vars(at));
     let mut to_stop = Vec::with_capacity(events);
     let mut to_answer = Vec::with_capacity(events);
     let mut spawn_to_stop = Vec::with_capacity(events);
@@ -239,7 +287,7 @@ async fn cold(s: &Setup, binary: &Path, events: usize) -> Result<Case, Error> {
     // One unmeasured start first: the binary into the page cache.
     for n in 0..=events {
         let region = REGIONS[n % REGIONS.len()];
-        let (ids, event) = launch(&s.direct, region).await?;
+        let (ids, event) = launch(s, at, region).await?;
         s.proxy.reset_log();
         let m = crate::process::invoke_function(binary, &env, &event, COLD_TIMEOUT).await?;
         if !m.success {
@@ -251,7 +299,7 @@ async fn cold(s: &Setup, binary: &Path, events: usize) -> Result<Case, Error> {
             .ok_or("no StopInstances request")?;
         let event_at = m.event_at.ok_or("the function never asked for its event")?;
         let counts = s.proxy.counts();
-        check_stopped(&s.direct, region, &ids).await?;
+        check_stopped(s.direct(at), region, &ids).await?;
         if n == 0 {
             continue;
         }
@@ -270,12 +318,16 @@ async fn cold(s: &Setup, binary: &Path, events: usize) -> Result<Case, Error> {
     })
 }
 
-/// Both cases, `events` events each, on one emulator.
+/// Every case, `events` events each, on one emulator.
 pub async fn run(binary: &Path, events: usize) -> Result<Report, Error> {
     let s = setup().await?;
-    let warm = warm(&s, events).await?;
-    let cold = cold(&s, binary, events).await?;
-    Ok(Report { events, warm, cold })
+    Ok(Report {
+        events,
+        warm: warm(&s, Where::Own, events).await?,
+        cold: cold(&s, Where::Own, binary, events).await?,
+        member_warm: warm(&s, Where::Member, events).await?,
+        member_cold: cold(&s, Where::Member, binary, events).await?,
+    })
 }
 
 #[cfg(test)]
