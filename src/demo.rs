@@ -169,15 +169,7 @@ pub async fn run(dry_run: bool) -> Result<()> {
     let tripwire = LaunchTripwire::new(&config, TripwireConfig::from_lookup(|_| None)?, &sdk);
     let event =
         emulator::launch_event("tripwire-run-instances.json", region, &hijack, "p3.2xlarge")?;
-    match tripwire.handle(&event).await {
-        Ok(s) => println!(
-            "Function returned: action={} stopped={} urgent={}",
-            s.action,
-            s.stopped.len(),
-            s.urgent
-        ),
-        Err(e) => println!("Function returned an error (Lambda would retry): {e}"),
-    }
+    trip(&tripwire, &event).await;
     print_received(&inbox).await?;
 
     organization(&sdk, &vars, &inbox).await?;
@@ -243,24 +235,29 @@ async fn organization(
     );
     let member = emulator::member_sdk(sdk, team_b).await?;
     let hijack = emulator::launch(&member, "eu-west-1", 2, "p3.2xlarge", "miner", &[]).await?;
-    let mut event = emulator::launch_event(
-        "tripwire-run-instances.json",
-        "eu-west-1",
-        &hijack,
-        "p3.2xlarge",
-    )?;
-    event["account"] = serde_json::json!(team_b);
-    event["detail"]["recipientAccountId"] = serde_json::json!(team_b);
     // The leaked key is one of that account's users.
-    event["detail"]["userIdentity"]["accountId"] = serde_json::json!(team_b);
-    event["detail"]["userIdentity"]["arn"] =
-        serde_json::json!(format!("arn:aws:iam::{team_b}:user/ci-deployer"));
+    let event = emulator::in_account(
+        emulator::launch_event(
+            "tripwire-run-instances.json",
+            "eu-west-1",
+            &hijack,
+            "p3.2xlarge",
+        )?,
+        team_b,
+    );
     let tripwire = LaunchTripwire::new(
         &Config::from_map(&vars)?,
         TripwireConfig::from_lookup(|_| None)?,
         sdk,
     );
-    match tripwire.handle(&event).await {
+    trip(&tripwire, &event).await;
+    print_received(inbox).await?;
+    Ok(())
+}
+
+/// Hands `event` to the tripwire and prints what it returned.
+async fn trip(tripwire: &LaunchTripwire, event: &serde_json::Value) {
+    match tripwire.handle(event).await {
         Ok(s) => println!(
             "Function returned: action={} stopped={} urgent={}",
             s.action,
@@ -269,8 +266,6 @@ async fn organization(
         ),
         Err(e) => println!("Function returned an error (Lambda would retry): {e}"),
     }
-    print_received(inbox).await?;
-    Ok(())
 }
 
 async fn print_fleet(sdk: &aws_types::SdkConfig, select: &SelectionConfig) -> Result<()> {

@@ -385,15 +385,9 @@ fn tripwire(org: &Org, sdk: &SdkConfig, accounts: &str) -> LaunchTripwire {
 /// CloudTrail's RunInstances event for `ids` (p3.2xlarge) in `region` of
 /// `account`, as the forwarder brings it from there.
 fn launch_in(account: &str, region: &str, ids: &[String]) -> serde_json::Value {
-    let mut event =
+    let event =
         emulator::launch_event("tripwire-run-instances.json", region, ids, "p3.2xlarge").unwrap();
-    event["account"] = serde_json::json!(account);
-    event["detail"]["recipientAccountId"] = serde_json::json!(account);
-    // The leaked key is one of that account's users.
-    event["detail"]["userIdentity"]["accountId"] = serde_json::json!(account);
-    event["detail"]["userIdentity"]["arn"] =
-        serde_json::json!(format!("arn:aws:iam::{account}:user/ci-deployer"));
-    event
+    emulator::in_account(event, account)
 }
 
 /// `n` p3.2xlarge instances launched in eu-west-1 of member `account`.

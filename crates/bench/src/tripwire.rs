@@ -140,16 +140,11 @@ async fn launch(s: &Setup, at: Where, region: &str) -> Result<(Vec<String>, Valu
         .iter()
         .filter_map(|i| i.instance_id().map(str::to_string))
         .collect();
-    let mut event =
-        emulator::launch_event("tripwire-run-instances.json", region, &ids, INSTANCE_TYPE)?;
-    if at == Where::Member {
-        let id = &s.member.0;
-        event["account"] = Value::from(id.as_str());
-        event["detail"]["recipientAccountId"] = Value::from(id.as_str());
-        event["detail"]["userIdentity"]["accountId"] = Value::from(id.as_str());
-        event["detail"]["userIdentity"]["arn"] =
-            Value::from(format!("arn:aws:iam::{id}:user/ci-deployer"));
-    }
+    let event = emulator::launch_event("tripwire-run-instances.json", region, &ids, INSTANCE_TYPE)?;
+    let event = match at {
+        Where::Own => event,
+        Where::Member => emulator::in_account(event, &s.member.0),
+    };
     Ok((ids, event))
 }
 

@@ -647,6 +647,25 @@ pub fn launch_event(
     Ok(event)
 }
 
+/// A CloudTrail event moved to member `account`, as its forwarder brings it
+/// to the guard's bus: the envelope's and the record's account, and the
+/// caller one of that account's IAM users (same name as in the sample).
+pub fn in_account(mut event: serde_json::Value, account: &str) -> serde_json::Value {
+    use serde_json::json;
+    event["account"] = json!(account);
+    event["detail"]["recipientAccountId"] = json!(account);
+    let identity = &mut event["detail"]["userIdentity"];
+    if let Some(user) = identity["arn"]
+        .as_str()
+        .and_then(|arn| arn.rsplit_once(':'))
+        .map(|(_, user)| user.to_string())
+    {
+        identity["arn"] = json!(format!("arn:aws:iam::{account}:{user}"));
+    }
+    identity["accountId"] = json!(account);
+    event
+}
+
 /// Makes the emulator's default account an organization's management account
 /// with one member account per name. Returns the members' ids, in order.
 pub async fn organization(sdk: &SdkConfig, members: &[&str]) -> Result<Vec<String>, EmulatorError> {
