@@ -418,12 +418,7 @@ pub fn launch_event(data: &[u8]) {
         }
         Event::Finding(f) => {
             assert!(is_region_name(&f.region), "{f:?}");
-            let observed = f
-                .instance_id
-                .iter()
-                .map(|id| Observed::named(id, f.instance_type.as_deref()))
-                .collect();
-            (observed, stamp_label(None))
+            (Observed::from_finding(f), stamp_label(None))
         }
     };
     assert!(observed.iter().all(|i| valid_id(&i.id)), "{observed:?}");

@@ -54,6 +54,14 @@ impl Observed {
             .map(|i| Observed::named(&i.id, i.instance_type.as_deref()))
             .collect()
     }
+
+    /// The instance a GuardDuty finding names, if any.
+    pub fn from_finding(f: &Finding) -> Vec<Observed> {
+        f.instance_id
+            .iter()
+            .map(|id| Observed::named(id, f.instance_type.as_deref()))
+            .collect()
+    }
 }
 
 /// An instance to stop, and why.

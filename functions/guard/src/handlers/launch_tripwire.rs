@@ -77,12 +77,7 @@ impl LaunchTripwire {
                 if let Verdict::Quiet(_) = decide_finding(f, &self.tripwire) {
                     return Err(failure);
                 }
-                let observed = f
-                    .instance_id
-                    .iter()
-                    .map(|id| Observed::named(id, f.instance_type.as_deref()))
-                    .collect();
-                (Event::Finding(f), observed, None)
+                (Event::Finding(f), Observed::from_finding(f), None)
             }
             TripwireEvent::Ignored(_) => return Err(failure),
         };
@@ -203,12 +198,7 @@ impl LaunchTripwire {
                 (observed, verdict)
             }
             TripwireEvent::Finding(f) => {
-                let observed = f
-                    .instance_id
-                    .iter()
-                    .map(|id| Observed::named(id, f.instance_type.as_deref()))
-                    .collect();
-                (observed, decide_finding(f, &self.tripwire))
+                (Observed::from_finding(f), decide_finding(f, &self.tripwire))
             }
             TripwireEvent::Ignored(_) => unreachable!("returned above"),
         };
