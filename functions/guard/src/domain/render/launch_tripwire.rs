@@ -410,7 +410,7 @@ fn restart_section(
         b.push_str("If the launch was yours, with the AWS CLI, taking the stamp off first:\n");
     }
     if let Some(a) = account {
-        let _ = writeln!(b, "  (with credentials in account {a})");
+        let _ = writeln!(b, "  # in account {a}, with that account's credentials");
     }
     let ids = stopped.join(" ");
     let _ = writeln!(
@@ -552,7 +552,7 @@ mod tests {
         for want in [
             "Account:      222222222222",
             "Stopped 3 instances in sa-east-1 of account 222222222222:",
-            "  (with credentials in account 222222222222)\n  aws ec2 delete-tags --region sa-east-1",
+            "  # in account 222222222222, with that account's credentials\n  aws ec2 delete-tags --region sa-east-1",
         ] {
             assert!(m.body.contains(want), "missing {want:?} in\n{}", m.body);
         }
