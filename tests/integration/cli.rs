@@ -143,3 +143,70 @@ fn unknown_command_prints_usage() {
     assert!(err.contains("unrecognized subcommand 'destroy'"), "{err}");
     assert!(err.contains("Usage: cost-guard <COMMAND>"), "{err}");
 }
+
+/// `cost-guard resume` without `--stopped-by` leaves what the launch tripwire
+/// stopped (an untrusted principal's launch) and names it; with the trigger
+/// named, it starts it.
+#[tokio::test]
+async fn resume_leaves_what_the_tripwire_stopped_until_it_is_named() {
+    let env = Env::start().await;
+    let budget = env
+        .launch(
+            "us-east-1",
+            1,
+            "batch",
+            &[
+                ("cost-guard:stopped-at", "2026-12-01T03:00:00Z"),
+                ("cost-guard:stopped-by", "budget:monthly"),
+            ],
+        )
+        .await;
+    let miner = env
+        .launch(
+            "us-east-1",
+            1,
+            "render",
+            &[
+                ("cost-guard:stopped-at", "2026-12-01T03:13:02Z"),
+                ("cost-guard:stopped-by", "tripwire:RunInstances"),
+            ],
+        )
+        .await;
+    let ec2 = env.ec2("us-east-1");
+    ec2.stop_instances()
+        .instance_ids(&budget[0])
+        .instance_ids(&miner[0])
+        .send()
+        .await
+        .unwrap();
+    let resume = |args: &[&str]| {
+        let out = cost_guard()
+            .arg("resume")
+            .args(args)
+            .env("AWS_ENDPOINT_URL", &env.endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("REGIONS", "us-east-1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let text = resume(&["--yes"]);
+    assert!(text.contains(&budget[0]), "{text}");
+    assert!(
+        text.contains("stopped by the launch tripwire (tripwire:RunInstances)"),
+        "{text}"
+    );
+    assert_eq!(env.row("us-east-1", &budget[0]).await.state, "running");
+    assert_eq!(env.row("us-east-1", &miner[0]).await.state, "stopped");
+    let text = resume(&["--stopped-by", "tripwire:RunInstances", "--yes"]);
+    assert!(text.contains(&miner[0]), "{text}");
+    assert_eq!(env.row("us-east-1", &miner[0]).await.state, "running");
+}

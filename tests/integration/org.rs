@@ -17,6 +17,7 @@ use guard::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 use testkit::{Fault, FaultRule, Proxy};
 
 use crate::harness::{Env, STOP};
+use crate::tripwire::as_role;
 
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
 
@@ -573,4 +574,110 @@ async fn a_database_rds_restarts_in_a_member_account_is_stopped_again_there() {
         "{}",
         m.subject
     );
+}
+
+/// In an organization, resume starts things through the member role; its
+/// sessions are trusted only as the role member.yaml made, by the unique id
+/// member.yaml wrote on the tripwire's own role there. A role deleted and
+/// made anew under the same name (by a stolen key with IAM rights) is not.
+#[tokio::test]
+async fn a_member_role_is_trusted_only_as_the_role_member_yaml_made() {
+    let org = Org::start().await;
+    let member = org.member(2).to_string();
+    let iam = aws_sdk_iam::Client::new(&org.accounts[2].1);
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
+    let make = |name: &'static str, tags: Vec<aws_sdk_iam::types::Tag>| {
+        let iam = iam.clone();
+        async move {
+            iam.create_role()
+                .role_name(name)
+                .assume_role_policy_document(trust)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .unwrap()
+                .role()
+                .unwrap()
+                .role_id()
+                .to_string()
+        }
+    };
+    let genuine = make("cost-guard-member", vec![]).await;
+    let tag = |k: &str, v: &str| {
+        aws_sdk_iam::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .unwrap()
+    };
+    make(
+        "cost-guard-member-tripwire",
+        vec![tag("cost-guard:resume-role-id", &genuine)],
+    )
+    .await;
+    let gpus = gpus_in(&org, 2, 2).await;
+    let trip = tripwire(&org, &org.env.sdk, "organization");
+    let started = |ids: &[String], id: &str| {
+        as_role(
+            emulator::in_account(crate::tripwire::start_instances("eu-west-1", ids), &member),
+            &member,
+            "cost-guard-member",
+            id,
+        )
+    };
+    // resume, through member.yaml's role, starts a GPU instance: left running.
+    let s = trip.handle(&started(&gpus[..1], &genuine)).await.unwrap();
+    assert!(s.stopped.is_empty(), "{s:#?}");
+    assert_eq!(states(&org, 2, &gpus[..1]).await, ["running/-"]);
+    assert!(org
+        .env
+        .one_message()
+        .await
+        .body
+        .contains("a session of cost-guard's resume role"));
+
+    // The role is deleted and made anew under its name: another id, stopped.
+    iam.delete_role()
+        .role_name("cost-guard-member")
+        .send()
+        .await
+        .unwrap();
+    let impostor = make("cost-guard-member", vec![]).await;
+    assert_ne!(impostor, genuine);
+    let s = trip.handle(&started(&gpus[1..], &impostor)).await.unwrap();
+    assert_eq!(s.stopped, &gpus[1..], "{s:#?}");
+    assert_eq!(
+        states(&org, 2, &gpus[1..]).await,
+        ["stopped/tripwire:StartInstances"]
+    );
+    org.env.one_message().await;
+}
+
+/// An alerting-account sweep reads the account from the notification's
+/// header: a budget whose name holds an `AWS Account` line of another
+/// account does not point the sweep there.
+#[tokio::test]
+async fn a_budget_names_its_account_in_its_header_only() {
+    let org = Org::start().await;
+    let guard = org.env.guard(&borrowed(&org.vars(&[])));
+    let named = org.member(2).to_string();
+    let mut event = budget_from(&named);
+    let message = event["Records"][0]["Sns"]["Message"]
+        .as_str()
+        .unwrap()
+        .replace(
+            "Budget Name: student-monthly",
+            &format!(
+                "Budget Name: student-monthly\nAWS Account {}",
+                org.member(1)
+            ),
+        );
+    event["Records"][0]["Sns"]["Message"] = serde_json::json!(message);
+    let summary = guard.handle(&event, deadline()).await.unwrap();
+    assert_eq!(summary.stopped, 3, "{summary:#?}");
+    org.assert_account(2, true).await;
+    for other in [0, 1, 3] {
+        org.assert_account(other, false).await;
+    }
+    org.env.one_message().await;
 }

@@ -15,42 +15,107 @@ const QUARANTINE: &str = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
 /// Launches `count` instances of `instance_type` in `region`, as a hijacker
 /// would: with stop protection on and the exempt tag set.
 async fn hijack(env: &Env, region: &str, count: i32, instance_type: &str) -> Vec<String> {
-    let out = env
+    run(
+        env,
+        region,
+        count,
+        instance_type,
+        true,
+        &[("cost-guard-exempt", "true")],
+    )
+    .await
+}
+
+/// Launches `count` instances of `instance_type` in `region`, with stop
+/// protection on or off and these tags.
+async fn run(
+    env: &Env,
+    region: &str,
+    count: i32,
+    instance_type: &str,
+    protected: bool,
+    tags: &[(&str, &str)],
+) -> Vec<String> {
+    let mut spec = TagSpecification::builder().resource_type(ResourceType::Instance);
+    for (k, v) in tags {
+        spec = spec.tags(Tag::builder().key(*k).value(*v).build());
+    }
+    let mut request = env
         .ec2(region)
         .run_instances()
         .image_id("ami-12c6146b")
         .instance_type(InstanceType::from(instance_type))
         .min_count(count)
         .max_count(count)
-        .disable_api_stop(true)
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::Instance)
-                .tags(
-                    Tag::builder()
-                        .key("cost-guard-exempt")
-                        .value("true")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+        .disable_api_stop(protected);
+    if !tags.is_empty() {
+        request = request.tag_specifications(spec.build());
+    }
+    let out = request.send().await.unwrap();
     out.instances()
         .iter()
         .filter_map(|i| i.instance_id().map(str::to_string))
         .collect()
 }
 
+/// Whether stop protection is on.
+async fn protected(env: &Env, region: &str, id: &str) -> bool {
+    env.ec2(region)
+        .describe_instance_attribute()
+        .instance_id(id)
+        .attribute("disableApiStop".into())
+        .send()
+        .await
+        .unwrap()
+        .disable_api_stop()
+        .and_then(|v| v.value())
+        .unwrap_or(false)
+}
+
+/// Creates an IAM role in the emulator's default account; returns its unique id.
+async fn role(env: &Env, name: &str) -> String {
+    aws_sdk_iam::Client::new(&env.sdk)
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(TRUST)
+        .send()
+        .await
+        .unwrap()
+        .role()
+        .unwrap()
+        .role_id()
+        .to_string()
+}
+
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
+
+/// `event` made by a session of role `name` (unique id `id`) in `account`.
+pub(crate) fn as_role(mut event: Value, account: &str, name: &str, id: &str) -> Value {
+    event["detail"]["userIdentity"] = json!({
+        "type": "AssumedRole",
+        "principalId": format!("{id}:cost-guard"),
+        "arn": format!("arn:aws:sts::{account}:assumed-role/{name}/cost-guard"),
+        "accountId": account,
+        "accessKeyId": "ASIAEXAMPLESESSION02",
+        "sessionContext": {"sessionIssuer": {
+            "type": "Role", "principalId": id, "userName": name, "accountId": account,
+            "arn": format!("arn:aws:iam::{account}:role/{name}")
+        }}
+    });
+    event
+}
+
 /// CloudTrail's StartInstances event for `ids` in `region`.
-fn start_instances(region: &str, ids: &[String]) -> Value {
+pub(crate) fn start_instances(region: &str, ids: &[String]) -> Value {
     let mut v = emulator::sample_event("tripwire-start-instances.json").unwrap();
     v["region"] = json!(region);
     v["detail"]["awsRegion"] = json!(region);
     let items: Vec<Value> = ids
         .iter()
-        .map(|id| json!({"instanceId": id, "currentState": {"code": 0, "name": "pending"}}))
+        .map(|id| {
+            json!({"instanceId": id, "currentState": {"code": 0, "name": "pending"},
+                   "previousState": {"code": 80, "name": "stopped"}})
+        })
         .collect();
     v["detail"]["responseElements"]["instancesSet"] = json!({ "items": items });
     v["detail"]["requestParameters"]["instancesSet"] = json!({ "items": items });
@@ -254,10 +319,28 @@ async fn a_stamped_instance_started_by_someone_is_stopped_again_but_a_resume_is_
     );
     assert!(m.body.contains("started with the stamp still on"));
 
+    // Now the tripwire's stop: a resume of everything leaves it stopped and
+    // says why; the owner names it.
+    let everything = env
+        .resume(&[("REGIONS", "us-east-1")])
+        .handle(&json!({}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (everything.started, everything.skipped),
+        (0, 1),
+        "{everything:?}"
+    );
+    assert!(env
+        .one_message()
+        .await
+        .body
+        .contains("stopped by the launch tripwire (tripwire:StartInstances)"));
+    assert_eq!(state(&env, "us-east-1", &id).await, "stopped");
     // The owner resumes it: the stamp goes first, so its start is left alone.
     let resumed = env
         .resume(&[("REGIONS", "us-east-1")])
-        .handle(&json!({}))
+        .handle(&json!({"stopped_by": "tripwire:StartInstances"}))
         .await
         .unwrap();
     assert_eq!(resumed.started, 1, "{resumed:?}");
@@ -302,7 +385,9 @@ async fn a_spot_request_is_followed_to_its_instances() {
 #[tokio::test]
 async fn a_guardduty_crypto_finding_stops_its_instance() {
     let env = Env::start().await;
-    let miner = hijack(&env, "eu-west-1", 1, "g4dn.xlarge").await.remove(0);
+    let miner = run(&env, "eu-west-1", 1, "g4dn.xlarge", false, &[])
+        .await
+        .remove(0);
     let mut v = emulator::sample_event("guardduty-crypto-finding.json").unwrap();
     v["detail"]["resource"]["instanceDetails"]["instanceId"] = json!(miner);
     let s = env.tripwire(&[]).handle(&v).await.unwrap();
@@ -415,7 +500,7 @@ async fn the_quarantine_attaches_exactly_the_compromised_key_policy() {
 async fn a_start_ec2_cannot_describe_is_reported_at_once_and_stopped_on_the_retry() {
     use testkit::{Fault, FaultRule, Proxy};
     let env = Env::start().await;
-    let gpu = hijack(&env, "us-east-1", 1, "p3.2xlarge").await;
+    let gpu = run(&env, "us-east-1", 1, "p3.2xlarge", false, &[]).await;
     let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
     let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
     let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(
@@ -442,4 +527,584 @@ async fn a_start_ec2_cannot_describe_is_reported_at_once_and_stopped_on_the_retr
     assert_eq!(s.stopped, gpu);
     assert_eq!(state(&env, "us-east-1", &gpu[0]).await, "stopped");
     env.one_message().await;
+}
+
+/// A GuardDuty finding can be caused from outside (a DNS lookup of a listed
+/// domain): an exempt instance is reported, not stopped, and no finding
+/// turns stop protection off.
+#[tokio::test]
+async fn a_finding_never_stops_an_exempt_instance_nor_turns_stop_protection_off() {
+    let env = Env::start().await;
+    let tripwire = env.tripwire(&[]);
+    let finding = |id: &str| {
+        let mut v = emulator::sample_event("guardduty-crypto-finding.json").unwrap();
+        v["detail"]["resource"]["instanceDetails"]["instanceId"] = json!(id);
+        v
+    };
+    // The owner's exempt web server, whatever the tag's value.
+    let web = run(
+        &env,
+        "eu-west-1",
+        1,
+        "m5.large",
+        false,
+        &[("cost-guard-exempt", "yes")],
+    )
+    .await
+    .remove(0);
+    let s = tripwire.handle(&finding(&web)).await.unwrap();
+    assert_eq!((s.action.as_str(), s.urgent), ("alerted", true), "{s:?}");
+    assert!(s.stopped.is_empty());
+    assert_eq!(state(&env, "eu-west-1", &web).await, "running");
+    let m = env.one_message().await;
+    assert!(
+        m.subject.starts_with(&format!(
+            "URGENT: GuardDuty CryptoCurrency:EC2/BitcoinTool.B!DNS on {web}"
+        )),
+        "{}",
+        m.subject
+    );
+    assert!(
+        m.body.contains("carries the exempt tag cost-guard-exempt"),
+        "{}",
+        m.body
+    );
+
+    // A stop-protected instance that is not exempt: the stop is refused and
+    // the protection stays; the alert says how to stop it by hand.
+    let db = run(&env, "eu-west-1", 1, "r5.large", true, &[])
+        .await
+        .remove(0);
+    let s = tripwire.handle(&finding(&db)).await.unwrap();
+    assert!(s.stopped.is_empty(), "{s:?}");
+    assert_eq!(state(&env, "eu-west-1", &db).await, "running");
+    assert!(
+        protected(&env, "eu-west-1", &db).await,
+        "protection turned off"
+    );
+    let m = env.one_message().await;
+    assert!(m.subject.contains("could NOT stop"), "{}", m.subject);
+    assert!(
+        m.body.contains(&format!(
+            "aws ec2 modify-instance-attribute --region eu-west-1 --instance-id {db} --no-disable-api-stop"
+        )),
+        "{}",
+        m.body
+    );
+    // An id EC2 does not know: nothing to stop, said so.
+    let s = tripwire
+        .handle(&finding("i-0123456789abcdef0"))
+        .await
+        .unwrap();
+    assert_eq!(s.action, "alerted");
+    assert!(env.one_message().await.body.contains("EC2 does not know"));
+}
+
+/// Anyone allowed to start instances can name a running one: EC2 answers
+/// success and changes nothing. Only what was stopped counts as started, and
+/// the owner's stop protection stays unless cost-guard's stamp is on it.
+#[tokio::test]
+async fn a_start_stops_only_what_it_started_and_keeps_the_owners_stop_protection() {
+    let env = Env::start().await;
+    let tripwire = env.tripwire(&[]);
+    let gpu = run(&env, "us-east-1", 1, "p3.2xlarge", true, &[])
+        .await
+        .remove(0);
+    // Already running: the event says so; nothing is stopped or changed.
+    let mut already = start_instances("us-east-1", std::slice::from_ref(&gpu));
+    already["detail"]["responseElements"]["instancesSet"]["items"][0]["previousState"] =
+        json!({"code": 16, "name": "running"});
+    let s = tripwire.handle(&already).await.unwrap();
+    assert_eq!(s.action, "quiet", "{s:?}");
+    assert_eq!(state(&env, "us-east-1", &gpu).await, "running");
+    assert!(protected(&env, "us-east-1", &gpu).await);
+    assert!(env.received().await.is_empty());
+
+    // Stopped before, started by someone not trusted: the stop is tried, the
+    // owner's stop protection is left on, and the alert says what to do.
+    let s = tripwire
+        .handle(&start_instances("us-east-1", std::slice::from_ref(&gpu)))
+        .await
+        .unwrap();
+    assert!(s.stopped.is_empty(), "{s:?}");
+    assert!(
+        protected(&env, "us-east-1", &gpu).await,
+        "protection removed"
+    );
+    assert_eq!(state(&env, "us-east-1", &gpu).await, "running");
+    let m = env.one_message().await;
+    assert!(
+        m.body
+            .contains("cost-guard turns it off only on what the event itself launched or what carries its stamp"),
+        "{}",
+        m.body
+    );
+
+    // With cost-guard's stamp on it, the protection goes and it stops.
+    env.ec2("us-east-1")
+        .create_tags()
+        .resources(&gpu)
+        .tags(
+            Tag::builder()
+                .key(STOPPED_AT_TAG)
+                .value("2026-12-01T00:00:00Z")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let s = tripwire
+        .handle(&start_instances("us-east-1", std::slice::from_ref(&gpu)))
+        .await
+        .unwrap();
+    assert_eq!(s.stopped, std::slice::from_ref(&gpu));
+    assert!(!protected(&env, "us-east-1", &gpu).await);
+    assert_eq!(state(&env, "us-east-1", &gpu).await, "stopped");
+    env.one_message().await;
+}
+
+/// The stack's own resume role is trusted by its unique id. A role that
+/// merely carries a trusted-sounding name (the member role's, in an account
+/// where none exists) is not: a stolen key with iam:CreateRole could make it.
+#[tokio::test]
+async fn only_the_stacks_own_resume_role_is_trusted_by_its_unique_id() {
+    let env = Env::start().await;
+    let resume_id = role(&env, "cost-guard-ResumeRole-1A2B3C").await;
+    let fake_id = role(&env, "cost-guard-member").await;
+    let tripwire = env.tripwire(&[("TRIPWIRE_RESUME_ROLE_ID", &resume_id)]);
+    let gpu = run(&env, "us-east-1", 2, "p3.8xlarge", false, &[]).await;
+
+    // resume starts a GPU instance it had stopped: the owner's, left running.
+    let started = start_instances("us-east-1", &gpu[..1]);
+    let by_resume = as_role(
+        started.clone(),
+        "123456789012",
+        "cost-guard-ResumeRole-1A2B3C",
+        &resume_id,
+    );
+    let s = tripwire.handle(&by_resume).await.unwrap();
+    assert!(s.stopped.is_empty(), "{s:?}");
+    assert_eq!(state(&env, "us-east-1", &gpu[0]).await, "running");
+    let m = env.one_message().await;
+    assert!(
+        m.body.contains("a session of cost-guard's resume role"),
+        "{}",
+        m.body
+    );
+
+    // The same start by a role named like the member role: stopped.
+    let by_fake = as_role(
+        start_instances("us-east-1", &gpu[1..]),
+        "123456789012",
+        "cost-guard-member",
+        &fake_id,
+    );
+    let s = tripwire.handle(&by_fake).await.unwrap();
+    assert_eq!(s.stopped, &gpu[1..]);
+    assert_eq!(state(&env, "us-east-1", &gpu[1]).await, "stopped");
+    env.one_message().await;
+
+    // resume's name with another id (deleted and made anew): stopped too.
+    let again = as_role(
+        started,
+        "123456789012",
+        "cost-guard-ResumeRole-1A2B3C",
+        &fake_id,
+    );
+    let s = tripwire.handle(&again).await.unwrap();
+    assert_eq!(s.stopped, &gpu[..1]);
+    env.one_message().await;
+}
+
+/// An untrusted fleet with nothing running yet: an URGENT alert once, the
+/// fleet marked, and the invocation failed so Lambda's retries look again.
+/// What the fleet launches later is stopped like the request's own, through
+/// EC2's event or CloudTrail's record of the fleet's launch; the owner's
+/// fleets are left alone.
+#[tokio::test]
+async fn a_fleet_with_nothing_running_is_watched_and_what_it_launches_later_is_stopped() {
+    let env = Env::start().await;
+    let ec2 = env.ec2("eu-west-1");
+    let template = ec2
+        .create_launch_template()
+        .launch_template_name("miner")
+        .launch_template_data(
+            aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+                .image_id("ami-12c6146b")
+                .instance_type(InstanceType::from("g5.12xlarge"))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .launch_template()
+        .unwrap()
+        .launch_template_id()
+        .unwrap()
+        .to_string();
+    let mut fleets = Vec::new();
+    for _ in 0..2 {
+        let fleet = ec2
+            .create_fleet()
+            .r#type("maintain".into())
+            .launch_template_configs(
+                aws_sdk_ec2::types::FleetLaunchTemplateConfigRequest::builder()
+                    .launch_template_specification(
+                        aws_sdk_ec2::types::FleetLaunchTemplateSpecificationRequest::builder()
+                            .launch_template_id(&template)
+                            .version("1")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .target_capacity_specification(
+                aws_sdk_ec2::types::TargetCapacitySpecificationRequest::builder()
+                    .total_target_capacity(0)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .fleet_id()
+            .unwrap()
+            .to_string();
+        fleets.push(fleet);
+    }
+    let (hijacker, owners) = (&fleets[0], &fleets[1]);
+    let tripwire = env.tripwire(&[]);
+    let mut created = emulator::sample_event("tripwire-create-fleet-maintain.json").unwrap();
+    created["detail"]["responseElements"]["CreateFleetResponse"]["fleetId"] = json!(hijacker);
+
+    let err = tripwire.handle(&created).await.unwrap_err();
+    assert!(matches!(err, HandlerError::Incomplete { .. }), "{err}");
+    let m = env.one_message().await;
+    assert!(
+        m.subject.starts_with(
+            "URGENT: cost-guard: 4 x g5.12xlarge asked for in eu-west-1 by user/ci-deployer"
+        ),
+        "{}",
+        m.subject
+    );
+    assert!(
+        m.body.contains("The invocation fails on purpose"),
+        "{}",
+        m.body
+    );
+    let marks = ec2
+        .describe_tags()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("resource-id")
+                .values(hijacker)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mark = marks
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some("cost-guard:untrusted-request"))
+        .and_then(|t| t.value())
+        .unwrap_or_default()
+        .to_string();
+    assert!(mark.ends_with("user/ci-deployer"), "{mark:?}");
+    // Lambda's retry of the same event: still nothing, no second alert.
+    let err = tripwire.handle(&created).await.unwrap_err();
+    assert!(matches!(err, HandlerError::Incomplete { .. }), "{err}");
+    assert!(env.received().await.is_empty());
+
+    // Later, the fleet launches: EC2's own event about it.
+    let later = run(
+        &env,
+        "eu-west-1",
+        2,
+        "g5.12xlarge",
+        true,
+        &[("aws:ec2:fleet-id", hijacker)],
+    )
+    .await;
+    let mut changed = emulator::sample_event("tripwire-spot-fleet-launched.json").unwrap();
+    changed["source"] = json!("aws.ec2fleet");
+    changed["detail-type"] = json!("EC2 Fleet Instance Change");
+    changed["region"] = json!("eu-west-1");
+    changed["resources"] = json!([format!(
+        "arn:aws:ec2:eu-west-1:123456789012:fleet/{hijacker}"
+    )]);
+    changed["detail"]["instance-id"] = json!(later[0]);
+    let s = tripwire.handle(&changed).await.unwrap();
+    assert_eq!(s.stopped, &later[..1]);
+    let row = env.row("eu-west-1", &later[0]).await;
+    assert_eq!(row.state, "stopped");
+    assert_eq!(row.tag(STOPPED_BY_TAG), Some("tripwire:CreateFleet"));
+    assert!(!protected(&env, "eu-west-1", &later[0]).await);
+    let m = env.one_message().await;
+    assert!(
+        m.body.contains(&format!(
+            "because launched for {hijacker}, which user/ci-deployer (not trusted) asked for"
+        )),
+        "{}",
+        m.body
+    );
+
+    // And CloudTrail's record of the same kind of launch, by the fleet's
+    // service-linked role: stopped too.
+    let mut by_fleet = run_instances("eu-west-1", &later[1..], "g5.12xlarge");
+    by_fleet = as_role(
+        by_fleet,
+        "123456789012",
+        "AWSServiceRoleForEC2Fleet",
+        "AROAEC2FLEETSERVICE01",
+    );
+    by_fleet["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = json!(
+        "arn:aws:iam::123456789012:role/aws-service-role/ec2fleet.amazonaws.com/AWSServiceRoleForEC2Fleet"
+    );
+    let s = tripwire.handle(&by_fleet).await.unwrap();
+    assert_eq!(s.stopped, &later[1..]);
+    env.one_message().await;
+
+    // The owner's fleet, never marked: its launches run on.
+    let mine = run(
+        &env,
+        "eu-west-1",
+        1,
+        "g5.12xlarge",
+        false,
+        &[("aws:ec2:fleet-id", owners)],
+    )
+    .await;
+    changed["resources"] = json!([format!("arn:aws:ec2:eu-west-1:123456789012:fleet/{owners}")]);
+    changed["detail"]["instance-id"] = json!(mine[0]);
+    let s = tripwire.handle(&changed).await.unwrap();
+    assert_eq!(s.action, "quiet", "{s:?}");
+    assert_eq!(state(&env, "eu-west-1", &mine[0]).await, "running");
+    assert!(env.received().await.is_empty());
+}
+
+/// A one-time spot instance cannot be stopped, only terminated, and
+/// cost-guard terminates nothing: it is reported, URGENT, with the commands.
+#[tokio::test]
+async fn a_one_time_spot_instance_is_reported_with_the_commands_never_stopped() {
+    let env = Env::start().await;
+    let out = env
+        .ec2("us-west-2")
+        .request_spot_instances()
+        .instance_count(1)
+        .r#type("one-time".into())
+        .launch_specification(
+            aws_sdk_ec2::types::RequestSpotLaunchSpecification::builder()
+                .image_id("ami-12c6146b")
+                .instance_type(InstanceType::from("g4dn.12xlarge"))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let request = out.spot_instance_requests()[0]
+        .spot_instance_request_id()
+        .unwrap()
+        .to_string();
+    let instance = out.spot_instance_requests()[0]
+        .instance_id()
+        .unwrap()
+        .to_string();
+    let mut v = emulator::sample_event("tripwire-spot-request.json").unwrap();
+    v["detail"]["responseElements"]["spotInstanceRequestSet"]["items"][0]
+        ["spotInstanceRequestId"] = json!(request);
+    let s = env.tripwire(&[]).handle(&v).await.unwrap();
+    assert!(s.stopped.is_empty(), "{s:?}");
+    assert_eq!(state(&env, "us-west-2", &instance).await, "running");
+    let m = env.one_message().await;
+    assert!(
+        m.subject.starts_with("URGENT: cost-guard could NOT stop"),
+        "{}",
+        m.subject
+    );
+    assert!(
+        m.body.contains(&format!(
+            "aws ec2 cancel-spot-instance-requests --region us-west-2 --spot-instance-request-ids {request} && aws ec2 terminate-instances --region us-west-2 --instance-ids {instance}"
+        )),
+        "{}",
+        m.body
+    );
+}
+
+/// The quarantine never lands on a role a service used for someone (every
+/// deployment through CloudFormation's service role, say), nor on a principal
+/// of another account than the one acted in.
+#[tokio::test]
+async fn the_quarantine_spares_a_services_role_and_another_accounts_principal() {
+    let env = Env::start().await;
+    let iam = aws_sdk_iam::Client::new(&env.sdk);
+    let deploy = role(&env, "cfn-deploy").await;
+    iam.create_user()
+        .user_name("ci-deployer")
+        .send()
+        .await
+        .unwrap();
+    let tripwire = env.tripwire(&[("TRIPWIRE_QUARANTINE", "on")]);
+
+    let gpu = run(&env, "us-east-1", 1, "p3.2xlarge", false, &[]).await;
+    let mut v = as_role(
+        run_instances("us-east-1", &gpu, "p3.2xlarge"),
+        "123456789012",
+        "cfn-deploy",
+        &deploy,
+    );
+    v["detail"]["userIdentity"]["invokedBy"] = json!("cloudformation.amazonaws.com");
+    let s = tripwire.handle(&v).await.unwrap();
+    assert_eq!(s.stopped, gpu, "the launch still stops");
+    assert!(attached(&iam, "role", "cfn-deploy").await.is_empty());
+    let m = env.one_message().await;
+    assert!(
+        m.body.contains("Not quarantined: cloudformation.amazonaws.com made the call for assumed-role/cfn-deploy/cost-guard"),
+        "{}",
+        m.body
+    );
+    assert!(
+        m.body
+            .contains("aws cloudtrail lookup-events --region us-east-1 --lookup-attributes AttributeKey=EventSource,AttributeValue=cloudformation.amazonaws.com"),
+        "{}",
+        m.body
+    );
+
+    // A user of another account, named like one here.
+    let more = run(&env, "us-east-1", 1, "p3.2xlarge", false, &[]).await;
+    let mut v = run_instances("us-east-1", &more, "p3.2xlarge");
+    v["detail"]["userIdentity"]["arn"] = json!("arn:aws:iam::222222222222:user/ci-deployer");
+    v["detail"]["userIdentity"]["accountId"] = json!("222222222222");
+    let s = tripwire.handle(&v).await.unwrap();
+    assert_eq!(s.stopped, more);
+    assert!(attached(&iam, "user", "ci-deployer").await.is_empty());
+    assert!(env
+        .one_message()
+        .await
+        .body
+        .contains("belongs to account 222222222222"));
+}
+
+/// With ACCOUNTS=self, an event from another account (a shared event bus)
+/// changes nothing here, even when an instance of the same id exists.
+#[tokio::test]
+async fn an_event_from_an_account_the_guard_does_not_cover_changes_nothing() {
+    let env = Env::start().await;
+    let iam = aws_sdk_iam::Client::new(&env.sdk);
+    iam.create_user()
+        .user_name("ci-deployer")
+        .send()
+        .await
+        .unwrap();
+    let gpu = run(&env, "sa-east-1", 1, "p3.2xlarge", false, &[]).await;
+    let tripwire = env.tripwire(&[("TRIPWIRE_QUARANTINE", "on")]);
+    let foreign = emulator::in_account(
+        run_instances("sa-east-1", &gpu, "p3.2xlarge"),
+        "222222222222",
+    );
+    let s = tripwire.handle(&foreign).await.unwrap();
+    assert_eq!(s.action, "ignored", "{s:?}");
+    assert!(
+        s.why
+            .as_deref()
+            .is_some_and(|w| w.contains("222222222222") && w.contains("ACCOUNTS=self")),
+        "{s:?}"
+    );
+    assert_eq!(state(&env, "sa-east-1", &gpu[0]).await, "running");
+    assert!(attached(&iam, "user", "ci-deployer").await.is_empty());
+    // A finding from there, and an event that names no account: the same.
+    let mut finding = emulator::sample_event("guardduty-crypto-finding.json").unwrap();
+    finding["detail"]["resource"]["instanceDetails"]["instanceId"] = json!(gpu[0]);
+    finding["region"] = json!("sa-east-1");
+    finding["detail"]["region"] = json!("sa-east-1");
+    finding["detail"]["accountId"] = json!("222222222222");
+    finding["account"] = json!("222222222222");
+    assert_eq!(tripwire.handle(&finding).await.unwrap().action, "ignored");
+    let mut nameless = run_instances("sa-east-1", &gpu, "p3.2xlarge");
+    nameless.as_object_mut().unwrap().remove("account");
+    nameless["detail"]
+        .as_object_mut()
+        .unwrap()
+        .remove("recipientAccountId");
+    assert_eq!(tripwire.handle(&nameless).await.unwrap().action, "ignored");
+    assert_eq!(state(&env, "sa-east-1", &gpu[0]).await, "running");
+    assert!(env.received().await.is_empty());
+}
+
+/// A stolen key opens a region where no forwarder listens: an URGENT alert
+/// that names the region and gives the forwarder's command; a trusted
+/// principal gets a plain one.
+#[tokio::test]
+async fn enabling_a_region_is_reported_with_the_forwarder_command() {
+    let env = Env::start().await;
+    let enabled = emulator::sample_event("tripwire-enable-region.json").unwrap();
+    let s = env.tripwire(&[]).handle(&enabled).await.unwrap();
+    assert_eq!((s.action.as_str(), s.urgent), ("alerted", true));
+    let m = env.one_message().await;
+    assert_eq!(
+        m.subject,
+        "URGENT: cost-guard: user/ci-deployer enabled region ap-east-1"
+    );
+    assert!(
+        m.body.contains("aws cloudformation create-stack --region ap-east-1 --stack-name cost-guard-forwarder --template-body file://forwarder.yaml --capabilities CAPABILITY_IAM --parameters ParameterKey=TargetRegion,ParameterValue=us-east-1"),
+        "{}",
+        m.body
+    );
+    let trusted = env.tripwire(&[(
+        "TRIPWIRE_TRUSTED_PRINCIPALS",
+        "arn:aws:iam::123456789012:user/ci-deployer",
+    )]);
+    let s = trusted.handle(&enabled).await.unwrap();
+    assert_eq!((s.action.as_str(), s.urgent), ("alerted", false));
+    assert!(env
+        .one_message()
+        .await
+        .body
+        .contains("Deploy the forwarder in ap-east-1"));
+}
+
+/// Anyone who may tag can add the exempt tag to a miner or take a stamp off:
+/// an URGENT alert names the resource, the keys and the principal; the
+/// guard's own roles write these tags all the time, quietly.
+#[tokio::test]
+async fn writes_of_the_guards_tags_are_reported_unless_the_guard_made_them() {
+    let env = Env::start().await;
+    let sweep_id = role(&env, "cost-guard-SweepRole-9Z8Y").await;
+    let tripwire = env.tripwire(&[("TRIPWIRE_GUARD_ROLE_IDS", &sweep_id)]);
+    let s = tripwire
+        .handle(&emulator::sample_event("tripwire-exempt-tag-added.json").unwrap())
+        .await
+        .unwrap();
+    assert_eq!((s.action.as_str(), s.urgent), ("alerted", true), "{s:?}");
+    let m = env.one_message().await;
+    assert_eq!(
+        m.subject,
+        "URGENT: cost-guard: user/ci-deployer wrote cost-guard-exempt in sa-east-1"
+    );
+    for want in [
+        "Resources:    i-0d1e2f3a4b5c60009",
+        "Wrote:        cost-guard-exempt=true",
+        "the budget sweep now skips it",
+        "aws ec2 delete-tags --region sa-east-1 --resources i-0d1e2f3a4b5c60009 --tags Key=cost-guard-exempt",
+        "aws iam update-access-key --user-name ci-deployer",
+    ] {
+        assert!(m.body.contains(want), "missing {want:?} in\n{}", m.body);
+    }
+    let s = tripwire
+        .handle(&emulator::sample_event("tripwire-stamp-removed.json").unwrap())
+        .await
+        .unwrap();
+    assert!(s.urgent);
+    assert!(env
+        .one_message()
+        .await
+        .body
+        .contains("Removed:      cost-guard:stopped-at, cost-guard:stopped-by"));
+    // The sweep's own stamp: nothing sent.
+    let stamped = as_role(
+        emulator::sample_event("tripwire-exempt-tag-added.json").unwrap(),
+        "123456789012",
+        "cost-guard-SweepRole-9Z8Y",
+        &sweep_id,
+    );
+    assert_eq!(tripwire.handle(&stamped).await.unwrap().action, "quiet");
+    assert!(env.received().await.is_empty());
 }

@@ -17,6 +17,7 @@ async fn main() -> Result<(), Error> {
     let function = &KeepStopped::new(&config, &sdk);
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
+            function.learn_own_account(&event.context.invoked_function_arn);
             function.handle(&event.payload).await
         },
     ))

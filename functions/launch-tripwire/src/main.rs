@@ -20,6 +20,7 @@ async fn main() -> Result<(), Error> {
     let function = &LaunchTripwire::new(&config, tripwire, &sdk);
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
+            function.learn_own_account(&event.context.invoked_function_arn);
             function.handle(&event.payload).await
         },
     ))

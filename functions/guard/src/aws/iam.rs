@@ -1,9 +1,11 @@
 //! IAM: the tripwire's optional quarantine, which attaches AWS's managed policy
 //! for compromised credentials to the IAM user or role behind a launch it
-//! stopped. The role may attach that one policy and nothing else.
+//! stopped (the role may attach that one policy and nothing else); and the
+//! unique ids of member.yaml's roles in a member account.
 
+use crate::domain::config::is_role_id;
 use crate::domain::error::AwsError;
-use crate::domain::tripwire::{Quarantine, QuarantineTarget};
+use crate::domain::tripwire::{GuardRoles, Quarantine, QuarantineTarget};
 
 /// Attaches the quarantine policy to `target`.
 pub(crate) async fn quarantine(
@@ -49,4 +51,47 @@ pub(crate) async fn quarantine(
             }
         }
     }
+}
+
+/// The tag member.yaml writes on each function's member role: the unique id
+/// of the role resume starts things through in that account.
+pub const RESUME_ROLE_ID_TAG: &str = "cost-guard:resume-role-id";
+/// The tag member.yaml writes on each function's member role: the unique ids
+/// of its other roles there, separated by spaces.
+pub const GUARD_ROLE_IDS_TAG: &str = "cost-guard:guard-role-ids";
+
+/// The guard's roles in a member account, from role `name` there (the
+/// calling function's own member role, which may read itself): its own
+/// unique id and the ids its tags name.
+pub(crate) async fn guard_roles(
+    client: &aws_sdk_iam::Client,
+    name: &str,
+) -> Result<GuardRoles, AwsError> {
+    let out = client
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("iam:GetRole", e))?;
+    let role = out.role().ok_or_else(|| {
+        AwsError::new("iam:GetRole", "InvalidResponse", "the answer names no role")
+    })?;
+    let ids = |key: &str| -> Vec<String> {
+        role.tags()
+            .iter()
+            .filter(|t| t.key() == key)
+            .flat_map(|t| t.value().split_whitespace())
+            .filter(|id| is_role_id(id))
+            .map(str::to_string)
+            .collect()
+    };
+    let mut others = ids(GUARD_ROLE_IDS_TAG);
+    if is_role_id(role.role_id()) {
+        others.push(role.role_id().to_string());
+    }
+    Ok(GuardRoles {
+        resume: ids(RESUME_ROLE_ID_TAG),
+        others,
+        unknown: None,
+    })
 }

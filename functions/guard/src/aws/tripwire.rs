@@ -1,22 +1,26 @@
-//! EC2 for the launch tripwire: what a call launched (from the event alone for
-//! RunInstances, else by asking EC2 about exactly those ids, never the whole
-//! fleet), and stopping exactly those instances, turning off stop protection
-//! where it is on.
+//! EC2 for the launch tripwire: what a call launched or started (from the
+//! event alone for RunInstances, else by asking EC2 about exactly those ids,
+//! never the whole fleet), the marks on spot requests and fleets an untrusted
+//! principal made, and stopping exactly the instances the decision names,
+//! turning stop protection off only where the decision allows it.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use aws_sdk_ec2::types::AttributeBooleanValue;
+use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, Tag};
 use aws_sdk_ec2::Client;
 
 use crate::aws::ec2;
 use crate::domain::error::AwsError;
 use crate::domain::inventory::{tag, Ec2Instance};
 use crate::domain::outcome::{Outcome, Stamp, STOPPED_AT_TAG, STOPPED_BY_TAG};
-use crate::domain::trigger::launch::{ApiCall, Launch};
-use crate::domain::tripwire::{Observed, StopOutcome, Target};
+use crate::domain::trigger::launch::ApiCall;
+use crate::domain::tripwire::{Observed, StopOutcome, Target, UNTRUSTED_REQUEST_TAG};
 
 impl From<&Ec2Instance> for Observed {
     fn from(i: &Ec2Instance) -> Self {
+        let mut requests = Observed::fleet_tags(&i.tags);
+        requests.extend(i.spot_request_id.clone());
         Observed {
             id: i.id.clone(),
             instance_type: Some(i.instance_type.clone()).filter(|t| !t.is_empty()),
@@ -25,19 +29,18 @@ impl From<&Ec2Instance> for Observed {
                     .unwrap_or("an earlier alert")
                     .to_string()
             }),
-            tags: i
-                .tags
-                .iter()
-                .filter(|(k, _)| k.starts_with("aws:"))
-                .cloned()
-                .collect(),
+            tags: i.tags.clone(),
+            requests,
+            one_time_spot: None,
         }
     }
 }
 
 /// The instances a call launched or started. RunInstances and an instant
-/// CreateFleet name them with their types, so EC2 is not asked; a start is
-/// described (type and stamp), spot requests and fleets are asked for theirs.
+/// CreateFleet name them with their types, so EC2 is not asked, unless an
+/// AWS service launched them (its tags tell which request or group); a start
+/// is described (type and stamp), and only for the instances it started
+/// (stopped before the call); spot requests and fleets are asked for theirs.
 pub(crate) async fn observe(client: &Client, call: &ApiCall) -> Result<Vec<Observed>, AwsError> {
     let Some(launch) = call.launch() else {
         return Ok(Vec::new());
@@ -45,21 +48,57 @@ pub(crate) async fn observe(client: &Client, call: &ApiCall) -> Result<Vec<Obser
     if call.error.is_some() {
         return Ok(Vec::new());
     }
-    let from_event = || Observed::from_event(launch);
     let known =
         !launch.instances.is_empty() && launch.instances.iter().all(|i| i.instance_type.is_some());
-    match call.event_name.as_str() {
-        "StartInstances" => describe(client, ids(launch)).await,
-        _ if known => Ok(from_event()),
-        "RequestSpotInstances" => spot_request_instances(client, &launch.spot_requests).await,
-        "RequestSpotFleet" => spot_fleet_instances(client, &launch.spot_fleets).await,
-        "CreateFleet" => fleet_instances(client, &launch.fleets).await,
-        _ => describe(client, ids(launch)).await,
-    }
+    let by_service = call.principal.service().is_some() || call.principal.invoked_by.is_some();
+    let all_ids = || launch.instances.iter().map(|i| i.id.clone()).collect();
+    let mut seen = match call.event_name.as_str() {
+        "StartInstances" => {
+            let started = launch
+                .instances
+                .iter()
+                .filter(|i| i.was_stopped())
+                .map(|i| i.id.clone())
+                .collect();
+            describe(client, started).await?
+        }
+        _ if known && !by_service => Observed::from_event(launch),
+        "RequestSpotInstances" if launch.instances.is_empty() => {
+            spot_request_instances(client, &launch.spot_requests).await?
+        }
+        "RequestSpotFleet" if launch.instances.is_empty() => {
+            fleet_instances(client, &launch.spot_fleets, true).await?
+        }
+        "CreateFleet" if launch.instances.is_empty() => {
+            fleet_instances(client, &launch.fleets, false).await?
+        }
+        _ => describe(client, all_ids()).await?,
+    };
+    one_time_spots(client, &mut seen).await?;
+    Ok(seen)
 }
 
-fn ids(launch: &Launch) -> Vec<String> {
-    launch.instances.iter().map(|i| i.id.clone()).collect()
+/// One instance as EC2 describes it now, or `None` when EC2 does not know it.
+pub(crate) async fn describe_one(client: &Client, id: &str) -> Result<Option<Observed>, AwsError> {
+    let out = client.describe_instances().instance_ids(id).send().await;
+    let mut seen = match out {
+        Ok(page) => page
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .map(|i| Observed::from(&Ec2Instance::from(i)))
+            .filter(|i| i.id == id)
+            .collect::<Vec<_>>(),
+        Err(e) => {
+            let e = AwsError::from_sdk("ec2:DescribeInstances", e);
+            if e.code == "InvalidInstanceID.NotFound" || e.code == "InvalidInstanceID.Malformed" {
+                return Ok(None);
+            }
+            return Err(e);
+        }
+    };
+    one_time_spots(client, &mut seen).await?;
+    Ok(seen.pop())
 }
 
 /// Those instances, by id (one call per 1,000).
@@ -85,6 +124,25 @@ async fn describe(client: &Client, ids: Vec<String>) -> Result<Vec<Observed>, Aw
     Ok(seen)
 }
 
+/// Marks the one-time spot instances among `seen`: EC2 cannot stop them. One
+/// call, made only when some instance is a spot instance.
+async fn one_time_spots(client: &Client, seen: &mut [Observed]) -> Result<(), AwsError> {
+    let spot: Vec<String> = seen
+        .iter()
+        .flat_map(|i| i.requests.iter())
+        .filter(|r| r.starts_with("sir-"))
+        .cloned()
+        .collect();
+    if spot.is_empty() {
+        return Ok(());
+    }
+    let one_time = ec2::one_time_spot_requests(client, &spot).await?;
+    for i in seen.iter_mut() {
+        i.one_time_spot = i.requests.iter().find(|r| one_time.contains(*r)).cloned();
+    }
+    Ok(())
+}
+
 async fn spot_request_instances(
     client: &Client,
     requests: &[String],
@@ -102,66 +160,126 @@ async fn spot_request_instances(
         .spot_instance_requests()
         .iter()
         .filter_map(|r| {
+            let request = r.spot_instance_request_id()?.to_string();
+            let one_time = r.r#type().map(|t| t.as_str()) == Some("one-time");
             Some(Observed {
                 id: r.instance_id()?.to_string(),
                 instance_type: r
                     .launch_specification()
                     .and_then(|l| l.instance_type())
                     .map(|t| t.as_str().to_string()),
-                stamped_by: None,
-                tags: Vec::new(),
+                one_time_spot: one_time.then(|| request.clone()),
+                requests: vec![request],
+                ..Default::default()
             })
         })
         .collect())
 }
 
-async fn spot_fleet_instances(
+/// The active instances of spot fleet requests (`spot`) or EC2 fleets.
+async fn fleet_instances(
     client: &Client,
     fleets: &[String],
+    spot: bool,
 ) -> Result<Vec<Observed>, AwsError> {
     let mut seen = Vec::new();
     for fleet in fleets {
-        let out = client
-            .describe_spot_fleet_instances()
-            .spot_fleet_request_id(fleet)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("ec2:DescribeSpotFleetInstances", e))?;
-        seen.extend(out.active_instances().iter().filter_map(|a| {
+        let active = if spot {
+            client
+                .describe_spot_fleet_instances()
+                .spot_fleet_request_id(fleet)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ec2:DescribeSpotFleetInstances", e))?
+                .active_instances
+        } else {
+            client
+                .describe_fleet_instances()
+                .fleet_id(fleet)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ec2:DescribeFleetInstances", e))?
+                .active_instances
+        };
+        seen.extend(active.unwrap_or_default().iter().filter_map(|a| {
+            let mut requests = vec![fleet.clone()];
+            requests.extend(a.spot_instance_request_id().map(str::to_string));
             Some(Observed {
                 id: a.instance_id()?.to_string(),
                 instance_type: a.instance_type().map(str::to_string),
-                stamped_by: None,
-                tags: Vec::new(),
+                requests,
+                ..Default::default()
             })
         }));
     }
     Ok(seen)
 }
 
-async fn fleet_instances(client: &Client, fleets: &[String]) -> Result<Vec<Observed>, AwsError> {
-    let mut seen = Vec::new();
-    for fleet in fleets {
-        let out = client
-            .describe_fleet_instances()
-            .fleet_id(fleet)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("ec2:DescribeFleetInstances", e))?;
-        seen.extend(out.active_instances().iter().filter_map(|a| {
-            Some(Observed {
-                id: a.instance_id()?.to_string(),
-                instance_type: a.instance_type().map(str::to_string),
-                stamped_by: None,
-                tags: Vec::new(),
-            })
-        }));
+/// The marks on these spot requests and fleets: id and the mark's value.
+pub(crate) async fn marks(
+    client: &Client,
+    requests: &[String],
+) -> Result<BTreeMap<String, String>, AwsError> {
+    let mut marked = BTreeMap::new();
+    for chunk in requests.chunks(200) {
+        let mut pages = client
+            .describe_tags()
+            .filters(
+                Filter::builder()
+                    .name("resource-id")
+                    .set_values(Some(chunk.to_vec()))
+                    .build(),
+            )
+            .filters(
+                Filter::builder()
+                    .name("key")
+                    .values(UNTRUSTED_REQUEST_TAG)
+                    .build(),
+            )
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeTags", e))?;
+            for t in page.tags() {
+                if let (Some(id), Some(UNTRUSTED_REQUEST_TAG)) = (t.resource_id(), t.key()) {
+                    if chunk.iter().any(|c| c == id) {
+                        marked.insert(id.to_string(), t.value().unwrap_or_default().to_string());
+                    }
+                }
+            }
+        }
     }
-    Ok(seen)
+    Ok(marked)
+}
+
+/// Marks spot requests and fleets as an untrusted principal's.
+pub(crate) async fn mark(
+    client: &Client,
+    requests: &[String],
+    value: &str,
+) -> Result<(), AwsError> {
+    if requests.is_empty() {
+        return Ok(());
+    }
+    client
+        .create_tags()
+        .set_resources(Some(requests.to_vec()))
+        .tags(
+            Tag::builder()
+                .key(UNTRUSTED_REQUEST_TAG)
+                .value(value)
+                .build(),
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::from_sdk("ec2:CreateTags", e))
 }
 
 /// Stops exactly `targets` and stamps them. An instance refused for its stop
-/// protection has it turned off (that instance alone) and is stopped again.
+/// protection has it turned off (that instance alone) and is stopped again,
+/// when the target allows it; otherwise it is reported as protected. A
+/// one-time spot instance is not stopped (EC2 would refuse): it is reported.
 /// A dry run changes nothing.
 pub(crate) async fn stop(
     client: &Client,
@@ -173,7 +291,13 @@ pub(crate) async fn stop(
         dry_run,
         ..Default::default()
     };
-    let ids: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
+    let (spot, stoppable): (Vec<&Target>, Vec<&Target>) =
+        targets.iter().partition(|t| t.one_time_spot.is_some());
+    outcome.one_time_spot = spot
+        .iter()
+        .map(|t| (t.id.clone(), t.one_time_spot.clone().unwrap_or_default()))
+        .collect();
+    let ids: Vec<String> = stoppable.iter().map(|t| t.id.clone()).collect();
     if dry_run {
         outcome.stopped = ids;
         return outcome;
@@ -193,6 +317,12 @@ pub(crate) async fn stop(
         }
     }
     for id in protected {
+        let may = stoppable.iter().any(|t| t.id == id && t.may_unprotect);
+        if !may {
+            tracing::warn!(instance = %id, "stop protection is on and stays on");
+            outcome.protected.push(id);
+            continue;
+        }
         match unprotect(client, &id).await {
             Ok(()) => {
                 tracing::warn!(instance = %id, "stop protection turned off");

@@ -116,13 +116,17 @@ impl AccountsConfig {
     }
 
     /// Whether an event from `account` is this guard's to act on, and with
-    /// which credentials. `own` is the guard's account id, known whenever
-    /// several accounts are configured.
-    pub fn event_account(&self, own: Option<&str>, account: Option<&str>) -> EventAccount {
-        let (Some(own), Some(account)) = (own, account) else {
-            return EventAccount::Own;
+    /// which credentials. `own` is the guard's account id. The account comes
+    /// from the event, which a shared or central event bus can carry from
+    /// accounts the guard does not cover: acting on such an event would stop
+    /// an instance of the same id, or quarantine a user of the same name,
+    /// here. So an event is acted on only in an account the guard covers, and
+    /// one that names no account is not acted on.
+    pub fn event_account(&self, own: &str, account: Option<&str>) -> EventAccount {
+        let Some(account) = account else {
+            return EventAccount::NotCovered("the event names no account".into());
         };
-        if self.is_single() || account == own {
+        if account == own {
             return EventAccount::Own;
         }
         if !is_account_id(account) {
@@ -131,6 +135,9 @@ impl AccountsConfig {
             ));
         }
         match &self.scope {
+            AccountScope::This => EventAccount::NotCovered(format!(
+                "it comes from account {account}, and this guard covers only its own account {own} (ACCOUNTS=self)"
+            )),
             AccountScope::Organization => EventAccount::Member,
             AccountScope::List(ids) if ids.iter().any(|id| id == account) => EventAccount::Member,
             _ => EventAccount::NotCovered(format!(
@@ -619,17 +626,29 @@ mod tests {
 
     #[test]
     fn events_are_acted_on_in_the_account_they_come_from_when_it_is_covered() {
-        let own = Some("111111111111");
+        let own = "111111111111";
         let member = Some("222222222222");
+        // One account: an event of another account (a shared event bus) is
+        // not this guard's, nor is one that names no account.
         let single = AccountsConfig::default();
-        // One account: whatever the event says, as before accounts.
-        assert_eq!(single.event_account(own, member), EventAccount::Own);
+        assert_eq!(single.event_account(own, Some(own)), EventAccount::Own);
+        assert!(matches!(
+            single.event_account(own, member),
+            EventAccount::NotCovered(why) if why.contains("222222222222") && why.contains("ACCOUNTS=self")
+        ));
+        assert!(matches!(
+            single.event_account(own, None),
+            EventAccount::NotCovered(why) if why.contains("names no account")
+        ));
         let org = AccountsConfig {
             scope: AccountScope::Organization,
             ..AccountsConfig::default()
         };
-        assert_eq!(org.event_account(own, own), EventAccount::Own);
-        assert_eq!(org.event_account(own, None), EventAccount::Own);
+        assert_eq!(org.event_account(own, Some(own)), EventAccount::Own);
+        assert!(matches!(
+            org.event_account(own, None),
+            EventAccount::NotCovered(_)
+        ));
         assert_eq!(org.event_account(own, member), EventAccount::Member);
         assert!(matches!(
             org.event_account(own, Some("22222222222x")),

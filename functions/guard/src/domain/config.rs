@@ -546,6 +546,12 @@ pub struct TripwireConfig {
     pub guardduty_action: TripwireAction,
     /// `TRIPWIRE_QUARANTINE=on`: attach AWS's quarantine policy to whoever launched.
     pub quarantine: bool,
+    /// `TRIPWIRE_RESUME_ROLE_ID`: the unique id of the stack's resume role,
+    /// whose starts are the owner's (the template sets it; empty: none).
+    pub resume_role_ids: Vec<String>,
+    /// `TRIPWIRE_GUARD_ROLE_IDS`: the unique ids of the stack's other roles,
+    /// whose writes of cost-guard's tags are its own (the template sets it).
+    pub guard_role_ids: Vec<String>,
 }
 
 impl TripwireConfig {
@@ -619,10 +625,30 @@ impl TripwireConfig {
             trusted.push(Glob::new(part, false));
         }
 
+        let resume_role_ids = role_ids(
+            "TRIPWIRE_RESUME_ROLE_ID",
+            lookup("TRIPWIRE_RESUME_ROLE_ID"),
+            ROLE_ID_EXPECTED_ONE,
+        )?;
+        if resume_role_ids.len() > 1 {
+            return Err(ConfigError::Invalid {
+                name: "TRIPWIRE_RESUME_ROLE_ID",
+                value: lookup("TRIPWIRE_RESUME_ROLE_ID").unwrap_or_default(),
+                expected: ROLE_ID_EXPECTED_ONE,
+            });
+        }
+        let guard_role_ids = role_ids(
+            "TRIPWIRE_GUARD_ROLE_IDS",
+            lookup("TRIPWIRE_GUARD_ROLE_IDS"),
+            "a comma list of role unique ids (AROA followed by capital letters and digits, as `aws iam get-role` shows them as RoleId), or empty",
+        )?;
+
         Ok(TripwireConfig {
             costly_types,
             allowed_regions,
             trusted,
+            resume_role_ids,
+            guard_role_ids,
             action: tripwire_action("TRIPWIRE_ACTION", lookup("TRIPWIRE_ACTION"))?,
             guardduty_action: tripwire_action(
                 "TRIPWIRE_GUARDDUTY_ACTION",
@@ -644,6 +670,42 @@ impl TripwireConfig {
             },
         })
     }
+}
+
+const ROLE_ID_EXPECTED_ONE: &str =
+    "one role's unique id (AROA followed by capital letters and digits, as `aws iam get-role` shows it as RoleId), or empty";
+
+/// A comma list of role unique ids; empty is none.
+fn role_ids(
+    name: &'static str,
+    value: Option<String>,
+    expected: &'static str,
+) -> Result<Vec<String>, ConfigError> {
+    let raw = value.unwrap_or_default();
+    let mut ids: Vec<String> = Vec::new();
+    for part in comma_list(&raw) {
+        if !is_role_id(part) {
+            return Err(ConfigError::Invalid {
+                name,
+                value: raw.clone(),
+                expected,
+            });
+        }
+        if !ids.iter().any(|i| i == part) {
+            ids.push(part.to_string());
+        }
+    }
+    Ok(ids)
+}
+
+/// A role's unique id as IAM writes it: `AROA` and capital letters and digits.
+pub(crate) fn is_role_id(text: &str) -> bool {
+    text.strip_prefix("AROA").is_some_and(|rest| {
+        (4..=124).contains(&rest.len())
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    })
 }
 
 /// The non-empty, trimmed entries of a comma list.
@@ -1026,6 +1088,18 @@ mod tests {
         assert_eq!(c.action, TripwireAction::Alert);
         assert_eq!(c.guardduty_action, TripwireAction::Alert);
         assert!(c.quarantine);
+        assert!(c.resume_role_ids.is_empty() && c.guard_role_ids.is_empty());
+        let ids = TripwireConfig::from_lookup(|n| match n {
+            "TRIPWIRE_RESUME_ROLE_ID" => Some(" AROA3XFRBF23RESUME01 ".into()),
+            "TRIPWIRE_GUARD_ROLE_IDS" => Some("AROA3XFRBF23SWEEP001,AROA3XFRBF23KEEP0001,".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(ids.resume_role_ids, ["AROA3XFRBF23RESUME01"]);
+        assert_eq!(
+            ids.guard_role_ids,
+            ["AROA3XFRBF23SWEEP001", "AROA3XFRBF23KEEP0001"]
+        );
         for (name, value, expected) in [
             (
                 "TRIPWIRE_INSTANCE_TYPES",
@@ -1060,6 +1134,22 @@ mod tests {
                 "`stop` (default) or `alert`",
             ),
             ("TRIPWIRE_QUARANTINE", "yes", "`off` (default) or `on`"),
+            // A role's name is no unique id: anyone who may create roles can take it.
+            (
+                "TRIPWIRE_RESUME_ROLE_ID",
+                "cost-guard-ResumeRole",
+                "one role's unique id",
+            ),
+            (
+                "TRIPWIRE_RESUME_ROLE_ID",
+                "AROAAAAAAAAAAAAAAAAA1,AROAAAAAAAAAAAAAAAAA2",
+                "one role's unique id",
+            ),
+            (
+                "TRIPWIRE_GUARD_ROLE_IDS",
+                "AROAAAAAAAAAAAAAAAAA1,arn:aws:iam::123456789012:role/x",
+                "role unique ids",
+            ),
         ] {
             let err = TripwireConfig::from_lookup(|n| (n == name).then(|| value.to_string()))
                 .unwrap_err()

@@ -365,19 +365,29 @@ pub fn resume_payload(data: &[u8]) {
 
 /// An EventBridge event as launch-tripwire receives it, decided under the
 /// default settings and under the most eager ones (every type costly, one
-/// allowed region, quarantine on). The promises: only the instances the
-/// event names can be stopped, and only by a call that succeeded or a
-/// finding of abuse; root is never trusted; the stamp is a valid tag value;
-/// the alert's subject is one line of at most 100 characters.
+/// allowed region, quarantine on), with every request the event names marked
+/// and not. The promises: only instances the input itself names can be
+/// stopped (checked against the raw text, not the parser), and only by a call
+/// that succeeded, a finding of abuse about an instance that is not exempt,
+/// or a launch for a marked request; a start stops only what it started; a
+/// tag write or a region enabled never stops anything; stop protection is
+/// never turned off on what a finding or a start of an unstamped instance
+/// names; root is never trusted; the stamp is a valid tag value; the alert's
+/// subject is one line of at most 100 characters.
 pub fn launch_event(data: &[u8]) {
     use crate::domain::config::TripwireConfig;
-    use crate::domain::render::launch_tripwire::{render, Event};
+    use crate::domain::render::launch_tripwire::{render, Alerting, Event};
     use crate::domain::trigger::launch::{parse_tripwire_event, CallKind, TripwireEvent};
-    use crate::domain::tripwire::{decide_call, decide_finding, stamp_label, Observed};
+    use crate::domain::tripwire::{
+        decide_call, decide_finding, decide_fleet_launch, stamp_label, trusted_by, Context,
+        GuardRoles, Observed, Purpose, Verdict,
+    };
+    use std::collections::BTreeMap;
 
     let Some(value) = json(data) else {
         return;
     };
+    let text = String::from_utf8_lossy(data);
     let parsed = parse_tripwire_event(&value);
     assert_eq!(parsed, parse_tripwire_event(&value), "deterministic");
     let configs = [
@@ -391,6 +401,11 @@ pub fn launch_event(data: &[u8]) {
         })
         .expect("the eager settings are valid"),
     ];
+    let roles = GuardRoles {
+        resume: vec!["AROAFUZZRESUMEROLE01".into()],
+        others: vec!["AROAFUZZSWEEPROLE001".into()],
+        unknown: None,
+    };
     let valid_id = |id: &str| {
         id.strip_prefix("i-").is_some_and(|hex| {
             (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit())
@@ -400,27 +415,55 @@ pub fn launch_event(data: &[u8]) {
         Err(why) | Ok(TripwireEvent::Ignored(why)) => return check_reason(why),
         Ok(TripwireEvent::Call(c)) => Event::Call(c),
         Ok(TripwireEvent::Finding(f)) => Event::Finding(f),
+        Ok(TripwireEvent::FleetLaunch(l)) => Event::FleetLaunch(l),
     };
-    let (observed, label): (Vec<Observed>, String) = match event {
+    let Ok(parsed_event) = &parsed else {
+        unreachable!("returned above")
+    };
+    // The requests the event names: marked, in the second round.
+    let mut requests: Vec<String> = Vec::new();
+    let observed: Vec<Observed> = match event {
         Event::Call(c) => {
             assert!(
                 !c.event_name.is_empty() && is_region_name(&c.region),
                 "{c:?}"
             );
-            let observed = match &c.kind {
-                CallKind::Launch(l) => Observed::from_event(l),
+            match &c.kind {
+                CallKind::Launch(l) => {
+                    requests.extend(l.spot_requests.iter().cloned());
+                    requests.extend(l.spot_fleets.iter().cloned());
+                    requests.extend(l.fleets.iter().cloned());
+                    Observed::from_event(l)
+                }
                 CallKind::FirstMove(what) => {
                     check_reason(what);
                     Vec::new()
                 }
-            };
-            (observed, stamp_label(Some(c)))
+                CallKind::Tagging(w) => {
+                    for r in &w.resources {
+                        check_reason(r);
+                    }
+                    Vec::new()
+                }
+                CallKind::EnableRegion(r) => {
+                    assert!(r.region.as_deref().is_none_or(is_region_name), "{r:?}");
+                    Vec::new()
+                }
+            }
         }
         Event::Finding(f) => {
             assert!(is_region_name(&f.region), "{f:?}");
-            (Observed::from_finding(f), stamp_label(None))
+            Observed::from_finding(f)
+        }
+        Event::FleetLaunch(l) => {
+            assert!(is_region_name(&l.region), "{l:?}");
+            requests.push(l.request.clone());
+            let mut i = Observed::named(&l.instance_id, l.instance_type.as_deref());
+            i.requests = vec![l.request.clone()];
+            vec![i]
         }
     };
+    let label = stamp_label(parsed_event);
     assert!(observed.iter().all(|i| valid_id(&i.id)), "{observed:?}");
     assert!(
         label.len() <= 256
@@ -429,56 +472,107 @@ pub fn launch_event(data: &[u8]) {
                 .all(|c| c.is_ascii_alphanumeric() || "_.:/=+-@".contains(c)),
         "{label:?}"
     );
+    let unmarked = BTreeMap::new();
+    let marked: BTreeMap<String, String> = requests
+        .iter()
+        .map(|r| (r.clone(), "ev user/someone".to_string()))
+        .collect();
     for cfg in &configs {
-        let verdict = match event {
-            Event::Call(c) => {
-                if let Some(p) = crate::domain::tripwire::trusted_by(&c.principal, cfg) {
-                    assert!(!c.principal.is_root(), "root trusted by {p}");
+        for marks in [&unmarked, &marked] {
+            let ctx = Context {
+                cfg,
+                roles: &roles,
+                account: Some("123456789012"),
+                marked: marks,
+                exempt_key: "cost-guard-exempt",
+            };
+            let verdict = match event {
+                Event::Call(c) => {
+                    for purpose in [Purpose::Launch, Purpose::Tagging, Purpose::Other] {
+                        if let Some(p) = trusted_by(&c.principal, &ctx, purpose) {
+                            assert!(!c.principal.is_root(), "root trusted: {p}");
+                        }
+                    }
+                    decide_call(c, &observed, &ctx)
                 }
-                decide_call(c, &observed, cfg)
+                Event::Finding(f) => decide_finding(f, observed.first(), &ctx),
+                Event::FleetLaunch(l) => decide_fleet_launch(l, observed.first(), &ctx),
+            };
+            match &verdict {
+                Verdict::Stop { targets, mark, .. } => {
+                    assert!(!targets.is_empty());
+                    for t in targets {
+                        assert!(
+                            valid_id(&t.id) && text.contains(&t.id),
+                            "{} not named",
+                            t.id
+                        );
+                        check_reason(&t.why);
+                    }
+                    for r in mark {
+                        assert!(text.contains(r.as_str()), "{r} not named");
+                    }
+                    match event {
+                        Event::Call(c) => {
+                            assert!(c.error.is_none(), "a failed call stopped");
+                            let CallKind::Launch(l) = &c.kind else {
+                                panic!("{:?} stopped instances", c.kind)
+                            };
+                            if c.event_name == "StartInstances" {
+                                for t in targets {
+                                    assert!(
+                                        l.instances.iter().any(|i| i.id == t.id && i.was_stopped()),
+                                        "{} was not started by the call",
+                                        t.id
+                                    );
+                                    assert!(!t.may_unprotect, "an unstamped start unprotected");
+                                }
+                            }
+                        }
+                        Event::Finding(f) => {
+                            assert!(f.means_abuse(), "{}", f.finding_type);
+                            assert!(targets.iter().all(|t| !t.may_unprotect));
+                        }
+                        Event::FleetLaunch(l) => {
+                            assert!(
+                                marks.contains_key(&l.request),
+                                "an unmarked request's launch stopped"
+                            )
+                        }
+                    }
+                }
+                Verdict::Wait { why, mark } => {
+                    check_reason(why);
+                    assert!(!mark.is_empty());
+                    assert!(matches!(event, Event::Call(c) if c.launch().is_some()));
+                }
+                Verdict::Alert { why, .. } | Verdict::Quiet(why) => check_reason(why),
             }
-            Event::Finding(f) => decide_finding(f, cfg),
-        };
-        match &verdict {
-            crate::domain::tripwire::Verdict::Stop { targets, .. } => {
-                assert!(!targets.is_empty());
-                for t in targets {
-                    assert!(observed.iter().any(|i| i.id == t.id), "{} not named", t.id);
-                    check_reason(&t.why);
-                }
-                match event {
-                    Event::Call(c) => assert!(c.error.is_none(), "a failed call stopped"),
-                    Event::Finding(f) => assert!(f.means_abuse(), "{}", f.finding_type),
-                }
+            let stamp = crate::domain::outcome::Stamp {
+                at: "2026-01-01T00:00:00Z".into(),
+                by: label.clone(),
+            };
+            // The handler passes a member account only when it is an account id.
+            let member = match event {
+                Event::Call(c) => c.account.as_deref(),
+                Event::Finding(f) => f.account.as_deref(),
+                Event::FleetLaunch(l) => l.account.as_deref(),
             }
-            crate::domain::tripwire::Verdict::Alert { why, .. }
-            | crate::domain::tripwire::Verdict::Quiet(why) => check_reason(why),
-        }
-        let stamp = crate::domain::outcome::Stamp {
-            at: "2026-01-01T00:00:00Z".into(),
-            by: label.clone(),
-        };
-        // The handler passes a member account only when it is an account id.
-        let account = match event {
-            Event::Call(c) => c.account.as_deref(),
-            Event::Finding(f) => f.account.as_deref(),
-        }
-        .filter(|a| crate::domain::accounts::is_account_id(a));
-        if let Some(m) = render(
-            event,
-            account,
-            &observed,
-            &verdict,
-            None,
-            &stamp,
-            Some("cost-guard-resume"),
-        ) {
-            assert!(
-                m.subject.chars().count() <= 100 && !m.subject.chars().any(char::is_control),
-                "{:?}",
-                m.subject
-            );
-            assert!(!m.body.is_empty());
+            .filter(|a| crate::domain::accounts::is_account_id(a));
+            let at = Alerting {
+                member,
+                guard_account: Some("123456789012"),
+                home_region: "us-east-1",
+                resume_function: Some("cost-guard-resume"),
+            };
+            if let Some(m) = render(event, &observed, &verdict, None, &stamp, &at) {
+                assert!(
+                    m.subject.chars().count() <= 100 && !m.subject.chars().any(char::is_control),
+                    "{:?}",
+                    m.subject
+                );
+                assert!(!m.body.is_empty());
+            }
         }
     }
 }

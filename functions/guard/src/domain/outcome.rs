@@ -19,6 +19,9 @@ pub const STOPPED_BY_TAG: &str = "cost-guard:stopped-by";
 /// acts on stamped resources (the keep-stopped watch) takes the start for a
 /// restart to undo; the resume role may start only what carries this tag.
 pub const RESUMING_TAG: &str = "cost-guard:resuming";
+/// Every tag key cost-guard writes and reads starts so: a write of any of
+/// them by a principal the tripwire does not trust is reported.
+pub const GUARD_TAG_PREFIX: &str = "cost-guard:";
 
 /// What a sweep writes on everything it stops.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]

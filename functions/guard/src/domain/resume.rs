@@ -93,6 +93,10 @@ pub fn marker_value(stamp: &Stamped) -> String {
         .collect()
 }
 
+/// The trigger of everything the launch tripwire stops starts so
+/// (`tripwire:RunInstances`, `tripwire:guardduty`, ...).
+pub const TRIPWIRE_STAMP_PREFIX: &str = "tripwire:";
+
 /// What one resume will do in a region.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResumePlan {
@@ -104,13 +108,21 @@ pub struct ResumePlan {
 
 /// Whether a stamped resource is one the request asks for. A stamp whose time
 /// cannot be read is asked for only when no time was given.
+///
+/// What the launch tripwire stopped is started only when the request names
+/// its trigger: it is what a principal the owner did not trust launched (a
+/// hijacker's miners, as likely as not), and resume's own starts are trusted,
+/// so a resume of "everything" would start them for good.
 fn wanted(stamp: &Stamped, request: &ResumeRequest) -> Result<bool, String> {
-    if request
-        .stopped_by
-        .as_deref()
-        .is_some_and(|by| by != stamp.by)
-    {
-        return Ok(false);
+    match request.stopped_by.as_deref() {
+        Some(by) if by != stamp.by => return Ok(false),
+        None if stamp.by.starts_with(TRIPWIRE_STAMP_PREFIX) => {
+            return Err(format!(
+                "stopped by the launch tripwire ({}): an untrusted principal launched it, so only a resume that names `{}` starts it (\"stopped_by\", or --stopped-by)",
+                stamp.by, stamp.by
+            ))
+        }
+        _ => {}
     }
     match request.since {
         None => Ok(true),
@@ -414,6 +426,40 @@ mod tests {
             ..Default::default()
         };
         assert!(ids(&plan_resume(&i, &d, &c, &at)).contains(&"i-alarm"));
+    }
+
+    #[test]
+    fn what_the_tripwire_stopped_starts_only_when_named() {
+        let i = [
+            ec2("i-miner", "stopped", stamp(LATE, "tripwire:RunInstances")),
+            ec2("i-budget", "stopped", stamp(LATE, "budget:monthly")),
+        ];
+        let everything = plan_resume(&i, &[], &[], &ResumeRequest::default());
+        assert_eq!(ids(&everything), ["i-budget"]);
+        let left = skipped(&everything);
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].0, "i-miner");
+        assert!(
+            left[0]
+                .1
+                .contains("stopped by the launch tripwire (tripwire:RunInstances)")
+                && left[0].1.contains("names `tripwire:RunInstances`"),
+            "{}",
+            left[0].1
+        );
+        // A time alone names no trigger either.
+        let since = ResumeRequest {
+            since: Some(OffsetDateTime::parse(EARLY, &Rfc3339).unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(ids(&plan_resume(&i, &[], &[], &since)), ["i-budget"]);
+        let named = ResumeRequest {
+            stopped_by: Some("tripwire:RunInstances".into()),
+            ..Default::default()
+        };
+        let plan = plan_resume(&i, &[], &[], &named);
+        assert_eq!(ids(&plan), ["i-miner"]);
+        assert!(plan.skipped.is_empty());
     }
 
     #[test]

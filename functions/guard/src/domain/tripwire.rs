@@ -2,37 +2,74 @@
 //! call's instances to stop and why, whom to quarantine, what only to report,
 //! and what to pass over with a log line. Pure.
 //!
-//! | the call | trusted principal | AWS service on the account's behalf | anyone else |
+//! | the event | trusted principal | AWS service on the account's behalf | anyone else |
 //! |---|---|---|---|
-//! | launch or start of a costly type, or outside the allowed regions | reported | reported, with the service | **stopped** (URGENT) |
-//! | start of an instance carrying cost-guard's stamp | reported | reported | **stopped** (URGENT) |
+//! | launch of a costly type, or outside the allowed regions | reported | reported, with the service | **stopped** (URGENT) |
+//! | start (from stopped) of a costly type, outside the allowed regions, or of an instance carrying cost-guard's stamp | reported | reported | **stopped** (URGENT) |
+//! | start of an instance that was already running | log line | log line | log line |
+//! | spot request or fleet with nothing running yet | reported | reported | URGENT alert, the request marked, the invocation fails so Lambda looks again |
+//! | instance launched later for a request cost-guard marked | — | **stopped** (URGENT) | **stopped** (URGENT) |
 //! | cheap, in an allowed region | log line | log line | log line |
 //! | refused launch of a costly type or region | log line | log line | alert |
 //! | dry-run probe of a costly type or region | log line | log line | alert (URGENT) |
 //! | quota increase, Auto Scaling group, ECS, SageMaker | log line | log line | alert (URGENT) |
+//! | write or removal of the exempt key or a `cost-guard:` key | log line | log line | alert (URGENT) |
+//! | `EnableRegion` | alert | alert | alert (URGENT) |
 //!
-//! The root user is never trusted. The exempt tag protects nothing here:
-//! whoever launches can set any tag. GuardDuty: a `CryptoCurrency:*` or
-//! `Impact:EC2/*` finding stops its instance; any other is reported.
+//! Trusted means a `TRIPWIRE_TRUSTED_PRINCIPALS` pattern, or a session of a
+//! role cost-guard itself made, known by the role's unique id (never by its
+//! name, which anyone allowed to create roles can take): resume's role for
+//! launches and starts, every guard role for tag writes. The root user is
+//! never trusted.
+//!
+//! Whoever launches sets the tags, so the exempt tag protects nothing from a
+//! launch the tripwire judges suspicious. A GuardDuty `CryptoCurrency:*` or
+//! `Impact:EC2/*` finding stops its instance, unless it carries the exempt
+//! tag: an outsider can often make an instance look up a listed domain, so a
+//! finding alone never stops what the owner exempted, and never turns stop
+//! protection off. Stop protection is turned off only on what the untrusted
+//! principal launched in the event itself, or on what carries the stamp.
+
+use std::collections::BTreeMap;
 
 use crate::domain::config::{TripwireAction, TripwireConfig};
 use crate::domain::glob::first_match;
 use crate::domain::inventory::{tag, Tags, ASG_TAG};
-use crate::domain::trigger::launch::{ApiCall, CallKind, Finding, Launch, Principal};
+use crate::domain::outcome::GUARD_TAG_PREFIX;
+use crate::domain::trigger::launch::{
+    ApiCall, CallKind, Finding, FleetKind, FleetLaunch, Launch, Principal, RegionEnabled, TagWrite,
+    TripwireEvent,
+};
 
 /// AWS's managed policy for compromised credentials, attached by the quarantine.
 pub const QUARANTINE_POLICY: &str = "AWSCompromisedKeyQuarantineV3";
 
+/// The tag the tripwire writes on a spot request or fleet that a principal it
+/// does not trust made: what the request launches later is stopped too.
+pub const UNTRUSTED_REQUEST_TAG: &str = "cost-guard:untrusted-request";
+
+/// The reserved tags that name the fleet an instance belongs to (only AWS can
+/// write `aws:` tags).
+const FLEET_TAGS: [&str; 2] = ["aws:ec2spot:fleet-request-id", "aws:ec2:fleet-id"];
+
 /// One instance of a call, as the tripwire sees it: from the event, or, for
-/// starts, spot requests and fleets, as EC2 describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// starts, spot requests, fleets and findings, as EC2 describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Observed {
     pub id: String,
     pub instance_type: Option<String>,
     /// Carries `cost-guard:stopped-at`: cost-guard stopped it.
     pub stamped_by: Option<String>,
-    /// Tags that only AWS can write (`aws:autoscaling:groupName`, ...).
+    /// Its tags, as EC2 describes them (none for an instance only the event
+    /// names). Those only AWS can write (`aws:autoscaling:groupName`, ...)
+    /// tell which service launched it.
     pub tags: Tags,
+    /// The spot request and fleet that launched it (`sir-...`, `sfr-...`,
+    /// `fleet-...`), from EC2's answer and the tags only AWS can write.
+    pub requests: Vec<String>,
+    /// For a one-time spot instance, its request: EC2 cannot stop such an
+    /// instance, only terminate it.
+    pub one_time_spot: Option<String>,
 }
 
 impl Observed {
@@ -41,8 +78,7 @@ impl Observed {
         Observed {
             id: id.to_string(),
             instance_type: instance_type.map(str::to_string),
-            stamped_by: None,
-            tags: Vec::new(),
+            ..Default::default()
         }
     }
 
@@ -55,12 +91,26 @@ impl Observed {
             .collect()
     }
 
-    /// The instance a GuardDuty finding names, if any.
+    /// The instance a GuardDuty finding names, as the finding says it.
     pub fn from_finding(f: &Finding) -> Vec<Observed> {
         f.instance_id
             .iter()
             .map(|id| Observed::named(id, f.instance_type.as_deref()))
             .collect()
+    }
+
+    /// The spot request and fleet ids its tags name (tags only AWS writes).
+    pub fn fleet_tags(tags: &Tags) -> Vec<String> {
+        FLEET_TAGS
+            .iter()
+            .filter_map(|k| tag(tags, k))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Whether it carries the exempt key, whatever the value.
+    pub fn is_exempt(&self, exempt_key: &str) -> bool {
+        tag(&self.tags, exempt_key).is_some()
     }
 }
 
@@ -70,6 +120,15 @@ pub struct Target {
     pub id: String,
     pub instance_type: Option<String>,
     pub why: String,
+    /// Whether stop protection may be turned off to stop it: only on what the
+    /// untrusted principal launched in the event itself (or its marked
+    /// request launched), or what carries cost-guard's stamp. Anyone allowed
+    /// to start instances can name any instance, and GuardDuty can be made to
+    /// name one from outside: protection the owner set stays on then.
+    pub may_unprotect: bool,
+    /// A one-time spot instance, with its request: EC2 cannot stop it, only
+    /// terminate it, and cost-guard terminates nothing. It is reported.
+    pub one_time_spot: Option<String>,
 }
 
 /// Whom the quarantine policy goes to.
@@ -84,15 +143,61 @@ pub enum QuarantineTarget {
 /// What the tripwire does with one event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
-    /// Stop these instances (URGENT), then quarantine when asked to.
+    /// Stop these instances (URGENT), mark these spot requests and fleets as
+    /// an untrusted principal's, then quarantine when asked to.
     Stop {
         targets: Vec<Target>,
         quarantine: Option<QuarantineTarget>,
+        mark: Vec<String>,
     },
+    /// An untrusted spot request or fleet with nothing running yet: mark the
+    /// requests, tell subscribers (once), and fail the invocation so that
+    /// Lambda's retries look again.
+    Wait { why: String, mark: Vec<String> },
     /// Tell subscribers, stop nothing: why.
     Alert { urgent: bool, why: String },
     /// Nothing for subscribers; a log line says why.
     Quiet(String),
+}
+
+/// The unique role ids of cost-guard's own roles in the account an event is
+/// acted in: the template's (the guard's account), or member.yaml's (a member
+/// account), learned there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GuardRoles {
+    /// The role resume starts things through: its launches and starts are
+    /// the owner's, and are never stopped.
+    pub resume: Vec<String>,
+    /// The guard's other roles (sweep, keep-stopped, the tripwire): they
+    /// write cost-guard's tags and never launch.
+    pub others: Vec<String>,
+    /// Why a member account's roles could not be read, when they could not:
+    /// then none of its sessions is trusted.
+    pub unknown: Option<String>,
+}
+
+/// What trust is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Launches and starts: patterns, and resume's role.
+    Launch,
+    /// Writes of cost-guard's tags: patterns, and every guard role.
+    Tagging,
+    /// Anything else (first moves, `EnableRegion`): patterns only.
+    Other,
+}
+
+/// What the handler learned beyond the event, for the decision.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub cfg: &'a TripwireConfig,
+    pub roles: &'a GuardRoles,
+    /// The account the event is acted in.
+    pub account: Option<&'a str>,
+    /// Spot requests and fleets carrying [`UNTRUSTED_REQUEST_TAG`]: id and the tag's value.
+    pub marked: &'a BTreeMap<String, String>,
+    /// `EXEMPT_TAG_KEY`.
+    pub exempt_key: &'a str,
 }
 
 /// Why an instance of an untrusted call must stop, or `None` when it may run.
@@ -116,16 +221,46 @@ fn suspicion(call_region: &str, start: bool, i: &Observed, cfg: &TripwireConfig)
     (!why.is_empty()).then(|| why.join("; "))
 }
 
-/// The trusted pattern a principal matches. Root is never trusted.
-pub fn trusted_by<'a>(p: &Principal, cfg: &'a TripwireConfig) -> Option<&'a str> {
+/// The account a principal belongs to: `userIdentity.accountId`, else its ARN's.
+fn principal_account(p: &Principal) -> Option<&str> {
+    p.account
+        .as_deref()
+        .or_else(|| p.arn.as_deref().and_then(|a| a.split(':').nth(4)))
+        .filter(|a| !a.is_empty())
+}
+
+/// Why a principal is trusted, or `None`. A pattern of
+/// `TRIPWIRE_TRUSTED_PRINCIPALS` matches its ARN or its role's. A guard role
+/// is known by its unique id alone (`sessionIssuer.principalId`), and only
+/// in the account acted in: a role made anew under the same name has
+/// another id. The root user is never trusted.
+pub fn trusted_by(p: &Principal, ctx: &Context<'_>, purpose: Purpose) -> Option<String> {
     if p.is_root() {
         return None;
     }
-    [p.arn.as_deref(), p.issuer_arn.as_deref()]
+    let pattern = [p.arn.as_deref(), p.issuer_arn.as_deref()]
         .into_iter()
         .flatten()
-        .find_map(|arn| first_match(&cfg.trusted, arn))
-        .map(|g| g.as_str())
+        .find_map(|arn| first_match(&ctx.cfg.trusted, arn));
+    if let Some(g) = pattern {
+        return Some(format!("matches {g} in TRIPWIRE_TRUSTED_PRINCIPALS"));
+    }
+    let role_id = p.role_id.as_deref().filter(|_| p.kind == "AssumedRole")?;
+    // Role ids are unique across AWS; the account is checked anyway, so a
+    // role of another account is never taken for one of the guard's.
+    if principal_account(p).is_some_and(|a| Some(a) != ctx.account) {
+        return None;
+    }
+    let is = |ids: &[String]| ids.iter().any(|id| id == role_id);
+    match purpose {
+        Purpose::Launch | Purpose::Tagging if is(&ctx.roles.resume) => {
+            Some("a session of cost-guard's resume role (by its unique role id)".into())
+        }
+        Purpose::Tagging if is(&ctx.roles.others) => {
+            Some("a session of one of cost-guard's own roles (by its unique role id)".into())
+        }
+        _ => None,
+    }
 }
 
 /// The AWS service that launched on the account's behalf: by its identity,
@@ -138,44 +273,93 @@ fn launching_service(p: &Principal, instances: &[Observed], requested: &Tags) ->
         if let Some(g) = tag(tags, ASG_TAG) {
             return Some(format!("EC2 Auto Scaling (group {g})"));
         }
-        if let Some(f) = tag(tags, "aws:ec2spot:fleet-request-id") {
+        if let Some(f) = tag(tags, FLEET_TAGS[0]) {
             return Some(format!("EC2 Spot Fleet ({f})"));
         }
-        tag(tags, "aws:ec2:fleet-id").map(|f| format!("EC2 Fleet ({f})"))
+        tag(tags, FLEET_TAGS[1]).map(|f| format!("EC2 Fleet ({f})"))
     };
     reserved(requested).or_else(|| instances.iter().find_map(|i| reserved(&i.tags)))
 }
 
-/// Where the quarantine policy would go for this principal.
-pub fn quarantine_target(p: &Principal) -> QuarantineTarget {
+/// Where the quarantine policy would go for the principal of `call`, acted
+/// on in `account`. Never to a session whose call a service made for it (the
+/// role is the service's, shared by all who use it), and never to a
+/// principal of another account.
+pub fn quarantine_target(call: &ApiCall, account: Option<&str>) -> QuarantineTarget {
+    let p = &call.principal;
+    if p.is_root() {
+        return QuarantineTarget::Impossible(
+            "the root user cannot be given a policy: sign in as root, change its password, enable MFA and delete its access keys; then ask AWS Support to review the account".into(),
+        );
+    }
+    if let Some(service) = &p.invoked_by {
+        return QuarantineTarget::Impossible(format!(
+            "{service} made the call for {} (a role the service uses for everyone who calls it), so it is not quarantined; find who called {service}: aws cloudtrail lookup-events --region {} --lookup-attributes AttributeKey=EventSource,AttributeValue={service} --end-time {} --max-results 20",
+            p.short(),
+            call.region,
+            call.time.as_deref().unwrap_or("now")
+        ));
+    }
+    match (principal_account(p), account) {
+        (Some(theirs), Some(here)) if theirs == here => {}
+        (theirs, _) => {
+            return QuarantineTarget::Impossible(format!(
+                "{} belongs to account {}, not the account acted in ({}), so nothing is attached to it from here; revoke its credentials in its own account",
+                p.short(),
+                theirs.unwrap_or("unknown"),
+                account.unwrap_or("unknown")
+            ))
+        }
+    }
     match (p.kind.as_str(), &p.name) {
         ("IAMUser", Some(name)) => QuarantineTarget::User(name.clone()),
         ("AssumedRole", Some(role)) if p.service().is_none() => QuarantineTarget::Role(role.clone()),
-        ("Root", _) => QuarantineTarget::Impossible(
-            "the root user cannot be given a policy: sign in as root, change its password, enable MFA and delete its access keys; then ask AWS Support to review the account".into(),
-        ),
         (kind, _) => QuarantineTarget::Impossible(format!(
             "a {kind} principal has no IAM user or role to attach a policy to: revoke its credentials where they were issued (IAM Identity Center, your identity provider, or the role's sessions)"
         )),
     }
 }
 
-/// The launch part of the table. `observed` are the call's instances.
-pub fn decide_call(call: &ApiCall, observed: &[Observed], cfg: &TripwireConfig) -> Verdict {
-    let who = call.principal.short();
-    let trusted = trusted_by(&call.principal, cfg);
-    let launch = match &call.kind {
+/// The spot requests and fleets a launch call made.
+fn requests_of(launch: &Launch) -> Vec<String> {
+    launch
+        .spot_requests
+        .iter()
+        .chain(&launch.spot_fleets)
+        .chain(&launch.fleets)
+        .cloned()
+        .collect()
+}
+
+/// The decision for one CloudTrail call. `observed` are the call's instances
+/// (for a start, those EC2 described).
+pub fn decide_call(call: &ApiCall, observed: &[Observed], ctx: &Context<'_>) -> Verdict {
+    match &call.kind {
         CallKind::FirstMove(what) => {
-            return match trusted {
-                Some(p) => Verdict::Quiet(format!("{} by {who}, trusted by {p}: {what}", call.action())),
+            let who = call.principal.short();
+            match trusted_by(&call.principal, ctx, Purpose::Other) {
+                Some(t) => Verdict::Quiet(format!("{} by {who}, trusted ({t}): {what}", call.action())),
                 None => Verdict::Alert {
                     urgent: true,
                     why: format!("{who} created {what}: a stolen key's usual next step towards costly compute; nothing was stopped"),
                 },
-            };
+            }
         }
-        CallKind::Launch(l) => l,
-    };
+        CallKind::Tagging(w) => decide_tagging(call, w, ctx),
+        CallKind::EnableRegion(r) => decide_enable_region(call, r, ctx),
+        CallKind::Launch(l) => decide_launch(call, l, observed, ctx),
+    }
+}
+
+fn decide_launch(
+    call: &ApiCall,
+    launch: &Launch,
+    observed: &[Observed],
+    ctx: &Context<'_>,
+) -> Verdict {
+    let cfg = ctx.cfg;
+    let who = call.principal.short();
+    let trusted = trusted_by(&call.principal, ctx, Purpose::Launch);
     // What the request asked for judges a call that launched nothing.
     let asked: Vec<Observed> = if launch.requested_types.is_empty() {
         vec![Observed::named("", None)]
@@ -200,26 +384,90 @@ pub fn decide_call(call: &ApiCall, observed: &[Observed], cfg: &TripwireConfig) 
                 urgent: call.principal.is_root(),
                 why: format!("EC2 refused it ({error}); refused launches are how a stolen key probes its limits ({reason})"),
             },
-            (Some(_), Some(p)) => Verdict::Quiet(format!("a failed {} by {who}, trusted by {p}", call.event_name)),
+            (Some(_), Some(t)) => Verdict::Quiet(format!("a failed {} by {who}, trusted ({t})", call.event_name)),
             (None, _) => Verdict::Quiet(format!("a failed {} of a cheap type in an allowed region", call.event_name)),
         };
     }
 
     let start = call.event_name == "StartInstances";
-    let targets: Vec<Target> = observed
+    // A start started only what was stopped before it: EC2 answers success
+    // for a running instance, and naming one changes nothing. Anyone allowed
+    // to start instances can name any instance, so the others are not judged.
+    let observed: Vec<&Observed> = observed
         .iter()
-        .filter_map(|i| {
-            suspicion(&call.region, start, i, cfg).map(|why| Target {
-                id: i.id.clone(),
-                instance_type: i.instance_type.clone(),
-                why,
-            })
+        .filter(|i| {
+            !start
+                || launch
+                    .instances
+                    .iter()
+                    .any(|n| n.id == i.id && n.was_stopped())
         })
         .collect();
+    if start && observed.is_empty() {
+        return Verdict::Quiet(format!(
+            "StartInstances by {who} started nothing: every instance it names was running already (EC2 answers success and changes nothing)"
+        ));
+    }
+    let target = |i: &Observed, why: String| Target {
+        id: i.id.clone(),
+        instance_type: i.instance_type.clone(),
+        why,
+        may_unprotect: !start || i.stamped_by.is_some(),
+        one_time_spot: i.one_time_spot.clone(),
+    };
+    let owned: Vec<Observed> = observed.iter().map(|i| (*i).clone()).collect();
+    if let Some(service) = launching_service(&call.principal, &owned, &launch.tags) {
+        // What a request cost-guard marked launches later is the untrusted
+        // principal's, whichever service runs the request.
+        let marked: Vec<Target> = observed
+            .iter()
+            .filter_map(|i| {
+                let (request, mark) = i
+                    .requests
+                    .iter()
+                    .find_map(|r| ctx.marked.get(r).map(|m| (r, m)))?;
+                Some(target(
+                    i,
+                    format!(
+                        "launched for {request}, which {} (not trusted) asked for",
+                        mark_author(mark)
+                    ),
+                ))
+            })
+            .collect();
+        if !marked.is_empty() {
+            return stop_or_alert(marked, None, Vec::new(), cfg);
+        }
+        let targets = observed
+            .iter()
+            .any(|i| suspicion(&call.region, start, i, cfg).is_some());
+        return if targets {
+            Verdict::Alert {
+                urgent: false,
+                why: format!("launched by {service} on the account's behalf: reported, not stopped (the service would launch a replacement); change or delete what launched it"),
+            }
+        } else {
+            Verdict::Quiet(format!(
+                "{} by {service}: nothing costly, nothing out of region",
+                call.event_name
+            ))
+        };
+    }
+    let targets: Vec<Target> = observed
+        .iter()
+        .filter_map(|i| suspicion(&call.region, start, i, cfg).map(|why| target(i, why)))
+        .collect();
+    let requests = requests_of(launch);
     if targets.is_empty() {
-        return match (observed.is_empty(), asked_reason) {
-            // A spot request or fleet with nothing running yet.
-            (true, Some(reason)) if trusted.is_none() => Verdict::Alert {
+        return match (observed.is_empty(), asked_reason, &trusted) {
+            // A spot request or fleet with nothing running yet: what it
+            // launches later carries its id, so it is marked; Lambda's retry
+            // looks again for what runs by then.
+            (true, Some(reason), None) if !requests.is_empty() => Verdict::Wait {
+                why: format!("nothing is running yet, so there is nothing to stop; what {} launches later is stopped when it runs. Cancel the request ({reason})", requests.join(", ")),
+                mark: requests,
+            },
+            (true, Some(reason), None) => Verdict::Alert {
                 urgent: true,
                 why: format!("nothing is running yet, so there is nothing to stop; cancel the request ({reason})"),
             },
@@ -229,18 +477,23 @@ pub fn decide_call(call: &ApiCall, observed: &[Observed], cfg: &TripwireConfig) 
             )),
         };
     }
-    if let Some(service) = launching_service(&call.principal, observed, &launch.tags) {
+    if let Some(t) = trusted {
         return Verdict::Alert {
             urgent: false,
-            why: format!("launched by {service} on the account's behalf: reported, not stopped (the service would launch a replacement); change or delete what launched it"),
+            why: format!("{who} is trusted ({t}): reported, never stopped"),
         };
     }
-    if let Some(p) = trusted {
-        return Verdict::Alert {
-            urgent: false,
-            why: format!("{who} is trusted (matches {p} in TRIPWIRE_TRUSTED_PRINCIPALS): reported, never stopped"),
-        };
-    }
+    let quarantine = cfg.quarantine.then(|| quarantine_target(call, ctx.account));
+    stop_or_alert(targets, quarantine, requests, cfg)
+}
+
+/// Stops the targets, or, under `TRIPWIRE_ACTION=alert`, reports them.
+fn stop_or_alert(
+    targets: Vec<Target>,
+    quarantine: Option<QuarantineTarget>,
+    mark: Vec<String>,
+    cfg: &TripwireConfig,
+) -> Verdict {
     if cfg.action == TripwireAction::Alert {
         return Verdict::Alert {
             urgent: true,
@@ -252,12 +505,115 @@ pub fn decide_call(call: &ApiCall, observed: &[Observed], cfg: &TripwireConfig) 
     }
     Verdict::Stop {
         targets,
-        quarantine: cfg.quarantine.then(|| quarantine_target(&call.principal)),
+        quarantine,
+        mark,
     }
 }
 
-/// The GuardDuty part of the table.
-pub fn decide_finding(f: &Finding, cfg: &TripwireConfig) -> Verdict {
+/// The keys of a tag write that are cost-guard's: the exempt key and every
+/// `cost-guard:` key.
+pub fn guard_keys<'a>(w: &'a TagWrite, exempt_key: &str) -> Vec<&'a (String, Option<String>)> {
+    w.tags
+        .iter()
+        .filter(|(k, _)| k == exempt_key || k.starts_with(GUARD_TAG_PREFIX))
+        .collect()
+}
+
+/// What a write of cost-guard's keys lets its author do.
+fn tag_consequence(key: &str, removes: bool, exempt_key: &str) -> &'static str {
+    use crate::domain::outcome::{STOPPED_AT_TAG, STOPPED_BY_TAG};
+    match (key, removes) {
+        (k, false) if k == exempt_key => "the budget sweep now skips it",
+        (k, true) if k == exempt_key => "the budget sweep may now stop it",
+        (STOPPED_AT_TAG | STOPPED_BY_TAG, false) => {
+            "resume would start it, and a start of it is stopped again"
+        }
+        (STOPPED_AT_TAG | STOPPED_BY_TAG, true) => {
+            "resume no longer sees that cost-guard stopped it, and a start of it is no longer stopped for the stamp"
+        }
+        (UNTRUSTED_REQUEST_TAG, false) => "the tripwire stops what that request launches",
+        (UNTRUSTED_REQUEST_TAG, true) => {
+            "the tripwire no longer stops what that request launches"
+        }
+        _ => "cost-guard reads it to decide what to stop or start",
+    }
+}
+
+fn decide_tagging(call: &ApiCall, w: &TagWrite, ctx: &Context<'_>) -> Verdict {
+    let who = call.principal.short();
+    let keys = guard_keys(w, ctx.exempt_key);
+    let every_tag = w.removes && w.tags.is_empty();
+    if keys.is_empty() && !every_tag {
+        return Verdict::Quiet(format!(
+            "{} by {who} touches none of cost-guard's keys",
+            call.action()
+        ));
+    }
+    if let Some(e) = &call.error {
+        return Verdict::Quiet(format!(
+            "{} by {who} was refused ({e}): nothing was written",
+            call.action()
+        ));
+    }
+    if let Some(t) = trusted_by(&call.principal, ctx, Purpose::Tagging) {
+        return Verdict::Quiet(format!(
+            "{} of cost-guard's keys by {who}, trusted ({t})",
+            call.action()
+        ));
+    }
+    let on = w.resources.join(", ");
+    if every_tag {
+        return Verdict::Alert {
+            urgent: false,
+            why: format!("{who} removed every tag of {on}: any cost-guard stamp or exempt tag on them is gone"),
+        };
+    }
+    let what: Vec<String> = keys
+        .iter()
+        .map(|(k, v)| {
+            let written = match v {
+                Some(v) => format!("{k}={v}"),
+                None => k.clone(),
+            };
+            format!(
+                "{written} ({})",
+                tag_consequence(k, w.removes, ctx.exempt_key)
+            )
+        })
+        .collect();
+    Verdict::Alert {
+        urgent: true,
+        why: format!(
+            "{who}, not trusted, {} {} on {on}; nothing was changed back: check that it was you",
+            if w.removes { "removed" } else { "wrote" },
+            what.join(", ")
+        ),
+    }
+}
+
+fn decide_enable_region(call: &ApiCall, r: &RegionEnabled, ctx: &Context<'_>) -> Verdict {
+    let who = call.principal.short();
+    let region = r.region.as_deref().unwrap_or("an unnamed region");
+    if let Some(e) = &call.error {
+        return Verdict::Quiet(format!(
+            "EnableRegion of {region} by {who} was refused ({e})"
+        ));
+    }
+    match trusted_by(&call.principal, ctx, Purpose::Other) {
+        Some(t) => Verdict::Alert {
+            urgent: false,
+            why: format!("{who} ({t}) enabled {region}, where no forwarder sends cost-guard its events yet"),
+        },
+        None => Verdict::Alert {
+            urgent: true,
+            why: format!("{who}, not trusted, enabled {region}: a stolen key opens a region nobody watches to launch there, and no forwarder sends cost-guard its events yet"),
+        },
+    }
+}
+
+/// The decision for a GuardDuty finding. `described` is its instance as EC2
+/// describes it now, `None` when EC2 does not know it.
+pub fn decide_finding(f: &Finding, described: Option<&Observed>, ctx: &Context<'_>) -> Verdict {
     let Some(id) = &f.instance_id else {
         return Verdict::Alert {
             urgent: f.means_abuse(),
@@ -273,7 +629,27 @@ pub fn decide_finding(f: &Finding, cfg: &TripwireConfig) -> Verdict {
             ),
         };
     }
-    if cfg.guardduty_action == TripwireAction::Alert {
+    let Some(i) = described else {
+        return Verdict::Alert {
+            urgent: true,
+            why: format!(
+                "EC2 does not know {id} in {}, so nothing was stopped",
+                f.region
+            ),
+        };
+    };
+    // An outsider can often cause a finding (a DNS lookup of a listed domain
+    // from a web server): a finding alone never stops what the owner exempted.
+    if i.is_exempt(ctx.exempt_key) {
+        return Verdict::Alert {
+            urgent: true,
+            why: format!(
+                "{id} carries the exempt tag {}, so a finding alone does not stop it (an outsider can often make an instance look up a listed domain); look at it now, and stop it yourself if it is not yours: aws ec2 stop-instances --region {} --instance-ids {id}",
+                ctx.exempt_key, f.region
+            ),
+        };
+    }
+    if ctx.cfg.guardduty_action == TripwireAction::Alert {
         return Verdict::Alert {
             urgent: true,
             why: "TRIPWIRE_GUARDDUTY_ACTION=alert: reported, not stopped".into(),
@@ -282,11 +658,56 @@ pub fn decide_finding(f: &Finding, cfg: &TripwireConfig) -> Verdict {
     Verdict::Stop {
         targets: vec![Target {
             id: id.clone(),
-            instance_type: f.instance_type.clone(),
+            instance_type: i.instance_type.clone().or_else(|| f.instance_type.clone()),
             why: format!("GuardDuty found {}", f.finding_type),
+            may_unprotect: false,
+            one_time_spot: i.one_time_spot.clone(),
         }],
         quarantine: None,
+        mark: Vec::new(),
     }
+}
+
+/// The decision for an instance a spot request or fleet launched.
+/// `described` is the instance as EC2 describes it, `None` when EC2 does not
+/// know it (any more).
+pub fn decide_fleet_launch(
+    l: &FleetLaunch,
+    described: Option<&Observed>,
+    ctx: &Context<'_>,
+) -> Verdict {
+    let Some(mark) = ctx.marked.get(&l.request) else {
+        return Verdict::Quiet(format!(
+            "{} {} launched {}: cost-guard did not mark that request as an untrusted principal's",
+            l.kind.label(),
+            l.request,
+            l.instance_id
+        ));
+    };
+    let Some(i) = described else {
+        return Verdict::Alert {
+            urgent: true,
+            why: format!(
+                "{} {}, which {} (not trusted) asked for, launched {}, which EC2 does not know (any more)",
+                l.kind.label(),
+                l.request,
+                mark_author(mark),
+                l.instance_id
+            ),
+        };
+    };
+    let target = Target {
+        id: i.id.clone(),
+        instance_type: i.instance_type.clone().or_else(|| l.instance_type.clone()),
+        why: format!(
+            "launched for {}, which {} (not trusted) asked for",
+            l.request,
+            mark_author(mark)
+        ),
+        may_unprotect: true,
+        one_time_spot: i.one_time_spot.clone(),
+    };
+    stop_or_alert(vec![target], None, Vec::new(), ctx.cfg)
 }
 
 /// What the tripwire did to the instances it stopped.
@@ -297,12 +718,21 @@ pub struct StopOutcome {
     pub stopped: Vec<String>,
     /// Stop protection was on; it was turned off so they could be stopped.
     pub protection_removed: Vec<String>,
+    /// Stop protection is on and was left on (the instance was not launched
+    /// by the event, and carries no stamp): stop them by hand.
+    pub protected: Vec<String>,
+    /// One-time spot instances, which EC2 cannot stop, with their requests.
+    pub one_time_spot: Vec<(String, String)>,
     /// Not stopped, and why (already stopped, gone, cannot be stopped).
     pub skipped: Vec<(String, String)>,
     /// The stop failed: the error.
     pub failed: Vec<(String, String)>,
     /// Stopped, but the stamp could not be written: why.
     pub unstamped: Option<String>,
+    /// Spot requests and fleets marked as an untrusted principal's.
+    pub marked: Vec<String>,
+    /// The mark could not be written: why.
+    pub unmarked: Option<String>,
     /// The quarantine, when one was asked for.
     pub quarantine: Option<Quarantine>,
 }
@@ -327,17 +757,55 @@ pub fn quarantine_policy_arn(principal_arn: Option<&str>) -> String {
     format!("arn:{partition}:iam::aws:policy/{QUARANTINE_POLICY}")
 }
 
-/// The stamp label: `tripwire:RunInstances`, `tripwire:guardduty`.
-pub fn stamp_label(call: Option<&ApiCall>) -> String {
-    match call {
-        Some(c) => format!("tripwire:{}", c.event_name),
-        None => "tripwire:guardduty".into(),
+/// The stamp label: `tripwire:RunInstances`, `tripwire:guardduty`. What a
+/// spot request or fleet launched later carries the label of the call that
+/// made the request, so one resume finds both.
+pub fn stamp_label(event: &TripwireEvent) -> String {
+    match event {
+        TripwireEvent::Call(c) => format!("tripwire:{}", c.event_name),
+        TripwireEvent::FleetLaunch(l) => format!(
+            "tripwire:{}",
+            match l.kind {
+                FleetKind::SpotRequest => "RequestSpotInstances",
+                FleetKind::SpotFleet => "RequestSpotFleet",
+                FleetKind::Fleet => "CreateFleet",
+            }
+        ),
+        TripwireEvent::Finding(_) | TripwireEvent::Ignored(_) => "tripwire:guardduty".into(),
     }
+}
+
+/// The value of [`UNTRUSTED_REQUEST_TAG`]: who asked, and the event's id, so
+/// a retry of the same event knows it already told subscribers.
+pub fn mark_value(call: &ApiCall) -> String {
+    let text = format!(
+        "{} {}",
+        call.event_id.as_deref().unwrap_or("unknown-event"),
+        call.principal.short()
+    );
+    text.chars().take(256).collect()
+}
+
+/// Whether `mark` was written for this very call (a retry of its event).
+pub fn marked_by(mark: &str, call: &ApiCall) -> bool {
+    call.event_id
+        .as_deref()
+        .is_some_and(|id| mark.split(' ').next() == Some(id))
+}
+
+/// Who a mark says asked: the mark without its event id.
+pub fn mark_author(mark: &str) -> &str {
+    mark.split_once(' ').map(|(_, who)| who).unwrap_or(mark)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::trigger::launch::{parse_tripwire_event, CallError};
+    use serde_json::json;
+
+    const OWN: &str = "123456789012";
+    const EXEMPT: &str = "cost-guard-exempt";
 
     #[test]
     fn the_policy_is_in_the_principals_partition() {
@@ -354,27 +822,64 @@ mod tests {
             "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
         );
     }
-    use crate::domain::trigger::launch::{parse_tripwire_event, CallError, TripwireEvent};
 
     fn sample(name: &str) -> serde_json::Value {
         let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
     }
 
-    fn call(name: &str) -> ApiCall {
-        match parse_tripwire_event(&sample(name)).unwrap() {
+    fn event(v: &serde_json::Value) -> TripwireEvent {
+        parse_tripwire_event(v).unwrap()
+    }
+
+    fn call_of(v: &serde_json::Value) -> ApiCall {
+        match event(v) {
             TripwireEvent::Call(c) => *c,
             other => panic!("{other:?}"),
         }
     }
 
-    fn cfg(vars: &[(&str, &str)]) -> TripwireConfig {
-        TripwireConfig::from_lookup(|n| {
-            vars.iter()
-                .find(|(k, _)| *k == n)
-                .map(|(_, v)| v.to_string())
-        })
-        .unwrap()
+    fn call(name: &str) -> ApiCall {
+        call_of(&sample(name))
+    }
+
+    /// What the handler hands the decision: settings, the guard's roles and
+    /// the marked requests, in the guard's own account.
+    struct Known {
+        cfg: TripwireConfig,
+        roles: GuardRoles,
+        marked: BTreeMap<String, String>,
+        account: Option<String>,
+    }
+
+    impl Known {
+        fn ctx(&self) -> Context<'_> {
+            Context {
+                cfg: &self.cfg,
+                roles: &self.roles,
+                account: self.account.as_deref(),
+                marked: &self.marked,
+                exempt_key: EXEMPT,
+            }
+        }
+    }
+
+    fn known(vars: &[(&str, &str)]) -> Known {
+        Known {
+            cfg: TripwireConfig::from_lookup(|n| {
+                vars.iter()
+                    .find(|(k, _)| *k == n)
+                    .map(|(_, v)| v.to_string())
+            })
+            .unwrap(),
+            roles: GuardRoles {
+                resume: vec!["AROARESUMEROLE000001".into()],
+                others: vec!["AROASWEEPROLE0000001".into()],
+                unknown: None,
+            },
+            marked: BTreeMap::new(),
+            account: Some(OWN.into()),
+        }
     }
 
     /// The call's instances as the event names them.
@@ -384,7 +889,7 @@ mod tests {
 
     fn decide(name: &str, vars: &[(&str, &str)]) -> Verdict {
         let c = call(name);
-        decide_call(&c, &from_event(&c), &cfg(vars))
+        decide_call(&c, &from_event(&c), &known(vars).ctx())
     }
 
     fn stopped(v: &Verdict) -> Vec<&str> {
@@ -392,6 +897,28 @@ mod tests {
             Verdict::Stop { targets, .. } => targets.iter().map(|t| t.id.as_str()).collect(),
             _ => Vec::new(),
         }
+    }
+
+    fn targets(v: Verdict) -> Vec<Target> {
+        match v {
+            Verdict::Stop { targets, .. } => targets,
+            other => panic!("not a stop: {other:?}"),
+        }
+    }
+
+    /// A session of role `role` (unique id `role_id`) in `account`.
+    fn session(c: &mut ApiCall, account: &str, role: &str, role_id: &str) {
+        c.principal = Principal {
+            kind: "AssumedRole".into(),
+            arn: Some(format!(
+                "arn:aws:sts::{account}:assumed-role/{role}/cost-guard"
+            )),
+            issuer_arn: Some(format!("arn:aws:iam::{account}:role/{role}")),
+            name: Some(role.into()),
+            account: Some(account.into()),
+            role_id: Some(role_id.into()),
+            ..Default::default()
+        };
     }
 
     #[test]
@@ -409,6 +936,7 @@ mod tests {
         let Verdict::Stop {
             targets,
             quarantine,
+            mark,
         } = v
         else {
             panic!()
@@ -420,7 +948,10 @@ mod tests {
             "{}",
             targets[0].why
         );
+        // Launched in the event itself: its stop protection may go.
+        assert!(targets.iter().all(|t| t.may_unprotect));
         assert_eq!(quarantine, None, "quarantine is off by default");
+        assert!(mark.is_empty(), "RunInstances makes no request to mark");
     }
 
     #[test]
@@ -456,31 +987,59 @@ mod tests {
     }
 
     #[test]
-    fn an_organization_guard_trusts_resume_through_the_member_role_in_any_account() {
-        // What template.yaml gives the tripwire when it covers several accounts.
-        let trust = cfg(&[(
-            "TRIPWIRE_TRUSTED_PRINCIPALS",
-            "arn:aws:sts::*:assumed-role/cost-guard-member/*",
-        )]);
-        let session = |account: &str, role: &str| {
-            let mut c = call("tripwire-start-instances.json");
-            c.principal.arn = Some(format!(
-                "arn:aws:sts::{account}:assumed-role/{role}/cost-guard"
-            ));
-            c.principal.issuer_arn = Some(format!("arn:aws:iam::{account}:role/{role}"));
-            c.principal
+    fn the_guards_roles_are_trusted_by_unique_id_never_by_name() {
+        let k = known(&[]);
+        let ctx = k.ctx();
+        let mut c = call("tripwire-run-instances.json");
+        // resume's role, by its unique id: trusted for launches and tags.
+        session(
+            &mut c,
+            OWN,
+            "cost-guard-ResumeRole-X",
+            "AROARESUMEROLE000001",
+        );
+        assert!(trusted_by(&c.principal, &ctx, Purpose::Launch).is_some());
+        assert!(trusted_by(&c.principal, &ctx, Purpose::Tagging).is_some());
+        assert_eq!(trusted_by(&c.principal, &ctx, Purpose::Other), None);
+        assert!(matches!(
+            decide_call(&c, &from_event(&c), &ctx),
+            Verdict::Alert { urgent: false, .. }
+        ));
+        // A role of the member role's name that someone created: another id.
+        session(&mut c, OWN, "cost-guard-member", "AROASOMEONEELSES0001");
+        assert_eq!(trusted_by(&c.principal, &ctx, Purpose::Launch), None);
+        assert_eq!(stopped(&decide_call(&c, &from_event(&c), &ctx)).len(), 3);
+        // The sweep's role writes stamps but never launches.
+        session(
+            &mut c,
+            OWN,
+            "cost-guard-SweepRole-X",
+            "AROASWEEPROLE0000001",
+        );
+        assert!(trusted_by(&c.principal, &ctx, Purpose::Tagging).is_some());
+        assert_eq!(trusted_by(&c.principal, &ctx, Purpose::Launch), None);
+        // resume's id, but a principal of another account: never.
+        session(
+            &mut c,
+            "999999999999",
+            "cost-guard-ResumeRole-X",
+            "AROARESUMEROLE000001",
+        );
+        assert_eq!(trusted_by(&c.principal, &ctx, Purpose::Launch), None);
+        // An unknown member role set trusts nothing.
+        let mut blind = known(&[]);
+        blind.roles = GuardRoles {
+            unknown: Some("AccessDenied".into()),
+            ..Default::default()
         };
-        for account in ["111111111111", "222222222222"] {
-            assert!(trusted_by(&session(account, "cost-guard-member"), &trust).is_some());
-        }
-        // Not the tripwire's own member role, nor a look-alike name.
-        for role in ["cost-guard-member-tripwire", "cost-guard-members"] {
-            assert_eq!(
-                trusted_by(&session("222222222222", role), &trust),
-                None,
-                "{role}"
-            );
-        }
+        session(&mut c, OWN, "cost-guard-member", "AROARESUMEROLE000001");
+        assert_eq!(
+            trusted_by(&c.principal, &blind.ctx(), Purpose::Launch),
+            None
+        );
+        // A user with the same name is no role.
+        c.principal.kind = "IAMUser".into();
+        assert_eq!(trusted_by(&c.principal, &ctx, Purpose::Launch), None);
     }
 
     #[test]
@@ -490,23 +1049,21 @@ mod tests {
         for i in &mut cheap {
             i.instance_type = Some("t3.micro".into());
         }
+        let k = known(&[]);
         assert!(matches!(
-            decide_call(&c, &cheap, &cfg(&[])),
+            decide_call(&c, &cheap, &k.ctx()),
             Verdict::Quiet(_)
         ));
-        let only_us = cfg(&[("TRIPWIRE_ALLOWED_REGIONS", "us-east-1,eu-west-1")]);
-        let v = decide_call(&c, &cheap, &only_us);
+        let only_us = known(&[("TRIPWIRE_ALLOWED_REGIONS", "us-east-1,eu-west-1")]);
+        let v = decide_call(&c, &cheap, &only_us.ctx());
         assert_eq!(stopped(&v).len(), 3);
-        let Verdict::Stop { targets, .. } = v else {
-            panic!()
-        };
         assert_eq!(
-            targets[0].why,
+            targets(v)[0].why,
             "sa-east-1 is not in TRIPWIRE_ALLOWED_REGIONS"
         );
         c.region = "eu-west-1".into();
         assert!(matches!(
-            decide_call(&c, &cheap, &only_us),
+            decide_call(&c, &cheap, &only_us.ctx()),
             Verdict::Quiet(_)
         ));
     }
@@ -514,18 +1071,17 @@ mod tests {
     #[test]
     fn a_start_of_a_stamped_instance_is_stopped_whatever_its_type() {
         let c = call("tripwire-start-instances.json");
+        let k = known(&[]);
         let mut seen = vec![Observed::named("i-0f00000000000beef", Some("t3.micro"))];
         assert!(
-            matches!(decide_call(&c, &seen, &cfg(&[])), Verdict::Quiet(_)),
+            matches!(decide_call(&c, &seen, &k.ctx()), Verdict::Quiet(_)),
             "unstamped and cheap"
         );
         seen[0].stamped_by = Some("budget:student-monthly".into());
-        let v = decide_call(&c, &seen, &cfg(&[]));
-        assert_eq!(stopped(&v), ["i-0f00000000000beef"]);
-        let Verdict::Stop { targets, .. } = v else {
-            panic!()
-        };
-        assert!(targets[0].why.contains("started with the stamp still on"));
+        let t = targets(decide_call(&c, &seen, &k.ctx()));
+        assert_eq!(t[0].id, "i-0f00000000000beef");
+        assert!(t[0].why.contains("started with the stamp still on"));
+        assert!(t[0].may_unprotect, "it carries the stamp");
         // A launch that is not a start ignores the stamp (a new instance has none).
         let mut run = call("tripwire-run-instances.json");
         run.event_name = "RunInstances".into();
@@ -533,7 +1089,39 @@ mod tests {
         launched[0].instance_type = Some("t3.micro".into());
         launched[0].stamped_by = Some("x".into());
         assert!(
-            !stopped(&decide_call(&run, &launched, &cfg(&[]))).contains(&launched[0].id.as_str())
+            !stopped(&decide_call(&run, &launched, &k.ctx())).contains(&launched[0].id.as_str())
+        );
+    }
+
+    #[test]
+    fn a_start_counts_only_for_what_was_stopped_and_keeps_the_owners_stop_protection() {
+        let k = known(&[]);
+        let gpu = vec![Observed::named("i-0f00000000000beef", Some("p3.2xlarge"))];
+        // Stopped before: started now, stopped again; the owner's stop
+        // protection stays (not launched here, no stamp).
+        let c = call("tripwire-start-instances.json");
+        let t = targets(decide_call(&c, &gpu, &k.ctx()));
+        assert_eq!(t[0].id, "i-0f00000000000beef");
+        assert!(!t[0].may_unprotect);
+        // Running before: AWS answered success and changed nothing.
+        for previous in [json!({"code": 16, "name": "running"}), json!(null)] {
+            let mut v = sample("tripwire-start-instances.json");
+            v["detail"]["responseElements"]["instancesSet"]["items"][0]["previousState"] =
+                previous.clone();
+            let c = call_of(&v);
+            let verdict = decide_call(&c, &gpu, &k.ctx());
+            assert!(
+                matches!(&verdict, Verdict::Quiet(why) if why.contains("started nothing")),
+                "{previous}: {verdict:?}"
+            );
+        }
+        // Stopping counts: the start reverses it.
+        let mut v = sample("tripwire-start-instances.json");
+        v["detail"]["responseElements"]["instancesSet"]["items"][0]["previousState"]["name"] =
+            json!("stopping");
+        assert_eq!(
+            stopped(&decide_call(&call_of(&v), &gpu, &k.ctx())),
+            ["i-0f00000000000beef"]
         );
     }
 
@@ -550,15 +1138,66 @@ mod tests {
         seen[0]
             .tags
             .push(("aws:ec2spot:fleet-request-id".into(), "sfr-1".into()));
+        let k = known(&[]);
         assert!(
-            matches!(decide_call(&c, &seen, &cfg(&[])), Verdict::Alert { why, .. } if why.contains("EC2 Spot Fleet (sfr-1)"))
+            matches!(decide_call(&c, &seen, &k.ctx()), Verdict::Alert { why, .. } if why.contains("EC2 Spot Fleet (sfr-1)"))
         );
         // A service that merely carried the user's own call does not.
         c.principal.invoked_by = Some("cloudformation.amazonaws.com".into());
         assert_eq!(
-            stopped(&decide_call(&c, &from_event(&c), &cfg(&[]))).len(),
+            stopped(&decide_call(&c, &from_event(&c), &k.ctx())).len(),
             3
         );
+    }
+
+    #[test]
+    fn what_a_marked_request_launches_later_is_stopped_whoever_runs_it() {
+        let c = call("tripwire-autoscaling-launch.json");
+        let mut seen = from_event(&c);
+        seen[0].requests = vec!["sfr-0123456789abcdef0".into()];
+        seen[0].instance_type = Some("t3.micro".into());
+        let mut k = known(&[]);
+        assert!(matches!(
+            decide_call(&c, &seen, &k.ctx()),
+            Verdict::Quiet(_)
+        ));
+        k.marked.insert(
+            "sfr-0123456789abcdef0".into(),
+            "ev-1 user/ci-deployer".into(),
+        );
+        let t = targets(decide_call(&c, &seen, &k.ctx()));
+        assert_eq!(t[0].id, seen[0].id);
+        assert_eq!(
+            t[0].why,
+            "launched for sfr-0123456789abcdef0, which user/ci-deployer (not trusted) asked for"
+        );
+        assert!(t[0].may_unprotect);
+        // The same through EC2's own event.
+        let launch = FleetLaunch {
+            kind: FleetKind::SpotFleet,
+            request: "sfr-0123456789abcdef0".into(),
+            instance_id: seen[0].id.clone(),
+            instance_type: Some("g5.xlarge".into()),
+            region: "us-east-1".into(),
+            account: Some(OWN.into()),
+            time: None,
+        };
+        assert_eq!(
+            stopped(&decide_fleet_launch(&launch, Some(&seen[0]), &k.ctx())),
+            [seen[0].id.as_str()]
+        );
+        assert!(matches!(
+            decide_fleet_launch(&launch, None, &k.ctx()),
+            Verdict::Alert { urgent: true, .. }
+        ));
+        let owners = FleetLaunch {
+            request: "sfr-00000000000000000".into(),
+            ..launch
+        };
+        assert!(matches!(
+            decide_fleet_launch(&owners, Some(&seen[0]), &k.ctx()),
+            Verdict::Quiet(_)
+        ));
     }
 
     #[test]
@@ -573,13 +1212,14 @@ mod tests {
             matches!(&v, Verdict::Alert { urgent: true, why } if why.contains("probing")),
             "{v:?}"
         );
+        let k = known(&[]);
         let mut cheap = call("tripwire-run-instances-failed.json");
-        cheap.kind = CallKind::Launch(crate::domain::trigger::launch::Launch {
+        cheap.kind = CallKind::Launch(Launch {
             requested_types: vec!["t3.micro".into()],
             ..Default::default()
         });
         assert!(matches!(
-            decide_call(&cheap, &[], &cfg(&[])),
+            decide_call(&cheap, &[], &k.ctx()),
             Verdict::Quiet(_)
         ));
         cheap.error = Some(CallError {
@@ -587,8 +1227,22 @@ mod tests {
             message: None,
         });
         assert!(matches!(
-            decide_call(&cheap, &[], &cfg(&[])),
+            decide_call(&cheap, &[], &k.ctx()),
             Verdict::Quiet(_)
+        ));
+        // A refused launch stops nothing even when it names instances.
+        let mut refused = call("tripwire-run-instances.json");
+        refused.error = Some(CallError {
+            code: "Client.VcpuLimitExceeded".into(),
+            message: None,
+        });
+        assert!(stopped(&decide_call(&refused, &from_event(&refused), &k.ctx())).is_empty());
+        // By root, a refused launch is URGENT.
+        let mut root = call("tripwire-root-launch.json");
+        root.error = refused.error.clone();
+        assert!(matches!(
+            decide_call(&root, &[], &k.ctx()),
+            Verdict::Alert { urgent: true, .. }
         ));
     }
 
@@ -609,17 +1263,17 @@ mod tests {
         );
         let c = call("tripwire-start-instances.json");
         assert_eq!(
-            quarantine_target(&c.principal),
+            quarantine_target(&c, Some(OWN)),
             QuarantineTarget::Role("contractor".into())
         );
         let root = call("tripwire-root-launch.json");
         assert!(
-            matches!(quarantine_target(&root.principal), QuarantineTarget::Impossible(w) if w.starts_with("the root user cannot"))
+            matches!(quarantine_target(&root, Some(OWN)), QuarantineTarget::Impossible(w) if w.starts_with("the root user cannot"))
         );
         let asg = call("tripwire-autoscaling-launch.json");
         assert!(
             matches!(
-                quarantine_target(&asg.principal),
+                quarantine_target(&asg, Some(OWN)),
                 QuarantineTarget::Impossible(_)
             ),
             "never a service-linked role"
@@ -627,20 +1281,99 @@ mod tests {
     }
 
     #[test]
-    fn a_spot_request_with_nothing_running_yet_alerts() {
-        let c = call("tripwire-spot-request.json");
-        let v = decide_call(&c, &[], &cfg(&[]));
+    fn the_quarantine_never_lands_on_a_services_role_or_another_accounts_principal() {
+        // CloudFormation with a service role launched: the instances stop,
+        // the role everyone deploys with is left alone, and the alert says
+        // how to find who called CloudFormation.
+        let mut c = call("tripwire-start-instances.json");
+        c.principal.invoked_by = Some("cloudformation.amazonaws.com".into());
+        let QuarantineTarget::Impossible(why) = quarantine_target(&c, Some(OWN)) else {
+            panic!("quarantined a service's session")
+        };
         assert!(
-            matches!(&v, Verdict::Alert { urgent: true, why } if why.contains("cancel the request")),
+            why.starts_with(
+                "cloudformation.amazonaws.com made the call for assumed-role/contractor/dev-laptop"
+            ),
+            "{why}"
+        );
+        assert!(why.contains("aws cloudtrail lookup-events --region us-east-1 --lookup-attributes AttributeKey=EventSource,AttributeValue=cloudformation.amazonaws.com --end-time 2026-12-01T09:41:17Z"), "{why}");
+        // A user of another account than the one acted in.
+        let run = call("tripwire-run-instances.json");
+        assert!(matches!(
+            quarantine_target(&run, Some(OWN)),
+            QuarantineTarget::User(_)
+        ));
+        for here in [Some("222222222222"), None] {
+            let QuarantineTarget::Impossible(why) = quarantine_target(&run, here) else {
+                panic!("quarantined across accounts ({here:?})")
+            };
+            assert!(why.contains("belongs to account 123456789012"), "{why}");
+        }
+        // With quarantine on, the launch still stops.
+        let k = known(&[("TRIPWIRE_QUARANTINE", "on")]);
+        let mut served = call("tripwire-run-instances.json");
+        served.principal.invoked_by = Some("elasticmapreduce.amazonaws.com".into());
+        assert!(matches!(
+            decide_call(&served, &from_event(&served), &k.ctx()),
+            Verdict::Stop {
+                quarantine: Some(QuarantineTarget::Impossible(_)),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_spot_request_with_nothing_running_yet_waits_and_marks_the_request() {
+        let c = call("tripwire-spot-request.json");
+        let k = known(&[]);
+        let v = decide_call(&c, &[], &k.ctx());
+        assert!(
+            matches!(&v, Verdict::Wait { why, mark } if why.contains("Cancel the request") && mark == &["sir-4f2a8b1c"]),
             "{v:?}"
         );
         let running = vec![Observed {
             id: "i-0aa".into(),
             instance_type: Some("g4dn.12xlarge".into()),
-            stamped_by: None,
-            tags: Vec::new(),
+            ..Default::default()
         }];
-        assert_eq!(stopped(&decide_call(&c, &running, &cfg(&[]))), ["i-0aa"]);
+        let v = decide_call(&c, &running, &k.ctx());
+        assert_eq!(stopped(&v), ["i-0aa"]);
+        assert!(matches!(v, Verdict::Stop { mark, .. } if mark == ["sir-4f2a8b1c"]));
+        // A one-time spot instance is a target EC2 cannot stop.
+        let one_time = vec![Observed {
+            one_time_spot: Some("sir-4f2a8b1c".into()),
+            ..running[0].clone()
+        }];
+        assert_eq!(
+            targets(decide_call(&c, &one_time, &k.ctx()))[0]
+                .one_time_spot
+                .as_deref(),
+            Some("sir-4f2a8b1c")
+        );
+        // Trusted: reported, nothing marked.
+        let trusted = known(&[(
+            "TRIPWIRE_TRUSTED_PRINCIPALS",
+            "arn:aws:iam::123456789012:user/ci-deployer",
+        )]);
+        assert!(matches!(
+            decide_call(&c, &[], &trusted.ctx()),
+            Verdict::Quiet(_)
+        ));
+    }
+
+    #[test]
+    fn marks_carry_the_event_id_and_the_author() {
+        let c = call("tripwire-spot-request.json");
+        let mark = mark_value(&c);
+        assert!(marked_by(&mark, &c));
+        assert_eq!(mark_author(&mark), "user/ci-deployer");
+        let mut other = c.clone();
+        other.event_id = Some("another-event".into());
+        assert!(!marked_by(&mark, &other));
+        assert_eq!(
+            stamp_label(&TripwireEvent::Call(Box::new(c))),
+            "tripwire:RequestSpotInstances"
+        );
     }
 
     #[test]
@@ -661,29 +1394,133 @@ mod tests {
     }
 
     #[test]
+    fn writes_of_the_guards_tags_by_an_untrusted_principal_are_urgent() {
+        let k = known(&[]);
+        let v = decide("tripwire-exempt-tag-added.json", &[]);
+        assert!(
+            matches!(&v, Verdict::Alert { urgent: true, why } if why.contains("cost-guard-exempt=true (the budget sweep now skips it)") && why.contains("i-0d1e2f3a4b5c60009")),
+            "{v:?}"
+        );
+        let v = decide("tripwire-stamp-removed.json", &[]);
+        assert!(
+            matches!(&v, Verdict::Alert { urgent: true, why } if why.contains("removed cost-guard:stopped-at") && why.contains("analytics-db")),
+            "{v:?}"
+        );
+        // The guard's own roles write and remove them all the time.
+        let mut c = call("tripwire-exempt-tag-added.json");
+        session(
+            &mut c,
+            OWN,
+            "cost-guard-SweepRole-X",
+            "AROASWEEPROLE0000001",
+        );
+        assert!(matches!(decide_call(&c, &[], &k.ctx()), Verdict::Quiet(_)));
+        // Other keys are none of the guard's business; a refused write wrote nothing.
+        let mut other = call("tripwire-exempt-tag-added.json");
+        if let CallKind::Tagging(w) = &mut other.kind {
+            w.tags = vec![("Name".into(), Some("web".into()))];
+        }
+        assert!(matches!(
+            decide_call(&other, &[], &k.ctx()),
+            Verdict::Quiet(_)
+        ));
+        let mut refused = call("tripwire-exempt-tag-added.json");
+        refused.error = Some(CallError {
+            code: "Client.UnauthorizedOperation".into(),
+            message: None,
+        });
+        assert!(matches!(
+            decide_call(&refused, &[], &k.ctx()),
+            Verdict::Quiet(_)
+        ));
+        // Removing every tag: reported, not urgent.
+        let mut all = call("tripwire-exempt-tag-added.json");
+        if let CallKind::Tagging(w) = &mut all.kind {
+            w.removes = true;
+            w.tags.clear();
+        }
+        assert!(matches!(
+            decide_call(&all, &[], &k.ctx()),
+            Verdict::Alert { urgent: false, .. }
+        ));
+    }
+
+    #[test]
+    fn enabling_a_region_alerts_urgently_unless_trusted() {
+        let v = decide("tripwire-enable-region.json", &[]);
+        assert!(
+            matches!(&v, Verdict::Alert { urgent: true, why } if why.contains("enabled ap-east-1")),
+            "{v:?}"
+        );
+        let v = decide(
+            "tripwire-enable-region.json",
+            &[(
+                "TRIPWIRE_TRUSTED_PRINCIPALS",
+                "arn:aws:iam::123456789012:user/ci-deployer",
+            )],
+        );
+        assert!(matches!(v, Verdict::Alert { urgent: false, .. }), "{v:?}");
+    }
+
+    #[test]
     fn guardduty_findings() {
-        let TripwireEvent::Finding(f) =
-            parse_tripwire_event(&sample("guardduty-crypto-finding.json")).unwrap()
-        else {
+        let TripwireEvent::Finding(f) = event(&sample("guardduty-crypto-finding.json")) else {
             panic!()
         };
-        assert_eq!(
-            stopped(&decide_finding(&f, &cfg(&[]))),
-            ["i-0b1c2d3e4f5a60007"]
-        );
+        let k = known(&[]);
+        let described = Observed::named("i-0b1c2d3e4f5a60007", Some("g4dn.xlarge"));
+        let t = targets(decide_finding(&f, Some(&described), &k.ctx()));
+        assert_eq!(t[0].id, "i-0b1c2d3e4f5a60007");
+        assert!(!t[0].may_unprotect, "a finding never turns protection off");
         assert!(matches!(
-            decide_finding(&f, &cfg(&[("TRIPWIRE_GUARDDUTY_ACTION", "alert")])),
+            decide_finding(
+                &f,
+                Some(&described),
+                &known(&[("TRIPWIRE_GUARDDUTY_ACTION", "alert")]).ctx()
+            ),
             Verdict::Alert { urgent: true, .. }
         ));
         let mut probe = f.clone();
         probe.finding_type = "Recon:EC2/PortProbeUnprotectedPort".into();
         probe.severity = Some(2.0);
         assert!(matches!(
-            decide_finding(&probe, &cfg(&[])),
+            decide_finding(&probe, Some(&described), &k.ctx()),
             Verdict::Alert { urgent: false, .. }
         ));
-        let mut impact = f;
+        let mut impact = f.clone();
         impact.finding_type = "Impact:EC2/BitcoinDomainRequest.Reputation".into();
-        assert_eq!(stopped(&decide_finding(&impact, &cfg(&[]))).len(), 1);
+        assert_eq!(
+            stopped(&decide_finding(&impact, Some(&described), &k.ctx())).len(),
+            1
+        );
+        // EC2 does not know it: nothing to stop.
+        assert!(matches!(
+            decide_finding(&f, None, &k.ctx()),
+            Verdict::Alert { urgent: true, .. }
+        ));
+    }
+
+    #[test]
+    fn a_finding_never_stops_an_exempt_instance_whatever_the_tags_value() {
+        let TripwireEvent::Finding(f) = event(&sample("guardduty-crypto-finding.json")) else {
+            panic!()
+        };
+        let k = known(&[]);
+        for value in ["true", "yes", ""] {
+            let mut exempt = Observed::named("i-0b1c2d3e4f5a60007", Some("g4dn.xlarge"));
+            exempt.tags = vec![(EXEMPT.into(), value.into())];
+            let v = decide_finding(&f, Some(&exempt), &k.ctx());
+            assert!(
+                matches!(&v, Verdict::Alert { urgent: true, why } if why.contains("carries the exempt tag cost-guard-exempt") && why.contains("aws ec2 stop-instances --region eu-west-1 --instance-ids i-0b1c2d3e4f5a60007")),
+                "{value:?}: {v:?}"
+            );
+        }
+        // Another key of the same name in another case is not the exempt key.
+        let mut other = Observed::named("i-0b1c2d3e4f5a60007", Some("g4dn.xlarge"));
+        other.tags = vec![("Cost-Guard-Exempt".into(), "true".into())];
+        assert_eq!(
+            stopped(&decide_finding(&f, Some(&other), &k.ctx())).len(),
+            1
+        );
     }
 }

@@ -55,6 +55,12 @@ impl KeepStopped {
         }
     }
 
+    /// The guard's own account, from the function's ARN that Lambda hands
+    /// every invocation; without it, one `GetCallerIdentity` per cold start.
+    pub fn learn_own_account(&self, function_arn: &str) {
+        self.accounts.learn_own_account(function_arn);
+    }
+
     pub async fn handle(
         &self,
         event: &serde_json::Value,

@@ -1,24 +1,32 @@
 //! The launch-tripwire function: EventBridge sends it CloudTrail's record of
-//! EC2 launches and starts (and of a stolen key's other first moves) and
-//! GuardDuty's findings, from every region through the forwarder. A costly or
-//! out-of-region launch by an untrusted principal is stopped within seconds of
-//! its event, exactly the instances that call launched, before the alert.
+//! EC2 launches and starts, of a stolen key's other first moves, of writes of
+//! cost-guard's own tags and of a newly enabled region; EC2's events about
+//! what spot requests and fleets launch later; and GuardDuty's findings, from
+//! every region through the forwarder. A costly or out-of-region launch by an
+//! untrusted principal is stopped within seconds of its event, exactly the
+//! instances that call launched, before the alert.
+//!
+//! Every event is checked first against the accounts the guard covers: an
+//! event from any other account changes nothing (a shared event bus can
+//! carry them).
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::event_account::{EventAccounts, Place, Refused};
+use super::event_account::{EventAccounts, Located, Place, Refused};
 use super::{conclude, HandlerError, Notifier};
 use crate::aws::sweep::{RegionClients, SdkClients};
 use crate::aws::{iam, tripwire};
 use crate::domain::accounts::MemberRole;
 use crate::domain::config::{Config, TripwireConfig};
 use crate::domain::outcome::Stamp;
-use crate::domain::render::launch_tripwire::{render, Event};
+use crate::domain::render::launch_tripwire::{render, Alerting, Event};
 use crate::domain::trigger::excerpt;
-use crate::domain::trigger::launch::{parse_tripwire_event, TripwireEvent};
+use crate::domain::trigger::launch::{parse_tripwire_event, ApiCall, CallKind, TripwireEvent};
 use crate::domain::tripwire::{
-    decide_call, decide_finding, quarantine_policy_arn, stamp_label, trusted_by, Observed,
-    StopOutcome, Verdict,
+    decide_call, decide_finding, decide_fleet_launch, mark_value, marked_by, quarantine_policy_arn,
+    stamp_label, trusted_by, Context, GuardRoles, Observed, Purpose, StopOutcome, Verdict,
 };
 
 /// What an invocation returns (and logs).
@@ -37,8 +45,11 @@ pub struct TripwireSummary {
 /// The function's state, built once per cold start.
 pub struct LaunchTripwire {
     tripwire: TripwireConfig,
+    exempt_key: String,
     dry_run: bool,
     resume_function: Option<String>,
+    /// The region the guard runs in: where forwarders send events.
+    home_region: String,
     clients: SdkClients,
     iam: aws_sdk_iam::Client,
     /// The member accounts, reached through member.yaml's tripwire role.
@@ -46,7 +57,47 @@ pub struct LaunchTripwire {
     notifier: Notifier,
 }
 
+/// Where one event is acted on, with what.
+struct Site {
+    located: Located,
+    clients: SdkClients,
+    iam: aws_sdk_iam::Client,
+    roles: GuardRoles,
+}
+
 impl LaunchTripwire {
+    pub fn new(config: &Config, tripwire: TripwireConfig, sdk: &aws_types::SdkConfig) -> Self {
+        LaunchTripwire {
+            tripwire,
+            exempt_key: config.select.exempt_tag_key.clone(),
+            dry_run: config.dry_run,
+            resume_function: config.resume_function.clone(),
+            home_region: sdk
+                .region()
+                .map(|r| r.as_ref().to_string())
+                .unwrap_or_else(|| "us-east-1".into()),
+            clients: SdkClients::new(sdk.clone()),
+            iam: aws_sdk_iam::Client::new(sdk),
+            accounts: EventAccounts::new(config.accounts.clone(), MemberRole::Tripwire, sdk),
+            notifier: Notifier::new(aws_sdk_sns::Client::new(sdk), &config.notify_topic_arn),
+        }
+    }
+
+    /// The guard's own account, from the function's ARN that Lambda hands
+    /// every invocation; without it, one `GetCallerIdentity` per cold start.
+    pub fn learn_own_account(&self, function_arn: &str) {
+        self.accounts.learn_own_account(function_arn);
+    }
+
+    fn alerting<'a>(&'a self, member: Option<&'a str>, guard: Option<&'a str>) -> Alerting<'a> {
+        Alerting {
+            member,
+            guard_account: guard,
+            home_region: &self.home_region,
+            resume_function: self.resume_function.as_deref(),
+        }
+    }
+
     /// The tripwire could not act on the event: EC2 could not say what a call
     /// started, or the account it happened in cannot be reached. A principal
     /// that is not trusted is reported at once, and the invocation fails so
@@ -58,39 +109,60 @@ impl LaunchTripwire {
         region: &str,
         account: Option<&str>,
         detail: String,
-        why: String,
+        alert: String,
     ) -> Result<TripwireSummary, HandlerError> {
         tracing::error!(%detail, %region, account, "the tripwire could not act");
         let failure = HandlerError::Incomplete {
             regions: region.to_string(),
             detail: detail.clone(),
         };
-        let (event, observed, call) = match parsed {
+        let no_roles = GuardRoles::default();
+        let none = BTreeMap::new();
+        let ctx = Context {
+            cfg: &self.tripwire,
+            roles: &no_roles,
+            account,
+            marked: &none,
+            exempt_key: &self.exempt_key,
+        };
+        let (event, observed) = match parsed {
             TripwireEvent::Call(call) => {
-                if trusted_by(&call.principal, &self.tripwire).is_some() {
+                let purpose = match call.kind {
+                    CallKind::Tagging(_) => Purpose::Tagging,
+                    CallKind::Launch(_) => Purpose::Launch,
+                    _ => Purpose::Other,
+                };
+                if trusted_by(&call.principal, &ctx, purpose).is_some() {
                     return Err(failure);
                 }
                 let observed = call.launch().map(Observed::from_event).unwrap_or_default();
-                (Event::Call(call), observed, Some(&**call))
+                (Event::Call(call), observed)
             }
             TripwireEvent::Finding(f) => {
-                if let Verdict::Quiet(_) = decide_finding(f, &self.tripwire) {
+                if !f.means_abuse() {
                     return Err(failure);
                 }
-                (Event::Finding(f), Observed::from_finding(f), None)
+                (Event::Finding(f), Observed::from_finding(f))
             }
+            TripwireEvent::FleetLaunch(l) => (
+                Event::FleetLaunch(l),
+                vec![Observed::named(&l.instance_id, l.instance_type.as_deref())],
+            ),
             TripwireEvent::Ignored(_) => return Err(failure),
         };
-        let verdict = Verdict::Alert { urgent: true, why };
-        let stamp = Stamp::now(&stamp_label(call));
+        let verdict = Verdict::Alert {
+            urgent: true,
+            why: alert,
+        };
+        let stamp = Stamp::now(&stamp_label(parsed));
+        let member = account.filter(|a| !self.is_own(a));
         let message = render(
             event,
-            account,
             &observed,
             &verdict,
             None,
             &stamp,
-            self.resume_function.as_deref(),
+            &self.alerting(member, None),
         );
         let summary = |notified| TripwireSummary {
             action: "alerted".into(),
@@ -111,16 +183,65 @@ impl LaunchTripwire {
         .await
     }
 
-    pub fn new(config: &Config, tripwire: TripwireConfig, sdk: &aws_types::SdkConfig) -> Self {
-        LaunchTripwire {
-            tripwire,
-            dry_run: config.dry_run,
-            resume_function: config.resume_function.clone(),
-            clients: SdkClients::new(sdk.clone()),
-            iam: aws_sdk_iam::Client::new(sdk),
-            accounts: EventAccounts::new(config.accounts.clone(), MemberRole::Tripwire, sdk),
-            notifier: Notifier::new(aws_sdk_sns::Client::new(sdk), &config.notify_topic_arn),
+    /// Whether `account` is known to be the guard's own.
+    fn is_own(&self, account: &str) -> bool {
+        matches!(self.accounts_own(), Some(own) if own == account)
+    }
+
+    fn accounts_own(&self) -> Option<&str> {
+        self.accounts.own_account()
+    }
+
+    /// The clients and the guard's roles where `located` says. Member
+    /// credentials are assumed only for what needs them.
+    async fn site(&self, located: Located, parsed: &TripwireEvent) -> Result<Site, Refused> {
+        let needs_clients = match parsed {
+            TripwireEvent::Call(c) => matches!(c.kind, CallKind::Launch(_) | CallKind::Tagging(_)),
+            _ => true,
+        };
+        if let Located::Own(_) = &located {
+            return Ok(Site {
+                located,
+                clients: self.clients.clone(),
+                iam: self.iam.clone(),
+                roles: GuardRoles {
+                    resume: self.tripwire.resume_role_ids.clone(),
+                    others: self.tripwire.guard_role_ids.clone(),
+                    unknown: None,
+                },
+            });
         }
+        if !needs_clients {
+            return Ok(Site {
+                located,
+                clients: self.clients.clone(),
+                iam: self.iam.clone(),
+                roles: GuardRoles::default(),
+            });
+        }
+        let Place::Member { account, sdk } = self.accounts.reach(located.clone()).await? else {
+            unreachable!("a member account is reached as one")
+        };
+        // member.yaml's roles are looked up only for a session of one of
+        // them: no other session can carry their ids.
+        let roles = match parsed {
+            TripwireEvent::Call(c)
+                if c.principal.kind == "AssumedRole"
+                    && c.principal
+                        .name
+                        .as_deref()
+                        .is_some_and(|n| self.accounts.is_member_role_name(n)) =>
+            {
+                self.accounts.member_roles(&account, &sdk).await
+            }
+            _ => GuardRoles::default(),
+        };
+        Ok(Site {
+            located,
+            iam: aws_sdk_iam::Client::new(&sdk),
+            clients: SdkClients::new(*sdk),
+            roles,
+        })
     }
 
     pub async fn handle(&self, event: &serde_json::Value) -> Result<TripwireSummary, HandlerError> {
@@ -137,31 +258,34 @@ impl LaunchTripwire {
             subject: None,
             notified: false,
         };
-        let (event, region) = match &parsed {
+        let (region, named) = match &parsed {
             TripwireEvent::Ignored(why) => {
                 tracing::warn!(%why, "ignored");
                 return Ok(quiet("ignored", None, why.clone()));
             }
-            TripwireEvent::Call(c) => (Event::Call(c), c.region.clone()),
-            TripwireEvent::Finding(f) => (Event::Finding(f), f.region.clone()),
+            TripwireEvent::Call(c) => (c.region.clone(), c.account.as_deref()),
+            TripwireEvent::Finding(f) => (f.region.clone(), f.account.as_deref()),
+            TripwireEvent::FleetLaunch(l) => (l.region.clone(), l.account.as_deref()),
         };
-        let named = match &parsed {
-            TripwireEvent::Call(c) => c.account.as_deref(),
-            TripwireEvent::Finding(f) => f.account.as_deref(),
-            TripwireEvent::Ignored(_) => None,
-        };
-        // The account the event happened in: the guard's own, or a member
-        // account reached through its tripwire role.
-        let (clients, iam, account) = match self.accounts.place(named).await {
-            Ok(Place::Own) => (self.clients.clone(), self.iam.clone(), None),
-            Ok(Place::Member { account, sdk }) => {
-                let iam = aws_sdk_iam::Client::new(&sdk);
-                (SdkClients::new(*sdk), iam, Some(account))
-            }
+        // The account the event happened in: the guard's own, a member
+        // account reached through its tripwire role, or none of the guard's.
+        let located = match self.accounts.locate(named).await {
+            Ok(l) => l,
             Err(Refused::NotCovered(why)) => {
-                tracing::warn!(%why, %region, "ignored");
+                tracing::warn!(%why, %region, "ignored: nothing was changed");
                 return Ok(quiet("ignored", Some(&region), why));
             }
+            Err(Refused::Unreachable { account, why }) => {
+                let detail = format!("account {account}: {why}");
+                let alert = format!(
+                    "cost-guard cannot tell whether the event is its own ({why}), so nothing was stopped; Lambda tries the event again, and if it keeps failing the event goes to the failure queue, whose alarm tells you"
+                );
+                return self.cannot_act(&parsed, &region, None, detail, alert).await;
+            }
+        };
+        let site = match self.site(located.clone(), &parsed).await {
+            Ok(site) => site,
+            Err(Refused::NotCovered(why)) => return Ok(quiet("ignored", Some(&region), why)),
             Err(Refused::Unreachable { account, why }) => {
                 let detail = format!("account {account}: {why}");
                 let alert = format!(
@@ -172,83 +296,108 @@ impl LaunchTripwire {
                     .await;
             }
         };
-        let account = account.as_deref();
-        let ec2 = clients.ec2(&region);
-        let (observed, verdict) = match &parsed {
-            TripwireEvent::Call(c) => {
-                // Only starts, spot requests and fleets ask EC2; RunInstances
-                // names its instances and types itself.
-                let observed = match tripwire::observe(&ec2, c).await {
-                    Ok(observed) => observed,
-                    Err(e) => {
-                        let detail = format!(
-                            "what {} launched could not be read: {e} ({})",
-                            c.action(),
-                            e.advice()
-                        );
-                        let alert = format!(
-                            "EC2 could not say what the call started ({e}), so nothing was stopped yet; Lambda tries the event again, and if it keeps failing the event goes to the failure queue, whose alarm tells you"
-                        );
-                        return self
-                            .cannot_act(&parsed, &region, account, detail, alert)
-                            .await;
-                    }
-                };
-                let verdict = decide_call(c, &observed, &self.tripwire);
-                (observed, verdict)
+        let account = site.located.account().to_string();
+        let member = match &site.located {
+            Located::Member(a) => Some(a.as_str()),
+            Located::Own(_) => None,
+        };
+        let guard_account = self.accounts_own().map(str::to_string);
+        let ec2 = site.clients.ec2(&region);
+        // What EC2 says now, beyond the event. A failure to ask is a failure
+        // to act: reported, and retried by Lambda.
+        let looked = self.look(&ec2, &parsed).await;
+        let (observed, marked) = match looked {
+            Ok(found) => found,
+            Err((what, e)) => {
+                let detail = format!("{what} could not be read: {e} ({})", e.advice());
+                let alert = format!(
+                    "EC2 could not say {what} ({e}), so nothing was stopped yet; Lambda tries the event again, and if it keeps failing the event goes to the failure queue, whose alarm tells you"
+                );
+                return self
+                    .cannot_act(&parsed, &region, Some(&account), detail, alert)
+                    .await;
             }
+        };
+        let ctx = Context {
+            cfg: &self.tripwire,
+            roles: &site.roles,
+            account: Some(&account),
+            marked: &marked,
+            exempt_key: &self.exempt_key,
+        };
+        let (event, verdict) = match &parsed {
+            TripwireEvent::Call(c) => (Event::Call(c), decide_call(c, &observed, &ctx)),
             TripwireEvent::Finding(f) => {
-                (Observed::from_finding(f), decide_finding(f, &self.tripwire))
+                (Event::Finding(f), decide_finding(f, observed.first(), &ctx))
             }
+            TripwireEvent::FleetLaunch(l) => (
+                Event::FleetLaunch(l),
+                decide_fleet_launch(l, observed.first(), &ctx),
+            ),
             TripwireEvent::Ignored(_) => unreachable!("returned above"),
+        };
+        // For the report: what the event names, when EC2 was not asked.
+        let observed = match (&parsed, observed.is_empty()) {
+            (TripwireEvent::Finding(f), true) => Observed::from_finding(f),
+            (TripwireEvent::FleetLaunch(l), true) => {
+                vec![Observed::named(&l.instance_id, l.instance_type.as_deref())]
+            }
+            _ => observed,
         };
         let call = match &parsed {
             TripwireEvent::Call(c) => Some(&**c),
             _ => None,
         };
-        let stamp = Stamp::now(&stamp_label(call));
-        let outcome: Option<StopOutcome> = match &verdict {
+        let stamp = Stamp::now(&stamp_label(&parsed));
+        let alerting = self.alerting(member, guard_account.as_deref());
+        let (outcome, failure): (Option<StopOutcome>, Option<HandlerError>) = match &verdict {
             Verdict::Quiet(why) => {
-                tracing::info!(%why, %region, "nothing to do");
+                tracing::info!(%why, %region, %account, "nothing to do");
                 return Ok(quiet("quiet", Some(&region), why.clone()));
             }
-            Verdict::Alert { .. } => None,
+            Verdict::Alert { .. } => (None, None),
+            Verdict::Wait { why, mark } => {
+                let call = call.expect("only a call waits");
+                let failure = HandlerError::Incomplete {
+                    regions: region.clone(),
+                    detail: format!(
+                        "{} by {}: nothing running yet for {}; the retry looks again",
+                        call.action(),
+                        call.principal.short(),
+                        mark.join(", ")
+                    ),
+                };
+                // A retry of the same event: subscribers were told the
+                // first time, and the requests are marked.
+                if mark
+                    .iter()
+                    .all(|r| marked.get(r).is_some_and(|m| marked_by(m, call)))
+                {
+                    tracing::warn!(%region, %why, "still nothing running; no second alert");
+                    return Err(failure);
+                }
+                let mut o = StopOutcome {
+                    dry_run: self.dry_run,
+                    ..Default::default()
+                };
+                self.mark(&ec2, call, mark, &mut o).await;
+                (Some(o), Some(failure))
+            }
             Verdict::Stop {
                 targets,
                 quarantine,
+                mark,
             } => {
                 let mut o = tripwire::stop(&ec2, targets, &stamp, self.dry_run).await;
+                if let Some(call) = call {
+                    self.mark(&ec2, call, mark, &mut o).await;
+                }
                 if let (Some(target), false) = (quarantine, self.dry_run) {
                     let arn = call.and_then(|c| c.principal.arn.as_deref());
                     o.quarantine =
-                        Some(iam::quarantine(&iam, target, &quarantine_policy_arn(arn)).await);
+                        Some(iam::quarantine(&site.iam, target, &quarantine_policy_arn(arn)).await);
                 }
-                Some(o)
-            }
-        };
-        let stopped = outcome
-            .as_ref()
-            .map(|o| o.stopped.clone())
-            .unwrap_or_default();
-        tracing::warn!(%region, account, ?verdict, stopped = stopped.len(), "tripwire");
-        let message = render(
-            event,
-            account,
-            &observed,
-            &verdict,
-            outcome.as_ref(),
-            &stamp,
-            self.resume_function.as_deref(),
-        );
-        let (urgent, why, action) = match &verdict {
-            Verdict::Alert { urgent, why } => (*urgent, Some(why.clone()), "alerted"),
-            _ => (true, None, "stopped"),
-        };
-        let failure =
-            outcome
-                .as_ref()
-                .filter(|o| !o.failed.is_empty())
-                .map(|o| HandlerError::Incomplete {
+                let failure = (!o.failed.is_empty()).then(|| HandlerError::Incomplete {
                     regions: region.clone(),
                     detail: o
                         .failed
@@ -257,6 +406,27 @@ impl LaunchTripwire {
                         .collect::<Vec<_>>()
                         .join("; "),
                 });
+                (Some(o), failure)
+            }
+        };
+        let stopped = outcome
+            .as_ref()
+            .map(|o| o.stopped.clone())
+            .unwrap_or_default();
+        tracing::warn!(%region, %account, ?verdict, stopped = stopped.len(), "tripwire");
+        let message = render(
+            event,
+            &observed,
+            &verdict,
+            outcome.as_ref(),
+            &stamp,
+            &alerting,
+        );
+        let (urgent, why, action) = match &verdict {
+            Verdict::Alert { urgent, why } => (*urgent, Some(why.clone()), "alerted"),
+            Verdict::Wait { why, .. } => (true, Some(why.clone()), "alerted"),
+            _ => (true, None, "stopped"),
+        };
         let summary = |notified| TripwireSummary {
             action: action.into(),
             region: Some(region.clone()),
@@ -267,5 +437,86 @@ impl LaunchTripwire {
             notified,
         };
         conclude(&self.notifier, message.as_ref(), summary, &outcome, failure).await
+    }
+
+    /// What EC2 says beyond the event: the instances to judge, and the marks
+    /// on the spot requests and fleets involved. On failure: what could not
+    /// be read, and why.
+    async fn look(
+        &self,
+        ec2: &aws_sdk_ec2::Client,
+        parsed: &TripwireEvent,
+    ) -> Result<(Vec<Observed>, BTreeMap<String, String>), (String, crate::domain::error::AwsError)>
+    {
+        match parsed {
+            TripwireEvent::Call(c) => {
+                let Some(launch) = c.launch() else {
+                    return Ok((Vec::new(), BTreeMap::new()));
+                };
+                let observed = tripwire::observe(ec2, c)
+                    .await
+                    .map_err(|e| ("what the call started".to_string(), e))?;
+                let mut requests: Vec<String> = launch
+                    .spot_requests
+                    .iter()
+                    .chain(&launch.spot_fleets)
+                    .chain(&launch.fleets)
+                    .chain(observed.iter().flat_map(|i| i.requests.iter()))
+                    .cloned()
+                    .collect();
+                requests.sort();
+                requests.dedup();
+                let marked = if requests.is_empty() {
+                    BTreeMap::new()
+                } else {
+                    tripwire::marks(ec2, &requests)
+                        .await
+                        .map_err(|e| ("which spot requests and fleets are marked".to_string(), e))?
+                };
+                Ok((observed, marked))
+            }
+            TripwireEvent::Finding(f) => match &f.instance_id {
+                Some(id) if f.means_abuse() => {
+                    let described = tripwire::describe_one(ec2, id)
+                        .await
+                        .map_err(|e| (format!("what {id} is"), e))?;
+                    Ok((described.into_iter().collect(), BTreeMap::new()))
+                }
+                _ => Ok((Vec::new(), BTreeMap::new())),
+            },
+            TripwireEvent::FleetLaunch(l) => {
+                let marked = tripwire::marks(ec2, std::slice::from_ref(&l.request))
+                    .await
+                    .map_err(|e| (format!("whether {} is marked", l.request), e))?;
+                if marked.is_empty() {
+                    return Ok((Vec::new(), marked));
+                }
+                let described = tripwire::describe_one(ec2, &l.instance_id)
+                    .await
+                    .map_err(|e| (format!("what {} is", l.instance_id), e))?;
+                Ok((described.into_iter().collect(), marked))
+            }
+            TripwireEvent::Ignored(_) => Ok((Vec::new(), BTreeMap::new())),
+        }
+    }
+
+    /// Marks the requests as this call's, unless a dry run.
+    async fn mark(
+        &self,
+        ec2: &aws_sdk_ec2::Client,
+        call: &ApiCall,
+        requests: &[String],
+        o: &mut StopOutcome,
+    ) {
+        if self.dry_run || requests.is_empty() {
+            return;
+        }
+        match tripwire::mark(ec2, requests, &mark_value(call)).await {
+            Ok(()) => o.marked = requests.to_vec(),
+            Err(e) => {
+                tracing::warn!(error = %e, "requests not marked");
+                o.unmarked = Some(format!("{e} ({})", e.advice()));
+            }
+        }
     }
 }

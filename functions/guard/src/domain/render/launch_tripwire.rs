@@ -1,6 +1,8 @@
 //! What launch-tripwire's subscribers read: who launched what, where, what
 //! cost-guard did and why, what it was costing, how to start it again and
-//! what to do if it was not the owner. Pure.
+//! what to do if it was not the owner; and for the events it only reports
+//! (writes of its own tags, a newly enabled region), what changed and what to
+//! do about it. Pure.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -10,14 +12,15 @@ use crate::domain::outcome::{Stamp, STOPPED_AT_TAG, STOPPED_BY_TAG};
 use crate::domain::prices::hourly_usd;
 use crate::domain::render::{plural, subject_line, Message};
 use crate::domain::trigger::excerpt;
-use crate::domain::trigger::launch::{ApiCall, CallKind, Finding};
-use crate::domain::tripwire::{Observed, Quarantine, StopOutcome, Verdict};
+use crate::domain::trigger::launch::{ApiCall, CallKind, Finding, FleetLaunch, TagWrite};
+use crate::domain::tripwire::{Observed, Quarantine, StopOutcome, Verdict, UNTRUSTED_REQUEST_TAG};
 
 /// What the tripwire was given.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Event<'a> {
     Call(&'a ApiCall),
     Finding(&'a Finding),
+    FleetLaunch(&'a FleetLaunch),
 }
 
 impl Event<'_> {
@@ -25,8 +28,22 @@ impl Event<'_> {
         match self {
             Event::Call(c) => &c.region,
             Event::Finding(f) => &f.region,
+            Event::FleetLaunch(l) => &l.region,
         }
     }
+}
+
+/// Where the alert comes from and what its commands need.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Alerting<'a> {
+    /// The member account the event happened in; `None` for the guard's own.
+    pub member: Option<&'a str>,
+    /// The guard's own account, when known.
+    pub guard_account: Option<&'a str>,
+    /// The region the guard runs in, where forwarders send events.
+    pub home_region: &'a str,
+    /// The resume function, for the one-step restart.
+    pub resume_function: Option<&'a str>,
 }
 
 /// `3 x p3.2xlarge`, `2 x g5.12xlarge, 1 x p3.2xlarge`: what the call
@@ -55,23 +72,130 @@ pub(crate) fn launched(call: &ApiCall, observed: &[Observed]) -> String {
         .join(", ")
 }
 
-/// The alert, or `None` for a verdict that sends nothing. `account` is the
-/// member account the event happened in, `None` for the guard's own.
+/// The subject line, before URGENT and the cut to SNS's length.
+fn subject(
+    event: Event<'_>,
+    observed: &[Observed],
+    verdict: &Verdict,
+    outcome: Option<&StopOutcome>,
+    region: &str,
+) -> String {
+    let stopped = outcome.map(|o| o.stopped.as_slice()).unwrap_or_default();
+    let dry = outcome.is_some_and(|o| o.dry_run);
+    let stopping = matches!(verdict, Verdict::Stop { .. });
+    match (event, stopping) {
+        (Event::Call(c), true) => {
+            let what = launched(c, &observed_of(observed, stopped));
+            let verb = if c.event_name == "StartInstances" {
+                "started"
+            } else {
+                "launched"
+            };
+            let who = c.principal.short();
+            if dry {
+                format!("[dry run] cost-guard would stop {what} {verb} in {region} by {who}")
+            } else if stopped.is_empty() {
+                format!(
+                    "cost-guard could NOT stop {} {verb} in {region} by {who}",
+                    launched(c, observed)
+                )
+            } else {
+                format!("cost-guard stopped {what} {verb} in {region} by {who}")
+            }
+        }
+        (Event::Finding(f), true) => {
+            let id = f.instance_id.as_deref().unwrap_or("an instance");
+            let verb = if dry {
+                "[dry run] cost-guard would stop"
+            } else if stopped.is_empty() {
+                "cost-guard could NOT stop"
+            } else {
+                "cost-guard stopped"
+            };
+            format!("{verb} {id} in {region}: {}", f.finding_type)
+        }
+        (Event::FleetLaunch(l), true) => {
+            let verb = if dry {
+                "[dry run] cost-guard would stop"
+            } else if stopped.is_empty() {
+                "cost-guard could NOT stop"
+            } else {
+                "cost-guard stopped"
+            };
+            format!(
+                "{verb} {} launched in {region} for {} {}",
+                l.instance_id,
+                l.kind.label(),
+                l.request
+            )
+        }
+        (Event::Call(c), false) => {
+            let who = c.principal.short();
+            match (&c.kind, &c.error) {
+                (CallKind::FirstMove(_), _) => format!("{} by {who} in {region}", c.action()),
+                (CallKind::Tagging(w), _) => {
+                    let keys: Vec<&str> = w.tags.iter().map(|(k, _)| k.as_str()).collect();
+                    let keys = if keys.is_empty() {
+                        "every tag".to_string()
+                    } else {
+                        keys.join(", ")
+                    };
+                    format!(
+                        "cost-guard: {who} {} {keys} in {region}",
+                        if w.removes { "removed" } else { "wrote" }
+                    )
+                }
+                (CallKind::EnableRegion(r), _) => format!(
+                    "cost-guard: {who} enabled region {}",
+                    r.region.as_deref().unwrap_or("(unnamed)")
+                ),
+                (_, Some(e)) if e.is_dry_run() => {
+                    format!("dry-run probe of {} in {region} by {who}", launched(c, &[]))
+                }
+                (_, Some(_)) => format!(
+                    "cost-guard: a launch of {} in {region} was refused ({who})",
+                    launched(c, &[])
+                ),
+                _ if matches!(verdict, Verdict::Wait { .. }) => format!(
+                    "cost-guard: {} asked for in {region} by {who}, nothing running yet",
+                    launched(c, &[])
+                ),
+                _ => format!(
+                    "cost-guard: {} launched in {region} by {}, not stopped",
+                    launched(c, observed),
+                    c.principal.service().unwrap_or(who)
+                ),
+            }
+        }
+        (Event::Finding(f), false) => format!(
+            "GuardDuty {} on {} in {region}",
+            f.finding_type,
+            f.instance_id.as_deref().unwrap_or("an instance")
+        ),
+        (Event::FleetLaunch(l), false) => format!(
+            "cost-guard: {} launched {} in {region}, not stopped",
+            l.request, l.instance_id
+        ),
+    }
+}
+
+/// The alert, or `None` for a verdict that sends nothing.
 pub(crate) fn render(
     event: Event<'_>,
-    account: Option<&str>,
     observed: &[Observed],
     verdict: &Verdict,
     outcome: Option<&StopOutcome>,
     stamp: &Stamp,
-    resume_function: Option<&str>,
+    at: &Alerting<'_>,
 ) -> Option<Message> {
     let (urgent, why) = match verdict {
         Verdict::Quiet(_) => return None,
         Verdict::Alert { urgent, why } => (*urgent, Some(why.as_str())),
+        Verdict::Wait { why, .. } => (true, Some(why.as_str())),
         Verdict::Stop { .. } => (true, None),
     };
     let region = event.region();
+    let account = at.member;
     // Where it happened, as the report says it and, shorter (SNS allows
     // 100 characters), the subject.
     let (place, short) = match account {
@@ -83,64 +207,7 @@ pub(crate) fn render(
     };
     let stopped = outcome.map(|o| o.stopped.as_slice()).unwrap_or_default();
     let dry = outcome.is_some_and(|o| o.dry_run);
-    let subject = {
-        let region = &short;
-        match (event, outcome) {
-            (Event::Call(c), Some(o)) => {
-                let what = launched(c, &observed_of(observed, &o.stopped));
-                let verb = if c.event_name == "StartInstances" {
-                    "started"
-                } else {
-                    "launched"
-                };
-                let who = c.principal.short();
-                if dry {
-                    format!("[dry run] cost-guard would stop {what} {verb} in {region} by {who}")
-                } else if stopped.is_empty() {
-                    format!(
-                        "cost-guard could NOT stop {} {verb} in {region} by {who}",
-                        launched(c, observed)
-                    )
-                } else {
-                    format!("cost-guard stopped {what} {verb} in {region} by {who}")
-                }
-            }
-            (Event::Finding(f), Some(_)) => {
-                let id = f.instance_id.as_deref().unwrap_or("an instance");
-                let verb = if dry {
-                    "[dry run] cost-guard would stop"
-                } else if stopped.is_empty() {
-                    "cost-guard could NOT stop"
-                } else {
-                    "cost-guard stopped"
-                };
-                format!("{verb} {id} in {region}: {}", f.finding_type)
-            }
-            (Event::Call(c), None) => {
-                let who = c.principal.short();
-                match (&c.kind, &c.error) {
-                    (CallKind::FirstMove(_), _) => format!("{} by {who} in {region}", c.action()),
-                    (_, Some(e)) if e.is_dry_run() => {
-                        format!("dry-run probe of {} in {region} by {who}", launched(c, &[]))
-                    }
-                    (_, Some(_)) => format!(
-                        "cost-guard: a launch of {} in {region} was refused ({who})",
-                        launched(c, &[])
-                    ),
-                    _ => format!(
-                        "cost-guard: {} launched in {region} by {}, not stopped",
-                        launched(c, observed),
-                        c.principal.service().unwrap_or(who)
-                    ),
-                }
-            }
-            (Event::Finding(f), None) => format!(
-                "GuardDuty {} on {} in {region}",
-                f.finding_type,
-                f.instance_id.as_deref().unwrap_or("an instance")
-            ),
-        }
-    };
+    let subject = subject(event, observed, verdict, outcome, &short);
     let subject = if urgent {
         format!("URGENT: {subject}")
     } else {
@@ -151,6 +218,7 @@ pub(crate) fn render(
     match event {
         Event::Call(c) => call_section(&mut b, c, account, observed),
         Event::Finding(f) => finding_section(&mut b, f),
+        Event::FleetLaunch(l) => fleet_section(&mut b, l, account),
     }
     b.push_str("\nWHAT COST-GUARD DID\n");
     match (verdict, outcome) {
@@ -179,6 +247,23 @@ pub(crate) fn render(
                     o.protection_removed.join(", ")
                 );
             }
+            for id in &o.protected {
+                let why = targets
+                    .iter()
+                    .find(|t| &t.id == id)
+                    .map(|t| t.why.as_str())
+                    .unwrap_or("it was judged suspicious");
+                let _ = writeln!(
+                    b,
+                    "NOT stopped: {id} has stop protection (disableApiStop) on, and cost-guard turns it off only on what the event itself launched or what carries its stamp ({why}). If it must stop, do it yourself:\n  aws ec2 modify-instance-attribute --region {region} --instance-id {id} --no-disable-api-stop && aws ec2 stop-instances --region {region} --instance-ids {id}"
+                );
+            }
+            for (id, request) in &o.one_time_spot {
+                let _ = writeln!(
+                    b,
+                    "NOT stopped: {id} is a one-time spot instance (request {request}). EC2 cannot stop it, only terminate it, and cost-guard terminates nothing. To end it, cancel the request and terminate the instance yourself:\n  aws ec2 cancel-spot-instance-requests --region {region} --spot-instance-request-ids {request} && aws ec2 terminate-instances --region {region} --instance-ids {id}"
+                );
+            }
             for (id, why) in &o.skipped {
                 let _ = writeln!(b, "Not stopped: {id}: {why}");
             }
@@ -202,12 +287,13 @@ pub(crate) fn render(
                     }
                 }
             }
+            marks_section(&mut b, o);
             match &o.quarantine {
                 Some(Quarantine::Attached(who)) => {
                     let (kind, name) = who.split_once('/').unwrap_or(("user", who));
                     let principal = match event {
                         Event::Call(c) => c.principal.arn.as_deref(),
-                        Event::Finding(_) => None,
+                        _ => None,
                     };
                     let _ = writeln!(
                         b,
@@ -225,20 +311,123 @@ pub(crate) fn render(
                 None => {}
             }
         }
+        (Verdict::Wait { .. }, o) => {
+            let _ = writeln!(
+                b,
+                "Nothing was stopped yet: {}.",
+                why.unwrap_or("see above")
+            );
+            b.push_str("The invocation fails on purpose, so that Lambda delivers the event again (twice, within about three minutes) and cost-guard looks again; if it still finds nothing, the event ends in the failure queue, whose alarm tells you.\n");
+            if let Some(o) = o {
+                marks_section(&mut b, o);
+            }
+        }
         _ => {
             let _ = writeln!(b, "Nothing was stopped: {}.", why.unwrap_or("see above"));
         }
     }
 
+    match event {
+        Event::Call(c) => match &c.kind {
+            CallKind::Tagging(w) => tag_advice(&mut b, c, w, account),
+            CallKind::EnableRegion(r) => {
+                let enabled = r.region.as_deref().unwrap_or("REGION");
+                forwarder_advice(&mut b, enabled, r.account.as_deref().or(account), at);
+            }
+            _ => {}
+        },
+        Event::Finding(_) | Event::FleetLaunch(_) => {}
+    }
     cost_section(&mut b, observed, outcome);
     if !dry && !stopped.is_empty() {
-        restart_section(&mut b, region, account, stopped, stamp, resume_function);
+        restart_section(&mut b, region, account, stopped, stamp, at.resume_function);
     }
     not_you_section(&mut b, event);
     Some(Message {
         subject: subject_line(&subject),
         body: b,
     })
+}
+
+/// What became of the marks on an untrusted principal's spot requests and fleets.
+fn marks_section(b: &mut String, o: &StopOutcome) {
+    if !o.marked.is_empty() {
+        let _ = writeln!(
+            b,
+            "Marked {} with {UNTRUSTED_REQUEST_TAG}: whatever {} later is stopped too. Cancel {} yourself; cost-guard cancels nothing:\n  aws ec2 cancel-spot-instance-requests / cancel-spot-fleet-requests / delete-fleets",
+            o.marked.join(", "),
+            if o.marked.len() == 1 { "it launches" } else { "they launch" },
+            if o.marked.len() == 1 { "it" } else { "them" },
+        );
+    }
+    if let Some(e) = &o.unmarked {
+        let _ = writeln!(
+            b,
+            "Could NOT mark the requests ({e}): what they launch later is reported, not stopped."
+        );
+    }
+}
+
+/// How to put cost-guard's tags right after a write by someone not trusted,
+/// and how to make IAM refuse such writes.
+fn tag_advice(b: &mut String, c: &ApiCall, w: &TagWrite, account: Option<&str>) {
+    b.push_str("\nWHAT TO DO\n");
+    let region = &c.region;
+    if let Some(a) = account {
+        let _ = writeln!(b, "  # in account {a}, with that account's credentials");
+    }
+    let rds = c.event_source == "rds.amazonaws.com";
+    if !w.removes && !w.tags.is_empty() {
+        let keys: Vec<&str> = w.tags.iter().map(|(k, _)| k.as_str()).collect();
+        b.push_str("If it was not you, take the tags off again:\n");
+        for r in &w.resources {
+            if rds {
+                let _ = writeln!(
+                    b,
+                    "  aws rds remove-tags-from-resource --region {region} --resource-name {r} --tag-keys {}",
+                    keys.join(" ")
+                );
+            } else {
+                let keys: Vec<String> = keys.iter().map(|k| format!("Key={k}")).collect();
+                let _ = writeln!(
+                    b,
+                    "  aws ec2 delete-tags --region {region} --resources {r} --tags {}",
+                    keys.join(" ")
+                );
+            }
+        }
+    } else {
+        b.push_str("If it was not you, look at what the resources are and whether they run: a stamp removed lets a hijacker restart what cost-guard stopped without it being stopped again for the stamp.\n");
+    }
+    b.push_str("To make IAM refuse these writes to everyone but cost-guard, deny them with an aws:TagKeys condition in a permissions boundary or a service control policy (see \"Protecting cost-guard's tags\" in the README).\n");
+}
+
+/// How to deploy the forwarder in a region just enabled.
+fn forwarder_advice(b: &mut String, region: &str, account: Option<&str>, at: &Alerting<'_>) {
+    b.push_str("\nWHAT TO DO\n");
+    let _ = writeln!(
+        b,
+        "Deploy the forwarder in {region}, so that launches there reach cost-guard in {}:",
+        at.home_region
+    );
+    let target = match (account, at.guard_account) {
+        (Some(a), Some(guard)) if a != guard => {
+            let _ = writeln!(b, "  # in account {a}, with that account's credentials");
+            format!(" ParameterKey=TargetAccount,ParameterValue={guard}")
+        }
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        b,
+        "  aws cloudformation create-stack --region {region} --stack-name cost-guard-forwarder --template-body file://forwarder.yaml --capabilities CAPABILITY_IAM --parameters ParameterKey=TargetRegion,ParameterValue={}{target}",
+        at.home_region
+    );
+    let _ = writeln!(
+        b,
+        "Or, with the forwarder StackSet: aws cloudformation create-stack-instances --stack-set-name cost-guard-forwarder --accounts {} --regions {region}",
+        account.or(at.guard_account).unwrap_or("ACCOUNT")
+    );
+    b.push_str("If you did not enable it, disable it again (aws account disable-region) and treat the key as stolen.\n");
 }
 
 /// The observed instances among `ids`.
@@ -289,6 +478,29 @@ fn call_section(b: &mut String, c: &ApiCall, account: Option<&str>, observed: &[
     row(b, "Outcome", &outcome);
     match &c.kind {
         CallKind::FirstMove(what) => row(b, "Asked for", what),
+        CallKind::Tagging(w) => {
+            row(b, "Resources", &w.resources.join(", "));
+            let tags: Vec<String> = w
+                .tags
+                .iter()
+                .map(|(k, v)| match v {
+                    Some(v) => format!("{k}={v}"),
+                    None => k.clone(),
+                })
+                .collect();
+            let label = if w.removes { "Removed" } else { "Wrote" };
+            if tags.is_empty() {
+                row(b, label, "every tag");
+            } else {
+                row(b, label, &tags.join(", "));
+            }
+        }
+        CallKind::EnableRegion(r) => {
+            row(b, "Enabled", r.region.as_deref().unwrap_or("(unnamed)"));
+            if let Some(a) = &r.account {
+                row(b, "For account", a);
+            }
+        }
         CallKind::Launch(l) => {
             row(b, "Launched", &launched(c, observed));
             if !observed.is_empty() {
@@ -311,6 +523,25 @@ fn call_section(b: &mut String, c: &ApiCall, account: Option<&str>, observed: &[
     if let Some(link) = c.cloudtrail_link() {
         row(b, "CloudTrail", &link);
     }
+}
+
+fn fleet_section(b: &mut String, l: &FleetLaunch, account: Option<&str>) {
+    b.push_str("WHAT EC2 LAUNCHED\n");
+    row(
+        b,
+        "Instance",
+        &format!(
+            "{} ({}) in {}",
+            l.instance_id,
+            l.instance_type.as_deref().unwrap_or("unknown type"),
+            l.region
+        ),
+    );
+    row(b, "For", &format!("{} {}", l.kind.label(), l.request));
+    if let Some(a) = account.or(l.account.as_deref()) {
+        row(b, "Account", a);
+    }
+    row(b, "Time", l.time.as_deref().unwrap_or("unknown"));
 }
 
 fn finding_section(b: &mut String, f: &Finding) {
@@ -459,7 +690,34 @@ mod tests {
     use super::*;
     use crate::domain::config::TripwireConfig;
     use crate::domain::trigger::launch::{parse_tripwire_event, TripwireEvent};
-    use crate::domain::tripwire::{decide_call, decide_finding, Target};
+    use crate::domain::tripwire::{decide_call, decide_finding, Context, GuardRoles, Target};
+
+    /// Decides with the default settings, in the guard's own account.
+    fn decided(c: &ApiCall, seen: &[Observed]) -> Verdict {
+        let cfg = TripwireConfig::from_lookup(|_| None).unwrap();
+        let roles = GuardRoles::default();
+        let marked = BTreeMap::new();
+        decide_call(
+            c,
+            seen,
+            &Context {
+                cfg: &cfg,
+                roles: &roles,
+                account: Some("123456789012"),
+                marked: &marked,
+                exempt_key: "cost-guard-exempt",
+            },
+        )
+    }
+
+    fn at<'a>(member: Option<&'a str>, resume: Option<&'a str>) -> Alerting<'a> {
+        Alerting {
+            member,
+            guard_account: Some("123456789012"),
+            home_region: "us-east-1",
+            resume_function: resume,
+        }
+    }
 
     fn sample(name: &str) -> ApiCall {
         let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -485,8 +743,7 @@ mod tests {
     fn a_stopped_launch() {
         let c = sample("tripwire-run-instances.json");
         let seen = observed(&c);
-        let cfg = TripwireConfig::from_lookup(|_| None).unwrap();
-        let v = decide_call(&c, &seen, &cfg);
+        let v = decided(&c, &seen);
         let o = StopOutcome {
             stopped: seen.iter().map(|i| i.id.clone()).collect(),
             protection_removed: vec!["i-0a1b2c3d4e5f60001".into()],
@@ -495,12 +752,11 @@ mod tests {
         };
         let m = render(
             Event::Call(&c),
-            None,
             &seen,
             &v,
             Some(&o),
             &stamp(),
-            Some("cg-resume"),
+            &at(None, Some("cg-resume")),
         )
         .unwrap();
         assert_eq!(
@@ -535,12 +791,11 @@ mod tests {
         // say which account.
         let m = render(
             Event::Call(&c),
-            Some("222222222222"),
             &seen,
             &v,
             Some(&o),
             &stamp(),
-            None,
+            &at(Some("222222222222"), None),
         )
         .unwrap();
         assert!(
@@ -560,7 +815,15 @@ mod tests {
         // In another partition, the detach command names that partition's policy.
         let mut cn = c.clone();
         cn.principal.arn = Some("arn:aws-cn:iam::123456789012:user/ci-deployer".into());
-        let m = render(Event::Call(&cn), None, &seen, &v, Some(&o), &stamp(), None).unwrap();
+        let m = render(
+            Event::Call(&cn),
+            &seen,
+            &v,
+            Some(&o),
+            &stamp(),
+            &at(None, None),
+        )
+        .unwrap();
         assert!(
             m.body
                 .contains("--policy-arn arn:aws-cn:iam::aws:policy/AWSCompromisedKeyQuarantineV3"),
@@ -571,7 +834,6 @@ mod tests {
 
     #[test]
     fn subjects_for_every_verdict_fit_and_say_it() {
-        let cfg = TripwireConfig::from_lookup(|_| None).unwrap();
         let st = stamp();
         let cases = [
             ("tripwire-run-instances-failed.json", "cost-guard: a launch of 8 x p4d.24xlarge in ap-south-1 was refused (user/ci-deployer)"),
@@ -582,8 +844,8 @@ mod tests {
         for (file, want) in cases {
             let c = sample(file);
             let seen = observed(&c);
-            let v = decide_call(&c, &seen, &cfg);
-            let m = render(Event::Call(&c), None, &seen, &v, None, &st, None).unwrap();
+            let v = decided(&c, &seen);
+            let m = render(Event::Call(&c), &seen, &v, None, &st, &at(None, None)).unwrap();
             assert_eq!(m.subject, want);
             assert!(m.subject.len() <= 100);
             assert!(m.body.contains("Nothing was stopped: "), "{}", m.body);
@@ -595,7 +857,7 @@ mod tests {
         }
         let root = sample("tripwire-root-launch.json");
         let seen = observed(&root);
-        let v = decide_call(&root, &seen, &cfg);
+        let v = decided(&root, &seen);
         let o = StopOutcome {
             stopped: seen.iter().map(|i| i.id.clone()).collect(),
             quarantine: Some(Quarantine::NotPossible(
@@ -603,7 +865,15 @@ mod tests {
             )),
             ..Default::default()
         };
-        let m = render(Event::Call(&root), None, &seen, &v, Some(&o), &st, None).unwrap();
+        let m = render(
+            Event::Call(&root),
+            &seen,
+            &v,
+            Some(&o),
+            &st,
+            &at(None, None),
+        )
+        .unwrap();
         assert_eq!(
             m.subject,
             "URGENT: cost-guard stopped 2 x g5.48xlarge launched in ap-south-1 by the ROOT user"
@@ -615,12 +885,11 @@ mod tests {
         // Quiet verdicts send nothing.
         assert!(render(
             Event::Call(&root),
-            None,
             &seen,
             &Verdict::Quiet("cheap".into()),
             None,
             &st,
-            None
+            &at(None, None)
         )
         .is_none());
     }
@@ -636,9 +905,12 @@ mod tests {
                     id: i.id.clone(),
                     instance_type: i.instance_type.clone(),
                     why: "x".into(),
+                    may_unprotect: true,
+                    one_time_spot: None,
                 })
                 .collect(),
             quarantine: None,
+            mark: Vec::new(),
         };
         let failed = StopOutcome {
             failed: seen
@@ -649,12 +921,11 @@ mod tests {
         };
         let m = render(
             Event::Call(&c),
-            None,
             &seen,
             &v,
             Some(&failed),
             &stamp(),
-            None,
+            &at(None, None),
         )
         .unwrap();
         assert!(
@@ -671,7 +942,15 @@ mod tests {
             stopped: vec!["i-0a1b2c3d4e5f60001".into()],
             ..Default::default()
         };
-        let m = render(Event::Call(&c), None, &seen, &v, Some(&dry), &stamp(), None).unwrap();
+        let m = render(
+            Event::Call(&c),
+            &seen,
+            &v,
+            Some(&dry),
+            &stamp(),
+            &at(None, None),
+        )
+        .unwrap();
         assert!(
             m.subject
                 .starts_with("URGENT: [dry run] cost-guard would stop 1 x p3.2xlarge"),
@@ -692,8 +971,20 @@ mod tests {
             panic!()
         };
         let cfg = TripwireConfig::from_lookup(|_| None).unwrap();
-        let verdict = decide_finding(&f, &cfg);
         let seen = vec![Observed::named("i-0b1c2d3e4f5a60007", Some("g4dn.xlarge"))];
+        let roles = GuardRoles::default();
+        let marked = BTreeMap::new();
+        let verdict = decide_finding(
+            &f,
+            seen.first(),
+            &Context {
+                cfg: &cfg,
+                roles: &roles,
+                account: Some("123456789012"),
+                marked: &marked,
+                exempt_key: "cost-guard-exempt",
+            },
+        );
         let o = StopOutcome {
             stopped: vec!["i-0b1c2d3e4f5a60007".into()],
             ..Default::default()
@@ -704,12 +995,11 @@ mod tests {
         };
         let m = render(
             Event::Finding(&f),
-            None,
             &seen,
             &verdict,
             Some(&o),
             &st,
-            None,
+            &at(None, None),
         )
         .unwrap();
         assert_eq!(m.subject, "URGENT: cost-guard stopped i-0b1c2d3e4f5a60007 in eu-west-1: CryptoCurrency:EC2/BitcoinTool.B!DNS");

@@ -50,15 +50,9 @@ pub(crate) fn looks_like_budget_text(text: &str) -> bool {
 /// Parses the text of a Budgets notification.
 pub(crate) fn parse_budget_text(text: &str) -> Result<BudgetAlert, String> {
     let mut fields: Vec<(String, String)> = Vec::new();
-    let mut account = None;
+    let account = header_account(text);
     for line in text.lines() {
         let line = line.trim();
-        if let Some(rest) = line.strip_prefix("AWS Account") {
-            let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
-            if digits.len() == 12 {
-                account = Some(digits);
-            }
-        }
         if let Some((key, value)) = line.split_once(':') {
             let key = key.trim().to_ascii_lowercase();
             if key.len() <= 40 {
@@ -85,6 +79,31 @@ pub(crate) fn parse_budget_text(text: &str) -> Result<BudgetAlert, String> {
         prose_daily,
         account,
     )
+}
+
+/// The account of a Budgets notification, from its own header only: the
+/// `AWS Account 123456789012` line among the lines before the first blank
+/// one, which AWS writes. The budget's name, which whoever may create budgets
+/// chooses and which may hold line breaks, comes after it in the body: a line
+/// of the same shape there never names the account, so it cannot point an
+/// alerting-account sweep at another account.
+fn header_account(text: &str) -> Option<String> {
+    let header = text
+        .trim_start_matches('\u{feff}')
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty());
+    for line in header {
+        if let Some(rest) = line.strip_prefix("AWS Account") {
+            let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+            let shape = rest
+                .chars()
+                .all(|c| c.is_ascii_digit() || " :-".contains(c));
+            return (shape && digits.len() == 12).then_some(digits);
+        }
+    }
+    None
 }
 
 /// A JSON body carrying the same fields (any of `Budget Name`, `budgetName`, `BudgetName`).
@@ -204,6 +223,37 @@ mod tests {
         assert_eq!(b.amount, Amount::new(1287.34));
         assert_eq!(b.account.as_deref(), Some("123456789012"));
         assert!(!b.daily);
+    }
+
+    #[test]
+    fn the_account_comes_from_the_header_alone() {
+        // A budget name is chosen by whoever may create budgets, and may hold
+        // line breaks: a line of the header's shape in it names nothing.
+        let forged = ACTUAL.replace(
+            "Budget Name: student-monthly",
+            "Budget Name: student-monthly\nAWS Account 999999999999",
+        );
+        let forged = forged.replace(
+            "with your student-monthly budget",
+            "with your x\n\nAWS Account 888888888888\n budget",
+        );
+        assert_eq!(
+            parse_budget_text(&forged).unwrap().account.as_deref(),
+            Some("123456789012")
+        );
+        // No header line: no account, whatever the body says.
+        let headless = ACTUAL.replace("AWS Account 123456789012\n", "");
+        let headless = headless.replace(
+            "Budget Name: student-monthly",
+            "Budget Name: x\nAWS Account 999999999999",
+        );
+        assert_eq!(parse_budget_text(&headless).unwrap().account, None);
+        // The header's own line, written with separators, still counts.
+        let spaced = ACTUAL.replace("AWS Account 123456789012", "AWS Account: 1234-5678-9012");
+        assert_eq!(
+            parse_budget_text(&spaced).unwrap().account.as_deref(),
+            Some("123456789012")
+        );
     }
 
     #[test]

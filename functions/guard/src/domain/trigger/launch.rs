@@ -1,7 +1,14 @@
 //! What the launch tripwire is given, as EventBridge delivers it: CloudTrail
 //! management events (`detail-type` `AWS API Call via CloudTrail`) for EC2
-//! launches and starts and for the other first moves of a stolen key, and
-//! GuardDuty findings about an instance. Real events omit or null many fields,
+//! launches and starts, for the other first moves of a stolen key, for writes
+//! of cost-guard's own tags and for a newly enabled region; EC2's own events
+//! about an instance a spot request or a fleet launched later; and GuardDuty
+//! findings about an instance.
+//!
+//! Everything here is written partly by outsiders: whoever calls chooses the
+//! request's parameters and tags, and anyone who can reach an instance can
+//! make GuardDuty write a finding about it. The parser only reads; what may be
+//! acted on is decided in `domain::tripwire`. Real events omit or null many fields,
 //! and CloudTrail writes EC2's lists as `{"items": [...]}` (CreateFleet's as
 //! `{"item": ...}`, one object when there is one): absence is never an error,
 //! and every list is read in any of those shapes.
@@ -35,6 +42,27 @@ pub const FIRST_MOVES: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// The calls that write or remove tags, watched for cost-guard's own keys and
+/// the exempt key: event source and event names.
+pub const TAG_CALLS: &[(&str, &[&str])] = &[
+    ("ec2.amazonaws.com", &["CreateTags", "DeleteTags"]),
+    (
+        "rds.amazonaws.com",
+        &["AddTagsToResource", "RemoveTagsFromResource"],
+    ),
+];
+
+/// Opting in to a region: the Account Management API's call.
+pub const ENABLE_REGION: (&str, &str) = ("account.amazonaws.com", "EnableRegion");
+
+/// EC2's own events about an instance a spot request or a fleet launched
+/// after the call that made it: `(source, detail-type)`.
+pub const FLEET_LAUNCH_EVENTS: &[(&str, &str)] = &[
+    ("aws.ec2", "EC2 Spot Instance Request Fulfillment"),
+    ("aws.ec2spotfleet", "EC2 Spot Fleet Instance Change"),
+    ("aws.ec2fleet", "EC2 Fleet Instance Change"),
+];
+
 /// The quota increases that count as a first move: EC2's and SageMaker's.
 const WATCHED_QUOTA_SERVICES: &[&str] = &["ec2", "sagemaker"];
 
@@ -43,12 +71,17 @@ const MAX_DEPTH: usize = 24;
 /// Instances read from one event at the most (RunInstances launches at most
 /// a few thousand; anything beyond is not a real event).
 const MAX_INSTANCES: usize = 5_000;
+/// Resources and tags read from one tag call at the most (EC2 takes 1,000
+/// resources and 50 tags a call).
+const MAX_TAGGED: usize = 1_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TripwireEvent {
     /// Boxed: a call carries far more than a finding.
     Call(Box<ApiCall>),
     Finding(Finding),
+    /// An instance a spot request or a fleet launched, as EC2 reports it.
+    FleetLaunch(FleetLaunch),
     /// Well formed, but nothing the tripwire watches: why.
     Ignored(String),
 }
@@ -66,6 +99,12 @@ pub struct Principal {
     pub access_key_id: Option<String>,
     /// The service that made the call for the principal (`invokedBy`).
     pub invoked_by: Option<String>,
+    /// The account the principal belongs to (`userIdentity.accountId`).
+    pub account: Option<String>,
+    /// For an assumed role: the role's unique id (`sessionIssuer.principalId`,
+    /// `AROA...`). Unlike its name, it is not given again to a role deleted
+    /// and created anew under the same name.
+    pub role_id: Option<String>,
 }
 
 impl Principal {
@@ -136,6 +175,19 @@ impl Principal {
 pub struct Launched {
     pub id: String,
     pub instance_type: Option<String>,
+    /// Its state before the call, as EC2 answered (`previousState.name`).
+    pub previous_state: Option<String>,
+}
+
+impl Launched {
+    /// Whether a StartInstances started it: EC2 answers success for an
+    /// instance that was already running, and changes nothing.
+    pub fn was_stopped(&self) -> bool {
+        matches!(
+            self.previous_state.as_deref(),
+            Some("stopped") | Some("stopping")
+        )
+    }
 }
 
 /// What a launch call asked for and what it launched.
@@ -179,6 +231,27 @@ impl std::fmt::Display for CallError {
     }
 }
 
+/// A call that wrote or removed tags.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TagWrite {
+    /// `DeleteTags` and `RemoveTagsFromResource` remove; the others add or overwrite.
+    pub removes: bool,
+    /// EC2 resource ids (`i-...`, `sfr-...`), or RDS ARNs.
+    pub resources: Vec<String>,
+    /// The keys, with the value written (`None` for a removal). Empty for a
+    /// `DeleteTags` that names no tag: every tag of the resources is removed.
+    pub tags: Vec<(String, Option<String>)>,
+}
+
+/// `EnableRegion`: the region opted in to, and the account, when the
+/// organization's management account enabled it for a member.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RegionEnabled {
+    /// `None` when the request does not name a valid region.
+    pub region: Option<String>,
+    pub account: Option<String>,
+}
+
 /// What kind of call it is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallKind {
@@ -186,6 +259,10 @@ pub enum CallKind {
     Launch(Launch),
     /// Another first move of a stolen key: what it created or asked for.
     FirstMove(String),
+    /// A write or removal of tags.
+    Tagging(TagWrite),
+    /// A region opted in to.
+    EnableRegion(RegionEnabled),
 }
 
 /// One API call, from a CloudTrail event.
@@ -218,7 +295,7 @@ impl ApiCall {
     pub fn launch(&self) -> Option<&Launch> {
         match &self.kind {
             CallKind::Launch(l) => Some(l),
-            CallKind::FirstMove(_) => None,
+            _ => None,
         }
     }
 
@@ -247,6 +324,38 @@ pub struct Finding {
     pub instance_type: Option<String>,
 }
 
+/// What launched an instance after the call that asked for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FleetKind {
+    SpotRequest,
+    SpotFleet,
+    Fleet,
+}
+
+impl FleetKind {
+    /// `spot request`, `Spot Fleet`, `EC2 Fleet`.
+    pub fn label(self) -> &'static str {
+        match self {
+            FleetKind::SpotRequest => "spot request",
+            FleetKind::SpotFleet => "Spot Fleet",
+            FleetKind::Fleet => "EC2 Fleet",
+        }
+    }
+}
+
+/// EC2's event about an instance a spot request or a fleet launched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetLaunch {
+    pub kind: FleetKind,
+    /// `sir-...`, `sfr-...` or `fleet-...`.
+    pub request: String,
+    pub instance_id: String,
+    pub instance_type: Option<String>,
+    pub region: String,
+    pub account: Option<String>,
+    pub time: Option<String>,
+}
+
 impl Finding {
     /// A finding that means the instance is being used against the account:
     /// mining, or an EC2 impact finding.
@@ -270,6 +379,9 @@ pub fn parse_tripwire_event(event: &Value) -> Result<TripwireEvent, String> {
         .get("detail")
         .filter(|d| d.is_object())
         .ok_or("event has no `detail` object")?;
+    if FLEET_LAUNCH_EVENTS.contains(&(source.as_str(), detail_type.as_str())) {
+        return parse_fleet_launch(obj, detail, &detail_type);
+    }
     if source == "aws.guardduty" {
         return parse_finding(obj, detail).map(|f| match f {
             Some(f) => TripwireEvent::Finding(f),
@@ -299,9 +411,16 @@ pub fn parse_tripwire_event(event: &Value) -> Result<TripwireEvent, String> {
     }
     let request = detail.get("requestParameters").unwrap_or(&Value::Null);
     let response = detail.get("responseElements").unwrap_or(&Value::Null);
+    let tag_call = TAG_CALLS
+        .iter()
+        .any(|(s, names)| *s == event_source && names.contains(&event_name.as_str()));
     let kind = if event_source == "ec2.amazonaws.com" && LAUNCH_CALLS.contains(&event_name.as_str())
     {
         CallKind::Launch(parse_launch(&event_name, request, response))
+    } else if tag_call {
+        CallKind::Tagging(parse_tag_write(&event_name, request))
+    } else if (event_source.as_str(), event_name.as_str()) == ENABLE_REGION {
+        CallKind::EnableRegion(parse_enable_region(request))
     } else if let Some(what) = first_move(&event_source, &event_name, request) {
         CallKind::FirstMove(what)
     } else {
@@ -351,7 +470,16 @@ fn parse_principal(identity: Option<&Value>) -> Principal {
         name,
         access_key_id: json_text(i.get("accessKeyId")),
         invoked_by: json_text(i.get("invokedBy")),
+        account: json_text(i.get("accountId")).filter(|a| is_account_id(a)),
+        role_id: issuer
+            .and_then(|s| json_text(s.get("principalId")))
+            .filter(|id| crate::domain::config::is_role_id(id)),
     }
+}
+
+/// Twelve digits.
+pub(crate) fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.chars().all(|c| c.is_ascii_digit())
 }
 
 /// The values of a CloudTrail list in any of its shapes: an array, an
@@ -436,15 +564,17 @@ fn parse_launch(event_name: &str, request: &Value, response: &Value) -> Launch {
     let mut asked = Vec::new();
     objects(request, 0, &mut asked);
 
-    let push = |launch: &mut Launch, id: String, t: Option<String>| {
+    let push = |launch: &mut Launch, id: String, t: Option<String>, previous: Option<String>| {
         if launch.instances.len() < MAX_INSTANCES && !launch.instances.iter().any(|i| i.id == id) {
             launch.instances.push(Launched {
                 id,
                 instance_type: t,
+                previous_state: previous,
             });
         }
     };
-    // StartInstances' request names the instances; the answer does too.
+    // StartInstances' request names the instances; the answer does too, with
+    // each one's state before the call (read first, so it is kept).
     let sources: Vec<&serde_json::Map<String, Value>> = if event_name == "StartInstances" {
         answer.iter().chain(asked.iter()).copied().collect()
     } else {
@@ -452,16 +582,20 @@ fn parse_launch(event_name: &str, request: &Value, response: &Value) -> Launch {
     };
     for o in &sources {
         let t = instance_type(field(o, "instanceType"));
+        let previous = field(o, "previousState")
+            .and_then(|p| p.as_object())
+            .and_then(|p| json_text(field(p, "name")))
+            .map(|n| excerpt(&n));
         // Spot requests name their instance once fulfilled; EC2 is asked anyway.
         if field(o, "spotInstanceRequestId").is_none() {
             if let Some(id) = ec2_id(field(o, "instanceId"), "i-") {
-                push(&mut launch, id, t.clone());
+                push(&mut launch, id, t.clone(), previous);
             }
         }
         if let Some(ids) = field(o, "instanceIds") {
             for id in items(ids) {
                 if let Some(id) = ec2_id(Some(id), "i-") {
-                    push(&mut launch, id, t.clone());
+                    push(&mut launch, id, t.clone(), None);
                 }
             }
         }
@@ -521,6 +655,136 @@ fn parse_launch(event_name: &str, request: &Value, response: &Value) -> Launch {
         n => n as u32,
     });
     launch
+}
+
+/// The resources and tags of a tag call. EC2's `CreateTags`/`DeleteTags`
+/// name `resourcesSet` and `tagSet`; RDS's `AddTagsToResource` names
+/// `resourceName` and `tags`, `RemoveTagsFromResource` `tagKeys`.
+fn parse_tag_write(event_name: &str, request: &Value) -> TagWrite {
+    let mut write = TagWrite {
+        removes: matches!(event_name, "DeleteTags" | "RemoveTagsFromResource"),
+        ..Default::default()
+    };
+    let Some(o) = request.as_object() else {
+        return write;
+    };
+    let mut resources: Vec<&Value> = field(o, "resourcesSet").map(items).unwrap_or_default();
+    resources.extend(field(o, "resourceName"));
+    for r in resources {
+        let id = match r {
+            Value::Object(r) => json_text(field(r, "resourceId")),
+            other => json_text(Some(other)),
+        };
+        if let Some(id) = id {
+            let id = excerpt(&id);
+            if write.resources.len() < MAX_TAGGED && !write.resources.contains(&id) {
+                write.resources.push(id);
+            }
+        }
+    }
+    let mut tags: Vec<&Value> = field(o, "tagSet").map(items).unwrap_or_default();
+    tags.extend(field(o, "tags").map(items).unwrap_or_default());
+    tags.extend(field(o, "tagKeys").map(items).unwrap_or_default());
+    for t in tags {
+        let (key, value) = match t {
+            Value::Object(t) => (
+                json_text(field(t, "key")),
+                json_text(field(t, "value")).or_else(|| {
+                    // An empty value is a value: `Key=cost-guard-exempt,Value=`.
+                    field(t, "value")
+                        .filter(|v| v.as_str() == Some(""))
+                        .map(|_| String::new())
+                }),
+            ),
+            other => (json_text(Some(other)), None),
+        };
+        if let Some(key) = key {
+            if write.tags.len() < MAX_TAGGED {
+                let value = if write.removes { None } else { value };
+                write.tags.push((excerpt(&key), value.map(|v| excerpt(&v))));
+            }
+        }
+    }
+    write
+}
+
+/// `EnableRegion`'s region and, when the management account enabled it for a
+/// member, that account.
+fn parse_enable_region(request: &Value) -> RegionEnabled {
+    let o = request.as_object();
+    let text = |key: &str| o.and_then(|o| json_text(field(o, key)));
+    RegionEnabled {
+        region: text("regionName").filter(|r| crate::domain::config::is_region_name(r)),
+        account: text("accountId").filter(|a| is_account_id(a)),
+    }
+}
+
+/// EC2's event about an instance a spot request or a fleet launched: the
+/// request's id from the detail (spot requests) or from the event's
+/// `resources` (fleets), the instance's from the detail. Only a `launched`
+/// instance change is one; the other sub-types are ignored.
+fn parse_fleet_launch(
+    obj: &serde_json::Map<String, Value>,
+    detail: &Value,
+    detail_type: &str,
+) -> Result<TripwireEvent, String> {
+    let region = json_text(obj.get("region"))
+        .filter(|r| crate::domain::config::is_region_name(r))
+        .ok_or_else(|| format!("{detail_type} event has no region name in `region`"))?;
+    let kind = match detail_type {
+        "EC2 Spot Instance Request Fulfillment" => FleetKind::SpotRequest,
+        "EC2 Spot Fleet Instance Change" => FleetKind::SpotFleet,
+        _ => FleetKind::Fleet,
+    };
+    if kind != FleetKind::SpotRequest {
+        let sub_type = json_text(detail.get("sub-type")).unwrap_or_default();
+        if sub_type != "launched" {
+            return Ok(TripwireEvent::Ignored(format!(
+                "{detail_type} `{}`: only a launched instance is acted on",
+                excerpt(&sub_type)
+            )));
+        }
+    }
+    let prefix = match kind {
+        FleetKind::SpotRequest => "sir-",
+        FleetKind::SpotFleet => "sfr-",
+        FleetKind::Fleet => "fleet-",
+    };
+    let from_resources = || {
+        obj.get("resources")
+            .map(items)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|r| json_text(Some(r)))
+            .find_map(|arn| {
+                let id = arn
+                    .rsplit('/')
+                    .next()
+                    .map(|id| Value::String(id.to_string()));
+                ec2_id(id.as_ref(), prefix)
+            })
+    };
+    let request = match kind {
+        FleetKind::SpotRequest => ec2_id(detail.get("spot-instance-request-id"), prefix),
+        _ => None,
+    }
+    .or_else(from_resources)
+    .ok_or_else(|| format!("{detail_type} event names no {prefix}... request"))?;
+    let instance_id = ec2_id(detail.get("instance-id"), "i-")
+        .ok_or_else(|| format!("{detail_type} event has no instance id in `detail.instance-id`"))?;
+    // Fleets describe the instance in a JSON string: {"instanceType": ...}.
+    let instance_type = json_text(detail.get("description"))
+        .and_then(|d| serde_json::from_str::<Value>(&d).ok())
+        .and_then(|d| instance_type(d.get("instanceType")));
+    Ok(TripwireEvent::FleetLaunch(FleetLaunch {
+        kind,
+        request,
+        instance_id,
+        instance_type,
+        region,
+        account: json_text(obj.get("account")),
+        time: json_text(obj.get("time")),
+    }))
 }
 
 /// What another first move created or asked for, when it is one the tripwire watches.
@@ -860,6 +1124,189 @@ mod tests {
             };
             assert_eq!(c.launch().unwrap().instances[0].id, good);
         }
+    }
+
+    #[test]
+    fn a_sessions_role_is_known_by_its_unique_id_and_account() {
+        let c = call("tripwire-start-instances.json");
+        assert_eq!(
+            c.principal.role_id.as_deref(),
+            Some("AROAEXAMPLEROLEID12345")
+        );
+        assert_eq!(c.principal.account.as_deref(), Some("123456789012"));
+        let user = call("tripwire-run-instances.json");
+        assert_eq!(user.principal.role_id, None, "a user has no role id");
+        for bad in ["AIDAJQABLZS4A3QDU576Q", "AROA", "AROAabc123", "AROAX; rm"] {
+            let mut v = sample("tripwire-start-instances.json");
+            v["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["principalId"] =
+                json!(bad);
+            assert_eq!(call_of(&v).principal.role_id, None, "{bad}");
+        }
+    }
+
+    fn call_of(v: &Value) -> ApiCall {
+        match parse_tripwire_event(v).unwrap() {
+            TripwireEvent::Call(c) => *c,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_start_says_what_each_instance_was_before() {
+        let c = call("tripwire-start-instances.json");
+        let i = &c.launch().unwrap().instances[0];
+        assert_eq!(i.previous_state.as_deref(), Some("stopped"));
+        assert!(i.was_stopped());
+        let mut v = sample("tripwire-start-instances.json");
+        v["detail"]["responseElements"]["instancesSet"]["items"][0]["previousState"]["name"] =
+            json!("running");
+        let c = call_of(&v);
+        assert!(!c.launch().unwrap().instances[0].was_stopped());
+        // Named only in the request (no answer): nothing says it was stopped.
+        v["detail"]["responseElements"] = Value::Null;
+        let c = call_of(&v);
+        assert_eq!(c.launch().unwrap().instances[0].previous_state, None);
+        assert!(!c.launch().unwrap().instances[0].was_stopped());
+    }
+
+    #[test]
+    fn tag_writes_in_ec2s_and_rdss_shapes() {
+        let c = call("tripwire-exempt-tag-added.json");
+        let CallKind::Tagging(w) = &c.kind else {
+            panic!("{:?}", c.kind)
+        };
+        assert!(!w.removes);
+        assert_eq!(w.resources, ["i-0d1e2f3a4b5c60009"]);
+        assert_eq!(
+            w.tags,
+            [("cost-guard-exempt".to_string(), Some("true".to_string()))]
+        );
+        let c = call("tripwire-stamp-removed.json");
+        let CallKind::Tagging(w) = &c.kind else {
+            panic!("{:?}", c.kind)
+        };
+        assert!(w.removes);
+        assert_eq!(
+            w.resources,
+            ["arn:aws:rds:eu-west-1:123456789012:db:analytics-db"]
+        );
+        assert_eq!(
+            w.tags,
+            [
+                ("cost-guard:stopped-at".to_string(), None),
+                ("cost-guard:stopped-by".to_string(), None)
+            ]
+        );
+        // RDS's AddTagsToResource, an empty value, and a DeleteTags of every tag.
+        let mut v = sample("tripwire-stamp-removed.json");
+        v["detail"]["eventName"] = json!("AddTagsToResource");
+        v["detail"]["requestParameters"] = json!({
+            "resourceName": "arn:aws:rds:eu-west-1:123456789012:db:analytics-db",
+            "tags": [{"key": "cost-guard-exempt", "value": ""}]
+        });
+        let CallKind::Tagging(w) = call_of(&v).kind else {
+            panic!()
+        };
+        assert_eq!(
+            w.tags,
+            [("cost-guard-exempt".to_string(), Some(String::new()))]
+        );
+        let mut v = sample("tripwire-exempt-tag-added.json");
+        v["detail"]["eventName"] = json!("DeleteTags");
+        v["detail"]["requestParameters"]
+            .as_object_mut()
+            .unwrap()
+            .remove("tagSet");
+        let CallKind::Tagging(w) = call_of(&v).kind else {
+            panic!()
+        };
+        assert!(w.removes && w.tags.is_empty());
+    }
+
+    #[test]
+    fn enable_region_names_the_region_and_the_member_account() {
+        let c = call("tripwire-enable-region.json");
+        assert_eq!(
+            c.kind,
+            CallKind::EnableRegion(RegionEnabled {
+                region: Some("ap-east-1".into()),
+                account: None
+            })
+        );
+        let mut v = sample("tripwire-enable-region.json");
+        v["detail"]["requestParameters"] =
+            json!({"regionName": "me-central-1", "accountId": "222222222222"});
+        assert_eq!(
+            call_of(&v).kind,
+            CallKind::EnableRegion(RegionEnabled {
+                region: Some("me-central-1".into()),
+                account: Some("222222222222".into())
+            })
+        );
+        v["detail"]["requestParameters"] = json!({"RegionName": "not a region\n"});
+        assert_eq!(
+            call_of(&v).kind,
+            CallKind::EnableRegion(RegionEnabled::default())
+        );
+    }
+
+    #[test]
+    fn ec2s_events_about_what_a_request_or_fleet_launched() {
+        let TripwireEvent::FleetLaunch(l) =
+            parse_tripwire_event(&sample("tripwire-spot-fleet-launched.json")).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(l.kind, FleetKind::SpotFleet);
+        assert_eq!(l.request, "sfr-8f3c2b1a-4d5e-4f6a-9b7c-0d1e2f3a4b5c");
+        assert_eq!(l.instance_id, "i-0c7d8e9f0a1b2c3d4");
+        assert_eq!(l.instance_type.as_deref(), Some("g4dn.12xlarge"));
+        assert_eq!(l.region, "us-west-2");
+        let TripwireEvent::FleetLaunch(l) =
+            parse_tripwire_event(&sample("tripwire-spot-fulfilled.json")).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (l.kind, l.request.as_str(), l.instance_id.as_str()),
+            (
+                FleetKind::SpotRequest,
+                "sir-4f2a8b1c",
+                "i-0e1f2a3b4c5d6e7f8"
+            )
+        );
+        // An EC2 Fleet's, from its resources.
+        let mut v = sample("tripwire-spot-fleet-launched.json");
+        v["source"] = json!("aws.ec2fleet");
+        v["detail-type"] = json!("EC2 Fleet Instance Change");
+        v["resources"] = json!([
+            "arn:aws:ec2:us-west-2:123456789012:fleet/fleet-598fb973-87b7-422d-be4d-6b0809bfff0a"
+        ]);
+        let TripwireEvent::FleetLaunch(l) = parse_tripwire_event(&v).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (l.kind, l.request.as_str()),
+            (
+                FleetKind::Fleet,
+                "fleet-598fb973-87b7-422d-be4d-6b0809bfff0a"
+            )
+        );
+        // Other changes are not launches; a bad id is an error that says so.
+        let mut v = sample("tripwire-spot-fleet-launched.json");
+        v["detail"]["sub-type"] = json!("terminated");
+        assert!(matches!(
+            parse_tripwire_event(&v).unwrap(),
+            TripwireEvent::Ignored(why) if why.contains("only a launched instance")
+        ));
+        let mut v = sample("tripwire-spot-fulfilled.json");
+        v["detail"]["instance-id"] = json!("i-not-hex");
+        let err = parse_tripwire_event(&v).unwrap_err();
+        assert!(err.contains("no instance id"), "{err}");
+        let mut v = sample("tripwire-spot-fleet-launched.json");
+        v["resources"] = json!(["arn:aws:ec2:us-west-2:123456789012:instance/i-0c7d8e9f0a1b2c3d4"]);
+        let err = parse_tripwire_event(&v).unwrap_err();
+        assert!(err.contains("names no sfr-"), "{err}");
     }
 
     #[test]
