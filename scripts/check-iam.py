@@ -17,8 +17,11 @@ from cfnlint.decode import decode
 # What the functions call, and nothing else.
 ALLOWED = {
     "ec2:DescribeRegions", "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests",
-    "ec2:DescribeSpotFleetInstances", "ec2:DescribeFleetInstances",
+    "ec2:DescribeSpotFleetInstances", "ec2:DescribeFleetInstances", "ec2:DescribeTags",
     "rds:DescribeDBInstances", "rds:DescribeDBClusters",
+    # launch-tripwire in a member account reads the ids member.yaml tagged on
+    # its own role there, and nothing else (OWN_ROLE_READ).
+    "iam:GetRole",
     "ec2:StopInstances", "rds:StopDBInstance", "rds:StopDBCluster",
     "ec2:CreateTags", "rds:AddTagsToResource",
     # resume: starts only what carries the resuming marker, untags only cost-guard's keys.
@@ -40,7 +43,7 @@ FORBIDDEN = re.compile(r"Terminate|Delete(?!Tags)|Modify|Create(?!Tags|LogStream
 # Actions with no resource-level permissions, so "*" is the only resource.
 RESOURCE_STAR_OK = {
     "ec2:DescribeRegions", "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests",
-    "ec2:DescribeSpotFleetInstances", "ec2:DescribeFleetInstances",
+    "ec2:DescribeSpotFleetInstances", "ec2:DescribeFleetInstances", "ec2:DescribeTags",
     "rds:DescribeDBInstances", "rds:DescribeDBClusters", "ce:GetCostAndUsage", "ce:GetCostForecast",
     "organizations:ListAccounts",
 }
@@ -77,6 +80,15 @@ TRIPWIRE_ROLES = ("LaunchTripwireRole", "MemberTripwireRole")
 TRIPWIRE_STOP_SID = "TripwireStopsWhatWasLaunched"
 ACCOUNT_INSTANCES = {"Fn::Sub": "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*"}
 QUARANTINE_POLICY = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSCompromisedKeyQuarantineV3"}
+# The tripwire marks the spot requests and fleets an untrusted principal made,
+# with one key, on those resources of this account alone.
+MARK_SID = "MarkUntrustedRequestsOnly"
+MARK_KEY = "cost-guard:untrusted-request"
+ACCOUNT_REQUESTS = [{"Fn::Sub": "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:" + kind + "/*"}
+                    for kind in ("spot-instances-request", "spot-fleet-request", "fleet")]
+# The member tripwire role reads itself: the ids member.yaml tagged on it.
+OWN_ROLE_READ = {"MemberTripwireRole": {
+    "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${MemberRoleName}-tripwire"}}
 # Verbs FORBIDDEN matches, allowed only with exactly this condition.
 GUARDED = {
     # Turning stop protection off, and no other attribute change.
@@ -140,6 +152,9 @@ def check_role_statement(where, st):
         if a == "sts:AssumeRole" and (role not in MEMBER_ROLES
                                       or listed(st.get("Resource")) != [MEMBER_ROLES[role]]):
             findings.append(f"{where}: sts:AssumeRole on {st.get('Resource')}, not only {role}'s own member role")
+        if a == "iam:GetRole" and (role not in OWN_ROLE_READ
+                                   or listed(st.get("Resource")) != [OWN_ROLE_READ[role]]):
+            findings.append(f"{where}: iam:GetRole on {st.get('Resource')}, not only the role reading itself")
         if FORBIDDEN.search(a.split(":", 1)[-1]):
             findings.append(f"{where}: action {a} is forbidden (terminate, delete, modify, wildcard)")
     if "*" in listed(st.get("Resource", [])) and not actions <= RESOURCE_STAR_OK:
@@ -162,7 +177,13 @@ def check_role_statement(where, st):
     keys = set(listed(condition.get("ForAllValues:StringEquals", {}).get("aws:TagKeys") or []))
     present = {k.split("/", 1)[1] for k, v in condition.get("Null", {}).items()
                if k.startswith("aws:ResourceTag/") and v == "false"}
-    if actions & TAGGING:
+    marking = st.get("Sid") == MARK_SID
+    if marking and not (where.split()[-1].split("/")[0] in TRIPWIRE_ROLES
+                        and actions == {"ec2:CreateTags"} and keys == {MARK_KEY}
+                        and listed(st.get("Resource")) == ACCOUNT_REQUESTS):
+        findings.append(f"{where}: {MARK_SID} is the tripwire's {MARK_KEY} on this account's spot "
+                        "requests and fleets, nothing more")
+    if actions & TAGGING and not marking:
         # The sweep writes the stamp; resume writes its marker and keep-stopped its
         # restart mark and count, only where the stamp is.
         stamped = "cost-guard:stopped-at" in present

@@ -100,12 +100,19 @@ RULE_SAMPLES = {
         "rds-cluster-forced-start.json", "rds-cluster-started.json",
     ],
     "LaunchTripwireFunctionLaunches": [
-        "tripwire-run-instances*.json", "tripwire-start-instances.json", "tripwire-create-fleet.json",
+        "tripwire-run-instances*.json", "tripwire-start-instances.json", "tripwire-create-fleet*.json",
         "tripwire-spot-request.json", "tripwire-autoscaling-launch.json", "tripwire-dry-run-probe.json",
         "tripwire-root-launch.json",
     ],
     "LaunchTripwireFunctionFirstMoves": ["tripwire-quota-increase.json"],
     "LaunchTripwireFunctionGuardDutyFindings": ["guardduty-*.json"],
+    "LaunchTripwireFunctionSpotFulfilled": ["tripwire-spot-fulfilled.json"],
+    "LaunchTripwireFunctionFleetLaunched": ["tripwire-spot-fleet-launched.json"],
+    "LaunchTripwireFunctionTagWrites": ["tripwire-exempt-tag-added.json"],
+    "LaunchTripwireFunctionTagRemovals": ["tripwire-ec2-stamp-removed.json"],
+    "LaunchTripwireFunctionRdsTagWrites": ["tripwire-rds-exempt-tag-added.json"],
+    "LaunchTripwireFunctionRdsTagRemovals": ["tripwire-stamp-removed.json"],
+    "LaunchTripwireFunctionRegionEnabled": ["tripwire-enable-region.json"],
     # forwarder.yaml: the same events, from other regions.
     "RootSignInForward": ["root-signin-*.json"],
     "RootApiCallForward": ["root-api-*.json", "tripwire-root-launch.json"],
@@ -114,12 +121,18 @@ RULE_SAMPLES = {
         "rds-cluster-forced-start.json", "rds-cluster-started.json",
     ],
     "LaunchForward": [
-        "tripwire-run-instances*.json", "tripwire-start-instances.json", "tripwire-create-fleet.json",
+        "tripwire-run-instances*.json", "tripwire-start-instances.json", "tripwire-create-fleet*.json",
         "tripwire-spot-request.json", "tripwire-autoscaling-launch.json", "tripwire-dry-run-probe.json",
         "tripwire-root-launch.json",
     ],
     "FirstMoveForward": ["tripwire-quota-increase.json"],
     "GuardDutyForward": ["guardduty-*.json"],
+    "FleetLaunchForward": ["tripwire-spot-fulfilled.json", "tripwire-spot-fleet-launched.json"],
+    "TagWriteForward": ["tripwire-exempt-tag-added.json"],
+    "TagRemovalForward": ["tripwire-ec2-stamp-removed.json"],
+    "RdsTagWriteForward": ["tripwire-rds-exempt-tag-added.json"],
+    "RdsTagRemovalForward": ["tripwire-stamp-removed.json"],
+    "RegionEnabledForward": ["tripwire-enable-region.json"],
 }
 # Resource types SAM may generate from a function's properties.
 GENERATED_OK = {
@@ -175,7 +188,9 @@ def physical(name, res):
     if kind == "AWS::SNS::Topic":
         return {"Ref": arn("sns", generated), "TopicName": generated}
     if kind == "AWS::IAM::Role":
-        return {"Ref": generated, "Arn": f"arn:aws:iam::{ACCOUNT}:role/{generated}"}
+        # A role's unique id: AROA and capital letters and digits, one per role.
+        unique = "AROA" + (re.sub(r"[^A-Z0-9]", "", name.upper()) + "0" * 17)[:17]
+        return {"Ref": generated, "Arn": f"arn:aws:iam::{ACCOUNT}:role/{generated}", "RoleId": unique}
     if kind == "AWS::Lambda::Function":
         fname = props.get("FunctionName") if isinstance(props.get("FunctionName"), str) else generated
         return {"Ref": fname, "Arn": arn("lambda", f"function:{fname}")}
@@ -478,9 +493,10 @@ def pattern_matches(pattern, event):
     for key, want in pattern.items():
         got = event.get(key, MISSING) if isinstance(event, dict) else MISSING
         if isinstance(want, dict):
-            if got is MISSING or not isinstance(got, dict):
-                return False
-            if not pattern_matches(want, got):
+            # EventBridge reads through arrays: `tagSet.items.key` matches when
+            # any item's key does.
+            inner = [g for g in (got if isinstance(got, list) else [got]) if isinstance(g, dict)]
+            if not any(pattern_matches(want, g) for g in inner):
                 return False
         elif isinstance(want, list):
             if not field_matches(want, got):
@@ -533,7 +549,8 @@ def value_matches(opt, v):
 
 def self_test_matcher(f):
     """EventBridge's documented matching rules."""
-    ev = {"source": "aws.ec2", "detail": {"state": "running", "ids": ["a", "b"], "n": 5}}
+    ev = {"source": "aws.ec2", "detail": {"state": "running", "ids": ["a", "b"], "n": 5,
+                                          "tags": {"items": [{"key": "Name"}, {"key": "cost-guard:x"}]}}}
     cases = [
         ({"source": ["aws.ec2"]}, True),
         ({"source": ["aws.ec"]}, False),
@@ -547,6 +564,9 @@ def self_test_matcher(f):
         ({"detail": {"n": [{"numeric": [">", 1, "<=", 5]}]}}, True),
         ({"detail": {"n": ["5"]}}, False),  # types must match
         ({"source": ["aws.ec2"], "detail": {"state": ["stopped"]}}, False),  # fields AND
+        # Through an array of objects: any object's field.
+        ({"detail": {"tags": {"items": {"key": [{"prefix": "cost-guard:"}]}}}}, True),
+        ({"detail": {"tags": {"items": {"key": ["cost-guard-exempt"]}}}}, False),
     ]
     for i, (p, want) in enumerate(cases):
         if pattern_matches(p, ev) != want:
@@ -656,8 +676,7 @@ def check_template(label, template, values, events, f):
             param = by_lower.get(var.replace("_", "").lower())
             if param:
                 want = res.params[param]
-                ok = value == want or (want == "0" and value == "") or (
-                    var == "TRIPWIRE_TRUSTED_PRINCIPALS" and (not want or want in value.split(",")))
+                ok = value == want or (want == "0" and value == "")
                 if not ok:
                     f.add(where, f"{name}: {var}={value!r}, but parameter {param} is {want!r}")
         # The function may publish to that topic and write its own log group.
@@ -770,15 +789,8 @@ def check_accounts(where, res, resources, functions, roles, f):
                            ("MEMBER_EXTERNAL_ID", "MemberExternalId")):
             if env.get(var) != res.params[param]:
                 f.add(where, f"{name}: {var}={env.get(var)!r}, must be {res.params[param]!r} ({param})")
-    # The tripwire trusts resume's starts through the member role: in any
-    # account the guard covers, or in its own alone.
-    trusted = functions["LaunchTripwireFunction"]["Properties"]["Environment"]["Variables"].get(
-        "TRIPWIRE_TRUSTED_PRINCIPALS", "").split(",")
-    for account, want in ((ACCOUNT, True), (OTHER_ACCOUNT, multi)):
-        session = f"arn:aws:sts::{account}:assumed-role/{res.params['MemberRoleName']}/cost-guard"
-        COUNTS["matches"] += 1
-        if any(fnmatch.fnmatchcase(session, g) for g in trusted if g) != want:
-            f.add(where, f"TRIPWIRE_TRUSTED_PRINCIPALS {'does not trust' if want else 'trusts'} {session}")
+    for finding in check_tripwire_trust(where, res, functions):
+        f.add(where, finding)
     # The default bus takes the organization's forwarded events, and only
     # those, when the guard covers an organization whose id it knows.
     buses = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::EventBusPolicy"]
@@ -794,6 +806,38 @@ def check_accounts(where, res, resources, functions, roles, f):
                 f.add(where, f"the bus policy {'refuses' if want else 'accepts'} events from organization {org_id}")
         if bus.get("EventBusName") != "default":
             f.add(where, f"the bus policy is on {bus.get('EventBusName')}, not the default bus the rules are on")
+
+
+def check_tripwire_trust(where, res, functions):
+    """Whom the tripwire trusts is no wider than intended, for every parameter
+    set: exactly the principals the owner names, resume's role by its unique
+    id (its launches and starts), and the stack's other roles by theirs (their
+    tag writes); no pattern at all of the stack's own making, since anyone
+    allowed to create roles can take a name."""
+    env = functions["LaunchTripwireFunction"]["Properties"]["Environment"]["Variables"]
+    trusted = env.get("TRIPWIRE_TRUSTED_PRINCIPALS", "")
+    if trusted != res.params["TripwireTrustedPrincipals"]:
+        f_add = f"TRIPWIRE_TRUSTED_PRINCIPALS={trusted!r}, not exactly TripwireTrustedPrincipals={res.params['TripwireTrustedPrincipals']!r}"
+        yield f_add
+    ids = lambda names: [res.phys[n]["RoleId"] for n in names]  # noqa: E731
+    if env.get("TRIPWIRE_RESUME_ROLE_ID") != ids(["ResumeRole"])[0]:
+        yield f"TRIPWIRE_RESUME_ROLE_ID={env.get('TRIPWIRE_RESUME_ROLE_ID')!r}, not ResumeRole's unique id"
+    want = ids(["SweepRole", "KeepStoppedRole", "LaunchTripwireRole"])
+    got = env.get("TRIPWIRE_GUARD_ROLE_IDS", "").split(",")
+    if sorted(got) != sorted(want):
+        yield f"TRIPWIRE_GUARD_ROLE_IDS={got}, not the unique ids of SweepRole, KeepStoppedRole and LaunchTripwireRole"
+    # Sessions nobody named must match no trusted pattern: of any role in this
+    # account or another, whatever its name, the member role's included.
+    owner = [g for g in res.params["TripwireTrustedPrincipals"].split(",") if g]
+    for account in (ACCOUNT, OTHER_ACCOUNT):
+        for role in (res.params["MemberRoleName"], res.params["MemberRoleName"] + "-tripwire",
+                     "cost-guard-ResumeRole-XYZ", "attacker"):
+            for arn in (f"arn:aws:sts::{account}:assumed-role/{role}/cost-guard",
+                        f"arn:aws:iam::{account}:role/{role}"):
+                COUNTS["matches"] += 1
+                named = any(fnmatch.fnmatchcase(arn, g) for g in owner)
+                if not named and any(fnmatch.fnmatchcase(arn, g) for g in trusted.split(",") if g):
+                    yield f"TRIPWIRE_TRUSTED_PRINCIPALS trusts {arn}, which nobody named"
 
 
 def fn_role(res, resources, function, roles):
@@ -838,13 +882,24 @@ def check_member(path, f):
             if got != want:
                 f.add(where, f"{role}: {action} on {what} is {'allowed' if got else 'denied'}, must be {'allowed' if want else 'denied'}")
 
+        # The tripwire's role there names the unique ids of member.yaml's
+        # other roles: a session of them is trusted by these alone.
+        if "MemberTripwireRole" in roles:
+            tags = {t["Key"]: t["Value"] for t in roles["MemberTripwireRole"]["Properties"].get("Tags", [])}
+            want_tags = {"cost-guard:resume-role-id": res.phys["MemberRole"]["RoleId"],
+                         "cost-guard:guard-role-ids": res.phys["MemberKeepStoppedRole"]["RoleId"]
+                         if "MemberKeepStoppedRole" in roles else ""}
+            if tags != want_tags:
+                f.add(where, f"MemberTripwireRole is tagged {tags}, not {want_tags}")
+
         sweep_expectations(expect, "MemberRole", res.params)
         resume_expectations(expect, "MemberRole")
         inst = lambda account=ACCOUNT, region="eu-west-1": f"arn:aws:ec2:{region}:{account}:instance/i-0123456789abcdef0"  # noqa: E731
         keep_and_tripwire_expectations(expect, res.params, inst, f"arn:aws:rds:eu-west-1:{ACCOUNT}:db:analytics",
                                        res.params["ExemptTagKey"],
                                        ["cost-guard:stopped-at", "cost-guard:stopped-by"],
-                                       keep="MemberKeepStoppedRole", trip="MemberTripwireRole")
+                                       keep="MemberKeepStoppedRole", trip="MemberTripwireRole",
+                                       own_role=f"arn:aws:iam::{ACCOUNT}:role/{res.params['MemberRoleName']}-tripwire")
         # The sweep's member role never gets the tripwire's untagged stop.
         expect("MemberRole", False, "ec2:StopInstances", inst(region="sa-east-1"),
                tags_context({res.params["ExemptTagKey"]: "true"}), "an exempt instance")
@@ -919,8 +974,24 @@ def resume_expectations(expect, resume):
 
 
 def keep_and_tripwire_expectations(expect, p, inst, db, exempt, stamp_keys,
-                                   keep="KeepStoppedRole", trip="LaunchTripwireRole"):
-    """keep-stopped and launch-tripwire, each with its own narrow role."""
+                                   keep="KeepStoppedRole", trip="LaunchTripwireRole", own_role=None):
+    """keep-stopped and launch-tripwire, each with its own narrow role.
+    `own_role` is the role's own ARN when it reads its tags (member.yaml's)."""
+    # The mark on an untrusted principal's spot requests and fleets: that one
+    # key, on those resources of this account only.
+    mark = ["cost-guard:untrusted-request"]
+    for kind, rid in (("spot-instances-request", "sir-4f2a8b1c"), ("spot-fleet-request", "sfr-1"),
+                      ("fleet", "fleet-1")):
+        arn = f"arn:aws:ec2:eu-west-1:{ACCOUNT}:{kind}/{rid}"
+        expect(trip, True, "ec2:CreateTags", arn, tags_context({}, mark), f"the mark on a {kind}")
+        expect(trip, False, "ec2:CreateTags", arn, tags_context({}, mark + [exempt]), f"the exempt tag on a {kind}")
+        expect(trip, False, "ec2:CreateTags", f"arn:aws:ec2:eu-west-1:{OTHER_ACCOUNT}:{kind}/{rid}",
+               tags_context({}, mark), f"another account's {kind}")
+    expect(trip, False, "ec2:CreateTags", inst(), tags_context({}, mark), "the mark on an instance")
+    expect(trip, True, "ec2:DescribeTags", "*", {}, "tags (no resource-level permission)")
+    for role_arn in filter(None, (own_role, f"arn:aws:iam::{ACCOUNT}:role/cost-guard-member",
+                                  f"arn:aws:iam::{ACCOUNT}:role/admin")):
+        expect(trip, role_arn == own_role, "iam:GetRole", role_arn, {}, role_arn)
     # keep-stopped: stops only stamped databases that are not exempt.
     expect(keep, True, "rds:StopDBInstance", db, tags_context({"cost-guard:stopped-at": "x"}), "a stamped database")
     expect(keep, False, "rds:StopDBInstance", db, tags_context({}), "an unstamped database")
