@@ -172,6 +172,21 @@ pub async fn run(dry_run: bool) -> Result<()> {
     trip(&tripwire, &event).await;
     print_received(&inbox).await?;
 
+    // The same key hides a cheaper miner from the next budget sweep.
+    println!(
+        "\n{}\nLAUNCH TRIPWIRE: the same key tags a t3.xlarge it launched cost-guard-exempt=true, so that a\nbudget sweep would skip it; CloudTrail reports the CreateTags call\n(events/tripwire-exempt-tag-added.json with the emulator's instance id)",
+        "=".repeat(78)
+    );
+    let hidden = emulator::launch(&sdk, region, 1, "t3.xlarge", "scraper", &[]).await?;
+    emulator::tag(&sdk, region, &hidden, &[("cost-guard-exempt", "true")]).await?;
+    let mut event = emulator::sample_event("tripwire-exempt-tag-added.json")?;
+    event["region"] = serde_json::json!(region);
+    event["detail"]["awsRegion"] = serde_json::json!(region);
+    event["detail"]["requestParameters"]["resourcesSet"] =
+        serde_json::json!({"items": [{"resourceId": hidden[0]}]});
+    trip(&tripwire, &event).await;
+    print_received(&inbox).await?;
+
     organization(&sdk, &vars, &inbox).await?;
 
     println!("\n{}\nFLEET AFTER (the demo's own account)", "=".repeat(78));
@@ -258,11 +273,16 @@ async fn organization(
 /// Hands `event` to the tripwire and prints what it returned.
 async fn trip(tripwire: &LaunchTripwire, event: &serde_json::Value) {
     match tripwire.handle(event).await {
-        Ok(s) => println!(
+        Ok(s) if s.notified => println!(
             "Function returned: action={} stopped={} urgent={}",
             s.action,
             s.stopped.len(),
             s.urgent
+        ),
+        Ok(s) => println!(
+            "Function returned: action={}, nothing sent: {}",
+            s.action,
+            s.why.as_deref().unwrap_or("no reason given")
         ),
         Err(e) => println!("Function returned an error (Lambda would retry): {e}"),
     }

@@ -92,6 +92,11 @@ fn demo_runs_end_to_end() {
         text.contains("Subject: URGENT: cost-guard stopped 4 x p3.2xlarge launched in ap-southeast-2 by user/ci-deployer"),
         "{text}"
     );
+    // The same key hides a miner with the exempt tag: reported at once.
+    assert!(
+        text.contains("Subject: URGENT: cost-guard: user/ci-deployer wrote cost-guard-exempt in ap-southeast-2"),
+        "{text}"
+    );
     // The organization: both member accounts swept through their member role.
     assert!(
         text.contains("Subject: cost-guard stopped 4 resources in 2 accounts, 2 regions (budget student-monthly"),

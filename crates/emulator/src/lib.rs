@@ -256,6 +256,25 @@ pub async fn launch(
     Ok(ids)
 }
 
+/// Writes `tags` on EC2 resources `ids` in `region`.
+pub async fn tag(
+    sdk: &SdkConfig,
+    region: &str,
+    ids: &[String],
+    tags: &[(&str, &str)],
+) -> Result<(), EmulatorError> {
+    let mut call = ec2(sdk, region)
+        .create_tags()
+        .set_resources(Some(ids.to_vec()));
+    for (k, v) in tags {
+        call = call.tags(Ec2Tag::builder().key(*k).value(*v).build());
+    }
+    call.send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws(aws_sdk_ec2::error::DisplayErrorContext(e)))
+}
+
 fn rds_tags(tags: &[(&str, &str)]) -> Vec<RdsTag> {
     tags.iter()
         .map(|(k, v)| RdsTag::builder().key(*k).value(*v).build())

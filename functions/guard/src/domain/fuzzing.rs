@@ -235,6 +235,18 @@ pub fn settings(data: &[u8]) {
                 .trusted
                 .iter()
                 .all(|g| g.as_str().starts_with("arn:")));
+            // The guard's roles are known by unique id, never by a name
+            // someone else could take.
+            assert!(tripwire.resume_role_ids.len() <= 1);
+            assert!(tripwire
+                .resume_role_ids
+                .iter()
+                .chain(&tripwire.guard_role_ids)
+                .all(|id| crate::domain::config::is_role_id(id)
+                    && lookup("TRIPWIRE_RESUME_ROLE_ID")
+                        .into_iter()
+                        .chain(lookup("TRIPWIRE_GUARD_ROLE_IDS"))
+                        .any(|v| v.contains(id.as_str()))));
         }
         Err(e) => refusal(e),
     }
