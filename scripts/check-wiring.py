@@ -1030,6 +1030,52 @@ def check_forwarder(path, events, f, label="forwarder.yaml"):
                     resources, events, home, role_docs)
 
 
+def check_readme_tag_policy(f):
+    """The README's policy that keeps everyone but cost-guard from writing its
+    tags, decided for what it must refuse and what it must let through."""
+    with open(os.path.join(ROOT, "README.md")) as fh:
+        text = fh.read()
+    section = text.split("### Protecting cost-guard's tags", 1)[-1]
+    m = re.search(r"```json\n(.*?)\n```", section, re.S)
+    if not m:
+        f.add("README.md", "no policy under Protecting cost-guard's tags")
+        return
+    allow_all = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    docs = [allow_all, json.loads(m.group(1))]
+    user = f"arn:aws:iam::{ACCOUNT}:user/ci-deployer"
+    sweep = f"arn:aws:iam::{ACCOUNT}:role/cost-guard-SweepRole-ABC123"
+    member = f"arn:aws:iam::{ACCOUNT}:role/cost-guard-member"
+    inst = f"arn:aws:ec2:eu-west-1:{ACCOUNT}:instance/i-0123456789abcdef0"
+    db = f"arn:aws:rds:eu-west-1:{ACCOUNT}:db:analytics"
+    role = f"arn:aws:iam::{ACCOUNT}:role/cost-guard-member"
+    cases = [
+        ("ec2:CreateTags", inst, user, ["cost-guard-exempt"], None, False),
+        ("ec2:CreateTags", inst, user, ["Name", "cost-guard:stopped-at"], None, False),
+        ("ec2:DeleteTags", inst, user, ["cost-guard:stopped-by"], None, False),
+        ("rds:AddTagsToResource", db, user, ["cost-guard:restops"], None, False),
+        ("rds:RemoveTagsFromResource", db, user, ["cost-guard-exempt"], None, False),
+        ("ec2:CreateTags", inst, user, ["Name"], None, True),
+        ("ec2:CreateTags", inst, sweep, ["cost-guard:stopped-at", "cost-guard:stopped-by"], None, True),
+        ("ec2:DeleteTags", inst, member, ["cost-guard:resuming"], None, True),
+        ("iam:CreateRole", role, user, None, None, False),
+        ("iam:DeleteRole", role, user, None, None, False),
+        ("iam:TagRole", role, user, None, None, False),
+        ("iam:CreateRole", role, user, None, ["cloudformation.amazonaws.com"], True),
+        ("iam:CreateRole", role, f"arn:aws:iam::{ACCOUNT}:role/stacksets-exec-0a1b2c", None, None, True),
+        ("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/web", user, None, None, True),
+    ]
+    for action, resource, principal, keys, via, want in cases:
+        ctx = {"aws:PrincipalArn": principal}
+        if keys is not None:
+            ctx["aws:TagKeys"] = keys
+        if via is not None:
+            ctx["aws:CalledVia"] = via
+        COUNTS["decisions"] += 1
+        if decide(docs, action, resource, ctx) != want:
+            f.add("README.md", f"the tag policy {'refuses' if want else 'allows'} {action} on {resource} "
+                                f"by {principal} with {keys or via}")
+
+
 def run_checks(template_path, forwarder_path, events, member_path):
     f = Findings()
     template = load(template_path)
@@ -1078,6 +1124,7 @@ def main():
     self_test_matcher(f)
     f.extend(run_checks(os.path.join(ROOT, "template.yaml"), os.path.join(ROOT, "forwarder.yaml"), events,
                         os.path.join(ROOT, "member.yaml")))
+    check_readme_tag_policy(f)
     counts = dict(COUNTS)
     rows = mutation_check(events, f)
     for line in f:
