@@ -17,8 +17,10 @@ from cfnlint.decode import decode
 # What the functions call, and nothing else.
 ALLOWED = {
     "ec2:DescribeRegions", "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests",
-    "ec2:DescribeSpotFleetInstances", "ec2:DescribeFleetInstances", "ec2:DescribeTags",
+    "ec2:DescribeSpotFleetInstances", "ec2:DescribeFleetInstances",
     "rds:DescribeDBInstances", "rds:DescribeDBClusters",
+    # launch-tripwire remembers untrusted principals' requests in its own table (OWN_TABLE).
+    "dynamodb:BatchGetItem", "dynamodb:PutItem",
     # launch-tripwire in a member account reads the ids member.yaml tagged on
     # its own role there, and nothing else (OWN_ROLE_READ).
     "iam:GetRole",
@@ -39,11 +41,11 @@ ALLOWED = {
     "organizations:ListAccounts", "sts:AssumeRole",
     "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
 }
-FORBIDDEN = re.compile(r"Terminate|Delete(?!Tags)|Modify|Create(?!Tags|LogStream)|Put(?!Events|LogEvents)|Attach|Pass|\*")
+FORBIDDEN = re.compile(r"Terminate|Delete(?!Tags)|Modify|Create(?!Tags|LogStream)|Put(?!Events|LogEvents|Item)|Attach|Pass|\*")
 # Actions with no resource-level permissions, so "*" is the only resource.
 RESOURCE_STAR_OK = {
     "ec2:DescribeRegions", "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests",
-    "ec2:DescribeSpotFleetInstances", "ec2:DescribeFleetInstances", "ec2:DescribeTags",
+    "ec2:DescribeSpotFleetInstances", "ec2:DescribeFleetInstances",
     "rds:DescribeDBInstances", "rds:DescribeDBClusters", "ce:GetCostAndUsage", "ce:GetCostForecast",
     "organizations:ListAccounts",
 }
@@ -80,12 +82,9 @@ TRIPWIRE_ROLES = ("LaunchTripwireRole", "MemberTripwireRole")
 TRIPWIRE_STOP_SID = "TripwireStopsWhatWasLaunched"
 ACCOUNT_INSTANCES = {"Fn::Sub": "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*"}
 QUARANTINE_POLICY = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSCompromisedKeyQuarantineV3"}
-# The tripwire marks the spot requests and fleets an untrusted principal made,
-# with one key, on those resources of this account alone.
-MARK_SID = "MarkUntrustedRequestsOnly"
-MARK_KEY = "cost-guard:untrusted-request"
-ACCOUNT_REQUESTS = [{"Fn::Sub": "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:" + kind + "/*"}
-                    for kind in ("spot-instances-request", "spot-fleet-request", "fleet")]
+# The tripwire's table of untrusted principals' requests: its role alone
+# reads and writes it, and nothing else of DynamoDB.
+OWN_TABLE = {"Fn::GetAtt": ["UntrustedRequestsTable", "Arn"]}
 # The member tripwire role reads itself: the ids member.yaml tagged on it.
 OWN_ROLE_READ = {"MemberTripwireRole": {
     "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${MemberRoleName}-tripwire"}}
@@ -152,6 +151,9 @@ def check_role_statement(where, st):
         if a == "sts:AssumeRole" and (role not in MEMBER_ROLES
                                       or listed(st.get("Resource")) != [MEMBER_ROLES[role]]):
             findings.append(f"{where}: sts:AssumeRole on {st.get('Resource')}, not only {role}'s own member role")
+        if a.startswith("dynamodb:") and (role != "LaunchTripwireRole"
+                                          or listed(st.get("Resource")) != [OWN_TABLE]):
+            findings.append(f"{where}: {a} on {st.get('Resource')}, not only the tripwire's own table")
         if a == "iam:GetRole" and (role not in OWN_ROLE_READ
                                    or listed(st.get("Resource")) != [OWN_ROLE_READ[role]]):
             findings.append(f"{where}: iam:GetRole on {st.get('Resource')}, not only the role reading itself")
@@ -177,13 +179,7 @@ def check_role_statement(where, st):
     keys = set(listed(condition.get("ForAllValues:StringEquals", {}).get("aws:TagKeys") or []))
     present = {k.split("/", 1)[1] for k, v in condition.get("Null", {}).items()
                if k.startswith("aws:ResourceTag/") and v == "false"}
-    marking = st.get("Sid") == MARK_SID
-    if marking and not (where.split()[-1].split("/")[0] in TRIPWIRE_ROLES
-                        and actions == {"ec2:CreateTags"} and keys == {MARK_KEY}
-                        and listed(st.get("Resource")) == ACCOUNT_REQUESTS):
-        findings.append(f"{where}: {MARK_SID} is the tripwire's {MARK_KEY} on this account's spot "
-                        "requests and fleets, nothing more")
-    if actions & TAGGING and not marking:
+    if actions & TAGGING:
         # The sweep writes the stamp; resume writes its marker and keep-stopped its
         # restart mark and count, only where the stamp is.
         stamped = "cost-guard:stopped-at" in present

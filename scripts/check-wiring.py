@@ -204,6 +204,8 @@ def physical(name, res):
     if kind == "AWS::Logs::LogGroup":
         group = props.get("LogGroupName") if isinstance(props.get("LogGroupName"), str) else generated
         return {"Ref": group, "Arn": arn("logs", f"log-group:{group}:*")}
+    if kind == "AWS::DynamoDB::Table":
+        return {"Ref": generated, "Arn": arn("dynamodb", f"table/{generated}")}
     if kind == "AWS::S3::Bucket":
         bucket = generated.lower()
         return {"Ref": bucket, "Arn": f"arn:aws:s3:::{bucket}"}
@@ -820,6 +822,8 @@ def check_tripwire_trust(where, res, functions):
         f_add = f"TRIPWIRE_TRUSTED_PRINCIPALS={trusted!r}, not exactly TripwireTrustedPrincipals={res.params['TripwireTrustedPrincipals']!r}"
         yield f_add
     ids = lambda names: [res.phys[n]["RoleId"] for n in names]  # noqa: E731
+    if env.get("TRIPWIRE_MARKS_TABLE") != res.phys["UntrustedRequestsTable"]["Ref"]:
+        yield f"TRIPWIRE_MARKS_TABLE={env.get('TRIPWIRE_MARKS_TABLE')!r}, not the stack's UntrustedRequestsTable"
     if env.get("TRIPWIRE_RESUME_ROLE_ID") != ids(["ResumeRole"])[0]:
         yield f"TRIPWIRE_RESUME_ROLE_ID={env.get('TRIPWIRE_RESUME_ROLE_ID')!r}, not ResumeRole's unique id"
     want = ids(["SweepRole", "KeepStoppedRole", "LaunchTripwireRole"])
@@ -977,18 +981,15 @@ def keep_and_tripwire_expectations(expect, p, inst, db, exempt, stamp_keys,
                                    keep="KeepStoppedRole", trip="LaunchTripwireRole", own_role=None):
     """keep-stopped and launch-tripwire, each with its own narrow role.
     `own_role` is the role's own ARN when it reads its tags (member.yaml's)."""
-    # The mark on an untrusted principal's spot requests and fleets: that one
-    # key, on those resources of this account only.
-    mark = ["cost-guard:untrusted-request"]
-    for kind, rid in (("spot-instances-request", "sir-4f2a8b1c"), ("spot-fleet-request", "sfr-1"),
-                      ("fleet", "fleet-1")):
-        arn = f"arn:aws:ec2:eu-west-1:{ACCOUNT}:{kind}/{rid}"
-        expect(trip, True, "ec2:CreateTags", arn, tags_context({}, mark), f"the mark on a {kind}")
-        expect(trip, False, "ec2:CreateTags", arn, tags_context({}, mark + [exempt]), f"the exempt tag on a {kind}")
-        expect(trip, False, "ec2:CreateTags", f"arn:aws:ec2:eu-west-1:{OTHER_ACCOUNT}:{kind}/{rid}",
-               tags_context({}, mark), f"another account's {kind}")
-    expect(trip, False, "ec2:CreateTags", inst(), tags_context({}, mark), "the mark on an instance")
-    expect(trip, True, "ec2:DescribeTags", "*", {}, "tags (no resource-level permission)")
+    # The table of untrusted principals' requests: the guard's tripwire role
+    # reads and writes it, and no other table; member roles never.
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{STACK}-UntrustedRequestsTable-ABC123"
+    for action in ("dynamodb:BatchGetItem", "dynamodb:PutItem"):
+        expect(trip, own_role is None, action, table, {}, "the tripwire's own table")
+        expect(trip, False, action, f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders", {}, "another table")
+    expect(trip, False, "dynamodb:DeleteItem", table, {}, "deleting from its table")
+    expect(trip, False, "ec2:CreateTags", f"arn:aws:ec2:eu-west-1:{ACCOUNT}:spot-fleet-request/sfr-1",
+           tags_context({}, ["cost-guard:untrusted-request"]), "a tag on a spot fleet request")
     for role_arn in filter(None, (own_role, f"arn:aws:iam::{ACCOUNT}:role/cost-guard-member",
                                   f"arn:aws:iam::{ACCOUNT}:role/admin")):
         expect(trip, role_arn == own_role, "iam:GetRole", role_arn, {}, role_arn)
@@ -1043,27 +1044,29 @@ def check_readme_tag_policy(f):
     allow_all = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
     docs = [allow_all, json.loads(m.group(1))]
     user = f"arn:aws:iam::{ACCOUNT}:user/ci-deployer"
-    sweep = f"arn:aws:iam::{ACCOUNT}:role/cost-guard-SweepRole-ABC123"
-    member = f"arn:aws:iam::{ACCOUNT}:role/cost-guard-member"
+    sweep = f"arn:aws:iam::{ACCOUNT}:role/cost-guard-SweepRole-1A2B3C4D5E6F"
+    lookalike = f"arn:aws:iam::{ACCOUNT}:role/cost-guard-SweepRole-ZZZ"
+    member = f"arn:aws:iam::{OTHER_ACCOUNT}:role/cost-guard-member"
     inst = f"arn:aws:ec2:eu-west-1:{ACCOUNT}:instance/i-0123456789abcdef0"
     db = f"arn:aws:rds:eu-west-1:{ACCOUNT}:db:analytics"
-    role = f"arn:aws:iam::{ACCOUNT}:role/cost-guard-member"
+    cfn = f"arn:aws:iam::{ACCOUNT}:role/stacksets-exec-0a1b2c"
     cases = [
         ("ec2:CreateTags", inst, user, ["cost-guard-exempt"], None, False),
         ("ec2:CreateTags", inst, user, ["Name", "cost-guard:stopped-at"], None, False),
         ("ec2:DeleteTags", inst, user, ["cost-guard:stopped-by"], None, False),
         ("rds:AddTagsToResource", db, user, ["cost-guard:restops"], None, False),
         ("rds:RemoveTagsFromResource", db, user, ["cost-guard-exempt"], None, False),
+        ("ec2:CreateTags", inst, lookalike, ["cost-guard-exempt"], None, False),
         ("ec2:CreateTags", inst, user, ["Name"], None, True),
         ("ec2:CreateTags", inst, sweep, ["cost-guard:stopped-at", "cost-guard:stopped-by"], None, True),
         ("ec2:DeleteTags", inst, member, ["cost-guard:resuming"], None, True),
-        ("iam:CreateRole", role, user, None, None, False),
-        ("iam:DeleteRole", role, user, None, None, False),
-        ("iam:TagRole", role, user, None, None, False),
-        ("iam:CreateRole", role, user, None, ["cloudformation.amazonaws.com"], True),
-        ("iam:CreateRole", role, f"arn:aws:iam::{ACCOUNT}:role/stacksets-exec-0a1b2c", None, None, True),
-        ("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/web", user, None, None, True),
     ]
+    for role in (sweep, member, f"arn:aws:iam::{ACCOUNT}:role/cost-guard-member-tripwire"):
+        for action in ("iam:CreateRole", "iam:DeleteRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole",
+                       "iam:UntagRole", "iam:PutRolePolicy"):
+            for principal, via in ((user, None), (user, ["cloudformation.amazonaws.com"]), (cfn, None)):
+                cases.append((action, role, principal, None, via, False))
+    cases.append(("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/web", user, None, None, True))
     for action, resource, principal, keys, via, want in cases:
         ctx = {"aws:PrincipalArn": principal}
         if keys is not None:

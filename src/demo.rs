@@ -166,7 +166,10 @@ pub async fn run(dry_run: bool) -> Result<()> {
     )
     .await?;
     println!("Configuration: TRIPWIRE_* defaults (costly types p*, g*, ..., nobody trusted, action stop)");
-    let tripwire = LaunchTripwire::new(&config, TripwireConfig::from_lookup(|_| None)?, &sdk);
+    let marks = emulator::marks_table(&sdk).await?;
+    let settings =
+        TripwireConfig::from_lookup(|n| (n == "TRIPWIRE_MARKS_TABLE").then(|| marks.to_string()))?;
+    let tripwire = LaunchTripwire::new(&config, settings, &sdk);
     let event =
         emulator::launch_event("tripwire-run-instances.json", region, &hijack, "p3.2xlarge")?;
     trip(&tripwire, &event).await;
@@ -262,7 +265,9 @@ async fn organization(
     );
     let tripwire = LaunchTripwire::new(
         &Config::from_map(&vars)?,
-        TripwireConfig::from_lookup(|_| None)?,
+        TripwireConfig::from_lookup(|n| {
+            (n == "TRIPWIRE_MARKS_TABLE").then(|| emulator::MARKS_TABLE.to_string())
+        })?,
         sdk,
     );
     trip(&tripwire, &event).await;

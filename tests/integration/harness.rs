@@ -34,6 +34,7 @@ impl Env {
         let (topic, inbox) = emulator::notify_topic(&sdk, "cost-guard-notify")
             .await
             .unwrap();
+        emulator::marks_table(&sdk).await.unwrap();
         Env {
             endpoint: moto.endpoint.clone(),
             moto,
@@ -68,9 +69,12 @@ impl Env {
         KeepStopped::new(&self.config(vars), &self.sdk)
     }
 
-    /// launch-tripwire as Lambda would build it, with these variables.
+    /// launch-tripwire as Lambda would build it, with these variables (and
+    /// the emulator's table of untrusted requests, as the template sets it).
     pub fn tripwire(&self, vars: &[(&str, &str)]) -> LaunchTripwire {
-        let map = vars_map(vars);
+        let mut map = vars_map(vars);
+        map.entry("TRIPWIRE_MARKS_TABLE".into())
+            .or_insert(emulator::MARKS_TABLE.into());
         let tripwire =
             TripwireConfig::from_lookup(|n| map.get(n).cloned()).expect("valid tripwire config");
         LaunchTripwire::new(&self.config(vars), tripwire, &self.sdk)

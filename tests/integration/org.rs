@@ -379,7 +379,10 @@ async fn many_accounts_go_through_the_queue_each_reports_and_a_summary_ends_the_
 /// launch-tripwire as Lambda would build it, with `ACCOUNTS` and this SDK.
 fn tripwire(org: &Org, sdk: &SdkConfig, accounts: &str) -> LaunchTripwire {
     let config = org.env.config(&[("ACCOUNTS", accounts)]);
-    let settings = TripwireConfig::from_lookup(|_| None).unwrap();
+    let settings = TripwireConfig::from_lookup(|n| {
+        (n == "TRIPWIRE_MARKS_TABLE").then(|| emulator::MARKS_TABLE.to_string())
+    })
+    .unwrap();
     LaunchTripwire::new(&config, settings, sdk)
 }
 
@@ -680,4 +683,64 @@ async fn a_budget_names_its_account_in_its_header_only() {
         org.assert_account(other, false).await;
     }
     org.env.one_message().await;
+}
+
+/// When the tripwire cannot read the ids member.yaml wrote (an older member
+/// stack, or its role gone), a session named like the member role is neither
+/// trusted nor stopped: reported. And cost-guard's own roles are never
+/// quarantined.
+#[tokio::test]
+async fn an_unconfirmed_member_role_is_reported_neither_trusted_nor_stopped_nor_quarantined() {
+    let org = Org::start().await;
+    let member = org.member(2).to_string();
+    let iam = aws_sdk_iam::Client::new(&org.accounts[2].1);
+    let id = iam
+        .create_role()
+        .role_name("cost-guard-member")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap()
+        .role()
+        .unwrap()
+        .role_id()
+        .to_string();
+    // No cost-guard-member-tripwire role here: its tags cannot be read.
+    let gpus = gpus_in(&org, 2, 1).await;
+    let config = org.env.config(&[("ACCOUNTS", "organization")]);
+    let settings = TripwireConfig::from_lookup(|n| match n {
+        "TRIPWIRE_QUARANTINE" => Some("on".into()),
+        "TRIPWIRE_MARKS_TABLE" => Some(emulator::MARKS_TABLE.into()),
+        _ => None,
+    })
+    .unwrap();
+    let trip = LaunchTripwire::new(&config, settings, &org.env.sdk);
+    let started = as_role(
+        emulator::in_account(
+            crate::tripwire::start_instances("eu-west-1", &gpus),
+            &member,
+        ),
+        &member,
+        "cost-guard-member",
+        &id,
+    );
+    let s = trip.handle(&started).await.unwrap();
+    assert_eq!((s.action.as_str(), s.urgent), ("alerted", true), "{s:#?}");
+    assert_eq!(states(&org, 2, &gpus).await, ["running/-"]);
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name("cost-guard-member")
+        .send()
+        .await
+        .unwrap();
+    assert!(attached.attached_policies().is_empty(), "quarantined");
+    let m = org.env.one_message().await;
+    assert!(
+        m.body
+            .contains("is named like one of member.yaml's roles, whose ids could not be read"),
+        "{}",
+        m.body
+    );
 }

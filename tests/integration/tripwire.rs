@@ -262,15 +262,29 @@ async fn trusted_cheap_and_service_launches_keep_running() {
         .contains("launched by EC2 Auto Scaling on the account's behalf"));
 
     let cheap = env.launch("sa-east-1", 1, "web", &[]).await;
-    let s = tripwire
-        .handle(&run_instances("sa-east-1", &cheap, "t3.micro"))
-        .await
-        .unwrap();
+    let mut plain = run_instances("sa-east-1", &cheap, "t3.micro");
+    plain["detail"]["requestParameters"]
+        .as_object_mut()
+        .unwrap()
+        .remove("tagSpecificationSet");
+    let s = tripwire.handle(&plain).await.unwrap();
     assert_eq!(s.action, "quiet");
     assert!(
         env.received().await.is_empty(),
         "a cheap launch sends nothing"
     );
+    // The same cheap launch tagged cost-guard-exempt hides from the budget
+    // sweep: not stopped, but reported.
+    let s = tripwire
+        .handle(&run_instances("sa-east-1", &cheap, "t3.micro"))
+        .await
+        .unwrap();
+    assert_eq!((s.action.as_str(), s.urgent), ("alerted", true));
+    assert!(env
+        .one_message()
+        .await
+        .body
+        .contains("launched it with cost-guard-exempt=true (the budget sweep now skips it)"));
 
     for (region, id) in [
         ("sa-east-1", &gpu[0]),
@@ -505,7 +519,10 @@ async fn a_start_ec2_cannot_describe_is_reported_at_once_and_stopped_on_the_retr
     let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
     let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(
         &env.config(&[]),
-        guard::domain::config::TripwireConfig::from_lookup(|_| None).unwrap(),
+        guard::domain::config::TripwireConfig::from_lookup(|n| {
+            (n == "TRIPWIRE_MARKS_TABLE").then(|| emulator::MARKS_TABLE.to_string())
+        })
+        .unwrap(),
         &sdk,
     );
     proxy.inject(FaultRule::always("us-east-1", Fault::Status(500)).on_action("DescribeInstances"));
@@ -790,24 +807,24 @@ async fn a_fleet_with_nothing_running_is_watched_and_what_it_launches_later_is_s
         "{}",
         m.body
     );
-    let marks = ec2
-        .describe_tags()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("resource-id")
-                .values(hijacker)
-                .build(),
+    let item = aws_sdk_dynamodb::Client::new(&env.sdk)
+        .get_item()
+        .table_name(emulator::MARKS_TABLE)
+        .key(
+            "request",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!(
+                "123456789012/eu-west-1/{hijacker}"
+            )),
         )
         .send()
         .await
         .unwrap();
-    let mark = marks
-        .tags()
-        .iter()
-        .find(|t| t.key() == Some("cost-guard:untrusted-request"))
-        .and_then(|t| t.value())
-        .unwrap_or_default()
-        .to_string();
+    let mark = item
+        .item()
+        .and_then(|i| i.get("mark"))
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default();
     assert!(mark.ends_with("user/ci-deployer"), "{mark:?}");
     // Lambda's retry of the same event: still nothing, no second alert.
     let err = tripwire.handle(&created).await.unwrap_err();
@@ -863,7 +880,29 @@ async fn a_fleet_with_nothing_running_is_watched_and_what_it_launches_later_is_s
     assert_eq!(s.stopped, &later[1..]);
     env.one_message().await;
 
-    // The owner's fleet, never marked: its launches run on.
+    // EC2 reports a launch its describe does not know yet: Lambda tries
+    // again, nobody is told yet.
+    let mut unknown = changed.clone();
+    unknown["detail"]["instance-id"] = json!("i-0123456789abcdef0");
+    let err = tripwire.handle(&unknown).await.unwrap_err();
+    assert!(matches!(err, HandlerError::Incomplete { .. }), "{err}");
+    assert!(env.received().await.is_empty());
+
+    // The owner's fleet, never remembered: its launches run on, even with a
+    // tag that reads like a mark (anyone may tag; only the guard's own
+    // table counts).
+    env.ec2("eu-west-1")
+        .create_tags()
+        .resources(owners)
+        .tags(
+            Tag::builder()
+                .key("cost-guard:untrusted-request")
+                .value("forged user/someone")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     let mine = run(
         &env,
         "eu-west-1",
@@ -879,6 +918,30 @@ async fn a_fleet_with_nothing_running_is_watched_and_what_it_launches_later_is_s
     assert_eq!(s.action, "quiet", "{s:?}");
     assert_eq!(state(&env, "eu-west-1", &mine[0]).await, "running");
     assert!(env.received().await.is_empty());
+
+    // An untrusted fleet that asks for nothing costly (its launch template
+    // holds the types, or it is changed later) is remembered all the same,
+    // and what it launches later is judged when it runs.
+    let mut cheap = created.clone();
+    cheap["detail"]["eventID"] = json!("e5f6a7b8-c9d0-4e1f-8a2b-3c4d5e6f7a8b");
+    cheap["detail"]["requestParameters"]["CreateFleetRequest"]["LaunchTemplateConfigs"]
+        ["Overrides"]["InstanceType"] = json!("t3.micro");
+    cheap["detail"]["responseElements"]["CreateFleetResponse"]["fleetId"] = json!(owners);
+    let s = tripwire.handle(&cheap).await.unwrap();
+    assert_eq!(s.action, "quiet", "{s:?}");
+    let costly = run(
+        &env,
+        "eu-west-1",
+        1,
+        "p4d.24xlarge",
+        false,
+        &[("aws:ec2:fleet-id", owners)],
+    )
+    .await;
+    changed["detail"]["instance-id"] = json!(costly[0]);
+    let s = tripwire.handle(&changed).await.unwrap();
+    assert_eq!(s.stopped, costly, "{s:?}");
+    env.one_message().await;
 }
 
 /// A one-time spot instance cannot be stopped, only terminated, and
@@ -927,6 +990,25 @@ async fn a_one_time_spot_instance_is_reported_with_the_commands_never_stopped() 
         "{}",
         m.body
     );
+    // The same spot instance launched by RunInstances with spot market
+    // options: its answer names the instance with its spot request.
+    let mut run = run_instances(
+        "us-west-2",
+        std::slice::from_ref(&instance),
+        "g4dn.12xlarge",
+    );
+    run["detail"]["responseElements"]["instancesSet"]["items"][0]["spotInstanceRequestId"] =
+        json!(request);
+    run["detail"]["responseElements"]["instancesSet"]["items"][0]["instanceLifecycle"] =
+        json!("spot");
+    let s = env.tripwire(&[]).handle(&run).await.unwrap();
+    assert!(s.stopped.is_empty(), "{s:?}");
+    assert_eq!(state(&env, "us-west-2", &instance).await, "running");
+    assert!(env
+        .one_message()
+        .await
+        .body
+        .contains("is a one-time spot instance"));
 }
 
 /// The quarantine never lands on a role a service used for someone (every

@@ -80,7 +80,10 @@ impl Setup {
 
     /// The function's environment beyond its endpoint.
     fn vars(&self, at: Where) -> Vec<(&'static str, String)> {
-        let mut vars = vec![("NOTIFY_TOPIC_ARN", self.topic.clone())];
+        let mut vars = vec![
+            ("NOTIFY_TOPIC_ARN", self.topic.clone()),
+            ("TRIPWIRE_MARKS_TABLE", emulator::MARKS_TABLE.to_string()),
+        ];
         if at == Where::Member {
             vars.push(("ACCOUNTS", "organization".into()));
         }
@@ -94,6 +97,7 @@ async fn setup() -> Result<Setup, Error> {
     let sdk = emulator::sdk_config_for(&proxy.endpoint).await;
     let direct = moto.sdk_config().await;
     let topic = emulator::create_topic(&direct, "bench-tripwire-notify").await?;
+    emulator::marks_table(&direct).await?;
     let id = emulator::organization(&direct, &["team-a"])
         .await?
         .pop()
@@ -221,7 +225,7 @@ async fn warm(s: &Setup, at: Where, events: usize) -> Result<Case, Error> {
         .collect();
     let handler = guard::handlers::launch_tripwire::LaunchTripwire::new(
         &guard::domain::config::Config::from_map(&vars)?,
-        guard::domain::config::TripwireConfig::from_lookup(|_| None)?,
+        guard::domain::config::TripwireConfig::from_lookup(|n| vars.get(n).cloned())?,
         &s.sdk,
     );
     // As Lambda hands it every invocation (the cold case's stub does too).

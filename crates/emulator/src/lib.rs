@@ -256,6 +256,48 @@ pub async fn launch(
     Ok(ids)
 }
 
+/// The name of the launch tripwire's table of untrusted principals' requests
+/// in the emulator ([`marks_table`] makes it).
+pub const MARKS_TABLE: &str = "cost-guard-untrusted-requests";
+
+/// Makes the launch tripwire's table as template.yaml does (key `request`),
+/// in `sdk`'s account and region; an existing one is kept. Returns its name.
+pub async fn marks_table(sdk: &SdkConfig) -> Result<&'static str, EmulatorError> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let created = aws_sdk_dynamodb::Client::new(sdk)
+        .create_table()
+        .table_name(MARKS_TABLE)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("request")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(aws)?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("request")
+                .key_type(KeyType::Hash)
+                .build()
+                .map_err(aws)?,
+        )
+        .send()
+        .await;
+    match created {
+        Ok(_) => Ok(MARKS_TABLE),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            Ok(MARKS_TABLE)
+        }
+        Err(e) => Err(aws(aws_sdk_dynamodb::error::DisplayErrorContext(e))),
+    }
+}
+
 /// Writes `tags` on EC2 resources `ids` in `region`.
 pub async fn tag(
     sdk: &SdkConfig,

@@ -92,6 +92,6 @@ pub(crate) async fn guard_roles(
     Ok(GuardRoles {
         resume: ids(RESUME_ROLE_ID_TAG),
         others,
-        unknown: None,
+        ..Default::default()
     })
 }

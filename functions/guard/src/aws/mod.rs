@@ -15,13 +15,15 @@
 //! | every region at once, within a time budget | [`sweep`] |
 //! | starting again what was stopped, every region at once | [`resume`] |
 //! | what a launch started, and stopping exactly that | [`tripwire`] |
-//! | the tripwire's quarantine policy | [`iam`] |
+//! | the spot requests and fleets an untrusted principal made | [`marks`] |
+//! | the tripwire's quarantine policy, member.yaml's role ids | [`iam`] |
 
 pub mod accounts;
 pub mod costexplorer;
 pub mod ec2;
 mod error;
 pub mod iam;
+pub mod marks;
 pub mod queue;
 pub mod rds;
 pub mod regions;

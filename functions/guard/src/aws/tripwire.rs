@@ -1,13 +1,11 @@
 //! EC2 for the launch tripwire: what a call launched or started (from the
 //! event alone for RunInstances, else by asking EC2 about exactly those ids,
-//! never the whole fleet), the marks on spot requests and fleets an untrusted
-//! principal made, and stopping exactly the instances the decision names,
-//! turning stop protection off only where the decision allows it.
+//! never the whole fleet), and stopping exactly the instances the decision
+//! names, turning stop protection off only where the decision allows it.
 
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, Tag};
+use aws_sdk_ec2::types::AttributeBooleanValue;
 use aws_sdk_ec2::Client;
 
 use crate::aws::ec2;
@@ -15,7 +13,7 @@ use crate::domain::error::AwsError;
 use crate::domain::inventory::{tag, Ec2Instance};
 use crate::domain::outcome::{Outcome, Stamp, STOPPED_AT_TAG, STOPPED_BY_TAG};
 use crate::domain::trigger::launch::ApiCall;
-use crate::domain::tripwire::{Observed, StopOutcome, Target, UNTRUSTED_REQUEST_TAG};
+use crate::domain::tripwire::{Observed, StopOutcome, Target};
 
 impl From<&Ec2Instance> for Observed {
     fn from(i: &Ec2Instance) -> Self {
@@ -63,14 +61,13 @@ pub(crate) async fn observe(client: &Client, call: &ApiCall) -> Result<Vec<Obser
             describe(client, started).await?
         }
         _ if known && !by_service => Observed::from_event(launch),
-        "RequestSpotInstances" if launch.instances.is_empty() => {
-            spot_request_instances(client, &launch.spot_requests).await?
-        }
-        "RequestSpotFleet" if launch.instances.is_empty() => {
-            fleet_instances(client, &launch.spot_fleets, true).await?
-        }
-        "CreateFleet" if launch.instances.is_empty() => {
-            fleet_instances(client, &launch.fleets, false).await?
+        // What the call's requests and fleets run (a RunInstances of spot
+        // instances names its instances by their spot requests too).
+        _ if launch.instances.is_empty() => {
+            let mut seen = spot_request_instances(client, &launch.spot_requests).await?;
+            seen.extend(fleet_instances(client, &launch.spot_fleets, true).await?);
+            seen.extend(fleet_instances(client, &launch.fleets, false).await?);
+            seen
         }
         _ => describe(client, all_ids()).await?,
     };
@@ -213,67 +210,6 @@ async fn fleet_instances(
         }));
     }
     Ok(seen)
-}
-
-/// The marks on these spot requests and fleets: id and the mark's value.
-pub(crate) async fn marks(
-    client: &Client,
-    requests: &[String],
-) -> Result<BTreeMap<String, String>, AwsError> {
-    let mut marked = BTreeMap::new();
-    for chunk in requests.chunks(200) {
-        let mut pages = client
-            .describe_tags()
-            .filters(
-                Filter::builder()
-                    .name("resource-id")
-                    .set_values(Some(chunk.to_vec()))
-                    .build(),
-            )
-            .filters(
-                Filter::builder()
-                    .name("key")
-                    .values(UNTRUSTED_REQUEST_TAG)
-                    .build(),
-            )
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeTags", e))?;
-            for t in page.tags() {
-                if let (Some(id), Some(UNTRUSTED_REQUEST_TAG)) = (t.resource_id(), t.key()) {
-                    if chunk.iter().any(|c| c == id) {
-                        marked.insert(id.to_string(), t.value().unwrap_or_default().to_string());
-                    }
-                }
-            }
-        }
-    }
-    Ok(marked)
-}
-
-/// Marks spot requests and fleets as an untrusted principal's.
-pub(crate) async fn mark(
-    client: &Client,
-    requests: &[String],
-    value: &str,
-) -> Result<(), AwsError> {
-    if requests.is_empty() {
-        return Ok(());
-    }
-    client
-        .create_tags()
-        .set_resources(Some(requests.to_vec()))
-        .tags(
-            Tag::builder()
-                .key(UNTRUSTED_REQUEST_TAG)
-                .value(value)
-                .build(),
-        )
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| AwsError::from_sdk("ec2:CreateTags", e))
 }
 
 /// Stops exactly `targets` and stamps them. An instance refused for its stop

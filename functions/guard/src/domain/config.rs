@@ -552,6 +552,10 @@ pub struct TripwireConfig {
     /// `TRIPWIRE_GUARD_ROLE_IDS`: the unique ids of the stack's other roles,
     /// whose writes of cost-guard's tags are its own (the template sets it).
     pub guard_role_ids: Vec<String>,
+    /// `TRIPWIRE_MARKS_TABLE`: the DynamoDB table where the tripwire remembers
+    /// the spot requests and fleets untrusted principals made (the template
+    /// sets it); without it, what they launch later is reported, not stopped.
+    pub marks_table: Option<String>,
 }
 
 impl TripwireConfig {
@@ -643,12 +647,32 @@ impl TripwireConfig {
             "a comma list of role unique ids (AROA followed by capital letters and digits, as `aws iam get-role` shows them as RoleId), or empty",
         )?;
 
+        let marks_raw = lookup("TRIPWIRE_MARKS_TABLE").unwrap_or_default();
+        let marks_table = match marks_raw.trim() {
+            "" => None,
+            t if (3..=255).contains(&t.len())
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) =>
+            {
+                Some(t.to_string())
+            }
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "TRIPWIRE_MARKS_TABLE",
+                    value: marks_raw,
+                    expected:
+                        "a DynamoDB table name (3 to 255 letters, digits, _ . and -), or empty",
+                })
+            }
+        };
+
         Ok(TripwireConfig {
             costly_types,
             allowed_regions,
             trusted,
             resume_role_ids,
             guard_role_ids,
+            marks_table,
             action: tripwire_action("TRIPWIRE_ACTION", lookup("TRIPWIRE_ACTION"))?,
             guardduty_action: tripwire_action(
                 "TRIPWIRE_GUARDDUTY_ACTION",
@@ -1089,12 +1113,18 @@ mod tests {
         assert_eq!(c.guardduty_action, TripwireAction::Alert);
         assert!(c.quarantine);
         assert!(c.resume_role_ids.is_empty() && c.guard_role_ids.is_empty());
+        assert_eq!(c.marks_table, None);
         let ids = TripwireConfig::from_lookup(|n| match n {
             "TRIPWIRE_RESUME_ROLE_ID" => Some(" AROA3XFRBF23RESUME01 ".into()),
             "TRIPWIRE_GUARD_ROLE_IDS" => Some("AROA3XFRBF23SWEEP001,AROA3XFRBF23KEEP0001,".into()),
+            "TRIPWIRE_MARKS_TABLE" => Some(" cost-guard-UntrustedRequests-1A2B ".into()),
             _ => None,
         })
         .unwrap();
+        assert_eq!(
+            ids.marks_table.as_deref(),
+            Some("cost-guard-UntrustedRequests-1A2B")
+        );
         assert_eq!(ids.resume_role_ids, ["AROA3XFRBF23RESUME01"]);
         assert_eq!(
             ids.guard_role_ids,
@@ -1149,6 +1179,11 @@ mod tests {
                 "TRIPWIRE_GUARD_ROLE_IDS",
                 "AROAAAAAAAAAAAAAAAAA1,arn:aws:iam::123456789012:role/x",
                 "role unique ids",
+            ),
+            (
+                "TRIPWIRE_MARKS_TABLE",
+                "arn:aws:dynamodb:us-east-1:123456789012:table/marks",
+                "a DynamoDB table name",
             ),
         ] {
             let err = TripwireConfig::from_lookup(|n| (n == name).then(|| value.to_string()))

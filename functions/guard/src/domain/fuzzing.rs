@@ -416,7 +416,7 @@ pub fn launch_event(data: &[u8]) {
     let roles = GuardRoles {
         resume: vec!["AROAFUZZRESUMEROLE01".into()],
         others: vec!["AROAFUZZSWEEPROLE001".into()],
-        unknown: None,
+        ..Default::default()
     };
     let valid_id = |id: &str| {
         id.strip_prefix("i-").is_some_and(|hex| {
@@ -511,7 +511,7 @@ pub fn launch_event(data: &[u8]) {
                 Event::FleetLaunch(l) => decide_fleet_launch(l, observed.first(), &ctx),
             };
             match &verdict {
-                Verdict::Stop { targets, mark, .. } => {
+                Verdict::Stop { targets, .. } => {
                     assert!(!targets.is_empty());
                     for t in targets {
                         assert!(
@@ -520,9 +520,6 @@ pub fn launch_event(data: &[u8]) {
                             t.id
                         );
                         check_reason(&t.why);
-                    }
-                    for r in mark {
-                        assert!(text.contains(r.as_str()), "{r} not named");
                     }
                     match event {
                         Event::Call(c) => {
@@ -553,12 +550,24 @@ pub fn launch_event(data: &[u8]) {
                         }
                     }
                 }
-                Verdict::Wait { why, mark } => {
+                Verdict::Wait { why } => {
                     check_reason(why);
-                    assert!(!mark.is_empty());
-                    assert!(matches!(event, Event::Call(c) if c.launch().is_some()));
+                    assert!(
+                        matches!(event, Event::Call(c) if c.launch().is_some_and(|l| !crate::domain::tripwire::requests_of(l).is_empty()))
+                    );
+                }
+                Verdict::Retry(why) => {
+                    check_reason(why);
+                    assert!(matches!(event, Event::FleetLaunch(_)));
                 }
                 Verdict::Alert { why, .. } | Verdict::Quiet(why) => check_reason(why),
+            }
+            // What is remembered is what the input names, and only a call's.
+            if let Event::Call(c) = event {
+                for r in crate::domain::tripwire::requests_to_mark(c, &ctx) {
+                    assert!(text.contains(r.as_str()), "{r} not named");
+                    assert!(c.error.is_none(), "a failed call's request remembered");
+                }
             }
             let stamp = crate::domain::outcome::Stamp {
                 at: "2026-01-01T00:00:00Z".into(),
@@ -576,6 +585,7 @@ pub fn launch_event(data: &[u8]) {
                 guard_account: Some("123456789012"),
                 home_region: "us-east-1",
                 resume_function: Some("cost-guard-resume"),
+                exempt_key: "cost-guard-exempt",
             };
             if let Some(m) = render(event, &observed, &verdict, None, &stamp, &at) {
                 assert!(

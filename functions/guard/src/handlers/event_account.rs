@@ -175,6 +175,18 @@ impl EventAccounts {
             .member_role_arn(regions::partition(&home), account, role)
     }
 
+    /// The names of the roles member.yaml makes in every member account.
+    pub(crate) fn member_role_names(&self) -> Vec<String> {
+        [
+            MemberRole::Sweep,
+            MemberRole::Tripwire,
+            MemberRole::KeepStopped,
+        ]
+        .iter()
+        .map(|r| format!("{}{}", self.accounts.member_role, r.suffix()))
+        .collect()
+    }
+
     /// Whether `role_name` is one of the roles member.yaml makes.
     pub(crate) fn is_member_role_name(&self, role_name: &str) -> bool {
         [

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::event_account::{EventAccounts, Located, Place, Refused};
 use super::{conclude, HandlerError, Notifier};
+use crate::aws::marks::Marks;
 use crate::aws::sweep::{RegionClients, SdkClients};
 use crate::aws::{iam, tripwire};
 use crate::domain::accounts::MemberRole;
@@ -26,7 +27,8 @@ use crate::domain::trigger::excerpt;
 use crate::domain::trigger::launch::{parse_tripwire_event, ApiCall, CallKind, TripwireEvent};
 use crate::domain::tripwire::{
     decide_call, decide_finding, decide_fleet_launch, mark_value, marked_by, quarantine_policy_arn,
-    stamp_label, trusted_by, Context, GuardRoles, Observed, Purpose, StopOutcome, Verdict,
+    requests_of, requests_to_mark, stamp_label, trusted_by, Context, GuardRoles, Observed, Purpose,
+    StopOutcome, Verdict,
 };
 
 /// What an invocation returns (and logs).
@@ -54,6 +56,8 @@ pub struct LaunchTripwire {
     iam: aws_sdk_iam::Client,
     /// The member accounts, reached through member.yaml's tripwire role.
     accounts: EventAccounts,
+    /// The guard's own table of untrusted principals' requests.
+    marks: Option<Marks>,
     notifier: Notifier,
 }
 
@@ -68,7 +72,6 @@ struct Site {
 impl LaunchTripwire {
     pub fn new(config: &Config, tripwire: TripwireConfig, sdk: &aws_types::SdkConfig) -> Self {
         LaunchTripwire {
-            tripwire,
             exempt_key: config.select.exempt_tag_key.clone(),
             dry_run: config.dry_run,
             resume_function: config.resume_function.clone(),
@@ -79,7 +82,9 @@ impl LaunchTripwire {
             clients: SdkClients::new(sdk.clone()),
             iam: aws_sdk_iam::Client::new(sdk),
             accounts: EventAccounts::new(config.accounts.clone(), MemberRole::Tripwire, sdk),
+            marks: tripwire.marks_table.as_deref().map(|t| Marks::new(sdk, t)),
             notifier: Notifier::new(aws_sdk_sns::Client::new(sdk), &config.notify_topic_arn),
+            tripwire,
         }
     }
 
@@ -95,6 +100,7 @@ impl LaunchTripwire {
             guard_account: guard,
             home_region: &self.home_region,
             resume_function: self.resume_function.as_deref(),
+            exempt_key: &self.exempt_key,
         }
     }
 
@@ -116,11 +122,15 @@ impl LaunchTripwire {
             regions: region.to_string(),
             detail: detail.clone(),
         };
-        let no_roles = GuardRoles::default();
+        // In the guard's own account its roles are known by the template.
+        let roles = match account {
+            Some(a) if !self.is_own(a) => GuardRoles::default(),
+            _ => self.own_roles(),
+        };
         let none = BTreeMap::new();
         let ctx = Context {
             cfg: &self.tripwire,
-            roles: &no_roles,
+            roles: &roles,
             account,
             marked: &none,
             exempt_key: &self.exempt_key,
@@ -183,6 +193,15 @@ impl LaunchTripwire {
         .await
     }
 
+    /// The stack's own roles, as the template names them by id.
+    fn own_roles(&self) -> GuardRoles {
+        GuardRoles {
+            resume: self.tripwire.resume_role_ids.clone(),
+            others: self.tripwire.guard_role_ids.clone(),
+            ..Default::default()
+        }
+    }
+
     /// Whether `account` is known to be the guard's own.
     fn is_own(&self, account: &str) -> bool {
         matches!(self.accounts_own(), Some(own) if own == account)
@@ -195,8 +214,21 @@ impl LaunchTripwire {
     /// The clients and the guard's roles where `located` says. Member
     /// credentials are assumed only for what needs them.
     async fn site(&self, located: Located, parsed: &TripwireEvent) -> Result<Site, Refused> {
+        // A tag write needs the member account only to tell member.yaml's
+        // roles by their ids, so only when one of them made it.
+        let member_role_session = |c: &ApiCall| {
+            c.principal.kind == "AssumedRole"
+                && c.principal
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| self.accounts.is_member_role_name(n))
+        };
         let needs_clients = match parsed {
-            TripwireEvent::Call(c) => matches!(c.kind, CallKind::Launch(_) | CallKind::Tagging(_)),
+            TripwireEvent::Call(c) => match c.kind {
+                CallKind::Launch(_) => true,
+                CallKind::Tagging(_) => member_role_session(c),
+                _ => false,
+            },
             _ => true,
         };
         if let Located::Own(_) = &located {
@@ -204,11 +236,7 @@ impl LaunchTripwire {
                 located,
                 clients: self.clients.clone(),
                 iam: self.iam.clone(),
-                roles: GuardRoles {
-                    resume: self.tripwire.resume_role_ids.clone(),
-                    others: self.tripwire.guard_role_ids.clone(),
-                    unknown: None,
-                },
+                roles: self.own_roles(),
             });
         }
         if !needs_clients {
@@ -216,7 +244,10 @@ impl LaunchTripwire {
                 located,
                 clients: self.clients.clone(),
                 iam: self.iam.clone(),
-                roles: GuardRoles::default(),
+                roles: GuardRoles {
+                    names: self.accounts.member_role_names(),
+                    ..Default::default()
+                },
             });
         }
         let Place::Member { account, sdk } = self.accounts.reach(located.clone()).await? else {
@@ -224,18 +255,13 @@ impl LaunchTripwire {
         };
         // member.yaml's roles are looked up only for a session of one of
         // them: no other session can carry their ids.
-        let roles = match parsed {
-            TripwireEvent::Call(c)
-                if c.principal.kind == "AssumedRole"
-                    && c.principal
-                        .name
-                        .as_deref()
-                        .is_some_and(|n| self.accounts.is_member_role_name(n)) =>
-            {
+        let mut roles = match parsed {
+            TripwireEvent::Call(c) if member_role_session(c) => {
                 self.accounts.member_roles(&account, &sdk).await
             }
             _ => GuardRoles::default(),
         };
+        roles.names = self.accounts.member_role_names();
         Ok(Site {
             located,
             iam: aws_sdk_iam::Client::new(&sdk),
@@ -305,7 +331,7 @@ impl LaunchTripwire {
         let ec2 = site.clients.ec2(&region);
         // What EC2 says now, beyond the event. A failure to ask is a failure
         // to act: reported, and retried by Lambda.
-        let looked = self.look(&ec2, &parsed).await;
+        let looked = self.look(&ec2, &account, &region, &parsed).await;
         let (observed, marked) = match looked {
             Ok(found) => found,
             Err((what, e)) => {
@@ -350,28 +376,63 @@ impl LaunchTripwire {
         };
         let stamp = Stamp::now(&stamp_label(&parsed));
         let alerting = self.alerting(member, guard_account.as_deref());
+        // An untrusted principal's spot requests and fleets, remembered
+        // whatever the verdict, so that what they launch later is judged.
+        let to_mark = call.map(|c| requests_to_mark(c, &ctx)).unwrap_or_default();
         let (outcome, failure): (Option<StopOutcome>, Option<HandlerError>) = match &verdict {
             Verdict::Quiet(why) => {
+                let mut o = StopOutcome::default();
+                if let Some(c) = call {
+                    self.mark(&account, &region, c, &to_mark, &marked, &mut o)
+                        .await;
+                }
+                if let Some(e) = o.unmarked {
+                    tracing::error!(%region, %account, error = %e, "requests not remembered");
+                    return Err(HandlerError::Incomplete {
+                        regions: region.clone(),
+                        detail: format!("{} could not be remembered: {e}", to_mark.join(", ")),
+                    });
+                }
                 tracing::info!(%why, %region, %account, "nothing to do");
                 return Ok(quiet("quiet", Some(&region), why.clone()));
             }
-            Verdict::Alert { .. } => (None, None),
-            Verdict::Wait { why, mark } => {
+            Verdict::Retry(why) => {
+                tracing::warn!(%why, %region, %account, "nothing decided yet: Lambda tries again");
+                return Err(HandlerError::Incomplete {
+                    regions: region.clone(),
+                    detail: why.clone(),
+                });
+            }
+            Verdict::Alert { .. } => {
+                let mut o = StopOutcome::default();
+                if let Some(c) = call {
+                    self.mark(&account, &region, c, &to_mark, &marked, &mut o)
+                        .await;
+                }
+                let failure = o.unmarked.as_ref().map(|e| HandlerError::Incomplete {
+                    regions: region.clone(),
+                    detail: format!("{} could not be remembered: {e}", to_mark.join(", ")),
+                });
+                ((!to_mark.is_empty()).then_some(o), failure)
+            }
+            Verdict::Wait { why } => {
                 let call = call.expect("only a call waits");
+                let requests = call.launch().map(requests_of).unwrap_or_default();
                 let failure = HandlerError::Incomplete {
                     regions: region.clone(),
                     detail: format!(
                         "{} by {}: nothing running yet for {}; the retry looks again",
                         call.action(),
                         call.principal.short(),
-                        mark.join(", ")
+                        requests.join(", ")
                     ),
                 };
                 // A retry of the same event: subscribers were told the
-                // first time, and the requests are marked.
-                if mark
-                    .iter()
-                    .all(|r| marked.get(r).is_some_and(|m| marked_by(m, call)))
+                // first time, and the requests are remembered.
+                if !requests.is_empty()
+                    && requests
+                        .iter()
+                        .all(|r| marked.get(r).is_some_and(|m| marked_by(m, call)))
                 {
                     tracing::warn!(%region, %why, "still nothing running; no second alert");
                     return Err(failure);
@@ -380,31 +441,38 @@ impl LaunchTripwire {
                     dry_run: self.dry_run,
                     ..Default::default()
                 };
-                self.mark(&ec2, call, mark, &mut o).await;
+                self.mark(&account, &region, call, &to_mark, &marked, &mut o)
+                    .await;
                 (Some(o), Some(failure))
             }
             Verdict::Stop {
                 targets,
                 quarantine,
-                mark,
             } => {
                 let mut o = tripwire::stop(&ec2, targets, &stamp, self.dry_run).await;
                 if let Some(call) = call {
-                    self.mark(&ec2, call, mark, &mut o).await;
+                    self.mark(&account, &region, call, &to_mark, &marked, &mut o)
+                        .await;
                 }
                 if let (Some(target), false) = (quarantine, self.dry_run) {
                     let arn = call.and_then(|c| c.principal.arn.as_deref());
                     o.quarantine =
                         Some(iam::quarantine(&site.iam, target, &quarantine_policy_arn(arn)).await);
                 }
-                let failure = (!o.failed.is_empty()).then(|| HandlerError::Incomplete {
+                let mut problems: Vec<String> = o
+                    .failed
+                    .iter()
+                    .map(|(id, e)| format!("{id}: {e}"))
+                    .collect();
+                if let Some(e) = &o.unmarked {
+                    problems.push(format!(
+                        "{} could not be remembered: {e}",
+                        to_mark.join(", ")
+                    ));
+                }
+                let failure = (!problems.is_empty()).then(|| HandlerError::Incomplete {
                     regions: region.clone(),
-                    detail: o
-                        .failed
-                        .iter()
-                        .map(|(id, e)| format!("{id}: {e}"))
-                        .collect::<Vec<_>>()
-                        .join("; "),
+                    detail: problems.join("; "),
                 });
                 (Some(o), failure)
             }
@@ -424,7 +492,7 @@ impl LaunchTripwire {
         );
         let (urgent, why, action) = match &verdict {
             Verdict::Alert { urgent, why } => (*urgent, Some(why.clone()), "alerted"),
-            Verdict::Wait { why, .. } => (true, Some(why.clone()), "alerted"),
+            Verdict::Wait { why } => (true, Some(why.clone()), "alerted"),
             _ => (true, None, "stopped"),
         };
         let summary = |notified| TripwireSummary {
@@ -439,15 +507,26 @@ impl LaunchTripwire {
         conclude(&self.notifier, message.as_ref(), summary, &outcome, failure).await
     }
 
-    /// What EC2 says beyond the event: the instances to judge, and the marks
-    /// on the spot requests and fleets involved. On failure: what could not
-    /// be read, and why.
+    /// What EC2 says beyond the event: the instances to judge, and which of
+    /// the spot requests and fleets involved the tripwire remembers. On
+    /// failure: what could not be read, and why.
     async fn look(
         &self,
         ec2: &aws_sdk_ec2::Client,
+        account: &str,
+        region: &str,
         parsed: &TripwireEvent,
     ) -> Result<(Vec<Observed>, BTreeMap<String, String>), (String, crate::domain::error::AwsError)>
     {
+        let remembered = |requests: Vec<String>| async move {
+            match (&self.marks, requests.is_empty()) {
+                (Some(marks), false) => marks
+                    .get(account, region, &requests)
+                    .await
+                    .map_err(|e| ("which spot requests and fleets it remembers".to_string(), e)),
+                _ => Ok(BTreeMap::new()),
+            }
+        };
         match parsed {
             TripwireEvent::Call(c) => {
                 let Some(launch) = c.launch() else {
@@ -456,23 +535,13 @@ impl LaunchTripwire {
                 let observed = tripwire::observe(ec2, c)
                     .await
                     .map_err(|e| ("what the call started".to_string(), e))?;
-                let mut requests: Vec<String> = launch
-                    .spot_requests
-                    .iter()
-                    .chain(&launch.spot_fleets)
-                    .chain(&launch.fleets)
-                    .chain(observed.iter().flat_map(|i| i.requests.iter()))
-                    .cloned()
+                let mut requests: Vec<String> = requests_of(launch)
+                    .into_iter()
+                    .chain(observed.iter().flat_map(|i| i.requests.iter().cloned()))
                     .collect();
                 requests.sort();
                 requests.dedup();
-                let marked = if requests.is_empty() {
-                    BTreeMap::new()
-                } else {
-                    tripwire::marks(ec2, &requests)
-                        .await
-                        .map_err(|e| ("which spot requests and fleets are marked".to_string(), e))?
-                };
+                let marked = remembered(requests).await?;
                 Ok((observed, marked))
             }
             TripwireEvent::Finding(f) => match &f.instance_id {
@@ -485,9 +554,7 @@ impl LaunchTripwire {
                 _ => Ok((Vec::new(), BTreeMap::new())),
             },
             TripwireEvent::FleetLaunch(l) => {
-                let marked = tripwire::marks(ec2, std::slice::from_ref(&l.request))
-                    .await
-                    .map_err(|e| (format!("whether {} is marked", l.request), e))?;
+                let marked = remembered(vec![l.request.clone()]).await?;
                 if marked.is_empty() {
                     return Ok((Vec::new(), marked));
                 }
@@ -500,21 +567,38 @@ impl LaunchTripwire {
         }
     }
 
-    /// Marks the requests as this call's, unless a dry run.
+    /// Remembers `requests` as this call's untrusted principal's, unless a
+    /// dry run or already remembered for this very call.
     async fn mark(
         &self,
-        ec2: &aws_sdk_ec2::Client,
+        account: &str,
+        region: &str,
         call: &ApiCall,
         requests: &[String],
+        marked: &BTreeMap<String, String>,
         o: &mut StopOutcome,
     ) {
+        let new: Vec<String> = requests
+            .iter()
+            .filter(|r| !marked.get(*r).is_some_and(|m| marked_by(m, call)))
+            .cloned()
+            .collect();
         if self.dry_run || requests.is_empty() {
             return;
         }
-        match tripwire::mark(ec2, requests, &mark_value(call)).await {
+        let Some(marks) = &self.marks else {
+            o.unmarked =
+                Some("TRIPWIRE_MARKS_TABLE is not set, so cost-guard cannot remember them".into());
+            return;
+        };
+        if new.is_empty() {
+            o.marked = requests.to_vec();
+            return;
+        }
+        match marks.put(account, region, &new, &mark_value(call)).await {
             Ok(()) => o.marked = requests.to_vec(),
             Err(e) => {
-                tracing::warn!(error = %e, "requests not marked");
+                tracing::warn!(error = %e, "requests not remembered");
                 o.unmarked = Some(format!("{e} ({})", e.advice()));
             }
         }

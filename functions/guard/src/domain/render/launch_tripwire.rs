@@ -13,7 +13,7 @@ use crate::domain::prices::hourly_usd;
 use crate::domain::render::{plural, subject_line, Message};
 use crate::domain::trigger::excerpt;
 use crate::domain::trigger::launch::{ApiCall, CallKind, Finding, FleetLaunch, TagWrite};
-use crate::domain::tripwire::{Observed, Quarantine, StopOutcome, Verdict, UNTRUSTED_REQUEST_TAG};
+use crate::domain::tripwire::{Observed, Quarantine, StopOutcome, Verdict};
 
 /// What the tripwire was given.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +44,22 @@ pub(crate) struct Alerting<'a> {
     pub home_region: &'a str,
     /// The resume function, for the one-step restart.
     pub resume_function: Option<&'a str>,
+    /// `EXEMPT_TAG_KEY`.
+    pub exempt_key: &'a str,
+}
+
+/// One word of a shell command: as it is when it is plain, else quoted (tag
+/// keys and resource names come from whoever made the call).
+fn word(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:=@+-,".contains(c))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 /// `3 x p3.2xlarge`, `2 x g5.12xlarge, 1 x p3.2xlarge`: what the call
@@ -189,7 +205,7 @@ pub(crate) fn render(
     at: &Alerting<'_>,
 ) -> Option<Message> {
     let (urgent, why) = match verdict {
-        Verdict::Quiet(_) => return None,
+        Verdict::Quiet(_) | Verdict::Retry(_) => return None,
         Verdict::Alert { urgent, why } => (*urgent, Some(why.as_str())),
         Verdict::Wait { why, .. } => (true, Some(why.as_str())),
         Verdict::Stop { .. } => (true, None),
@@ -329,7 +345,7 @@ pub(crate) fn render(
 
     match event {
         Event::Call(c) => match &c.kind {
-            CallKind::Tagging(w) => tag_advice(&mut b, c, w, account),
+            CallKind::Tagging(w) => tag_advice(&mut b, c, w, account, at.exempt_key),
             CallKind::EnableRegion(r) => {
                 let enabled = r.region.as_deref().unwrap_or("REGION");
                 forwarder_advice(&mut b, enabled, r.account.as_deref().or(account), at);
@@ -354,7 +370,7 @@ fn marks_section(b: &mut String, o: &StopOutcome) {
     if !o.marked.is_empty() {
         let _ = writeln!(
             b,
-            "Marked {} with {UNTRUSTED_REQUEST_TAG}: whatever {} later is stopped too. Cancel {} yourself; cost-guard cancels nothing:\n  aws ec2 cancel-spot-instance-requests / cancel-spot-fleet-requests / delete-fleets",
+            "Remembered {} in cost-guard's own table: whatever {} later, of a costly type or out of region, is stopped too. Cancel {} yourself; cost-guard cancels nothing:\n  aws ec2 cancel-spot-instance-requests / cancel-spot-fleet-requests / delete-fleets",
             o.marked.join(", "),
             if o.marked.len() == 1 { "it launches" } else { "they launch" },
             if o.marked.len() == 1 { "it" } else { "them" },
@@ -363,14 +379,14 @@ fn marks_section(b: &mut String, o: &StopOutcome) {
     if let Some(e) = &o.unmarked {
         let _ = writeln!(
             b,
-            "Could NOT mark the requests ({e}): what they launch later is reported, not stopped."
+            "Could NOT remember the requests ({e}): what they launch later would be reported, not stopped, so the invocation fails and Lambda tries again."
         );
     }
 }
 
 /// How to put cost-guard's tags right after a write by someone not trusted,
 /// and how to make IAM refuse such writes.
-fn tag_advice(b: &mut String, c: &ApiCall, w: &TagWrite, account: Option<&str>) {
+fn tag_advice(b: &mut String, c: &ApiCall, w: &TagWrite, account: Option<&str>, exempt: &str) {
     b.push_str("\nWHAT TO DO\n");
     let region = &c.region;
     if let Some(a) = account {
@@ -378,17 +394,24 @@ fn tag_advice(b: &mut String, c: &ApiCall, w: &TagWrite, account: Option<&str>) 
     }
     let rds = c.event_source == "rds.amazonaws.com";
     if !w.removes && !w.tags.is_empty() {
-        let keys: Vec<&str> = w.tags.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<&str> = w
+            .tags
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| *k == exempt || k.starts_with(crate::domain::outcome::GUARD_TAG_PREFIX))
+            .collect();
         b.push_str("If it was not you, take the tags off again:\n");
         for r in &w.resources {
+            let r = word(r);
             if rds {
+                let keys: Vec<String> = keys.iter().map(|k| word(k)).collect();
                 let _ = writeln!(
                     b,
                     "  aws rds remove-tags-from-resource --region {region} --resource-name {r} --tag-keys {}",
                     keys.join(" ")
                 );
             } else {
-                let keys: Vec<String> = keys.iter().map(|k| format!("Key={k}")).collect();
+                let keys: Vec<String> = keys.iter().map(|k| word(&format!("Key={k}"))).collect();
                 let _ = writeln!(
                     b,
                     "  aws ec2 delete-tags --region {region} --resources {r} --tags {}",
@@ -716,6 +739,7 @@ mod tests {
             guard_account: Some("123456789012"),
             home_region: "us-east-1",
             resume_function: resume,
+            exempt_key: "cost-guard-exempt",
         }
     }
 
@@ -737,6 +761,18 @@ mod tests {
             at: "2026-12-01T03:13:02Z".into(),
             by: "tripwire:RunInstances".into(),
         }
+    }
+
+    #[test]
+    fn words_from_the_event_are_quoted_when_not_plain() {
+        assert_eq!(word("i-0d1e2f3a4b5c60009"), "i-0d1e2f3a4b5c60009");
+        assert_eq!(word("Key=cost-guard-exempt"), "Key=cost-guard-exempt");
+        assert_eq!(
+            word("Key=cost-guard:x --dry-run"),
+            "'Key=cost-guard:x --dry-run'"
+        );
+        assert_eq!(word("it's"), "'it'\\''s'");
+        assert_eq!(word(""), "''");
     }
 
     #[test]
@@ -910,7 +946,6 @@ mod tests {
                 })
                 .collect(),
             quarantine: None,
-            mark: Vec::new(),
         };
         let failed = StopOutcome {
             failed: seen

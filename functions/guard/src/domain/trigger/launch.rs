@@ -177,6 +177,8 @@ pub struct Launched {
     pub instance_type: Option<String>,
     /// Its state before the call, as EC2 answered (`previousState.name`).
     pub previous_state: Option<String>,
+    /// A spot instance's request (RunInstances with spot market options).
+    pub spot_request: Option<String>,
 }
 
 impl Launched {
@@ -564,12 +566,17 @@ fn parse_launch(event_name: &str, request: &Value, response: &Value) -> Launch {
     let mut asked = Vec::new();
     objects(request, 0, &mut asked);
 
-    let push = |launch: &mut Launch, id: String, t: Option<String>, previous: Option<String>| {
+    let push = |launch: &mut Launch,
+                id: String,
+                t: Option<String>,
+                previous: Option<String>,
+                spot: Option<String>| {
         if launch.instances.len() < MAX_INSTANCES && !launch.instances.iter().any(|i| i.id == id) {
             launch.instances.push(Launched {
                 id,
                 instance_type: t,
                 previous_state: previous,
+                spot_request: spot,
             });
         }
     };
@@ -586,16 +593,19 @@ fn parse_launch(event_name: &str, request: &Value, response: &Value) -> Launch {
             .and_then(|p| p.as_object())
             .and_then(|p| json_text(field(p, "name")))
             .map(|n| excerpt(&n));
-        // Spot requests name their instance once fulfilled; EC2 is asked anyway.
-        if field(o, "spotInstanceRequestId").is_none() {
+        // A spot request names its instance once fulfilled, so EC2 is asked
+        // about the request; RunInstances names its spot instances with
+        // their type, as it does the others.
+        let spot = ec2_id(field(o, "spotInstanceRequestId"), "sir-");
+        if spot.is_none() || event_name != "RequestSpotInstances" {
             if let Some(id) = ec2_id(field(o, "instanceId"), "i-") {
-                push(&mut launch, id, t.clone(), previous);
+                push(&mut launch, id, t.clone(), previous, spot);
             }
         }
         if let Some(ids) = field(o, "instanceIds") {
             for id in items(ids) {
                 if let Some(id) = ec2_id(Some(id), "i-") {
-                    push(&mut launch, id, t.clone(), None);
+                    push(&mut launch, id, t.clone(), None, None);
                 }
             }
         }
@@ -1149,6 +1159,21 @@ mod tests {
             TripwireEvent::Call(c) => *c,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn spot_instances_of_run_instances_are_named_with_their_requests() {
+        let mut v = sample("tripwire-run-instances.json");
+        v["detail"]["responseElements"]["instancesSet"]["items"][0]["spotInstanceRequestId"] =
+            json!("sir-0a1b2c3d");
+        let c = call_of(&v);
+        let l = c.launch().unwrap();
+        assert_eq!(l.instances.len(), 3, "the spot instance is named too");
+        assert_eq!(l.instances[0].spot_request.as_deref(), Some("sir-0a1b2c3d"));
+        assert_eq!(l.spot_requests, ["sir-0a1b2c3d"]);
+        // A spot request's own answer: EC2 is asked about the request.
+        let spot = call("tripwire-spot-request.json");
+        assert!(spot.launch().unwrap().instances.is_empty());
     }
 
     #[test]
