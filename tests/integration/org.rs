@@ -588,22 +588,9 @@ async fn a_member_role_is_trusted_only_as_the_role_member_yaml_made() {
     let org = Org::start().await;
     let member = org.member(2).to_string();
     let iam = aws_sdk_iam::Client::new(&org.accounts[2].1);
-    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
     let make = |name: &'static str, tags: Vec<aws_sdk_iam::types::Tag>| {
         let iam = iam.clone();
-        async move {
-            iam.create_role()
-                .role_name(name)
-                .assume_role_policy_document(trust)
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .unwrap()
-                .role()
-                .unwrap()
-                .role_id()
-                .to_string()
-        }
+        async move { crate::tripwire::create_role(&iam, name, tags).await }
     };
     let genuine = make("cost-guard-member", vec![]).await;
     let tag = |k: &str, v: &str| {
@@ -694,19 +681,7 @@ async fn an_unconfirmed_member_role_is_reported_neither_trusted_nor_stopped_nor_
     let org = Org::start().await;
     let member = org.member(2).to_string();
     let iam = aws_sdk_iam::Client::new(&org.accounts[2].1);
-    let id = iam
-        .create_role()
-        .role_name("cost-guard-member")
-        .assume_role_policy_document(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#,
-        )
-        .send()
-        .await
-        .unwrap()
-        .role()
-        .unwrap()
-        .role_id()
-        .to_string();
+    let id = crate::tripwire::create_role(&iam, "cost-guard-member", Vec::new()).await;
     // No cost-guard-member-tripwire role here: its tags cannot be read.
     let gpus = gpus_in(&org, 2, 1).await;
     let config = org.env.config(&[("ACCOUNTS", "organization")]);

@@ -74,10 +74,19 @@ async fn protected(env: &Env, region: &str, id: &str) -> bool {
 
 /// Creates an IAM role in the emulator's default account; returns its unique id.
 async fn role(env: &Env, name: &str) -> String {
-    aws_sdk_iam::Client::new(&env.sdk)
-        .create_role()
+    create_role(&aws_sdk_iam::Client::new(&env.sdk), name, Vec::new()).await
+}
+
+/// Creates an IAM role with these tags where `iam` acts; returns its unique id.
+pub(crate) async fn create_role(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    tags: Vec<aws_sdk_iam::types::Tag>,
+) -> String {
+    iam.create_role()
         .role_name(name)
         .assume_role_policy_document(TRUST)
+        .set_tags(Some(tags))
         .send()
         .await
         .unwrap()
@@ -85,6 +94,41 @@ async fn role(env: &Env, name: &str) -> String {
         .unwrap()
         .role_id()
         .to_string()
+}
+
+/// A spot request of `count` g4dn.12xlarge of `kind` (`one-time`,
+/// `persistent`) in us-west-2, and CloudTrail's event of it: the request's
+/// id and its first instance's.
+async fn spot_request(env: &Env, count: i32, kind: &str) -> (String, String, Value) {
+    let out = env
+        .ec2("us-west-2")
+        .request_spot_instances()
+        .instance_count(count)
+        .r#type(kind.into())
+        .instance_interruption_behavior(
+            if kind == "persistent" {
+                "stop"
+            } else {
+                "terminate"
+            }
+            .into(),
+        )
+        .launch_specification(
+            aws_sdk_ec2::types::RequestSpotLaunchSpecification::builder()
+                .image_id("ami-12c6146b")
+                .instance_type(InstanceType::from("g4dn.12xlarge"))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let first = &out.spot_instance_requests()[0];
+    let request = first.spot_instance_request_id().unwrap().to_string();
+    let instance = first.instance_id().unwrap_or_default().to_string();
+    let mut v = emulator::sample_event("tripwire-spot-request.json").unwrap();
+    v["detail"]["responseElements"]["spotInstanceRequestSet"]["items"][0]
+        ["spotInstanceRequestId"] = json!(request);
+    (request, instance, v)
 }
 
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
@@ -369,28 +413,7 @@ async fn a_stamped_instance_started_by_someone_is_stopped_again_but_a_resume_is_
 #[tokio::test]
 async fn a_spot_request_is_followed_to_its_instances() {
     let env = Env::start().await;
-    let ec2 = env.ec2("us-west-2");
-    let out = ec2
-        .request_spot_instances()
-        .instance_count(2)
-        .r#type("persistent".into())
-        .instance_interruption_behavior("stop".into())
-        .launch_specification(
-            aws_sdk_ec2::types::RequestSpotLaunchSpecification::builder()
-                .image_id("ami-12c6146b")
-                .instance_type(InstanceType::from("g4dn.12xlarge"))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let request = out.spot_instance_requests()[0]
-        .spot_instance_request_id()
-        .unwrap()
-        .to_string();
-    let mut v = emulator::sample_event("tripwire-spot-request.json").unwrap();
-    v["detail"]["responseElements"]["spotInstanceRequestSet"]["items"][0]
-        ["spotInstanceRequestId"] = json!(request);
+    let (_, _, v) = spot_request(&env, 2, "persistent").await;
     let s = env.tripwire(&[]).handle(&v).await.unwrap();
     assert_eq!(s.stopped.len(), 1, "{s:?}");
     assert_eq!(state(&env, "us-west-2", &s.stopped[0]).await, "stopped");
@@ -949,31 +972,7 @@ async fn a_fleet_with_nothing_running_is_watched_and_what_it_launches_later_is_s
 #[tokio::test]
 async fn a_one_time_spot_instance_is_reported_with_the_commands_never_stopped() {
     let env = Env::start().await;
-    let out = env
-        .ec2("us-west-2")
-        .request_spot_instances()
-        .instance_count(1)
-        .r#type("one-time".into())
-        .launch_specification(
-            aws_sdk_ec2::types::RequestSpotLaunchSpecification::builder()
-                .image_id("ami-12c6146b")
-                .instance_type(InstanceType::from("g4dn.12xlarge"))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let request = out.spot_instance_requests()[0]
-        .spot_instance_request_id()
-        .unwrap()
-        .to_string();
-    let instance = out.spot_instance_requests()[0]
-        .instance_id()
-        .unwrap()
-        .to_string();
-    let mut v = emulator::sample_event("tripwire-spot-request.json").unwrap();
-    v["detail"]["responseElements"]["spotInstanceRequestSet"]["items"][0]
-        ["spotInstanceRequestId"] = json!(request);
+    let (request, instance, v) = spot_request(&env, 1, "one-time").await;
     let s = env.tripwire(&[]).handle(&v).await.unwrap();
     assert!(s.stopped.is_empty(), "{s:?}");
     assert_eq!(state(&env, "us-west-2", &instance).await, "running");
