@@ -1189,3 +1189,36 @@ async fn writes_of_the_guards_tags_are_reported_unless_the_guard_made_them() {
     assert_eq!(tripwire.handle(&stamped).await.unwrap().action, "quiet");
     assert!(env.received().await.is_empty());
 }
+
+/// A request that cannot be remembered would let what it launches later run:
+/// the stop still happens, the alert says so, and the invocation fails so
+/// that Lambda tries again.
+#[tokio::test]
+async fn a_request_that_cannot_be_remembered_fails_the_invocation() {
+    use testkit::{Fault, FaultRule, Proxy};
+    let env = Env::start().await;
+    let (_, instance, v) = spot_request(&env, 1, "persistent").await;
+    let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
+    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(
+        &env.config(&[]),
+        guard::domain::config::TripwireConfig::from_lookup(|n| {
+            (n == "TRIPWIRE_MARKS_TABLE").then(|| emulator::MARKS_TABLE.to_string())
+        })
+        .unwrap(),
+        &sdk,
+    );
+    proxy.inject(FaultRule::always("us-east-1", Fault::Status(500)).on_action("PutItem"));
+    let err = tripwire.handle(&v).await.unwrap_err();
+    assert!(
+        matches!(&err, HandlerError::Incomplete { detail, .. } if detail.contains("could not be remembered")),
+        "{err}"
+    );
+    assert_eq!(state(&env, "us-west-2", &instance).await, "stopped");
+    let m = env.one_message().await;
+    assert!(
+        m.body.contains("Could NOT remember the requests"),
+        "{}",
+        m.body
+    );
+}

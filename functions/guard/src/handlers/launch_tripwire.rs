@@ -204,11 +204,7 @@ impl LaunchTripwire {
 
     /// Whether `account` is known to be the guard's own.
     fn is_own(&self, account: &str) -> bool {
-        matches!(self.accounts_own(), Some(own) if own == account)
-    }
-
-    fn accounts_own(&self) -> Option<&str> {
-        self.accounts.own_account()
+        matches!(self.accounts.own_account(), Some(own) if own == account)
     }
 
     /// The clients and the guard's roles where `located` says. Member
@@ -327,7 +323,7 @@ impl LaunchTripwire {
             Located::Member(a) => Some(a.as_str()),
             Located::Own(_) => None,
         };
-        let guard_account = self.accounts_own().map(str::to_string);
+        let guard_account = self.accounts.own_account().map(str::to_string);
         let ec2 = site.clients.ec2(&region);
         // What EC2 says now, beyond the event. A failure to ask is a failure
         // to act: reported, and retried by Lambda.
@@ -377,20 +373,29 @@ impl LaunchTripwire {
         let stamp = Stamp::now(&stamp_label(&parsed));
         let alerting = self.alerting(member, guard_account.as_deref());
         // An untrusted principal's spot requests and fleets, remembered
-        // whatever the verdict, so that what they launch later is judged.
+        // whatever the verdict, so that what they launch later is judged
+        // (not on a retry verdict, which decided nothing yet).
         let to_mark = call.map(|c| requests_to_mark(c, &ctx)).unwrap_or_default();
+        let (remembered, unremembered) = match (call, &verdict) {
+            (Some(c), v) if !matches!(v, Verdict::Retry(_)) => {
+                self.remember(&account, &region, c, &to_mark, &marked).await
+            }
+            _ => (Vec::new(), None),
+        };
+        let marks = |o: &mut StopOutcome| {
+            o.marked = remembered.clone();
+            o.unmarked = unremembered.clone();
+        };
+        let not_remembered = unremembered
+            .as_ref()
+            .map(|e| format!("{} could not be remembered: {e}", to_mark.join(", ")));
         let (outcome, failure): (Option<StopOutcome>, Option<HandlerError>) = match &verdict {
             Verdict::Quiet(why) => {
-                let mut o = StopOutcome::default();
-                if let Some(c) = call {
-                    self.mark(&account, &region, c, &to_mark, &marked, &mut o)
-                        .await;
-                }
-                if let Some(e) = o.unmarked {
-                    tracing::error!(%region, %account, error = %e, "requests not remembered");
+                if let Some(detail) = not_remembered {
+                    tracing::error!(%region, %account, %detail, "requests not remembered");
                     return Err(HandlerError::Incomplete {
                         regions: region.clone(),
-                        detail: format!("{} could not be remembered: {e}", to_mark.join(", ")),
+                        detail,
                     });
                 }
                 tracing::info!(%why, %region, %account, "nothing to do");
@@ -405,13 +410,10 @@ impl LaunchTripwire {
             }
             Verdict::Alert { .. } => {
                 let mut o = StopOutcome::default();
-                if let Some(c) = call {
-                    self.mark(&account, &region, c, &to_mark, &marked, &mut o)
-                        .await;
-                }
-                let failure = o.unmarked.as_ref().map(|e| HandlerError::Incomplete {
+                marks(&mut o);
+                let failure = not_remembered.map(|detail| HandlerError::Incomplete {
                     regions: region.clone(),
-                    detail: format!("{} could not be remembered: {e}", to_mark.join(", ")),
+                    detail,
                 });
                 ((!to_mark.is_empty()).then_some(o), failure)
             }
@@ -441,8 +443,7 @@ impl LaunchTripwire {
                     dry_run: self.dry_run,
                     ..Default::default()
                 };
-                self.mark(&account, &region, call, &to_mark, &marked, &mut o)
-                    .await;
+                marks(&mut o);
                 (Some(o), Some(failure))
             }
             Verdict::Stop {
@@ -450,26 +451,18 @@ impl LaunchTripwire {
                 quarantine,
             } => {
                 let mut o = tripwire::stop(&ec2, targets, &stamp, self.dry_run).await;
-                if let Some(call) = call {
-                    self.mark(&account, &region, call, &to_mark, &marked, &mut o)
-                        .await;
-                }
+                marks(&mut o);
                 if let (Some(target), false) = (quarantine, self.dry_run) {
                     let arn = call.and_then(|c| c.principal.arn.as_deref());
                     o.quarantine =
                         Some(iam::quarantine(&site.iam, target, &quarantine_policy_arn(arn)).await);
                 }
-                let mut problems: Vec<String> = o
+                let problems: Vec<String> = o
                     .failed
                     .iter()
                     .map(|(id, e)| format!("{id}: {e}"))
+                    .chain(not_remembered)
                     .collect();
-                if let Some(e) = &o.unmarked {
-                    problems.push(format!(
-                        "{} could not be remembered: {e}",
-                        to_mark.join(", ")
-                    ));
-                }
                 let failure = (!problems.is_empty()).then(|| HandlerError::Incomplete {
                     regions: region.clone(),
                     detail: problems.join("; "),
@@ -568,38 +561,36 @@ impl LaunchTripwire {
     }
 
     /// Remembers `requests` as this call's untrusted principal's, unless a
-    /// dry run or already remembered for this very call.
-    async fn mark(
+    /// dry run or already remembered for this very call. Returns what is
+    /// remembered, and why not, when it could not be.
+    async fn remember(
         &self,
         account: &str,
         region: &str,
         call: &ApiCall,
         requests: &[String],
         marked: &BTreeMap<String, String>,
-        o: &mut StopOutcome,
-    ) {
+    ) -> (Vec<String>, Option<String>) {
+        if self.dry_run || requests.is_empty() {
+            return (Vec::new(), None);
+        }
+        let Some(marks) = &self.marks else {
+            let why = "TRIPWIRE_MARKS_TABLE is not set, so cost-guard cannot remember them";
+            return (Vec::new(), Some(why.into()));
+        };
         let new: Vec<String> = requests
             .iter()
             .filter(|r| !marked.get(*r).is_some_and(|m| marked_by(m, call)))
             .cloned()
             .collect();
-        if self.dry_run || requests.is_empty() {
-            return;
-        }
-        let Some(marks) = &self.marks else {
-            o.unmarked =
-                Some("TRIPWIRE_MARKS_TABLE is not set, so cost-guard cannot remember them".into());
-            return;
-        };
         if new.is_empty() {
-            o.marked = requests.to_vec();
-            return;
+            return (requests.to_vec(), None);
         }
         match marks.put(account, region, &new, &mark_value(call)).await {
-            Ok(()) => o.marked = requests.to_vec(),
+            Ok(()) => (requests.to_vec(), None),
             Err(e) => {
                 tracing::warn!(error = %e, "requests not remembered");
-                o.unmarked = Some(format!("{e} ({})", e.advice()));
+                (Vec::new(), Some(format!("{e} ({})", e.advice())))
             }
         }
     }
