@@ -6,9 +6,12 @@ use std::collections::HashMap;
 
 use cost_guard::table;
 use emulator::Moto;
-use guard::domain::config::{Config, Selection, SelectionConfig, TripwireConfig};
+use guard::domain::config::{
+    LaunchTripwireConfig, Selection, SelectionConfig, Settings, StopOnOverspendConfig,
+};
 use guard::handlers::launch_tripwire::LaunchTripwire;
 use guard::handlers::stop_on_overspend::StopOnOverspend;
+use guard::handlers::{Function, Invocation};
 
 use crate::Result;
 
@@ -106,11 +109,11 @@ pub async fn run(dry_run: bool) -> Result<()> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let config = Config::from_map(&vars)?;
+    let config = StopOnOverspendConfig::from_map(&vars)?;
     println!(
         "\nConfiguration: SELECTION=tagged STOP_TAG_KEY=cost-guard STOP_TAG_VALUE=stop REGIONS=all DRY_RUN={dry_run}"
     );
-    let function = StopOnOverspend::new(config.clone(), &sdk);
+    let function = StopOnOverspend::new(config, &sdk);
 
     let steps = [
         ("alarm-billing-ok.json", "a billing alarm returns to OK"),
@@ -136,7 +139,8 @@ pub async fn run(dry_run: bool) -> Result<()> {
         println!("\n{}\nEVENT events/{file}: {what}", "=".repeat(78));
         let event = emulator::sample_event(file)?;
         let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
-        match function.handle(&event, Some(deadline)).await {
+        let invocation = Invocation::new(&event).deadline(Some(deadline));
+        match function.handle_alert(&invocation).await {
             Ok(summary) => println!(
                 "Function returned: acted={} stopped={} skipped={} failed={} regions swept={}",
                 summary.acted,
@@ -167,9 +171,9 @@ pub async fn run(dry_run: bool) -> Result<()> {
     .await?;
     println!("Configuration: TRIPWIRE_* defaults (costly types p*, g*, ..., nobody trusted, action stop)");
     let marks = emulator::marks_table(&sdk).await?;
-    let settings =
-        TripwireConfig::from_lookup(|n| (n == "TRIPWIRE_MARKS_TABLE").then(|| marks.to_string()))?;
-    let tripwire = LaunchTripwire::new(&config, settings, &sdk);
+    let mut tripwire_vars = vars.clone();
+    tripwire_vars.insert("TRIPWIRE_MARKS_TABLE".into(), marks.to_string());
+    let tripwire = LaunchTripwire::new(LaunchTripwireConfig::from_map(&tripwire_vars)?, &sdk);
     let event =
         emulator::launch_event("tripwire-run-instances.json", region, &hijack, "p3.2xlarge")?;
     trip(&tripwire, &event).await;
@@ -232,10 +236,11 @@ async fn organization(
     vars.insert("ORG_SCOPE".into(), "all".into());
     vars.insert("REGIONS".into(), "us-east-1,eu-west-1".into());
     println!("Configuration: ACCOUNTS=organization ORG_SCOPE=all REGIONS=us-east-1,eu-west-1");
-    let function = StopOnOverspend::new(Config::from_map(&vars)?, sdk);
+    let function = StopOnOverspend::new(StopOnOverspendConfig::from_map(&vars)?, sdk);
     let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(120);
     let event = emulator::sample_event("budget-actual.json")?;
-    match function.handle(&event, Some(deadline)).await {
+    let invocation = Invocation::new(&event).deadline(Some(deadline));
+    match function.handle_alert(&invocation).await {
         Ok(summary) => println!(
             "Function returned: acted={} stopped={} regions swept={}",
             summary.acted, summary.stopped, summary.regions_swept
@@ -263,13 +268,8 @@ async fn organization(
         )?,
         team_b,
     );
-    let tripwire = LaunchTripwire::new(
-        &Config::from_map(&vars)?,
-        TripwireConfig::from_lookup(|n| {
-            (n == "TRIPWIRE_MARKS_TABLE").then(|| emulator::MARKS_TABLE.to_string())
-        })?,
-        sdk,
-    );
+    vars.insert("TRIPWIRE_MARKS_TABLE".into(), emulator::MARKS_TABLE.into());
+    let tripwire = LaunchTripwire::new(LaunchTripwireConfig::from_map(&vars)?, sdk);
     trip(&tripwire, &event).await;
     print_received(inbox).await?;
     Ok(())
@@ -277,7 +277,7 @@ async fn organization(
 
 /// Hands `event` to the tripwire and prints what it returned.
 async fn trip(tripwire: &LaunchTripwire, event: &serde_json::Value) {
-    match tripwire.handle(event).await {
+    match tripwire.handle(&Invocation::new(event)).await {
         Ok(s) if s.notified => println!(
             "Function returned: action={} stopped={} urgent={}",
             s.action,

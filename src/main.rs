@@ -12,6 +12,9 @@ mod resume;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
+/// How long `plan` and `resume` may take in all: every region has until then.
+const BUDGET: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// cost-guard stops runaway AWS spend. This command line plans a sweep against
 /// your account, or runs the functions against a local emulator.
 #[derive(Parser)]

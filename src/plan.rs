@@ -2,9 +2,10 @@
 //! credentials and endpoint, changing nothing.
 
 use cost_guard::table;
-use guard::domain::accounts::AccountsConfig;
-use guard::domain::config::{regions_from, selection_from_lookup};
-use guard::handlers::Sweeper;
+use guard::aws::fleet::Fleet;
+use guard::domain::config::accounts::AccountsConfig;
+use guard::domain::config::regions::regions_from;
+use guard::domain::config::selection::selection_from_lookup;
 
 use crate::Result;
 
@@ -14,8 +15,8 @@ pub async fn run() -> Result<()> {
     let regions = regions_from(lookup("REGIONS"))?;
     let accounts = AccountsConfig::from_lookup(&lookup)?;
     let sdk = guard::aws::sdk::load().await?;
-    let report = Sweeper::planner(select, regions, accounts, &sdk)
-        .plan()
+    let report = Fleet::direct(&accounts, &regions, &sdk)
+        .plan(&select, crate::BUDGET)
         .await
         .map_err(|e| format!("{e} ({})", e.advice()))?;
     print!("{}", table::plan(&report));

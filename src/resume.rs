@@ -1,11 +1,11 @@
 //! `cost-guard resume`: start again what cost-guard stopped, with the
 //! configured credentials. Without `--yes` it only shows what it would start.
 
-use guard::domain::accounts::AccountsConfig;
-use guard::domain::config::regions_from;
+use guard::aws::fleet::Fleet;
+use guard::domain::config::accounts::AccountsConfig;
+use guard::domain::config::regions::regions_from;
 use guard::domain::render::resume::render;
 use guard::domain::resume::ResumeRequest;
-use guard::handlers::resume::Resumer;
 
 use crate::Result;
 
@@ -18,8 +18,8 @@ pub async fn run(request: ResumeRequest, yes: bool) -> Result<()> {
     let regions = regions_from(lookup("REGIONS"))?;
     let accounts = AccountsConfig::from_lookup(&lookup)?;
     let sdk = guard::aws::sdk::load().await?;
-    let report = Resumer::new(regions, accounts, &sdk)
-        .run(&request)
+    let report = Fleet::direct(&accounts, &regions, &sdk)
+        .resume(&request, crate::BUDGET)
         .await
         .map_err(|e| format!("{e} ({})", e.advice()))?;
     let message = render(&report, &request);

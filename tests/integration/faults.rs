@@ -11,6 +11,7 @@ use guard::handlers::HandlerError;
 use testkit::{Fault, FaultRule, Proxy};
 
 use crate::harness::{Env, STOP};
+use guard::handlers::{Function, Invocation};
 
 /// An emulator reached only through a fault-injecting proxy.
 struct Faulty {
@@ -93,11 +94,7 @@ async fn faulty_regions_never_hold_up_healthy_ones_and_a_retry_finishes_the_job(
         .invoke(&guard, "budget-actual.json")
         .await
         .unwrap_err();
-    let HandlerError::Incomplete {
-        regions: failed,
-        detail,
-    } = &err
-    else {
+    let HandlerError::Incomplete { at: failed, detail } = &err else {
         panic!("expected an incomplete sweep, got {err}");
     };
     assert_eq!(failed, &format!("{DOWN}, {UNREACHABLE}"), "{detail}");
@@ -162,9 +159,12 @@ async fn a_region_slower_than_the_deadline_is_reported_unfinished() {
     let event = emulator::sample_event("budget-actual.json").unwrap();
     // 8 s left: the reserve for the report keeps 5, so regions get 3.
     let deadline = SystemTime::now() + Duration::from_secs(8);
-    let err = guard.handle(&event, Some(deadline)).await.unwrap_err();
+    let err = guard
+        .handle_alert(&Invocation::new(&event).deadline(Some(deadline)))
+        .await
+        .unwrap_err();
     assert!(
-        matches!(&err, HandlerError::Incomplete { regions, .. } if regions == THROTTLED),
+        matches!(&err, HandlerError::Incomplete { at, .. } if at == THROTTLED),
         "{err}"
     );
     assert!(SystemTime::now() < deadline, "answered before the deadline");
@@ -188,7 +188,10 @@ async fn a_deadline_already_past_is_not_taken_at_its_word() {
     let guard = f.guard(&[("REGIONS", &regions.join(","))]);
     let event = emulator::sample_event("budget-actual.json").unwrap();
     let past = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    let summary = guard.handle(&event, Some(past)).await.unwrap();
+    let summary = guard
+        .handle_alert(&Invocation::new(&event).deadline(Some(past)))
+        .await
+        .unwrap();
     assert_eq!(summary.stopped, 6, "{summary:?}");
     let m = f.env.one_message().await;
     assert!(!m.body.contains("did not finish within"), "{}", m.body);
@@ -278,22 +281,10 @@ async fn a_runtime_that_sends_a_past_deadline_still_gets_a_full_sweep() {
 #[tokio::test]
 #[ignore = "the Lambda process a_runtime_that_sends_a_past_deadline_still_gets_a_full_sweep starts"]
 async fn lambda_process() {
-    use lambda_runtime::{service_fn, LambdaEvent};
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
         return;
     }
-    let config = guard::domain::config::Config::from_env().unwrap();
-    let sdk = guard::aws::sdk::load().await.unwrap();
-    let function = &StopOnOverspend::new(config, &sdk);
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
-            function
-                .handle(&event.payload, Some(event.context.deadline()))
-                .await
-        },
-    ))
-    .await
-    .unwrap();
+    guard::handlers::serve::<StopOnOverspend>().await.unwrap();
 }
 
 /// Log lines written on this test's thread since [`Captured::start`], as the
@@ -426,9 +417,12 @@ async fn a_region_that_stalls_after_stopping_reports_every_stop_and_that_none_is
     let event = emulator::sample_event("budget-actual.json").unwrap();
     // 8 s left: the reserve for the report keeps 5, so the region gets 3.
     let deadline = SystemTime::now() + Duration::from_secs(8);
-    let err = guard.handle(&event, Some(deadline)).await.unwrap_err();
+    let err = guard
+        .handle_alert(&Invocation::new(&event).deadline(Some(deadline)))
+        .await
+        .unwrap_err();
     assert!(
-        matches!(&err, HandlerError::Incomplete { regions, .. } if regions == HEALTHY),
+        matches!(&err, HandlerError::Incomplete { at, .. } if at == HEALTHY),
         "{err}"
     );
     let fleet = f.env.fleet(&[HEALTHY]).await;
@@ -539,7 +533,8 @@ async fn a_database_stopped_by_someone_else_meanwhile_is_reported_as_already_sto
     let guard = f.guard(&[("REGIONS", HEALTHY)]);
     let event = emulator::sample_event("budget-actual.json").unwrap();
     let deadline = SystemTime::now() + Duration::from_secs(60);
-    let run = guard.handle(&event, Some(deadline));
+    let invocation = Invocation::new(&event).deadline(Some(deadline));
+    let run = guard.handle_alert(&invocation);
     let owner = async {
         while f.proxy.attempts(HEALTHY, "StopDBInstance") == 0 {
             tokio::time::sleep(Duration::from_millis(20)).await;

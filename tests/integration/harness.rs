@@ -4,14 +4,15 @@ use std::collections::HashMap;
 
 use aws_types::SdkConfig;
 use emulator::{self, FleetRow, Inbox, Moto, Received};
-use guard::domain::config::{Config, RootConfig, SpendConfig, TripwireConfig};
+use guard::aws::fleet::Fleet;
+use guard::domain::config::{Settings, SpendWatchConfig};
 use guard::handlers::keep_stopped::KeepStopped;
 use guard::handlers::launch_tripwire::LaunchTripwire;
 use guard::handlers::resume::Resume;
 use guard::handlers::root_login_alert::RootLoginAlert;
 use guard::handlers::spend_watch::SpendWatch;
-use guard::handlers::stop_on_overspend::{StopOnOverspend, Summary};
-use guard::handlers::{HandlerError, Sweeper};
+use guard::handlers::stop_on_overspend::{Answer, StopOnOverspend, Summary};
+use guard::handlers::{Function, HandlerError, Invocation};
 
 fn vars_map(vars: &[(&str, &str)]) -> HashMap<String, String> {
     vars.iter()
@@ -44,12 +45,15 @@ impl Env {
         }
     }
 
-    /// The configuration Lambda would read from these environment variables
-    /// (NOTIFY_TOPIC_ARN is filled in).
-    pub fn config(&self, vars: &[(&str, &str)]) -> Config {
+    /// The configuration a function would read from these environment
+    /// variables, with NOTIFY_TOPIC_ARN and, unless set, the emulator's
+    /// table of untrusted requests filled in (as the template sets them).
+    pub fn config<C: Settings>(&self, vars: &[(&str, &str)]) -> C {
         let mut map = vars_map(vars);
         map.insert("NOTIFY_TOPIC_ARN".into(), self.topic.clone());
-        Config::from_map(&map).expect("valid test config")
+        map.entry("TRIPWIRE_MARKS_TABLE".into())
+            .or_insert(emulator::MARKS_TABLE.into());
+        C::from_map(&map).expect("valid test config")
     }
 
     /// stop-on-overspend as Lambda would build it, with these variables.
@@ -59,25 +63,18 @@ impl Env {
 
     /// root-login-alert as Lambda would build it, with these variables.
     pub fn root_guard(&self, vars: &[(&str, &str)]) -> RootLoginAlert {
-        let map = vars_map(vars);
-        let root = RootConfig::from_lookup(|n| map.get(n).cloned()).expect("valid root config");
-        RootLoginAlert::new(&self.config(vars), root, &self.sdk)
+        RootLoginAlert::new(self.config(vars), &self.sdk)
     }
 
     /// keep-stopped as Lambda would build it, with these variables.
     pub fn keep_stopped(&self, vars: &[(&str, &str)]) -> KeepStopped {
-        KeepStopped::new(&self.config(vars), &self.sdk)
+        KeepStopped::new(self.config(vars), &self.sdk)
     }
 
     /// launch-tripwire as Lambda would build it, with these variables (and
     /// the emulator's table of untrusted requests, as the template sets it).
     pub fn tripwire(&self, vars: &[(&str, &str)]) -> LaunchTripwire {
-        let mut map = vars_map(vars);
-        map.entry("TRIPWIRE_MARKS_TABLE".into())
-            .or_insert(emulator::MARKS_TABLE.into());
-        let tripwire =
-            TripwireConfig::from_lookup(|n| map.get(n).cloned()).expect("valid tripwire config");
-        LaunchTripwire::new(&self.config(vars), tripwire, &self.sdk)
+        LaunchTripwire::new(self.config(vars), &self.sdk)
     }
 
     /// An EC2 client in `region`.
@@ -91,20 +88,18 @@ impl Env {
 
     /// resume as Lambda would build it, with these variables.
     pub fn resume(&self, vars: &[(&str, &str)]) -> Resume {
-        Resume::new(&self.config(vars), &self.sdk)
+        Resume::new(self.config(vars), &self.sdk)
     }
 
     /// spend-watch as Lambda would build it, with these variables and Cost
     /// Explorer at `ce` (the emulator's, or one that cannot be reached).
     pub fn spend_watch(&self, vars: &[(&str, &str)], ce: &SdkConfig) -> SpendWatch {
-        let map = vars_map(vars);
-        let spend = SpendConfig::from_lookup(|n| map.get(n).cloned()).expect("valid spend config");
+        let config: SpendWatchConfig = self.config(vars);
         SpendWatch::with_parts(
-            Sweeper::new(&self.config(vars), &self.sdk),
+            Fleet::new(&config.sweep.accounts, &config.sweep.regions, &self.sdk),
             aws_sdk_sns::Client::new(&self.sdk),
             guard::aws::costexplorer::client(ce),
-            self.config(vars),
-            spend,
+            config,
         )
     }
 
@@ -115,7 +110,13 @@ impl Env {
     ) -> Result<Summary, HandlerError> {
         let event = emulator::sample_event(event_file).unwrap();
         let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(120);
-        guard.handle(&event, Some(deadline)).await
+        guard
+            .run(&Invocation::new(&event).deadline(Some(deadline)))
+            .await
+            .map(|answer| match answer {
+                Answer::Alert(summary) => summary,
+                Answer::Queue(q) => panic!("an alert answered as a queue batch: {q:?}"),
+            })
     }
 
     /// What subscribers received since the last call.

@@ -5,6 +5,7 @@ use guard::STOPPED_BY_TAG;
 use serde_json::json;
 
 use crate::harness::{Env, STOP};
+use guard::handlers::{Function, Invocation};
 
 const RESTOPS: &str = "cost-guard:restops";
 const PENDING: &str = "cost-guard:restart-pending";
@@ -45,7 +46,7 @@ async fn a_stamped_database_rds_restarts_is_stopped_again_and_counted() {
     let forced = emulator::sample_event("rds-instance-forced-start.json").unwrap();
     for (n, nth) in [(1, "1st"), (2, "2nd")] {
         rds_restarts(&env, "analytics-db").await;
-        let s = watch.handle(&forced).await.unwrap();
+        let s = watch.handle(&Invocation::new(&forced)).await.unwrap();
         assert_eq!((s.action.as_str(), s.restops), ("stopped-again", Some(n)));
         let row = env.row("us-east-1", "analytics-db").await;
         assert_eq!(row.state, "stopped");
@@ -64,7 +65,7 @@ async fn a_stamped_database_rds_restarts_is_stopped_again_and_counted() {
     }
     // The "started" event that follows a forced start finds it stopped already.
     let started = emulator::sample_event("rds-instance-started.json").unwrap();
-    let s = watch.handle(&started).await.unwrap();
+    let s = watch.handle(&Invocation::new(&started)).await.unwrap();
     assert_eq!(s.action, "left-alone");
     assert!(env.received().await.is_empty());
 }
@@ -79,7 +80,7 @@ async fn the_owners_start_an_unstamped_or_a_resumed_database_is_left_running() {
 
     // The owner starts it from the console, stamp and all: a start RDS did not force.
     rds_restarts(&env, "analytics-db").await;
-    let s = watch.handle(&started).await.unwrap();
+    let s = watch.handle(&Invocation::new(&started)).await.unwrap();
     assert_eq!(s.action, "left-alone");
     assert!(s.why.unwrap().contains("started by someone"));
     assert_eq!(
@@ -101,7 +102,7 @@ async fn the_owners_start_an_unstamped_or_a_resumed_database_is_left_running() {
         .send()
         .await
         .unwrap();
-    let s = watch.handle(&started).await.unwrap();
+    let s = watch.handle(&Invocation::new(&started)).await.unwrap();
     assert_eq!(s.action, "stopped-again");
     let row = env.row("us-east-1", "analytics-db").await;
     assert_eq!((row.state.as_str(), row.tag(PENDING)), ("stopped", None));
@@ -109,9 +110,16 @@ async fn the_owners_start_an_unstamped_or_a_resumed_database_is_left_running() {
 
     // Resumed: the stamp is gone, so RDS's next restart is the owner's business.
     let resume = env.resume(&[("REGIONS", "us-east-1")]);
-    assert_eq!(resume.handle(&json!({})).await.unwrap().started, 1);
+    assert_eq!(
+        resume
+            .handle(&Invocation::new(&json!({})))
+            .await
+            .unwrap()
+            .started,
+        1
+    );
     env.received().await;
-    let s = watch.handle(&forced).await.unwrap();
+    let s = watch.handle(&Invocation::new(&forced)).await.unwrap();
     assert_eq!(s.action, "left-alone");
     assert_eq!(
         env.row("us-east-1", "analytics-db").await.state,
@@ -124,14 +132,14 @@ async fn the_owners_start_an_unstamped_or_a_resumed_database_is_left_running() {
         .unwrap();
     let mut other = forced.clone();
     other["detail"]["SourceArn"] = "arn:aws:rds:us-east-1:123456789012:db:prod-db".into();
-    let s = watch.handle(&other).await.unwrap();
+    let s = watch.handle(&Invocation::new(&other)).await.unwrap();
     assert_eq!(s.action, "left-alone");
     assert_eq!(env.row("us-east-1", "prod-db").await.state, "available");
     assert!(env.received().await.is_empty());
 
     // A malformed event changes nothing and says why.
     let err = watch
-        .handle(&json!({"source": "aws.rds"}))
+        .handle(&Invocation::new(&json!({"source": "aws.rds"})))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("RDS DB Instance Event"), "{err}");
@@ -160,7 +168,7 @@ async fn an_aurora_cluster_rds_restarts_is_stopped_again() {
         .unwrap();
     let watch = env.keep_stopped(&[]);
     let forced = emulator::sample_event("rds-cluster-forced-start.json").unwrap();
-    let s = watch.handle(&forced).await.unwrap();
+    let s = watch.handle(&Invocation::new(&forced)).await.unwrap();
     assert_eq!((s.action.as_str(), s.restops), ("stopped-again", Some(1)));
     let row = env.row("eu-west-1", "reporting-aurora").await;
     assert_eq!(

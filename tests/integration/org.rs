@@ -8,7 +8,6 @@ use std::time::{Duration, SystemTime};
 
 use aws_types::SdkConfig;
 use emulator::{FleetRow, ACCOUNT};
-use guard::domain::config::TripwireConfig;
 use guard::handlers::keep_stopped::KeepStopped;
 use guard::handlers::launch_tripwire::LaunchTripwire;
 use guard::handlers::stop_on_overspend::StopOnOverspend;
@@ -18,6 +17,7 @@ use testkit::{Fault, FaultRule, Proxy};
 
 use crate::harness::{Env, STOP};
 use crate::tripwire::as_role;
+use guard::handlers::{Function, Invocation};
 
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
 
@@ -146,7 +146,7 @@ async fn alerting_account_scope_sweeps_only_the_account_the_budget_names() {
     let guard = org.env.guard(&borrowed(&org.vars(&[])));
     let named = org.member(2).to_string();
     let summary = guard
-        .handle(&budget_from(&named), deadline())
+        .handle_alert(&Invocation::new(&budget_from(&named)).deadline(deadline()))
         .await
         .unwrap();
     assert_eq!(summary.stopped, 3, "{summary:#?}");
@@ -189,9 +189,15 @@ async fn an_account_whose_role_cannot_be_assumed_is_reported_and_the_others_are_
     let vars = org.vars(&[("ORG_SCOPE", "all".into())]);
     let guard = StopOnOverspend::new(org.env.config(&borrowed(&vars)), &sdk);
     let event = emulator::sample_event("budget-actual.json").unwrap();
-    let err = guard.handle(&event, deadline()).await.unwrap_err();
+    let err = guard
+        .handle_alert(&Invocation::new(&event).deadline(deadline()))
+        .await
+        .unwrap_err();
     match &err {
-        HandlerError::Incomplete { regions, detail } => {
+        HandlerError::Incomplete {
+            at: regions,
+            detail,
+        } => {
             assert_eq!(regions, &format!("account {missing}"));
             assert!(detail.contains("AccessDenied"), "{detail}");
         }
@@ -247,7 +253,11 @@ async fn deliver(guard: &StopOnOverspend, sqs: &aws_sdk_sqs::Client, url: &str) 
             "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:cost-guard-sweep",
             "awsRegion": "us-east-1"
         }]});
-        let answer = guard.handle_event(&event, deadline()).await.unwrap();
+        let answer = guard
+            .handle(&Invocation::new(&event).deadline(deadline()))
+            .await
+            .unwrap();
+        let answer = serde_json::to_value(answer).unwrap();
         let failed = answer["batchItemFailures"].as_array().unwrap();
         if failed.is_empty() {
             sqs.delete_message()
@@ -378,12 +388,7 @@ async fn many_accounts_go_through_the_queue_each_reports_and_a_summary_ends_the_
 
 /// launch-tripwire as Lambda would build it, with `ACCOUNTS` and this SDK.
 fn tripwire(org: &Org, sdk: &SdkConfig, accounts: &str) -> LaunchTripwire {
-    let config = org.env.config(&[("ACCOUNTS", accounts)]);
-    let settings = TripwireConfig::from_lookup(|n| {
-        (n == "TRIPWIRE_MARKS_TABLE").then(|| emulator::MARKS_TABLE.to_string())
-    })
-    .unwrap();
-    LaunchTripwire::new(&config, settings, sdk)
+    LaunchTripwire::new(org.env.config(&[("ACCOUNTS", accounts)]), sdk)
 }
 
 /// CloudTrail's RunInstances event for `ids` (p3.2xlarge) in `region` of
@@ -425,7 +430,7 @@ async fn a_costly_launch_in_a_member_account_is_stopped_there_through_its_tripwi
     let gpus = gpus_in(&org, 2, 2).await;
     let trip = tripwire(&org, &org.env.sdk, "organization");
     let s = trip
-        .handle(&launch_in(&member, "eu-west-1", &gpus))
+        .handle(&Invocation::new(&launch_in(&member, "eu-west-1", &gpus)))
         .await
         .unwrap();
     assert_eq!(
@@ -460,7 +465,11 @@ async fn a_costly_launch_in_a_member_account_is_stopped_there_through_its_tripwi
     let more = gpus_in(&org, 1, 1).await;
     let listed = tripwire(&org, &org.env.sdk, &format!("{ACCOUNT},{member}"));
     let s = listed
-        .handle(&launch_in(org.member(1), "eu-west-1", &more))
+        .handle(&Invocation::new(&launch_in(
+            org.member(1),
+            "eu-west-1",
+            &more,
+        )))
         .await
         .unwrap();
     assert_eq!(s.action, "ignored", "{s:#?}");
@@ -483,7 +492,7 @@ async fn a_member_account_without_the_tripwire_role_gets_an_urgent_alert_and_a_r
     let (proxy, sdk) = with_denied_role(&org, &role).await;
     let trip = tripwire(&org, &sdk, "organization");
     let err = trip
-        .handle(&launch_in(&member, "eu-west-1", &gpus))
+        .handle(&Invocation::new(&launch_in(&member, "eu-west-1", &gpus)))
         .await
         .unwrap_err();
     match &err {
@@ -540,9 +549,11 @@ async fn a_database_rds_restarts_in_a_member_account_is_stopped_again_there() {
     forced["account"] = serde_json::json!(member);
     forced["detail"]["SourceArn"] =
         serde_json::json!(format!("arn:aws:rds:us-east-1:{member}:db:analytics-db"));
-    let config = org.env.config(&[("ACCOUNTS", "organization")]);
-    let watch = KeepStopped::new(&config, &org.env.sdk);
-    let s = watch.handle(&forced).await.unwrap();
+    let watch = KeepStopped::new(
+        org.env.config(&[("ACCOUNTS", "organization")]),
+        &org.env.sdk,
+    );
+    let s = watch.handle(&Invocation::new(&forced)).await.unwrap();
     assert_eq!(
         (s.action.as_str(), s.restops),
         ("stopped-again", Some(1)),
@@ -616,7 +627,10 @@ async fn a_member_role_is_trusted_only_as_the_role_member_yaml_made() {
         )
     };
     // resume, through member.yaml's role, starts a GPU instance: left running.
-    let s = trip.handle(&started(&gpus[..1], &genuine)).await.unwrap();
+    let s = trip
+        .handle(&Invocation::new(&started(&gpus[..1], &genuine)))
+        .await
+        .unwrap();
     assert!(s.stopped.is_empty(), "{s:#?}");
     assert_eq!(states(&org, 2, &gpus[..1]).await, ["running/-"]);
     assert!(org
@@ -634,7 +648,10 @@ async fn a_member_role_is_trusted_only_as_the_role_member_yaml_made() {
         .unwrap();
     let impostor = make("cost-guard-member", vec![]).await;
     assert_ne!(impostor, genuine);
-    let s = trip.handle(&started(&gpus[1..], &impostor)).await.unwrap();
+    let s = trip
+        .handle(&Invocation::new(&started(&gpus[1..], &impostor)))
+        .await
+        .unwrap();
     assert_eq!(s.stopped, &gpus[1..], "{s:#?}");
     assert_eq!(
         states(&org, 2, &gpus[1..]).await,
@@ -663,7 +680,10 @@ async fn a_budget_names_its_account_in_its_header_only() {
             ),
         );
     event["Records"][0]["Sns"]["Message"] = serde_json::json!(message);
-    let summary = guard.handle(&event, deadline()).await.unwrap();
+    let summary = guard
+        .handle_alert(&Invocation::new(&event).deadline(deadline()))
+        .await
+        .unwrap();
     assert_eq!(summary.stopped, 3, "{summary:#?}");
     org.assert_account(2, true).await;
     for other in [0, 1, 3] {
@@ -684,14 +704,10 @@ async fn an_unconfirmed_member_role_is_reported_neither_trusted_nor_stopped_nor_
     let id = crate::tripwire::create_role(&iam, "cost-guard-member", Vec::new()).await;
     // No cost-guard-member-tripwire role here: its tags cannot be read.
     let gpus = gpus_in(&org, 2, 1).await;
-    let config = org.env.config(&[("ACCOUNTS", "organization")]);
-    let settings = TripwireConfig::from_lookup(|n| match n {
-        "TRIPWIRE_QUARANTINE" => Some("on".into()),
-        "TRIPWIRE_MARKS_TABLE" => Some(emulator::MARKS_TABLE.into()),
-        _ => None,
-    })
-    .unwrap();
-    let trip = LaunchTripwire::new(&config, settings, &org.env.sdk);
+    let config = org
+        .env
+        .config(&[("ACCOUNTS", "organization"), ("TRIPWIRE_QUARANTINE", "on")]);
+    let trip = LaunchTripwire::new(config, &org.env.sdk);
     let started = as_role(
         emulator::in_account(
             crate::tripwire::start_instances("eu-west-1", &gpus),
@@ -701,7 +717,7 @@ async fn an_unconfirmed_member_role_is_reported_neither_trusted_nor_stopped_nor_
         "cost-guard-member",
         &id,
     );
-    let s = trip.handle(&started).await.unwrap();
+    let s = trip.handle(&Invocation::new(&started)).await.unwrap();
     assert_eq!((s.action.as_str(), s.urgent), ("alerted", true), "{s:#?}");
     assert_eq!(states(&org, 2, &gpus).await, ["running/-"]);
     let attached = iam

@@ -1,6 +1,7 @@
 //! stop-on-overspend end to end against the emulator.
 
 use crate::harness::{Env, STOP};
+use guard::handlers::{Function, Invocation};
 use guard::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
@@ -571,7 +572,10 @@ async fn unrecognised_and_non_sns_events_stop_nothing_and_tell_subscribers() {
 
     let not_sns =
         serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
-    let s = guard.handle(&not_sns, None).await.unwrap();
+    let s = guard
+        .handle_alert(&Invocation::new(&not_sns))
+        .await
+        .unwrap();
     assert!(!s.acted);
     let m = env.one_message().await;
     assert!(m
@@ -588,7 +592,10 @@ async fn several_records_in_one_event_make_one_sweep_and_one_message() {
     let ok = emulator::sample_event("alarm-billing-ok.json").unwrap();
     let actual = emulator::sample_event("budget-actual.json").unwrap();
     let event = serde_json::json!({"Records": [ok["Records"][0], actual["Records"][0]]});
-    let s = guard.handle(&event, None).await.expect("clean sweep");
+    let s = guard
+        .handle_alert(&Invocation::new(&event))
+        .await
+        .expect("clean sweep");
     assert!(s.acted);
     assert_eq!(s.triggers.len(), 2);
     assert_eq!(s.stopped, seeded.tagged.len());

@@ -5,6 +5,7 @@ use guard::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 use serde_json::json;
 
 use crate::harness::{Env, STOP};
+use guard::handlers::{Function, Invocation};
 
 const REGIONS: &str = "us-east-1,eu-west-1,ap-southeast-2";
 const RESUMING: &str = "cost-guard:resuming";
@@ -73,7 +74,9 @@ async fn resume_starts_what_one_trigger_stopped_removes_its_stamp_and_nothing_el
     // A dry run changes nothing and lists exactly the budget's resources.
     let before = env.fleet(&regions).await;
     let dry = resume
-        .handle(&json!({"stopped_by": "budget:student-monthly", "dry_run": true}))
+        .handle(&Invocation::new(
+            &json!({"stopped_by": "budget:student-monthly", "dry_run": true}),
+        ))
         .await
         .unwrap();
     assert_eq!((dry.started, dry.failed), (8, 0));
@@ -92,7 +95,9 @@ async fn resume_starts_what_one_trigger_stopped_removes_its_stamp_and_nothing_el
     assert!(!m.body.contains(&s.by_alarm.1));
 
     let done = resume
-        .handle(&json!({"stopped_by": "budget:student-monthly"}))
+        .handle(&Invocation::new(
+            &json!({"stopped_by": "budget:student-monthly"}),
+        ))
         .await
         .unwrap();
     assert_eq!((done.started, done.failed), (8, 0));
@@ -128,7 +133,7 @@ async fn resume_starts_what_one_trigger_stopped_removes_its_stamp_and_nothing_el
 
     // Since a time after every stamp: nothing. Then all of it: the alarm's.
     let none = resume
-        .handle(&json!({"since": "2099-01-01T00:00:00Z"}))
+        .handle(&Invocation::new(&json!({"since": "2099-01-01T00:00:00Z"})))
         .await
         .unwrap();
     assert_eq!(none.started, 0);
@@ -138,7 +143,7 @@ async fn resume_starts_what_one_trigger_stopped_removes_its_stamp_and_nothing_el
         .subject
         .starts_with("cost-guard found nothing to start"));
     let rest = resume
-        .handle(&json!({"since": "2020-01-01T00:00:00Z"}))
+        .handle(&Invocation::new(&json!({"since": "2020-01-01T00:00:00Z"})))
         .await
         .unwrap();
     assert_eq!(rest.started, 1);
@@ -201,7 +206,10 @@ async fn a_resume_that_stopped_half_way_is_finished_by_the_next_and_a_bad_payloa
         .unwrap();
     let resume = env.resume(&[("REGIONS", "us-east-1")]);
     let before = env.fleet(&["us-east-1"]).await;
-    let err = resume.handle(&json!({"stoped_by": "x"})).await.unwrap_err();
+    let err = resume
+        .handle(&Invocation::new(&json!({"stoped_by": "x"})))
+        .await
+        .unwrap_err();
     assert!(
         err.to_string().contains("the resume payload is not valid"),
         "{err}"
@@ -211,7 +219,9 @@ async fn a_resume_that_stopped_half_way_is_finished_by_the_next_and_a_bad_payloa
     assert!(env.received().await.is_empty());
 
     let done = resume
-        .handle(&json!({"stopped_by": "budget:student-monthly"}))
+        .handle(&Invocation::new(
+            &json!({"stopped_by": "budget:student-monthly"}),
+        ))
         .await
         .unwrap();
     assert_eq!(done.started, 1, "found by its marker");

@@ -5,6 +5,7 @@ use guard::handlers::HandlerError;
 use guard::STOPPED_BY_TAG;
 
 use crate::harness::{Env, STOP};
+use guard::handlers::{Function, Invocation};
 
 const REGIONS: &str = "us-east-1,eu-west-1,ap-northeast-1";
 
@@ -25,7 +26,9 @@ async fn root_sign_in_without_mfa_alerts_subscribers() {
     let seeded = seed(&env).await;
     let root = env.root_guard(&[("REGIONS", REGIONS)]);
     let s = root
-        .handle(&sample_event("root-signin-no-mfa.json").unwrap(), None)
+        .handle(&Invocation::new(
+            &sample_event("root-signin-no-mfa.json").unwrap(),
+        ))
         .await
         .unwrap();
     assert!(s.alerted && s.urgent && !s.swept);
@@ -64,7 +67,9 @@ async fn stop_mode_from_an_untrusted_address_stops_tagged_instances_everywhere()
         ("ROOT_TRUSTED_CIDRS", "203.0.113.0/24"),
     ]);
     let s = root
-        .handle(&sample_event("root-signin-mfa.json").unwrap(), None)
+        .handle(&Invocation::new(
+            &sample_event("root-signin-mfa.json").unwrap(),
+        ))
         .await
         .unwrap();
     assert!(s.swept);
@@ -98,7 +103,9 @@ async fn stop_mode_from_a_trusted_address_or_a_failed_attempt_stops_nothing() {
         ("ROOT_TRUSTED_CIDRS", "203.0.113.0/24"),
     ]);
     let s = root
-        .handle(&sample_event("root-signin-trusted.json").unwrap(), None)
+        .handle(&Invocation::new(
+            &sample_event("root-signin-trusted.json").unwrap(),
+        ))
         .await
         .unwrap();
     assert!(s.alerted && s.trusted && !s.swept);
@@ -112,7 +119,9 @@ async fn stop_mode_from_a_trusted_address_or_a_failed_attempt_stops_nothing() {
         .contains("trusted network (203.0.113.0/24, from ROOT_TRUSTED_CIDRS)"));
 
     let s = root
-        .handle(&sample_event("root-signin-failure.json").unwrap(), None)
+        .handle(&Invocation::new(
+            &sample_event("root-signin-failure.json").unwrap(),
+        ))
         .await
         .unwrap();
     assert!(s.alerted && s.urgent && !s.swept);
@@ -122,10 +131,9 @@ async fn stop_mode_from_a_trusted_address_or_a_failed_attempt_stops_nothing() {
     );
 
     let s = root
-        .handle(
+        .handle(&Invocation::new(
             &sample_event("root-api-create-access-key.json").unwrap(),
-            None,
-        )
+        ))
         .await
         .unwrap();
     assert!(s.alerted && !s.swept, "API calls alert but never sweep");
@@ -145,7 +153,9 @@ async fn iam_user_sign_in_sends_nothing_and_malformed_events_fail_clearly() {
     let env = Env::start().await;
     let root = env.root_guard(&[("REGIONS", "us-east-1"), ("ROOT_LOGIN_ACTION", "stop")]);
     let s = root
-        .handle(&sample_event("iam-user-signin.json").unwrap(), None)
+        .handle(&Invocation::new(
+            &sample_event("iam-user-signin.json").unwrap(),
+        ))
         .await
         .unwrap();
     assert!(!s.alerted);
@@ -159,10 +169,9 @@ async fn iam_user_sign_in_sends_nothing_and_malformed_events_fail_clearly() {
     );
 
     let err = root
-        .handle(
+        .handle(&Invocation::new(
             &serde_json::json!({"source": "aws.signin", "detail": "oops"}),
-            None,
-        )
+        ))
         .await
         .unwrap_err();
     assert!(
@@ -176,10 +185,9 @@ async fn iam_user_sign_in_sends_nothing_and_malformed_events_fail_clearly() {
 async fn missing_fields_still_alert() {
     let env = Env::start().await;
     let root = env.root_guard(&[("REGIONS", "us-east-1")]);
-    root.handle(
+    root.handle(&Invocation::new(
         &sample_event("root-signin-missing-fields.json").unwrap(),
-        None,
-    )
+    ))
     .await
     .unwrap();
     let m = env.one_message().await;

@@ -2,9 +2,10 @@
 //! with Cost Explorer results set through moto's API.
 
 use emulator::{sample_event, sdk_config_for, set_cost_by_service};
+use guard::aws::fleet::Fleet;
+use guard::domain::config::StopOnOverspendConfig;
 use guard::handlers::spend_watch::SpendWatch;
 use guard::handlers::stop_on_overspend::StopOnOverspend;
-use guard::handlers::Sweeper;
 use guard::STOPPED_BY_TAG;
 
 use crate::harness::{Env, STOP};
@@ -14,6 +15,7 @@ const TODAY: time::Date = time::macros::date!(2026 - 11 - 22);
 
 /// The demo's sample costs (a zero-cost service is left out of reports; see the spend unit tests).
 use emulator::SAMPLE_COSTS as SERVICES;
+use guard::handlers::{Function, Invocation};
 
 fn watch(env: &Env, limit: &str) -> SpendWatch {
     env.spend_watch(
@@ -47,7 +49,7 @@ async fn over_the_limit_stops_tagged_instances_everywhere_and_names_the_top_serv
     .unwrap();
     let w = watch(&env, "500");
     let s = w
-        .handle(&sample_event("scheduled.json").unwrap(), None, TODAY)
+        .handle(&Invocation::new(&sample_event("scheduled.json").unwrap()).on(TODAY))
         .await
         .expect("clean sweep");
     assert_eq!(s.verdict, "stop");
@@ -100,7 +102,7 @@ async fn under_the_limit_sends_nothing_and_stops_nothing() {
     .unwrap();
     let w = watch(&env, "2000");
     let s = w
-        .handle(&sample_event("scheduled.json").unwrap(), None, TODAY)
+        .handle(&Invocation::new(&sample_event("scheduled.json").unwrap()).on(TODAY))
         .await
         .unwrap();
     assert_eq!(s.verdict, "quiet");
@@ -157,9 +159,9 @@ async fn cost_explorer_failure_still_stops_everything_and_says_spend_was_unavail
     let tagged = seed(&env).await;
     // Cost Explorer behind a closed port: every request fails to connect.
     let dead = sdk_config_for("http://127.0.0.1:9").await;
-    let config = env.config(&[("REGIONS", REGIONS)]);
+    let config: StopOnOverspendConfig = env.config(&[("REGIONS", REGIONS)]);
     let guard = StopOnOverspend::with_parts(
-        Sweeper::new(&config, &env.sdk),
+        Fleet::new(&config.sweep.accounts, &config.sweep.regions, &env.sdk),
         aws_sdk_sns::Client::new(&env.sdk),
         Some(guard::aws::costexplorer::client(&dead)),
         config,

@@ -9,6 +9,7 @@ use guard::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 use serde_json::{json, Value};
 
 use crate::harness::{Env, STOP};
+use guard::handlers::{Function, Invocation};
 
 const QUARANTINE: &str = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3";
 
@@ -213,7 +214,11 @@ async fn an_untrusted_costly_launch_is_stopped_in_its_region_exempt_tag_and_stop
     let tripwire = env.tripwire(&[("RESUME_FUNCTION_NAME", "cg-resume")]);
 
     let s = tripwire
-        .handle(&run_instances("sa-east-1", &hijacked, "p3.2xlarge"))
+        .handle(&Invocation::new(&run_instances(
+            "sa-east-1",
+            &hijacked,
+            "p3.2xlarge",
+        )))
         .await
         .unwrap();
     assert_eq!(s.action, "stopped");
@@ -252,7 +257,7 @@ async fn an_untrusted_costly_launch_is_stopped_in_its_region_exempt_tag_and_stop
     let mut v = emulator::sample_event("tripwire-create-fleet.json").unwrap();
     v["detail"]["responseElements"]["CreateFleetResponse"]["fleetInstanceSet"]["item"]
         ["instanceIds"] = json!({ "item": fleet });
-    let s = tripwire.handle(&v).await.unwrap();
+    let s = tripwire.handle(&Invocation::new(&v)).await.unwrap();
     assert_eq!(s.stopped, fleet);
     for id in &fleet {
         assert_eq!(state(&env, "eu-west-1", id).await, "stopped");
@@ -273,7 +278,11 @@ async fn trusted_cheap_and_service_launches_keep_running() {
         "arn:aws:iam::123456789012:user/ci-*",
     )]);
     let s = trusted
-        .handle(&run_instances("sa-east-1", &gpu, "p3.2xlarge"))
+        .handle(&Invocation::new(&run_instances(
+            "sa-east-1",
+            &gpu,
+            "p3.2xlarge",
+        )))
         .await
         .unwrap();
     assert_eq!((s.action.as_str(), s.urgent), ("alerted", false));
@@ -287,7 +296,7 @@ async fn trusted_cheap_and_service_launches_keep_running() {
     let tripwire = env.tripwire(&[]);
     let asg = hijack(&env, "us-east-1", 1, "g5.xlarge").await;
     let s = tripwire
-        .handle(
+        .handle(&Invocation::new(
             &emulator::launch_event(
                 "tripwire-autoscaling-launch.json",
                 "us-east-1",
@@ -295,7 +304,7 @@ async fn trusted_cheap_and_service_launches_keep_running() {
                 "g5.xlarge",
             )
             .unwrap(),
-        )
+        ))
         .await
         .unwrap();
     assert_eq!(s.action, "alerted");
@@ -311,7 +320,7 @@ async fn trusted_cheap_and_service_launches_keep_running() {
         .as_object_mut()
         .unwrap()
         .remove("tagSpecificationSet");
-    let s = tripwire.handle(&plain).await.unwrap();
+    let s = tripwire.handle(&Invocation::new(&plain)).await.unwrap();
     assert_eq!(s.action, "quiet");
     assert!(
         env.received().await.is_empty(),
@@ -320,7 +329,11 @@ async fn trusted_cheap_and_service_launches_keep_running() {
     // The same cheap launch tagged cost-guard-exempt hides from the budget
     // sweep: not stopped, but reported.
     let s = tripwire
-        .handle(&run_instances("sa-east-1", &cheap, "t3.micro"))
+        .handle(&Invocation::new(&run_instances(
+            "sa-east-1",
+            &cheap,
+            "t3.micro",
+        )))
         .await
         .unwrap();
     assert_eq!((s.action.as_str(), s.urgent), ("alerted", true));
@@ -340,7 +353,11 @@ async fn trusted_cheap_and_service_launches_keep_running() {
     // A region outside TRIPWIRE_ALLOWED_REGIONS stops even the cheap one.
     let allowed = env.tripwire(&[("TRIPWIRE_ALLOWED_REGIONS", "us-east-1,eu-west-1")]);
     let s = allowed
-        .handle(&run_instances("sa-east-1", &cheap, "t3.micro"))
+        .handle(&Invocation::new(&run_instances(
+            "sa-east-1",
+            &cheap,
+            "t3.micro",
+        )))
         .await
         .unwrap();
     assert_eq!(s.stopped, cheap);
@@ -365,7 +382,7 @@ async fn a_stamped_instance_started_by_someone_is_stopped_again_but_a_resume_is_
         .send()
         .await
         .unwrap();
-    let s = tripwire.handle(&started).await.unwrap();
+    let s = tripwire.handle(&Invocation::new(&started)).await.unwrap();
     assert_eq!(s.stopped, std::slice::from_ref(&id));
     assert_eq!(state(&env, "us-east-1", &id).await, "stopped");
     let m = env.one_message().await;
@@ -381,7 +398,7 @@ async fn a_stamped_instance_started_by_someone_is_stopped_again_but_a_resume_is_
     // says why; the owner names it.
     let everything = env
         .resume(&[("REGIONS", "us-east-1")])
-        .handle(&json!({}))
+        .handle(&Invocation::new(&json!({})))
         .await
         .unwrap();
     assert_eq!(
@@ -398,13 +415,15 @@ async fn a_stamped_instance_started_by_someone_is_stopped_again_but_a_resume_is_
     // The owner resumes it: the stamp goes first, so its start is left alone.
     let resumed = env
         .resume(&[("REGIONS", "us-east-1")])
-        .handle(&json!({"stopped_by": "tripwire:StartInstances"}))
+        .handle(&Invocation::new(
+            &json!({"stopped_by": "tripwire:StartInstances"}),
+        ))
         .await
         .unwrap();
     assert_eq!(resumed.started, 1, "{resumed:?}");
     env.received().await;
     assert_eq!(state(&env, "us-east-1", &id).await, "running");
-    let s = tripwire.handle(&started).await.unwrap();
+    let s = tripwire.handle(&Invocation::new(&started)).await.unwrap();
     assert_eq!(s.action, "quiet", "{s:?}");
     assert_eq!(state(&env, "us-east-1", &id).await, "running");
     assert!(env.received().await.is_empty());
@@ -414,7 +433,11 @@ async fn a_stamped_instance_started_by_someone_is_stopped_again_but_a_resume_is_
 async fn a_spot_request_is_followed_to_its_instances() {
     let env = Env::start().await;
     let (_, _, v) = spot_request(&env, 2, "persistent").await;
-    let s = env.tripwire(&[]).handle(&v).await.unwrap();
+    let s = env
+        .tripwire(&[])
+        .handle(&Invocation::new(&v))
+        .await
+        .unwrap();
     assert_eq!(s.stopped.len(), 1, "{s:?}");
     assert_eq!(state(&env, "us-west-2", &s.stopped[0]).await, "stopped");
 }
@@ -427,7 +450,11 @@ async fn a_guardduty_crypto_finding_stops_its_instance() {
         .remove(0);
     let mut v = emulator::sample_event("guardduty-crypto-finding.json").unwrap();
     v["detail"]["resource"]["instanceDetails"]["instanceId"] = json!(miner);
-    let s = env.tripwire(&[]).handle(&v).await.unwrap();
+    let s = env
+        .tripwire(&[])
+        .handle(&Invocation::new(&v))
+        .await
+        .unwrap();
     assert_eq!(s.stopped, std::slice::from_ref(&miner));
     let row = env.row("eu-west-1", &miner).await;
     assert_eq!(row.state, "stopped");
@@ -445,7 +472,7 @@ async fn refused_launches_alert_mode_and_malformed_events_change_nothing() {
     let gpu = hijack(&env, "ap-south-1", 2, "p4d.24xlarge").await;
     let tripwire = env.tripwire(&[]);
     let refused = emulator::sample_event("tripwire-run-instances-failed.json").unwrap();
-    let s = tripwire.handle(&refused).await.unwrap();
+    let s = tripwire.handle(&Invocation::new(&refused)).await.unwrap();
     assert!(s.stopped.is_empty());
     assert_eq!(
         env.one_message().await.subject,
@@ -454,7 +481,10 @@ async fn refused_launches_alert_mode_and_malformed_events_change_nothing() {
 
     let alert_only = env.tripwire(&[("TRIPWIRE_ACTION", "alert")]);
     let launched = run_instances("ap-south-1", &gpu, "p4d.24xlarge");
-    let s = alert_only.handle(&launched).await.unwrap();
+    let s = alert_only
+        .handle(&Invocation::new(&launched))
+        .await
+        .unwrap();
     assert_eq!((s.action.as_str(), s.urgent), ("alerted", true));
     assert!(env
         .one_message()
@@ -463,7 +493,7 @@ async fn refused_launches_alert_mode_and_malformed_events_change_nothing() {
         .contains("TRIPWIRE_ACTION=alert"));
 
     let dry = env.tripwire(&[("DRY_RUN", "true")]);
-    let s = dry.handle(&launched).await.unwrap();
+    let s = dry.handle(&Invocation::new(&launched)).await.unwrap();
     assert_eq!(s.stopped, gpu, "what it would stop");
     assert!(env
         .one_message()
@@ -475,7 +505,7 @@ async fn refused_launches_alert_mode_and_malformed_events_change_nothing() {
         json!("RunInstances"),
         json!({"source": "aws.ec2", "detail": {"eventSource": "ec2.amazonaws.com", "eventName": "RunInstances"}}),
     ] {
-        let err = tripwire.handle(&bad).await.unwrap_err();
+        let err = tripwire.handle(&Invocation::new(&bad)).await.unwrap_err();
         assert!(matches!(err, HandlerError::Malformed(_)), "{err:?}");
     }
     assert!(env.received().await.is_empty());
@@ -507,7 +537,11 @@ async fn the_quarantine_attaches_exactly_the_compromised_key_policy() {
 
     let gpu = hijack(&env, "sa-east-1", 1, "p3.2xlarge").await;
     tripwire
-        .handle(&run_instances("sa-east-1", &gpu, "p3.2xlarge"))
+        .handle(&Invocation::new(&run_instances(
+            "sa-east-1",
+            &gpu,
+            "p3.2xlarge",
+        )))
         .await
         .unwrap();
     assert_eq!(attached(&iam, "user", "ci-deployer").await, [QUARANTINE]);
@@ -525,7 +559,7 @@ async fn the_quarantine_attaches_exactly_the_compromised_key_policy() {
     v["detail"]["userIdentity"] = emulator::sample_event("tripwire-start-instances.json").unwrap()
         ["detail"]["userIdentity"]
         .clone();
-    tripwire.handle(&v).await.unwrap();
+    tripwire.handle(&Invocation::new(&v)).await.unwrap();
     assert_eq!(attached(&iam, "role", "contractor").await, [QUARANTINE]);
     env.received().await;
 }
@@ -540,18 +574,14 @@ async fn a_start_ec2_cannot_describe_is_reported_at_once_and_stopped_on_the_retr
     let gpu = run(&env, "us-east-1", 1, "p3.2xlarge", false, &[]).await;
     let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
     let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
-    let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(
-        &env.config(&[]),
-        guard::domain::config::TripwireConfig::from_lookup(|n| {
-            (n == "TRIPWIRE_MARKS_TABLE").then(|| emulator::MARKS_TABLE.to_string())
-        })
-        .unwrap(),
-        &sdk,
-    );
+    let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(env.config(&[]), &sdk);
     proxy.inject(FaultRule::always("us-east-1", Fault::Status(500)).on_action("DescribeInstances"));
     let started = start_instances("us-east-1", &gpu);
 
-    let err = tripwire.handle(&started).await.unwrap_err();
+    let err = tripwire
+        .handle(&Invocation::new(&started))
+        .await
+        .unwrap_err();
     assert!(matches!(err, HandlerError::Incomplete { .. }), "{err}");
     let m = env.one_message().await;
     assert!(m.subject.starts_with("URGENT"), "{}", m.subject);
@@ -563,7 +593,7 @@ async fn a_start_ec2_cannot_describe_is_reported_at_once_and_stopped_on_the_retr
     assert_eq!(state(&env, "us-east-1", &gpu[0]).await, "running");
 
     proxy.clear_faults();
-    let s = tripwire.handle(&started).await.unwrap();
+    let s = tripwire.handle(&Invocation::new(&started)).await.unwrap();
     assert_eq!(s.stopped, gpu);
     assert_eq!(state(&env, "us-east-1", &gpu[0]).await, "stopped");
     env.one_message().await;
@@ -592,7 +622,10 @@ async fn a_finding_never_stops_an_exempt_instance_nor_turns_stop_protection_off(
     )
     .await
     .remove(0);
-    let s = tripwire.handle(&finding(&web)).await.unwrap();
+    let s = tripwire
+        .handle(&Invocation::new(&finding(&web)))
+        .await
+        .unwrap();
     assert_eq!((s.action.as_str(), s.urgent), ("alerted", true), "{s:?}");
     assert!(s.stopped.is_empty());
     assert_eq!(state(&env, "eu-west-1", &web).await, "running");
@@ -615,7 +648,10 @@ async fn a_finding_never_stops_an_exempt_instance_nor_turns_stop_protection_off(
     let db = run(&env, "eu-west-1", 1, "r5.large", true, &[])
         .await
         .remove(0);
-    let s = tripwire.handle(&finding(&db)).await.unwrap();
+    let s = tripwire
+        .handle(&Invocation::new(&finding(&db)))
+        .await
+        .unwrap();
     assert!(s.stopped.is_empty(), "{s:?}");
     assert_eq!(state(&env, "eu-west-1", &db).await, "running");
     assert!(
@@ -633,7 +669,7 @@ async fn a_finding_never_stops_an_exempt_instance_nor_turns_stop_protection_off(
     );
     // An id EC2 does not know: nothing to stop, said so.
     let s = tripwire
-        .handle(&finding("i-0123456789abcdef0"))
+        .handle(&Invocation::new(&finding("i-0123456789abcdef0")))
         .await
         .unwrap();
     assert_eq!(s.action, "alerted");
@@ -654,7 +690,7 @@ async fn a_start_stops_only_what_it_started_and_keeps_the_owners_stop_protection
     let mut already = start_instances("us-east-1", std::slice::from_ref(&gpu));
     already["detail"]["responseElements"]["instancesSet"]["items"][0]["previousState"] =
         json!({"code": 16, "name": "running"});
-    let s = tripwire.handle(&already).await.unwrap();
+    let s = tripwire.handle(&Invocation::new(&already)).await.unwrap();
     assert_eq!(s.action, "quiet", "{s:?}");
     assert_eq!(state(&env, "us-east-1", &gpu).await, "running");
     assert!(protected(&env, "us-east-1", &gpu).await);
@@ -663,7 +699,10 @@ async fn a_start_stops_only_what_it_started_and_keeps_the_owners_stop_protection
     // Stopped before, started by someone not trusted: the stop is tried, the
     // owner's stop protection is left on, and the alert says what to do.
     let s = tripwire
-        .handle(&start_instances("us-east-1", std::slice::from_ref(&gpu)))
+        .handle(&Invocation::new(&start_instances(
+            "us-east-1",
+            std::slice::from_ref(&gpu),
+        )))
         .await
         .unwrap();
     assert!(s.stopped.is_empty(), "{s:?}");
@@ -694,7 +733,10 @@ async fn a_start_stops_only_what_it_started_and_keeps_the_owners_stop_protection
         .await
         .unwrap();
     let s = tripwire
-        .handle(&start_instances("us-east-1", std::slice::from_ref(&gpu)))
+        .handle(&Invocation::new(&start_instances(
+            "us-east-1",
+            std::slice::from_ref(&gpu),
+        )))
         .await
         .unwrap();
     assert_eq!(s.stopped, std::slice::from_ref(&gpu));
@@ -722,7 +764,7 @@ async fn only_the_stacks_own_resume_role_is_trusted_by_its_unique_id() {
         "cost-guard-ResumeRole-1A2B3C",
         &resume_id,
     );
-    let s = tripwire.handle(&by_resume).await.unwrap();
+    let s = tripwire.handle(&Invocation::new(&by_resume)).await.unwrap();
     assert!(s.stopped.is_empty(), "{s:?}");
     assert_eq!(state(&env, "us-east-1", &gpu[0]).await, "running");
     let m = env.one_message().await;
@@ -739,7 +781,7 @@ async fn only_the_stacks_own_resume_role_is_trusted_by_its_unique_id() {
         "cost-guard-member",
         &fake_id,
     );
-    let s = tripwire.handle(&by_fake).await.unwrap();
+    let s = tripwire.handle(&Invocation::new(&by_fake)).await.unwrap();
     assert_eq!(s.stopped, &gpu[1..]);
     assert_eq!(state(&env, "us-east-1", &gpu[1]).await, "stopped");
     env.one_message().await;
@@ -751,7 +793,7 @@ async fn only_the_stacks_own_resume_role_is_trusted_by_its_unique_id() {
         "cost-guard-ResumeRole-1A2B3C",
         &fake_id,
     );
-    let s = tripwire.handle(&again).await.unwrap();
+    let s = tripwire.handle(&Invocation::new(&again)).await.unwrap();
     assert_eq!(s.stopped, &gpu[..1]);
     env.one_message().await;
 }
@@ -815,7 +857,10 @@ async fn a_fleet_with_nothing_running_is_watched_and_what_it_launches_later_is_s
     let mut created = emulator::sample_event("tripwire-create-fleet-maintain.json").unwrap();
     created["detail"]["responseElements"]["CreateFleetResponse"]["fleetId"] = json!(hijacker);
 
-    let err = tripwire.handle(&created).await.unwrap_err();
+    let err = tripwire
+        .handle(&Invocation::new(&created))
+        .await
+        .unwrap_err();
     assert!(matches!(err, HandlerError::Incomplete { .. }), "{err}");
     let m = env.one_message().await;
     assert!(
@@ -850,7 +895,10 @@ async fn a_fleet_with_nothing_running_is_watched_and_what_it_launches_later_is_s
         .unwrap_or_default();
     assert!(mark.ends_with("user/ci-deployer"), "{mark:?}");
     // Lambda's retry of the same event: still nothing, no second alert.
-    let err = tripwire.handle(&created).await.unwrap_err();
+    let err = tripwire
+        .handle(&Invocation::new(&created))
+        .await
+        .unwrap_err();
     assert!(matches!(err, HandlerError::Incomplete { .. }), "{err}");
     assert!(env.received().await.is_empty());
 
@@ -872,7 +920,7 @@ async fn a_fleet_with_nothing_running_is_watched_and_what_it_launches_later_is_s
         "arn:aws:ec2:eu-west-1:123456789012:fleet/{hijacker}"
     )]);
     changed["detail"]["instance-id"] = json!(later[0]);
-    let s = tripwire.handle(&changed).await.unwrap();
+    let s = tripwire.handle(&Invocation::new(&changed)).await.unwrap();
     assert_eq!(s.stopped, &later[..1]);
     let row = env.row("eu-west-1", &later[0]).await;
     assert_eq!(row.state, "stopped");
@@ -899,7 +947,7 @@ async fn a_fleet_with_nothing_running_is_watched_and_what_it_launches_later_is_s
     by_fleet["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = json!(
         "arn:aws:iam::123456789012:role/aws-service-role/ec2fleet.amazonaws.com/AWSServiceRoleForEC2Fleet"
     );
-    let s = tripwire.handle(&by_fleet).await.unwrap();
+    let s = tripwire.handle(&Invocation::new(&by_fleet)).await.unwrap();
     assert_eq!(s.stopped, &later[1..]);
     env.one_message().await;
 
@@ -907,7 +955,10 @@ async fn a_fleet_with_nothing_running_is_watched_and_what_it_launches_later_is_s
     // again, nobody is told yet.
     let mut unknown = changed.clone();
     unknown["detail"]["instance-id"] = json!("i-0123456789abcdef0");
-    let err = tripwire.handle(&unknown).await.unwrap_err();
+    let err = tripwire
+        .handle(&Invocation::new(&unknown))
+        .await
+        .unwrap_err();
     assert!(matches!(err, HandlerError::Incomplete { .. }), "{err}");
     assert!(env.received().await.is_empty());
 
@@ -937,7 +988,7 @@ async fn a_fleet_with_nothing_running_is_watched_and_what_it_launches_later_is_s
     .await;
     changed["resources"] = json!([format!("arn:aws:ec2:eu-west-1:123456789012:fleet/{owners}")]);
     changed["detail"]["instance-id"] = json!(mine[0]);
-    let s = tripwire.handle(&changed).await.unwrap();
+    let s = tripwire.handle(&Invocation::new(&changed)).await.unwrap();
     assert_eq!(s.action, "quiet", "{s:?}");
     assert_eq!(state(&env, "eu-west-1", &mine[0]).await, "running");
     assert!(env.received().await.is_empty());
@@ -950,7 +1001,7 @@ async fn a_fleet_with_nothing_running_is_watched_and_what_it_launches_later_is_s
     cheap["detail"]["requestParameters"]["CreateFleetRequest"]["LaunchTemplateConfigs"]
         ["Overrides"]["InstanceType"] = json!("t3.micro");
     cheap["detail"]["responseElements"]["CreateFleetResponse"]["fleetId"] = json!(owners);
-    let s = tripwire.handle(&cheap).await.unwrap();
+    let s = tripwire.handle(&Invocation::new(&cheap)).await.unwrap();
     assert_eq!(s.action, "quiet", "{s:?}");
     let costly = run(
         &env,
@@ -962,7 +1013,7 @@ async fn a_fleet_with_nothing_running_is_watched_and_what_it_launches_later_is_s
     )
     .await;
     changed["detail"]["instance-id"] = json!(costly[0]);
-    let s = tripwire.handle(&changed).await.unwrap();
+    let s = tripwire.handle(&Invocation::new(&changed)).await.unwrap();
     assert_eq!(s.stopped, costly, "{s:?}");
     env.one_message().await;
 }
@@ -973,7 +1024,11 @@ async fn a_fleet_with_nothing_running_is_watched_and_what_it_launches_later_is_s
 async fn a_one_time_spot_instance_is_reported_with_the_commands_never_stopped() {
     let env = Env::start().await;
     let (request, instance, v) = spot_request(&env, 1, "one-time").await;
-    let s = env.tripwire(&[]).handle(&v).await.unwrap();
+    let s = env
+        .tripwire(&[])
+        .handle(&Invocation::new(&v))
+        .await
+        .unwrap();
     assert!(s.stopped.is_empty(), "{s:?}");
     assert_eq!(state(&env, "us-west-2", &instance).await, "running");
     let m = env.one_message().await;
@@ -1000,7 +1055,11 @@ async fn a_one_time_spot_instance_is_reported_with_the_commands_never_stopped() 
         json!(request);
     run["detail"]["responseElements"]["instancesSet"]["items"][0]["instanceLifecycle"] =
         json!("spot");
-    let s = env.tripwire(&[]).handle(&run).await.unwrap();
+    let s = env
+        .tripwire(&[])
+        .handle(&Invocation::new(&run))
+        .await
+        .unwrap();
     assert!(s.stopped.is_empty(), "{s:?}");
     assert_eq!(state(&env, "us-west-2", &instance).await, "running");
     assert!(env
@@ -1033,7 +1092,7 @@ async fn the_quarantine_spares_a_services_role_and_another_accounts_principal() 
         &deploy,
     );
     v["detail"]["userIdentity"]["invokedBy"] = json!("cloudformation.amazonaws.com");
-    let s = tripwire.handle(&v).await.unwrap();
+    let s = tripwire.handle(&Invocation::new(&v)).await.unwrap();
     assert_eq!(s.stopped, gpu, "the launch still stops");
     assert!(attached(&iam, "role", "cfn-deploy").await.is_empty());
     let m = env.one_message().await;
@@ -1054,7 +1113,7 @@ async fn the_quarantine_spares_a_services_role_and_another_accounts_principal() 
     let mut v = run_instances("us-east-1", &more, "p3.2xlarge");
     v["detail"]["userIdentity"]["arn"] = json!("arn:aws:iam::222222222222:user/ci-deployer");
     v["detail"]["userIdentity"]["accountId"] = json!("222222222222");
-    let s = tripwire.handle(&v).await.unwrap();
+    let s = tripwire.handle(&Invocation::new(&v)).await.unwrap();
     assert_eq!(s.stopped, more);
     assert!(attached(&iam, "user", "ci-deployer").await.is_empty());
     assert!(env
@@ -1081,7 +1140,7 @@ async fn an_event_from_an_account_the_guard_does_not_cover_changes_nothing() {
         run_instances("sa-east-1", &gpu, "p3.2xlarge"),
         "222222222222",
     );
-    let s = tripwire.handle(&foreign).await.unwrap();
+    let s = tripwire.handle(&Invocation::new(&foreign)).await.unwrap();
     assert_eq!(s.action, "ignored", "{s:?}");
     assert!(
         s.why
@@ -1098,14 +1157,28 @@ async fn an_event_from_an_account_the_guard_does_not_cover_changes_nothing() {
     finding["detail"]["region"] = json!("sa-east-1");
     finding["detail"]["accountId"] = json!("222222222222");
     finding["account"] = json!("222222222222");
-    assert_eq!(tripwire.handle(&finding).await.unwrap().action, "ignored");
+    assert_eq!(
+        tripwire
+            .handle(&Invocation::new(&finding))
+            .await
+            .unwrap()
+            .action,
+        "ignored"
+    );
     let mut nameless = run_instances("sa-east-1", &gpu, "p3.2xlarge");
     nameless.as_object_mut().unwrap().remove("account");
     nameless["detail"]
         .as_object_mut()
         .unwrap()
         .remove("recipientAccountId");
-    assert_eq!(tripwire.handle(&nameless).await.unwrap().action, "ignored");
+    assert_eq!(
+        tripwire
+            .handle(&Invocation::new(&nameless))
+            .await
+            .unwrap()
+            .action,
+        "ignored"
+    );
     assert_eq!(state(&env, "sa-east-1", &gpu[0]).await, "running");
     assert!(env.received().await.is_empty());
 }
@@ -1117,7 +1190,11 @@ async fn an_event_from_an_account_the_guard_does_not_cover_changes_nothing() {
 async fn enabling_a_region_is_reported_with_the_forwarder_command() {
     let env = Env::start().await;
     let enabled = emulator::sample_event("tripwire-enable-region.json").unwrap();
-    let s = env.tripwire(&[]).handle(&enabled).await.unwrap();
+    let s = env
+        .tripwire(&[])
+        .handle(&Invocation::new(&enabled))
+        .await
+        .unwrap();
     assert_eq!((s.action.as_str(), s.urgent), ("alerted", true));
     let m = env.one_message().await;
     assert_eq!(
@@ -1133,7 +1210,7 @@ async fn enabling_a_region_is_reported_with_the_forwarder_command() {
         "TRIPWIRE_TRUSTED_PRINCIPALS",
         "arn:aws:iam::123456789012:user/ci-deployer",
     )]);
-    let s = trusted.handle(&enabled).await.unwrap();
+    let s = trusted.handle(&Invocation::new(&enabled)).await.unwrap();
     assert_eq!((s.action.as_str(), s.urgent), ("alerted", false));
     assert!(env
         .one_message()
@@ -1151,7 +1228,9 @@ async fn writes_of_the_guards_tags_are_reported_unless_the_guard_made_them() {
     let sweep_id = role(&env, "cost-guard-SweepRole-9Z8Y").await;
     let tripwire = env.tripwire(&[("TRIPWIRE_GUARD_ROLE_IDS", &sweep_id)]);
     let s = tripwire
-        .handle(&emulator::sample_event("tripwire-exempt-tag-added.json").unwrap())
+        .handle(&Invocation::new(
+            &emulator::sample_event("tripwire-exempt-tag-added.json").unwrap(),
+        ))
         .await
         .unwrap();
     assert_eq!((s.action.as_str(), s.urgent), ("alerted", true), "{s:?}");
@@ -1170,7 +1249,9 @@ async fn writes_of_the_guards_tags_are_reported_unless_the_guard_made_them() {
         assert!(m.body.contains(want), "missing {want:?} in\n{}", m.body);
     }
     let s = tripwire
-        .handle(&emulator::sample_event("tripwire-stamp-removed.json").unwrap())
+        .handle(&Invocation::new(
+            &emulator::sample_event("tripwire-stamp-removed.json").unwrap(),
+        ))
         .await
         .unwrap();
     assert!(s.urgent);
@@ -1186,7 +1267,14 @@ async fn writes_of_the_guards_tags_are_reported_unless_the_guard_made_them() {
         "cost-guard-SweepRole-9Z8Y",
         &sweep_id,
     );
-    assert_eq!(tripwire.handle(&stamped).await.unwrap().action, "quiet");
+    assert_eq!(
+        tripwire
+            .handle(&Invocation::new(&stamped))
+            .await
+            .unwrap()
+            .action,
+        "quiet"
+    );
     assert!(env.received().await.is_empty());
 }
 
@@ -1200,16 +1288,9 @@ async fn a_request_that_cannot_be_remembered_fails_the_invocation() {
     let (_, instance, v) = spot_request(&env, 1, "persistent").await;
     let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
     let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
-    let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(
-        &env.config(&[]),
-        guard::domain::config::TripwireConfig::from_lookup(|n| {
-            (n == "TRIPWIRE_MARKS_TABLE").then(|| emulator::MARKS_TABLE.to_string())
-        })
-        .unwrap(),
-        &sdk,
-    );
+    let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(env.config(&[]), &sdk);
     proxy.inject(FaultRule::always("us-east-1", Fault::Status(500)).on_action("PutItem"));
-    let err = tripwire.handle(&v).await.unwrap_err();
+    let err = tripwire.handle(&Invocation::new(&v)).await.unwrap_err();
     assert!(
         matches!(&err, HandlerError::Incomplete { detail, .. } if detail.contains("could not be remembered")),
         "{err}"

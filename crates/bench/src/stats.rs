@@ -2,6 +2,9 @@
 //! against the emulator, and each function binary's start-up time until it
 //! first asks the Lambda runtime API for an event.
 
+use guard::domain::config::{RootLoginAlertConfig, Settings};
+use guard::handlers::root_login_alert::RootLoginAlert;
+use guard::handlers::{Function, Invocation};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -52,24 +55,20 @@ pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// Times `RootLoginAlert::handle` from the event to the published alert, `runs` times.
+/// Times root-login-alert's `handle` from the event to the published alert, `runs` times.
 pub async fn root_alert(runs: usize) -> Result<Stats, Error> {
     let moto = Moto::start()?;
     let sdk = moto.sdk_config().await;
     let (topic, inbox) = emulator::notify_topic(&sdk, "bench-notify").await?;
     let vars: HashMap<String, String> = [("NOTIFY_TOPIC_ARN".to_string(), topic)].into();
-    let handler = guard::handlers::root_login_alert::RootLoginAlert::new(
-        &guard::domain::config::Config::from_map(&vars)?,
-        guard::domain::config::RootConfig::from_lookup(|_| None)?,
-        &sdk,
-    );
+    let handler = RootLoginAlert::new(RootLoginAlertConfig::from_map(&vars)?, &sdk);
     let event = emulator::sample_event("root-signin-no-mfa.json")?;
     // One warm-up: connection set-up is a cold-start cost, measured separately.
-    handler.handle(&event, None).await?;
+    handler.handle(&Invocation::new(&event)).await?;
     let mut samples = Vec::with_capacity(runs);
     for _ in 0..runs {
         let start = Instant::now();
-        let summary = handler.handle(&event, None).await?;
+        let summary = handler.handle(&Invocation::new(&event)).await?;
         samples.push(start.elapsed());
         if !summary.alerted {
             return Err("the alert was not published".into());

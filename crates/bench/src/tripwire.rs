@@ -6,6 +6,9 @@
 //! account of an organization, which the tripwire reaches through its member
 //! role (`ACCOUNTS=organization`).
 
+use guard::domain::config::{LaunchTripwireConfig, Settings};
+use guard::handlers::launch_tripwire::LaunchTripwire;
+use guard::handlers::{Function, Invocation};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -223,13 +226,9 @@ async fn warm(s: &Setup, at: Where, events: usize) -> Result<Case, Error> {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-    let handler = guard::handlers::launch_tripwire::LaunchTripwire::new(
-        &guard::domain::config::Config::from_map(&vars)?,
-        guard::domain::config::TripwireConfig::from_lookup(|n| vars.get(n).cloned())?,
-        &s.sdk,
-    );
+    let handler = LaunchTripwire::new(LaunchTripwireConfig::from_map(&vars)?, &s.sdk);
     // As Lambda hands it every invocation (the cold case's stub does too).
-    handler.learn_own_account("arn:aws:lambda:us-east-1:123456789012:function:bench");
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function:bench";
     let mut to_stop = Vec::with_capacity(events);
     let mut to_answer = Vec::with_capacity(events);
     let mut requests = BTreeMap::new();
@@ -238,7 +237,10 @@ async fn warm(s: &Setup, at: Where, events: usize) -> Result<Case, Error> {
         let (ids, event) = launch(s, at, region).await?;
         s.proxy.reset_log();
         let start = Instant::now();
-        let summary = handler.handle(&event).await.map_err(|e| e.to_string())?;
+        let summary = handler
+            .handle(&Invocation::new(&event).function_arn(arn))
+            .await
+            .map_err(|e| e.to_string())?;
         let answered = start.elapsed();
         let stop_at = s
             .proxy

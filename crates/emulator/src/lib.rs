@@ -18,7 +18,7 @@ use aws_sdk_ec2::types::{ResourceType, Tag as Ec2Tag, TagSpecification};
 use aws_sdk_rds::types::Tag as RdsTag;
 use aws_types::region::Region;
 use aws_types::SdkConfig;
-use guard::aws::sweep::{RegionClients, SdkClients};
+use guard::aws::accounts::{RegionClients, SdkClients};
 
 /// Account id moto uses.
 pub const ACCOUNT: &str = "123456789012";

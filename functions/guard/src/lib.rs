@@ -19,4 +19,4 @@ pub mod domain;
 #[cfg(feature = "aws")]
 pub mod handlers;
 
-pub use domain::outcome::{STOPPED_AT_TAG, STOPPED_BY_TAG};
+pub use domain::tags::{STOPPED_AT_TAG, STOPPED_BY_TAG};

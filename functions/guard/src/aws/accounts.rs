@@ -1,11 +1,377 @@
-//! The accounts of a sweep: the organization's list, the guard's own account
-//! id, and credentials in each member account through its member role.
+//! Reaching accounts and regions, for every function and the command line
+//! alike: the guard's own account id, the organization's list, credentials
+//! in each member account through the role member.yaml made there for the
+//! function (assumed once per account, role and cold start; the SDK assumes
+//! it again before the credentials expire), and the regions to act in.
+//!
+//! The guard's own account id comes from the function's ARN in Lambda's
+//! context when the runtime hands it in, else from one `GetCallerIdentity`
+//! per cold start.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_types::region::Region;
 use aws_types::SdkConfig;
 
-use crate::domain::accounts::{Account, ListedAccount};
+use crate::aws::{iam, regions};
+use crate::domain::accounts::{
+    member_role_advice, Account, AccountScope, AccountsConfig, EventAccount, ListedAccount,
+    MemberRole, Targets,
+};
+use crate::domain::arn::Arn;
+use crate::domain::config::RegionScope;
 use crate::domain::error::AwsError;
+use crate::domain::tripwire::GuardRoles;
+
+/// Builds the clients a region needs. Real functions use [`SdkClients`];
+/// fault tests hand in mocked clients per region.
+pub trait RegionClients: Send + Sync {
+    fn ec2(&self, region: &str) -> aws_sdk_ec2::Client;
+    fn rds(&self, region: &str) -> aws_sdk_rds::Client;
+}
+
+/// Per-region clients from one shared `SdkConfig` (one HTTP connection pool).
+#[derive(Clone)]
+pub struct SdkClients {
+    config: SdkConfig,
+}
+
+impl SdkClients {
+    pub fn new(config: SdkConfig) -> Self {
+        SdkClients { config }
+    }
+}
+
+impl RegionClients for SdkClients {
+    fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        let conf = aws_sdk_ec2::config::Builder::from(&self.config)
+            .region(Region::new(region.to_string()))
+            .build();
+        aws_sdk_ec2::Client::from_conf(conf)
+    }
+    fn rds(&self, region: &str) -> aws_sdk_rds::Client {
+        let conf = aws_sdk_rds::config::Builder::from(&self.config)
+            .region(Region::new(region.to_string()))
+            .build();
+        aws_sdk_rds::Client::from_conf(conf)
+    }
+}
+
+/// The accounts and regions a fleet operation covers.
+pub(crate) enum Coverage {
+    /// The guard's own account only (`ACCOUNTS=self`), in these regions.
+    OwnAccount(Vec<String>),
+    /// Several accounts: the guard's own id, and those to cover.
+    Accounts { own: String, targets: Targets },
+}
+
+/// One account's clients and regions, or why they cannot be had.
+pub(crate) type AccountClients = Result<(Arc<dyn RegionClients>, Vec<String>), String>;
+
+/// Which account an event is acted in, before any credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Located {
+    Own(String),
+    Member(String),
+}
+
+impl Located {
+    pub(crate) fn account(&self) -> &str {
+        match self {
+            Located::Own(a) | Located::Member(a) => a,
+        }
+    }
+}
+
+/// The credentials an event is acted on with.
+pub(crate) enum Access {
+    /// The guard's own account: the function's own clients.
+    Own,
+    /// A member account, with credentials of the function's member role.
+    Member {
+        account: String,
+        sdk: Box<SdkConfig>,
+    },
+}
+
+/// Why an event is not acted on.
+#[derive(Debug)]
+pub(crate) enum NoAccess {
+    /// The event is not the guard's: it comes from an account the guard does
+    /// not cover, or names none. Why, in a sentence.
+    NotCovered(String),
+    /// It is, but the account cannot be reached: what failed, and the fix.
+    Unreachable { account: String, why: String },
+}
+
+/// The guard's accounts, as one function reaches them: with its own clients
+/// in its own account, through `role` in every other.
+pub(crate) struct Accounts {
+    config: AccountsConfig,
+    regions: RegionScope,
+    role: MemberRole,
+    /// `None` with mocked clients: the guard's own account only.
+    sdk: Option<SdkConfig>,
+    clients: Arc<dyn RegionClients>,
+    /// Client in the function's own region, for `DescribeRegions`.
+    home_ec2: aws_sdk_ec2::Client,
+    own: tokio::sync::OnceCell<String>,
+    /// Member credentials, by account (the role is this function's).
+    members: tokio::sync::Mutex<HashMap<String, SdkConfig>>,
+    /// Each member account's guard roles, as member.yaml tagged them.
+    member_roles: tokio::sync::Mutex<HashMap<String, GuardRoles>>,
+}
+
+impl Accounts {
+    /// `role` is the member role this function assumes in other accounts.
+    pub(crate) fn new(
+        config: AccountsConfig,
+        regions: RegionScope,
+        role: MemberRole,
+        sdk: &SdkConfig,
+    ) -> Accounts {
+        Accounts {
+            config,
+            regions,
+            role,
+            sdk: Some(sdk.clone()),
+            clients: Arc::new(SdkClients::new(sdk.clone())),
+            home_ec2: aws_sdk_ec2::Client::new(sdk),
+            own: tokio::sync::OnceCell::new(),
+            members: tokio::sync::Mutex::default(),
+            member_roles: tokio::sync::Mutex::default(),
+        }
+    }
+
+    /// The guard's own account only, with the given clients (the SDK fault
+    /// tests hand in mocked ones).
+    pub(crate) fn own_only(
+        regions: RegionScope,
+        clients: Arc<dyn RegionClients>,
+        home_ec2: aws_sdk_ec2::Client,
+    ) -> Accounts {
+        Accounts {
+            config: AccountsConfig::default(),
+            regions,
+            role: MemberRole::Sweep,
+            sdk: None,
+            clients,
+            home_ec2,
+            own: tokio::sync::OnceCell::new(),
+            members: tokio::sync::Mutex::default(),
+            member_roles: tokio::sync::Mutex::default(),
+        }
+    }
+
+    pub(crate) fn config(&self) -> &AccountsConfig {
+        &self.config
+    }
+
+    /// The function's own clients.
+    pub(crate) fn own_clients(&self) -> &Arc<dyn RegionClients> {
+        &self.clients
+    }
+
+    /// The region the function runs in.
+    pub(crate) fn home_region(&self) -> String {
+        self.sdk
+            .as_ref()
+            .and_then(|s| s.region())
+            .map(|r| r.as_ref().to_string())
+            .unwrap_or_else(|| "us-east-1".into())
+    }
+
+    /// Learns the guard's own account from the function's ARN, which Lambda
+    /// hands every invocation (`arn:aws:lambda:REGION:ACCOUNT:function:NAME`),
+    /// so that no `GetCallerIdentity` is needed.
+    pub(crate) fn learn_own_account(&self, function_arn: &str) {
+        if let Some(account) = Arn::parse(function_arn).and_then(|a| a.account_id()) {
+            let _ = self.own.set(account.to_string());
+        }
+    }
+
+    /// The guard's own account, once known.
+    pub(crate) fn known_own_account(&self) -> Option<&str> {
+        self.own.get().map(String::as_str)
+    }
+
+    /// The guard's own account id, asked once per cold start.
+    pub(crate) async fn own_account(&self) -> Result<String, AwsError> {
+        let Some(sdk) = &self.sdk else {
+            return Err(AwsError::new(
+                "sts:GetCallerIdentity",
+                "NotConfigured",
+                "this function reaches its own account only",
+            ));
+        };
+        self.own.get_or_try_init(|| own_account(sdk)).await.cloned()
+    }
+
+    /// The accounts (and, for the guard's own account alone, the regions) to
+    /// cover for an alert that names `named`. Fails when they cannot be read.
+    pub(crate) async fn coverage(&self, named: Option<&[String]>) -> Result<Coverage, AwsError> {
+        let sdk = match &self.sdk {
+            Some(sdk) if !self.config.is_single() => sdk,
+            _ => {
+                return Ok(Coverage::OwnAccount(
+                    regions::resolve(&self.regions, &self.home_ec2).await?,
+                ))
+            }
+        };
+        let own = self.own_account().await?;
+        let organizations = aws_sdk_organizations::Client::new(sdk);
+        let listed = match &self.config.scope {
+            AccountScope::Organization => Some(list_organization(&organizations).await?),
+            // Names only: a guard outside the management account may not
+            // list the organization, and a list of ids needs no names.
+            AccountScope::List(_) => list_organization(&organizations)
+                .await
+                .inspect_err(|e| tracing::info!(error = %e, "account names unavailable"))
+                .ok(),
+            AccountScope::This => None,
+        };
+        let targets =
+            crate::domain::accounts::targets(&self.config, &own, listed.as_deref(), named);
+        Ok(Coverage::Accounts { own, targets })
+    }
+
+    /// The clients and regions of one account: the guard's own, or those of
+    /// its member role; or why they cannot be had.
+    pub(crate) async fn account_clients(&self, own: &str, account: &Account) -> AccountClients {
+        let clients: Arc<dyn RegionClients> = if account.id == own {
+            self.clients.clone()
+        } else {
+            Arc::new(SdkClients::new(self.member(&account.id).await?))
+        };
+        let regions = match &self.regions {
+            RegionScope::List(list) => list.clone(),
+            RegionScope::AllEnabled => regions::enabled_regions(&clients.ec2(&self.home_region()))
+                .await
+                .map_err(|e| format!("{e} ({})", e.advice()))?,
+        };
+        Ok((clients, regions))
+    }
+
+    /// Whether an event that names `account` is the guard's, and in which
+    /// account it is acted on; nothing is assumed yet.
+    pub(crate) async fn locate(&self, account: Option<&str>) -> Result<Located, NoAccess> {
+        let own = self.own_account().await.map_err(|e| NoAccess::Unreachable {
+            account: account.unwrap_or("unknown").to_string(),
+            why: format!(
+                "the guard's own account id could not be read, so it cannot tell whether the event is its own: {e} ({})",
+                e.advice()
+            ),
+        })?;
+        match self.config.event_account(&own, account) {
+            EventAccount::Own => Ok(Located::Own(own)),
+            EventAccount::NotCovered(why) => Err(NoAccess::NotCovered(why)),
+            EventAccount::Member => Ok(Located::Member(account.unwrap_or_default().to_string())),
+        }
+    }
+
+    /// Credentials to act where `located` says: the function's own for its
+    /// own account, the member role's in a member account.
+    pub(crate) async fn access(&self, located: Located) -> Result<Access, NoAccess> {
+        match located {
+            Located::Own(_) => Ok(Access::Own),
+            Located::Member(account) => {
+                let sdk = self
+                    .member(&account)
+                    .await
+                    .map_err(|why| NoAccess::Unreachable {
+                        account: account.clone(),
+                        why,
+                    })?;
+                Ok(Access::Member {
+                    account,
+                    sdk: Box::new(sdk),
+                })
+            }
+        }
+    }
+
+    /// Where to act on an event that names `account`, with credentials there.
+    pub(crate) async fn event_access(&self, account: Option<&str>) -> Result<Access, NoAccess> {
+        let located = self.locate(account).await?;
+        self.access(located).await
+    }
+
+    /// The member role's credentials in `account`, assumed on first use.
+    async fn member(&self, account: &str) -> Result<SdkConfig, String> {
+        let Some(sdk) = &self.sdk else {
+            return Err("this function reaches its own account only".into());
+        };
+        let mut members = self.members.lock().await;
+        if let Some(member) = members.get(account) {
+            return Ok(member.clone());
+        }
+        let arn = self.config.member_role_arn(
+            regions::partition(&self.home_region()),
+            account,
+            self.role,
+        );
+        let member = member_config(sdk, &arn, &self.config.external_id)
+            .await
+            .map_err(|e| {
+                let fix = if e.is_access_denied() {
+                    member_role_advice(&self.config, self.role)
+                } else {
+                    e.advice().to_string()
+                };
+                format!("cannot assume {arn}: {e}; {fix}")
+            })?;
+        members.insert(account.to_string(), member.clone());
+        Ok(member)
+    }
+
+    /// The names of the roles member.yaml makes in every member account.
+    pub(crate) fn member_role_names(&self) -> Vec<String> {
+        MemberRole::ALL
+            .iter()
+            .map(|r| format!("{}{}", self.config.member_role, r.suffix()))
+            .collect()
+    }
+
+    /// Whether `role_name` is one of the roles member.yaml makes.
+    pub(crate) fn is_member_role_name(&self, role_name: &str) -> bool {
+        role_name
+            .strip_prefix(self.config.member_role.as_str())
+            .is_some_and(|rest| MemberRole::ALL.iter().any(|r| rest == r.suffix()))
+    }
+
+    /// The unique ids of member.yaml's roles in a member account, read once
+    /// per cold start from the tags member.yaml put on this function's own
+    /// member role there (`sdk` holds its credentials). A role deleted and
+    /// created anew under the same name has another id, so it is not
+    /// trusted; when the ids cannot be read, no member role is.
+    pub(crate) async fn member_roles(&self, account: &str, sdk: &SdkConfig) -> GuardRoles {
+        let mut cache = self.member_roles.lock().await;
+        if let Some(roles) = cache.get(account) {
+            return roles.clone();
+        }
+        let name = format!("{}{}", self.config.member_role, self.role.suffix());
+        match iam::guard_roles(&aws_sdk_iam::Client::new(sdk), &name).await {
+            Ok(roles) => {
+                cache.insert(account.to_string(), roles.clone());
+                roles
+            }
+            // Not kept: the next event asks again.
+            Err(e) => {
+                let why = format!(
+                    "the ids of member.yaml's roles in account {account} could not be read from role {name}: {e} ({}); update the member stack to the current member.yaml",
+                    e.advice()
+                );
+                tracing::warn!(account, %why, "member roles unknown: none trusted");
+                GuardRoles {
+                    unknown: Some(why),
+                    ..Default::default()
+                }
+            }
+        }
+    }
+}
 
 /// Every account of the organization, with its state, all pages.
 pub async fn list_organization(

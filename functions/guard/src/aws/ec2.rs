@@ -8,7 +8,8 @@ use aws_sdk_ec2::Client;
 use crate::domain::config::{Selection, SelectionConfig};
 use crate::domain::error::AwsError;
 use crate::domain::inventory::{Ec2Instance, Tags};
-use crate::domain::outcome::{Outcome, Stamp, RESUMING_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
+use crate::domain::outcome::{Outcome, Stamp};
+use crate::domain::tags::{RESUMING_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
 
 /// `DescribeInstances` page size: the API's maximum.
 pub(crate) const PAGE_SIZE: i32 = 1000;
@@ -273,13 +274,13 @@ pub async fn stamp(client: &Client, ids: &[String], stamp: &Stamp) -> Result<(),
             .set_resources(Some(chunk.to_vec()))
             .tags(
                 Tag::builder()
-                    .key(crate::domain::outcome::STOPPED_AT_TAG)
+                    .key(crate::domain::tags::STOPPED_AT_TAG)
                     .value(&stamp.at)
                     .build(),
             )
             .tags(
                 Tag::builder()
-                    .key(crate::domain::outcome::STOPPED_BY_TAG)
+                    .key(crate::domain::tags::STOPPED_BY_TAG)
                     .value(&stamp.by)
                     .build(),
             )

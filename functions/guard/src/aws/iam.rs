@@ -3,8 +3,9 @@
 //! stopped (the role may attach that one policy and nothing else); and the
 //! unique ids of member.yaml's roles in a member account.
 
-use crate::domain::config::is_role_id;
+use crate::domain::config::tripwire::is_role_id;
 use crate::domain::error::AwsError;
+use crate::domain::tags::{GUARD_ROLE_IDS_TAG, RESUME_ROLE_ID_TAG};
 use crate::domain::tripwire::{GuardRoles, Quarantine, QuarantineTarget};
 
 /// Attaches the quarantine policy to `target`.
@@ -52,13 +53,6 @@ pub(crate) async fn quarantine(
         }
     }
 }
-
-/// The tag member.yaml writes on each function's member role: the unique id
-/// of the role resume starts things through in that account.
-pub const RESUME_ROLE_ID_TAG: &str = "cost-guard:resume-role-id";
-/// The tag member.yaml writes on each function's member role: the unique ids
-/// of its other roles there, separated by spaces.
-pub const GUARD_ROLE_IDS_TAG: &str = "cost-guard:guard-role-ids";
 
 /// The guard's roles in a member account, from role `name` there (the
 /// calling function's own member role, which may read itself): its own

@@ -4,16 +4,17 @@
 //! | concern | module |
 //! |---|---|
 //! | SDK configuration: retries, timeouts, endpoint | [`sdk`] |
-//! | the organization's accounts, member-role credentials | [`accounts`] |
+//! | reaching accounts and regions: own account id, member-role credentials, region clients | [`accounts`] |
+//! | the sweep, its plan and resume over every account and region; the sweep queue's dispatch | [`fleet`] |
 //! | SDK errors into [`AwsError`](crate::domain::error::AwsError) | `error` |
 //! | EC2 instances: describe, stop in batches, stamp | [`ec2`] |
 //! | RDS instances and clusters: describe, stop, stamp | [`rds`] |
 //! | which regions are enabled | [`regions`] |
 //! | Cost Explorer: month-to-date spend and forecast | [`costexplorer`] |
-//! | publishing to the subscribers' topic | [`sns`] |
+//! | the subscribers' topic | [`sns`] |
 //! | the sweep queue and its results queue | [`queue`] |
-//! | every region at once, within a time budget | [`sweep`] |
-//! | starting again what was stopped, every region at once | [`resume`] |
+//! | the stop sweep of one account's regions, within a time budget | [`sweep`] |
+//! | starting again what was stopped in one account's regions | [`resume`] |
 //! | what a launch started, and stopping exactly that | [`tripwire`] |
 //! | the spot requests and fleets an untrusted principal made | [`marks`] |
 //! | the tripwire's quarantine policy, member.yaml's role ids | [`iam`] |
@@ -22,6 +23,7 @@ pub mod accounts;
 pub mod costexplorer;
 pub mod ec2;
 mod error;
+pub mod fleet;
 pub mod iam;
 pub mod marks;
 pub mod queue;

@@ -5,7 +5,8 @@ use aws_sdk_rds::Client;
 
 use crate::domain::error::AwsError;
 use crate::domain::inventory::{DbCluster, DbInstance, Tags};
-use crate::domain::outcome::{Outcome, Stamp, RESUMING_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
+use crate::domain::outcome::{Outcome, Stamp};
+use crate::domain::tags::{RESUMING_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
 
 /// Describe page size: the API's maximum.
 pub(crate) const PAGE_SIZE: i32 = 100;
@@ -343,13 +344,13 @@ pub async fn stamp(client: &Client, arn: &str, stamp: &Stamp) -> Result<(), AwsE
         .resource_name(arn)
         .tags(
             Tag::builder()
-                .key(crate::domain::outcome::STOPPED_AT_TAG)
+                .key(crate::domain::tags::STOPPED_AT_TAG)
                 .value(&stamp.at)
                 .build(),
         )
         .tags(
             Tag::builder()
-                .key(crate::domain::outcome::STOPPED_BY_TAG)
+                .key(crate::domain::tags::STOPPED_BY_TAG)
                 .value(&stamp.by)
                 .build(),
         )

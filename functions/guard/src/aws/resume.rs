@@ -9,13 +9,11 @@ use std::sync::{Arc, Mutex};
 
 use futures::stream::{self, StreamExt};
 
-use crate::aws::sweep::RegionClients;
+use crate::aws::accounts::RegionClients;
 use crate::aws::{ec2, rds};
 use crate::domain::inventory::{Resource, ResourceKind};
 use crate::domain::outcome::{Failed, Outcome};
-use crate::domain::resume::{
-    marker_value, plan_resume, ResumePlan, ResumeRegion, ResumeReport, ResumeRequest,
-};
+use crate::domain::resume::{marker_value, plan_resume, ResumePlan, ResumeRegion, ResumeRequest};
 use crate::domain::select::Skipped;
 
 /// Start calls of one kind (EC2, RDS) in flight per region, as for stops.
@@ -23,29 +21,19 @@ const CONCURRENCY: usize = 4;
 
 type Shared = Arc<Mutex<ResumeRegion>>;
 
-fn with<T>(shared: &Shared, f: impl FnOnce(&mut ResumeRegion) -> T) -> T {
+fn update<T>(shared: &Shared, f: impl FnOnce(&mut ResumeRegion) -> T) -> T {
     f(&mut shared.lock().unwrap_or_else(|p| p.into_inner()))
 }
 
-/// Resumes in every region at once; one region's failure never stops another.
-pub async fn resume(
-    clients: &dyn RegionClients,
-    regions: &[String],
-    request: &ResumeRequest,
-) -> ResumeReport {
-    ResumeReport {
-        dry_run: request.dry_run,
-        regions: resume_regions(clients, regions, request, None).await,
-    }
-}
-
-/// Resumes `regions` of one account at once; `account` labels the reports
-/// when resume covers several accounts.
+/// Resumes `regions` of one account at once, each until `until`; one
+/// region's failure never stops another. `account` labels the reports when
+/// resume covers several accounts.
 pub(crate) async fn resume_regions(
     clients: &dyn RegionClients,
     regions: &[String],
     request: &ResumeRequest,
     account: Option<&str>,
+    until: tokio::time::Instant,
 ) -> Vec<ResumeRegion> {
     let runs = regions.iter().map(|region| async move {
         let shared: Shared = Arc::new(Mutex::new(ResumeRegion {
@@ -53,8 +41,17 @@ pub(crate) async fn resume_regions(
             account: account.map(str::to_string),
             ..Default::default()
         }));
-        resume_region(clients, region, request, &shared).await;
-        let mut report = with(&shared, std::mem::take);
+        let budget = until.saturating_duration_since(tokio::time::Instant::now());
+        let work = resume_region(clients, region, request, &shared);
+        if tokio::time::timeout_at(until, work).await.is_err() {
+            update(&shared, |r| {
+                r.errors.push(format!(
+                    "did not finish within {}s, the time left before the Lambda deadline; what was started stays started, and running resume again finishes the rest",
+                    budget.as_secs()
+                ))
+            });
+        }
+        let mut report = update(&shared, std::mem::take);
         report.started.sort();
         report.skipped.sort();
         tracing::info!(
@@ -86,17 +83,17 @@ async fn resume_region(
         list_databases(&rds_client)
     );
     let instances = instances.unwrap_or_else(|e| {
-        with(shared, |r| r.errors.push(format!("{e} ({})", e.advice())));
+        update(shared, |r| r.errors.push(format!("{e} ({})", e.advice())));
         Vec::new()
     });
     let (dbs, clusters) = databases.unwrap_or_else(|e| {
-        with(shared, |r| r.errors.push(format!("{e} ({})", e.advice())));
+        update(shared, |r| r.errors.push(format!("{e} ({})", e.advice())));
         (Vec::new(), Vec::new())
     });
     let plan = plan_resume(&instances, &dbs, &clusters, request);
-    with(shared, |r| r.skipped.extend(plan.skipped.iter().cloned()));
+    update(shared, |r| r.skipped.extend(plan.skipped.iter().cloned()));
     if request.dry_run {
-        with(shared, |r| r.started.extend(planned(&plan)));
+        update(shared, |r| r.started.extend(planned(&plan)));
         return;
     }
     futures::join!(
@@ -182,7 +179,7 @@ async fn start_instances(
     for (marker, ids) in by_marker {
         match ec2::mark_resuming(client, &ids, &marker).await {
             Ok(()) => ready.extend(ids),
-            Err(e) => with(shared, |r| {
+            Err(e) => update(shared, |r| {
                 for resource in ids.iter().filter_map(|id| by_id.get(id.as_str())) {
                     record(r, region, resource.clone(), Outcome::Failed(e.clone()));
                 }
@@ -190,7 +187,7 @@ async fn start_instances(
         }
     }
     let record_answer = |answer: Vec<(String, Outcome)>| {
-        with(shared, |r| {
+        update(shared, |r| {
             for (id, outcome) in answer {
                 if let Some(resource) = by_id.get(id.as_str()) {
                     record(r, region, resource.clone(), outcome);
@@ -210,11 +207,11 @@ async fn start_instances(
                 return;
             }
             if let Err(e) = ec2::clear_marker(client, &started).await {
-                with(shared, |r| {
+                update(shared, |r| {
                     r.warnings.push(format!(
                         "{} instance(s) started, but the {} tag could not be removed: {e}",
                         started.len(),
-                        crate::domain::outcome::RESUMING_TAG
+                        crate::domain::tags::RESUMING_TAG
                     ))
                 });
             }
@@ -229,21 +226,23 @@ async fn start_databases(
     plan: &ResumePlan,
     shared: &Shared,
 ) {
-    let targets: Vec<(Resource, String, &crate::domain::resume::Stamped)> = plan
+    // Owned: the marker to write first, unless an earlier resume left one.
+    let marker = |s: &crate::domain::resume::Stamped| (!s.resuming).then(|| marker_value(s));
+    let targets: Vec<(Resource, String, Option<String>)> = plan
         .clusters
         .iter()
-        .map(|(c, s)| (Resource::from(c), c.arn.clone(), s))
+        .map(|(c, s)| (Resource::from(c), c.arn.clone(), marker(s)))
         .chain(
             plan.databases
                 .iter()
-                .map(|(d, s)| (Resource::from(d), d.arn.clone(), s)),
+                .map(|(d, s)| (Resource::from(d), d.arn.clone(), marker(s))),
         )
         .collect();
     let mut runs = stream::iter(targets)
-        .map(|(resource, arn, stamp)| async move {
-            if !stamp.resuming {
-                if let Err(e) = rds::mark_resuming(client, &arn, &marker_value(stamp)).await {
-                    with(shared, |r| record(r, region, resource, Outcome::Failed(e)));
+        .map(|(resource, arn, marker)| async move {
+            if let Some(marker) = marker {
+                if let Err(e) = rds::mark_resuming(client, &arn, &marker).await {
+                    update(shared, |r| record(r, region, resource, Outcome::Failed(e)));
                     return;
                 }
             }
@@ -252,14 +251,14 @@ async fn start_databases(
                 _ => rds::start_instance(client, &resource.id).await,
             };
             let started = matches!(outcome, Outcome::Done | Outcome::AlreadyDone);
-            with(shared, |r| record(r, region, resource.clone(), outcome));
+            update(shared, |r| record(r, region, resource.clone(), outcome));
             if started {
                 if let Err(e) = rds::clear_marker(client, &arn).await {
-                    with(shared, |r| {
+                    update(shared, |r| {
                         r.warnings.push(format!(
                             "{} started, but the {} tag could not be removed: {e}",
                             resource.id,
-                            crate::domain::outcome::RESUMING_TAG
+                            crate::domain::tags::RESUMING_TAG
                         ))
                     });
                 }

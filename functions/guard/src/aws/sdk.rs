@@ -15,7 +15,8 @@ pub const MAX_ATTEMPTS: u32 = 5;
 /// Loads credentials, region and endpoint (`AWS_ENDPOINT_URL` for an emulator)
 /// from the environment, with the attempt timeout from `ATTEMPT_TIMEOUT_SECONDS`.
 pub async fn load() -> Result<aws_types::SdkConfig, ConfigError> {
-    let attempt = config::attempt_timeout_from(std::env::var("ATTEMPT_TIMEOUT_SECONDS").ok())?;
+    let attempt =
+        config::common::attempt_timeout_from(std::env::var("ATTEMPT_TIMEOUT_SECONDS").ok())?;
     Ok(
         tuned_with(aws_config::defaults(BehaviorVersion::latest()), attempt)
             .load()
@@ -26,7 +27,7 @@ pub async fn load() -> Result<aws_types::SdkConfig, ConfigError> {
 /// The functions' retry and timeout settings on top of `loader` (tests use it to
 /// point the same settings at an emulator).
 pub fn tuned(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
-    tuned_with(loader, config::DEFAULT_ATTEMPT_TIMEOUT)
+    tuned_with(loader, config::common::DEFAULT_ATTEMPT_TIMEOUT)
 }
 
 /// Retries with backoff; one attempt may take `attempt`, a call with its

@@ -4,18 +4,20 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use aws_types::region::Region;
-use aws_types::SdkConfig;
 use futures::stream::{self, StreamExt};
 
+use crate::aws::accounts::RegionClients;
 use crate::aws::{ec2, rds};
 use crate::domain::config::SelectionConfig;
 use crate::domain::inventory::{Resource, ResourceKind};
-use crate::domain::outcome::{Failed, Outcome, RegionReport, Stamp, SweepReport};
+use crate::domain::outcome::{Failed, Outcome, RegionReport, Stamp};
 use crate::domain::select::{self, Skipped};
 
+/// Stop calls of one kind in flight per region.
+pub(crate) const REGION_CONCURRENCY: usize = 4;
+
+/// What one sweep does in every region it covers.
 #[derive(Debug, Clone)]
 pub struct SweepSpec {
     pub select: SelectionConfig,
@@ -25,68 +27,29 @@ pub struct SweepSpec {
     pub concurrency: usize,
 }
 
-/// Builds the clients a region needs. Real sweeps use [`SdkClients`]; fault
-/// tests hand in mocked clients per region.
-pub trait RegionClients: Send + Sync {
-    fn ec2(&self, region: &str) -> aws_sdk_ec2::Client;
-    fn rds(&self, region: &str) -> aws_sdk_rds::Client;
-}
-
-/// Per-region clients from one shared `SdkConfig` (one HTTP connection pool).
-#[derive(Clone)]
-pub struct SdkClients {
-    config: SdkConfig,
-}
-
-impl SdkClients {
-    pub fn new(config: SdkConfig) -> Self {
-        SdkClients { config }
-    }
-}
-
-impl RegionClients for SdkClients {
-    fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
-        let conf = aws_sdk_ec2::config::Builder::from(&self.config)
-            .region(Region::new(region.to_string()))
-            .build();
-        aws_sdk_ec2::Client::from_conf(conf)
-    }
-    fn rds(&self, region: &str) -> aws_sdk_rds::Client {
-        let conf = aws_sdk_rds::config::Builder::from(&self.config)
-            .region(Region::new(region.to_string()))
-            .build();
-        aws_sdk_rds::Client::from_conf(conf)
+impl SweepSpec {
+    pub fn new(select: &SelectionConfig, stamp: Stamp, dry_run: bool) -> SweepSpec {
+        SweepSpec {
+            select: select.clone(),
+            dry_run,
+            stamp,
+            concurrency: REGION_CONCURRENCY,
+        }
     }
 }
 
 type Shared = Arc<Mutex<RegionReport>>;
 
-fn with<T>(shared: &Shared, f: impl FnOnce(&mut RegionReport) -> T) -> T {
+fn update<T>(shared: &Shared, f: impl FnOnce(&mut RegionReport) -> T) -> T {
     let mut guard = shared
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     f(&mut guard)
 }
 
-/// Sweeps every region at once. Each region gets `budget` to finish; what it did
-/// before running out is kept and the region is marked unfinished.
-pub async fn sweep(
-    clients: &dyn RegionClients,
-    regions: &[String],
-    spec: &SweepSpec,
-    budget: Duration,
-) -> SweepReport {
-    let until = tokio::time::Instant::now() + budget;
-    SweepReport {
-        dry_run: spec.dry_run,
-        regions: sweep_regions(clients, regions, spec, None, until).await,
-        accounts: Vec::new(),
-    }
-}
-
 /// Sweeps `regions` of one account at once, each until `until`. `account`
 /// labels the reports in a sweep of several accounts.
-pub(crate) async fn sweep_regions(
+pub async fn sweep_regions(
     clients: &dyn RegionClients,
     regions: &[String],
     spec: &SweepSpec,
@@ -102,16 +65,16 @@ pub(crate) async fn sweep_regions(
         let budget = until.saturating_duration_since(tokio::time::Instant::now());
         let work = sweep_region(clients, region, spec, shared.clone());
         if tokio::time::timeout_at(until, work).await.is_err() {
-            with(&shared, |r| {
+            update(&shared, |r| {
                 r.errors.push(format!(
                     "did not finish within {}s, the time left before the Lambda deadline; the next invocation continues",
                     budget.as_secs()
                 ))
             });
         } else {
-            with(&shared, |r| r.finished = true);
+            update(&shared, |r| r.finished = true);
         }
-        let mut report = with(&shared, std::mem::take);
+        let mut report = update(&shared, std::mem::take);
         report.stopped.sort();
         report.earlier.sort();
         report.skipped.sort();
@@ -153,7 +116,7 @@ async fn sweep_ec2(client: &aws_sdk_ec2::Client, region: &str, spec: &SweepSpec,
         Ok(i) => i,
         Err(e) => {
             tracing::error!(region, error = %e, "cannot list EC2 instances");
-            with(shared, |r| r.errors.push(format!("{e} ({})", e.advice())));
+            update(shared, |r| r.errors.push(format!("{e} ({})", e.advice())));
             return;
         }
     };
@@ -181,7 +144,7 @@ async fn sweep_ec2(client: &aws_sdk_ec2::Client, region: &str, spec: &SweepSpec,
         .filter(|i| select::match_tags(&i.tags, &spec.select) == select::Match::Selected)
         .filter(|i| select::stopped_earlier(&i.tags, &i.state, &spec.stamp.by, &spec.stamp.at))
         .map(Resource::from);
-    with(shared, |r| {
+    update(shared, |r| {
         r.skipped.extend(plan.skipped);
         r.earlier.extend(earlier);
     });
@@ -191,7 +154,7 @@ async fn sweep_ec2(client: &aws_sdk_ec2::Client, region: &str, spec: &SweepSpec,
         .map(|i| (i.id.clone(), Resource::from(i)))
         .collect();
     if spec.dry_run {
-        with(shared, |r| r.stopped.extend(by_id.into_values()));
+        update(shared, |r| r.stopped.extend(by_id.into_values()));
         return;
     }
     let ids: Vec<String> = plan.to_stop.iter().map(|i| i.id.clone()).collect();
@@ -202,7 +165,7 @@ async fn sweep_ec2(client: &aws_sdk_ec2::Client, region: &str, spec: &SweepSpec,
     // Each answer is recorded as it arrives, before anything else is awaited:
     // a region that runs out of time still reports every stop EC2 acknowledged.
     let record_answer = |answer: Vec<(String, Outcome)>| {
-        with(shared, |r| {
+        update(shared, |r| {
             for (id, outcome) in answer {
                 if let Some(resource) = by_id.get(&id) {
                     record(r, region, resource.clone(), outcome);
@@ -218,10 +181,10 @@ async fn sweep_ec2(client: &aws_sdk_ec2::Client, region: &str, spec: &SweepSpec,
                 return;
             }
             match ec2::stamp(client, &stopped, &spec.stamp).await {
-                Ok(()) => with(shared, |r| r.stamped(&stopped)),
+                Ok(()) => update(shared, |r| r.stamped(&stopped)),
                 Err(e) => {
                     tracing::warn!(region, error = %e, instances = ?stopped, "stopped instances could not be stamped");
-                    with(shared, |r| {
+                    update(shared, |r| {
                         r.stamp_warnings.push(format!(
                             "{} instance(s) stopped but not stamped: {e}",
                             stopped.len()
@@ -282,7 +245,7 @@ async fn sweep_rds(client: &aws_sdk_rds::Client, region: &str, spec: &SweepSpec,
         Ok(listed) => listed,
         Err(e) => {
             tracing::error!(region, error = %e, "cannot list RDS databases");
-            with(shared, |r| r.errors.push(format!("{e} ({})", e.advice())));
+            update(shared, |r| r.errors.push(format!("{e} ({})", e.advice())));
             return;
         }
     };
@@ -302,7 +265,7 @@ async fn sweep_rds(client: &aws_sdk_rds::Client, region: &str, spec: &SweepSpec,
                 .map(Resource::from),
         )
         .collect();
-    with(shared, |r| {
+    update(shared, |r| {
         r.skipped.extend(plan.skipped);
         r.earlier.extend(earlier);
     });
@@ -317,7 +280,7 @@ async fn sweep_rds(client: &aws_sdk_rds::Client, region: &str, spec: &SweepSpec,
         )
         .collect();
     if spec.dry_run {
-        with(shared, |r| {
+        update(shared, |r| {
             r.stopped.extend(targets.into_iter().map(|(res, _)| res))
         });
         return;
@@ -331,15 +294,15 @@ async fn sweep_rds(client: &aws_sdk_rds::Client, region: &str, spec: &SweepSpec,
             let stopped = outcome == Outcome::Done;
             // Recorded before the stamp is awaited, so running out of time
             // during the stamp cannot lose the stop.
-            with(shared, |r| record(r, region, resource.clone(), outcome));
+            update(shared, |r| record(r, region, resource.clone(), outcome));
             if !stopped {
                 return;
             }
             match rds::stamp(client, &arn, &spec.stamp).await {
-                Ok(()) => with(shared, |r| r.stamped(std::slice::from_ref(&resource.id))),
+                Ok(()) => update(shared, |r| r.stamped(std::slice::from_ref(&resource.id))),
                 Err(e) => {
                     tracing::warn!(region, resource = %resource.id, error = %e, "stopped but not stamped");
-                    with(shared, |r| {
+                    update(shared, |r| {
                         r.stamp_warnings
                             .push(format!("{} stopped but not stamped: {e}", resource.id))
                     });
@@ -348,76 +311,4 @@ async fn sweep_rds(client: &aws_sdk_rds::Client, region: &str, spec: &SweepSpec,
         })
         .buffer_unordered(spec.concurrency.max(1));
     while stops.next().await.is_some() {}
-}
-
-/// What an account needs before its regions are swept: its clients and its
-/// regions, or why they could not be had.
-pub(crate) type Prepared = Result<(Arc<dyn RegionClients>, Vec<String>), String>;
-
-/// Sweeps several accounts, `at_once` at a time, each with the clients and
-/// regions `prepare` gives it, every region until `until`. An account that
-/// cannot be prepared is reported unreachable and does not hold up the others.
-pub(crate) async fn sweep_accounts<F, Fut>(
-    accounts: Vec<crate::domain::accounts::Account>,
-    prepare: F,
-    spec: &SweepSpec,
-    until: tokio::time::Instant,
-    at_once: usize,
-) -> (
-    Vec<crate::domain::accounts::AccountStatus>,
-    Vec<RegionReport>,
-)
-where
-    F: Fn(crate::domain::accounts::Account) -> Fut,
-    Fut: std::future::Future<Output = Prepared>,
-{
-    use crate::domain::accounts::{AccountState, AccountStatus};
-    let prepare = &prepare;
-    let runs = stream::iter(accounts)
-        .map(|account| async move {
-            let prepared = match tokio::time::timeout_at(until, prepare(account.clone())).await {
-                Ok(p) => p,
-                Err(_) => Err("time ran out before its credentials and regions were known; the next invocation continues".into()),
-            };
-            match prepared {
-                Err(why) => {
-                    tracing::error!(account = %account.id, %why, "account not swept");
-                    (
-                        AccountStatus {
-                            account,
-                            state: AccountState::Unreachable(why),
-                        },
-                        Vec::new(),
-                    )
-                }
-                Ok((clients, regions)) => {
-                    let reports = sweep_regions(
-                        clients.as_ref(),
-                        &regions,
-                        spec,
-                        Some(&account.id),
-                        until,
-                    )
-                    .await;
-                    (
-                        AccountStatus {
-                            account,
-                            state: AccountState::Swept,
-                        },
-                        reports,
-                    )
-                }
-            }
-        })
-        .buffer_unordered(at_once.max(1));
-    let mut statuses = Vec::new();
-    let mut regions = Vec::new();
-    let done: Vec<_> = runs.collect().await;
-    for (status, reports) in done {
-        statuses.push(status);
-        regions.extend(reports);
-    }
-    statuses.sort_by(|a, b| a.account.cmp(&b.account));
-    regions.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
-    (statuses, regions)
 }

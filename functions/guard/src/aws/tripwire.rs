@@ -11,7 +11,8 @@ use aws_sdk_ec2::Client;
 use crate::aws::ec2;
 use crate::domain::error::AwsError;
 use crate::domain::inventory::{tag, Ec2Instance};
-use crate::domain::outcome::{Outcome, Stamp, STOPPED_AT_TAG, STOPPED_BY_TAG};
+use crate::domain::outcome::{Outcome, Stamp};
+use crate::domain::tags::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 use crate::domain::trigger::launch::ApiCall;
 use crate::domain::tripwire::{Observed, StopOutcome, Target};
 

@@ -12,8 +12,8 @@
 use std::collections::HashMap;
 
 use crate::domain::config::{
-    attempt_timeout_from, is_region_name, AnomalyAction, Config, ConfigError, RegionScope,
-    RootConfig, Selection, SpendConfig,
+    common::attempt_timeout_from, regions::is_region_name, AnomalyAction, ConfigError, RegionScope,
+    RootConfig, Selection, Settings, SpendConfig, StopOnOverspendConfig,
 };
 use crate::domain::money::{Amount, MAX_AMOUNT};
 use crate::domain::policy::{decide, Policy, Verdict};
@@ -160,31 +160,31 @@ pub fn settings(data: &[u8]) {
         .collect();
     let lookup = |name: &str| vars.get(name).cloned();
     let refusal = |e: ConfigError| check_refusal(&e, &vars);
-    match Config::from_lookup(lookup) {
+    match StopOnOverspendConfig::from_lookup(&lookup) {
         Ok(config) => {
             assert_eq!(
-                Config::from_lookup(lookup),
+                StopOnOverspendConfig::from_lookup(&lookup),
                 Ok(config.clone()),
                 "deterministic"
             );
-            assert!(config.notify_topic_arn.starts_with("arn:"));
+            assert!(config.common.notify_topic_arn.starts_with("arn:"));
             let stamps = [
-                crate::domain::outcome::STOPPED_AT_TAG,
-                crate::domain::outcome::STOPPED_BY_TAG,
+                crate::domain::tags::STOPPED_AT_TAG,
+                crate::domain::tags::STOPPED_BY_TAG,
             ];
-            assert!(!stamps.contains(&config.select.exempt_tag_key.as_str()));
-            if let Selection::Tagged { key, .. } = &config.select.selection {
+            assert!(!stamps.contains(&config.sweep.select.exempt_tag_key.as_str()));
+            if let Selection::Tagged { key, .. } = &config.sweep.select.selection {
                 assert!(!stamps.contains(&key.as_str()));
-                assert_ne!(key, &config.select.exempt_tag_key);
+                assert_ne!(key, &config.sweep.select.exempt_tag_key);
             }
-            if let RegionScope::List(regions) = &config.regions {
+            if let RegionScope::List(regions) = &config.sweep.regions {
                 assert!(!regions.is_empty());
                 assert!(regions.iter().all(|r| is_region_name(r)), "{regions:?}");
             }
             if let AnomalyAction::Stop { min_impact_usd } = config.anomaly {
                 assert!((0.0..=MAX_AMOUNT).contains(&min_impact_usd));
             }
-            let accounts = &config.accounts;
+            let accounts = &config.sweep.accounts;
             if let crate::domain::accounts::AccountScope::List(ids) = &accounts.scope {
                 // An empty list would sweep nothing while looking configured.
                 assert!(!ids.is_empty(), "ACCOUNTS gave no account");
@@ -209,7 +209,7 @@ pub fn settings(data: &[u8]) {
         }
         Err(e) => refusal(e),
     }
-    match RootConfig::from_lookup(lookup) {
+    match RootConfig::from_lookup(&lookup) {
         Ok(root) => {
             for range in &root.trusted {
                 // What a range prints must parse back to the same range.
@@ -218,7 +218,7 @@ pub fn settings(data: &[u8]) {
         }
         Err(e) => refusal(e),
     }
-    match SpendConfig::from_lookup(lookup) {
+    match SpendConfig::from_lookup(&lookup) {
         Ok(spend) => {
             let limits = [Some(spend.limits.spend_usd), spend.limits.forecast_usd];
             for limit in limits.into_iter().flatten() {
@@ -227,7 +227,7 @@ pub fn settings(data: &[u8]) {
         }
         Err(e) => refusal(e),
     }
-    match crate::domain::config::TripwireConfig::from_lookup(lookup) {
+    match crate::domain::config::TripwireConfig::from_lookup(&lookup) {
         Ok(tripwire) => {
             assert!(!tripwire.costly_types.is_empty(), "empty means the default");
             assert!(tripwire.allowed_regions.iter().all(|r| is_region_name(r)));
@@ -242,7 +242,7 @@ pub fn settings(data: &[u8]) {
                 .resume_role_ids
                 .iter()
                 .chain(&tripwire.guard_role_ids)
-                .all(|id| crate::domain::config::is_role_id(id)
+                .all(|id| crate::domain::config::tripwire::is_role_id(id)
                     && lookup("TRIPWIRE_RESUME_ROLE_ID")
                         .into_iter()
                         .chain(lookup("TRIPWIRE_GUARD_ROLE_IDS"))
@@ -403,8 +403,8 @@ pub fn launch_event(data: &[u8]) {
     let parsed = parse_tripwire_event(&value);
     assert_eq!(parsed, parse_tripwire_event(&value), "deterministic");
     let configs = [
-        TripwireConfig::from_lookup(|_| None).expect("the defaults are valid"),
-        TripwireConfig::from_lookup(|name| match name {
+        TripwireConfig::from_lookup(&|_| None).expect("the defaults are valid"),
+        TripwireConfig::from_lookup(&|name| match name {
             "TRIPWIRE_INSTANCE_TYPES" => Some("*".into()),
             "TRIPWIRE_ALLOWED_REGIONS" => Some("us-east-1".into()),
             "TRIPWIRE_TRUSTED_PRINCIPALS" => Some("arn:*:iam::*:user/trusted-*".into()),

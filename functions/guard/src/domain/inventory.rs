@@ -11,9 +11,6 @@ pub fn tag<'a>(tags: &'a Tags, key: &str) -> Option<&'a str> {
     tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-/// Tag EC2 Auto Scaling puts on every instance of a group.
-pub const ASG_TAG: &str = "aws:autoscaling:groupName";
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ec2Instance {
     pub id: String,

@@ -4,14 +4,8 @@
 //! database (the owner's, from the console) is left alone. Pure.
 
 use crate::domain::inventory::{tag, Tags};
-use crate::domain::outcome::STOPPED_AT_TAG;
+use crate::domain::tags::{RESTART_PENDING_TAG, RESTOPS_TAG, STOPPED_AT_TAG};
 use crate::domain::trigger::rds_event::RdsHappening;
-
-/// How many times cost-guard has stopped a database again after RDS's restart.
-pub const RESTOPS_TAG: &str = "cost-guard:restops";
-/// Written when RDS announces a forced start of a stamped database that cannot
-/// be stopped yet (it is starting); the "started" event that follows finds it.
-pub const RESTART_PENDING_TAG: &str = "cost-guard:restart-pending";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeepAction {

@@ -3,8 +3,10 @@
 //!
 //! | concern | module |
 //! |---|---|
-//! | configuration from the environment, checked at cold start | [`config`] |
+//! | configuration from the environment, one part per concern, checked at cold start | [`config`] |
+//! | every tag key cost-guard writes or reads | [`tags`] |
 //! | which accounts a sweep covers | [`accounts`] |
+//! | an ARN's parts | [`arn`] |
 //! | a sweep of many accounts through the queue: jobs, results, summary | [`fanout`] |
 //! | SNS envelopes, Budgets, billing alarms, anomalies, root activity, schedules, launches | [`trigger`] |
 //! | amounts of money | [`money`] |
@@ -24,6 +26,7 @@
 //! | what the fuzz targets check (tests and `fuzzing` only) | `fuzzing` |
 
 pub mod accounts;
+pub mod arn;
 pub mod cidr;
 pub mod config;
 pub mod error;
@@ -41,5 +44,6 @@ pub mod render;
 pub mod resume;
 pub mod select;
 pub mod spend;
+pub mod tags;
 pub mod trigger;
 pub mod tripwire;

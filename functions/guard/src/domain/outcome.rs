@@ -10,19 +10,6 @@ use crate::domain::error::AwsError;
 use crate::domain::inventory::{Resource, ResourceKind};
 use crate::domain::select::Skipped;
 
-/// Tag written on everything cost-guard stops: when (RFC 3339 UTC).
-pub const STOPPED_AT_TAG: &str = "cost-guard:stopped-at";
-/// Tag written on everything cost-guard stops: which trigger.
-pub const STOPPED_BY_TAG: &str = "cost-guard:stopped-by";
-/// Tag a resume writes in place of the stamp while it starts a resource: the
-/// old stamp's time and trigger. The stamp goes first, so that nothing that
-/// acts on stamped resources (the keep-stopped watch) takes the start for a
-/// restart to undo; the resume role may start only what carries this tag.
-pub const RESUMING_TAG: &str = "cost-guard:resuming";
-/// Every tag key cost-guard writes and reads starts so: a write of any of
-/// them by a principal the tripwire does not trust is reported.
-pub const GUARD_TAG_PREFIX: &str = "cost-guard:";
-
 /// What a sweep writes on everything it stops.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Stamp {

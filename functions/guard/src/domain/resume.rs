@@ -7,8 +7,9 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::domain::inventory::{tag, DbCluster, DbInstance, Ec2Instance, Resource, Tags};
-use crate::domain::outcome::{Failed, RESUMING_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
+use crate::domain::outcome::Failed;
 use crate::domain::select::Skipped;
+use crate::domain::tags::{RESUMING_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
 
 /// What to resume, as the function's payload or the command line's flags:
 /// `{"stopped_by": "budget:student-monthly", "since": "2026-11-22T10:00:00Z", "dry_run": true}`,

@@ -3,7 +3,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::domain::config::{Selection, SelectionConfig};
-use crate::domain::inventory::{tag, DbCluster, DbInstance, Ec2Instance, Resource, Tags, ASG_TAG};
+use crate::domain::inventory::{tag, DbCluster, DbInstance, Ec2Instance, Resource, Tags};
+use crate::domain::tags::ASG_TAG;
 
 /// A resource the selection matched but that will not be stopped, and why.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -49,13 +50,13 @@ pub(crate) const EARLIER_WINDOW: time::Duration = time::Duration::hours(24);
 pub(crate) fn stopped_earlier(tags: &Tags, status: &str, by: &str, now_at: &str) -> bool {
     use time::format_description::well_known::Rfc3339;
     if !matches!(status, "stopped" | "stopping")
-        || tag(tags, crate::domain::outcome::STOPPED_BY_TAG) != Some(by)
+        || tag(tags, crate::domain::tags::STOPPED_BY_TAG) != Some(by)
     {
         return false;
     }
     let parse = |t: &str| time::OffsetDateTime::parse(t, &Rfc3339).ok();
     match (
-        tag(tags, crate::domain::outcome::STOPPED_AT_TAG).and_then(parse),
+        tag(tags, crate::domain::tags::STOPPED_AT_TAG).and_then(parse),
         parse(now_at),
     ) {
         (Some(at), Some(now)) => at <= now && now - at <= EARLIER_WINDOW,
@@ -548,8 +549,8 @@ mod tests {
         let stamped = |by: &str, at: &str| {
             tags(&[
                 ("cost-guard", "stop"),
-                (crate::domain::outcome::STOPPED_BY_TAG, by),
-                (crate::domain::outcome::STOPPED_AT_TAG, at),
+                (crate::domain::tags::STOPPED_BY_TAG, by),
+                (crate::domain::tags::STOPPED_AT_TAG, at),
             ])
         };
         let now = "2026-11-22T19:00:00Z";

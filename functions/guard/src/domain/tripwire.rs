@@ -36,10 +36,12 @@
 
 use std::collections::BTreeMap;
 
+use crate::domain::arn::Arn;
 use crate::domain::config::{TripwireAction, TripwireConfig};
 use crate::domain::glob::first_match;
-use crate::domain::inventory::{tag, Tags, ASG_TAG};
-use crate::domain::outcome::GUARD_TAG_PREFIX;
+use crate::domain::inventory::{tag, Tags};
+use crate::domain::tags::ASG_TAG;
+use crate::domain::tags::GUARD_TAG_PREFIX;
 use crate::domain::trigger::launch::{
     ApiCall, CallKind, Finding, FleetKind, FleetLaunch, Launch, Principal, RegionEnabled, TagWrite,
     TripwireEvent,
@@ -258,7 +260,7 @@ fn suspicion(call_region: &str, start: bool, i: &Observed, cfg: &TripwireConfig)
 fn principal_account(p: &Principal) -> Option<&str> {
     p.account
         .as_deref()
-        .or_else(|| p.arn.as_deref().and_then(|a| a.split(':').nth(4)))
+        .or_else(|| p.arn.as_deref().and_then(Arn::parse).map(|a| a.account))
         .filter(|a| !a.is_empty())
 }
 
@@ -603,7 +605,7 @@ pub fn guard_keys<'a>(w: &'a TagWrite, exempt_key: &str) -> Vec<&'a (String, Opt
 
 /// What a write of cost-guard's keys lets its author do.
 fn tag_consequence(key: &str, removes: bool, exempt_key: &str) -> &'static str {
-    use crate::domain::outcome::{STOPPED_AT_TAG, STOPPED_BY_TAG};
+    use crate::domain::tags::{STOPPED_AT_TAG, STOPPED_BY_TAG};
     match (key, removes) {
         (k, false) if k == exempt_key => "the budget sweep now skips it",
         (k, true) if k == exempt_key => "the budget sweep may now stop it",
@@ -842,7 +844,8 @@ pub enum Quarantine {
 /// The policy's ARN in the principal's partition (`aws`, `aws-cn`, `aws-us-gov`).
 pub fn quarantine_policy_arn(principal_arn: Option<&str>) -> String {
     let partition = principal_arn
-        .and_then(|a| a.split(':').nth(1))
+        .and_then(Arn::parse)
+        .map(|a| a.partition)
         .filter(|p| p.starts_with("aws"))
         .unwrap_or("aws");
     format!("arn:{partition}:iam::aws:policy/{QUARANTINE_POLICY}")
@@ -958,7 +961,7 @@ mod tests {
 
     fn known(vars: &[(&str, &str)]) -> Known {
         Known {
-            cfg: TripwireConfig::from_lookup(|n| {
+            cfg: TripwireConfig::from_lookup(&|n| {
                 vars.iter()
                     .find(|(k, _)| *k == n)
                     .map(|(_, v)| v.to_string())

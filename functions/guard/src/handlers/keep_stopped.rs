@@ -8,17 +8,20 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::event_account::{EventAccounts, Place, Refused};
-use super::{conclude, HandlerError, Notifier};
+use super::{conclude, Function, HandlerError, Invocation};
+use crate::aws::accounts::{Access, Accounts, NoAccess, RegionClients, SdkClients};
 use crate::aws::rds;
-use crate::aws::sweep::{RegionClients, SdkClients};
+use crate::aws::sns::Notifier;
 use crate::domain::accounts::MemberRole;
-use crate::domain::config::Config;
+use crate::domain::arn::Arn;
+use crate::domain::config::{KeepStoppedConfig, RegionScope};
 use crate::domain::error::AwsError;
 use crate::domain::inventory::{tag, Resource, Tags};
-use crate::domain::keep_stopped::{decide, KeepAction, RESTART_PENDING_TAG, RESTOPS_TAG};
-use crate::domain::outcome::{Outcome, Stamp, STOPPED_BY_TAG};
+use crate::domain::keep_stopped::{decide, KeepAction};
+use crate::domain::outcome::{Outcome, Stamp};
 use crate::domain::render::keep_stopped::render;
+use crate::domain::tags::STOPPED_BY_TAG;
+use crate::domain::tags::{RESTART_PENDING_TAG, RESTOPS_TAG};
 use crate::domain::trigger::rds_event::{parse_rds_event, DbKind, RdsEvent};
 
 /// What an invocation returns (and logs).
@@ -36,36 +39,61 @@ pub struct KeepStoppedSummary {
 
 /// The function's state, built once per cold start.
 pub struct KeepStopped {
-    exempt_key: String,
-    resume_function: Option<String>,
-    clients: Arc<dyn RegionClients>,
-    /// The member accounts, reached through member.yaml's keep-stopped role.
-    accounts: EventAccounts,
+    config: KeepStoppedConfig,
+    /// The guard's own account, and the member accounts reached through
+    /// member.yaml's keep-stopped role.
+    accounts: Accounts,
     notifier: Notifier,
 }
 
-impl KeepStopped {
-    pub fn new(config: &Config, sdk: &aws_types::SdkConfig) -> Self {
+impl Function for KeepStopped {
+    type Config = KeepStoppedConfig;
+    type Output = KeepStoppedSummary;
+
+    fn new(config: KeepStoppedConfig, sdk: &aws_types::SdkConfig) -> Self {
         KeepStopped {
-            exempt_key: config.select.exempt_tag_key.clone(),
-            resume_function: config.resume_function.clone(),
-            clients: Arc::new(SdkClients::new(sdk.clone())),
-            accounts: EventAccounts::new(config.accounts.clone(), MemberRole::KeepStopped, sdk),
-            notifier: Notifier::new(aws_sdk_sns::Client::new(sdk), &config.notify_topic_arn),
+            // The event names its region: no region list is ever resolved.
+            accounts: Accounts::new(
+                config.accounts.clone(),
+                RegionScope::AllEnabled,
+                MemberRole::KeepStopped,
+                sdk,
+            ),
+            notifier: Notifier::new(
+                aws_sdk_sns::Client::new(sdk),
+                &config.common.notify_topic_arn,
+            ),
+            config,
         }
     }
 
-    /// The guard's own account, from the function's ARN that Lambda hands
-    /// every invocation; without it, one `GetCallerIdentity` per cold start.
-    pub fn learn_own_account(&self, function_arn: &str) {
-        self.accounts.learn_own_account(function_arn);
-    }
-
-    pub async fn handle(
+    /// Handles one RDS event within the invocation's time budget; one that
+    /// runs out fails, so that Lambda tries the event again.
+    async fn handle(
         &self,
-        event: &serde_json::Value,
+        invocation: &Invocation<'_>,
     ) -> Result<KeepStoppedSummary, HandlerError> {
-        let e = parse_rds_event(event).map_err(|why| {
+        if let Some(arn) = invocation.invoked_arn() {
+            self.accounts.learn_own_account(arn);
+        }
+        let budget = invocation.budget();
+        tokio::time::timeout(budget, self.act(invocation))
+            .await
+            .unwrap_or_else(|_| {
+                Err(HandlerError::Incomplete {
+                    at: "keep-stopped".into(),
+                    detail: format!(
+                        "did not finish within {}s, the time left before the Lambda deadline",
+                        budget.as_secs()
+                    ),
+                })
+            })
+    }
+}
+
+impl KeepStopped {
+    async fn act(&self, invocation: &Invocation<'_>) -> Result<KeepStoppedSummary, HandlerError> {
+        let e = parse_rds_event(invocation.payload()).map_err(|why| {
             tracing::error!(%why, "malformed RDS event: nothing changed");
             HandlerError::Malformed(why)
         })?;
@@ -81,23 +109,23 @@ impl KeepStopped {
             };
         // The account the database is in: the guard's own, or a member
         // account reached through its keep-stopped role.
-        let (clients, account) = match self.accounts.place(e.account.as_deref()).await {
-            Ok(Place::Own) => (self.clients.clone(), None),
-            Ok(Place::Member { account, sdk }) => (
+        let (clients, account) = match self.accounts.event_access(e.account.as_deref()).await {
+            Ok(Access::Own) => (self.accounts.own_clients().clone(), None),
+            Ok(Access::Member { account, sdk }) => (
                 Arc::new(SdkClients::new(*sdk)) as Arc<dyn RegionClients>,
                 Some(account),
             ),
-            Err(Refused::NotCovered(why)) => {
+            Err(NoAccess::NotCovered(why)) => {
                 tracing::warn!(database = %e.id, %why, "left alone");
                 return Ok(summary("left-alone", Some(why), None));
             }
             // Whether the database is one cost-guard stopped cannot be known
             // without its tags: fail, so that Lambda retries and, failing
             // that, the failure queue's alarm tells subscribers.
-            Err(Refused::Unreachable { account, why }) => {
+            Err(NoAccess::Unreachable { account, why }) => {
                 tracing::error!(database = %e.id, %account, %why, "account unreachable");
                 return Err(HandlerError::Incomplete {
-                    regions: e.region.clone(),
+                    at: e.region.clone(),
                     detail: format!("{} in account {account}: {why}", e.id),
                 });
             }
@@ -106,13 +134,13 @@ impl KeepStopped {
         let found = self
             .describe(&client, &e)
             .await
-            .map_err(HandlerError::Regions)?;
+            .map_err(HandlerError::Unreadable)?;
         let Some((resource, arn, tags, status)) = found else {
             let s = summary("left-alone", Some("it no longer exists".into()), None);
             tracing::info!(database = %e.id, "RDS event for a database that no longer exists");
             return Ok(s);
         };
-        let action = decide(e.happening, &tags, &status, &self.exempt_key);
+        let action = decide(e.happening, &tags, &status, &self.config.exempt_tag_key);
         tracing::info!(database = %e.id, region = %e.region, event = %e.event_id, %status, ?action, "RDS start");
         match action {
             KeepAction::Leave(why) => Ok(summary("left-alone", Some(why), None)),
@@ -151,7 +179,7 @@ impl KeepStopped {
                     restops,
                     stopped_by,
                     reason.as_deref(),
-                    self.resume_function.as_deref(),
+                    self.config.common.resume_function.as_deref(),
                 );
                 let action = if failure.is_some() {
                     "failed"
@@ -163,10 +191,18 @@ impl KeepStopped {
                     ..summary(action, reason.clone(), Some(restops))
                 };
                 let failure = failure.map(|f| HandlerError::Incomplete {
-                    regions: e.region.clone(),
+                    at: e.region.clone(),
                     detail: format!("{}: {f}", e.id),
                 });
-                conclude(&self.notifier, Some(&message), done, &e.id, failure).await
+                conclude(
+                    invocation,
+                    &self.notifier,
+                    Some(&message),
+                    done,
+                    &e.id,
+                    failure,
+                )
+                .await
             }
         }
     }
@@ -196,7 +232,7 @@ impl KeepStopped {
         rds::put_tag(client, arn, RESTART_PENDING_TAG, &Stamp::now("").at)
             .await
             .map_err(|e| HandlerError::Incomplete {
-                regions: arn.split(':').nth(3).unwrap_or_default().to_string(),
+                at: Arn::parse(arn).map_or(arn, |a| a.region).to_string(),
                 detail: format!("the restart mark could not be written: {e}"),
             })
     }

@@ -14,13 +14,13 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::event_account::{EventAccounts, Located, Place, Refused};
-use super::{conclude, HandlerError, Notifier};
+use super::{conclude, Function, HandlerError, Invocation};
+use crate::aws::accounts::{Access, Accounts, Located, NoAccess, RegionClients, SdkClients};
 use crate::aws::marks::Marks;
-use crate::aws::sweep::{RegionClients, SdkClients};
+use crate::aws::sns::Notifier;
 use crate::aws::{iam, tripwire};
 use crate::domain::accounts::MemberRole;
-use crate::domain::config::{Config, TripwireConfig};
+use crate::domain::config::{LaunchTripwireConfig, RegionScope};
 use crate::domain::outcome::Stamp;
 use crate::domain::render::launch_tripwire::{render, Alerting, Event};
 use crate::domain::trigger::excerpt;
@@ -46,16 +46,14 @@ pub struct TripwireSummary {
 
 /// The function's state, built once per cold start.
 pub struct LaunchTripwire {
-    tripwire: TripwireConfig,
-    exempt_key: String,
-    dry_run: bool,
-    resume_function: Option<String>,
+    config: LaunchTripwireConfig,
     /// The region the guard runs in: where forwarders send events.
     home_region: String,
     clients: SdkClients,
     iam: aws_sdk_iam::Client,
-    /// The member accounts, reached through member.yaml's tripwire role.
-    accounts: EventAccounts,
+    /// The guard's own account, and the member accounts reached through
+    /// member.yaml's tripwire role.
+    accounts: Accounts,
     /// The guard's own table of untrusted principals' requests.
     marks: Option<Marks>,
     notifier: Notifier,
@@ -69,38 +67,72 @@ struct Site {
     roles: GuardRoles,
 }
 
-impl LaunchTripwire {
-    pub fn new(config: &Config, tripwire: TripwireConfig, sdk: &aws_types::SdkConfig) -> Self {
+/// Why the tripwire could not act: `detail` for the log and the error
+/// Lambda sees, `alert` for subscribers.
+struct CannotAct {
+    detail: String,
+    alert: String,
+}
+
+impl Function for LaunchTripwire {
+    type Config = LaunchTripwireConfig;
+    type Output = TripwireSummary;
+
+    fn new(config: LaunchTripwireConfig, sdk: &aws_types::SdkConfig) -> Self {
+        // The event names its region: no region list is ever resolved.
+        let accounts = Accounts::new(
+            config.accounts.clone(),
+            RegionScope::AllEnabled,
+            MemberRole::Tripwire,
+            sdk,
+        );
         LaunchTripwire {
-            exempt_key: config.select.exempt_tag_key.clone(),
-            dry_run: config.dry_run,
-            resume_function: config.resume_function.clone(),
-            home_region: sdk
-                .region()
-                .map(|r| r.as_ref().to_string())
-                .unwrap_or_else(|| "us-east-1".into()),
+            home_region: accounts.home_region(),
+            accounts,
             clients: SdkClients::new(sdk.clone()),
             iam: aws_sdk_iam::Client::new(sdk),
-            accounts: EventAccounts::new(config.accounts.clone(), MemberRole::Tripwire, sdk),
-            marks: tripwire.marks_table.as_deref().map(|t| Marks::new(sdk, t)),
-            notifier: Notifier::new(aws_sdk_sns::Client::new(sdk), &config.notify_topic_arn),
-            tripwire,
+            marks: config
+                .tripwire
+                .marks_table
+                .as_deref()
+                .map(|t| Marks::new(sdk, t)),
+            notifier: Notifier::new(
+                aws_sdk_sns::Client::new(sdk),
+                &config.common.notify_topic_arn,
+            ),
+            config,
         }
     }
 
-    /// The guard's own account, from the function's ARN that Lambda hands
-    /// every invocation; without it, one `GetCallerIdentity` per cold start.
-    pub fn learn_own_account(&self, function_arn: &str) {
-        self.accounts.learn_own_account(function_arn);
+    /// Handles one event within the invocation's time budget; one that runs
+    /// out fails, so that Lambda tries the event again.
+    async fn handle(&self, invocation: &Invocation<'_>) -> Result<TripwireSummary, HandlerError> {
+        if let Some(arn) = invocation.invoked_arn() {
+            self.accounts.learn_own_account(arn);
+        }
+        let budget = invocation.budget();
+        tokio::time::timeout(budget, self.act(invocation))
+            .await
+            .unwrap_or_else(|_| {
+                Err(HandlerError::Incomplete {
+                    at: "launch-tripwire".into(),
+                    detail: format!(
+                        "did not finish within {}s, the time left before the Lambda deadline",
+                        budget.as_secs()
+                    ),
+                })
+            })
     }
+}
 
+impl LaunchTripwire {
     fn alerting<'a>(&'a self, member: Option<&'a str>, guard: Option<&'a str>) -> Alerting<'a> {
         Alerting {
             member,
             guard_account: guard,
             home_region: &self.home_region,
-            resume_function: self.resume_function.as_deref(),
-            exempt_key: &self.exempt_key,
+            resume_function: self.config.common.resume_function.as_deref(),
+            exempt_key: &self.config.exempt_tag_key,
         }
     }
 
@@ -111,15 +143,15 @@ impl LaunchTripwire {
     /// failure queue, whose alarm tells subscribers too).
     async fn cannot_act(
         &self,
+        invocation: &Invocation<'_>,
         parsed: &TripwireEvent,
         region: &str,
         account: Option<&str>,
-        detail: String,
-        alert: String,
+        CannotAct { detail, alert }: CannotAct,
     ) -> Result<TripwireSummary, HandlerError> {
         tracing::error!(%detail, %region, account, "the tripwire could not act");
         let failure = HandlerError::Incomplete {
-            regions: region.to_string(),
+            at: region.to_string(),
             detail: detail.clone(),
         };
         // In the guard's own account its roles are known by the template.
@@ -129,11 +161,11 @@ impl LaunchTripwire {
         };
         let none = BTreeMap::new();
         let ctx = Context {
-            cfg: &self.tripwire,
+            cfg: &self.config.tripwire,
             roles: &roles,
             account,
             marked: &none,
-            exempt_key: &self.exempt_key,
+            exempt_key: &self.config.exempt_tag_key,
         };
         let (event, observed) = match parsed {
             TripwireEvent::Call(call) => {
@@ -184,6 +216,7 @@ impl LaunchTripwire {
             notified,
         };
         conclude(
+            invocation,
             &self.notifier,
             message.as_ref(),
             summary,
@@ -196,20 +229,20 @@ impl LaunchTripwire {
     /// The stack's own roles, as the template names them by id.
     fn own_roles(&self) -> GuardRoles {
         GuardRoles {
-            resume: self.tripwire.resume_role_ids.clone(),
-            others: self.tripwire.guard_role_ids.clone(),
+            resume: self.config.tripwire.resume_role_ids.clone(),
+            others: self.config.tripwire.guard_role_ids.clone(),
             ..Default::default()
         }
     }
 
     /// Whether `account` is known to be the guard's own.
     fn is_own(&self, account: &str) -> bool {
-        matches!(self.accounts.own_account(), Some(own) if own == account)
+        self.accounts.known_own_account() == Some(account)
     }
 
     /// The clients and the guard's roles where `located` says. Member
     /// credentials are assumed only for what needs them.
-    async fn site(&self, located: Located, parsed: &TripwireEvent) -> Result<Site, Refused> {
+    async fn site(&self, located: Located, parsed: &TripwireEvent) -> Result<Site, NoAccess> {
         // A tag write needs the member account only to tell member.yaml's
         // roles by their ids, so only when one of them made it.
         let member_role_session = |c: &ApiCall| {
@@ -246,7 +279,7 @@ impl LaunchTripwire {
                 },
             });
         }
-        let Place::Member { account, sdk } = self.accounts.reach(located.clone()).await? else {
+        let Access::Member { account, sdk } = self.accounts.access(located.clone()).await? else {
             unreachable!("a member account is reached as one")
         };
         // member.yaml's roles are looked up only for a session of one of
@@ -266,7 +299,8 @@ impl LaunchTripwire {
         })
     }
 
-    pub async fn handle(&self, event: &serde_json::Value) -> Result<TripwireSummary, HandlerError> {
+    async fn act(&self, invocation: &Invocation<'_>) -> Result<TripwireSummary, HandlerError> {
+        let event = invocation.payload();
         let parsed = parse_tripwire_event(event).map_err(|why| {
             tracing::error!(%why, event = %excerpt(&event.to_string()), "malformed event: nothing changed");
             HandlerError::Malformed(why)
@@ -293,28 +327,42 @@ impl LaunchTripwire {
         // account reached through its tripwire role, or none of the guard's.
         let located = match self.accounts.locate(named).await {
             Ok(l) => l,
-            Err(Refused::NotCovered(why)) => {
+            Err(NoAccess::NotCovered(why)) => {
                 tracing::warn!(%why, %region, "ignored: nothing was changed");
                 return Ok(quiet("ignored", Some(&region), why));
             }
-            Err(Refused::Unreachable { account, why }) => {
+            Err(NoAccess::Unreachable { account, why }) => {
                 let detail = format!("account {account}: {why}");
                 let alert = format!(
                     "cost-guard cannot tell whether the event is its own ({why}), so nothing was stopped; Lambda tries the event again, and if it keeps failing the event goes to the failure queue, whose alarm tells you"
                 );
-                return self.cannot_act(&parsed, &region, None, detail, alert).await;
+                return self
+                    .cannot_act(
+                        invocation,
+                        &parsed,
+                        &region,
+                        None,
+                        CannotAct { detail, alert },
+                    )
+                    .await;
             }
         };
         let site = match self.site(located.clone(), &parsed).await {
             Ok(site) => site,
-            Err(Refused::NotCovered(why)) => return Ok(quiet("ignored", Some(&region), why)),
-            Err(Refused::Unreachable { account, why }) => {
+            Err(NoAccess::NotCovered(why)) => return Ok(quiet("ignored", Some(&region), why)),
+            Err(NoAccess::Unreachable { account, why }) => {
                 let detail = format!("account {account}: {why}");
                 let alert = format!(
                     "cost-guard cannot act in account {account} ({why}), so nothing was stopped; Lambda tries the event again, and if it keeps failing the event goes to the failure queue, whose alarm tells you"
                 );
                 return self
-                    .cannot_act(&parsed, &region, Some(&account), detail, alert)
+                    .cannot_act(
+                        invocation,
+                        &parsed,
+                        &region,
+                        Some(&account),
+                        CannotAct { detail, alert },
+                    )
                     .await;
             }
         };
@@ -323,7 +371,7 @@ impl LaunchTripwire {
             Located::Member(a) => Some(a.as_str()),
             Located::Own(_) => None,
         };
-        let guard_account = self.accounts.own_account().map(str::to_string);
+        let guard_account = self.accounts.known_own_account().map(str::to_string);
         let ec2 = site.clients.ec2(&region);
         // What EC2 says now, beyond the event. A failure to ask is a failure
         // to act: reported, and retried by Lambda.
@@ -336,16 +384,22 @@ impl LaunchTripwire {
                     "EC2 could not say {what} ({e}), so nothing was stopped yet; Lambda tries the event again, and if it keeps failing the event goes to the failure queue, whose alarm tells you"
                 );
                 return self
-                    .cannot_act(&parsed, &region, Some(&account), detail, alert)
+                    .cannot_act(
+                        invocation,
+                        &parsed,
+                        &region,
+                        Some(&account),
+                        CannotAct { detail, alert },
+                    )
                     .await;
             }
         };
         let ctx = Context {
-            cfg: &self.tripwire,
+            cfg: &self.config.tripwire,
             roles: &site.roles,
             account: Some(&account),
             marked: &marked,
-            exempt_key: &self.exempt_key,
+            exempt_key: &self.config.exempt_tag_key,
         };
         let (event, verdict) = match &parsed {
             TripwireEvent::Call(c) => (Event::Call(c), decide_call(c, &observed, &ctx)),
@@ -394,7 +448,7 @@ impl LaunchTripwire {
                 if let Some(detail) = not_remembered {
                     tracing::error!(%region, %account, %detail, "requests not remembered");
                     return Err(HandlerError::Incomplete {
-                        regions: region.clone(),
+                        at: region.clone(),
                         detail,
                     });
                 }
@@ -404,7 +458,7 @@ impl LaunchTripwire {
             Verdict::Retry(why) => {
                 tracing::warn!(%why, %region, %account, "nothing decided yet: Lambda tries again");
                 return Err(HandlerError::Incomplete {
-                    regions: region.clone(),
+                    at: region.clone(),
                     detail: why.clone(),
                 });
             }
@@ -412,7 +466,7 @@ impl LaunchTripwire {
                 let mut o = StopOutcome::default();
                 marks(&mut o);
                 let failure = not_remembered.map(|detail| HandlerError::Incomplete {
-                    regions: region.clone(),
+                    at: region.clone(),
                     detail,
                 });
                 ((!to_mark.is_empty()).then_some(o), failure)
@@ -421,7 +475,7 @@ impl LaunchTripwire {
                 let call = call.expect("only a call waits");
                 let requests = call.launch().map(requests_of).unwrap_or_default();
                 let failure = HandlerError::Incomplete {
-                    regions: region.clone(),
+                    at: region.clone(),
                     detail: format!(
                         "{} by {}: nothing running yet for {}; the retry looks again",
                         call.action(),
@@ -440,7 +494,7 @@ impl LaunchTripwire {
                     return Err(failure);
                 }
                 let mut o = StopOutcome {
-                    dry_run: self.dry_run,
+                    dry_run: self.config.dry_run,
                     ..Default::default()
                 };
                 marks(&mut o);
@@ -450,9 +504,9 @@ impl LaunchTripwire {
                 targets,
                 quarantine,
             } => {
-                let mut o = tripwire::stop(&ec2, targets, &stamp, self.dry_run).await;
+                let mut o = tripwire::stop(&ec2, targets, &stamp, self.config.dry_run).await;
                 marks(&mut o);
-                if let (Some(target), false) = (quarantine, self.dry_run) {
+                if let (Some(target), false) = (quarantine, self.config.dry_run) {
                     let arn = call.and_then(|c| c.principal.arn.as_deref());
                     o.quarantine =
                         Some(iam::quarantine(&site.iam, target, &quarantine_policy_arn(arn)).await);
@@ -464,7 +518,7 @@ impl LaunchTripwire {
                     .chain(not_remembered)
                     .collect();
                 let failure = (!problems.is_empty()).then(|| HandlerError::Incomplete {
-                    regions: region.clone(),
+                    at: region.clone(),
                     detail: problems.join("; "),
                 });
                 (Some(o), failure)
@@ -497,7 +551,15 @@ impl LaunchTripwire {
             subject: message.as_ref().map(|m| m.subject.clone()),
             notified,
         };
-        conclude(&self.notifier, message.as_ref(), summary, &outcome, failure).await
+        conclude(
+            invocation,
+            &self.notifier,
+            message.as_ref(),
+            summary,
+            &outcome,
+            failure,
+        )
+        .await
     }
 
     /// What EC2 says beyond the event: the instances to judge, and which of
@@ -571,7 +633,7 @@ impl LaunchTripwire {
         requests: &[String],
         marked: &BTreeMap<String, String>,
     ) -> (Vec<String>, Option<String>) {
-        if self.dry_run || requests.is_empty() {
+        if self.config.dry_run || requests.is_empty() {
             return (Vec::new(), None);
         }
         let Some(marks) = &self.marks else {

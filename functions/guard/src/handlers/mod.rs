@@ -1,48 +1,43 @@
-//! The Lambda handlers, one module per function and named like its binary, on
-//! one skeleton:
+//! The Lambda functions, one module per function and named like its binary,
+//! all on one runner:
 //!
-//! - [`Sweeper`] resolves the regions and sweeps them within the time left
-//!   before the Lambda deadline (and gives the command line its `plan`);
-//! - [`Notifier`] publishes to the subscribers' topic;
-//! - [`conclude`] ends every invocation the same way: publish, log one line with
-//!   the whole outcome, then turn what went wrong into one [`HandlerError`],
-//!   whose `errorType` Lambda reports and the self-alarms count.
+//! - a function implements [`Function`]: the configuration it reads, how it
+//!   is built once per cold start, and how it handles one [`Invocation`];
+//! - [`serve`] is a function's whole `main`: it reads that configuration at
+//!   cold start (a bad value fails with a message that names the variable),
+//!   hands each invocation its payload, deadline and clock, and turns the
+//!   result into the one `invocation finished` log line, the answer and the
+//!   error Lambda sees;
+//! - [`conclude`] ends an invocation that tells subscribers something: it
+//!   publishes, and records the whole outcome for that log line.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
+use time::{Date, OffsetDateTime};
 
-use crate::aws::sweep::{self as sweeping, RegionClients, SweepSpec};
-use crate::aws::{queue, sns};
-use crate::domain::accounts::{Account, AccountState, AccountStatus, AccountsConfig, QueueConfig};
-use crate::domain::config::{Config, RegionScope, SelectionConfig};
+use crate::aws::sns::Notifier;
+use crate::domain::config::Settings;
 use crate::domain::error::AwsError;
-use crate::domain::fanout::{AccountJob, IncidentRef, Job, SummaryJob};
-use crate::domain::outcome::{first_problem, Stamp, SweepReport};
+use crate::domain::outcome::{first_problem, SweepReport};
 use crate::domain::render::Message;
 
-mod event_account;
 pub mod keep_stopped;
 pub mod launch_tripwire;
-mod reach;
-use reach::{Reach, Reached};
 pub mod resume;
 pub mod root_login_alert;
 pub mod spend_watch;
 pub mod stop_on_overspend;
-pub mod sweep_queue;
 
 /// Time kept back from the Lambda deadline for the report and the publish.
 pub(crate) const DEADLINE_RESERVE: Duration = Duration::from_secs(5);
-/// Time a sweep may take when there is no Lambda deadline (the command line).
+/// Time an invocation may take when there is no Lambda deadline (tests, and
+/// local runtimes that send none).
 pub(crate) const DEFAULT_BUDGET: Duration = Duration::from_secs(120);
-/// Stop calls of one kind (EC2, RDS) in flight per region.
-pub(crate) const REGION_CONCURRENCY: usize = 4;
-/// Accounts swept at once by one invocation (each with all its regions at
-/// once): API limits are per account and region, so accounts add load to
-/// the function, not to any one account's limits.
-pub(crate) const ACCOUNTS_AT_ONCE: usize = 16;
+/// Lambda's longest timeout: a deadline further ahead is not a real one.
+pub(crate) const LAMBDA_MAX_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// What can go wrong in an invocation, after subscribers were told whatever
 /// could be told. Each variant is one `errorType` in Lambda's metrics and logs.
@@ -52,13 +47,23 @@ pub enum HandlerError {
     Malformed(String),
     #[error("could not notify subscribers: {0}")]
     Notify(AwsError),
+    /// The accounts or the region list could not be read: nothing was swept.
     #[error("could not start the sweep: {0} ({advice})", advice = .0.advice())]
-    Regions(AwsError),
-    /// The sweep did not finish everywhere; Lambda's retry runs it again.
-    #[error("incomplete in {regions}: {detail}; subscribers were told, and the retry finishes what is left")]
-    Incomplete { regions: String, detail: String },
+    SweepNotStarted(AwsError),
+    /// What the event is about could not be read, so nothing was decided.
+    #[error("could not read what the event names: {0} ({advice})", advice = .0.advice())]
+    Unreadable(AwsError),
+    /// Not everything was done; Lambda's retry runs it again. `at` says
+    /// where: regions, accounts or a resource.
+    #[error(
+        "incomplete in {at}: {detail}; subscribers were told, and the retry finishes what is left"
+    )]
+    Incomplete { at: String, detail: String },
     #[error("month-to-date spend unavailable, so the limit could not be checked: {0}")]
     SpendUnavailable(String),
+    /// The function's answer could not be turned into JSON.
+    #[error("the answer could not be written as JSON: {0}")]
+    Answer(String),
 }
 
 impl HandlerError {
@@ -67,9 +72,11 @@ impl HandlerError {
         match self {
             HandlerError::Malformed(_) => "CostGuard.MalformedEvent",
             HandlerError::Notify(_) => "CostGuard.NotifyFailed",
-            HandlerError::Regions(_) => "CostGuard.RegionsUnavailable",
+            HandlerError::SweepNotStarted(_) => "CostGuard.RegionsUnavailable",
+            HandlerError::Unreadable(_) => "CostGuard.DescribeFailed",
             HandlerError::Incomplete { .. } => "CostGuard.SweepIncomplete",
             HandlerError::SpendUnavailable(_) => "CostGuard.SpendUnavailable",
+            HandlerError::Answer(_) => "CostGuard.AnswerUnwritable",
         }
     }
 }
@@ -90,290 +97,159 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// What one sweep is for: the accounts the alert names (`None` for an alert
-/// about the whole bill) and its headline, which queued jobs carry.
-#[derive(Debug, Clone, Default)]
-pub struct Scope {
-    pub named: Option<Vec<String>>,
-    pub cause: String,
+/// One invocation: its payload, its deadline, the time it started, and the
+/// function's ARN when Lambda handed it in. [`conclude`] records the
+/// outcome here for the runner's log line.
+pub struct Invocation<'a> {
+    payload: &'a serde_json::Value,
+    deadline: Option<SystemTime>,
+    now: OffsetDateTime,
+    function_arn: Option<&'a str>,
+    ending: Mutex<Option<Ending>>,
 }
 
-impl Scope {
-    pub fn new(named: Option<Vec<String>>, cause: &str) -> Scope {
-        Scope {
-            named,
-            cause: cause.to_string(),
+/// What [`conclude`] recorded: the outcome and the full report, as JSON.
+struct Ending {
+    outcome: String,
+    report: String,
+}
+
+impl<'a> Invocation<'a> {
+    /// An invocation with `payload`, starting now, with no deadline.
+    pub fn new(payload: &'a serde_json::Value) -> Self {
+        Invocation {
+            payload,
+            deadline: None,
+            now: OffsetDateTime::now_utc(),
+            function_arn: None,
+            ending: Mutex::new(None),
         }
+    }
+
+    /// With Lambda's deadline (`None`: the default time budget).
+    pub fn deadline(self, deadline: Option<SystemTime>) -> Self {
+        Invocation { deadline, ..self }
+    }
+
+    /// As if it started on `date` (tests of the calendar).
+    pub fn on(self, date: Date) -> Self {
+        Invocation {
+            now: date.midnight().assume_utc(),
+            ..self
+        }
+    }
+
+    /// With the function's ARN, from Lambda's context.
+    pub fn function_arn(self, arn: &'a str) -> Self {
+        Invocation {
+            function_arn: Some(arn),
+            ..self
+        }
+    }
+
+    pub fn payload(&self) -> &'a serde_json::Value {
+        self.payload
+    }
+
+    /// The function's ARN, when Lambda handed it in.
+    pub fn invoked_arn(&self) -> Option<&'a str> {
+        self.function_arn
+    }
+
+    /// The day the invocation started, in UTC.
+    pub fn today(&self) -> Date {
+        self.now.date()
+    }
+
+    /// The time the work may take from now: see [`time_budget`].
+    pub fn budget(&self) -> Duration {
+        time_budget(self.deadline, SystemTime::now())
+    }
+
+    fn record(&self, outcome: String, report: String) {
+        *self.ending.lock().unwrap_or_else(|p| p.into_inner()) = Some(Ending { outcome, report });
+    }
+
+    fn take_ending(&self) -> Option<Ending> {
+        self.ending.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }
 
-/// Resolves the accounts and regions, and stops the selection in all of them
-/// at once (or hands the accounts to the sweep queue when they are many).
-pub struct Sweeper {
-    select: SelectionConfig,
-    dry_run: bool,
-    reach: Reach,
-}
+/// A Lambda function of cost-guard.
+pub trait Function: Sized + Send + Sync {
+    /// The function's own configuration, and nothing more.
+    type Config: Settings;
+    /// What an invocation returns to Lambda (and logs).
+    type Output: Serialize + Send;
 
-impl Sweeper {
-    /// Per-region clients from the function's one `SdkConfig`.
-    pub fn new(config: &Config, sdk: &aws_types::SdkConfig) -> Self {
-        Sweeper {
-            select: config.select.clone(),
-            dry_run: config.dry_run,
-            reach: Reach::new(config.accounts.clone(), config.regions.clone(), sdk),
-        }
-    }
+    /// Builds the function once per cold start: clients, caches.
+    fn new(config: Self::Config, sdk: &aws_types::SdkConfig) -> Self;
 
-    /// With the given clients (the SDK fault tests hand in mocked ones); the
-    /// guard's own account only.
-    pub fn with_clients(
-        config: &Config,
-        clients: Arc<dyn RegionClients>,
-        home_ec2: aws_sdk_ec2::Client,
-    ) -> Self {
-        Sweeper {
-            select: config.select.clone(),
-            dry_run: config.dry_run,
-            reach: Reach::with_clients(config.regions.clone(), clients, home_ec2),
-        }
-    }
-
-    /// For [`plan`](Self::plan) alone, which needs no topic: only what to
-    /// select, where, and in which accounts. A plan looks at every account
-    /// itself: it never queues.
-    pub fn planner(
-        select: SelectionConfig,
-        regions: RegionScope,
-        accounts: AccountsConfig,
-        sdk: &aws_types::SdkConfig,
-    ) -> Self {
-        let accounts = AccountsConfig {
-            queue: None,
-            ..accounts
-        };
-        Sweeper {
-            select,
-            dry_run: true,
-            reach: Reach::new(accounts, regions, sdk),
-        }
-    }
-
-    /// Resolves the accounts and regions and sweeps them within the time left
-    /// before `deadline`. Fails only when the accounts or the region list
-    /// cannot be read; what fails inside an account or a region is in the
-    /// report.
-    pub(crate) async fn run_sweep(
+    /// Handles one invocation.
+    fn handle(
         &self,
-        stamp: Stamp,
-        deadline: Option<SystemTime>,
-        scope: &Scope,
-    ) -> Result<SweepReport, AwsError> {
-        // Boxed: a sweep of many accounts is a deep future, past the
-        // compiler's layout limit in the functions' own futures.
-        Box::pin(self.sweep(
-            stamp,
-            self.dry_run,
-            time_budget(deadline, SystemTime::now()),
-            scope,
-        ))
+        invocation: &Invocation<'_>,
+    ) -> impl Future<Output = Result<Self::Output, HandlerError>> + Send;
+
+    /// Handles one invocation and logs the one `invocation finished` line:
+    /// the outcome, the full report when there is one, and the error.
+    fn run(
+        &self,
+        invocation: &Invocation<'_>,
+    ) -> impl Future<Output = Result<Self::Output, HandlerError>> + Send {
+        async move {
+            let result = self.handle(invocation).await;
+            let ending = invocation.take_ending();
+            let outcome = match (&ending, &result) {
+                (Some(e), _) => e.outcome.clone(),
+                (None, Ok(output)) => json(output).unwrap_or_else(|e| e.to_string()),
+                (None, Err(_)) => "null".into(),
+            };
+            let report = ending.map(|e| e.report).unwrap_or_else(|| "null".into());
+            match &result {
+                Ok(_) => tracing::info!(%outcome, %report, "invocation finished"),
+                Err(e) => tracing::error!(
+                    %outcome,
+                    %report,
+                    error_type = e.error_type(),
+                    error = %e,
+                    "invocation finished"
+                ),
+            }
+            result
+        }
+    }
+}
+
+/// The JSON of `value`, or why it has none.
+fn json(value: &impl Serialize) -> Result<String, HandlerError> {
+    serde_json::to_string(value).map_err(|e| HandlerError::Answer(e.to_string()))
+}
+
+/// A function's whole `main`: reads its configuration and builds it once,
+/// then serves invocations until Lambda stops the process.
+pub async fn serve<F: Function>() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    // A bad setting fails the cold start with a message that names the variable.
+    let config =
+        F::Config::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    let sdk = crate::aws::sdk::load()
         .await
-    }
-
-    /// What a sweep would stop now, changing nothing (`cost-guard plan`).
-    pub async fn plan(&self) -> Result<SweepReport, AwsError> {
-        self.sweep(
-            Stamp::now("plan"),
-            true,
-            DEFAULT_BUDGET,
-            &Scope::new(None, "plan"),
-        )
-        .await
-    }
-
-    fn spec(&self, stamp: Stamp, dry_run: bool) -> SweepSpec {
-        SweepSpec {
-            select: self.select.clone(),
-            dry_run,
-            stamp,
-            concurrency: REGION_CONCURRENCY,
-        }
-    }
-
-    async fn sweep(
-        &self,
-        stamp: Stamp,
-        dry_run: bool,
-        budget: Duration,
-        scope: &Scope,
-    ) -> Result<SweepReport, AwsError> {
-        let (own, targets) = match self.reach.resolve(scope.named.as_deref()).await? {
-            Reached::Single(regions) => {
-                tracing::info!(
-                    regions = regions.len(),
-                    budget_s = budget.as_secs(),
-                    dry_run,
-                    "sweep starting"
-                );
-                let spec = self.spec(stamp, dry_run);
-                return Ok(
-                    sweeping::sweep(self.reach.own_clients(), &regions, &spec, budget).await,
-                );
-            }
-            Reached::Several { own, targets } => (own, targets),
-        };
-        tracing::info!(
-            accounts = targets.sweep.len(),
-            left_out = targets.left_out.len(),
-            budget_s = budget.as_secs(),
-            dry_run,
-            "sweep of several accounts starting"
-        );
-        let mut report = match self.queue() {
-            Some((sqs, queue)) if targets.sweep.len() > self.reach.accounts.fanout_above => {
-                dispatch(sqs, queue, &targets.sweep, &stamp, dry_run, scope).await?
-            }
-            _ => {
-                self.sweep_accounts(&own, targets.sweep, stamp, dry_run, budget)
-                    .await
-            }
-        };
-        report.accounts.extend(targets.left_out);
-        Ok(report)
-    }
-
-    /// Sweeps exactly these accounts in this invocation.
-    async fn sweep_accounts(
-        &self,
-        own: &str,
-        targets: Vec<Account>,
-        stamp: Stamp,
-        dry_run: bool,
-        budget: Duration,
-    ) -> SweepReport {
-        let spec = self.spec(stamp, dry_run);
-        let until = tokio::time::Instant::now() + budget;
-        let prepare = |account: Account| async move { self.reach.prepare(own, &account).await };
-        let (statuses, regions) = Box::pin(sweeping::sweep_accounts(
-            targets,
-            prepare,
-            &spec,
-            until,
-            ACCOUNTS_AT_ONCE,
-        ))
-        .await;
-        SweepReport {
-            dry_run,
-            regions,
-            accounts: statuses,
-        }
-    }
-
-    /// A worker's sweep of one queued account, in this invocation.
-    pub(crate) async fn sweep_one(
-        &self,
-        account: &Account,
-        stamp: Stamp,
-        dry_run: bool,
-        deadline: Option<SystemTime>,
-    ) -> Result<SweepReport, AwsError> {
-        // The worker needs only its own account id: the dispatcher already
-        // chose the accounts.
-        let Some(own) = self.reach.own_account().await? else {
-            return Err(AwsError::new(
-                "sweep",
-                "NotConfigured",
-                "a queued account, but ACCOUNTS=self: this function reaches its own account only",
-            ));
-        };
-        Ok(self
-            .sweep_accounts(
-                &own,
-                vec![account.clone()],
-                stamp,
-                dry_run || self.dry_run,
-                time_budget(deadline, SystemTime::now()),
-            )
-            .await)
-    }
-
-    /// The sweep queue's client and settings.
-    pub(crate) fn queue(&self) -> Option<(&aws_sdk_sqs::Client, &QueueConfig)> {
-        Some((self.reach.sqs()?, self.reach.accounts.queue.as_ref()?))
-    }
+        .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    let function = &F::new(config, &sdk);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            let invocation = Invocation::new(&event.payload)
+                .deadline(Some(event.context.deadline()))
+                .function_arn(&event.context.invoked_function_arn);
+            // Boxed: a function's future is deep (a sweep of many accounts),
+            // past the compiler's layout limit in the runtime's own future.
+            let output = Box::pin(function.run(&invocation)).await?;
+            serde_json::to_value(output).map_err(|e| HandlerError::Answer(e.to_string()))
+        },
+    ))
+    .await
 }
-
-/// One message per account on the sweep queue, and the summary job, delayed.
-/// Fails when SQS refuses them: the invocation fails and its retry sends them
-/// again (a second sweep of an account changes nothing).
-async fn dispatch(
-    sqs: &aws_sdk_sqs::Client,
-    queue: &QueueConfig,
-    targets: &[Account],
-    stamp: &Stamp,
-    dry_run: bool,
-    scope: &Scope,
-) -> Result<SweepReport, AwsError> {
-    let incident = IncidentRef::new(&scope.cause, stamp, dry_run, targets.len());
-    let jobs: Vec<String> = targets
-        .iter()
-        .map(|account| {
-            Job::SweepAccount(AccountJob {
-                incident: incident.clone(),
-                account: account.clone(),
-            })
-            .to_body()
-        })
-        .collect();
-    queue::send_all(sqs, &queue.sweep_url, &jobs).await?;
-    let summary = Job::Summary(SummaryJob {
-        incident: incident.clone(),
-        accounts: targets.to_vec(),
-        results: Vec::new(),
-        round: 0,
-    });
-    queue::send(
-        sqs,
-        &queue.sweep_url,
-        &summary.to_body(),
-        queue.summary_delay_s,
-    )
-    .await?;
-    tracing::info!(incident = %incident.id, accounts = targets.len(), "accounts handed to the sweep queue");
-    Ok(SweepReport {
-        dry_run,
-        regions: Vec::new(),
-        accounts: targets
-            .iter()
-            .map(|a| AccountStatus {
-                account: a.clone(),
-                state: AccountState::Queued,
-            })
-            .collect(),
-    })
-}
-
-/// The subscribers' topic.
-pub(crate) struct Notifier {
-    sns: aws_sdk_sns::Client,
-    topic_arn: String,
-}
-
-impl Notifier {
-    pub fn new(sns: aws_sdk_sns::Client, topic_arn: &str) -> Self {
-        Notifier {
-            sns,
-            topic_arn: topic_arn.to_string(),
-        }
-    }
-
-    pub async fn publish(&self, message: &Message) -> Result<String, AwsError> {
-        sns::publish(&self.sns, &self.topic_arn, message).await
-    }
-}
-
-/// Lambda's longest timeout: a deadline further ahead is not a real one.
-pub(crate) const LAMBDA_MAX_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// The time a sweep may take: until the deadline less the reserve, at least
 /// 1 s. A deadline that has already passed, or lies more than Lambda's 15
@@ -408,12 +284,14 @@ pub(crate) fn time_budget(deadline: Option<SystemTime>, now: SystemTime) -> Dura
     }
 }
 
-/// Ends an invocation: publishes `message` (when there is one), logs one line
-/// that holds the whole outcome (`summary` and the full `report`) whatever
-/// happens next, then reports the first thing that went wrong: the publish,
-/// else `failure` (a sweep that could not start, regions that did not finish,
-/// so that Lambda retries).
+/// Ends an invocation that tells subscribers: publishes `message` (when
+/// there is one), records the whole outcome (`summary` and the full
+/// `report`) for the runner's log line whatever happens next, then reports
+/// the first thing that went wrong: the publish, else `failure` (a sweep
+/// that could not start, regions that did not finish, so that Lambda
+/// retries).
 pub(crate) async fn conclude<S: Serialize>(
+    invocation: &Invocation<'_>,
     notifier: &Notifier,
     message: Option<&Message>,
     summary: impl FnOnce(bool) -> S,
@@ -425,11 +303,7 @@ pub(crate) async fn conclude<S: Serialize>(
         None => None,
     };
     let summary = summary(matches!(published, Some(Ok(_))));
-    tracing::info!(
-        outcome = %serde_json::to_string(&summary).unwrap_or_default(),
-        report = %serde_json::to_string(report).unwrap_or_default(),
-        "invocation finished"
-    );
+    invocation.record(json(&summary)?, json(report)?);
     if let (Some(Err(e)), Some(m)) = (published, message) {
         tracing::error!(error = %e, body = %m.body, "publishing the report failed");
         return Err(HandlerError::Notify(e));
@@ -444,7 +318,7 @@ pub(crate) async fn conclude<S: Serialize>(
 /// start, or the regions that did not finish cleanly.
 pub(crate) fn sweep_failure(sweep: Option<&Result<SweepReport, AwsError>>) -> Option<HandlerError> {
     match sweep {
-        Some(Err(e)) => Some(HandlerError::Regions(e.clone())),
+        Some(Err(e)) => Some(HandlerError::SweepNotStarted(e.clone())),
         Some(Ok(report)) => incomplete(
             report
                 .troubled_regions()
@@ -461,14 +335,14 @@ pub(crate) fn sweep_failure(sweep: Option<&Result<SweepReport, AwsError>>) -> Op
     }
 }
 
-/// The regions that did not finish cleanly, each with its first problem.
+/// The places that did not finish cleanly, each with its first problem.
 pub(crate) fn incomplete(troubled: impl Iterator<Item = (String, String)>) -> Option<HandlerError> {
     let troubled: Vec<(String, String)> = troubled.collect();
     if troubled.is_empty() {
         return None;
     }
     Some(HandlerError::Incomplete {
-        regions: troubled
+        at: troubled
             .iter()
             .map(|(r, _)| r.as_str())
             .collect::<Vec<_>>()
@@ -487,7 +361,7 @@ mod tests {
 
     #[test]
     fn lambda_sees_a_named_type_and_a_readable_message() {
-        let e = HandlerError::Regions(AwsError::new(
+        let e = HandlerError::SweepNotStarted(AwsError::new(
             "ec2:DescribeRegions",
             "Timeout",
             "no answer before the timeout",
@@ -525,5 +399,39 @@ mod tests {
             time_budget(Some(now + LAMBDA_MAX_TIMEOUT), now),
             LAMBDA_MAX_TIMEOUT - DEADLINE_RESERVE
         );
+    }
+
+    #[test]
+    fn an_invocation_starts_on_its_day_and_its_budget_follows_its_deadline() {
+        let payload = serde_json::json!({});
+        let i = Invocation::new(&payload).on(time::macros::date!(2026 - 12 - 04));
+        assert_eq!(i.today(), time::macros::date!(2026 - 12 - 04));
+        assert_eq!(i.budget(), DEFAULT_BUDGET);
+        let soon = SystemTime::now() + Duration::from_secs(30);
+        let i = Invocation::new(&payload).deadline(Some(soon));
+        assert!(i.budget() <= Duration::from_secs(25), "{:?}", i.budget());
+        let arn = "arn:aws:lambda:us-east-1:123456789012:function:f";
+        assert_eq!(
+            Invocation::new(&payload).function_arn(arn).invoked_arn(),
+            Some(arn)
+        );
+    }
+
+    /// A value serde cannot write: a map whose keys are not strings.
+    struct Unwritable;
+    impl Serialize for Unwritable {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let mut m = s.serialize_map(Some(1))?;
+            m.serialize_entry(&[1, 2], &0)?;
+            m.end()
+        }
+    }
+
+    #[test]
+    fn an_answer_that_cannot_be_written_is_an_error_not_null() {
+        let e = json(&Unwritable).unwrap_err();
+        assert_eq!(e.error_type(), "CostGuard.AnswerUnwritable");
+        assert!(e.to_string().contains("key must be a string"), "{e}");
     }
 }

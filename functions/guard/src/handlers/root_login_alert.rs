@@ -2,12 +2,12 @@
 //! and in `ROOT_LOGIN_ACTION=stop` mode the stop sweep after an untrusted
 //! successful sign-in.
 
-use std::time::SystemTime;
-
 use serde::Serialize;
 
-use super::{conclude, sweep_failure, HandlerError, Notifier, Sweeper};
-use crate::domain::config::{Config, RootAction, RootConfig};
+use super::{conclude, sweep_failure, Function, HandlerError, Invocation};
+use crate::aws::fleet::{Fleet, Scope};
+use crate::aws::sns::Notifier;
+use crate::domain::config::{RootAction, RootLoginAlertConfig};
 use crate::domain::outcome::Stamp;
 use crate::domain::policy::assess_root;
 use crate::domain::render::root_login_alert::{or_unknown, render_alert};
@@ -28,27 +28,31 @@ pub struct RootSummary {
 /// The function's state, built once per cold start. Root alerts never ask
 /// Cost Explorer.
 pub struct RootLoginAlert {
-    sweeper: Sweeper,
-    resume_function: Option<String>,
+    config: RootLoginAlertConfig,
+    fleet: Fleet,
     notifier: Notifier,
-    root: RootConfig,
 }
 
-impl RootLoginAlert {
-    pub fn new(config: &Config, root: RootConfig, sdk: &aws_types::SdkConfig) -> Self {
+impl Function for RootLoginAlert {
+    type Config = RootLoginAlertConfig;
+    type Output = RootSummary;
+
+    fn new(config: RootLoginAlertConfig, sdk: &aws_types::SdkConfig) -> Self {
         RootLoginAlert {
-            sweeper: Sweeper::new(config, sdk),
-            resume_function: config.resume_function.clone(),
-            notifier: Notifier::new(aws_sdk_sns::Client::new(sdk), &config.notify_topic_arn),
-            root,
+            fleet: Fleet::new(&config.sweep.accounts, &config.sweep.regions, sdk),
+            notifier: Notifier::new(
+                aws_sdk_sns::Client::new(sdk),
+                &config.common.notify_topic_arn,
+            ),
+            config,
         }
     }
 
-    pub async fn handle(
-        &self,
-        event: &serde_json::Value,
-        deadline: Option<SystemTime>,
-    ) -> Result<RootSummary, HandlerError> {
+    async fn handle(&self, invocation: &Invocation<'_>) -> Result<RootSummary, HandlerError> {
+        if let Some(arn) = invocation.invoked_arn() {
+            self.fleet.learn_own_account(arn);
+        }
+        let event = invocation.payload();
         let activity = match parse_root_event(event) {
             Ok(RootEvent::Root(a)) => a,
             Ok(RootEvent::NotRoot {
@@ -72,7 +76,7 @@ impl RootLoginAlert {
                 return Err(HandlerError::Malformed(why));
             }
         };
-        let assessment = assess_root(&activity, &self.root.trusted);
+        let assessment = assess_root(&activity, &self.config.root.trusted);
         tracing::warn!(
             action = %activity.action(),
             account = or_unknown(&activity.account),
@@ -83,19 +87,25 @@ impl RootLoginAlert {
             trusted = assessment.trusted.is_some(),
             "root activity"
         );
-        let sweep_now = self.root.action == RootAction::Stop
+        let sweep_now = self.config.root.action == RootAction::Stop
             && activity.kind == RootEventKind::ConsoleSignIn
             && activity.outcome == Outcome::Success
             && assessment.trusted.is_none();
         let swept = if sweep_now {
             let stamp = Stamp::now(&format!("root-sign-in:{}", or_unknown(&activity.source_ip)));
-            let scope = super::Scope::new(
+            let scope = Scope::new(
                 activity.account.clone().map(|a| vec![a]),
                 &format!("root sign-in from {}", or_unknown(&activity.source_ip)),
             );
             let report = self
-                .sweeper
-                .run_sweep(stamp.clone(), deadline, &scope)
+                .fleet
+                .sweep(
+                    &self.config.sweep.select,
+                    stamp.clone(),
+                    self.config.sweep.dry_run,
+                    invocation.budget(),
+                    &scope,
+                )
                 .await;
             Some((report, stamp))
         } else {
@@ -112,7 +122,7 @@ impl RootLoginAlert {
                 .as_ref()
                 .and_then(|(r, s)| r.as_ref().ok().map(|r| (r, s))),
             sweep_error.as_deref(),
-            self.resume_function.as_deref(),
+            self.config.common.resume_function.as_deref(),
         );
         let summary = |alerted| RootSummary {
             alerted,
@@ -127,6 +137,7 @@ impl RootLoginAlert {
             ignored: None,
         };
         conclude(
+            invocation,
             &self.notifier,
             Some(&message),
             summary,

@@ -3,14 +3,13 @@
 //! when the month-end forecast passes `FORECAST_LIMIT_USD`; otherwise stays
 //! quiet (or sends a daily summary when a second schedule asks for one).
 
-use std::time::SystemTime;
-
 use serde::Serialize;
-use time::Date;
 
-use super::{conclude, sweep_failure, HandlerError, Notifier, Sweeper};
+use super::{conclude, sweep_failure, Function, HandlerError, Invocation};
 use crate::aws::costexplorer;
-use crate::domain::config::{Config, SpendConfig};
+use crate::aws::fleet::{Fleet, Scope};
+use crate::aws::sns::Notifier;
+use crate::domain::config::SpendWatchConfig;
 use crate::domain::outcome::Stamp;
 use crate::domain::render::spend_watch::{render, SpendOutcome};
 use crate::domain::spend::{self, Forecast, MonthToDateState, SpendVerdict};
@@ -28,61 +27,62 @@ pub struct SpendSummary {
 
 /// The function's state, built once per cold start.
 pub struct SpendWatch {
-    config: Config,
-    spend: SpendConfig,
-    sweeper: Sweeper,
+    config: SpendWatchConfig,
+    fleet: Fleet,
     notifier: Notifier,
     ce: aws_sdk_costexplorer::Client,
 }
 
 impl SpendWatch {
-    pub fn new(config: Config, spend: SpendConfig, sdk: &aws_types::SdkConfig) -> Self {
+    /// From clients built elsewhere (the SDK fault tests hand in mocked ones).
+    pub fn with_parts(
+        fleet: Fleet,
+        sns: aws_sdk_sns::Client,
+        ce: aws_sdk_costexplorer::Client,
+        config: SpendWatchConfig,
+    ) -> Self {
+        SpendWatch {
+            notifier: Notifier::new(sns, &config.common.notify_topic_arn),
+            fleet,
+            ce,
+            config,
+        }
+    }
+}
+
+impl Function for SpendWatch {
+    type Config = SpendWatchConfig;
+    type Output = SpendSummary;
+
+    fn new(config: SpendWatchConfig, sdk: &aws_types::SdkConfig) -> Self {
         Self::with_parts(
-            Sweeper::new(&config, sdk),
+            Fleet::new(&config.sweep.accounts, &config.sweep.regions, sdk),
             aws_sdk_sns::Client::new(sdk),
             costexplorer::client(sdk),
             config,
-            spend,
         )
     }
 
-    /// From clients built elsewhere (the SDK fault tests hand in mocked ones).
-    pub fn with_parts(
-        sweeper: Sweeper,
-        sns: aws_sdk_sns::Client,
-        ce: aws_sdk_costexplorer::Client,
-        config: Config,
-        spend: SpendConfig,
-    ) -> Self {
-        SpendWatch {
-            notifier: Notifier::new(sns, &config.notify_topic_arn),
-            sweeper,
-            ce,
-            config,
-            spend,
+    async fn handle(&self, invocation: &Invocation<'_>) -> Result<SpendSummary, HandlerError> {
+        if let Some(arn) = invocation.invoked_arn() {
+            self.fleet.learn_own_account(arn);
         }
-    }
-
-    pub async fn handle(
-        &self,
-        event: &serde_json::Value,
-        deadline: Option<SystemTime>,
-        today: Date,
-    ) -> Result<SpendSummary, HandlerError> {
-        let run = parse_run(event).map_err(HandlerError::Malformed)?;
-        let metric = self.config.cost_metric;
+        let today = invocation.today();
+        let run = parse_run(invocation.payload()).map_err(HandlerError::Malformed)?;
+        let metric = self.config.spend.cost_metric;
         let mtd = costexplorer::month_to_date_spend(&self.ce, metric, today).await;
         let spent = match &mtd {
             MonthToDateState::Known(m) => Some(m.total),
             _ => None,
         };
         // Each request costs $0.01: ask for the forecast only when it is used.
-        let forecast = if self.spend.limits.forecast_usd.is_some() || run == Run::DailySummary {
-            costexplorer::month_forecast(&self.ce, metric, today, spent).await
-        } else {
-            Forecast::NotAsked
-        };
-        let verdict = spend::check_limits(&mtd, &forecast, &self.spend.limits);
+        let forecast =
+            if self.config.spend.limits.forecast_usd.is_some() || run == Run::DailySummary {
+                costexplorer::month_forecast(&self.ce, metric, today, spent).await
+            } else {
+                Forecast::NotAsked
+            };
+        let verdict = spend::check_limits(&mtd, &forecast, &self.config.spend.limits);
         tracing::info!(?verdict, ?run, month_to_date = ?spent, ?forecast, "spend checked");
 
         let swept = match &verdict {
@@ -90,10 +90,16 @@ impl SpendWatch {
                 let stamp = Stamp::now(&format!("spend-watch:month-to-date-over-{limit}-usd"));
                 // Cost Explorer in the management account sees the whole
                 // organization's spend: every account.
-                let scope = super::Scope::new(None, &format!("month-to-date spend over ${limit}"));
+                let scope = Scope::new(None, &format!("month-to-date spend over ${limit}"));
                 let report = self
-                    .sweeper
-                    .run_sweep(stamp.clone(), deadline, &scope)
+                    .fleet
+                    .sweep(
+                        &self.config.sweep.select,
+                        stamp.clone(),
+                        self.config.sweep.dry_run,
+                        invocation.budget(),
+                        &scope,
+                    )
                     .await;
                 Some((report, stamp))
             }
@@ -109,7 +115,7 @@ impl SpendWatch {
             mtd: &mtd,
             forecast: &forecast,
             config: &self.config,
-            limits: &self.spend.limits,
+            limits: &self.config.spend.limits,
             sweep: swept
                 .as_ref()
                 .and_then(|(r, s)| r.as_ref().ok().map(|r| (r, s))),
@@ -135,6 +141,7 @@ impl SpendWatch {
             subject: message.as_ref().map(|m| m.subject.clone()),
         };
         let summary = conclude(
+            invocation,
             &self.notifier,
             message.as_ref(),
             summary,

@@ -20,11 +20,16 @@ use aws_smithy_runtime_api::http::{Response as HttpResponse, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::RetryConfig;
 
-use guard::aws::sweep::{sweep, RegionClients, SweepSpec};
-use guard::domain::config::{AnomalyAction, Config, RegionScope, Selection, SelectionConfig};
-use guard::domain::outcome::Stamp;
+use guard::aws::accounts::RegionClients;
+use guard::aws::fleet::Fleet;
+use guard::aws::sweep::{sweep_regions, SweepSpec};
+use guard::domain::config::{
+    AnomalyAction, Common, RegionScope, Selection, SelectionConfig, StopOnOverspendConfig,
+    SweepConfig,
+};
+use guard::domain::outcome::{Stamp, SweepReport};
 use guard::handlers::stop_on_overspend::StopOnOverspend;
-use guard::handlers::{HandlerError, Sweeper};
+use guard::handlers::{HandlerError, Invocation};
 
 const ATTEMPTS: u32 = 4;
 
@@ -179,6 +184,21 @@ fn spec() -> SweepSpec {
         dry_run: false,
         stamp: Stamp::now("budget:test"),
         concurrency: 4,
+    }
+}
+
+/// The sweep of the guard's own account in `regions`, within `budget`.
+async fn sweep(
+    clients: &dyn RegionClients,
+    regions: &[String],
+    spec: &SweepSpec,
+    budget: Duration,
+) -> SweepReport {
+    let until = tokio::time::Instant::now() + budget;
+    SweepReport {
+        dry_run: spec.dry_run,
+        regions: sweep_regions(clients, regions, spec, None, until).await,
+        accounts: Vec::new(),
     }
 }
 
@@ -351,18 +371,30 @@ async fn a_region_that_hangs_is_reported_unfinished() {
     assert!(r.errors[0].contains("did not finish"), "{:?}", r.errors);
 }
 
-fn guard_config() -> Config {
-    Config {
+fn common() -> Common {
+    Common {
         notify_topic_arn: "arn:aws:sns:us-east-1:123456789012:notify".into(),
+        resume_function: None,
+    }
+}
+
+fn sweep_config() -> SweepConfig {
+    SweepConfig {
         select: select(),
         regions: RegionScope::List(vec!["us-east-1".into(), "eu-west-1".into()]),
         dry_run: false,
+        accounts: Default::default(),
+    }
+}
+
+fn guard_config() -> StopOnOverspendConfig {
+    StopOnOverspendConfig {
+        common: common(),
+        sweep: sweep_config(),
         act_on_forecasted: false,
         anomaly: AnomalyAction::Report,
         spend_context: false,
         cost_metric: guard::domain::spend::CostMetric::UnblendedCost,
-        resume_function: None,
-        accounts: Default::default(),
     }
 }
 
@@ -396,8 +428,8 @@ async fn handler_reports_failed_region_and_returns_an_error_for_retry() {
     });
     let config = guard_config();
     let guard = StopOnOverspend::with_parts(
-        Sweeper::with_clients(
-            &config,
+        Fleet::with_clients(
+            &config.sweep.regions,
             Arc::new(mocked(vec![("us-east-1", ok), ("eu-west-1", denied)])),
             ec2_client(&[]),
         ),
@@ -406,9 +438,12 @@ async fn handler_reports_failed_region_and_returns_an_error_for_retry() {
         config,
     );
     let event: serde_json::Value = serde_json::from_str(BUDGET_EVENT).unwrap();
-    let err = guard.handle(&event, None).await.unwrap_err();
+    let err = guard
+        .handle_alert(&Invocation::new(&event))
+        .await
+        .unwrap_err();
     assert!(
-        matches!(err, HandlerError::Incomplete { ref regions, .. } if regions == "eu-west-1"),
+        matches!(err, HandlerError::Incomplete { ref at, .. } if at == "eu-west-1"),
         "{err}"
     );
     let sent = sent.lock().unwrap();
@@ -436,8 +471,8 @@ async fn failed_publish_fails_the_invocation_after_the_sweep() {
     });
     let config = guard_config();
     let guard = StopOnOverspend::with_parts(
-        Sweeper::with_clients(
-            &config,
+        Fleet::with_clients(
+            &config.sweep.regions,
             Arc::new(mocked(vec![("us-east-1", ok), ("eu-west-1", ok2)])),
             ec2_client(&[]),
         ),
@@ -446,7 +481,10 @@ async fn failed_publish_fails_the_invocation_after_the_sweep() {
         config,
     );
     let event: serde_json::Value = serde_json::from_str(BUDGET_EVENT).unwrap();
-    let err = guard.handle(&event, None).await.unwrap_err();
+    let err = guard
+        .handle_alert(&Invocation::new(&event))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("AuthorizationError"), "{err}");
     assert_eq!(
         stop.num_calls(),
@@ -464,9 +502,10 @@ mod cost_explorer {
     use aws_sdk_costexplorer::types::error::DataUnavailableException;
     use aws_sdk_costexplorer::types::{DateInterval, Group, MetricValue, ResultByTime};
 
-    use guard::domain::config::SpendConfig;
+    use guard::domain::config::{SpendConfig, SpendWatchConfig};
     use guard::domain::spend::{CostMetric, Forecast, MonthToDateState};
     use guard::handlers::spend_watch::SpendWatch;
+    use guard::handlers::Function;
 
     const TODAY: time::Date = time::macros::date!(2026 - 11 - 22);
 
@@ -547,13 +586,16 @@ mod cost_explorer {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let config = guard_config();
+        let config = SpendWatchConfig {
+            common: common(),
+            sweep: sweep_config(),
+            spend: SpendConfig::from_lookup(&|n| map.get(n).cloned()).unwrap(),
+        };
         SpendWatch::with_parts(
-            Sweeper::with_clients(&config, Arc::new(regions), ec2_client(&[])),
+            Fleet::with_clients(&config.sweep.regions, Arc::new(regions), ec2_client(&[])),
             mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish]),
             ce_client,
             config,
-            SpendConfig::from_lookup(|n| map.get(n).cloned()).unwrap(),
         )
     }
 
@@ -592,7 +634,10 @@ mod cost_explorer {
             sent.clone(),
             regions,
         );
-        let s = w.handle(&scheduled(), None, TODAY).await.unwrap();
+        let s = w
+            .handle(&Invocation::new(&scheduled()).on(TODAY))
+            .await
+            .unwrap();
         assert_eq!(s.verdict, "forecast-alert");
         assert_eq!(s.stopped, 0);
         assert_eq!(stop.num_calls(), 0, "a forecast never stops anything");
@@ -617,17 +662,16 @@ mod cost_explorer {
             sent.clone(),
             quiet_regions(),
         );
-        let s = w.handle(&scheduled(), None, TODAY).await.unwrap();
+        let s = w
+            .handle(&Invocation::new(&scheduled()).on(TODAY))
+            .await
+            .unwrap();
         assert_eq!(s.verdict, "quiet");
         assert!(!s.notified, "below both limits: no message");
         assert!(sent.lock().unwrap().is_empty());
 
         let summary = w
-            .handle(
-                &serde_json::json!({"cost-guard": "daily-summary"}),
-                None,
-                TODAY,
-            )
+            .handle(&Invocation::new(&serde_json::json!({"cost-guard": "daily-summary"})).on(TODAY))
             .await
             .unwrap();
         assert!(summary.notified);
@@ -650,7 +694,9 @@ mod cost_explorer {
             Arc::default(),
             quiet_regions(),
         );
-        w.handle(&scheduled(), None, TODAY).await.unwrap();
+        w.handle(&Invocation::new(&scheduled()).on(TODAY))
+            .await
+            .unwrap();
         assert_eq!(forecast.num_calls(), 0, "each request costs $0.01");
     }
 
@@ -664,7 +710,7 @@ mod cost_explorer {
             quiet_regions(),
         );
         let s = w
-            .handle(&scheduled(), None, time::macros::date!(2026 - 12 - 01))
+            .handle(&Invocation::new(&scheduled()).on(time::macros::date!(2026 - 12 - 01)))
             .await
             .unwrap();
         assert_eq!(s.verdict, "quiet");
@@ -701,7 +747,10 @@ mod cost_explorer {
             sent.clone(),
             regions,
         );
-        let s = w.handle(&scheduled(), None, TODAY).await.unwrap();
+        let s = w
+            .handle(&Invocation::new(&scheduled()).on(TODAY))
+            .await
+            .unwrap();
         assert_eq!((s.verdict.as_str(), s.stopped), ("stop", 2));
         let sent = sent.lock().unwrap();
         assert!(sent[0].0.starts_with("cost-guard stopped 2 resources in 1 region (month-to-date spend $240.00 > $100.00)"), "{}", sent[0].0);

@@ -5,9 +5,11 @@ use std::collections::{HashMap, HashSet};
 
 use proptest::prelude::*;
 
-use guard::domain::config::{selection_from_lookup, Selection, SelectionConfig};
-use guard::domain::inventory::{DbCluster, DbInstance, Ec2Instance, Tags, ASG_TAG};
+use guard::domain::config::selection::selection_from_lookup;
+use guard::domain::config::{Selection, SelectionConfig};
+use guard::domain::inventory::{DbCluster, DbInstance, Ec2Instance, Tags};
 use guard::domain::select::{plan_ec2, plan_rds};
+use guard::domain::tags::ASG_TAG;
 use guard::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 
 const KEYS: &[&str] = &[

@@ -4,8 +4,9 @@
 use std::fmt::Write as _;
 
 use crate::domain::inventory::Resource;
-use crate::domain::keep_stopped::{ordinal, RESTOPS_TAG};
+use crate::domain::keep_stopped::ordinal;
 use crate::domain::render::{res_line, subject_line, Message};
+use crate::domain::tags::RESTOPS_TAG;
 
 /// `stopped_by` is the original stamp's trigger; `account` the member
 /// account the database is in (`None` for the guard's own); `failure` is set

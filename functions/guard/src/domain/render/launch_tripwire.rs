@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::domain::money::usd;
-use crate::domain::outcome::{Stamp, STOPPED_AT_TAG, STOPPED_BY_TAG};
+use crate::domain::outcome::Stamp;
 use crate::domain::prices::hourly_usd;
 use crate::domain::render::{plural, subject_line, Message};
+use crate::domain::tags::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 use crate::domain::trigger::excerpt;
 use crate::domain::trigger::launch::{ApiCall, CallKind, Finding, FleetLaunch, TagWrite};
 use crate::domain::tripwire::{Observed, Quarantine, StopOutcome, Verdict};
@@ -398,7 +399,7 @@ fn tag_advice(b: &mut String, c: &ApiCall, w: &TagWrite, account: Option<&str>, 
             .tags
             .iter()
             .map(|(k, _)| k.as_str())
-            .filter(|k| *k == exempt || k.starts_with(crate::domain::outcome::GUARD_TAG_PREFIX))
+            .filter(|k| *k == exempt || k.starts_with(crate::domain::tags::GUARD_TAG_PREFIX))
             .collect();
         b.push_str("If it was not you, take the tags off again:\n");
         for r in &w.resources {
@@ -717,7 +718,7 @@ mod tests {
 
     /// Decides with the default settings, in the guard's own account.
     fn decided(c: &ApiCall, seen: &[Observed]) -> Verdict {
-        let cfg = TripwireConfig::from_lookup(|_| None).unwrap();
+        let cfg = TripwireConfig::from_lookup(&|_| None).unwrap();
         let roles = GuardRoles::default();
         let marked = BTreeMap::new();
         decide_call(
@@ -1005,7 +1006,7 @@ mod tests {
         let TripwireEvent::Finding(f) = parse_tripwire_event(&v).unwrap() else {
             panic!()
         };
-        let cfg = TripwireConfig::from_lookup(|_| None).unwrap();
+        let cfg = TripwireConfig::from_lookup(&|_| None).unwrap();
         let seen = vec![Observed::named("i-0b1c2d3e4f5a60007", Some("g4dn.xlarge"))];
         let roles = GuardRoles::default();
         let marked = BTreeMap::new();

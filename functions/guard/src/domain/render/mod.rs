@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 use crate::domain::accounts::AccountState;
 use crate::domain::inventory::{Resource, ResourceKind};
 use crate::domain::money::usd;
-use crate::domain::outcome::{RegionReport, Stamp, SweepReport, STOPPED_AT_TAG, STOPPED_BY_TAG};
+use crate::domain::outcome::{RegionReport, Stamp, SweepReport};
 use crate::domain::spend::{CostMetric, Forecast, MonthToDateState};
+use crate::domain::tags::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 
 pub mod fanout;
 pub mod keep_stopped;

@@ -5,9 +5,9 @@ use std::fmt::Write as _;
 
 use time::format_description::well_known::Rfc3339;
 
-use crate::domain::outcome::{RESUMING_TAG, STOPPED_AT_TAG};
 use crate::domain::render::{outcome_subject, plural, res_line, section, subject_line, Message};
 use crate::domain::resume::{ResumeReport, ResumeRequest};
+use crate::domain::tags::{RESUMING_TAG, STOPPED_AT_TAG};
 
 /// What was asked, in words: `everything cost-guard stopped`, `what budget:x
 /// stopped since 2026-11-22T10:00:00Z`.

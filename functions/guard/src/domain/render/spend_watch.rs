@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::domain::config::Config;
+use crate::domain::config::SpendWatchConfig;
 use crate::domain::money::usd;
 use crate::domain::outcome::{Stamp, SweepReport};
 use crate::domain::render::{self, money_section, Message};
@@ -16,7 +16,7 @@ pub(crate) struct SpendOutcome<'a> {
     pub run: Run,
     pub mtd: &'a MonthToDateState,
     pub forecast: &'a Forecast,
-    pub config: &'a Config,
+    pub config: &'a SpendWatchConfig,
     pub limits: &'a Limits,
     /// The sweep and its stamp, when one ran.
     pub sweep: Option<(&'a SweepReport, &'a Stamp)>,
@@ -42,9 +42,9 @@ pub(crate) fn render(o: &SpendOutcome) -> Option<Message> {
             let _ = writeln!(
                 b,
                 "{}WHAT FIRED\n- spend-watch: {what}\n  cost-guard acted: Cost Explorer reports month-to-date spend above SPEND_LIMIT_USD.\n",
-                if config.dry_run { "DRY RUN: nothing was stopped or tagged. This is what cost-guard would stop.\n\n" } else { "" }
+                if config.sweep.dry_run { "DRY RUN: nothing was stopped or tagged. This is what cost-guard would stop.\n\n" } else { "" }
             );
-            money_section(&mut b, mtd, forecast, config.cost_metric);
+            money_section(&mut b, mtd, forecast, config.spend.cost_metric);
             if let Some(e) = sweep_error {
                 let _ = writeln!(b, "WHAT HAPPENED\nThe sweep could not start: {e}\n");
             }
@@ -54,7 +54,7 @@ pub(crate) fn render(o: &SpendOutcome) -> Option<Message> {
                         &mut b,
                         s,
                         Some(stamp),
-                        config.resume_function.as_deref(),
+                        config.common.resume_function.as_deref(),
                     );
                     render::outcome_subject(&render::sweep_outcome(s), &what)
                 }
@@ -68,7 +68,7 @@ pub(crate) fn render(o: &SpendOutcome) -> Option<Message> {
                 "WHAT FIRED\n- spend-watch: {what}\n  cost-guard did not act: a forecast passing FORECAST_LIMIT_USD only alerts. It stops when month-to-date spend passes SPEND_LIMIT_USD ({}).\n",
                 usd(limits.spend_usd)
             );
-            money_section(&mut b, mtd, forecast, config.cost_metric);
+            money_section(&mut b, mtd, forecast, config.spend.cost_metric);
             b.push_str("WHAT TO DO\nFind what is running in the services above and stop what you do not need, or raise the limits.\n\n");
             format!("cost-guard: {what}, nothing stopped")
         }
@@ -82,7 +82,7 @@ pub(crate) fn render(o: &SpendOutcome) -> Option<Message> {
                 "Daily summary: spend is below SPEND_LIMIT_USD ({}); nothing was stopped.\n",
                 usd(limits.spend_usd)
             );
-            money_section(&mut b, mtd, forecast, config.cost_metric);
+            money_section(&mut b, mtd, forecast, config.spend.cost_metric);
             format!(
                 "cost-guard daily: {spent} spent this month, limit {}",
                 usd(limits.spend_usd)
@@ -103,10 +103,12 @@ mod tests {
     use crate::domain::spend::{self, MonthToDate};
     use time::macros::date;
 
-    fn config() -> Config {
-        Config::from_lookup(|n| {
-            (n == "NOTIFY_TOPIC_ARN")
-                .then(|| "arn:aws:sns:us-east-1:123456789012:notify".to_string())
+    fn config() -> SpendWatchConfig {
+        use crate::domain::config::Settings;
+        SpendWatchConfig::from_lookup(&|n| match n {
+            "NOTIFY_TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:notify".to_string()),
+            "SPEND_LIMIT_USD" => Some("100".to_string()),
+            _ => None,
         })
         .unwrap()
     }

@@ -405,7 +405,7 @@ pub fn parse_tripwire_event(event: &Value) -> Result<TripwireEvent, String> {
     let region = json_text(detail.get("awsRegion"))
         .or_else(|| json_text(obj.get("region")))
         .ok_or("event has no `detail.awsRegion`: the region of the call is unknown")?;
-    if !crate::domain::config::is_region_name(&region) {
+    if !crate::domain::config::regions::is_region_name(&region) {
         return Err(format!(
             "`detail.awsRegion` {:?} is not a region name",
             excerpt(&region)
@@ -475,7 +475,7 @@ fn parse_principal(identity: Option<&Value>) -> Principal {
         account: json_text(i.get("accountId")).filter(|a| is_account_id(a)),
         role_id: issuer
             .and_then(|s| json_text(s.get("principalId")))
-            .filter(|id| crate::domain::config::is_role_id(id)),
+            .filter(|id| crate::domain::config::tripwire::is_role_id(id)),
     }
 }
 
@@ -724,7 +724,7 @@ fn parse_enable_region(request: &Value) -> RegionEnabled {
     let o = request.as_object();
     let text = |key: &str| o.and_then(|o| json_text(field(o, key)));
     RegionEnabled {
-        region: text("regionName").filter(|r| crate::domain::config::is_region_name(r)),
+        region: text("regionName").filter(|r| crate::domain::config::regions::is_region_name(r)),
         account: text("accountId").filter(|a| is_account_id(a)),
     }
 }
@@ -739,7 +739,7 @@ fn parse_fleet_launch(
     detail_type: &str,
 ) -> Result<TripwireEvent, String> {
     let region = json_text(obj.get("region"))
-        .filter(|r| crate::domain::config::is_region_name(r))
+        .filter(|r| crate::domain::config::regions::is_region_name(r))
         .ok_or_else(|| format!("{detail_type} event has no region name in `region`"))?;
     let kind = match detail_type {
         "EC2 Spot Instance Request Fulfillment" => FleetKind::SpotRequest,
@@ -882,7 +882,7 @@ fn parse_finding(
     }
     let region = json_text(detail.get("region"))
         .or_else(|| json_text(obj.get("region")))
-        .filter(|r| crate::domain::config::is_region_name(r))
+        .filter(|r| crate::domain::config::regions::is_region_name(r))
         .ok_or("GuardDuty finding has no region name in `detail.region`")?;
     Ok(Some(Finding {
         id: json_text(detail.get("id"))

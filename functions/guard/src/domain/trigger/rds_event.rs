@@ -81,10 +81,11 @@ pub fn parse_rds_event(event: &Value) -> Result<RdsEvent, String> {
         })
         .ok_or("the RDS event names no database (`detail.SourceArn`)")?;
     // arn:aws:rds:REGION:ACCOUNT:db:NAME or ...:cluster:NAME
-    let parts: Vec<&str> = arn.split(':').collect();
-    let (arn_region, arn_account, arn_type, arn_name) = match parts.as_slice() {
-        ["arn", _, "rds", region, account, kind, name] if !name.is_empty() => {
-            (*region, *account, *kind, *name)
+    let parsed = crate::domain::arn::Arn::parse(&arn).filter(|a| a.service == "rds");
+    let kind_and_name = parsed.and_then(|a| a.resource.split_once(':'));
+    let (arn_region, arn_account, arn_type, arn_name) = match (parsed, kind_and_name) {
+        (Some(a), Some((kind, name))) if !name.is_empty() && !name.contains(':') => {
+            (a.region, a.account, kind, name)
         }
         _ => {
             return Err(format!(

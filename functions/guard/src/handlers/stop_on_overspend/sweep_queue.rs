@@ -4,27 +4,28 @@
 //! delayed summary job that gathers the results and tells subscribers how the
 //! incident ended.
 
-use std::time::SystemTime;
+use std::time::Duration;
 
-use serde::Serialize;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 
-use super::stop_on_overspend::StopOnOverspend;
-use super::{HandlerError, Notifier, Sweeper};
+use crate::aws::fleet::Fleet;
 use crate::aws::queue;
+use crate::aws::sns::Notifier;
+use crate::domain::config::SelectionConfig;
 use crate::domain::fanout::{AccountJob, AccountResult, Job, SummaryJob};
 use crate::domain::render::fanout;
+use crate::handlers::HandlerError;
 
 /// Lambda's answer to an SQS batch: the messages to try again.
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
-pub struct BatchResponse {
-    #[serde(rename = "batchItemFailures")]
-    pub batch_item_failures: Vec<ItemFailure>,
-}
+pub type QueueAnswer = SqsBatchResponse;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ItemFailure {
-    #[serde(rename = "itemIdentifier")]
-    pub item_identifier: String,
+/// What the worker needs of the function.
+pub(super) struct Worker<'a> {
+    pub fleet: &'a Fleet,
+    pub notifier: &'a Notifier,
+    pub select: &'a SelectionConfig,
+    pub dry_run: bool,
+    pub resume_function: Option<&'a str>,
 }
 
 /// Whether `event` is a batch from SQS.
@@ -38,30 +39,23 @@ pub(crate) fn is_sqs_batch(event: &serde_json::Value) -> bool {
         == Some("aws:sqs")
 }
 
-impl StopOnOverspend {
-    /// Handles a batch of sweep-queue messages. A message whose account did
-    /// not finish cleanly is returned as a failure, so the queue tries it
-    /// again, and after its last attempt moves it to the dead-letter queue.
-    pub async fn handle_queue(
+impl Worker<'_> {
+    /// Handles a batch of sweep-queue messages, within `budget`. A message
+    /// whose account did not finish cleanly is returned as a failure, so the
+    /// queue tries it again, and after its last attempt moves it to the
+    /// dead-letter queue.
+    pub(super) async fn handle(
         &self,
         event: &serde_json::Value,
-        deadline: Option<SystemTime>,
-    ) -> Result<BatchResponse, HandlerError> {
-        let records = event
-            .get("Records")
-            .and_then(|r| r.as_array())
-            .ok_or_else(|| HandlerError::Malformed("an SQS event without Records".into()))?;
-        let mut response = BatchResponse::default();
-        for record in records {
-            let id = record
-                .get("messageId")
-                .and_then(|m| m.as_str())
-                .unwrap_or_default()
-                .to_string();
-            let body = record
-                .get("body")
-                .and_then(|b| b.as_str())
-                .unwrap_or_default();
+        budget: Duration,
+    ) -> Result<QueueAnswer, HandlerError> {
+        let batch: SqsEvent = serde_json::from_value(event.clone())
+            .map_err(|e| HandlerError::Malformed(format!("an SQS event that is not one: {e}")))?;
+        let until = tokio::time::Instant::now() + budget;
+        let mut response = QueueAnswer::default();
+        for record in &batch.records {
+            let id = record.message_id.clone().unwrap_or_default();
+            let body = record.body.as_deref().unwrap_or_default();
             let done = match Job::parse(body) {
                 Err(why) => {
                     // Never acted on: it ends in the dead-letter queue, whose
@@ -69,13 +63,14 @@ impl StopOnOverspend {
                     tracing::error!(message_id = %id, %why, "malformed sweep job: nothing done");
                     false
                 }
-                Ok(Job::SweepAccount(job)) => self.sweep_account(&job, deadline).await,
+                Ok(Job::SweepAccount(job)) => {
+                    let left = until.saturating_duration_since(tokio::time::Instant::now());
+                    self.sweep_account(&job, left).await
+                }
                 Ok(Job::Summary(job)) => self.summarise(job).await,
             };
             if !done {
-                response.batch_item_failures.push(ItemFailure {
-                    item_identifier: id,
-                });
+                response.add_failure(id);
             }
         }
         Ok(response)
@@ -83,16 +78,17 @@ impl StopOnOverspend {
 
     /// Sweeps one account, reports it, and leaves the result for the
     /// summary. True when the account finished cleanly and was reported.
-    async fn sweep_account(&self, job: &AccountJob, deadline: Option<SystemTime>) -> bool {
+    async fn sweep_account(&self, job: &AccountJob, budget: Duration) -> bool {
         let incident = &job.incident;
         tracing::info!(incident = %incident.id, account = %job.account.id, "queued account");
         let report = match self
-            .sweeper()
+            .fleet
             .sweep_one(
                 &job.account,
+                self.select,
                 incident.stamp.clone(),
-                incident.dry_run,
-                deadline,
+                incident.dry_run || self.dry_run,
+                budget,
             )
             .await
         {
@@ -105,8 +101,8 @@ impl StopOnOverspend {
         let message = fanout::account_report(
             incident,
             &report,
-            self.config().resume_function.as_deref(),
-            &crate::domain::render::stop_on_overspend::describe_selection(&self.config().select),
+            self.resume_function,
+            &crate::domain::render::stop_on_overspend::describe_selection(self.select),
         );
         let result = AccountResult::from_report(&incident.id, &job.account, &report);
         tracing::info!(
@@ -114,12 +110,18 @@ impl StopOnOverspend {
             result = %serde_json::to_string(&result).unwrap_or_default(),
             "queued account swept"
         );
-        let published = self.notifier().publish(&message).await;
+        let published = self.notifier.publish(&message).await;
         if let Err(e) = &published {
             tracing::error!(error = %e, body = %message.body, "publishing the account's report failed");
         }
-        if let Some((sqs, q)) = self.sweeper().queue() {
-            let body = serde_json::to_string(&result).unwrap_or_default();
+        if let Some((sqs, q)) = self.fleet.queue() {
+            let body = match serde_json::to_string(&result) {
+                Ok(body) => body,
+                Err(e) => {
+                    tracing::error!(error = %e, "this account's result could not be written as JSON");
+                    return false;
+                }
+            };
             if let Err(e) = queue::send(sqs, &q.results_url, &body, 0).await {
                 tracing::error!(error = %e, "the summary will not see this account's result");
                 return false;
@@ -131,7 +133,7 @@ impl StopOnOverspend {
     /// Gathers the results so far; reports when every account finished or the
     /// last round is reached, else looks again after the delay.
     async fn summarise(&self, mut job: SummaryJob) -> bool {
-        let Some((sqs, q)) = self.sweeper().queue() else {
+        let Some((sqs, q)) = self.fleet.queue() else {
             tracing::error!("a summary job, but no queues are configured");
             return false;
         };
@@ -175,7 +177,7 @@ impl StopOnOverspend {
             };
         }
         let message = fanout::summary(&job);
-        match self.notifier().publish(&message).await {
+        match self.notifier.publish(&message).await {
             Ok(_) => {
                 tracing::info!(subject = %message.subject, "summary published");
                 true
@@ -185,18 +187,5 @@ impl StopOnOverspend {
                 false
             }
         }
-    }
-}
-
-/// Accessors the worker needs.
-impl StopOnOverspend {
-    fn sweeper(&self) -> &Sweeper {
-        &self.sweeper
-    }
-    fn notifier(&self) -> &Notifier {
-        &self.notifier
-    }
-    fn config(&self) -> &crate::domain::config::Config {
-        &self.config
     }
 }

@@ -1,18 +1,24 @@
 //! The stop-on-overspend function: an SNS event in, a sweep when policy says so,
-//! one message to subscribers out.
+//! one message to subscribers out. Its second event source, the sweep queue,
+//! is [`sweep_queue`].
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{conclude, sweep_failure, HandlerError, Notifier, Sweeper};
+use super::{conclude, sweep_failure, Function, HandlerError, Invocation};
 use crate::aws::costexplorer;
-use crate::domain::config::Config;
+use crate::aws::fleet::{Fleet, Scope};
+use crate::aws::sns::Notifier;
+use crate::domain::config::StopOnOverspendConfig;
 use crate::domain::outcome::{Stamp, SweepReport};
 use crate::domain::policy::{self, Decision, Policy, Verdict};
 use crate::domain::render::stop_on_overspend::{render, Incident};
 use crate::domain::spend::MonthToDateState;
 use crate::domain::trigger::{self, Trigger};
+
+mod sweep_queue;
+pub use sweep_queue::QueueAnswer;
 
 /// Longest wait for Cost Explorer's month-to-date figures.
 pub(crate) const SPEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,37 +38,77 @@ pub struct Summary {
     pub notified: bool,
 }
 
+/// What the function answers: the alert's outcome, or the sweep queue's
+/// messages to try again.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Answer {
+    Alert(Summary),
+    Queue(QueueAnswer),
+}
+
 /// Everything the function needs, built once per cold start.
 pub struct StopOnOverspend {
-    pub(super) config: Config,
-    pub(super) sweeper: Sweeper,
-    pub(super) notifier: Notifier,
+    config: StopOnOverspendConfig,
+    fleet: Fleet,
+    notifier: Notifier,
     /// Cost Explorer, for the "Where the money went" section (`None` when
     /// `SPEND_CONTEXT=false`).
     ce: Option<aws_sdk_costexplorer::Client>,
 }
 
-impl StopOnOverspend {
-    pub fn new(config: Config, sdk: &aws_types::SdkConfig) -> Self {
+impl Function for StopOnOverspend {
+    type Config = StopOnOverspendConfig;
+    type Output = Answer;
+
+    fn new(config: StopOnOverspendConfig, sdk: &aws_types::SdkConfig) -> Self {
         let ce = config.spend_context.then(|| costexplorer::client(sdk));
         Self::with_parts(
-            Sweeper::new(&config, sdk),
+            Fleet::new(&config.sweep.accounts, &config.sweep.regions, sdk),
             aws_sdk_sns::Client::new(sdk),
             ce,
             config,
         )
     }
 
+    /// Handles any event the function receives: an SNS alert, or a batch from
+    /// the sweep queue.
+    async fn handle(&self, invocation: &Invocation<'_>) -> Result<Answer, HandlerError> {
+        if let Some(arn) = invocation.invoked_arn() {
+            self.fleet.learn_own_account(arn);
+        }
+        // Boxed: a sweep of many accounts is a deep future, past the
+        // compiler's layout limit in the binary's own future.
+        if sweep_queue::is_sqs_batch(invocation.payload()) {
+            let worker = sweep_queue::Worker {
+                fleet: &self.fleet,
+                notifier: &self.notifier,
+                select: &self.config.sweep.select,
+                dry_run: self.config.sweep.dry_run,
+                resume_function: self.config.common.resume_function.as_deref(),
+            };
+            Ok(Answer::Queue(
+                Box::pin(worker.handle(invocation.payload(), invocation.budget())).await?,
+            ))
+        } else {
+            Ok(Answer::Alert(
+                Box::pin(self.handle_alert(invocation)).await?,
+            ))
+        }
+    }
+}
+
+impl StopOnOverspend {
     /// From clients built elsewhere (the SDK fault tests hand in mocked ones).
     pub fn with_parts(
-        sweeper: Sweeper,
+        fleet: Fleet,
         sns: aws_sdk_sns::Client,
         ce: Option<aws_sdk_costexplorer::Client>,
-        config: Config,
+        config: StopOnOverspendConfig,
     ) -> Self {
         StopOnOverspend {
-            notifier: Notifier::new(sns, &config.notify_topic_arn),
-            sweeper,
+            notifier: Notifier::new(sns, &config.common.notify_topic_arn),
+            fleet,
             ce,
             config,
         }
@@ -75,29 +121,9 @@ impl StopOnOverspend {
         }
     }
 
-    /// Handles any event the function receives: an SNS alert, or a batch from
-    /// the sweep queue (see [`sweep_queue`](super::sweep_queue)).
-    pub async fn handle_event(
-        &self,
-        event: &serde_json::Value,
-        deadline: Option<SystemTime>,
-    ) -> Result<serde_json::Value, HandlerError> {
-        // Boxed: a sweep of many accounts is a deep future, past the
-        // compiler's layout limit in the binary's own future.
-        let answer = if super::sweep_queue::is_sqs_batch(event) {
-            serde_json::to_value(Box::pin(self.handle_queue(event, deadline)).await?)
-        } else {
-            serde_json::to_value(Box::pin(self.handle(event, deadline)).await?)
-        };
-        Ok(answer.unwrap_or_default())
-    }
-
-    /// Handles one alert. `deadline` is the invocation's deadline.
-    pub async fn handle(
-        &self,
-        event: &serde_json::Value,
-        deadline: Option<SystemTime>,
-    ) -> Result<Summary, HandlerError> {
+    /// Handles one alert (the SNS event the trigger topic sends).
+    pub async fn handle_alert(&self, invocation: &Invocation<'_>) -> Result<Summary, HandlerError> {
+        let event = invocation.payload();
         let fired: Vec<(Trigger, Decision)> = match trigger::parse_sns_event(event) {
             Ok(records) => records
                 .iter()
@@ -144,7 +170,7 @@ impl StopOnOverspend {
                     all.extend(named?);
                     Some(all)
                 });
-            super::Scope::new(named, &t.headline())
+            Scope::new(named, &t.headline())
         });
 
         // The sweep never waits for Cost Explorer: both run at once, and the
@@ -154,16 +180,24 @@ impl StopOnOverspend {
             .any(|(t, _)| !matches!(t, Trigger::Unrecognised { .. }));
         let sweep = async {
             match (&stamp, &scope) {
-                (Some(stamp), Some(scope)) => {
-                    Some(self.sweeper.run_sweep(stamp.clone(), deadline, scope).await)
-                }
+                (Some(stamp), Some(scope)) => Some(
+                    self.fleet
+                        .sweep(
+                            &self.config.sweep.select,
+                            stamp.clone(),
+                            self.config.sweep.dry_run,
+                            invocation.budget(),
+                            scope,
+                        )
+                        .await,
+                ),
                 _ => None,
             }
         };
         // Boxed: the every-region sweep is a deep future, and joined with the
         // spend query inline it passes the compiler's nesting limit.
         let sweep = Box::pin(sweep);
-        let (swept, money) = tokio::join!(sweep, self.money(recognised));
+        let (swept, money) = tokio::join!(sweep, self.money(recognised, invocation));
         if let Some(Err(e)) = &swept {
             tracing::error!(error = %e, "cannot list regions; nothing stopped");
         }
@@ -176,15 +210,15 @@ impl StopOnOverspend {
             fired: &fired,
             sweep: sweep_report,
             sweep_error: sweep_error.as_deref(),
-            select: &self.config.select,
+            select: &self.config.sweep.select,
             stamp: stamp.as_ref(),
             money: money.as_ref(),
             cost_metric: self.config.cost_metric,
-            resume_function: self.config.resume_function.as_deref(),
+            resume_function: self.config.common.resume_function.as_deref(),
         });
         let summary = |notified| Summary {
             acted: stamp.is_some(),
-            dry_run: self.config.dry_run,
+            dry_run: self.config.sweep.dry_run,
             triggers: fired.iter().map(|(t, _)| t.headline()).collect(),
             stopped: sweep_report.map_or(0, SweepReport::stopped_count),
             skipped: sweep_report.map_or(0, SweepReport::skipped_count),
@@ -198,6 +232,7 @@ impl StopOnOverspend {
         };
         let failure = sweep_failure(swept.as_ref());
         conclude(
+            invocation,
             &self.notifier,
             Some(&message),
             summary,
@@ -208,9 +243,9 @@ impl StopOnOverspend {
     }
 
     /// Month-to-date spend by service, best effort, at most [`SPEND_TIMEOUT`].
-    async fn money(&self, wanted: bool) -> Option<MonthToDateState> {
+    async fn money(&self, wanted: bool, invocation: &Invocation<'_>) -> Option<MonthToDateState> {
         let ce = self.ce.as_ref().filter(|_| wanted)?;
-        let today = time::OffsetDateTime::now_utc().date();
+        let today = invocation.today();
         let query = costexplorer::month_to_date_spend(ce, self.config.cost_metric, today);
         Some(
             tokio::time::timeout(SPEND_TIMEOUT, query)

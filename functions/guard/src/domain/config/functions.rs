@@ -1,0 +1,360 @@
+//! Each function's whole configuration: the parts it reads, and nothing else,
+//! so that a bad value of a variable a function never uses cannot stop it
+//! from starting.
+//!
+//! | function | reads |
+//! |---|---|
+//! | stop-on-overspend | common, sweep, `ACT_ON`, `ANOMALY_*`, `SPEND_CONTEXT`, `COST_METRIC` |
+//! | root-login-alert | common, sweep, root |
+//! | spend-watch | common, sweep, spend (with `COST_METRIC`) |
+//! | resume | common, `REGIONS`, accounts |
+//! | keep-stopped | common, `EXEMPT_TAG_KEY`, accounts |
+//! | launch-tripwire | common, `EXEMPT_TAG_KEY`, `DRY_RUN`, accounts, tripwire |
+
+use super::accounts::AccountsConfig;
+use super::common::Common;
+use super::overspend::{act_on_from, anomaly_from, AnomalyAction};
+use super::regions::{regions_from, RegionScope};
+use super::root::RootConfig;
+use super::selection::{exempt_key_from, selection_from_lookup, SelectionConfig};
+use super::spend::{cost_metric_from, SpendConfig};
+use super::tripwire::TripwireConfig;
+use super::{bool_from, ConfigError, Settings};
+use crate::domain::spend::CostMetric;
+
+/// What a stop sweep needs: what to select, where, in which accounts, and
+/// whether to stop at all (`DRY_RUN`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepConfig {
+    pub select: SelectionConfig,
+    pub regions: RegionScope,
+    pub dry_run: bool,
+    pub accounts: AccountsConfig,
+}
+
+impl SweepConfig {
+    /// Reads the selection variables, `REGIONS`, `DRY_RUN` and `ACCOUNTS`
+    /// with its companions.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(SweepConfig {
+            select: selection_from_lookup(lookup)?,
+            regions: regions_from(lookup("REGIONS"))?,
+            dry_run: dry_run_from(lookup)?,
+            accounts: AccountsConfig::from_lookup(lookup)?,
+        })
+    }
+}
+
+fn dry_run_from(lookup: &dyn Fn(&str) -> Option<String>) -> Result<bool, ConfigError> {
+    bool_from("DRY_RUN", lookup("DRY_RUN"), false)
+}
+
+/// stop-on-overspend's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StopOnOverspendConfig {
+    pub common: Common,
+    pub sweep: SweepConfig,
+    /// Act on FORECASTED budget alerts too (`ACT_ON=actual,forecasted`).
+    pub act_on_forecasted: bool,
+    pub anomaly: AnomalyAction,
+    /// Add month-to-date spend by service to notifications (`SPEND_CONTEXT`).
+    pub spend_context: bool,
+    /// Cost Explorer metric (`COST_METRIC`).
+    pub cost_metric: CostMetric,
+}
+
+impl Settings for StopOnOverspendConfig {
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(StopOnOverspendConfig {
+            common: Common::from_lookup(lookup)?,
+            sweep: SweepConfig::from_lookup(lookup)?,
+            act_on_forecasted: act_on_from(lookup("ACT_ON"))?,
+            anomaly: anomaly_from(lookup("ANOMALY_ACTION"), lookup("ANOMALY_MIN_IMPACT_USD"))?,
+            spend_context: bool_from("SPEND_CONTEXT", lookup("SPEND_CONTEXT"), true)?,
+            cost_metric: cost_metric_from(lookup("COST_METRIC"))?,
+        })
+    }
+}
+
+/// root-login-alert's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RootLoginAlertConfig {
+    pub common: Common,
+    pub sweep: SweepConfig,
+    pub root: RootConfig,
+}
+
+impl Settings for RootLoginAlertConfig {
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(RootLoginAlertConfig {
+            common: Common::from_lookup(lookup)?,
+            sweep: SweepConfig::from_lookup(lookup)?,
+            root: RootConfig::from_lookup(lookup)?,
+        })
+    }
+}
+
+/// spend-watch's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpendWatchConfig {
+    pub common: Common,
+    pub sweep: SweepConfig,
+    pub spend: SpendConfig,
+}
+
+impl Settings for SpendWatchConfig {
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(SpendWatchConfig {
+            common: Common::from_lookup(lookup)?,
+            sweep: SweepConfig::from_lookup(lookup)?,
+            spend: SpendConfig::from_lookup(lookup)?,
+        })
+    }
+}
+
+/// resume's configuration: where to look for what cost-guard stopped. What
+/// to start comes with each invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResumeConfig {
+    pub common: Common,
+    pub regions: RegionScope,
+    pub accounts: AccountsConfig,
+}
+
+impl Settings for ResumeConfig {
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(ResumeConfig {
+            common: Common::from_lookup(lookup)?,
+            regions: regions_from(lookup("REGIONS"))?,
+            accounts: AccountsConfig::from_lookup(lookup)?,
+        })
+    }
+}
+
+/// keep-stopped's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeepStoppedConfig {
+    pub common: Common,
+    /// A database with this tag (any value) is never stopped again.
+    pub exempt_tag_key: String,
+    pub accounts: AccountsConfig,
+}
+
+impl Settings for KeepStoppedConfig {
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(KeepStoppedConfig {
+            common: Common::from_lookup(lookup)?,
+            exempt_tag_key: exempt_key_from(lookup)?,
+            accounts: AccountsConfig::from_lookup(lookup)?,
+        })
+    }
+}
+
+/// launch-tripwire's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaunchTripwireConfig {
+    pub common: Common,
+    /// An instance with this tag (any value) is never stopped.
+    pub exempt_tag_key: String,
+    /// Report what would be stopped, stop nothing (`DRY_RUN`).
+    pub dry_run: bool,
+    pub accounts: AccountsConfig,
+    pub tripwire: TripwireConfig,
+}
+
+impl Settings for LaunchTripwireConfig {
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(LaunchTripwireConfig {
+            common: Common::from_lookup(lookup)?,
+            exempt_tag_key: exempt_key_from(lookup)?,
+            dry_run: dry_run_from(lookup)?,
+            accounts: AccountsConfig::from_lookup(lookup)?,
+            tripwire: TripwireConfig::from_lookup(lookup)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    use crate::domain::config::{RegionScope, Selection};
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:notify";
+
+    fn config(pairs: &[(&str, &str)]) -> Result<StopOnOverspendConfig, ConfigError> {
+        let mut vars: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        vars.entry("NOTIFY_TOPIC_ARN".into())
+            .or_insert(TOPIC.into());
+        StopOnOverspendConfig::from_map(&vars)
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.common.notify_topic_arn, TOPIC);
+        assert_eq!(
+            c.sweep.select.selection,
+            Selection::Tagged {
+                key: "cost-guard".into(),
+                value: Some("stop".into())
+            }
+        );
+        assert_eq!(c.sweep.select.exempt_tag_key, "cost-guard-exempt");
+        assert_eq!(c.sweep.regions, RegionScope::AllEnabled);
+        assert!(!c.sweep.dry_run);
+        assert!(!c.act_on_forecasted);
+        assert_eq!(c.anomaly, AnomalyAction::Report);
+        assert!(c.spend_context);
+        assert_eq!(
+            c.cost_metric,
+            crate::domain::spend::CostMetric::UnblendedCost
+        );
+    }
+
+    #[test]
+    fn missing_topic_names_the_variable() {
+        let err = StopOnOverspendConfig::from_map(&HashMap::new()).unwrap_err();
+        assert!(err.to_string().starts_with("NOTIFY_TOPIC_ARN is required"));
+        let err = config(&[("NOTIFY_TOPIC_ARN", "my-topic")]).unwrap_err();
+        assert!(err.to_string().contains("NOTIFY_TOPIC_ARN=\"my-topic\""));
+    }
+
+    #[test]
+    fn empty_stop_tag_value_means_any_value() {
+        let c = config(&[("STOP_TAG_KEY", "team"), ("STOP_TAG_VALUE", "")]).unwrap();
+        assert_eq!(
+            c.sweep.select.selection,
+            Selection::Tagged {
+                key: "team".into(),
+                value: None
+            }
+        );
+    }
+
+    #[test]
+    fn all_except_exempt() {
+        let c = config(&[
+            ("SELECTION", "All-Except-Exempt"),
+            ("EXEMPT_TAG_KEY", "keep"),
+        ])
+        .unwrap();
+        assert_eq!(c.sweep.select.selection, Selection::AllExceptExempt);
+        assert_eq!(c.sweep.select.exempt_tag_key, "keep");
+    }
+
+    #[test]
+    fn bad_values_name_variable_and_accepted_values() {
+        let cases = [
+            (
+                "SELECTION",
+                "everything",
+                "`tagged` (default) or `all-except-exempt`",
+            ),
+            ("DRY_RUN", "maybe", "`true` or `false`"),
+            (
+                "ACT_ON",
+                "forecasted",
+                "`actual` (default) or `actual,forecasted`",
+            ),
+            ("ANOMALY_ACTION", "panic", "`report` (default) or `stop`"),
+            ("ANOMALY_MIN_IMPACT_USD", "-5", "zero or more"),
+            ("ANOMALY_MIN_IMPACT_USD", "NaN", "zero or more"),
+            ("REGIONS", "us-east-1,Mars", "comma list of region names"),
+            ("STOP_TAG_KEY", "aws:foo", "does not start with `aws:`"),
+            ("SPEND_CONTEXT", "perhaps", "`true` or `false`"),
+            (
+                "RESUME_FUNCTION_NAME",
+                "my resume;rm",
+                "a Lambda function name",
+            ),
+            (
+                "COST_METRIC",
+                "Dollars",
+                "UnblendedCost (default), BlendedCost",
+            ),
+        ];
+        for (name, value, expected) in cases {
+            let err = config(&[(name, value)]).unwrap_err().to_string();
+            assert!(err.starts_with(name), "{err}");
+            assert!(err.contains(value), "{err}");
+            assert!(err.contains(expected), "{err}");
+        }
+    }
+
+    #[test]
+    fn tag_settings_with_spaces_at_the_ends_are_refused() {
+        for (name, value) in [
+            ("STOP_TAG_VALUE", "stop "),
+            ("STOP_TAG_VALUE", " stop"),
+            ("STOP_TAG_KEY", "cost-guard "),
+            ("EXEMPT_TAG_KEY", " keep"),
+        ] {
+            let err = config(&[(name, value)]).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("{name}={value:?}")), "{err}");
+            assert!(err.contains("without spaces at either end"), "{err}");
+        }
+        // Inside a value a space is fine: IAM compares the same text.
+        let c = config(&[("STOP_TAG_VALUE", "stop now")]).unwrap();
+        assert_eq!(
+            c.sweep.select.selection,
+            Selection::Tagged {
+                key: "cost-guard".into(),
+                value: Some("stop now".into())
+            }
+        );
+    }
+
+    #[test]
+    fn stop_key_must_differ_from_exempt_key() {
+        let err = config(&[("STOP_TAG_KEY", "cost-guard-exempt")]).unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("STOP_TAG_KEY=\"cost-guard-exempt\""));
+        assert!(err.to_string().contains("different from EXEMPT_TAG_KEY"));
+        // With the stop key left at its default, the exempt key is the one set.
+        let err = config(&[("EXEMPT_TAG_KEY", "cost-guard")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("EXEMPT_TAG_KEY=\"cost-guard\""),
+            "{err}"
+        );
+        assert!(err.to_string().contains("different from STOP_TAG_KEY"));
+    }
+
+    #[test]
+    fn regions_list_is_trimmed_and_deduplicated() {
+        let c = config(&[("REGIONS", " us-east-1, eu-west-1 ,us-east-1,")]).unwrap();
+        assert_eq!(
+            c.sweep.regions,
+            RegionScope::List(vec!["us-east-1".into(), "eu-west-1".into()])
+        );
+        assert_eq!(
+            config(&[("REGIONS", "ALL")]).unwrap().sweep.regions,
+            RegionScope::AllEnabled
+        );
+    }
+
+    #[test]
+    fn act_on_and_anomaly_and_dry_run() {
+        let c = config(&[
+            ("ACT_ON", "forecasted, actual"),
+            ("ANOMALY_ACTION", "stop"),
+            ("ANOMALY_MIN_IMPACT_USD", "250.5"),
+            ("DRY_RUN", "TRUE"),
+        ])
+        .unwrap();
+        assert!(c.act_on_forecasted);
+        assert!(c.sweep.dry_run);
+        assert_eq!(
+            c.anomaly,
+            AnomalyAction::Stop {
+                min_impact_usd: 250.5
+            }
+        );
+    }
+}
