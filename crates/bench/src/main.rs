@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+/// Errors of the benchmarks: any error, printed by the command line.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
 mod org;
 mod process;
 mod stats;

@@ -15,7 +15,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use testkit::{Fault, FaultRule, Proxy};
 
 use crate::process::{self, Measured};
-use crate::stats::Error;
+use crate::Error;
 
 /// The regions of every account.
 pub const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];

@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 
 use testkit::read_request;
 
-use crate::stats::Error;
+use crate::Error;
 
 /// What one measured process did.
 #[derive(Debug, Clone, PartialEq)]

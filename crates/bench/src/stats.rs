@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 
 use emulator::Moto;
 
-/// Errors of the benchmarks: any error, printed by the command line.
-pub type Error = Box<dyn std::error::Error + Send + Sync>;
+use crate::Error;
 
 /// Median, minimum, maximum and 90th percentile of a set of durations.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -15,7 +15,7 @@ use crate::process::{self, Measured};
 use emulator::Moto;
 use testkit::Proxy;
 
-use crate::stats::Error;
+use crate::Error;
 
 /// The tag both tools select on.
 pub const TAG: (&str, &str) = ("cost-guard", "stop");

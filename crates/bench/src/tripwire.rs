@@ -18,7 +18,8 @@ use emulator::Moto;
 use serde_json::Value;
 use testkit::Proxy;
 
-use crate::stats::{Error, Stats};
+use crate::stats::Stats;
+use crate::Error;
 
 /// The regions the hijacker's launches come from, in turn.
 pub const REGIONS: [&str; 3] = ["sa-east-1", "eu-west-1", "ap-southeast-2"];
