@@ -7,7 +7,8 @@ use aws_sdk_ec2::Client;
 
 use crate::domain::config::{Selection, SelectionConfig};
 use crate::domain::error::AwsError;
-use crate::domain::inventory::{Ec2Instance, Tags};
+use crate::domain::inventory::Tags;
+use crate::domain::kinds::ec2_instance::Ec2Instance;
 use crate::domain::outcome::{Outcome, Stamp};
 use crate::domain::tags::{RESUMING_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
 
@@ -134,7 +135,7 @@ pub(crate) async fn one_time_spot_requests(
 pub(crate) async fn stop_batch(
     client: &Client,
     ids: Vec<String>,
-    record: &impl Fn(Vec<(String, Outcome)>),
+    record: &(dyn Fn(Vec<(String, Outcome)>) + Send + Sync),
 ) -> Vec<String> {
     let call = |batch: Vec<String>| async move {
         client
@@ -152,7 +153,7 @@ pub(crate) async fn stop_batch(
 pub(crate) async fn start_batch(
     client: &Client,
     ids: Vec<String>,
-    record: &impl Fn(Vec<(String, Outcome)>),
+    record: &(dyn Fn(Vec<(String, Outcome)>) + Send + Sync),
 ) -> Vec<String> {
     let call = |batch: Vec<String>| async move {
         client
@@ -180,7 +181,7 @@ async fn in_halves<Fut>(
     ids: Vec<String>,
     call: impl Fn(Vec<String>) -> Fut,
     single: fn(AwsError) -> Outcome,
-    record: &impl Fn(Vec<(String, Outcome)>),
+    record: &(dyn Fn(Vec<(String, Outcome)>) + Send + Sync),
 ) -> Vec<String>
 where
     Fut: std::future::Future<Output = Result<(), AwsError>>,

@@ -7,6 +7,7 @@
 //! | reaching accounts and regions: own account id, member-role credentials, region clients | [`accounts`] |
 //! | the sweep, its plan and resume over every account and region; the sweep queue's dispatch | [`fleet`] |
 //! | SDK errors into [`AwsError`](crate::domain::error::AwsError) | `error` |
+//! | each kind of resource: listed, chosen, stopped, stamped, started again | [`kinds`] |
 //! | EC2 instances: describe, stop in batches, stamp | [`ec2`] |
 //! | RDS instances and clusters: describe, stop, stamp | [`rds`] |
 //! | which regions are enabled | [`regions`] |
@@ -25,6 +26,7 @@ pub mod ec2;
 mod error;
 pub mod fleet;
 pub mod iam;
+pub mod kinds;
 pub mod marks;
 pub mod queue;
 pub mod rds;

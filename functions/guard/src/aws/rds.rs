@@ -4,7 +4,9 @@ use aws_sdk_rds::types::Tag;
 use aws_sdk_rds::Client;
 
 use crate::domain::error::AwsError;
-use crate::domain::inventory::{DbCluster, DbInstance, Tags};
+use crate::domain::inventory::Tags;
+use crate::domain::kinds::db_cluster::DbCluster;
+use crate::domain::kinds::db_instance::DbInstance;
 use crate::domain::outcome::{Outcome, Stamp};
 use crate::domain::tags::{RESUMING_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
 

@@ -10,13 +10,15 @@ use std::sync::{Arc, Mutex};
 use futures::stream::{self, StreamExt};
 
 use crate::aws::accounts::RegionClients;
-use crate::aws::{ec2, rds};
-use crate::domain::inventory::{Resource, ResourceKind};
+use crate::aws::kinds::{InRegion, Kind, KINDS};
+use crate::domain::inventory::{Resource, Target};
+use crate::domain::kinds::label_of;
 use crate::domain::outcome::{Failed, Outcome};
-use crate::domain::resume::{marker_value, plan_resume, ResumePlan, ResumeRegion, ResumeRequest};
+use crate::domain::resume::{marker_value, ResumeRegion, ResumeRequest};
 use crate::domain::select::Skipped;
+use crate::domain::tags::RESUMING_TAG;
 
-/// Start calls of one kind (EC2, RDS) in flight per region, as for stops.
+/// Start calls of one kind in flight per region, as for stops.
 const CONCURRENCY: usize = 4;
 
 type Shared = Arc<Mutex<ResumeRegion>>;
@@ -76,59 +78,109 @@ async fn resume_region(
     request: &ResumeRequest,
     shared: &Shared,
 ) {
-    let ec2_client = clients.ec2(region);
-    let rds_client = clients.rds(region);
-    let (instances, databases) = futures::join!(
-        ec2::describe_stamped(&ec2_client),
-        list_databases(&rds_client)
-    );
-    let instances = instances.unwrap_or_else(|e| {
-        update(shared, |r| r.errors.push(format!("{e} ({})", e.advice())));
-        Vec::new()
-    });
-    let (dbs, clusters) = databases.unwrap_or_else(|e| {
-        update(shared, |r| r.errors.push(format!("{e} ({})", e.advice())));
-        (Vec::new(), Vec::new())
-    });
-    let plan = plan_resume(&instances, &dbs, &clusters, request);
+    let at = InRegion::new(clients, region);
+    let at = &at;
+    futures::future::join_all(
+        KINDS
+            .iter()
+            .map(|kind| resume_kind(*kind, at, request, shared)),
+    )
+    .await;
+}
+
+/// Resumes one kind in one region: its plan; then, batch by batch, the
+/// marker in place of the stamp, the start, and the marker off.
+async fn resume_kind(kind: &dyn Kind, at: &InRegion<'_>, request: &ResumeRequest, shared: &Shared) {
+    let region = at.region;
+    let plan = match kind.plan_start(at, request).await {
+        Ok(plan) => plan,
+        Err(e) => {
+            // Kinds that share a listing share its failure: said once.
+            let error = format!("{e} ({})", e.advice());
+            update(shared, |r| {
+                if !r.errors.contains(&error) {
+                    r.errors.push(error)
+                }
+            });
+            return;
+        }
+    };
     update(shared, |r| r.skipped.extend(plan.skipped.iter().cloned()));
     if request.dry_run {
-        update(shared, |r| r.started.extend(planned(&plan)));
+        update(shared, |r| {
+            r.started
+                .extend(plan.targets.iter().map(|(t, _)| t.resource.clone()))
+        });
         return;
     }
-    futures::join!(
-        start_instances(&ec2_client, region, &plan, shared),
-        start_databases(&rds_client, region, &plan, shared)
-    );
-}
-
-/// What a plan would start, as reports show it.
-fn planned(plan: &ResumePlan) -> Vec<Resource> {
-    plan.instances
+    let by_handle: HashMap<&str, &Target> = plan
+        .targets
         .iter()
-        .map(|(i, _)| Resource::from(i))
-        .chain(plan.databases.iter().map(|(d, _)| Resource::from(d)))
-        .chain(plan.clusters.iter().map(|(c, _)| Resource::from(c)))
-        .collect()
-}
-
-/// DB instances, and clusters where some instance belongs to one (as the sweep).
-async fn list_databases(
-    client: &aws_sdk_rds::Client,
-) -> Result<
-    (
-        Vec<crate::domain::inventory::DbInstance>,
-        Vec<crate::domain::inventory::DbCluster>,
-    ),
-    crate::domain::error::AwsError,
-> {
-    let dbs = rds::describe_instances(client).await?;
-    let clusters = if dbs.iter().any(|d| d.cluster_id.is_some()) {
-        rds::describe_clusters(client).await?
-    } else {
-        Vec::new()
+        .map(|(t, _)| (t.handle.as_str(), t))
+        .collect();
+    let by_handle = &by_handle;
+    // One marker value per stamp; what an earlier resume marked keeps its own.
+    let mut by_marker: BTreeMap<String, Vec<Target>> = BTreeMap::new();
+    let mut ready: Vec<Target> = Vec::new();
+    for (t, stamp) in &plan.targets {
+        if stamp.resuming {
+            ready.push(t.clone());
+        } else {
+            by_marker
+                .entry(marker_value(stamp))
+                .or_default()
+                .push(t.clone());
+        }
+    }
+    for (marker, targets) in by_marker {
+        for batch in targets.chunks(kind.batch().max(1)) {
+            match kind.mark_resuming(at, batch, &marker).await {
+                Ok(()) => ready.extend(batch.iter().cloned()),
+                Err(e) => update(shared, |r| {
+                    for t in batch {
+                        record(r, region, t.resource.clone(), Outcome::Failed(e.clone()));
+                    }
+                }),
+            }
+        }
+    }
+    let answer = move |outcomes: Vec<(String, Outcome)>| {
+        update(shared, |r| {
+            for (handle, outcome) in outcomes {
+                if let Some(t) = by_handle.get(handle.as_str()) {
+                    record(r, region, t.resource.clone(), outcome);
+                }
+            }
+        })
     };
-    Ok((dbs, clusters))
+    let answer = &answer;
+    let batches: Vec<Vec<Target>> = ready
+        .chunks(kind.batch().max(1))
+        .map(<[Target]>::to_vec)
+        .collect();
+    let mut runs = stream::iter(batches)
+        .map(|batch: Vec<Target>| async move {
+            let batch = batch.as_slice();
+            let done = kind.start(at, batch, answer).await;
+            if done.is_empty() {
+                return;
+            }
+            let started: Vec<Target> = done
+                .iter()
+                .filter_map(|h| by_handle.get(h.as_str()).map(|t| (*t).clone()))
+                .collect();
+            if let Err(e) = kind.clear_marker(at, &started).await {
+                let ids: Vec<String> = started.iter().map(|t| t.resource.id.clone()).collect();
+                update(shared, |r| {
+                    r.warnings.push(format!(
+                        "{} started, but the {RESUMING_TAG} tag could not be removed: {e}",
+                        label_of(kind.kind(), &ids)
+                    ))
+                });
+            }
+        })
+        .buffer_unordered(CONCURRENCY);
+    while runs.next().await.is_some() {}
 }
 
 fn record(r: &mut ResumeRegion, region: &str, resource: Resource, outcome: Outcome) {
@@ -150,120 +202,4 @@ fn record(r: &mut ResumeRegion, region: &str, resource: Resource, outcome: Outco
             });
         }
     }
-}
-
-async fn start_instances(
-    client: &aws_sdk_ec2::Client,
-    region: &str,
-    plan: &ResumePlan,
-    shared: &Shared,
-) {
-    let by_id: HashMap<&str, Resource> = plan
-        .instances
-        .iter()
-        .map(|(i, _)| (i.id.as_str(), Resource::from(i)))
-        .collect();
-    // One marker value per stamp; instances already marked keep theirs.
-    let mut by_marker: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut ready = Vec::new();
-    for (i, stamp) in &plan.instances {
-        if stamp.resuming {
-            ready.push(i.id.clone());
-        } else {
-            by_marker
-                .entry(marker_value(stamp))
-                .or_default()
-                .push(i.id.clone());
-        }
-    }
-    for (marker, ids) in by_marker {
-        match ec2::mark_resuming(client, &ids, &marker).await {
-            Ok(()) => ready.extend(ids),
-            Err(e) => update(shared, |r| {
-                for resource in ids.iter().filter_map(|id| by_id.get(id.as_str())) {
-                    record(r, region, resource.clone(), Outcome::Failed(e.clone()));
-                }
-            }),
-        }
-    }
-    let record_answer = |answer: Vec<(String, Outcome)>| {
-        update(shared, |r| {
-            for (id, outcome) in answer {
-                if let Some(resource) = by_id.get(id.as_str()) {
-                    record(r, region, resource.clone(), outcome);
-                }
-            }
-        })
-    };
-    let record_answer = &record_answer;
-    let batches: Vec<Vec<String>> = ready
-        .chunks(ec2::STOP_BATCH)
-        .map(<[String]>::to_vec)
-        .collect();
-    let mut runs = stream::iter(batches)
-        .map(|batch| async move {
-            let started = ec2::start_batch(client, batch, record_answer).await;
-            if started.is_empty() {
-                return;
-            }
-            if let Err(e) = ec2::clear_marker(client, &started).await {
-                update(shared, |r| {
-                    r.warnings.push(format!(
-                        "{} instance(s) started, but the {} tag could not be removed: {e}",
-                        started.len(),
-                        crate::domain::tags::RESUMING_TAG
-                    ))
-                });
-            }
-        })
-        .buffer_unordered(CONCURRENCY);
-    while runs.next().await.is_some() {}
-}
-
-async fn start_databases(
-    client: &aws_sdk_rds::Client,
-    region: &str,
-    plan: &ResumePlan,
-    shared: &Shared,
-) {
-    // Owned: the marker to write first, unless an earlier resume left one.
-    let marker = |s: &crate::domain::resume::Stamped| (!s.resuming).then(|| marker_value(s));
-    let targets: Vec<(Resource, String, Option<String>)> = plan
-        .clusters
-        .iter()
-        .map(|(c, s)| (Resource::from(c), c.arn.clone(), marker(s)))
-        .chain(
-            plan.databases
-                .iter()
-                .map(|(d, s)| (Resource::from(d), d.arn.clone(), marker(s))),
-        )
-        .collect();
-    let mut runs = stream::iter(targets)
-        .map(|(resource, arn, marker)| async move {
-            if let Some(marker) = marker {
-                if let Err(e) = rds::mark_resuming(client, &arn, &marker).await {
-                    update(shared, |r| record(r, region, resource, Outcome::Failed(e)));
-                    return;
-                }
-            }
-            let outcome = match resource.kind {
-                ResourceKind::DbCluster => rds::start_cluster(client, &resource.id).await,
-                _ => rds::start_instance(client, &resource.id).await,
-            };
-            let started = matches!(outcome, Outcome::Done | Outcome::AlreadyDone);
-            update(shared, |r| record(r, region, resource.clone(), outcome));
-            if started {
-                if let Err(e) = rds::clear_marker(client, &arn).await {
-                    update(shared, |r| {
-                        r.warnings.push(format!(
-                            "{} started, but the {} tag could not be removed: {e}",
-                            resource.id,
-                            crate::domain::tags::RESUMING_TAG
-                        ))
-                    });
-                }
-            }
-        })
-        .buffer_unordered(CONCURRENCY);
-    while runs.next().await.is_some() {}
 }

@@ -2,17 +2,18 @@
 //! time budget per region. Progress is recorded as it happens, so a region that
 //! runs out of time still reports what it already stopped.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures::stream::{self, StreamExt};
 
 use crate::aws::accounts::RegionClients;
-use crate::aws::{ec2, rds};
+use crate::aws::kinds::{InRegion, Kind, KINDS};
 use crate::domain::config::SelectionConfig;
-use crate::domain::inventory::{Resource, ResourceKind};
+use crate::domain::inventory::{Resource, Target};
+use crate::domain::kinds::label_of;
 use crate::domain::outcome::{Failed, Outcome, RegionReport, Stamp};
-use crate::domain::select::{self, Skipped};
+use crate::domain::select::Skipped;
 
 /// Stop calls of one kind in flight per region.
 pub(crate) const REGION_CONCURRENCY: usize = 4;
@@ -103,91 +104,84 @@ pub async fn sweep_regions(
 }
 
 async fn sweep_region(clients: &dyn RegionClients, region: &str, spec: &SweepSpec, shared: Shared) {
-    let ec2 = clients.ec2(region);
-    let rds = clients.rds(region);
-    futures::join!(
-        sweep_ec2(&ec2, region, spec, &shared),
-        sweep_rds(&rds, region, spec, &shared)
-    );
+    let at = InRegion::new(clients, region);
+    let at = &at;
+    let shared = &shared;
+    futures::future::join_all(KINDS.iter().map(|kind| sweep_kind(*kind, at, spec, shared))).await;
 }
 
-async fn sweep_ec2(client: &aws_sdk_ec2::Client, region: &str, spec: &SweepSpec, shared: &Shared) {
-    let instances = match ec2::describe_candidates(client, &spec.select).await {
-        Ok(i) => i,
+/// Sweeps one kind in one region: its plan, then its stops in batches, each
+/// stamped as soon as it is stopped.
+async fn sweep_kind(kind: &dyn Kind, at: &InRegion<'_>, spec: &SweepSpec, shared: &Shared) {
+    let region = at.region;
+    let plan = match kind.plan_stop(at, &spec.select, &spec.stamp).await {
+        Ok(plan) => plan,
         Err(e) => {
-            tracing::error!(region, error = %e, "cannot list EC2 instances");
-            update(shared, |r| r.errors.push(format!("{e} ({})", e.advice())));
+            tracing::error!(region, kind = %kind.kind(), error = %e, "cannot list");
+            // Kinds that share a listing share its failure: said once.
+            let error = format!("{e} ({})", e.advice());
+            update(shared, |r| {
+                if !r.errors.contains(&error) {
+                    r.errors.push(error)
+                }
+            });
             return;
         }
     };
-    let spot_requests: Vec<String> = instances
-        .iter()
-        .filter(|i| matches!(i.state.as_str(), "running" | "pending"))
-        .filter(|i| select::match_tags(&i.tags, &spec.select) == select::Match::Selected)
-        .filter_map(|i| i.spot_request_id.clone())
-        .collect();
-    let one_time = if spot_requests.is_empty() {
-        HashSet::new()
-    } else {
-        // Best effort: if this fails, StopInstances itself rejects one-time spot
-        // instances and the batch split isolates them.
-        ec2::one_time_spot_requests(client, &spot_requests)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::warn!(region, error = %e, "cannot read spot requests");
-                HashSet::new()
-            })
-    };
-    let plan = select::plan_ec2(&instances, &spec.select, &one_time);
-    let earlier = instances
-        .iter()
-        .filter(|i| select::match_tags(&i.tags, &spec.select) == select::Match::Selected)
-        .filter(|i| select::stopped_earlier(&i.tags, &i.state, &spec.stamp.by, &spec.stamp.at))
-        .map(Resource::from);
     update(shared, |r| {
         r.skipped.extend(plan.skipped);
-        r.earlier.extend(earlier);
+        r.earlier.extend(plan.earlier);
     });
-    let by_id: std::collections::HashMap<String, Resource> = plan
-        .to_stop
-        .iter()
-        .map(|i| (i.id.clone(), Resource::from(i)))
-        .collect();
     if spec.dry_run {
-        update(shared, |r| r.stopped.extend(by_id.into_values()));
+        update(shared, |r| {
+            r.stopped
+                .extend(plan.to_stop.into_iter().map(|t| t.resource))
+        });
         return;
     }
-    let ids: Vec<String> = plan.to_stop.iter().map(|i| i.id.clone()).collect();
-    let batches: Vec<Vec<String>> = ids
-        .chunks(ec2::STOP_BATCH)
-        .map(<[String]>::to_vec)
+    let by_handle: HashMap<&str, &Target> = plan
+        .to_stop
+        .iter()
+        .map(|t| (t.handle.as_str(), t))
         .collect();
+    let by_handle = &by_handle;
     // Each answer is recorded as it arrives, before anything else is awaited:
-    // a region that runs out of time still reports every stop EC2 acknowledged.
-    let record_answer = |answer: Vec<(String, Outcome)>| {
+    // a region that runs out of time still reports every stop AWS acknowledged.
+    let answer = move |outcomes: Vec<(String, Outcome)>| {
         update(shared, |r| {
-            for (id, outcome) in answer {
-                if let Some(resource) = by_id.get(&id) {
-                    record(r, region, resource.clone(), outcome);
+            for (handle, outcome) in outcomes {
+                if let Some(t) = by_handle.get(handle.as_str()) {
+                    record(r, region, t.resource.clone(), outcome);
                 }
             }
         })
     };
-    let record_answer = &record_answer;
+    let answer = &answer;
+    let batches: Vec<Vec<Target>> = plan
+        .to_stop
+        .chunks(kind.batch().max(1))
+        .map(<[Target]>::to_vec)
+        .collect();
     let mut batches = stream::iter(batches)
-        .map(|batch| async move {
-            let stopped = ec2::stop_batch(client, batch, record_answer).await;
-            if stopped.is_empty() {
+        .map(|batch: Vec<Target>| async move {
+            let batch = batch.as_slice();
+            let done = kind.stop(at, batch, answer).await;
+            if done.is_empty() {
                 return;
             }
-            match ec2::stamp(client, &stopped, &spec.stamp).await {
-                Ok(()) => update(shared, |r| r.stamped(&stopped)),
+            let stopped: Vec<Target> = done
+                .iter()
+                .filter_map(|h| by_handle.get(h.as_str()).map(|t| (*t).clone()))
+                .collect();
+            let ids: Vec<String> = stopped.iter().map(|t| t.resource.id.clone()).collect();
+            match kind.stamp(at, &stopped, &spec.stamp).await {
+                Ok(()) => update(shared, |r| r.stamped(&ids)),
                 Err(e) => {
-                    tracing::warn!(region, error = %e, instances = ?stopped, "stopped instances could not be stamped");
+                    tracing::warn!(region, kind = %kind.kind(), error = %e, resources = ?ids, "stopped but not stamped");
                     update(shared, |r| {
                         r.stamp_warnings.push(format!(
-                            "{} instance(s) stopped but not stamped: {e}",
-                            stopped.len()
+                            "{} stopped but not stamped: {e}",
+                            label_of(kind.kind(), &ids)
                         ))
                     });
                 }
@@ -225,90 +219,4 @@ fn record(r: &mut RegionReport, region: &str, resource: Resource, outcome: Outco
             });
         }
     }
-}
-
-async fn sweep_rds(client: &aws_sdk_rds::Client, region: &str, spec: &SweepSpec, shared: &Shared) {
-    // A cluster runs compute only through its member instances, which
-    // DescribeDBInstances lists with their cluster's id. Where no instance has
-    // one there is no cluster worth stopping, and the cluster describe is
-    // skipped: in most regions that saves a request.
-    let listed = match rds::describe_instances(client).await {
-        Ok(instances) if instances.iter().any(|d| d.cluster_id.is_some()) => {
-            rds::describe_clusters(client)
-                .await
-                .map(|clusters| (instances, clusters))
-        }
-        Ok(instances) => Ok((instances, Vec::new())),
-        Err(e) => Err(e),
-    };
-    let (instances, clusters) = match listed {
-        Ok(listed) => listed,
-        Err(e) => {
-            tracing::error!(region, error = %e, "cannot list RDS databases");
-            update(shared, |r| r.errors.push(format!("{e} ({})", e.advice())));
-            return;
-        }
-    };
-    let plan = select::plan_rds(&instances, &clusters, &spec.select);
-    let earlier_by = |tags: &crate::domain::inventory::Tags, status: &str| {
-        select::match_tags(tags, &spec.select) == select::Match::Selected
-            && select::stopped_earlier(tags, status, &spec.stamp.by, &spec.stamp.at)
-    };
-    let earlier: Vec<Resource> = clusters
-        .iter()
-        .filter(|c| earlier_by(&c.tags, &c.status))
-        .map(Resource::from)
-        .chain(
-            instances
-                .iter()
-                .filter(|d| d.cluster_id.is_none() && earlier_by(&d.tags, &d.status))
-                .map(Resource::from),
-        )
-        .collect();
-    update(shared, |r| {
-        r.skipped.extend(plan.skipped);
-        r.earlier.extend(earlier);
-    });
-    let targets: Vec<(Resource, String)> = plan
-        .clusters
-        .iter()
-        .map(|c| (Resource::from(c), c.arn.clone()))
-        .chain(
-            plan.instances
-                .iter()
-                .map(|d| (Resource::from(d), d.arn.clone())),
-        )
-        .collect();
-    if spec.dry_run {
-        update(shared, |r| {
-            r.stopped.extend(targets.into_iter().map(|(res, _)| res))
-        });
-        return;
-    }
-    let mut stops = stream::iter(targets)
-        .map(|(resource, arn)| async move {
-            let outcome = match resource.kind {
-                ResourceKind::DbCluster => rds::stop_cluster(client, &resource.id).await,
-                _ => rds::stop_instance(client, &resource.id).await,
-            };
-            let stopped = outcome == Outcome::Done;
-            // Recorded before the stamp is awaited, so running out of time
-            // during the stamp cannot lose the stop.
-            update(shared, |r| record(r, region, resource.clone(), outcome));
-            if !stopped {
-                return;
-            }
-            match rds::stamp(client, &arn, &spec.stamp).await {
-                Ok(()) => update(shared, |r| r.stamped(std::slice::from_ref(&resource.id))),
-                Err(e) => {
-                    tracing::warn!(region, resource = %resource.id, error = %e, "stopped but not stamped");
-                    update(shared, |r| {
-                        r.stamp_warnings
-                            .push(format!("{} stopped but not stamped: {e}", resource.id))
-                    });
-                }
-            }
-        })
-        .buffer_unordered(spec.concurrency.max(1));
-    while stops.next().await.is_some() {}
 }

@@ -10,7 +10,8 @@ use aws_sdk_ec2::Client;
 
 use crate::aws::ec2;
 use crate::domain::error::AwsError;
-use crate::domain::inventory::{tag, Ec2Instance};
+use crate::domain::inventory::tag;
+use crate::domain::kinds::ec2_instance::Ec2Instance;
 use crate::domain::outcome::{Outcome, Stamp};
 use crate::domain::tags::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 use crate::domain::trigger::launch::ApiCall;

@@ -1,5 +1,6 @@
-//! Plain data describing what a region holds, as the adapters read it. Pure
-//! selection logic runs over these types, so it is tested with no AWS at all.
+//! What every kind of resource has in common, as plain data: its tags, how
+//! reports name it, and what the sweep and resume act on. Each kind's own
+//! record is in `domain::kinds`. Pure.
 
 use std::fmt;
 
@@ -9,52 +10,6 @@ pub type Tags = Vec<(String, String)>;
 /// Looks up a tag's value.
 pub fn tag<'a>(tags: &'a Tags, key: &str) -> Option<&'a str> {
     tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Ec2Instance {
-    pub id: String,
-    pub instance_type: String,
-    /// `running`, `pending`, ...
-    pub state: String,
-    /// `ebs` or `instance-store`.
-    pub root_device_type: Option<String>,
-    /// Set for spot instances.
-    pub spot_request_id: Option<String>,
-    pub tags: Tags,
-}
-
-impl Ec2Instance {
-    pub fn name(&self) -> Option<&str> {
-        tag(&self.tags, "Name")
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct DbInstance {
-    pub id: String,
-    pub arn: String,
-    pub class: String,
-    pub engine: String,
-    pub status: String,
-    pub cluster_id: Option<String>,
-    /// Set on a read replica: its source.
-    pub replica_source: Option<String>,
-    /// Set on a source: its read replicas.
-    pub replicas: Vec<String>,
-    pub tags: Tags,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct DbCluster {
-    pub id: String,
-    pub arn: String,
-    pub engine: String,
-    pub engine_mode: Option<String>,
-    pub status: String,
-    /// Set on a cluster that replicates another (cross-region or global secondary).
-    pub replication_source: Option<String>,
-    pub tags: Tags,
 }
 
 /// What kind of resource a report line is about.
@@ -85,35 +40,55 @@ pub struct Resource {
     pub size: String,
 }
 
-impl From<&Ec2Instance> for Resource {
-    fn from(i: &Ec2Instance) -> Self {
-        Resource {
-            kind: ResourceKind::Ec2Instance,
-            id: i.id.clone(),
-            name: i.name().map(str::to_string),
-            size: i.instance_type.clone(),
+/// A kind's record, as its adapter lists it: what selection, resume and the
+/// reports need of it, whatever the kind.
+pub trait Record {
+    /// The resource, as reports show it.
+    fn resource(&self) -> Resource;
+    fn tags(&self) -> &Tags;
+    /// Its state as the service words it (`running`, `stopped`, `available`).
+    fn state(&self) -> &str;
+    /// What the adapter acts on: the id, or the ARN where tagging needs it.
+    fn handle(&self) -> String;
+    /// Whether resume may start it now, or why not. A kind whose resources
+    /// are started another way (an RDS cluster member, with its cluster)
+    /// says so first.
+    fn startable(&self) -> Result<(), String> {
+        match self.state() {
+            "stopped" => Ok(()),
+            state => Err(state_reason(state)),
         }
     }
 }
 
-impl From<&DbInstance> for Resource {
-    fn from(d: &DbInstance) -> Self {
-        Resource {
-            kind: ResourceKind::DbInstance,
-            id: d.id.clone(),
-            name: tag(&d.tags, "Name").map(str::to_string),
-            size: d.class.clone(),
+/// Why resume does not start something in `state`.
+pub(crate) fn state_reason(state: &str) -> String {
+    match state {
+        "stopping" => "still stopping: run resume again once it has stopped".into(),
+        "running" | "pending" | "available" | "starting" => {
+            "already running: it was started outside resume, which leaves its stamp alone".into()
         }
+        "terminated" | "shutting-down" | "deleting" => {
+            format!("it is {state}: there is nothing to start")
+        }
+        other => format!("its state is {other}: only a stopped resource can be started"),
     }
 }
 
-impl From<&DbCluster> for Resource {
-    fn from(c: &DbCluster) -> Self {
-        Resource {
-            kind: ResourceKind::DbCluster,
-            id: c.id.clone(),
-            name: tag(&c.tags, "Name").map(str::to_string),
-            size: c.engine.clone(),
+/// One resource the sweep stops or resume starts: as reports show it, and
+/// what its adapter acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub resource: Resource,
+    /// The id, or the ARN where tagging needs it.
+    pub handle: String,
+}
+
+impl Target {
+    pub fn of(record: &impl Record) -> Target {
+        Target {
+            resource: record.resource(),
+            handle: record.handle(),
         }
     }
 }

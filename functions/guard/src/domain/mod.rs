@@ -12,7 +12,8 @@
 //! | amounts of money | [`money`] |
 //! | CIDR ranges (trusted networks) | [`cidr`] |
 //! | act or only report; how urgent a root activity is | [`policy`] |
-//! | what a region holds | [`inventory`] |
+//! | what every kind of resource has in common: tags, report line, record | [`inventory`] |
+//! | each kind: EC2 instance, RDS instance, RDS cluster | [`kinds`] |
 //! | which resources to stop, which to skip and why | [`select`] |
 //! | month-to-date periods, cost metrics, spend limits | [`spend`] |
 //! | a failed AWS call as data | [`error`] |
@@ -36,6 +37,7 @@ pub mod fuzzing;
 pub mod glob;
 pub mod inventory;
 pub mod keep_stopped;
+pub mod kinds;
 pub mod money;
 pub mod outcome;
 pub mod policy;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::domain::inventory::{tag, DbCluster, DbInstance, Ec2Instance, Resource, Tags};
+use crate::domain::inventory::{tag, Record, Resource, Tags, Target};
 use crate::domain::outcome::Failed;
 use crate::domain::select::Skipped;
 use crate::domain::tags::{RESUMING_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
@@ -98,12 +98,11 @@ pub fn marker_value(stamp: &Stamped) -> String {
 /// (`tripwire:RunInstances`, `tripwire:guardduty`, ...).
 pub const TRIPWIRE_STAMP_PREFIX: &str = "tripwire:";
 
-/// What one resume will do in a region.
+/// What one resume will start of one kind in a region, each with the stamp
+/// it carries, and what it leaves, with why.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ResumePlan {
-    pub instances: Vec<(Ec2Instance, Stamped)>,
-    pub databases: Vec<(DbInstance, Stamped)>,
-    pub clusters: Vec<(DbCluster, Stamped)>,
+pub struct StartPlan {
+    pub targets: Vec<(Target, Stamped)>,
     pub skipped: Vec<Skipped>,
 }
 
@@ -137,82 +136,36 @@ fn wanted(stamp: &Stamped, request: &ResumeRequest) -> Result<bool, String> {
     }
 }
 
-/// Chooses what to start in one region, from what the adapters listed.
-pub fn plan_resume(
-    instances: &[Ec2Instance],
-    databases: &[DbInstance],
-    clusters: &[DbCluster],
-    request: &ResumeRequest,
-) -> ResumePlan {
-    let mut plan = ResumePlan::default();
-    // The stamp and the request first; then the state decides.
-    let mut consider = |tags: &Tags, resource: Resource| -> Option<Stamped> {
-        let stamp = stamp_of(tags)?;
+/// Chooses what to start among one kind's records in one region: the stamp
+/// and the request first; then the kind says whether it can be started now.
+pub fn plan_start<R: Record>(records: &[R], request: &ResumeRequest) -> StartPlan {
+    let mut plan = StartPlan::default();
+    let mut not_now = Vec::new();
+    for r in records {
+        let Some(stamp) = stamp_of(r.tags()) else {
+            continue;
+        };
         match wanted(&stamp, request) {
-            Ok(true) => Some(stamp),
-            Ok(false) => None,
+            Ok(true) => {}
+            Ok(false) => continue,
             Err(reason) => {
-                plan.skipped.push(Skipped { resource, reason });
-                None
+                plan.skipped.push(Skipped {
+                    resource: r.resource(),
+                    reason,
+                });
+                continue;
             }
         }
-    };
-    let mut skip = Vec::new();
-    let mut starts_ec2 = Vec::new();
-    for i in instances {
-        let Some(stamp) = consider(&i.tags, Resource::from(i)) else {
-            continue;
-        };
-        match i.state.as_str() {
-            "stopped" => starts_ec2.push((i.clone(), stamp)),
-            state => skip.push((Resource::from(i), state_reason(state))),
+        match r.startable() {
+            Ok(()) => plan.targets.push((Target::of(r), stamp)),
+            Err(reason) => not_now.push(Skipped {
+                resource: r.resource(),
+                reason,
+            }),
         }
     }
-    let mut starts_db = Vec::new();
-    for d in databases {
-        let Some(stamp) = consider(&d.tags, Resource::from(d)) else {
-            continue;
-        };
-        match (&d.cluster_id, d.status.as_str()) {
-            (Some(cluster), _) => skip.push((
-                Resource::from(d),
-                format!("member of DB cluster {cluster}: RDS starts it with its cluster"),
-            )),
-            (None, "stopped") => starts_db.push((d.clone(), stamp)),
-            (None, status) => skip.push((Resource::from(d), state_reason(status))),
-        }
-    }
-    let mut starts_cluster = Vec::new();
-    for c in clusters {
-        let Some(stamp) = consider(&c.tags, Resource::from(c)) else {
-            continue;
-        };
-        match c.status.as_str() {
-            "stopped" => starts_cluster.push((c.clone(), stamp)),
-            status => skip.push((Resource::from(c), state_reason(status))),
-        }
-    }
-    plan.instances = starts_ec2;
-    plan.databases = starts_db;
-    plan.clusters = starts_cluster;
-    plan.skipped.extend(
-        skip.into_iter()
-            .map(|(resource, reason)| Skipped { resource, reason }),
-    );
+    plan.skipped.extend(not_now);
     plan
-}
-
-fn state_reason(state: &str) -> String {
-    match state {
-        "stopping" => "still stopping: run resume again once it has stopped".into(),
-        "running" | "pending" | "available" | "starting" => {
-            "already running: it was started outside resume, which leaves its stamp alone".into()
-        }
-        "terminated" | "shutting-down" | "deleting" => {
-            format!("it is {state}: there is nothing to start")
-        }
-        other => format!("its state is {other}: only a stopped resource can be started"),
-    }
 }
 
 /// What one resume did in one region.
@@ -274,6 +227,39 @@ impl ResumeReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::kinds::db_cluster::DbCluster;
+    use crate::domain::kinds::db_instance::DbInstance;
+    use crate::domain::kinds::ec2_instance::Ec2Instance;
+
+    /// The three kinds' plans for one region.
+    struct ResumePlan {
+        instances: Vec<(Target, Stamped)>,
+        databases: Vec<(Target, Stamped)>,
+        clusters: Vec<(Target, Stamped)>,
+        skipped: Vec<Skipped>,
+    }
+
+    fn plan_resume(
+        i: &[Ec2Instance],
+        d: &[DbInstance],
+        c: &[DbCluster],
+        request: &ResumeRequest,
+    ) -> ResumePlan {
+        let (i, d, c) = (
+            plan_start(i, request),
+            plan_start(d, request),
+            plan_start(c, request),
+        );
+        ResumePlan {
+            skipped: [&i, &d, &c]
+                .iter()
+                .flat_map(|p| p.skipped.clone())
+                .collect(),
+            instances: i.targets,
+            databases: d.targets,
+            clusters: c.targets,
+        }
+    }
 
     fn tags(pairs: &[(&str, &str)]) -> Tags {
         pairs
@@ -359,9 +345,9 @@ mod tests {
         let mut v: Vec<&str> = plan
             .instances
             .iter()
-            .map(|(i, _)| i.id.as_str())
-            .chain(plan.databases.iter().map(|(d, _)| d.id.as_str()))
-            .chain(plan.clusters.iter().map(|(c, _)| c.id.as_str()))
+            .chain(&plan.databases)
+            .chain(&plan.clusters)
+            .map(|(t, _)| t.resource.id.as_str())
             .collect();
         v.sort();
         v

@@ -7,8 +7,12 @@ use proptest::prelude::*;
 
 use guard::domain::config::selection::selection_from_lookup;
 use guard::domain::config::{Selection, SelectionConfig};
-use guard::domain::inventory::{DbCluster, DbInstance, Ec2Instance, Tags};
-use guard::domain::select::{plan_ec2, plan_rds};
+use guard::domain::inventory::Tags;
+use guard::domain::kinds::db_cluster::DbCluster;
+use guard::domain::kinds::db_instance::DbInstance;
+use guard::domain::kinds::ec2_instance::plan_ec2;
+use guard::domain::kinds::ec2_instance::Ec2Instance;
+use guard::domain::kinds::rds::plan_rds;
 use guard::domain::tags::ASG_TAG;
 use guard::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use crate::domain::accounts::AccountState;
 use crate::domain::inventory::{Resource, ResourceKind};
+use crate::domain::kinds;
 use crate::domain::money::usd;
 use crate::domain::outcome::{RegionReport, Stamp, SweepReport};
 use crate::domain::spend::{CostMetric, Forecast, MonthToDateState};
@@ -385,7 +386,6 @@ fn render_restart(
     }
     // Each command takes the stamp off before it starts anything, as resume
     // does: a stamped database that starts is one the keep-stopped watch stops.
-    let unstamp = format!("--tags Key={STOPPED_AT_TAG} Key={STOPPED_BY_TAG}");
     let at = stamp.map(|s| s.at.as_str()).unwrap_or("*");
     let mut account_said: Option<&str> = None;
     for r in sweep.regions.iter().filter(|r| !r.stopped.is_empty()) {
@@ -396,56 +396,28 @@ fn render_restart(
             );
             account_said = Some(id);
         }
-        let stamped_ec2 = r.stopped.iter().any(|s| {
-            s.kind == ResourceKind::Ec2Instance && !r.unstamped.iter().any(|u| u.id == s.id)
-        });
-        if stamped_ec2 {
+        let mut each = Vec::new();
+        let mut kinds: Vec<ResourceKind> = r.stopped.iter().map(|s| s.kind).collect();
+        kinds.dedup();
+        for kind in kinds {
+            let unstamped = |s: &&Resource| r.unstamped.iter().any(|u| u.id == s.id);
+            let of_kind = r.stopped.iter().filter(|s| s.kind == kind);
+            let (unstamped, stamped): (Vec<&Resource>, Vec<&Resource>) =
+                of_kind.partition(unstamped);
+            let lines = kinds::restart_lines(kind, &r.region, &stamped, &unstamped, at);
+            for line in lines.region_wide {
+                let _ = writeln!(b, "  {line}");
+            }
+            each.extend(lines.each);
+        }
+        for line in each.iter().take(MAX_LISTED) {
+            let _ = writeln!(b, "  {line}");
+        }
+        if each.len() > MAX_LISTED {
             let _ = writeln!(
                 b,
-                "  ids=$(aws ec2 describe-instances --region {0} --filters \"Name=tag:{STOPPED_AT_TAG},Values={at}\" \"Name=instance-state-name,Values=stopped\" --query \"Reservations[].Instances[].InstanceId\" --output text)\n  aws ec2 delete-tags --region {0} --resources $ids {unstamp} && aws ec2 start-instances --region {0} --instance-ids $ids",
-                r.region
-            );
-        }
-        // Without the stamp the filter above cannot find them: by id.
-        let unstamped_ec2: Vec<&str> = r
-            .unstamped
-            .iter()
-            .filter(|s| s.kind == ResourceKind::Ec2Instance)
-            .map(|s| s.id.as_str())
-            .collect();
-        if !unstamped_ec2.is_empty() {
-            let _ = writeln!(
-                b,
-                "  aws ec2 start-instances --region {} --instance-ids {}",
-                r.region,
-                unstamped_ec2.join(" ")
-            );
-        }
-        let databases: Vec<&Resource> = r
-            .stopped
-            .iter()
-            .filter(|s| s.kind != ResourceKind::Ec2Instance)
-            .collect();
-        let untags = format!("--tag-keys {STOPPED_AT_TAG} {STOPPED_BY_TAG}");
-        for s in databases.iter().take(MAX_LISTED) {
-            let _ = match s.kind {
-                ResourceKind::DbCluster => writeln!(
-                    b,
-                    "  aws rds remove-tags-from-resource --region {0} --resource-name $(aws rds describe-db-clusters --region {0} --db-cluster-identifier {1} --query \"DBClusters[0].DBClusterArn\" --output text) {untags} && aws rds start-db-cluster --region {0} --db-cluster-identifier {1}",
-                    r.region, s.id
-                ),
-                _ => writeln!(
-                    b,
-                    "  aws rds remove-tags-from-resource --region {0} --resource-name $(aws rds describe-db-instances --region {0} --db-instance-identifier {1} --query \"DBInstances[0].DBInstanceArn\" --output text) {untags} && aws rds start-db-instance --region {0} --db-instance-identifier {1}",
-                    r.region, s.id
-                ),
-            };
-        }
-        if databases.len() > MAX_LISTED {
-            let _ = writeln!(
-                b,
-                "  ... and {} more databases in {} (listed under Stopped above)",
-                databases.len() - MAX_LISTED,
+                "  ... and {} more in {} (listed under Stopped above)",
+                each.len() - MAX_LISTED,
                 r.region
             );
         }

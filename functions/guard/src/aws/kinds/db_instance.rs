@@ -1,0 +1,204 @@
+//! RDS DB instances: stopped and started one by one, stamped by ARN. The
+//! region's RDS listing is shared with the cluster kind ([`rds_listing`]).
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+
+use super::{Answer, InRegion, Kind, StopPlan};
+use crate::aws::rds;
+use crate::domain::config::SelectionConfig;
+use crate::domain::error::AwsError;
+use crate::domain::inventory::{ResourceKind, Target};
+use crate::domain::kinds::db_cluster::DbCluster;
+use crate::domain::kinds::db_instance::DbInstance;
+use crate::domain::kinds::rds::plan_rds;
+use crate::domain::outcome::{Outcome, Stamp};
+use crate::domain::resume::{plan_start, ResumeRequest, StartPlan};
+use crate::domain::select;
+
+pub(super) struct DbInstances;
+
+/// A region's DB instances, and its clusters where some instance belongs to
+/// one: a cluster runs compute only through its members, so where no
+/// instance has a cluster there is none worth stopping, and the cluster
+/// describe is skipped (in most regions that saves a request). Listed once
+/// per region for both RDS kinds.
+pub(super) async fn rds_listing(
+    at: &InRegion<'_>,
+) -> std::sync::Arc<Result<(Vec<DbInstance>, Vec<DbCluster>), AwsError>> {
+    at.shared("rds", || async {
+        let instances = rds::describe_instances(at.rds()).await?;
+        let clusters = if instances.iter().any(|d| d.cluster_id.is_some()) {
+            rds::describe_clusters(at.rds()).await?
+        } else {
+            Vec::new()
+        };
+        Ok((instances, clusters))
+    })
+    .await
+}
+
+/// Runs `act` on each target of a batch (RDS acts on one resource per call)
+/// and reports each outcome as it comes; returns the handles whose outcome
+/// `counts`.
+pub(super) async fn one_by_one<'a, F, Fut>(
+    batch: &'a [Target],
+    answer: Answer<'a>,
+    counts: fn(&Outcome) -> bool,
+    act: F,
+) -> Vec<String>
+where
+    F: Fn(&'a Target) -> Fut,
+    Fut: std::future::Future<Output = Outcome>,
+{
+    let mut done = Vec::new();
+    for t in batch {
+        let outcome = act(t).await;
+        if counts(&outcome) {
+            done.push(t.handle.clone());
+        }
+        answer(vec![(t.handle.clone(), outcome)]);
+    }
+    done
+}
+
+/// A stop counts when it was done now: only that is stamped.
+pub(super) fn stopped(o: &Outcome) -> bool {
+    matches!(o, Outcome::Done)
+}
+
+/// A start counts when it was done now or already under way: either way the
+/// resuming marker goes.
+pub(super) fn started(o: &Outcome) -> bool {
+    matches!(o, Outcome::Done | Outcome::AlreadyDone)
+}
+
+impl Kind for DbInstances {
+    fn kind(&self) -> ResourceKind {
+        ResourceKind::DbInstance
+    }
+
+    fn plan_stop<'a>(
+        &'a self,
+        at: &'a InRegion<'a>,
+        select: &'a SelectionConfig,
+        stamp: &'a Stamp,
+    ) -> BoxFuture<'a, Result<StopPlan, AwsError>> {
+        async move {
+            let listed = rds_listing(at).await;
+            let (instances, clusters) = listed.as_ref().as_ref().map_err(Clone::clone)?;
+            let plan = plan_rds(instances, clusters, select);
+            // Members are reported with their cluster.
+            let alone: Vec<DbInstance> = instances
+                .iter()
+                .filter(|d| d.cluster_id.is_none())
+                .cloned()
+                .collect();
+            Ok(StopPlan {
+                to_stop: plan.instances.iter().map(Target::of).collect(),
+                skipped: plan
+                    .skipped
+                    .into_iter()
+                    .filter(|s| s.resource.kind == ResourceKind::DbInstance)
+                    .collect(),
+                earlier: select::earlier(&alone, select, &stamp.by, &stamp.at),
+            })
+        }
+        .boxed()
+    }
+
+    fn stop<'a>(
+        &'a self,
+        at: &'a InRegion<'a>,
+        batch: &'a [Target],
+        answer: Answer<'a>,
+    ) -> BoxFuture<'a, Vec<String>> {
+        one_by_one(batch, answer, stopped, |t| {
+            rds::stop_instance(at.rds(), &t.resource.id)
+        })
+        .boxed()
+    }
+
+    fn stamp<'a>(
+        &'a self,
+        at: &'a InRegion<'a>,
+        stopped: &'a [Target],
+        stamp: &'a Stamp,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        stamp_each(at, stopped, stamp).boxed()
+    }
+
+    fn plan_start<'a>(
+        &'a self,
+        at: &'a InRegion<'a>,
+        request: &'a ResumeRequest,
+    ) -> BoxFuture<'a, Result<StartPlan, AwsError>> {
+        async move {
+            let listed = rds_listing(at).await;
+            let (instances, _) = listed.as_ref().as_ref().map_err(Clone::clone)?;
+            Ok(plan_start(instances, request))
+        }
+        .boxed()
+    }
+
+    fn mark_resuming<'a>(
+        &'a self,
+        at: &'a InRegion<'a>,
+        batch: &'a [Target],
+        marker: &'a str,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        mark_each(at, batch, marker).boxed()
+    }
+
+    fn start<'a>(
+        &'a self,
+        at: &'a InRegion<'a>,
+        batch: &'a [Target],
+        answer: Answer<'a>,
+    ) -> BoxFuture<'a, Vec<String>> {
+        one_by_one(batch, answer, started, |t| {
+            rds::start_instance(at.rds(), &t.resource.id)
+        })
+        .boxed()
+    }
+
+    fn clear_marker<'a>(
+        &'a self,
+        at: &'a InRegion<'a>,
+        started: &'a [Target],
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        clear_each(at, started).boxed()
+    }
+}
+
+/// Stamps each stopped database, by ARN.
+pub(super) async fn stamp_each(
+    at: &InRegion<'_>,
+    stopped: &[Target],
+    stamp: &Stamp,
+) -> Result<(), AwsError> {
+    for t in stopped {
+        rds::stamp(at.rds(), &t.handle, stamp).await?;
+    }
+    Ok(())
+}
+
+/// Writes the resuming marker on each database, by ARN.
+pub(super) async fn mark_each(
+    at: &InRegion<'_>,
+    batch: &[Target],
+    marker: &str,
+) -> Result<(), AwsError> {
+    for t in batch {
+        rds::mark_resuming(at.rds(), &t.handle, marker).await?;
+    }
+    Ok(())
+}
+
+/// Removes the resuming marker from each database, by ARN.
+pub(super) async fn clear_each(at: &InRegion<'_>, started: &[Target]) -> Result<(), AwsError> {
+    for t in started {
+        rds::clear_marker(at.rds(), &t.handle).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! EC2 instances: listed with a server-side tag filter, stopped and started
+//! in batches (a batch that fails because of one instance is split until the
+//! rest go through), stamped with one call per batch.
+
+use std::collections::HashSet;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+
+use super::{Answer, InRegion, Kind, StopPlan};
+use crate::aws::ec2;
+use crate::domain::config::SelectionConfig;
+use crate::domain::error::AwsError;
+use crate::domain::inventory::{ResourceKind, Target};
+use crate::domain::kinds::ec2_instance::plan_ec2;
+use crate::domain::outcome::Stamp;
+use crate::domain::resume::{plan_start, ResumeRequest, StartPlan};
+use crate::domain::select::{self, Match};
+
+pub(super) struct Ec2Instances;
+
+fn ids(targets: &[Target]) -> Vec<String> {
+    targets.iter().map(|t| t.handle.clone()).collect()
+}
+
+impl Kind for Ec2Instances {
+    fn kind(&self) -> ResourceKind {
+        ResourceKind::Ec2Instance
+    }
+
+    fn batch(&self) -> usize {
+        ec2::STOP_BATCH
+    }
+
+    fn plan_stop<'a>(
+        &'a self,
+        at: &'a InRegion<'a>,
+        select: &'a SelectionConfig,
+        stamp: &'a Stamp,
+    ) -> BoxFuture<'a, Result<StopPlan, AwsError>> {
+        async move {
+            let client = at.ec2();
+            let instances = ec2::describe_candidates(client, select).await?;
+            let spot_requests: Vec<String> = instances
+                .iter()
+                .filter(|i| matches!(i.state.as_str(), "running" | "pending"))
+                .filter(|i| select::match_tags(&i.tags, select) == Match::Selected)
+                .filter_map(|i| i.spot_request_id.clone())
+                .collect();
+            let one_time = if spot_requests.is_empty() {
+                HashSet::new()
+            } else {
+                // Best effort: if this fails, StopInstances itself rejects
+                // one-time spot instances and the batch split isolates them.
+                ec2::one_time_spot_requests(client, &spot_requests)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(region = at.region, error = %e, "cannot read spot requests");
+                        HashSet::new()
+                    })
+            };
+            let plan = plan_ec2(&instances, select, &one_time);
+            Ok(StopPlan {
+                to_stop: plan.to_stop.iter().map(Target::of).collect(),
+                skipped: plan.skipped,
+                earlier: select::earlier(&instances, select, &stamp.by, &stamp.at),
+            })
+        }
+        .boxed()
+    }
+
+    fn stop<'a>(
+        &'a self,
+        at: &'a InRegion<'a>,
+        batch: &'a [Target],
+        answer: Answer<'a>,
+    ) -> BoxFuture<'a, Vec<String>> {
+        ec2::stop_batch(at.ec2(), ids(batch), answer).boxed()
+    }
+
+    fn stamp<'a>(
+        &'a self,
+        at: &'a InRegion<'a>,
+        stopped: &'a [Target],
+        stamp: &'a Stamp,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        async move { ec2::stamp(at.ec2(), &ids(stopped), stamp).await }.boxed()
+    }
+
+    fn plan_start<'a>(
+        &'a self,
+        at: &'a InRegion<'a>,
+        request: &'a ResumeRequest,
+    ) -> BoxFuture<'a, Result<StartPlan, AwsError>> {
+        async move {
+            let instances = ec2::describe_stamped(at.ec2()).await?;
+            Ok(plan_start(&instances, request))
+        }
+        .boxed()
+    }
+
+    fn mark_resuming<'a>(
+        &'a self,
+        at: &'a InRegion<'a>,
+        batch: &'a [Target],
+        marker: &'a str,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        async move { ec2::mark_resuming(at.ec2(), &ids(batch), marker).await }.boxed()
+    }
+
+    fn start<'a>(
+        &'a self,
+        at: &'a InRegion<'a>,
+        batch: &'a [Target],
+        answer: Answer<'a>,
+    ) -> BoxFuture<'a, Vec<String>> {
+        ec2::start_batch(at.ec2(), ids(batch), answer).boxed()
+    }
+
+    fn clear_marker<'a>(
+        &'a self,
+        at: &'a InRegion<'a>,
+        started: &'a [Target],
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        async move { ec2::clear_marker(at.ec2(), &ids(started)).await }.boxed()
+    }
+}

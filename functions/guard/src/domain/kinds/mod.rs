@@ -1,0 +1,136 @@
+//! The kinds of resource cost-guard stops and starts again, one module each:
+//! its record, how it is chosen (and why one is skipped), whether resume may
+//! start it, and what the report's restart commands say. The AWS side of each
+//! kind is in `aws::kinds`. Pure.
+//!
+//! | kind | module |
+//! |---|---|
+//! | EC2 instance | [`ec2_instance`] |
+//! | RDS DB instance | [`db_instance`] |
+//! | RDS DB cluster (Aurora) | [`db_cluster`] |
+//!
+//! RDS instances and clusters are chosen together ([`rds`]): a cluster is
+//! stopped as a whole, on its own tags, and never when a member is exempt.
+
+use crate::domain::inventory::{Resource, ResourceKind};
+
+pub mod db_cluster;
+pub mod db_instance;
+pub mod ec2_instance;
+pub mod rds;
+
+/// Restart commands for what one region's sweep stopped of one kind:
+/// `region_wide` lines cover every stamped resource of the kind at once,
+/// `each` holds one line per resource.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct RestartLines {
+    pub region_wide: Vec<String>,
+    pub each: Vec<String>,
+}
+
+/// The restart commands of `kind` in `region`: `stamped` carry the stamp
+/// written `at` (`*` when unknown), `unstamped` do not.
+pub(crate) fn restart_lines(
+    kind: ResourceKind,
+    region: &str,
+    stamped: &[&Resource],
+    unstamped: &[&Resource],
+    at: &str,
+) -> RestartLines {
+    match kind {
+        ResourceKind::Ec2Instance => ec2_instance::restart_lines(region, stamped, unstamped, at),
+        ResourceKind::DbInstance => db_instance::restart_lines(region, stamped, unstamped),
+        ResourceKind::DbCluster => db_cluster::restart_lines(region, stamped, unstamped),
+    }
+}
+
+/// Stamped and unstamped together, in id order, as the report lists them.
+fn by_id<'a>(stamped: &[&'a Resource], unstamped: &[&'a Resource]) -> Vec<&'a Resource> {
+    let mut all: Vec<&Resource> = stamped.iter().chain(unstamped).copied().collect();
+    all.sort_by(|a, b| a.id.cmp(&b.id));
+    all
+}
+
+/// What a warning calls some resources of `kind`: a count of EC2 instances
+/// (acted on in batches), else the ids.
+pub(crate) fn label_of(kind: ResourceKind, ids: &[String]) -> String {
+    match kind {
+        ResourceKind::Ec2Instance => format!("{} instance(s)", ids.len()),
+        _ => ids.join(", "),
+    }
+}
+
+/// Records for tests, built with the fields that matter.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::db_cluster::DbCluster;
+    use super::db_instance::DbInstance;
+    use super::ec2_instance::Ec2Instance;
+    use crate::domain::config::{Selection, SelectionConfig};
+    use crate::domain::inventory::Tags;
+
+    pub(crate) fn tags(pairs: &[(&str, &str)]) -> Tags {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    pub(crate) fn tagged() -> SelectionConfig {
+        SelectionConfig {
+            selection: Selection::Tagged {
+                key: "cost-guard".into(),
+                value: Some("stop".into()),
+            },
+            exempt_tag_key: "cost-guard-exempt".into(),
+        }
+    }
+
+    pub(crate) fn all() -> SelectionConfig {
+        SelectionConfig {
+            selection: Selection::AllExceptExempt,
+            exempt_tag_key: "cost-guard-exempt".into(),
+        }
+    }
+
+    pub(crate) fn ec2(id: &str, t: &[(&str, &str)]) -> Ec2Instance {
+        Ec2Instance {
+            id: id.into(),
+            instance_type: "t3.micro".into(),
+            state: "running".into(),
+            root_device_type: Some("ebs".into()),
+            spot_request_id: None,
+            tags: tags(t),
+        }
+    }
+
+    pub(crate) fn db(id: &str, t: &[(&str, &str)]) -> DbInstance {
+        DbInstance {
+            id: id.into(),
+            arn: format!("arn:aws:rds:us-east-1:123456789012:db:{id}"),
+            class: "db.t3.micro".into(),
+            engine: "postgres".into(),
+            status: "available".into(),
+            cluster_id: None,
+            replica_source: None,
+            replicas: vec![],
+            tags: tags(t),
+        }
+    }
+
+    pub(crate) fn cluster(id: &str, t: &[(&str, &str)]) -> DbCluster {
+        DbCluster {
+            id: id.into(),
+            arn: format!("arn:aws:rds:us-east-1:123456789012:cluster:{id}"),
+            engine: "aurora-postgresql".into(),
+            engine_mode: Some("provisioned".into()),
+            status: "available".into(),
+            replication_source: None,
+            tags: tags(t),
+        }
+    }
+
+    pub(crate) fn ids(v: &[Ec2Instance]) -> Vec<&str> {
+        v.iter().map(|i| i.id.as_str()).collect()
+    }
+}
