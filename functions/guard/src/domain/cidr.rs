@@ -1,66 +1,23 @@
-//! CIDR ranges (`198.51.100.0/24`, `2001:db8::/32`) and membership. Pure.
+//! CIDR ranges (`198.51.100.0/24`, `2001:db8::/32`) and membership, on
+//! `ipnet`'s network type. Pure.
 
 use std::net::IpAddr;
-use std::str::FromStr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    network: IpAddr,
-    prefix: u8,
-}
+/// A range of addresses; a bare address is a single host.
+pub type Cidr = ipnet::IpNet;
 
-impl Cidr {
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.network, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            (IpAddr::V6(_), IpAddr::V4(v4)) => self.contains(IpAddr::V6(v4.to_ipv6_mapped())),
-            (IpAddr::V4(_), IpAddr::V6(v6)) => v6
-                .to_ipv4_mapped()
-                .is_some_and(|v4| self.contains(IpAddr::V4(v4))),
-        }
+/// Parses `a.b.c.d/n`, `v6::/n`, or a bare address (a single host).
+fn parse(text: &str) -> Result<Cidr, String> {
+    let s = text.trim();
+    if let Ok(net) = s.parse::<Cidr>() {
+        return Ok(net);
     }
-}
-
-impl std::fmt::Display for Cidr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.network, self.prefix)
-    }
-}
-
-impl FromStr for Cidr {
-    type Err = String;
-
-    /// Parses `a.b.c.d/n` or `v6::/n`; a bare address is a single host.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let network: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("`{s}` is not an IP address or CIDR range"))?;
-        let max = if network.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("`{s}` has a prefix length that is not 0 to {max}"))?,
-        };
-        Ok(Cidr { network, prefix })
+    match s.parse::<IpAddr>() {
+        Ok(host) => Ok(Cidr::from(host)),
+        Err(_) if s.contains('/') => Err(format!(
+            "`{s}` is not a CIDR range (an address and a prefix length of 0 to 32, or 0 to 128 for IPv6)"
+        )),
+        Err(_) => Err(format!("`{s}` is not an IP address or CIDR range")),
     }
 }
 
@@ -69,14 +26,27 @@ pub(crate) fn parse_list(list: &str) -> Result<Vec<Cidr>, String> {
     list.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(Cidr::from_str)
+        .map(parse)
         .collect()
+}
+
+/// Whether `range` holds `ip`, also when one is IPv4 and the other an
+/// IPv4-mapped IPv6 address (`::ffff:198.51.100.9`), as CloudTrail may write
+/// a sign-in's source.
+fn holds(range: &Cidr, ip: IpAddr) -> bool {
+    match (range, ip) {
+        (Cidr::V4(_), IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .is_some_and(|v4| range.contains(&IpAddr::V4(v4))),
+        (Cidr::V6(_), IpAddr::V4(v4)) => range.contains(&IpAddr::V6(v4.to_ipv6_mapped())),
+        _ => range.contains(&ip),
+    }
 }
 
 /// The first range that holds `ip`.
 pub fn find(ranges: &[Cidr], ip: &str) -> Option<Cidr> {
     let ip: IpAddr = ip.trim().parse().ok()?;
-    ranges.iter().copied().find(|r| r.contains(ip))
+    ranges.iter().copied().find(|r| holds(r, ip))
 }
 
 #[cfg(test)]
@@ -95,6 +65,11 @@ mod tests {
         assert_eq!(find(&r, "AWS Internal"), None);
         assert!(find(&parse_list("0.0.0.0/0").unwrap(), "8.8.8.8").is_some());
         assert!(parse_list("").unwrap().is_empty());
+        // An IPv6 range written for mapped addresses holds the IPv4 address.
+        let mapped = parse_list("::ffff:198.51.100.0/120").unwrap();
+        assert_eq!(find(&mapped, "198.51.100.9"), Some(mapped[0]));
+        // A range prints as it parses back.
+        assert_eq!(r[2].to_string(), "203.0.113.7/32");
     }
 
     #[test]
