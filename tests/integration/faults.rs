@@ -206,7 +206,6 @@ async fn a_deadline_already_past_is_not_taken_at_its_word() {
 /// header `cargo lambda watch` sends, and posts its answer back.
 #[tokio::test]
 async fn a_runtime_that_sends_a_past_deadline_still_gets_a_full_sweep() {
-    use tokio::io::AsyncWriteExt;
     let (f, regions) = Faulty::with_slow_region(Duration::from_millis(1_500)).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let runtime_api = listener.local_addr().unwrap().to_string();
@@ -214,31 +213,43 @@ async fn a_runtime_that_sends_a_past_deadline_still_gets_a_full_sweep() {
         .unwrap()
         .to_string();
     let (answer_tx, answer_rx) = tokio::sync::oneshot::channel::<(String, String)>();
+    let answer_tx = std::sync::Arc::new(std::sync::Mutex::new(Some(answer_tx)));
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stub = tokio::spawn(async move {
-        let mut answer_tx = Some(answer_tx);
-        let mut served = false;
         loop {
             let (conn, _) = listener.accept().await.unwrap();
-            let mut conn = tokio::io::BufReader::new(conn);
-            while let Ok(Some(req)) = testkit::read_request(&mut conn).await {
-                let path = req.head.split_whitespace().nth(1).unwrap_or("").to_string();
-                let reply = if path.ends_with("/invocation/next") {
-                    if served {
-                        std::future::pending::<()>().await;
+            let (event, answer_tx, served) = (event.clone(), answer_tx.clone(), served.clone());
+            tokio::spawn(testkit::serve_http(conn, move |req| {
+                let (event, answer_tx, served) = (event.clone(), answer_tx.clone(), served.clone());
+                async move {
+                    if req.path().ends_with("/invocation/next") {
+                        if served.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                            std::future::pending::<()>().await;
+                        }
+                        // What cargo lambda watch sends: a constant, long past.
+                        return Some(testkit::Answer::new(
+                            200,
+                            &[
+                                ("content-type", "application/json"),
+                                ("lambda-runtime-aws-request-id", "req-1"),
+                                ("lambda-runtime-deadline-ms", "1700000000000"),
+                                (
+                                    "lambda-runtime-invoked-function-arn",
+                                    "arn:aws:lambda:us-east-1:123456789012:function:stop-on-overspend",
+                                ),
+                            ],
+                            event,
+                        ));
                     }
-                    served = true;
-                    // What cargo lambda watch sends: a constant, long past.
-                    format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: req-1\r\nLambda-Runtime-Deadline-Ms: 1700000000000\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:stop-on-overspend\r\nContent-Length: {}\r\n\r\n{event}", event.len())
-                } else {
-                    if let Some(tx) = answer_tx.take() {
-                        let _ = tx.send((path, String::from_utf8_lossy(&req.body).into_owned()));
+                    if let Some(tx) = answer_tx.lock().unwrap().take() {
+                        let _ = tx.send((
+                            req.path().to_string(),
+                            String::from_utf8_lossy(&req.body).into_owned(),
+                        ));
                     }
-                    "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}".to_string()
-                };
-                if conn.get_mut().write_all(reply.as_bytes()).await.is_err() {
-                    break;
+                    Some(testkit::Answer::new(202, &[], "{}"))
                 }
-            }
+            }));
         }
     });
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())

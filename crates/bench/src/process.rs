@@ -7,10 +7,9 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 
-use testkit::read_request;
+use testkit::{serve_http, Answer};
 
 use crate::Error;
 
@@ -203,35 +202,56 @@ async fn runtime_api(
     done: Arc<Mutex<Option<oneshot::Sender<Done>>>>,
 ) {
     use std::sync::atomic::Ordering;
-    let mut conn = tokio::io::BufReader::new(conn);
-    while let Ok(Some(req)) = read_request(&mut conn).await {
-        let path = req.head.split_whitespace().nth(1).unwrap_or("").to_string();
-        let answer = if path.ends_with("/runtime/invocation/next") {
-            if served.swap(true, Ordering::SeqCst) {
-                // One event per process: the next poll just waits to be killed.
-                std::future::pending::<()>().await;
+    serve_http(conn, move |req| {
+        let (event, served, served_at, done) = (
+            event.clone(),
+            served.clone(),
+            served_at.clone(),
+            done.clone(),
+        );
+        async move {
+            if req.path().ends_with("/runtime/invocation/next") {
+                if served.swap(true, Ordering::SeqCst) {
+                    // One event per process: the next poll just waits to be killed.
+                    std::future::pending::<()>().await;
+                }
+                *served_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+                let deadline = (std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_millis()
+                    + 900_000)
+                    .to_string();
+                return Some(Answer::new(
+                    200,
+                    &[
+                        ("content-type", "application/json"),
+                        ("lambda-runtime-aws-request-id", "bench-1"),
+                        ("lambda-runtime-deadline-ms", &deadline),
+                        (
+                            "lambda-runtime-invoked-function-arn",
+                            "arn:aws:lambda:us-east-1:123456789012:function:bench",
+                        ),
+                        (
+                            "lambda-runtime-trace-id",
+                            "Root=1-00000000-000000000000000000000000",
+                        ),
+                    ],
+                    event,
+                ));
             }
-            *served_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-            let deadline = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_millis()
-                + 900_000;
-            format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: bench-1\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:bench\r\nLambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\nContent-Length: {}\r\n\r\n{event}",
-                event.len()
-            )
-        } else {
-            let ok = path.ends_with("/response");
+            let ok = req.path().ends_with("/response");
             let body = String::from_utf8_lossy(&req.body).into_owned();
             let sender = done.lock().unwrap_or_else(|p| p.into_inner()).take();
             if let Some(tx) = sender {
                 let _ = tx.send((Instant::now(), ok, body));
             }
-            "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"status\":\"OK\"}\n".to_string()
-        };
-        if conn.write_all(answer.as_bytes()).await.is_err() {
-            return;
+            Some(Answer::new(
+                202,
+                &[("content-type", "application/json")],
+                "{\"status\":\"OK\"}\n",
+            ))
         }
-    }
+    })
+    .await;
 }

@@ -3,7 +3,7 @@
 //! for chosen regions: throttling, 5xx answers, slow answers and dropped
 //! connections (what the fault tests use).
 //!
-//! It reads each request whole, classifies it from its SigV4 credential scope
+//! hyper reads each request whole; the proxy classifies it from its SigV4 credential scope
 //! (`Credential=KEY/DATE/REGION/SERVICE/aws4_request`) and its action
 //! (`X-Amz-Target` for JSON protocols, `Action=` for query protocols), then
 //! answers with the fault or forwards it on a fresh upstream connection. One
@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 
 /// Largest request head or body the proxy accepts (SNS allows 256 KiB messages).
@@ -175,7 +177,10 @@ impl Proxy {
                 let accept = async {
                     while let Ok((client, _)) = listener.accept().await {
                         let _ = client.set_nodelay(true);
-                        tokio::spawn(serve(client, upstream.clone(), shared.clone()));
+                        let (routes, state) = (upstream.clone(), shared.clone());
+                        tokio::spawn(serve_http(client, move |request| {
+                            answer(request, routes.clone(), state.clone())
+                        }));
                     }
                 };
                 tokio::select! {
@@ -294,19 +299,29 @@ pub fn count_calls<'a>(calls: impl Iterator<Item = &'a Call>) -> BTreeMap<(Strin
     m
 }
 
-/// A request read off the wire.
-#[derive(Debug, Clone, PartialEq)]
+/// A request as hyper read it off the wire, whole.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Request {
-    pub head: String,
+    pub method: String,
+    /// The path and the query.
+    pub target: String,
+    /// Names in lower case, in the order they came.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-        })
+    /// A header's value (names are compared without case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The path, without the query.
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or_default()
     }
 
     /// Service, region and action, from the signature scope and the request.
@@ -332,10 +347,8 @@ impl Request {
             .and_then(|t| t.rsplit('.').next())
             .map(str::to_string);
         let query = self
-            .head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.split_once('?'))
+            .target
+            .split_once('?')
             .map(|(_, q)| q.to_string())
             .unwrap_or_default();
         let form = String::from_utf8_lossy(&self.body);
@@ -362,162 +375,212 @@ fn form_value(form: &str, key: &str) -> Option<String> {
     })
 }
 
-/// Reads one request (head and `Content-Length` body) and nothing more. `None`
-/// at a clean end of the connection.
-pub async fn read_request<R: AsyncBufRead + Unpin>(r: &mut R) -> std::io::Result<Option<Request>> {
-    let mut head = Vec::with_capacity(1024);
-    loop {
-        let before = head.len();
-        let n = r.read_until(b'\n', &mut head).await?;
-        if n == 0 {
-            return if head.is_empty() {
-                Ok(None)
-            } else {
-                Err(std::io::ErrorKind::UnexpectedEof.into())
-            };
-        }
-        if head.len() > MAX_REQUEST {
-            return Err(std::io::Error::other("request head too large"));
-        }
-        if &head[before..] == b"\r\n" || &head[before..] == b"\n" {
-            break;
+/// An answer to send: status, headers and body (hyper writes the framing).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// An answer with `status`, these headers and `body`.
+    pub fn new(status: u16, headers: &[(&str, &str)], body: impl Into<Vec<u8>>) -> Answer {
+        Answer {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: body.into(),
         }
     }
-    let head = String::from_utf8_lossy(&head).trim_end().to_string();
-    let request = Request { head, body: vec![] };
-    if request
-        .header("transfer-encoding")
-        .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
-    {
-        return Err(std::io::Error::other(
-            "chunked request bodies are not supported",
-        ));
+}
+
+/// Why a connection was closed without an answer.
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped without an answer")
     }
-    let len: usize = request
-        .header("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    if len > MAX_REQUEST {
-        return Err(std::io::Error::other("request body too large"));
-    }
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).await?;
-    Ok(Some(Request { body, ..request }))
+}
+
+impl std::error::Error for Dropped {}
+
+/// Serves HTTP/1.1 on `conn` until the client closes it: hyper parses each
+/// request (a body over 8 MiB is refused), `handler` answers it. A handler
+/// that gives no answer drops the connection, as a server that dies does.
+pub async fn serve_http<F, Fut>(conn: TcpStream, handler: F)
+where
+    F: Fn(Request) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Option<Answer>> + Send,
+{
+    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+        let handler = handler.clone();
+        async move {
+            let request = read(req).await.map_err(|_| Dropped)?;
+            let answer = handler(request).await.ok_or(Dropped)?;
+            let mut response = hyper::Response::builder().status(answer.status);
+            for (k, v) in &answer.headers {
+                response = response.header(k.as_str(), v.as_str());
+            }
+            response
+                .body(Full::new(Bytes::from(answer.body)))
+                .map_err(|_| Dropped)
+        }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(conn), service)
+        .await;
+}
+
+/// The request, its body read whole (at most [`MAX_REQUEST`]).
+async fn read(
+    req: hyper::Request<Incoming>,
+) -> Result<Request, Box<dyn std::error::Error + Send + Sync>> {
+    let (parts, body) = req.into_parts();
+    let body = http_body_util::Limited::new(body, MAX_REQUEST)
+        .collect()
+        .await?
+        .to_bytes();
+    Ok(Request {
+        method: parts.method.to_string(),
+        target: parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into()),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: body.to_vec(),
+    })
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-async fn serve(client: TcpStream, routes: Arc<Routes>, state: Arc<Mutex<State>>) {
-    let mut client = BufReader::new(client);
-    loop {
-        let request = match read_request(&mut client).await {
-            Ok(Some(r)) => r,
-            Ok(None) | Err(_) => return,
-        };
-        let arrived = std::time::Instant::now();
-        let call = request.call();
-        let upstream = routes
-            .by_region
-            .get(&call.region)
-            .unwrap_or(&routes.default)
-            .as_str();
-        let fault = {
-            let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-            let fault = s
-                .rules
-                .iter_mut()
-                .find(|r| r.matches_request(&call, &request.body))
-                .map(|r| {
-                    if let Some(n) = r.times.as_mut() {
-                        *n -= 1;
-                    }
-                    r.fault.clone()
-                });
-            s.log.push((call.clone(), fault.clone()));
-            s.arrivals.push(arrived);
-            fault
-        };
-        let answer = match fault {
-            Some(Fault::Drop) => return,
-            Some(Fault::Throttle) => error_answer(&request, &call, None),
-            Some(Fault::Status(code)) => error_answer(&request, &call, Some(code)),
-            Some(Fault::Denied) => error_answer(&request, &call, Some(403)),
-            Some(Fault::Slow(d)) => {
-                tokio::time::sleep(d).await;
-                forward(&request, upstream).await
-            }
-            None => {
-                let start = std::time::Instant::now();
-                let answer = forward(&request, upstream).await;
-                let end = std::time::Instant::now();
-                state
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .upstream
-                    .push((start, end));
-                answer
-            }
-        };
-        let answer =
-            answer.map(|(bytes, keep)| (apply_opt_in_filter(&call, &request, bytes), keep));
-        let Ok((bytes, keep_alive)) = answer else {
-            return;
-        };
-        if client.write_all(&bytes).await.is_err() || !keep_alive {
-            return;
-        }
-    }
+/// Headers that describe one hop, not the message: never passed on.
+fn hop_by_hop(name: &str) -> bool {
+    [
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "content-length",
+    ]
+    .iter()
+    .any(|h| name.eq_ignore_ascii_case(h))
 }
 
-/// Sends the request upstream on a fresh connection that closes after the
-/// answer, so the answer is simply everything read until the end. Returns the
-/// answer to relay and whether the client's connection can stay open.
-async fn forward(request: &Request, upstream: &str) -> std::io::Result<(Vec<u8>, bool)> {
-    let mut up = TcpStream::connect(upstream).await?;
-    up.set_nodelay(true)?;
-    let mut head: Vec<&str> = request
-        .head
-        .split("\r\n")
-        .filter(|l| {
-            !l.to_ascii_lowercase().starts_with("connection:")
-                && !l.to_ascii_lowercase().starts_with("keep-alive:")
-        })
-        .collect();
-    head.push("Connection: close");
-    let mut out = head.join("\r\n").into_bytes();
-    out.extend_from_slice(b"\r\n\r\n");
-    out.extend_from_slice(&request.body);
-    up.write_all(&out).await?;
-    let mut answer = Vec::new();
-    up.read_to_end(&mut answer).await?;
-    let Some(end) = find(&answer, b"\r\n\r\n") else {
-        return Err(std::io::ErrorKind::UnexpectedEof.into());
+async fn answer(request: Request, routes: Arc<Routes>, state: Arc<Mutex<State>>) -> Option<Answer> {
+    let arrived = std::time::Instant::now();
+    let call = request.call();
+    let upstream = routes
+        .by_region
+        .get(&call.region)
+        .unwrap_or(&routes.default)
+        .as_str();
+    let fault = {
+        let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+        let fault = s
+            .rules
+            .iter_mut()
+            .find(|r| r.matches_request(&call, &request.body))
+            .map(|r| {
+                if let Some(n) = r.times.as_mut() {
+                    *n -= 1;
+                }
+                r.fault.clone()
+            });
+        s.log.push((call.clone(), fault.clone()));
+        s.arrivals.push(arrived);
+        fault
     };
-    let head = String::from_utf8_lossy(&answer[..end]).into_owned();
-    let framed = head.lines().any(|l| {
-        let l = l.to_ascii_lowercase();
-        l.starts_with("content-length:") || l.starts_with("transfer-encoding:")
-    });
-    if !framed {
-        // Only the end of the connection marks the end of this answer.
-        return Ok((answer, false));
+    let answer = match fault {
+        Some(Fault::Drop) => return None,
+        Some(Fault::Throttle) => error_answer(&request, &call, None),
+        Some(Fault::Status(code)) => error_answer(&request, &call, Some(code)),
+        Some(Fault::Denied) => error_answer(&request, &call, Some(403)),
+        Some(Fault::Slow(d)) => {
+            tokio::time::sleep(d).await;
+            forward(&request, upstream).await.ok()?
+        }
+        None => {
+            let start = std::time::Instant::now();
+            let answer = forward(&request, upstream).await.ok()?;
+            let end = std::time::Instant::now();
+            state
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .upstream
+                .push((start, end));
+            answer
+        }
+    };
+    Some(apply_opt_in_filter(&call, &request, answer))
+}
+
+/// Sends the request upstream on a fresh connection and reads the answer
+/// whole.
+async fn forward(request: &Request, upstream: &str) -> std::io::Result<Answer> {
+    let failed = |e: Box<dyn std::error::Error + Send + Sync>| std::io::Error::other(e);
+    let up = TcpStream::connect(upstream).await?;
+    up.set_nodelay(true)?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(up))
+        .await
+        .map_err(|e| failed(e.into()))?;
+    tokio::spawn(connection);
+    let mut out = hyper::Request::builder()
+        .method(request.method.as_str())
+        .uri(request.target.as_str());
+    for (k, v) in request.headers.iter().filter(|(k, _)| !hop_by_hop(k)) {
+        out = out.header(k.as_str(), v.as_str());
     }
-    let kept: Vec<&str> = head
-        .split("\r\n")
-        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
-        .collect();
-    let mut relay = kept.join("\r\n").into_bytes();
-    relay.extend_from_slice(&answer[end..]);
-    Ok((relay, true))
+    let out = out
+        .body(Full::new(Bytes::from(request.body.clone())))
+        .map_err(|e| failed(e.into()))?;
+    let response = sender
+        .send_request(out)
+        .await
+        .map_err(|e| failed(e.into()))?;
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| failed(e.into()))?
+        .to_bytes();
+    Ok(Answer {
+        status: parts.status.as_u16(),
+        headers: parts
+            .headers
+            .iter()
+            .filter(|(k, _)| !hop_by_hop(k.as_str()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: body.to_vec(),
+    })
 }
 
 /// moto answers `DescribeRegions` with every region, ignoring an
 /// `opt-in-status` filter, where AWS leaves out the regions that do not match.
 /// The proxy applies the filter as AWS would, so that tools which trust the
 /// server's filtering (Cloud Custodian does) see the regions AWS would give them.
-fn apply_opt_in_filter(call: &Call, request: &Request, answer: Vec<u8>) -> Vec<u8> {
+fn apply_opt_in_filter(call: &Call, request: &Request, answer: Answer) -> Answer {
     let form = String::from_utf8_lossy(&request.body);
     if call.action != "DescribeRegions" || !form.contains("opt-in-status") {
         return answer;
@@ -528,11 +591,7 @@ fn apply_opt_in_filter(call: &Call, request: &Request, answer: Vec<u8>) -> Vec<u
         .filter(|(k, _)| k.starts_with("Filter.") && k.contains(".Value."))
         .map(|(_, v)| v.to_string())
         .collect();
-    let Some(end) = find(&answer, b"\r\n\r\n") else {
-        return answer;
-    };
-    let head = String::from_utf8_lossy(&answer[..end]).into_owned();
-    let body = String::from_utf8_lossy(&answer[end + 4..]).into_owned();
+    let body = String::from_utf8_lossy(&answer.body).into_owned();
     let mut kept = String::with_capacity(body.len());
     let mut rest = body.as_str();
     while let Some(start) = rest.find("<item>") {
@@ -551,27 +610,16 @@ fn apply_opt_in_filter(call: &Call, request: &Request, answer: Vec<u8>) -> Vec<u
         rest = &rest[start + item.len()..];
     }
     kept.push_str(rest);
-    let head: Vec<String> = head
-        .split("\r\n")
-        .map(|l| {
-            if l.to_ascii_lowercase().starts_with("content-length:") {
-                format!("Content-Length: {}", kept.len())
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    format!("{}\r\n\r\n{kept}", head.join("\r\n")).into_bytes()
+    Answer {
+        body: kept.into_bytes(),
+        ..answer
+    }
 }
 
 /// An error answer in the format the service speaks: EC2's `<Response><Errors>`,
 /// the query services' `<ErrorResponse>`, or JSON for `X-Amz-Target` services.
 /// `status: None` means the service's throttling error.
-fn error_answer(
-    request: &Request,
-    call: &Call,
-    status: Option<u16>,
-) -> std::io::Result<(Vec<u8>, bool)> {
+fn error_answer(request: &Request, call: &Call, status: Option<u16>) -> Answer {
     let json = request.header("x-amz-target").is_some();
     let (status, code, message) = match status {
         None if call.service == "ec2" => (503, "RequestLimitExceeded", "Request limit exceeded."),
@@ -606,26 +654,51 @@ fn error_answer(
             format!("<ErrorResponse><Error><Type>Receiver</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"),
         )
     };
-    let reason = match status {
-        400 => "Bad Request",
-        403 => "Forbidden",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Error",
-    };
-    let answer = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-RequestId: fault-proxy\r\n\r\n{body}",
-        body.len()
-    );
-    Ok((answer.into_bytes(), true))
+    Answer::new(
+        status,
+        &[
+            ("content-type", content_type),
+            ("x-amzn-requestid", "fault-proxy"),
+        ],
+        body,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Sends `raw` bytes to a server on loopback and returns the requests
+    /// hyper read from them (each answered 200).
+    async fn served(raw: &[u8]) -> Vec<Request> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen: Arc<Mutex<Vec<Request>>> = Arc::default();
+        let sink = seen.clone();
+        let server = tokio::spawn(async move {
+            let (conn, _) = listener.accept().await.unwrap();
+            serve_http(conn, move |r| {
+                let sink = sink.clone();
+                async move {
+                    sink.lock().unwrap().push(r);
+                    Some(Answer::new(200, &[], "ok"))
+                }
+            })
+            .await
+        });
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        client.write_all(raw).await.unwrap();
+        client.shutdown().await.unwrap();
+        let mut answers = Vec::new();
+        let _ = client.read_to_end(&mut answers).await;
+        let _ = server.await;
+        let seen = seen.lock().unwrap().clone();
+        seen
+    }
+
     async fn parse(raw: &str) -> Request {
-        read_request(&mut raw.as_bytes()).await.unwrap().unwrap()
+        served(raw.as_bytes()).await.remove(0)
     }
 
     #[tokio::test]
@@ -649,27 +722,31 @@ mod tests {
 
     #[tokio::test]
     async fn reads_bodies_exactly_and_refuses_oversized_ones() {
-        let mut two =
-            "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcPOST /b HTTP/1.1\r\n\r\n".as_bytes();
-        assert_eq!(read_request(&mut two).await.unwrap().unwrap().body, b"abc");
-        assert!(read_request(&mut two)
-            .await
-            .unwrap()
-            .unwrap()
-            .head
-            .starts_with("POST /b"));
-        assert!(read_request(&mut two).await.unwrap().is_none());
-        let huge = format!(
-            "POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
-            MAX_REQUEST + 1
+        let two = served(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcPOST /b?q=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+        )
+        .await;
+        assert_eq!(two.len(), 2, "{two:?}");
+        assert_eq!(two[0].body, b"abc");
+        assert_eq!(
+            (two[1].method.as_str(), two[1].target.as_str()),
+            ("POST", "/b?q=1")
         );
-        assert!(read_request(&mut huge.as_bytes()).await.is_err());
+        assert_eq!(two[1].path(), "/b");
+        let huge = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}",
+            MAX_REQUEST + 1,
+            "x".repeat(MAX_REQUEST + 1)
+        );
+        assert!(served(huge.as_bytes()).await.is_empty());
     }
 
     #[test]
     fn describe_regions_answers_honour_the_opt_in_filter() {
         let request = Request {
-            head: "POST / HTTP/1.1".into(),
+            method: "POST".into(),
+            target: "/".into(),
+            headers: Vec::new(),
             body: b"Action=DescribeRegions&Filter.1.Name=opt-in-status&Filter.1.Value.1=opt-in-not-required&Filter.1.Value.2=opted-in".to_vec(),
         };
         let call = Call {
@@ -678,29 +755,21 @@ mod tests {
             action: "DescribeRegions".into(),
         };
         let body = "<r><regionInfo><item><regionName>us-east-1</regionName><optInStatus>opt-in-not-required</optInStatus></item><item><regionName>ap-east-1</regionName><optInStatus>not-opted-in</optInStatus></item></regionInfo></r>";
-        let answer = format!(
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        let out = String::from_utf8(apply_opt_in_filter(
-            &call,
-            &request,
-            answer.clone().into_bytes(),
-        ))
-        .unwrap();
-        let (head, kept) = out.split_once("\r\n\r\n").unwrap();
+        let answer = Answer::new(200, &[("content-type", "text/xml")], body);
+        let out = apply_opt_in_filter(&call, &request, answer.clone());
+        let kept = String::from_utf8(out.body).unwrap();
         assert!(
             kept.contains("us-east-1") && !kept.contains("ap-east-1"),
             "{kept}"
         );
-        assert!(head.ends_with(&format!("Content-Length: {}", kept.len())));
+        assert_eq!(out.headers, answer.headers);
         let unfiltered = Request {
             body: b"Action=DescribeRegions".to_vec(),
             ..request
         };
         assert_eq!(
-            apply_opt_in_filter(&call, &unfiltered, answer.clone().into_bytes()),
-            answer.into_bytes()
+            apply_opt_in_filter(&call, &unfiltered, answer.clone()),
+            answer
         );
     }
 
@@ -734,23 +803,26 @@ mod tests {
 
     #[test]
     fn throttling_speaks_each_service_format() {
-        let req = Request {
-            head: "POST / HTTP/1.1".into(),
-            body: vec![],
-        };
+        let req = Request::default();
         let call = |service: &str| Call {
             service: service.into(),
             region: "eu-west-1".into(),
             action: "A".into(),
         };
-        let text = |b: (Vec<u8>, bool)| String::from_utf8(b.0).unwrap();
-        let ec2 = text(error_answer(&req, &call("ec2"), None).unwrap());
-        assert!(
-            ec2.starts_with("HTTP/1.1 503") && ec2.contains("<Code>RequestLimitExceeded</Code>")
-        );
-        let rds = text(error_answer(&req, &call("rds"), None).unwrap());
-        assert!(rds.starts_with("HTTP/1.1 400") && rds.contains("<ErrorResponse>"));
-        let e500 = text(error_answer(&req, &call("rds"), Some(500)).unwrap());
-        assert!(e500.starts_with("HTTP/1.1 500"));
+        let text = |a: &Answer| String::from_utf8(a.body.clone()).unwrap();
+        let ec2 = error_answer(&req, &call("ec2"), None);
+        assert!(ec2.status == 503 && text(&ec2).contains("<Code>RequestLimitExceeded</Code>"));
+        let rds = error_answer(&req, &call("rds"), None);
+        assert!(rds.status == 400 && text(&rds).contains("<ErrorResponse>"));
+        assert_eq!(error_answer(&req, &call("rds"), Some(500)).status, 500);
+        let json = Request {
+            headers: vec![(
+                "x-amz-target".into(),
+                "AWSInsightsIndexService.GetCostAndUsage".into(),
+            )],
+            ..Request::default()
+        };
+        let ce = error_answer(&json, &call("ce"), None);
+        assert!(ce.status == 400 && text(&ce).contains(r#""__type":"ThrottlingException""#));
     }
 }
