@@ -23,7 +23,7 @@ use crate::domain::trigger::{self, Trigger};
 pub type Target = fn(&[u8]);
 
 /// The fuzz targets, by the name of their file in `fuzz/fuzz_targets/`.
-pub const TARGETS: &[(&str, Target)] = &[
+pub(crate) const TARGETS: &[(&str, Target)] = &[
     ("sns_event", sns_event),
     ("message", message),
     ("budget_text", budget_text),
@@ -252,6 +252,45 @@ pub fn settings(data: &[u8]) {
     }
     if let Err(e) = attempt_timeout_from(lookup("ATTEMPT_TIMEOUT_SECONDS")) {
         refusal(e);
+    }
+    // The first line as a pattern, the second as a text: the glob matcher
+    // agrees with the slow reference, in both cases.
+    let mut lines = text.lines();
+    if let (Some(pattern), Some(candidate)) = (lines.next(), lines.next()) {
+        glob_agrees(pattern, candidate);
+    }
+}
+
+/// `Glob::matches` gives what a plain recursive matcher gives (both kept
+/// short: the recursion is exponential, the matcher linear).
+pub fn glob_agrees(pattern: &str, text: &str) {
+    use crate::domain::glob::Glob;
+    fn reference(p: &[char], t: &[char]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some('*'), _) => reference(&p[1..], t) || (!t.is_empty() && reference(p, &t[1..])),
+            (Some('?'), Some(_)) => reference(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => reference(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    let short = |s: &str| s.chars().take(12).collect::<String>();
+    let (pattern, text) = (short(pattern), short(text));
+    for ignore_case in [false, true] {
+        let fold = |s: &str| {
+            if ignore_case {
+                s.to_ascii_lowercase()
+            } else {
+                s.to_string()
+            }
+        };
+        let p: Vec<char> = fold(&pattern).chars().collect();
+        let t: Vec<char> = fold(&text).chars().collect();
+        assert_eq!(
+            Glob::new(&pattern, ignore_case).matches(&text),
+            reference(&p, &t),
+            "{pattern:?} against {text:?}, ignore_case {ignore_case}"
+        );
     }
 }
 

@@ -2,6 +2,13 @@
 //! of characters (none included), `?` for exactly one, everything else for
 //! itself. Instance types compare without regard to case; ARNs exactly, as
 //! IAM's `ArnLike` does. Pure.
+//!
+//! Written here rather than taken from a crate: the glob crates match file
+//! paths (`*` stops at `/`, `[...]` is a class, `**` crosses directories),
+//! and an ARN pattern such as `arn:aws:sts::123456789012:assumed-role/ci/*`
+//! must mean exactly what IAM makes of it, no more. It is one loop, linear
+//! in both lengths, and the `settings` fuzz target checks it against a plain
+//! recursive matcher on every input (`fuzzing::glob_agrees`).
 
 /// One pattern, checked when the setting is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,13 +70,36 @@ impl std::fmt::Display for Glob {
 }
 
 /// The first pattern of `patterns` that `text` matches.
-pub fn first_match<'a>(patterns: &'a [Glob], text: &str) -> Option<&'a Glob> {
+pub(crate) fn first_match<'a>(patterns: &'a [Glob], text: &str) -> Option<&'a Glob> {
     patterns.iter().find(|g| g.matches(text))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Cases where a linear matcher goes wrong if it backs up to the wrong
+    /// place, or treats `?` and `*` at the ends carelessly: each agrees with
+    /// the recursive reference the fuzz target uses.
+    #[test]
+    fn agrees_with_the_reference_where_backtracking_matters() {
+        for (pattern, text) in [
+            ("*a*b", "aaab"),
+            ("*a*b", "aaba"),
+            ("a*?b", "ab"),
+            ("a*?b", "axb"),
+            ("*?", ""),
+            ("**", ""),
+            ("?*?", "x"),
+            ("p*.*xlarge", "p4d.24xlarge"),
+            ("P*", "p3.2xlarge"),
+            ("arn:*:user/ci-*", "arn:aws:iam::1:user/ci-deploy"),
+            ("*ab*ab", "abab"),
+            ("*ab*ab", "aabab"),
+        ] {
+            crate::domain::fuzzing::glob_agrees(pattern, text);
+        }
+    }
 
     #[test]
     fn stars_and_question_marks() {
