@@ -406,7 +406,7 @@ pub async fn list_organization(
 }
 
 /// The account the credentials in `sdk` belong to.
-pub async fn own_account(sdk: &SdkConfig) -> Result<String, AwsError> {
+pub(crate) async fn own_account(sdk: &SdkConfig) -> Result<String, AwsError> {
     aws_sdk_sts::Client::new(sdk)
         .get_caller_identity()
         .send()

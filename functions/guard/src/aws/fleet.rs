@@ -29,7 +29,7 @@ pub(crate) const ACCOUNTS_AT_ONCE: usize = 16;
 /// What one sweep is for: the accounts the alert names (`None` for an alert
 /// about the whole bill) and its headline, which queued jobs carry.
 #[derive(Debug, Clone, Default)]
-pub struct Scope {
+pub(crate) struct Scope {
     pub named: Option<Vec<String>>,
     pub cause: String,
 }

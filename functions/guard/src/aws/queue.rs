@@ -8,7 +8,7 @@ const BATCH: usize = 10;
 
 /// Sends every body, ten to a batch. Returns how many SQS refused, with the
 /// first reason.
-pub async fn send_all(
+pub(crate) async fn send_all(
     client: &aws_sdk_sqs::Client,
     url: &str,
     bodies: &[String],
@@ -69,7 +69,7 @@ pub async fn send(
 /// Takes every visible message whose body `keep` accepts off the queue, and
 /// returns their bodies. The others stay hidden for a short while, then
 /// reappear for whoever they belong to.
-pub async fn take_matching(
+pub(crate) async fn take_matching(
     client: &aws_sdk_sqs::Client,
     url: &str,
     keep: impl Fn(&str) -> bool,

@@ -11,7 +11,7 @@ pub use crate::domain::config::accounts::{
 /// Where an event-driven function (launch-tripwire, keep-stopped) acts on
 /// an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventAccount {
+pub(crate) enum EventAccount {
     /// In the guard's own account, with its own role.
     Own,
     /// In the member account the event comes from, through its member role.
@@ -28,7 +28,7 @@ impl AccountsConfig {
     /// an instance of the same id, or quarantine a user of the same name,
     /// here. So an event is acted on only in an account the guard covers, and
     /// one that names no account is not acted on.
-    pub fn event_account(&self, own: &str, account: Option<&str>) -> EventAccount {
+    pub(crate) fn event_account(&self, own: &str, account: Option<&str>) -> EventAccount {
         let Some(account) = account else {
             return EventAccount::NotCovered("the event names no account".into());
         };
@@ -109,7 +109,7 @@ pub struct AccountStatus {
 
 /// The accounts one sweep covers, and those it leaves out with the reason.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Targets {
+pub(crate) struct Targets {
     pub sweep: Vec<Account>,
     pub left_out: Vec<AccountStatus>,
 }
@@ -117,7 +117,7 @@ pub struct Targets {
 /// Chooses the accounts to sweep. `own` is the guard's account; `listed` what
 /// Organizations lists (`None` when it was not asked); `named` the accounts the
 /// alert concerns (`None` for alerts about the whole bill).
-pub fn targets(
+pub(crate) fn targets(
     config: &AccountsConfig,
     own: &str,
     listed: Option<&[ListedAccount]>,
@@ -186,7 +186,7 @@ pub fn targets(
 
 /// One of the event-driven functions' member roles is missing or denies:
 /// what the administrator does.
-pub fn member_role_advice(config: &AccountsConfig, role: MemberRole) -> String {
+pub(crate) fn member_role_advice(config: &AccountsConfig, role: MemberRole) -> String {
     let parameter = match role {
         MemberRole::Sweep => return unreachable_advice(config),
         MemberRole::Tripwire => "TripwireRoleArn (the guard's output MemberTripwireTrustedRole)",
@@ -202,7 +202,7 @@ pub fn member_role_advice(config: &AccountsConfig, role: MemberRole) -> String {
 }
 
 /// The member role's trust is missing or denies: what the administrator does.
-pub fn unreachable_advice(config: &AccountsConfig) -> String {
+pub(crate) fn unreachable_advice(config: &AccountsConfig) -> String {
     format!(
         "deploy member.yaml to this account (role {}, ExternalId as MEMBER_EXTERNAL_ID), or take it out of ACCOUNTS",
         config.member_role

@@ -7,7 +7,7 @@
 
 /// The parts of an ARN, borrowed from its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Arn<'a> {
+pub(crate) struct Arn<'a> {
     pub partition: &'a str,
     pub service: &'a str,
     /// Empty for global services (IAM).

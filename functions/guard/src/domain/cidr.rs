@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 /// A range of addresses; a bare address is a single host.
-pub type Cidr = ipnet::IpNet;
+pub(crate) type Cidr = ipnet::IpNet;
 
 /// Parses `a.b.c.d/n`, `v6::/n`, or a bare address (a single host).
 fn parse(text: &str) -> Result<Cidr, String> {

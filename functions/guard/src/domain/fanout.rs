@@ -10,12 +10,12 @@ use crate::domain::outcome::{Stamp, SweepReport};
 /// How many times the summary looks at the results before it reports the
 /// accounts that are still not finished (with `SUMMARY_DELAY_SECONDS` of 120,
 /// 20 minutes: room for the queue's three attempts at each account).
-pub const MAX_SUMMARY_ROUNDS: u32 = 10;
+pub(crate) const MAX_SUMMARY_ROUNDS: u32 = 10;
 
 /// One message on the sweep queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "snake_case")]
-pub enum Job {
+pub(crate) enum Job {
     SweepAccount(AccountJob),
     Summary(SummaryJob),
 }
@@ -31,14 +31,14 @@ impl Job {
         })
     }
 
-    pub fn to_body(&self) -> String {
+    pub(crate) fn to_body(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
 }
 
 /// What the whole incident is about, carried by every job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IncidentRef {
+pub(crate) struct IncidentRef {
     /// The stamp's trigger and time: unique per incident.
     pub id: String,
     /// The trigger's headline, for the subjects.
@@ -63,14 +63,14 @@ impl IncidentRef {
 
 /// Sweep one account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AccountJob {
+pub(crate) struct AccountJob {
     pub incident: IncidentRef,
     pub account: Account,
 }
 
 /// Gather the results and tell subscribers how the incident ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SummaryJob {
+pub(crate) struct SummaryJob {
     pub incident: IncidentRef,
     pub accounts: Vec<Account>,
     /// What the earlier rounds gathered, latest per account.
@@ -82,7 +82,7 @@ pub struct SummaryJob {
 
 /// What a worker's sweep of one account did, left for the summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AccountResult {
+pub(crate) struct AccountResult {
     pub incident: String,
     pub account: Account,
     pub stopped: usize,
@@ -103,7 +103,11 @@ impl AccountResult {
     }
 
     /// From one account's sweep report.
-    pub fn from_report(incident: &str, account: &Account, report: &SweepReport) -> AccountResult {
+    pub(crate) fn from_report(
+        incident: &str,
+        account: &Account,
+        report: &SweepReport,
+    ) -> AccountResult {
         let problem = report
             .unreachable_accounts()
             .first()
@@ -133,7 +137,7 @@ impl AccountResult {
 impl SummaryJob {
     /// Adds newly gathered results; a finished result is never replaced by an
     /// unfinished one (a late message of an earlier attempt).
-    pub fn merge(&mut self, gathered: impl IntoIterator<Item = AccountResult>) {
+    pub(crate) fn merge(&mut self, gathered: impl IntoIterator<Item = AccountResult>) {
         for r in gathered {
             if r.incident != self.incident.id {
                 continue;
@@ -165,7 +169,7 @@ impl SummaryJob {
     }
 
     /// Report now, or look again after the delay.
-    pub fn ready(&self) -> bool {
+    pub(crate) fn ready(&self) -> bool {
         self.unfinished().is_empty() || self.round + 1 >= MAX_SUMMARY_ROUNDS
     }
 }

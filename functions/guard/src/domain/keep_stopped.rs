@@ -8,7 +8,7 @@ use crate::domain::tags::{RESTART_PENDING_TAG, RESTOPS_TAG, STOPPED_AT_TAG};
 use crate::domain::trigger::rds_event::RdsHappening;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeepAction {
+pub(crate) enum KeepAction {
     /// Stop it again now; it will carry this restop count.
     StopAgain { restops: u32 },
     /// RDS is still starting it: mark it, and stop it on the "started" event.
@@ -18,7 +18,12 @@ pub enum KeepAction {
 }
 
 /// Decides from the event, the database's tags and its status now.
-pub fn decide(happening: RdsHappening, tags: &Tags, status: &str, exempt_key: &str) -> KeepAction {
+pub(crate) fn decide(
+    happening: RdsHappening,
+    tags: &Tags,
+    status: &str,
+    exempt_key: &str,
+) -> KeepAction {
     if happening == RdsHappening::Other {
         return KeepAction::Leave("not a start: nothing to do".into());
     }
@@ -46,7 +51,7 @@ pub fn decide(happening: RdsHappening, tags: &Tags, status: &str, exempt_key: &s
 }
 
 /// `1st`, `2nd`, `3rd`, `4th`, `11th`, `21st`.
-pub fn ordinal(n: u32) -> String {
+pub(crate) fn ordinal(n: u32) -> String {
     let suffix = match (n % 10, n % 100) {
         (_, 11..=13) => "th",
         (1, _) => "st",

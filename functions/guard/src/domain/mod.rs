@@ -28,20 +28,20 @@
 
 pub mod accounts;
 pub mod arn;
-pub mod cidr;
+pub(crate) mod cidr;
 pub mod config;
 pub mod error;
-pub mod fanout;
+pub(crate) mod fanout;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
-pub mod glob;
+pub(crate) mod glob;
 pub mod inventory;
 pub mod keep_stopped;
 pub mod kinds;
 pub mod money;
 pub mod outcome;
 pub mod policy;
-pub mod prices;
+pub(crate) mod prices;
 pub mod render;
 pub mod resume;
 pub mod select;

@@ -157,7 +157,7 @@ impl SweepReport {
         self.regions.iter().filter(|r| !r.is_clean()).collect()
     }
     /// Accounts whose credentials could not be had, each with why.
-    pub fn unreachable_accounts(&self) -> Vec<(&Account, &str)> {
+    pub(crate) fn unreachable_accounts(&self) -> Vec<(&Account, &str)> {
         self.accounts
             .iter()
             .filter_map(|a| match &a.state {
@@ -167,7 +167,7 @@ impl SweepReport {
             .collect()
     }
     /// Accounts handed to the queue.
-    pub fn queued_accounts(&self) -> Vec<&AccountStatus> {
+    pub(crate) fn queued_accounts(&self) -> Vec<&AccountStatus> {
         self.accounts
             .iter()
             .filter(|a| a.state == AccountState::Queued)

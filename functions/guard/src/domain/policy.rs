@@ -7,7 +7,7 @@ use crate::domain::trigger::root::{Outcome, RootActivity, RootEventKind};
 use crate::domain::trigger::{AlarmState, BudgetAlertType, Trigger};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Run the stop sweep.
     Act,
     /// Tell subscribers; stop nothing.
@@ -15,7 +15,7 @@ pub enum Verdict {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Decision {
+pub(crate) struct Decision {
     pub verdict: Verdict,
     /// One sentence for the report: why it acted or why it did not.
     pub why: String,
@@ -23,7 +23,7 @@ pub struct Decision {
 
 /// The parts of the configuration that policy reads.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Policy {
+pub(crate) struct Policy {
     pub act_on_forecasted: bool,
     pub anomaly: AnomalyAction,
 }

@@ -62,7 +62,7 @@ const HOURLY_USD: &[(&str, f64)] = &[
 ];
 
 /// The on-demand hourly price of `instance_type` in us-east-1, when the table has it.
-pub fn hourly_usd(instance_type: &str) -> Option<f64> {
+pub(crate) fn hourly_usd(instance_type: &str) -> Option<f64> {
     HOURLY_USD
         .iter()
         .find(|(t, _)| t.eq_ignore_ascii_case(instance_type))

@@ -30,7 +30,7 @@ pub struct ResumeRequest {
 
 impl ResumeRequest {
     /// Reads the function's payload; an error names what is wrong.
-    pub fn from_payload(payload: &serde_json::Value) -> Result<Self, String> {
+    pub(crate) fn from_payload(payload: &serde_json::Value) -> Result<Self, String> {
         let expected = "expected for example {\"stopped_by\": \"budget:student-monthly\", \"since\": \"2026-11-22T10:00:00Z\", \"dry_run\": true}, every field optional";
         match payload {
             serde_json::Value::Null => return Ok(ResumeRequest::default()),
@@ -60,7 +60,7 @@ impl ResumeRequest {
 /// The stamp a resource carries: its two tags, or the resuming marker a
 /// resume wrote in their place before it started the resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stamped {
+pub(crate) struct Stamped {
     pub at: String,
     pub by: String,
     /// Read from the resuming marker: an earlier resume removed the stamp but
@@ -68,7 +68,7 @@ pub struct Stamped {
     pub resuming: bool,
 }
 
-pub fn stamp_of(tags: &Tags) -> Option<Stamped> {
+pub(crate) fn stamp_of(tags: &Tags) -> Option<Stamped> {
     if let Some(at) = tag(tags, STOPPED_AT_TAG) {
         return Some(Stamped {
             at: at.to_string(),
@@ -87,7 +87,7 @@ pub fn stamp_of(tags: &Tags) -> Option<Stamped> {
 
 /// The resuming marker's value: the stamp's time and trigger, in one tag
 /// value (RDS allows letters, digits, spaces and `_.:/=+-@`).
-pub fn marker_value(stamp: &Stamped) -> String {
+pub(crate) fn marker_value(stamp: &Stamped) -> String {
     format!("{} {}", stamp.at, stamp.by)
         .chars()
         .take(256)
@@ -96,12 +96,12 @@ pub fn marker_value(stamp: &Stamped) -> String {
 
 /// The trigger of everything the launch tripwire stops starts so
 /// (`tripwire:RunInstances`, `tripwire:guardduty`, ...).
-pub const TRIPWIRE_STAMP_PREFIX: &str = "tripwire:";
+pub(crate) const TRIPWIRE_STAMP_PREFIX: &str = "tripwire:";
 
 /// What one resume will start of one kind in a region, each with the stamp
 /// it carries, and what it leaves, with why.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct StartPlan {
+pub(crate) struct StartPlan {
     pub targets: Vec<(Target, Stamped)>,
     pub skipped: Vec<Skipped>,
 }
@@ -138,7 +138,7 @@ fn wanted(stamp: &Stamped, request: &ResumeRequest) -> Result<bool, String> {
 
 /// Chooses what to start among one kind's records in one region: the stamp
 /// and the request first; then the kind says whether it can be started now.
-pub fn plan_start<R: Record>(records: &[R], request: &ResumeRequest) -> StartPlan {
+pub(crate) fn plan_start<R: Record>(records: &[R], request: &ResumeRequest) -> StartPlan {
     let mut plan = StartPlan::default();
     let mut not_now = Vec::new();
     for r in records {
@@ -216,7 +216,7 @@ impl ResumeReport {
     pub fn skipped_count(&self) -> usize {
         self.regions.iter().map(|r| r.skipped.len()).sum()
     }
-    pub fn failed_count(&self) -> usize {
+    pub(crate) fn failed_count(&self) -> usize {
         self.regions.iter().map(|r| r.failed.len()).sum()
     }
     pub fn troubled_regions(&self) -> Vec<&ResumeRegion> {

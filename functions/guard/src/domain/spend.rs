@@ -181,7 +181,7 @@ pub struct Limits {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum SpendVerdict {
+pub(crate) enum SpendVerdict {
     /// Month-to-date spend passed the limit: run the sweep.
     Stop { spent: Amount, limit: f64 },
     /// The forecast passed its limit: alert only.

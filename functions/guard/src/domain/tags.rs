@@ -5,7 +5,7 @@
 
 /// Every tag key cost-guard writes starts so: a write of any of them by a
 /// principal the tripwire does not trust is reported.
-pub const GUARD_TAG_PREFIX: &str = "cost-guard:";
+pub(crate) const GUARD_TAG_PREFIX: &str = "cost-guard:";
 /// Written on everything cost-guard stops: when (RFC 3339 UTC).
 pub const STOPPED_AT_TAG: &str = "cost-guard:stopped-at";
 /// Written on everything cost-guard stops: which trigger.
@@ -14,28 +14,28 @@ pub const STOPPED_BY_TAG: &str = "cost-guard:stopped-by";
 /// old stamp's time and trigger. The stamp goes first, so that nothing that
 /// acts on stamped resources (the keep-stopped watch) takes the start for a
 /// restart to undo; the resume role may start only what carries this tag.
-pub const RESUMING_TAG: &str = "cost-guard:resuming";
+pub(crate) const RESUMING_TAG: &str = "cost-guard:resuming";
 /// How many times keep-stopped has stopped a database again after RDS's
 /// restart.
-pub const RESTOPS_TAG: &str = "cost-guard:restops";
+pub(crate) const RESTOPS_TAG: &str = "cost-guard:restops";
 /// Written when RDS announces a forced start of a stamped database that
 /// cannot be stopped yet (it is starting); the "started" event that follows
 /// finds it.
-pub const RESTART_PENDING_TAG: &str = "cost-guard:restart-pending";
+pub(crate) const RESTART_PENDING_TAG: &str = "cost-guard:restart-pending";
 /// Written by member.yaml on each function's member role: the unique id of
 /// the role resume starts things through in that account.
-pub const RESUME_ROLE_ID_TAG: &str = "cost-guard:resume-role-id";
+pub(crate) const RESUME_ROLE_ID_TAG: &str = "cost-guard:resume-role-id";
 /// Written by member.yaml on each function's member role: the unique ids of
 /// its other roles there, separated by spaces.
-pub const GUARD_ROLE_IDS_TAG: &str = "cost-guard:guard-role-ids";
+pub(crate) const GUARD_ROLE_IDS_TAG: &str = "cost-guard:guard-role-ids";
 
 /// Default of `STOP_TAG_KEY`: the tag that marks a resource for stopping.
-pub const DEFAULT_STOP_TAG_KEY: &str = "cost-guard";
+pub(crate) const DEFAULT_STOP_TAG_KEY: &str = "cost-guard";
 /// Default of `STOP_TAG_VALUE`.
-pub const DEFAULT_STOP_TAG_VALUE: &str = "stop";
+pub(crate) const DEFAULT_STOP_TAG_VALUE: &str = "stop";
 /// Default of `EXEMPT_TAG_KEY`: the tag that exempts a resource from every
 /// sweep, whatever its value.
-pub const DEFAULT_EXEMPT_TAG_KEY: &str = "cost-guard-exempt";
+pub(crate) const DEFAULT_EXEMPT_TAG_KEY: &str = "cost-guard-exempt";
 
 /// Read, never written: EC2 Auto Scaling puts it on every instance of a
 /// group (only Auto Scaling may write `aws:` tags).

@@ -48,7 +48,7 @@ use crate::domain::trigger::launch::{
 };
 
 /// AWS's managed policy for compromised credentials, attached by the quarantine.
-pub const QUARANTINE_POLICY: &str = "AWSCompromisedKeyQuarantineV3";
+pub(crate) const QUARANTINE_POLICY: &str = "AWSCompromisedKeyQuarantineV3";
 
 /// The reserved tags that name the fleet an instance belongs to (only AWS can
 /// write `aws:` tags).
@@ -57,7 +57,7 @@ const FLEET_TAGS: [&str; 2] = ["aws:ec2spot:fleet-request-id", "aws:ec2:fleet-id
 /// One instance of a call, as the tripwire sees it: from the event, or, for
 /// starts, spot requests, fleets and findings, as EC2 describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Observed {
+pub(crate) struct Observed {
     pub id: String,
     pub instance_type: Option<String>,
     /// Carries `cost-guard:stopped-at`: cost-guard stopped it.
@@ -85,7 +85,7 @@ impl Observed {
     }
 
     /// The instances a launch's event names, without asking EC2.
-    pub fn from_event(launch: &Launch) -> Vec<Observed> {
+    pub(crate) fn from_event(launch: &Launch) -> Vec<Observed> {
         launch
             .instances
             .iter()
@@ -97,7 +97,7 @@ impl Observed {
     }
 
     /// The instance a GuardDuty finding names, as the finding says it.
-    pub fn from_finding(f: &Finding) -> Vec<Observed> {
+    pub(crate) fn from_finding(f: &Finding) -> Vec<Observed> {
         f.instance_id
             .iter()
             .map(|id| Observed::named(id, f.instance_type.as_deref()))
@@ -105,7 +105,7 @@ impl Observed {
     }
 
     /// The spot request and fleet ids its tags name (tags only AWS writes).
-    pub fn fleet_tags(tags: &Tags) -> Vec<String> {
+    pub(crate) fn fleet_tags(tags: &Tags) -> Vec<String> {
         FLEET_TAGS
             .iter()
             .filter_map(|k| tag(tags, k))
@@ -114,7 +114,7 @@ impl Observed {
     }
 
     /// Whether it carries the exempt key, whatever the value.
-    pub fn is_exempt(&self, exempt_key: &str) -> bool {
+    pub(crate) fn is_exempt(&self, exempt_key: &str) -> bool {
         tag(&self.tags, exempt_key).is_some()
     }
 }
@@ -138,7 +138,7 @@ pub struct Target {
 
 /// Whom the quarantine policy goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum QuarantineTarget {
+pub(crate) enum QuarantineTarget {
     User(String),
     Role(String),
     /// Cannot be quarantined: why, and what to do instead.
@@ -147,7 +147,7 @@ pub enum QuarantineTarget {
 
 /// What the tripwire does with one event.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Stop these instances (URGENT), then quarantine when asked to.
     Stop {
         targets: Vec<Target>,
@@ -170,7 +170,7 @@ pub enum Verdict {
 /// acted in: the template's (the guard's account), or member.yaml's (a member
 /// account), learned there.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GuardRoles {
+pub(crate) struct GuardRoles {
     /// The role resume starts things through: its launches and starts are
     /// the owner's, and are never stopped.
     pub resume: Vec<String>,
@@ -212,7 +212,7 @@ impl GuardRoles {
 
 /// What trust is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
+pub(crate) enum Purpose {
     /// Launches and starts: patterns, and resume's role.
     Launch,
     /// Writes of cost-guard's tags: patterns, and every guard role.
@@ -223,7 +223,7 @@ pub enum Purpose {
 
 /// What the handler learned beyond the event, for the decision.
 #[derive(Debug, Clone, Copy)]
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     pub cfg: &'a TripwireConfig,
     pub roles: &'a GuardRoles,
     /// The account the event is acted in.
@@ -269,7 +269,7 @@ fn principal_account(p: &Principal) -> Option<&str> {
 /// is known by its unique id alone (`sessionIssuer.principalId`), and only
 /// in the account acted in: a role made anew under the same name has
 /// another id. The root user is never trusted.
-pub fn trusted_by(p: &Principal, ctx: &Context<'_>, purpose: Purpose) -> Option<String> {
+pub(crate) fn trusted_by(p: &Principal, ctx: &Context<'_>, purpose: Purpose) -> Option<String> {
     if p.is_root() {
         return None;
     }
@@ -320,7 +320,7 @@ fn launching_service(p: &Principal, instances: &[Observed], requested: &Tags) ->
 /// on in `account`. Never to a session whose call a service made for it (the
 /// role is the service's, shared by all who use it), and never to a
 /// principal of another account.
-pub fn quarantine_target(call: &ApiCall, ctx: &Context<'_>) -> QuarantineTarget {
+pub(crate) fn quarantine_target(call: &ApiCall, ctx: &Context<'_>) -> QuarantineTarget {
     let p = &call.principal;
     let account = ctx.account;
     if ctx.roles.holds(p) {
@@ -363,7 +363,7 @@ pub fn quarantine_target(call: &ApiCall, ctx: &Context<'_>) -> QuarantineTarget 
 }
 
 /// The spot requests and fleets a launch call made.
-pub fn requests_of(launch: &Launch) -> Vec<String> {
+pub(crate) fn requests_of(launch: &Launch) -> Vec<String> {
     launch
         .spot_requests
         .iter()
@@ -377,7 +377,7 @@ pub fn requests_of(launch: &Launch) -> Vec<String> {
 /// principal's, whatever they ask for: a fleet's types may come from a launch
 /// template the event does not show, or change later, and what it launches
 /// later is judged when it runs.
-pub fn requests_to_mark(call: &ApiCall, ctx: &Context<'_>) -> Vec<String> {
+pub(crate) fn requests_to_mark(call: &ApiCall, ctx: &Context<'_>) -> Vec<String> {
     let Some(launch) = call.launch() else {
         return Vec::new();
     };
@@ -394,7 +394,7 @@ pub fn requests_to_mark(call: &ApiCall, ctx: &Context<'_>) -> Vec<String> {
 
 /// The decision for one CloudTrail call. `observed` are the call's instances
 /// (for a start, those EC2 described).
-pub fn decide_call(call: &ApiCall, observed: &[Observed], ctx: &Context<'_>) -> Verdict {
+pub(crate) fn decide_call(call: &ApiCall, observed: &[Observed], ctx: &Context<'_>) -> Verdict {
     match &call.kind {
         CallKind::FirstMove(what) => {
             let who = call.principal.short();
@@ -596,7 +596,10 @@ fn guard_keys_of(tags: &Tags, exempt_key: &str) -> Vec<String> {
 
 /// The keys of a tag write that are cost-guard's: the exempt key and every
 /// `cost-guard:` key.
-pub fn guard_keys<'a>(w: &'a TagWrite, exempt_key: &str) -> Vec<&'a (String, Option<String>)> {
+pub(crate) fn guard_keys<'a>(
+    w: &'a TagWrite,
+    exempt_key: &str,
+) -> Vec<&'a (String, Option<String>)> {
     w.tags
         .iter()
         .filter(|(k, _)| k == exempt_key || k.starts_with(GUARD_TAG_PREFIX))
@@ -701,7 +704,11 @@ fn decide_enable_region(call: &ApiCall, r: &RegionEnabled, ctx: &Context<'_>) ->
 
 /// The decision for a GuardDuty finding. `described` is its instance as EC2
 /// describes it now, `None` when EC2 does not know it.
-pub fn decide_finding(f: &Finding, described: Option<&Observed>, ctx: &Context<'_>) -> Verdict {
+pub(crate) fn decide_finding(
+    f: &Finding,
+    described: Option<&Observed>,
+    ctx: &Context<'_>,
+) -> Verdict {
     let Some(id) = &f.instance_id else {
         return Verdict::Alert {
             urgent: f.means_abuse(),
@@ -758,7 +765,7 @@ pub fn decide_finding(f: &Finding, described: Option<&Observed>, ctx: &Context<'
 /// The decision for an instance a spot request or fleet launched.
 /// `described` is the instance as EC2 describes it, `None` when EC2 does not
 /// know it (any more).
-pub fn decide_fleet_launch(
+pub(crate) fn decide_fleet_launch(
     l: &FleetLaunch,
     described: Option<&Observed>,
     ctx: &Context<'_>,
@@ -805,7 +812,7 @@ pub fn decide_fleet_launch(
 
 /// What the tripwire did to the instances it stopped.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct StopOutcome {
+pub(crate) struct StopOutcome {
     pub dry_run: bool,
     /// Stopped now (in a dry run: would be stopped).
     pub stopped: Vec<String>,
@@ -832,7 +839,7 @@ pub struct StopOutcome {
 
 /// What came of the quarantine.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub enum Quarantine {
+pub(crate) enum Quarantine {
     /// The policy is attached to this IAM user or role (`user/NAME`, `role/NAME`).
     Attached(String),
     /// Not possible for this principal: what to do instead.
@@ -842,7 +849,7 @@ pub enum Quarantine {
 }
 
 /// The policy's ARN in the principal's partition (`aws`, `aws-cn`, `aws-us-gov`).
-pub fn quarantine_policy_arn(principal_arn: Option<&str>) -> String {
+pub(crate) fn quarantine_policy_arn(principal_arn: Option<&str>) -> String {
     let partition = principal_arn
         .and_then(Arn::parse)
         .map(|a| a.partition)
@@ -854,7 +861,7 @@ pub fn quarantine_policy_arn(principal_arn: Option<&str>) -> String {
 /// The stamp label: `tripwire:RunInstances`, `tripwire:guardduty`. What a
 /// spot request or fleet launched later carries the label of the call that
 /// made the request, so one resume finds both.
-pub fn stamp_label(event: &TripwireEvent) -> String {
+pub(crate) fn stamp_label(event: &TripwireEvent) -> String {
     match event {
         TripwireEvent::Call(c) => format!("tripwire:{}", c.event_name),
         TripwireEvent::FleetLaunch(l) => format!(
@@ -872,7 +879,7 @@ pub fn stamp_label(event: &TripwireEvent) -> String {
 /// What the tripwire remembers of an untrusted principal's request: the
 /// event's id, so a retry of the same event knows it already told
 /// subscribers, and who asked.
-pub fn mark_value(call: &ApiCall) -> String {
+pub(crate) fn mark_value(call: &ApiCall) -> String {
     let text = format!(
         "{} {}",
         call.event_id.as_deref().unwrap_or("unknown-event"),
@@ -882,14 +889,14 @@ pub fn mark_value(call: &ApiCall) -> String {
 }
 
 /// Whether `mark` was written for this very call (a retry of its event).
-pub fn marked_by(mark: &str, call: &ApiCall) -> bool {
+pub(crate) fn marked_by(mark: &str, call: &ApiCall) -> bool {
     call.event_id
         .as_deref()
         .is_some_and(|id| mark.split(' ').next() == Some(id))
 }
 
 /// Who a mark says asked: the mark without its event id.
-pub fn mark_author(mark: &str) -> &str {
+pub(crate) fn mark_author(mark: &str) -> &str {
     mark.split_once(' ').map(|(_, who)| who).unwrap_or(mark)
 }
 

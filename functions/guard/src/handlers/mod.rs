@@ -152,7 +152,7 @@ impl<'a> Invocation<'a> {
     }
 
     /// The function's ARN, when Lambda handed it in.
-    pub fn invoked_arn(&self) -> Option<&'a str> {
+    pub(crate) fn invoked_arn(&self) -> Option<&'a str> {
         self.function_arn
     }
 

@@ -4,16 +4,16 @@
 use super::ConfigError;
 
 /// Default of `MEMBER_ROLE_NAME`: the role member.yaml creates in each account.
-pub const DEFAULT_MEMBER_ROLE: &str = "cost-guard-member";
+pub(crate) const DEFAULT_MEMBER_ROLE: &str = "cost-guard-member";
 /// Default of `MEMBER_EXTERNAL_ID` (member.yaml's `ExternalId` default).
-pub const DEFAULT_EXTERNAL_ID: &str = "cost-guard";
+pub(crate) const DEFAULT_EXTERNAL_ID: &str = "cost-guard";
 /// Default of `FANOUT_ABOVE`: above this many accounts, a sweep goes through
 /// the queue, one message per account. Measured with `cost-guard-bench org`
 /// (README, Performance): one invocation swept 51 accounts x 3 regions in
 /// 3.8 s and 201 in 19.5 s (20.6 s with 50 ms per request), at 34 to 42 MiB.
 /// Up to 50 a sweep is done in seconds with no queue in between; above, each
 /// account gets its own invocation, time budget and retries.
-pub const DEFAULT_FANOUT_ABOVE: usize = 50;
+pub(crate) const DEFAULT_FANOUT_ABOVE: usize = 50;
 
 /// `ACCOUNTS`: which accounts a sweep covers.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +64,7 @@ pub struct QueueConfig {
 }
 
 /// Default of `SUMMARY_DELAY_SECONDS`.
-pub const DEFAULT_SUMMARY_DELAY_S: u32 = 120;
+pub(crate) const DEFAULT_SUMMARY_DELAY_S: u32 = 120;
 
 impl Default for AccountsConfig {
     fn default() -> Self {
@@ -94,12 +94,17 @@ impl AccountsConfig {
     }
 
     /// The guard's own account only: today's single-account behaviour.
-    pub fn is_single(&self) -> bool {
+    pub(crate) fn is_single(&self) -> bool {
         self.scope == AccountScope::This
     }
 
     /// The ARN of one of member.yaml's roles in `account`.
-    pub fn member_role_arn(&self, partition: &str, account: &str, role: MemberRole) -> String {
+    pub(crate) fn member_role_arn(
+        &self,
+        partition: &str,
+        account: &str,
+        role: MemberRole,
+    ) -> String {
         format!(
             "arn:{partition}:iam::{account}:role/{}{}",
             self.member_role,
@@ -124,14 +129,14 @@ pub enum MemberRole {
 
 impl MemberRole {
     /// Every role member.yaml makes.
-    pub const ALL: [MemberRole; 3] = [
+    pub(crate) const ALL: [MemberRole; 3] = [
         MemberRole::Sweep,
         MemberRole::Tripwire,
         MemberRole::KeepStopped,
     ];
 
     /// What member.yaml appends to `MEMBER_ROLE_NAME` for this role.
-    pub fn suffix(self) -> &'static str {
+    pub(crate) fn suffix(self) -> &'static str {
         match self {
             MemberRole::Sweep => "",
             MemberRole::Tripwire => "-tripwire",
@@ -142,7 +147,7 @@ impl MemberRole {
 
 /// The longest `MEMBER_ROLE_NAME`: IAM role names have at most 64
 /// characters, and member.yaml appends `-keep-stopped` for one of its roles.
-pub const MAX_MEMBER_ROLE_NAME: usize = 64 - "-keep-stopped".len();
+pub(crate) const MAX_MEMBER_ROLE_NAME: usize = 64 - "-keep-stopped".len();
 
 /// Twelve digits.
 pub fn is_account_id(text: &str) -> bool {

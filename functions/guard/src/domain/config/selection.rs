@@ -124,7 +124,9 @@ fn tag_key_from(
 
 /// Reads `EXEMPT_TAG_KEY` alone (the functions that never select read no
 /// more).
-pub fn exempt_key_from(lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+pub(crate) fn exempt_key_from(
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
     tag_key_from(
         "EXEMPT_TAG_KEY",
         lookup("EXEMPT_TAG_KEY"),

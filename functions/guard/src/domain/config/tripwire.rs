@@ -7,7 +7,7 @@ use super::{comma_list, ConfigError};
 /// Default of `TRIPWIRE_INSTANCE_TYPES`: GPU and accelerator families
 /// (p, g, inf, trn, dl, f, vt), very large memory (x, u-, u7), bare metal, and
 /// every size of 16xlarge and above.
-pub const DEFAULT_TRIPWIRE_TYPES: &str = "p*,g*,inf*,trn*,dl*,f*,vt*,x*,u-*,u7*,*.metal*,*.16xlarge,*.18xlarge,*.24xlarge,*.32xlarge,*.48xlarge,*.56xlarge,*.96xlarge,*.112xlarge,*.224xlarge,*.480xlarge";
+pub(crate) const DEFAULT_TRIPWIRE_TYPES: &str = "p*,g*,inf*,trn*,dl*,f*,vt*,x*,u-*,u7*,*.metal*,*.16xlarge,*.18xlarge,*.24xlarge,*.32xlarge,*.48xlarge,*.56xlarge,*.96xlarge,*.112xlarge,*.224xlarge,*.480xlarge";
 
 /// What the tripwire does with a launch it judges costly or out of region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

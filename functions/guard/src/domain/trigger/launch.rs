@@ -19,7 +19,7 @@ use super::{excerpt, json_number, json_text};
 use crate::domain::inventory::Tags;
 
 /// The EC2 calls that launch or start instances.
-pub const LAUNCH_CALLS: &[&str] = &[
+pub(crate) const LAUNCH_CALLS: &[&str] = &[
     "RunInstances",
     "StartInstances",
     "RequestSpotInstances",
@@ -29,7 +29,7 @@ pub const LAUNCH_CALLS: &[&str] = &[
 
 /// Other first moves of a stolen key, alerted on (never acted on): event
 /// source and event names.
-pub const FIRST_MOVES: &[(&str, &[&str])] = &[
+pub(crate) const FIRST_MOVES: &[(&str, &[&str])] = &[
     (
         "servicequotas.amazonaws.com",
         &["RequestServiceQuotaIncrease"],
@@ -44,7 +44,7 @@ pub const FIRST_MOVES: &[(&str, &[&str])] = &[
 
 /// The calls that write or remove tags, watched for cost-guard's own keys and
 /// the exempt key: event source and event names.
-pub const TAG_CALLS: &[(&str, &[&str])] = &[
+pub(crate) const TAG_CALLS: &[(&str, &[&str])] = &[
     ("ec2.amazonaws.com", &["CreateTags", "DeleteTags"]),
     (
         "rds.amazonaws.com",
@@ -53,11 +53,11 @@ pub const TAG_CALLS: &[(&str, &[&str])] = &[
 ];
 
 /// Opting in to a region: the Account Management API's call.
-pub const ENABLE_REGION: (&str, &str) = ("account.amazonaws.com", "EnableRegion");
+pub(crate) const ENABLE_REGION: (&str, &str) = ("account.amazonaws.com", "EnableRegion");
 
 /// EC2's own events about an instance a spot request or a fleet launched
 /// after the call that made it: `(source, detail-type)`.
-pub const FLEET_LAUNCH_EVENTS: &[(&str, &str)] = &[
+pub(crate) const FLEET_LAUNCH_EVENTS: &[(&str, &str)] = &[
     ("aws.ec2", "EC2 Spot Instance Request Fulfillment"),
     ("aws.ec2spotfleet", "EC2 Spot Fleet Instance Change"),
     ("aws.ec2fleet", "EC2 Fleet Instance Change"),
@@ -76,7 +76,7 @@ const MAX_INSTANCES: usize = 5_000;
 const MAX_TAGGED: usize = 1_000;
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum TripwireEvent {
+pub(crate) enum TripwireEvent {
     /// Boxed: a call carries far more than a finding.
     Call(Box<ApiCall>),
     Finding(Finding),
@@ -108,12 +108,12 @@ pub struct Principal {
 }
 
 impl Principal {
-    pub fn is_root(&self) -> bool {
+    pub(crate) fn is_root(&self) -> bool {
         self.kind == "Root"
     }
 
     /// Short form for subjects: `user/ci-deployer`, `assumed-role/ops/alice`, `root`.
-    pub fn short(&self) -> String {
+    pub(crate) fn short(&self) -> String {
         if self.is_root() {
             return "the ROOT user".into();
         }
@@ -172,7 +172,7 @@ impl Principal {
 
 /// One instance a call launched or started.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Launched {
+pub(crate) struct Launched {
     pub id: String,
     pub instance_type: Option<String>,
     /// Its state before the call, as EC2 answered (`previousState.name`).
@@ -184,7 +184,7 @@ pub struct Launched {
 impl Launched {
     /// Whether a StartInstances started it: EC2 answers success for an
     /// instance that was already running, and changes nothing.
-    pub fn was_stopped(&self) -> bool {
+    pub(crate) fn was_stopped(&self) -> bool {
         matches!(
             self.previous_state.as_deref(),
             Some("stopped") | Some("stopping")
@@ -194,7 +194,7 @@ impl Launched {
 
 /// What a launch call asked for and what it launched.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Launch {
+pub(crate) struct Launch {
     /// The instances the answer names (StartInstances: those asked for).
     pub instances: Vec<Launched>,
     /// Instance types the request names (a fleet may name several).
@@ -212,14 +212,14 @@ pub struct Launch {
 
 /// A call's error, when it failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallError {
+pub(crate) struct CallError {
     pub code: String,
     pub message: Option<String>,
 }
 
 impl CallError {
     /// A dry run that would have succeeded: a probe of what the key may do.
-    pub fn is_dry_run(&self) -> bool {
+    pub(crate) fn is_dry_run(&self) -> bool {
         self.code == "Client.DryRunOperation" || self.code == "DryRunOperation"
     }
 }
@@ -235,7 +235,7 @@ impl std::fmt::Display for CallError {
 
 /// A call that wrote or removed tags.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct TagWrite {
+pub(crate) struct TagWrite {
     /// `DeleteTags` and `RemoveTagsFromResource` remove; the others add or overwrite.
     pub removes: bool,
     /// EC2 resource ids (`i-...`, `sfr-...`), or RDS ARNs.
@@ -248,7 +248,7 @@ pub struct TagWrite {
 /// `EnableRegion`: the region opted in to, and the account, when the
 /// organization's management account enabled it for a member.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct RegionEnabled {
+pub(crate) struct RegionEnabled {
     /// `None` when the request does not name a valid region.
     pub region: Option<String>,
     pub account: Option<String>,
@@ -256,7 +256,7 @@ pub struct RegionEnabled {
 
 /// What kind of call it is.
 #[derive(Debug, Clone, PartialEq)]
-pub enum CallKind {
+pub(crate) enum CallKind {
     /// An EC2 call that launches or starts instances.
     Launch(Launch),
     /// Another first move of a stolen key: what it created or asked for.
@@ -269,7 +269,7 @@ pub enum CallKind {
 
 /// One API call, from a CloudTrail event.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ApiCall {
+pub(crate) struct ApiCall {
     pub event_name: String,
     pub event_source: String,
     /// The region the call was made in.
@@ -302,7 +302,7 @@ impl ApiCall {
     }
 
     /// Link to the event in the CloudTrail console.
-    pub fn cloudtrail_link(&self) -> Option<String> {
+    pub(crate) fn cloudtrail_link(&self) -> Option<String> {
         let id = self.event_id.as_deref()?;
         Some(format!(
             "https://{0}.console.aws.amazon.com/cloudtrail/home?region={0}#/events/{id}",
@@ -313,7 +313,7 @@ impl ApiCall {
 
 /// A GuardDuty finding about an EC2 instance.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Finding {
+pub(crate) struct Finding {
     pub id: String,
     /// `CryptoCurrency:EC2/BitcoinTool.B!DNS`, ...
     pub finding_type: String,
@@ -328,7 +328,7 @@ pub struct Finding {
 
 /// What launched an instance after the call that asked for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FleetKind {
+pub(crate) enum FleetKind {
     SpotRequest,
     SpotFleet,
     Fleet,
@@ -347,7 +347,7 @@ impl FleetKind {
 
 /// EC2's event about an instance a spot request or a fleet launched.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FleetLaunch {
+pub(crate) struct FleetLaunch {
     pub kind: FleetKind,
     /// `sir-...`, `sfr-...` or `fleet-...`.
     pub request: String,
@@ -361,7 +361,7 @@ pub struct FleetLaunch {
 impl Finding {
     /// A finding that means the instance is being used against the account:
     /// mining, or an EC2 impact finding.
-    pub fn means_abuse(&self) -> bool {
+    pub(crate) fn means_abuse(&self) -> bool {
         self.finding_type.starts_with("CryptoCurrency:")
             || self.finding_type.starts_with("Impact:EC2/")
     }
@@ -370,7 +370,7 @@ impl Finding {
 /// Parses an EventBridge event. An error means the event is malformed (not an
 /// EventBridge event, no `detail`, a call without a region); a well-formed
 /// event the tripwire does not watch is [`TripwireEvent::Ignored`].
-pub fn parse_tripwire_event(event: &Value) -> Result<TripwireEvent, String> {
+pub(crate) fn parse_tripwire_event(event: &Value) -> Result<TripwireEvent, String> {
     let obj = event
         .as_object()
         .ok_or_else(|| "event is not a JSON object, so not an EventBridge event".to_string())?;

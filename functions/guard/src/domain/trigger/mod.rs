@@ -3,7 +3,7 @@
 
 pub mod alarm;
 pub mod anomaly;
-pub mod budgets;
+pub(crate) mod budgets;
 pub mod envelope;
 pub mod launch;
 pub mod rds_event;
@@ -21,7 +21,7 @@ pub(crate) const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
 /// One recognised (or unrecognised) notification.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Trigger {
+pub(crate) enum Trigger {
     Budget(BudgetAlert),
     Alarm(AlarmNotice),
     Anomaly(AnomalyNotice),

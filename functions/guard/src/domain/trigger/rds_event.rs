@@ -7,23 +7,23 @@ use serde_json::Value;
 use super::{excerpt, json_text};
 
 /// RDS starts a DB instance stopped for 7 days (AWS's event id).
-pub const INSTANCE_FORCED_START: &str = "RDS-EVENT-0154";
+pub(crate) const INSTANCE_FORCED_START: &str = "RDS-EVENT-0154";
 /// A DB instance has been started.
-pub const INSTANCE_STARTED: &str = "RDS-EVENT-0088";
+pub(crate) const INSTANCE_STARTED: &str = "RDS-EVENT-0088";
 /// RDS starts a DB cluster stopped for 7 days.
-pub const CLUSTER_FORCED_START: &str = "RDS-EVENT-0153";
+pub(crate) const CLUSTER_FORCED_START: &str = "RDS-EVENT-0153";
 /// A DB cluster has been started.
-pub const CLUSTER_STARTED: &str = "RDS-EVENT-0151";
+pub(crate) const CLUSTER_STARTED: &str = "RDS-EVENT-0151";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DbKind {
+pub(crate) enum DbKind {
     Instance,
     Cluster,
 }
 
 /// What the event says happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RdsHappening {
+pub(crate) enum RdsHappening {
     /// RDS is starting it because it was stopped for the longest time RDS allows.
     ForcedStart,
     /// It has started (after a forced start, or because someone started it).
@@ -33,7 +33,7 @@ pub enum RdsHappening {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RdsEvent {
+pub(crate) struct RdsEvent {
     pub kind: DbKind,
     pub id: String,
     pub arn: String,
@@ -46,7 +46,7 @@ pub struct RdsEvent {
 }
 
 /// Reads an RDS event; an error says what is missing.
-pub fn parse_rds_event(event: &Value) -> Result<RdsEvent, String> {
+pub(crate) fn parse_rds_event(event: &Value) -> Result<RdsEvent, String> {
     let field = |key: &str| json_text(event.get(key));
     if field("source").as_deref() != Some("aws.rds") {
         return Err(format!(

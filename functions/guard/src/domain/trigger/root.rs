@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::json_text;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RootEventKind {
+pub(crate) enum RootEventKind {
     ConsoleSignIn,
     ApiCall,
 }
@@ -23,7 +23,7 @@ pub enum Outcome {
 
 /// One use of the root user.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RootActivity {
+pub(crate) struct RootActivity {
     pub kind: RootEventKind,
     /// `ConsoleLogin`, `CreateAccessKey`, ...
     pub event_name: String,
@@ -67,7 +67,7 @@ impl RootActivity {
 
 /// What the function was given.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RootEvent {
+pub(crate) enum RootEvent {
     Root(RootActivity),
     /// A sign-in or call by someone other than root: no alert.
     NotRoot {
