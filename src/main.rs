@@ -12,8 +12,11 @@ mod resume;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-/// How long `plan` and `resume` may take in all: every region has until then.
-const BUDGET: std::time::Duration = std::time::Duration::from_secs(120);
+/// How long `plan` may take in all: every region has until then.
+const PLAN_BUDGET: std::time::Duration = std::time::Duration::from_secs(120);
+/// How long `resume` may take: as long as a Lambda function may run, so that
+/// the command can start at least what the resume function could.
+const RESUME_BUDGET: std::time::Duration = std::time::Duration::from_secs(900);
 
 /// cost-guard stops runaway AWS spend. This command line plans a sweep against
 /// your account, or runs the functions against a local emulator.

@@ -16,7 +16,7 @@ pub async fn run() -> Result<()> {
     let accounts = AccountsConfig::from_lookup(&lookup)?;
     let sdk = guard::aws::sdk::load().await?;
     let report = Fleet::direct(&accounts, &regions, &sdk)
-        .plan(&select, crate::BUDGET)
+        .plan(&select, crate::PLAN_BUDGET)
         .await
         .map_err(|e| format!("{e} ({})", e.advice()))?;
     print!("{}", table::plan(&report));

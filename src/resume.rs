@@ -19,7 +19,7 @@ pub async fn run(request: ResumeRequest, yes: bool) -> Result<()> {
     let accounts = AccountsConfig::from_lookup(&lookup)?;
     let sdk = guard::aws::sdk::load().await?;
     let report = Fleet::direct(&accounts, &regions, &sdk)
-        .resume(&request, crate::BUDGET)
+        .resume(&request, crate::RESUME_BUDGET)
         .await
         .map_err(|e| format!("{e} ({})", e.advice()))?;
     let message = render(&report, &request);

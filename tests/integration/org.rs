@@ -230,6 +230,33 @@ async fn an_account_whose_role_cannot_be_assumed_is_reported_and_the_others_are_
     assert_eq!(proxy.attempts("us-east-1", "AssumeRole"), 3);
 }
 
+/// Member roles are assumed for every account at once: with STS taking 8 s
+/// for each, three member accounts are all swept within a 20 s budget (one
+/// after another they would need 24 s, and the last would be reported out of
+/// time).
+#[tokio::test]
+async fn member_roles_are_assumed_at_once_not_one_after_another() {
+    let org = Org::start().await;
+    let proxy = Proxy::start(&org.env.endpoint).expect("proxy starts");
+    proxy.inject(
+        FaultRule::always("us-east-1", Fault::Slow(Duration::from_secs(8))).on_action("AssumeRole"),
+    );
+    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    let vars = org.vars(&[("ORG_SCOPE", "all".into())]);
+    let guard = StopOnOverspend::new(org.env.config(&borrowed(&vars)), &sdk);
+    let event = emulator::sample_event("budget-actual.json").unwrap();
+    let deadline = SystemTime::now() + Duration::from_secs(25);
+    let summary = guard
+        .handle_alert(&Invocation::new(&event).deadline(Some(deadline)))
+        .await
+        .expect("every account swept in time");
+    assert_eq!(summary.stopped, 12, "{summary:#?}");
+    for account in 0..4 {
+        org.assert_account(account, true).await;
+    }
+    assert_eq!(proxy.attempts("us-east-1", "AssumeRole"), 3);
+}
+
 /// What Lambda's SQS event source does with a batch of one message: hands it
 /// to the function, deletes it unless the function returns it as failed.
 async fn deliver(guard: &StopOnOverspend, sqs: &aws_sdk_sqs::Client, url: &str) -> usize {

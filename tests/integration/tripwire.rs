@@ -599,6 +599,44 @@ async fn a_start_ec2_cannot_describe_is_reported_at_once_and_stopped_on_the_retr
     env.one_message().await;
 }
 
+/// The stop gets the time before the Lambda deadline less what is kept
+/// back for the alert: a StopInstances that never answers is reported as not
+/// known to be stopped, the alert still goes out, and the invocation fails so
+/// that Lambda tries again.
+#[tokio::test]
+async fn a_stop_that_never_answers_still_leaves_time_for_the_alert() {
+    use std::time::Duration;
+    use testkit::{Fault, FaultRule, Proxy};
+    let env = Env::start().await;
+    let gpu = run(&env, "us-east-1", 1, "p3.2xlarge", false, &[]).await;
+    let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
+    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(env.config(&[]), &sdk);
+    proxy.inject(
+        FaultRule::always("us-east-1", Fault::Slow(Duration::from_secs(120)))
+            .on_action("StopInstances"),
+    );
+    let deadline = std::time::SystemTime::now() + Duration::from_secs(12);
+    let err = tripwire
+        .handle(
+            &Invocation::new(&run_instances("us-east-1", &gpu, "p3.2xlarge"))
+                .deadline(Some(deadline)),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, HandlerError::Incomplete { detail, .. } if detail.contains("no answer within")),
+        "{err}"
+    );
+    assert!(
+        std::time::SystemTime::now() < deadline,
+        "the deadline passed first"
+    );
+    let m = env.one_message().await;
+    assert!(m.subject.starts_with("URGENT"), "{}", m.subject);
+    assert!(m.body.contains(&gpu[0]), "{}", m.body);
+}
+
 /// A GuardDuty finding can be caused from outside (a DNS lookup of a listed
 /// domain): an exempt instance is reported, not stopped, and no finding
 /// turns stop protection off.

@@ -118,8 +118,10 @@ pub(crate) struct Accounts {
     /// Client in the function's own region, for `DescribeRegions`.
     home_ec2: aws_sdk_ec2::Client,
     own: tokio::sync::OnceCell<String>,
-    /// Member credentials, by account (the role is this function's).
-    members: tokio::sync::Mutex<HashMap<String, SdkConfig>>,
+    /// Member credentials, by account (the role is this function's): one
+    /// cell per account, so that accounts are assumed at once and each only
+    /// once.
+    members: std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<SdkConfig>>>>,
     /// Each member account's guard roles, as member.yaml tagged them.
     member_roles: tokio::sync::Mutex<HashMap<String, GuardRoles>>,
 }
@@ -140,7 +142,7 @@ impl Accounts {
             clients: Arc::new(SdkClients::new(sdk.clone())),
             home_ec2: aws_sdk_ec2::Client::new(sdk),
             own: tokio::sync::OnceCell::new(),
-            members: tokio::sync::Mutex::default(),
+            members: std::sync::Mutex::default(),
             member_roles: tokio::sync::Mutex::default(),
         }
     }
@@ -160,7 +162,7 @@ impl Accounts {
             clients,
             home_ec2,
             own: tokio::sync::OnceCell::new(),
-            members: tokio::sync::Mutex::default(),
+            members: std::sync::Mutex::default(),
             member_roles: tokio::sync::Mutex::default(),
         }
     }
@@ -298,32 +300,41 @@ impl Accounts {
         self.access(located).await
     }
 
-    /// The member role's credentials in `account`, assumed on first use.
+    /// The member role's credentials in `account`, assumed on first use and
+    /// kept for the cold start (the SDK assumes the role again before they
+    /// expire). Accounts are assumed at once: the lock is held only to find
+    /// an account's cell, never across the call to STS. A failure is not
+    /// kept: the next use asks again.
     async fn member(&self, account: &str) -> Result<SdkConfig, String> {
         let Some(sdk) = &self.sdk else {
             return Err("this function reaches its own account only".into());
         };
-        let mut members = self.members.lock().await;
-        if let Some(member) = members.get(account) {
-            return Ok(member.clone());
-        }
+        let cell = self
+            .members
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(account.to_string())
+            .or_default()
+            .clone();
         let arn = self.config.member_role_arn(
             regions::partition(&self.home_region()),
             account,
             self.role,
         );
-        let member = member_config(sdk, &arn, &self.config.external_id)
-            .await
-            .map_err(|e| {
-                let fix = if e.is_access_denied() {
-                    member_role_advice(&self.config, self.role)
-                } else {
-                    e.advice().to_string()
-                };
-                format!("cannot assume {arn}: {e}; {fix}")
-            })?;
-        members.insert(account.to_string(), member.clone());
-        Ok(member)
+        cell.get_or_try_init(|| async {
+            member_config(sdk, &arn, &self.config.external_id)
+                .await
+                .map_err(|e| {
+                    let fix = if e.is_access_denied() {
+                        member_role_advice(&self.config, self.role)
+                    } else {
+                        e.advice().to_string()
+                    };
+                    format!("cannot assume {arn}: {e}; {fix}")
+                })
+        })
+        .await
+        .cloned()
     }
 
     /// The names of the roles member.yaml makes in every member account.

@@ -67,8 +67,8 @@ impl Function for KeepStopped {
         }
     }
 
-    /// Handles one RDS event within the invocation's time budget; one that
-    /// runs out fails, so that Lambda tries the event again.
+    /// Handles one RDS event. The describe and the stop get the invocation's
+    /// time budget; subscribers are told after them, in the time kept back.
     async fn handle(
         &self,
         invocation: &Invocation<'_>,
@@ -76,23 +76,24 @@ impl Function for KeepStopped {
         if let Some(arn) = invocation.invoked_arn() {
             self.accounts.learn_own_account(arn);
         }
-        let budget = invocation.budget();
-        tokio::time::timeout(budget, self.act(invocation))
-            .await
-            .unwrap_or_else(|_| {
-                Err(HandlerError::Incomplete {
-                    at: "keep-stopped".into(),
-                    detail: format!(
-                        "did not finish within {}s, the time left before the Lambda deadline",
-                        budget.as_secs()
-                    ),
-                })
-            })
+        self.act(invocation).await
     }
 }
 
 impl KeepStopped {
     async fn act(&self, invocation: &Invocation<'_>) -> Result<KeepStoppedSummary, HandlerError> {
+        let budget = invocation.budget();
+        let until = tokio::time::Instant::now() + budget;
+        let out_of_time = || {
+            AwsError::new(
+                "keep-stopped",
+                "Timeout",
+                format!(
+                    "no answer within {}s, the time left before the Lambda deadline",
+                    budget.as_secs()
+                ),
+            )
+        };
         let e = parse_rds_event(invocation.payload()).map_err(|why| {
             tracing::error!(%why, "malformed RDS event: nothing changed");
             HandlerError::Malformed(why)
@@ -131,9 +132,9 @@ impl KeepStopped {
             }
         };
         let client = clients.rds(&e.region);
-        let found = self
-            .describe(&client, &e)
+        let found = tokio::time::timeout_at(until, self.describe(&client, &e))
             .await
+            .unwrap_or_else(|_| Err(out_of_time()))
             .map_err(HandlerError::Unreadable)?;
         let Some((resource, arn, tags, status)) = found else {
             let s = summary("left-alone", Some("it no longer exists".into()), None);
@@ -153,10 +154,17 @@ impl KeepStopped {
                 ))
             }
             KeepAction::StopAgain { restops } => {
-                let outcome = match e.kind {
-                    DbKind::Instance => rds::stop_instance(&client, &e.id).await,
-                    DbKind::Cluster => rds::stop_cluster(&client, &e.id).await,
+                let stop = async {
+                    match e.kind {
+                        DbKind::Instance => rds::stop_instance(&client, &e.id).await,
+                        DbKind::Cluster => rds::stop_cluster(&client, &e.id).await,
+                    }
                 };
+                // Out of time, the stop is reported failed; the retry stops
+                // it if it still runs.
+                let outcome = tokio::time::timeout_at(until, stop)
+                    .await
+                    .unwrap_or_else(|_| Outcome::Failed(out_of_time()));
                 let failure = match outcome {
                     Outcome::Done | Outcome::AlreadyDone => {
                         self.restamp(&client, &arn, restops).await;

@@ -21,6 +21,7 @@ use crate::aws::sns::Notifier;
 use crate::aws::{iam, tripwire};
 use crate::domain::accounts::MemberRole;
 use crate::domain::config::{LaunchTripwireConfig, RegionScope};
+use crate::domain::error::AwsError;
 use crate::domain::outcome::Stamp;
 use crate::domain::render::launch_tripwire::{render, Alerting, Event};
 use crate::domain::trigger::excerpt;
@@ -104,24 +105,14 @@ impl Function for LaunchTripwire {
         }
     }
 
-    /// Handles one event within the invocation's time budget; one that runs
-    /// out fails, so that Lambda tries the event again.
+    /// Handles one event. The AWS calls that decide and act (what EC2 says,
+    /// the stop) get the invocation's time budget; the alert is sent after
+    /// them whatever they did, in the time kept back for it.
     async fn handle(&self, invocation: &Invocation<'_>) -> Result<TripwireSummary, HandlerError> {
         if let Some(arn) = invocation.invoked_arn() {
             self.accounts.learn_own_account(arn);
         }
-        let budget = invocation.budget();
-        tokio::time::timeout(budget, self.act(invocation))
-            .await
-            .unwrap_or_else(|_| {
-                Err(HandlerError::Incomplete {
-                    at: "launch-tripwire".into(),
-                    detail: format!(
-                        "did not finish within {}s, the time left before the Lambda deadline",
-                        budget.as_secs()
-                    ),
-                })
-            })
+        self.act(invocation).await
     }
 }
 
@@ -300,6 +291,18 @@ impl LaunchTripwire {
     }
 
     async fn act(&self, invocation: &Invocation<'_>) -> Result<TripwireSummary, HandlerError> {
+        let budget = invocation.budget();
+        let until = tokio::time::Instant::now() + budget;
+        let out_of_time = || {
+            AwsError::new(
+                "launch-tripwire",
+                "Timeout",
+                format!(
+                    "no answer within {}s, the time left before the Lambda deadline",
+                    budget.as_secs()
+                ),
+            )
+        };
         let event = invocation.payload();
         let parsed = parse_tripwire_event(event).map_err(|why| {
             tracing::error!(%why, event = %excerpt(&event.to_string()), "malformed event: nothing changed");
@@ -375,7 +378,9 @@ impl LaunchTripwire {
         let ec2 = site.clients.ec2(&region);
         // What EC2 says now, beyond the event. A failure to ask is a failure
         // to act: reported, and retried by Lambda.
-        let looked = self.look(&ec2, &account, &region, &parsed).await;
+        let looked = tokio::time::timeout_at(until, self.look(&ec2, &account, &region, &parsed))
+            .await
+            .unwrap_or_else(|_| Err(("what the event started".into(), out_of_time())));
         let (observed, marked) = match looked {
             Ok(found) => found,
             Err((what, e)) => {
@@ -504,7 +509,20 @@ impl LaunchTripwire {
                 targets,
                 quarantine,
             } => {
-                let mut o = tripwire::stop(&ec2, targets, &stamp, self.config.dry_run).await;
+                let stop = tripwire::stop(&ec2, targets, &stamp, self.config.dry_run);
+                // Out of time, what was stopped is not known: each target is
+                // reported as not known to be stopped, and the retry stops
+                // what still runs.
+                let mut o = tokio::time::timeout_at(until, stop)
+                    .await
+                    .unwrap_or_else(|_| StopOutcome {
+                        dry_run: self.config.dry_run,
+                        failed: targets
+                            .iter()
+                            .map(|t| (t.id.clone(), out_of_time().to_string()))
+                            .collect(),
+                        ..Default::default()
+                    });
                 marks(&mut o);
                 if let (Some(target), false) = (quarantine, self.config.dry_run) {
                     let arn = call.and_then(|c| c.principal.arn.as_deref());

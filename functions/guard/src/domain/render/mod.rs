@@ -398,6 +398,7 @@ fn render_restart(
         }
         let mut each = Vec::new();
         let mut kinds: Vec<ResourceKind> = r.stopped.iter().map(|s| s.kind).collect();
+        kinds.sort();
         kinds.dedup();
         for kind in kinds {
             let unstamped = |s: &&Resource| r.unstamped.iter().any(|u| u.id == s.id);

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
 
 use crate::aws::fleet::Fleet;
 use crate::aws::queue;
@@ -49,12 +49,22 @@ impl Worker<'_> {
         event: &serde_json::Value,
         budget: Duration,
     ) -> Result<QueueAnswer, HandlerError> {
-        let batch: SqsEvent = serde_json::from_value(event.clone())
-            .map_err(|e| HandlerError::Malformed(format!("an SQS event that is not one: {e}")))?;
+        let records = event
+            .get("Records")
+            .and_then(|r| r.as_array())
+            .ok_or_else(|| HandlerError::Malformed("an SQS event without Records".into()))?;
         let until = tokio::time::Instant::now() + budget;
         let mut response = QueueAnswer::default();
-        for record in &batch.records {
-            let id = record.message_id.clone().unwrap_or_default();
+        for raw in records {
+            // One record at a time: one that is not an SQS message fails
+            // alone (and ends in the dead-letter queue), not the batch.
+            let record: SqsMessage = serde_json::from_value(raw.clone()).unwrap_or_default();
+            let id = record.message_id.clone().unwrap_or_else(|| {
+                raw.get("messageId")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            });
             let body = record.body.as_deref().unwrap_or_default();
             let done = match Job::parse(body) {
                 Err(why) => {
