@@ -112,12 +112,14 @@ impl Principal {
         self.kind == "Root"
     }
 
-    /// Short form for subjects: `user/ci-deployer`, `assumed-role/ops/alice`, `root`.
+    /// Short form for subjects: `user/ci-deployer`, `assumed-role/ops/alice`,
+    /// `the ROOT user`. Made of the event's own text, which people read:
+    /// on one line, without control characters, at most 300 characters.
     pub(crate) fn short(&self) -> String {
         if self.is_root() {
             return "the ROOT user".into();
         }
-        match &self.arn {
+        let text = match &self.arn {
             Some(arn) => arn
                 .splitn(6, ':')
                 .nth(5)
@@ -129,7 +131,8 @@ impl Principal {
                 None if self.kind == "unknown" => "an unknown principal".into(),
                 None => format!("an unknown {} principal", self.kind),
             },
-        }
+        };
+        crate::domain::trigger::excerpt(&text)
     }
 
     /// The AWS service that launched on the account's behalf, when it was
