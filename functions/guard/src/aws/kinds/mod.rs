@@ -5,7 +5,8 @@
 //! [`domain::kinds`](crate::domain::kinds).
 //!
 //! Adding a kind: a module here implementing [`Kind`], one in
-//! `domain::kinds`, and its line in [`KINDS`].
+//! `domain::kinds`, and its line in [`KINDS`]. (The two RDS kinds share one
+//! module, as they share one listing and one plan.)
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -22,16 +23,15 @@ use crate::domain::outcome::{Outcome, Stamp};
 use crate::domain::resume::{ResumeRequest, StartPlan};
 use crate::domain::select::Skipped;
 
-mod db_cluster;
-mod db_instance;
 mod ec2_instance;
+mod rds;
 
 /// Every kind the sweep stops and resume starts, in the order reports list
 /// them.
 pub(crate) const KINDS: &[&dyn Kind] = &[
     &ec2_instance::Ec2Instances,
-    &db_instance::DbInstances,
-    &db_cluster::DbClusters,
+    &rds::DB_INSTANCES,
+    &rds::DB_CLUSTERS,
 ];
 
 /// Reports each call's answer, target by target (by handle), the moment it

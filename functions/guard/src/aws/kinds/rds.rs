@@ -1,5 +1,6 @@
-//! RDS DB instances: stopped and started one by one, stamped by ARN. The
-//! region's RDS listing is shared with the cluster kind ([`rds_listing`]).
+//! RDS DB instances and DB clusters, two kinds on one listing: chosen
+//! together (`domain::kinds::rds`), each kind taking its part; stopped and
+//! started one by one, stamped by ARN.
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -16,14 +17,20 @@ use crate::domain::outcome::{Outcome, Stamp};
 use crate::domain::resume::{plan_start, ResumeRequest, StartPlan};
 use crate::domain::select;
 
-pub(super) struct DbInstances;
+/// One of the two RDS kinds.
+pub(super) struct Rds(pub ResourceKind);
+
+/// RDS DB instances (not cluster members: their cluster is the kind).
+pub(super) const DB_INSTANCES: Rds = Rds(ResourceKind::DbInstance);
+/// RDS DB clusters (Aurora).
+pub(super) const DB_CLUSTERS: Rds = Rds(ResourceKind::DbCluster);
 
 /// A region's DB instances, and its clusters where some instance belongs to
 /// one: a cluster runs compute only through its members, so where no
 /// instance has a cluster there is none worth stopping, and the cluster
 /// describe is skipped (in most regions that saves a request). Listed once
 /// per region for both RDS kinds.
-pub(super) async fn rds_listing(
+async fn rds_listing(
     at: &InRegion<'_>,
 ) -> std::sync::Arc<Result<(Vec<DbInstance>, Vec<DbCluster>), AwsError>> {
     at.shared("rds", || async {
@@ -41,7 +48,7 @@ pub(super) async fn rds_listing(
 /// Runs `act` on each target of a batch (RDS acts on one resource per call)
 /// and reports each outcome as it comes; returns the handles whose outcome
 /// `counts`.
-pub(super) async fn one_by_one<'a, F, Fut>(
+async fn one_by_one<'a, F, Fut>(
     batch: &'a [Target],
     answer: Answer<'a>,
     counts: fn(&Outcome) -> bool,
@@ -63,19 +70,25 @@ where
 }
 
 /// A stop counts when it was done now: only that is stamped.
-pub(super) fn stopped(o: &Outcome) -> bool {
+fn stopped(o: &Outcome) -> bool {
     matches!(o, Outcome::Done)
 }
 
 /// A start counts when it was done now or already under way: either way the
 /// resuming marker goes.
-pub(super) fn started(o: &Outcome) -> bool {
+fn started(o: &Outcome) -> bool {
     matches!(o, Outcome::Done | Outcome::AlreadyDone)
 }
 
-impl Kind for DbInstances {
+impl Rds {
+    fn clusters(&self) -> bool {
+        self.0 == ResourceKind::DbCluster
+    }
+}
+
+impl Kind for Rds {
     fn kind(&self) -> ResourceKind {
-        ResourceKind::DbInstance
+        self.0
     }
 
     fn plan_stop<'a>(
@@ -88,20 +101,31 @@ impl Kind for DbInstances {
             let listed = rds_listing(at).await;
             let (instances, clusters) = listed.as_ref().as_ref().map_err(Clone::clone)?;
             let plan = plan_rds(instances, clusters, select);
-            // Members are reported with their cluster.
-            let alone: Vec<DbInstance> = instances
-                .iter()
-                .filter(|d| d.cluster_id.is_none())
-                .cloned()
-                .collect();
+            let (to_stop, earlier) = if self.clusters() {
+                (
+                    plan.clusters.iter().map(Target::of).collect(),
+                    select::earlier(clusters, select, &stamp.by, &stamp.at),
+                )
+            } else {
+                // Members are reported with their cluster.
+                let alone: Vec<DbInstance> = instances
+                    .iter()
+                    .filter(|d| d.cluster_id.is_none())
+                    .cloned()
+                    .collect();
+                (
+                    plan.instances.iter().map(Target::of).collect(),
+                    select::earlier(&alone, select, &stamp.by, &stamp.at),
+                )
+            };
             Ok(StopPlan {
-                to_stop: plan.instances.iter().map(Target::of).collect(),
+                to_stop,
                 skipped: plan
                     .skipped
                     .into_iter()
-                    .filter(|s| s.resource.kind == ResourceKind::DbInstance)
+                    .filter(|s| s.resource.kind == self.0)
                     .collect(),
-                earlier: select::earlier(&alone, select, &stamp.by, &stamp.at),
+                earlier,
             })
         }
         .boxed()
@@ -113,8 +137,11 @@ impl Kind for DbInstances {
         batch: &'a [Target],
         answer: Answer<'a>,
     ) -> BoxFuture<'a, Vec<String>> {
-        one_by_one(batch, answer, stopped, |t| {
-            rds::stop_instance(at.rds(), &t.resource.id)
+        one_by_one(batch, answer, stopped, move |t| async move {
+            match self.0 {
+                ResourceKind::DbCluster => rds::stop_cluster(at.rds(), &t.resource.id).await,
+                _ => rds::stop_instance(at.rds(), &t.resource.id).await,
+            }
         })
         .boxed()
     }
@@ -135,8 +162,12 @@ impl Kind for DbInstances {
     ) -> BoxFuture<'a, Result<StartPlan, AwsError>> {
         async move {
             let listed = rds_listing(at).await;
-            let (instances, _) = listed.as_ref().as_ref().map_err(Clone::clone)?;
-            Ok(plan_start(instances, request))
+            let (instances, clusters) = listed.as_ref().as_ref().map_err(Clone::clone)?;
+            Ok(if self.clusters() {
+                plan_start(clusters, request)
+            } else {
+                plan_start(instances, request)
+            })
         }
         .boxed()
     }
@@ -156,8 +187,11 @@ impl Kind for DbInstances {
         batch: &'a [Target],
         answer: Answer<'a>,
     ) -> BoxFuture<'a, Vec<String>> {
-        one_by_one(batch, answer, started, |t| {
-            rds::start_instance(at.rds(), &t.resource.id)
+        one_by_one(batch, answer, started, move |t| async move {
+            match self.0 {
+                ResourceKind::DbCluster => rds::start_cluster(at.rds(), &t.resource.id).await,
+                _ => rds::start_instance(at.rds(), &t.resource.id).await,
+            }
         })
         .boxed()
     }
@@ -172,11 +206,7 @@ impl Kind for DbInstances {
 }
 
 /// Stamps each stopped database, by ARN.
-pub(super) async fn stamp_each(
-    at: &InRegion<'_>,
-    stopped: &[Target],
-    stamp: &Stamp,
-) -> Result<(), AwsError> {
+async fn stamp_each(at: &InRegion<'_>, stopped: &[Target], stamp: &Stamp) -> Result<(), AwsError> {
     for t in stopped {
         rds::stamp(at.rds(), &t.handle, stamp).await?;
     }
@@ -184,11 +214,7 @@ pub(super) async fn stamp_each(
 }
 
 /// Writes the resuming marker on each database, by ARN.
-pub(super) async fn mark_each(
-    at: &InRegion<'_>,
-    batch: &[Target],
-    marker: &str,
-) -> Result<(), AwsError> {
+async fn mark_each(at: &InRegion<'_>, batch: &[Target], marker: &str) -> Result<(), AwsError> {
     for t in batch {
         rds::mark_resuming(at.rds(), &t.handle, marker).await?;
     }
@@ -196,7 +222,7 @@ pub(super) async fn mark_each(
 }
 
 /// Removes the resuming marker from each database, by ARN.
-pub(super) async fn clear_each(at: &InRegion<'_>, started: &[Target]) -> Result<(), AwsError> {
+async fn clear_each(at: &InRegion<'_>, started: &[Target]) -> Result<(), AwsError> {
     for t in started {
         rds::clear_marker(at.rds(), &t.handle).await?;
     }
