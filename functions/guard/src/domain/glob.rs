@@ -45,12 +45,14 @@ impl Glob {
         let (mut p, mut t) = (0, 0);
         let mut star: Option<(usize, usize)> = None;
         while t < text.len() {
-            if p < pat.len() && (pat[p] == '?' || pat[p] == text[t]) {
-                p += 1;
-                t += 1;
-            } else if p < pat.len() && pat[p] == '*' {
+            // A `*` in the pattern is always the wildcard, even against a
+            // `*` in the text.
+            if p < pat.len() && pat[p] == '*' {
                 star = Some((p, t));
                 p += 1;
+            } else if p < pat.len() && (pat[p] == '?' || pat[p] == text[t]) {
+                p += 1;
+                t += 1;
             } else if let Some((sp, st)) = star {
                 p = sp + 1;
                 t = st + 1;
@@ -96,6 +98,9 @@ mod tests {
             ("arn:*:user/ci-*", "arn:aws:iam::1:user/ci-deploy"),
             ("*ab*ab", "abab"),
             ("*ab*ab", "aabab"),
+            // A star in the text is no reason to stop being one.
+            ("**", "**x"),
+            ("arn:aws:iam::1:user/ci-*", "arn:aws:iam::1:user/ci-*x"),
         ] {
             crate::domain::fuzzing::glob_agrees(pattern, text);
         }
