@@ -96,7 +96,8 @@ impl Env {
     pub fn spend_watch(&self, vars: &[(&str, &str)], ce: &SdkConfig) -> SpendWatch {
         let config: SpendWatchConfig = self.config(vars);
         SpendWatch::with_parts(
-            Fleet::new(&config.sweep.accounts, &config.sweep.regions, &self.sdk),
+            Fleet::new(&config.sweep.accounts, &config.sweep.regions, &self.sdk)
+                .with_kinds(&config.sweep.kinds),
             aws_sdk_sns::Client::new(&self.sdk),
             guard::aws::costexplorer::client(ce),
             config,

@@ -7,6 +7,7 @@ mod cli;
 mod faults;
 mod harness;
 mod keep_stopped;
+mod kinds;
 mod org;
 mod overspend;
 mod resume;

@@ -376,6 +376,449 @@ pub async fn create_aurora(
     Ok(())
 }
 
+fn client_in(sdk: &SdkConfig, region: &str) -> SdkConfig {
+    SdkClients::new(sdk.clone()).config(region)
+}
+
+/// Creates an Auto Scaling group of `size` running instances of
+/// `instance_type` (from a launch template of the same name) with `tags` on
+/// the group (propagated to its instances, as owners usually do). Returns
+/// the instances' ids.
+pub async fn create_group(
+    sdk: &SdkConfig,
+    region: &str,
+    name: &str,
+    size: i32,
+    instance_type: &str,
+    tags: &[(&str, &str)],
+) -> Result<Vec<String>, EmulatorError> {
+    use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
+    use aws_sdk_ec2::types::RequestLaunchTemplateData;
+    ec2(sdk, region)
+        .create_launch_template()
+        .launch_template_name(name)
+        .launch_template_data(
+            RequestLaunchTemplateData::builder()
+                .image_id("ami-12c6146b")
+                .instance_type(instance_type.into())
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_ec2::error::DisplayErrorContext(e)))?;
+    let client = aws_sdk_autoscaling::Client::new(&client_in(sdk, region));
+    client
+        .create_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .launch_template(
+            LaunchTemplateSpecification::builder()
+                .launch_template_name(name)
+                .build(),
+        )
+        .min_size(size.min(1))
+        .max_size(size.max(1) * 2)
+        .desired_capacity(size)
+        .availability_zones(format!("{region}a"))
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| {
+                    Tag::builder()
+                        .resource_id(name)
+                        .resource_type("auto-scaling-group")
+                        .key(*k)
+                        .value(*v)
+                        .propagate_at_launch(true)
+                        .build()
+                })
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_autoscaling::error::DisplayErrorContext(e)))?;
+    let described = client
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(name)
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_autoscaling::error::DisplayErrorContext(e)))?;
+    Ok(described
+        .auto_scaling_groups()
+        .iter()
+        .flat_map(|g| g.instances())
+        .filter_map(|i| i.instance_id().map(str::to_string))
+        .collect())
+}
+
+/// Creates an ECS cluster (if new) and a Fargate service in it running
+/// `desired` tasks, with `tags`; with `scaling` (min, max), an Application
+/// Auto Scaling target too. Returns the service's ARN.
+pub async fn create_service(
+    sdk: &SdkConfig,
+    region: &str,
+    cluster: &str,
+    service: &str,
+    desired: i32,
+    tags: &[(&str, &str)],
+    scaling: Option<(i32, i32)>,
+) -> Result<String, EmulatorError> {
+    use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, LaunchType, Tag};
+    let config = client_in(sdk, region);
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let err = |e| aws(aws_sdk_ecs::error::DisplayErrorContext(e));
+    ecs.create_cluster()
+        .cluster_name(cluster)
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_ecs::error::DisplayErrorContext(e)))?;
+    ecs.register_task_definition()
+        .family(service)
+        .requires_compatibilities(Compatibility::Fargate)
+        .cpu("4096")
+        .memory("8192")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("main")
+                .image("public.ecr.aws/docker/library/busybox:latest")
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_ecs::error::DisplayErrorContext(e)))?;
+    let created = ecs
+        .create_service()
+        .cluster(cluster)
+        .service_name(service)
+        .task_definition(service)
+        .desired_count(desired)
+        .launch_type(LaunchType::Fargate)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(err)?;
+    if let Some((min, max)) = scaling {
+        use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+        aws_sdk_applicationautoscaling::Client::new(&config)
+            .register_scalable_target()
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_id(format!("service/{cluster}/{service}"))
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .min_capacity(min)
+            .max_capacity(max)
+            .send()
+            .await
+            .map_err(|e| {
+                aws(aws_sdk_applicationautoscaling::error::DisplayErrorContext(
+                    e,
+                ))
+            })?;
+    }
+    Ok(created
+        .service()
+        .and_then(|s| s.service_arn())
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// An ECS service's Application Auto Scaling target: min, max and whether
+/// dynamic scale-in, scale-out and scheduled scaling are suspended.
+pub async fn scaling_target(
+    sdk: &SdkConfig,
+    region: &str,
+    cluster: &str,
+    service: &str,
+) -> Result<Option<(i32, i32, [bool; 3])>, EmulatorError> {
+    use aws_sdk_applicationautoscaling::types::ServiceNamespace;
+    let out = aws_sdk_applicationautoscaling::Client::new(&client_in(sdk, region))
+        .describe_scalable_targets()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_ids(format!("service/{cluster}/{service}"))
+        .send()
+        .await
+        .map_err(|e| {
+            aws(aws_sdk_applicationautoscaling::error::DisplayErrorContext(
+                e,
+            ))
+        })?;
+    Ok(out.scalable_targets().first().map(|t| {
+        let s = t.suspended_state();
+        (
+            t.min_capacity(),
+            t.max_capacity(),
+            [
+                s.and_then(|s| s.dynamic_scaling_in_suspended())
+                    .unwrap_or(false),
+                s.and_then(|s| s.dynamic_scaling_out_suspended())
+                    .unwrap_or(false),
+                s.and_then(|s| s.scheduled_scaling_suspended())
+                    .unwrap_or(false),
+            ],
+        )
+    }))
+}
+
+fn sagemaker_tags(tags: &[(&str, &str)]) -> Vec<aws_sdk_sagemaker::types::Tag> {
+    tags.iter()
+        .map(|(k, v)| {
+            aws_sdk_sagemaker::types::Tag::builder()
+                .key(*k)
+                .value(*v)
+                .build()
+        })
+        .collect()
+}
+
+/// Creates a SageMaker notebook instance of `instance_type` (in service).
+pub async fn create_notebook(
+    sdk: &SdkConfig,
+    region: &str,
+    name: &str,
+    instance_type: &str,
+    tags: &[(&str, &str)],
+) -> Result<(), EmulatorError> {
+    aws_sdk_sagemaker::Client::new(&client_in(sdk, region))
+        .create_notebook_instance()
+        .notebook_instance_name(name)
+        .instance_type(instance_type.into())
+        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/notebook"))
+        .set_tags(Some(sagemaker_tags(tags)))
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_sagemaker::error::DisplayErrorContext(e)))?;
+    Ok(())
+}
+
+/// Creates a SageMaker real-time endpoint of `count` x `instance_type`
+/// (with its model and configuration, named after it).
+pub async fn create_endpoint(
+    sdk: &SdkConfig,
+    region: &str,
+    name: &str,
+    instance_type: &str,
+    count: i32,
+    tags: &[(&str, &str)],
+) -> Result<(), EmulatorError> {
+    use aws_sdk_sagemaker::types::{ContainerDefinition, ProductionVariant};
+    let sm = aws_sdk_sagemaker::Client::new(&client_in(sdk, region));
+    sm.create_model()
+        .model_name(name)
+        .execution_role_arn(format!("arn:aws:iam::{ACCOUNT}:role/model"))
+        .primary_container(
+            ContainerDefinition::builder()
+                .image("123456789012.dkr.ecr.us-east-1.amazonaws.com/model:latest")
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_sagemaker::error::DisplayErrorContext(e)))?;
+    sm.create_endpoint_config()
+        .endpoint_config_name(name)
+        .production_variants(
+            ProductionVariant::builder()
+                .variant_name("main")
+                .model_name(name)
+                .instance_type(instance_type.into())
+                .initial_instance_count(count)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_sagemaker::error::DisplayErrorContext(e)))?;
+    sm.create_endpoint()
+        .endpoint_name(name)
+        .endpoint_config_name(name)
+        .set_tags(Some(sagemaker_tags(tags)))
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_sagemaker::error::DisplayErrorContext(e)))?;
+    Ok(())
+}
+
+/// Creates an available Redshift provisioned cluster of two nodes.
+pub async fn create_redshift(
+    sdk: &SdkConfig,
+    region: &str,
+    id: &str,
+    tags: &[(&str, &str)],
+) -> Result<(), EmulatorError> {
+    use aws_sdk_redshift::types::Tag;
+    aws_sdk_redshift::Client::new(&client_in(sdk, region))
+        .create_cluster()
+        .cluster_identifier(id)
+        .node_type("ra3.xlplus")
+        .number_of_nodes(2)
+        .cluster_type("multi-node")
+        .master_username("guard")
+        .master_user_password("NotASecret1")
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_redshift::error::DisplayErrorContext(e)))?;
+    Ok(())
+}
+
+fn pairs<'a>(
+    tags: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> Vec<(String, String)> {
+    tags.map(|(k, v)| {
+        (
+            k.unwrap_or_default().to_string(),
+            v.unwrap_or_default().to_string(),
+        )
+    })
+    .collect()
+}
+
+/// The Auto Scaling groups, ECS services, SageMaker notebooks and endpoints
+/// and Redshift clusters of `region`, as fleet rows. A group's state is
+/// `suspended` while its launches are, else `active`, and its name its
+/// sizes; a service's state is its desired count.
+async fn more_kinds(
+    sdk: &SdkConfig,
+    region: &str,
+    rows: &mut Vec<FleetRow>,
+) -> Result<(), EmulatorError> {
+    let config = client_in(sdk, region);
+    let groups = aws_sdk_autoscaling::Client::new(&config)
+        .describe_auto_scaling_groups()
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_autoscaling::error::DisplayErrorContext(e)))?;
+    for g in groups.auto_scaling_groups() {
+        let launch_suspended = g
+            .suspended_processes()
+            .iter()
+            .any(|p| p.process_name() == Some("Launch"));
+        rows.push(FleetRow {
+            region: region.to_string(),
+            kind: "asg",
+            id: g.auto_scaling_group_name().unwrap_or_default().into(),
+            name: format!(
+                "min {} desired {} max {}",
+                g.min_size().unwrap_or_default(),
+                g.desired_capacity().unwrap_or_default(),
+                g.max_size().unwrap_or_default()
+            ),
+            state: if launch_suspended {
+                "suspended"
+            } else {
+                "active"
+            }
+            .into(),
+            tags: pairs(g.tags().iter().map(|t| (t.key(), t.value()))),
+        });
+    }
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let clusters = ecs
+        .list_clusters()
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_ecs::error::DisplayErrorContext(e)))?;
+    for cluster in clusters.cluster_arns() {
+        let arns = ecs
+            .list_services()
+            .cluster(cluster)
+            .send()
+            .await
+            .map_err(|e| aws(aws_sdk_ecs::error::DisplayErrorContext(e)))?;
+        if arns.service_arns().is_empty() {
+            continue;
+        }
+        let services = ecs
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(arns.service_arns().to_vec()))
+            .include(aws_sdk_ecs::types::ServiceField::Tags)
+            .send()
+            .await
+            .map_err(|e| aws(aws_sdk_ecs::error::DisplayErrorContext(e)))?;
+        for s in services.services() {
+            rows.push(FleetRow {
+                region: region.to_string(),
+                kind: "ecs-service",
+                id: s.service_name().unwrap_or_default().into(),
+                name: cluster.rsplit('/').next().unwrap_or_default().into(),
+                state: format!("desired {}", s.desired_count()),
+                tags: pairs(s.tags().iter().map(|t| (t.key(), t.value()))),
+            });
+        }
+    }
+    let sm = aws_sdk_sagemaker::Client::new(&config);
+    let sm_tags = |arn: String| {
+        let sm = sm.clone();
+        async move {
+            sm.list_tags()
+                .resource_arn(arn)
+                .send()
+                .await
+                .map(|t| pairs(t.tags().iter().map(|t| (t.key(), t.value()))))
+                .map_err(|e| aws(aws_sdk_sagemaker::error::DisplayErrorContext(e)))
+        }
+    };
+    let notebooks = sm
+        .list_notebook_instances()
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_sagemaker::error::DisplayErrorContext(e)))?;
+    for n in notebooks.notebook_instances() {
+        rows.push(FleetRow {
+            region: region.to_string(),
+            kind: "notebook",
+            id: n.notebook_instance_name().unwrap_or_default().into(),
+            name: n
+                .instance_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+            state: n
+                .notebook_instance_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            tags: sm_tags(n.notebook_instance_arn().unwrap_or_default().to_string()).await?,
+        });
+    }
+    let endpoints = sm
+        .list_endpoints()
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_sagemaker::error::DisplayErrorContext(e)))?;
+    for e in endpoints.endpoints() {
+        rows.push(FleetRow {
+            region: region.to_string(),
+            kind: "endpoint",
+            id: e.endpoint_name().unwrap_or_default().into(),
+            name: String::new(),
+            state: e
+                .endpoint_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            tags: sm_tags(e.endpoint_arn().unwrap_or_default().to_string()).await?,
+        });
+    }
+    let redshift = aws_sdk_redshift::Client::new(&config)
+        .describe_clusters()
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_redshift::error::DisplayErrorContext(e)))?;
+    for c in redshift.clusters() {
+        rows.push(FleetRow {
+            region: region.to_string(),
+            kind: "redshift",
+            id: c.cluster_identifier().unwrap_or_default().into(),
+            name: c.node_type().unwrap_or_default().into(),
+            state: c.cluster_status().unwrap_or_default().into(),
+            tags: pairs(c.tags().iter().map(|t| (t.key(), t.value()))),
+        });
+    }
+    Ok(())
+}
+
 /// One resource as the fleet tables and the tests see it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FleetRow {
@@ -396,7 +839,9 @@ impl FleetRow {
     }
 }
 
-/// Every EC2 instance, DB instance and DB cluster in `regions`, sorted.
+/// Every EC2 instance, DB instance and DB cluster, Auto Scaling group, ECS
+/// service, SageMaker notebook and endpoint and Redshift cluster in
+/// `regions`, sorted.
 pub async fn fleet(sdk: &SdkConfig, regions: &[&str]) -> Result<Vec<FleetRow>, EmulatorError> {
     let mut rows = Vec::new();
     for region in regions {
@@ -465,6 +910,7 @@ pub async fn fleet(sdk: &SdkConfig, regions: &[&str]) -> Result<Vec<FleetRow>, E
                 tags: guard::aws::rds::tag_pairs(c.tag_list()),
             });
         }
+        more_kinds(sdk, region, &mut rows).await?;
     }
     rows.sort();
     Ok(rows)

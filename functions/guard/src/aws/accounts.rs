@@ -30,6 +30,9 @@ use crate::domain::tripwire::GuardRoles;
 pub trait RegionClients: Send + Sync {
     fn ec2(&self, region: &str) -> aws_sdk_ec2::Client;
     fn rds(&self, region: &str) -> aws_sdk_rds::Client;
+    /// The configuration the other kinds' clients are built from, in
+    /// `region`.
+    fn config(&self, region: &str) -> SdkConfig;
 }
 
 /// Per-region clients from one shared `SdkConfig` (one HTTP connection pool).
@@ -56,6 +59,12 @@ impl RegionClients for SdkClients {
             .region(Region::new(region.to_string()))
             .build();
         aws_sdk_rds::Client::from_conf(conf)
+    }
+    fn config(&self, region: &str) -> SdkConfig {
+        self.config
+            .to_builder()
+            .region(Region::new(region.to_string()))
+            .build()
     }
 }
 

@@ -96,6 +96,43 @@ pub(crate) async fn describe_candidates(
     Ok(instances)
 }
 
+/// The instances `ids` as members of an Auto Scaling group: state, type
+/// and tags. One call per 1,000 ids (paged); an id EC2 does not know is
+/// left out, never an error for the rest.
+pub(crate) async fn describe_by_ids(
+    client: &Client,
+    ids: &[String],
+) -> Result<Vec<crate::domain::kinds::auto_scaling_group::Member>, AwsError> {
+    use crate::domain::kinds::auto_scaling_group::Member;
+    let mut members = Vec::new();
+    for chunk in ids.chunks(1000) {
+        let mut pages = client
+            .describe_instances()
+            .filters(
+                Filter::builder()
+                    .name("instance-id")
+                    .set_values(Some(chunk.to_vec()))
+                    .build(),
+            )
+            .max_results(PAGE_SIZE)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeInstances", e))?;
+            for i in page.reservations().iter().flat_map(|r| r.instances()) {
+                let i = Ec2Instance::from(i);
+                members.push(Member {
+                    id: i.id,
+                    state: i.state,
+                    instance_type: i.instance_type,
+                    tags: i.tags,
+                });
+            }
+        }
+    }
+    Ok(members)
+}
+
 /// Of the given spot request ids, those that are one-time requests. One call per
 /// 1,000 requests (paged), made only when the region has spot instances to stop.
 pub(crate) async fn one_time_spot_requests(

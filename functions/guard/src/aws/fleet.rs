@@ -15,7 +15,7 @@ use crate::aws::accounts::{Accounts, Coverage, RegionClients};
 use crate::aws::sweep::{self as sweeping, SweepSpec};
 use crate::aws::{queue, resume};
 use crate::domain::accounts::{Account, AccountState, AccountStatus, MemberRole};
-use crate::domain::config::{AccountsConfig, QueueConfig, RegionScope, SelectionConfig};
+use crate::domain::config::{AccountsConfig, KindSet, QueueConfig, RegionScope, SelectionConfig};
 use crate::domain::error::AwsError;
 use crate::domain::fanout::{AccountJob, IncidentRef, Job, SummaryJob};
 use crate::domain::outcome::{Stamp, SweepReport};
@@ -47,6 +47,8 @@ impl Scope {
 /// selection, the stamp, a dry run) comes with each operation.
 pub struct Fleet {
     accounts: Accounts,
+    /// The kinds a sweep stops (resume starts every kind it finds stamped).
+    kinds: KindSet,
     /// The sweep queue's client, when several accounts can be reached.
     sqs: Option<aws_sdk_sqs::Client>,
 }
@@ -61,7 +63,16 @@ impl Fleet {
     ) -> Self {
         Fleet {
             accounts: Accounts::new(accounts.clone(), regions.clone(), MemberRole::Sweep, sdk),
+            kinds: KindSet::all(),
             sqs: Some(aws_sdk_sqs::Client::new(sdk)),
+        }
+    }
+
+    /// Sweeps only these kinds (`KINDS`).
+    pub fn with_kinds(self, kinds: &KindSet) -> Self {
+        Fleet {
+            kinds: kinds.clone(),
+            ..self
         }
     }
 
@@ -74,6 +85,7 @@ impl Fleet {
     ) -> Self {
         Fleet {
             accounts: Accounts::own_only(regions.clone(), clients, home_ec2),
+            kinds: KindSet::all(),
             sqs: None,
         }
     }
@@ -117,7 +129,7 @@ impl Fleet {
         budget: Duration,
         scope: &Scope,
     ) -> Result<SweepReport, AwsError> {
-        let spec = SweepSpec::new(select, stamp, dry_run);
+        let spec = SweepSpec::new(select, stamp, dry_run).kinds(&self.kinds);
         // Boxed: a sweep of many accounts is a deep future, past the
         // compiler's layout limit in the functions' own futures.
         Box::pin(self.sweep_spec(spec, budget, scope)).await
@@ -130,7 +142,7 @@ impl Fleet {
         select: &SelectionConfig,
         budget: Duration,
     ) -> Result<SweepReport, AwsError> {
-        let spec = SweepSpec::new(select, Stamp::now("plan"), true);
+        let spec = SweepSpec::new(select, Stamp::now("plan"), true).kinds(&self.kinds);
         self.sweep_spec(spec, budget, &Scope::new(None, "plan"))
             .await
     }
@@ -252,7 +264,7 @@ impl Fleet {
         // chose the accounts.
         let own = self.accounts.own_account().await?;
         let until = tokio::time::Instant::now() + budget;
-        let spec = SweepSpec::new(select, stamp, dry_run);
+        let spec = SweepSpec::new(select, stamp, dry_run).kinds(&self.kinds);
         Ok(self
             .sweep_accounts(&own, vec![account.clone()], &spec, until)
             .await)

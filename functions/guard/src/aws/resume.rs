@@ -11,6 +11,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::aws::accounts::RegionClients;
 use crate::aws::kinds::{InRegion, Kind, KINDS};
+use crate::domain::config::KindSet;
 use crate::domain::inventory::{Resource, Target};
 use crate::domain::kinds::label_of;
 use crate::domain::outcome::{Failed, Outcome};
@@ -78,14 +79,17 @@ async fn resume_region(
     request: &ResumeRequest,
     shared: &Shared,
 ) {
-    let at = InRegion::new(clients, region);
+    let all = KindSet::all();
+    let at = InRegion::new(clients, region, &all);
     let at = &at;
-    futures::future::join_all(
-        KINDS
+    // Capacity first: an ECS service on EC2 capacity needs its instances
+    // and groups running before its tasks can be placed.
+    for after_capacity in [false, true] {
+        let kinds = KINDS
             .iter()
-            .map(|kind| resume_kind(*kind, at, request, shared)),
-    )
-    .await;
+            .filter(|k| k.needs_capacity() == after_capacity);
+        futures::future::join_all(kinds.map(|kind| resume_kind(*kind, at, request, shared))).await;
+    }
 }
 
 /// Resumes one kind in one region: its plan; then, batch by batch, the

@@ -9,7 +9,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::aws::accounts::RegionClients;
 use crate::aws::kinds::{InRegion, Kind, KINDS};
-use crate::domain::config::SelectionConfig;
+use crate::domain::config::{KindSet, SelectionConfig};
 use crate::domain::inventory::{Resource, Target};
 use crate::domain::kinds::label_of;
 use crate::domain::outcome::{Failed, Outcome, RegionReport, Stamp};
@@ -24,6 +24,8 @@ pub struct SweepSpec {
     pub select: SelectionConfig,
     pub dry_run: bool,
     pub stamp: Stamp,
+    /// The kinds it stops (`KINDS`).
+    pub kinds: KindSet,
     /// Concurrent stop calls inside one region.
     pub concurrency: usize,
 }
@@ -34,7 +36,16 @@ impl SweepSpec {
             select: select.clone(),
             dry_run,
             stamp,
+            kinds: KindSet::all(),
             concurrency: REGION_CONCURRENCY,
+        }
+    }
+
+    /// Stops only these kinds.
+    pub fn kinds(self, kinds: &KindSet) -> SweepSpec {
+        SweepSpec {
+            kinds: kinds.clone(),
+            ..self
         }
     }
 }
@@ -104,10 +115,11 @@ pub async fn sweep_regions(
 }
 
 async fn sweep_region(clients: &dyn RegionClients, region: &str, spec: &SweepSpec, shared: Shared) {
-    let at = InRegion::new(clients, region);
+    let at = InRegion::new(clients, region, &spec.kinds);
     let at = &at;
     let shared = &shared;
-    futures::future::join_all(KINDS.iter().map(|kind| sweep_kind(*kind, at, spec, shared))).await;
+    let kinds = KINDS.iter().filter(|k| spec.kinds.contains(k.kind()));
+    futures::future::join_all(kinds.map(|kind| sweep_kind(*kind, at, spec, shared))).await;
 }
 
 /// Sweeps one kind in one region: its plan, then its stops in batches, each

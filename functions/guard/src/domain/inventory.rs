@@ -12,20 +12,63 @@ pub fn tag<'a>(tags: &'a Tags, key: &str) -> Option<&'a str> {
     tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-/// What kind of resource a report line is about.
+/// What kind of resource a report line is about, in the order reports list
+/// them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum ResourceKind {
     Ec2Instance,
+    AutoScalingGroup,
     DbInstance,
     DbCluster,
+    EcsService,
+    SageMakerNotebook,
+    SageMakerEndpoint,
+    RedshiftCluster,
+}
+
+impl ResourceKind {
+    /// Every kind, in report order.
+    pub const ALL: [ResourceKind; 8] = [
+        ResourceKind::Ec2Instance,
+        ResourceKind::AutoScalingGroup,
+        ResourceKind::DbInstance,
+        ResourceKind::DbCluster,
+        ResourceKind::EcsService,
+        ResourceKind::SageMakerNotebook,
+        ResourceKind::SageMakerEndpoint,
+        ResourceKind::RedshiftCluster,
+    ];
+
+    /// Its name in `KINDS` (the SAM parameter `Kinds`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ResourceKind::Ec2Instance => "ec2-instances",
+            ResourceKind::AutoScalingGroup => "auto-scaling-groups",
+            ResourceKind::DbInstance => "rds-instances",
+            ResourceKind::DbCluster => "rds-clusters",
+            ResourceKind::EcsService => "ecs-services",
+            ResourceKind::SageMakerNotebook => "sagemaker-notebooks",
+            ResourceKind::SageMakerEndpoint => "sagemaker-endpoints",
+            ResourceKind::RedshiftCluster => "redshift-clusters",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ResourceKind> {
+        ResourceKind::ALL.into_iter().find(|k| k.name() == name)
+    }
 }
 
 impl fmt::Display for ResourceKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             ResourceKind::Ec2Instance => "EC2 instance",
+            ResourceKind::AutoScalingGroup => "Auto Scaling group",
             ResourceKind::DbInstance => "RDS DB instance",
             ResourceKind::DbCluster => "RDS DB cluster",
+            ResourceKind::EcsService => "ECS service",
+            ResourceKind::SageMakerNotebook => "SageMaker notebook instance",
+            ResourceKind::SageMakerEndpoint => "SageMaker endpoint",
+            ResourceKind::RedshiftCluster => "Redshift cluster",
         })
     }
 }

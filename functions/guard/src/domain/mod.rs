@@ -13,7 +13,7 @@
 //! | CIDR ranges (trusted networks) | [`cidr`] |
 //! | act or only report; how urgent a root activity is | [`policy`] |
 //! | what every kind of resource has in common: tags, report line, record | [`inventory`] |
-//! | each kind: EC2 instance, RDS instance, RDS cluster | [`kinds`] |
+//! | each kind: EC2 instance, Auto Scaling group, RDS instance and cluster, ECS service, SageMaker notebook and endpoint, Redshift cluster | [`kinds`] |
 //! | which resources to stop, which to skip and why | [`select`] |
 //! | month-to-date periods, cost metrics, spend limits | [`spend`] |
 //! | a failed AWS call as data | [`error`] |
@@ -22,6 +22,7 @@
 //! | what `resume` starts again, and what it leaves | [`resume`] |
 //! | what the keep-stopped watch does with an RDS start | [`keep_stopped`] |
 //! | what the launch tripwire stops, reports or passes over | [`tripwire`] |
+//! | words of the shell commands reports print | `shell` |
 //! | glob patterns of instance types and principal ARNs | [`glob`] |
 //! | what a costly instance costs an hour | [`prices`] |
 //! | what the fuzz targets check (tests and `fuzzing` only) | `fuzzing` |
@@ -45,6 +46,7 @@ pub(crate) mod prices;
 pub mod render;
 pub mod resume;
 pub mod select;
+pub(crate) mod shell;
 pub mod spend;
 pub mod tags;
 pub mod trigger;

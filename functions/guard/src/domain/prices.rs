@@ -59,6 +59,15 @@ const HOURLY_USD: &[(&str, f64)] = &[
     ("t3.micro", 0.0104),
     ("t3.small", 0.0208),
     ("m5.large", 0.096),
+    // SageMaker real-time inference and notebook instances (the `ml.`
+    // prefix), on demand, us-east-1, from AWS's SageMaker pricing page.
+    ("ml.t2.medium", 0.056),
+    ("ml.t3.medium", 0.05),
+    ("ml.m5.large", 0.115),
+    ("ml.m5.xlarge", 0.23),
+    ("ml.g4dn.xlarge", 0.736),
+    ("ml.g5.xlarge", 1.408),
+    ("ml.p3.2xlarge", 3.825),
 ];
 
 /// The on-demand hourly price of `instance_type` in us-east-1, when the table has it.

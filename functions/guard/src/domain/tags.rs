@@ -15,6 +15,13 @@ pub const STOPPED_BY_TAG: &str = "cost-guard:stopped-by";
 /// acts on stamped resources (the keep-stopped watch) takes the start for a
 /// restart to undo; the resume role may start only what carries this tag.
 pub(crate) const RESUMING_TAG: &str = "cost-guard:resuming";
+/// Written before a stop on what has no stopped state of its own (an Auto
+/// Scaling group's suspended processes and sizes, an ECS service's count and
+/// its scaling target): what it was, as `key=value` pairs, for resume to
+/// restore. Resume refuses a resource whose saved state is missing or
+/// cannot be read, and never restores more than the resource's own limits
+/// allow (see each kind), since anyone who may tag it may write this too.
+pub(crate) const SAVED_TAG: &str = "cost-guard:saved";
 /// How many times keep-stopped has stopped a database again after RDS's
 /// restart.
 pub(crate) const RESTOPS_TAG: &str = "cost-guard:restops";

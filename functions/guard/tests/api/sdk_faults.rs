@@ -24,9 +24,10 @@ use guard::aws::accounts::RegionClients;
 use guard::aws::fleet::Fleet;
 use guard::aws::sweep::{sweep_regions, SweepSpec};
 use guard::domain::config::{
-    AnomalyAction, Common, RegionScope, Selection, SelectionConfig, StopOnOverspendConfig,
+    AnomalyAction, Common, KindSet, RegionScope, Selection, SelectionConfig, StopOnOverspendConfig,
     SweepConfig,
 };
+use guard::domain::inventory::ResourceKind;
 use guard::domain::outcome::{Stamp, SweepReport};
 use guard::handlers::stop_on_overspend::StopOnOverspend;
 use guard::handlers::{HandlerError, Invocation};
@@ -153,6 +154,18 @@ impl RegionClients for Mocked {
     fn rds(&self, region: &str) -> aws_sdk_rds::Client {
         self.rds[region].clone()
     }
+    fn config(&self, _: &str) -> aws_types::SdkConfig {
+        unreachable!("these tests sweep EC2 and RDS only (see ec2_and_rds)")
+    }
+}
+
+/// The kinds these tests mock.
+fn ec2_and_rds() -> KindSet {
+    KindSet::of(&[
+        ResourceKind::Ec2Instance,
+        ResourceKind::DbInstance,
+        ResourceKind::DbCluster,
+    ])
 }
 
 fn mocked(regions: Vec<(&str, aws_sdk_ec2::Client)>) -> Mocked {
@@ -183,6 +196,7 @@ fn spec() -> SweepSpec {
         select: select(),
         dry_run: false,
         stamp: Stamp::now("budget:test"),
+        kinds: ec2_and_rds(),
         concurrency: 4,
     }
 }
@@ -382,6 +396,7 @@ fn sweep_config() -> SweepConfig {
     SweepConfig {
         select: select(),
         regions: RegionScope::List(vec!["us-east-1".into(), "eu-west-1".into()]),
+        kinds: ec2_and_rds(),
         dry_run: false,
         accounts: Default::default(),
     }
@@ -432,7 +447,8 @@ async fn handler_reports_failed_region_and_returns_an_error_for_retry() {
             &config.sweep.regions,
             Arc::new(mocked(vec![("us-east-1", ok), ("eu-west-1", denied)])),
             ec2_client(&[]),
-        ),
+        )
+        .with_kinds(&ec2_and_rds()),
         mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish]),
         None,
         config,
@@ -475,7 +491,8 @@ async fn failed_publish_fails_the_invocation_after_the_sweep() {
             &config.sweep.regions,
             Arc::new(mocked(vec![("us-east-1", ok), ("eu-west-1", ok2)])),
             ec2_client(&[]),
-        ),
+        )
+        .with_kinds(&ec2_and_rds()),
         mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish]),
         None,
         config,
@@ -592,7 +609,8 @@ mod cost_explorer {
             spend: SpendConfig::from_lookup(&|n| map.get(n).cloned()).unwrap(),
         };
         SpendWatch::with_parts(
-            Fleet::with_clients(&config.sweep.regions, Arc::new(regions), ec2_client(&[])),
+            Fleet::with_clients(&config.sweep.regions, Arc::new(regions), ec2_client(&[]))
+                .with_kinds(&ec2_and_rds()),
             mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish]),
             ce_client,
             config,

@@ -141,7 +141,8 @@ proptest! {
         select in selection(),
     ) {
         let one_time: HashSet<String> = [ONE_TIME_SPOT.to_string()].into();
-        let plan = plan_ec2(&instances, &select, &one_time);
+        let member = |g: &str| Some(format!("member of {g}"));
+        let plan = plan_ec2(&instances, &select, &one_time, &member);
         for i in &plan.to_stop {
             prop_assert!(carries_stop_tag(&i.tags, &select), "{i:?} lacks the stop tag");
             prop_assert!(!exempt(&i.tags, &select), "{i:?} is exempt");

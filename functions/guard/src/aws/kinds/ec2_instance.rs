@@ -11,11 +11,14 @@ use super::{Answer, InRegion, Kind, StopPlan};
 use crate::aws::ec2;
 use crate::domain::config::SelectionConfig;
 use crate::domain::error::AwsError;
+use crate::domain::inventory::tag;
 use crate::domain::inventory::{ResourceKind, Target};
-use crate::domain::kinds::ec2_instance::plan_ec2;
+use crate::domain::kinds::auto_scaling_group::member_verdict;
+use crate::domain::kinds::ec2_instance::{plan_ec2, Ec2Instance};
 use crate::domain::outcome::Stamp;
 use crate::domain::resume::{plan_start, ResumeRequest, StartPlan};
 use crate::domain::select::{self, Match};
+use crate::domain::tags::ASG_TAG;
 
 pub(super) struct Ec2Instances;
 
@@ -59,7 +62,24 @@ impl Kind for Ec2Instances {
                         HashSet::new()
                     })
             };
-            let plan = plan_ec2(&instances, select, &one_time);
+            let in_group = |i: &&Ec2Instance| {
+                matches!(i.state.as_str(), "running" | "pending") && tag(&i.tags, ASG_TAG).is_some()
+            };
+            let groups = if instances.iter().any(|i| in_group(&i)) && at.kinds.contains(ResourceKind::AutoScalingGroup) {
+                Some(super::auto_scaling_group::listing(at).await)
+            } else {
+                None
+            };
+            let member = |name: &str| match groups.as_deref() {
+                None => member_verdict(None, name, select, false),
+                Some(Ok(groups)) => {
+                    member_verdict(groups.iter().find(|g| g.name == name), name, select, true)
+                }
+                Some(Err(e)) => Some(format!(
+                    "member of Auto Scaling group {name}, which could not be listed ({e}): stopping it alone would only make the group launch a replacement"
+                )),
+            };
+            let plan = plan_ec2(&instances, select, &one_time, &member);
             Ok(StopPlan {
                 to_stop: plan.to_stop.iter().map(Target::of).collect(),
                 skipped: plan.skipped,

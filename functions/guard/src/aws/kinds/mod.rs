@@ -15,23 +15,35 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use futures::future::BoxFuture;
 
+use by_one::ByOne;
+
 use crate::aws::accounts::RegionClients;
-use crate::domain::config::SelectionConfig;
+use crate::domain::config::{KindSet, SelectionConfig};
 use crate::domain::error::AwsError;
 use crate::domain::inventory::{Resource, ResourceKind, Target};
 use crate::domain::outcome::{Outcome, Stamp};
 use crate::domain::resume::{ResumeRequest, StartPlan};
 use crate::domain::select::Skipped;
 
+pub(crate) mod auto_scaling_group;
+mod by_one;
 mod ec2_instance;
+pub(crate) mod ecs_service;
 mod rds;
+mod redshift_cluster;
+pub(crate) mod sagemaker;
 
 /// Every kind the sweep stops and resume starts, in the order reports list
 /// them.
 pub(crate) const KINDS: &[&dyn Kind] = &[
     &ec2_instance::Ec2Instances,
+    &auto_scaling_group::Groups,
     &rds::DB_INSTANCES,
     &rds::DB_CLUSTERS,
+    &ByOne(ecs_service::Services),
+    &ByOne(sagemaker::Notebooks),
+    &ByOne(sagemaker::Endpoints),
+    &ByOne(redshift_cluster::Clusters),
 ];
 
 /// Reports each call's answer, target by target (by handle), the moment it
@@ -54,6 +66,12 @@ pub(crate) trait Kind: Send + Sync {
     /// How many targets one stop or start call takes.
     fn batch(&self) -> usize {
         1
+    }
+
+    /// Whether resume starts it only once the capacity it runs on (EC2
+    /// instances, Auto Scaling groups) is started.
+    fn needs_capacity(&self) -> bool {
+        false
     }
 
     /// Lists the region's resources of this kind and chooses what to stop.
@@ -114,28 +132,119 @@ pub(crate) trait Kind: Send + Sync {
     ) -> BoxFuture<'a, Result<(), AwsError>>;
 }
 
+/// Runs `act` on each target of a batch (RDS acts on one resource per call)
+/// and reports each outcome as it comes; returns the handles whose outcome
+/// `counts`.
+pub(super) async fn one_by_one<'a, F, Fut>(
+    batch: &'a [Target],
+    answer: Answer<'a>,
+    counts: fn(&Outcome) -> bool,
+    act: F,
+) -> Vec<String>
+where
+    F: Fn(&'a Target) -> Fut,
+    Fut: std::future::Future<Output = Outcome>,
+{
+    let mut done = Vec::new();
+    for t in batch {
+        let outcome = act(t).await;
+        if counts(&outcome) {
+            done.push(t.handle.clone());
+        }
+        answer(vec![(t.handle.clone(), outcome)]);
+    }
+    done
+}
+
+/// A stop counts when it was done now: only that is stamped.
+pub(super) fn stopped(o: &Outcome) -> bool {
+    matches!(o, Outcome::Done)
+}
+
+/// A start counts when it was done now or already under way: either way the
+/// resuming marker goes.
+pub(super) fn started(o: &Outcome) -> bool {
+    matches!(o, Outcome::Done | Outcome::AlreadyDone)
+}
+
 /// One region, as every kind works in it: its clients, made once, and what
 /// kinds list once and share (RDS lists instances and clusters once for
-/// both RDS kinds).
+/// both RDS kinds; EC2 reads the Auto Scaling groups' listing for their
+/// instances).
 pub(crate) struct InRegion<'a> {
     pub region: &'a str,
+    /// The kinds this sweep or resume covers.
+    pub kinds: &'a KindSet,
     clients: &'a dyn RegionClients,
     ec2: OnceLock<aws_sdk_ec2::Client>,
     rds: OnceLock<aws_sdk_rds::Client>,
+    config: OnceLock<aws_types::SdkConfig>,
+    autoscaling: OnceLock<aws_sdk_autoscaling::Client>,
+    ecs: OnceLock<aws_sdk_ecs::Client>,
+    app_scaling: OnceLock<aws_sdk_applicationautoscaling::Client>,
+    sagemaker: OnceLock<aws_sdk_sagemaker::Client>,
+    redshift: OnceLock<aws_sdk_redshift::Client>,
+    account: tokio::sync::OnceCell<String>,
     listed: Mutex<HashMap<&'static str, Arc<Listing>>>,
 }
 
 type Listing = tokio::sync::OnceCell<Arc<dyn Any + Send + Sync>>;
 
 impl<'a> InRegion<'a> {
-    pub(crate) fn new(clients: &'a dyn RegionClients, region: &'a str) -> Self {
+    pub(crate) fn new(clients: &'a dyn RegionClients, region: &'a str, kinds: &'a KindSet) -> Self {
         InRegion {
             region,
+            kinds,
             clients,
             ec2: OnceLock::new(),
             rds: OnceLock::new(),
+            config: OnceLock::new(),
+            autoscaling: OnceLock::new(),
+            ecs: OnceLock::new(),
+            app_scaling: OnceLock::new(),
+            sagemaker: OnceLock::new(),
+            redshift: OnceLock::new(),
+            account: tokio::sync::OnceCell::new(),
             listed: Mutex::default(),
         }
+    }
+
+    fn config(&self) -> &aws_types::SdkConfig {
+        self.config.get_or_init(|| self.clients.config(self.region))
+    }
+
+    pub(crate) fn autoscaling(&self) -> &aws_sdk_autoscaling::Client {
+        self.autoscaling
+            .get_or_init(|| aws_sdk_autoscaling::Client::new(self.config()))
+    }
+
+    pub(crate) fn ecs(&self) -> &aws_sdk_ecs::Client {
+        self.ecs
+            .get_or_init(|| aws_sdk_ecs::Client::new(self.config()))
+    }
+
+    pub(crate) fn app_scaling(&self) -> &aws_sdk_applicationautoscaling::Client {
+        self.app_scaling
+            .get_or_init(|| aws_sdk_applicationautoscaling::Client::new(self.config()))
+    }
+
+    pub(crate) fn sagemaker(&self) -> &aws_sdk_sagemaker::Client {
+        self.sagemaker
+            .get_or_init(|| aws_sdk_sagemaker::Client::new(self.config()))
+    }
+
+    pub(crate) fn redshift(&self) -> &aws_sdk_redshift::Client {
+        self.redshift
+            .get_or_init(|| aws_sdk_redshift::Client::new(self.config()))
+    }
+
+    /// The account these clients act in, asked once (only kinds that build
+    /// ARNs themselves need it).
+    pub(crate) async fn account(&self) -> Result<&str, AwsError> {
+        self.account
+            .get_or_try_init(|| crate::aws::accounts::own_account(self.config()))
+            .await
+            .map(String::as_str)
     }
 
     pub(crate) fn ec2(&self) -> &aws_sdk_ec2::Client {

@@ -5,7 +5,7 @@
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
-use super::{Answer, InRegion, Kind, StopPlan};
+use super::{one_by_one, started, stopped, Answer, InRegion, Kind, StopPlan};
 use crate::aws::rds;
 use crate::domain::config::SelectionConfig;
 use crate::domain::error::AwsError;
@@ -13,7 +13,7 @@ use crate::domain::inventory::{ResourceKind, Target};
 use crate::domain::kinds::db_cluster::DbCluster;
 use crate::domain::kinds::db_instance::DbInstance;
 use crate::domain::kinds::rds::plan_rds;
-use crate::domain::outcome::{Outcome, Stamp};
+use crate::domain::outcome::Stamp;
 use crate::domain::resume::{plan_start, ResumeRequest, StartPlan};
 use crate::domain::select;
 
@@ -43,41 +43,6 @@ async fn rds_listing(
         Ok((instances, clusters))
     })
     .await
-}
-
-/// Runs `act` on each target of a batch (RDS acts on one resource per call)
-/// and reports each outcome as it comes; returns the handles whose outcome
-/// `counts`.
-async fn one_by_one<'a, F, Fut>(
-    batch: &'a [Target],
-    answer: Answer<'a>,
-    counts: fn(&Outcome) -> bool,
-    act: F,
-) -> Vec<String>
-where
-    F: Fn(&'a Target) -> Fut,
-    Fut: std::future::Future<Output = Outcome>,
-{
-    let mut done = Vec::new();
-    for t in batch {
-        let outcome = act(t).await;
-        if counts(&outcome) {
-            done.push(t.handle.clone());
-        }
-        answer(vec![(t.handle.clone(), outcome)]);
-    }
-    done
-}
-
-/// A stop counts when it was done now: only that is stamped.
-fn stopped(o: &Outcome) -> bool {
-    matches!(o, Outcome::Done)
-}
-
-/// A start counts when it was done now or already under way: either way the
-/// resuming marker goes.
-fn started(o: &Outcome) -> bool {
-    matches!(o, Outcome::Done | Outcome::AlreadyDone)
 }
 
 impl Rds {

@@ -13,6 +13,7 @@
 
 use super::accounts::AccountsConfig;
 use super::common::Common;
+use super::kinds::{kinds_from, KindSet};
 use super::overspend::{act_on_from, anomaly_from, AnomalyAction};
 use super::regions::{regions_from, RegionScope};
 use super::root::RootConfig;
@@ -28,17 +29,20 @@ use crate::domain::spend::CostMetric;
 pub struct SweepConfig {
     pub select: SelectionConfig,
     pub regions: RegionScope,
+    /// Which kinds it stops (`KINDS`).
+    pub kinds: KindSet,
     pub dry_run: bool,
     pub accounts: AccountsConfig,
 }
 
 impl SweepConfig {
-    /// Reads the selection variables, `REGIONS`, `DRY_RUN` and `ACCOUNTS`
+    /// Reads the selection variables, `REGIONS`, `KINDS`, `DRY_RUN` and `ACCOUNTS`
     /// with its companions.
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Ok(SweepConfig {
             select: selection_from_lookup(lookup)?,
             regions: regions_from(lookup("REGIONS"))?,
+            kinds: kinds_from(lookup("KINDS"))?,
             dry_run: dry_run_from(lookup)?,
             accounts: AccountsConfig::from_lookup(lookup)?,
         })

@@ -8,6 +8,7 @@
 //! | the subscribers' topic, the resume function's name | [`common`] |
 //! | which resources a sweep selects: tags, exemption | [`selection`] |
 //! | which regions | [`regions`] |
+//! | which kinds of resource a sweep stops | [`kinds`] |
 //! | which accounts, their member roles, the sweep queue | [`accounts`] |
 //! | what an alert makes stop-on-overspend do | [`overspend`] |
 //! | root-login-alert's trusted networks and action | [`root`] |
@@ -24,6 +25,7 @@ use std::collections::HashMap;
 pub mod accounts;
 pub mod common;
 pub mod functions;
+pub mod kinds;
 pub mod overspend;
 pub mod regions;
 pub mod root;
@@ -37,6 +39,7 @@ pub use functions::{
     KeepStoppedConfig, LaunchTripwireConfig, ResumeConfig, RootLoginAlertConfig, SpendWatchConfig,
     StopOnOverspendConfig, SweepConfig,
 };
+pub use kinds::KindSet;
 pub use overspend::AnomalyAction;
 pub use regions::RegionScope;
 pub use root::{RootAction, RootConfig};

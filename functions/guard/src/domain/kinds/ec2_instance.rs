@@ -64,10 +64,14 @@ pub struct Ec2Plan {
 
 /// Chooses the EC2 instances to stop. `one_time_spot` holds the spot request ids
 /// that are one-time requests (their instances cannot be stopped).
+/// `member` says, for the name of an instance's Auto Scaling group, why the
+/// instance is skipped, or `None` when it is stopped with its group (and so
+/// not here).
 pub fn plan_ec2(
     instances: &[Ec2Instance],
     select: &SelectionConfig,
     one_time_spot: &HashSet<String>,
+    member: &dyn Fn(&str) -> Option<String>,
 ) -> Ec2Plan {
     let mut plan = Ec2Plan::default();
     for i in instances {
@@ -83,9 +87,9 @@ pub fn plan_ec2(
             Match::Exempt => plan.skipped.push(skip(exempt_reason_of(select))),
             Match::Selected => {
                 if let Some(group) = tag(&i.tags, ASG_TAG) {
-                    plan.skipped.push(skip(format!(
-                        "member of Auto Scaling group {group}: stopping it would only make the group launch a replacement; set the group's desired capacity to 0 instead"
-                    )));
+                    if let Some(reason) = member(group) {
+                        plan.skipped.push(skip(reason));
+                    }
                 } else if i.root_device_type.as_deref() == Some("instance-store") {
                     plan.skipped.push(skip(
                         "instance-store root device: such instances cannot be stopped, only terminated".into(),
@@ -138,6 +142,24 @@ mod tests {
     use super::*;
     use crate::domain::kinds::fixtures::*;
 
+    fn no_groups(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn a_member_stopped_with_its_group_is_left_to_the_group() {
+        let fleet = vec![
+            ec2("i-web", &[(ASG_TAG, "web")]),
+            ec2("i-kept", &[(ASG_TAG, "kept")]),
+        ];
+        let member = |g: &str| (g == "kept").then(|| "group kept is exempt".to_string());
+        let plan = plan_ec2(&fleet, &all(), &HashSet::new(), &member);
+        assert!(plan.to_stop.is_empty());
+        assert_eq!(plan.skipped.len(), 1);
+        assert_eq!(plan.skipped[0].resource.id, "i-kept");
+        assert_eq!(plan.skipped[0].reason, "group kept is exempt");
+    }
+
     #[test]
     fn ec2_tagged_mode() {
         let fleet = vec![
@@ -153,7 +175,7 @@ mod tests {
                 ..ec2("i-stopped", &[("cost-guard", "stop")])
             },
         ];
-        let plan = plan_ec2(&fleet, &tagged(), &HashSet::new());
+        let plan = plan_ec2(&fleet, &tagged(), &HashSet::new(), &no_groups);
         assert_eq!(ids(&plan.to_stop), ["i-tagged"]);
         assert_eq!(plan.skipped.len(), 1);
         assert_eq!(plan.skipped[0].resource.id, "i-exempt");
@@ -167,7 +189,7 @@ mod tests {
             ec2("i-b", &[("x", "y")]),
             ec2("i-c", &[("cost-guard-exempt", "")]),
         ];
-        let plan = plan_ec2(&fleet, &all(), &HashSet::new());
+        let plan = plan_ec2(&fleet, &all(), &HashSet::new(), &no_groups);
         assert_eq!(ids(&plan.to_stop), ["i-a", "i-b"]);
         assert_eq!(plan.skipped[0].resource.id, "i-c");
     }
@@ -195,7 +217,8 @@ mod tests {
             },
         ];
         let once: HashSet<String> = ["sir-once".to_string()].into();
-        let plan = plan_ec2(&fleet, &tagged(), &once);
+        let group_reason = |g: &str| Some(format!("member of Auto Scaling group {g}"));
+        let plan = plan_ec2(&fleet, &tagged(), &once, &group_reason);
         assert_eq!(ids(&plan.to_stop), ["i-spot-persistent", "i-pending"]);
         let reasons: Vec<(&str, &str)> = plan
             .skipped

@@ -6,18 +6,30 @@
 //! | kind | module |
 //! |---|---|
 //! | EC2 instance | [`ec2_instance`] |
+//! | Auto Scaling group | [`auto_scaling_group`] |
 //! | RDS DB instance | [`db_instance`] |
 //! | RDS DB cluster (Aurora) | [`db_cluster`] |
+//! | ECS service | [`ecs_service`] |
+//! | SageMaker notebook instance and endpoint | [`sagemaker`] |
+//! | Redshift provisioned cluster | [`redshift_cluster`] |
+//!
+//! What a kind without a stopped state of its own saves for resume (a
+//! group's processes, a service's count) is written and read by [`saved`].
 //!
 //! RDS instances and clusters are chosen together ([`rds`]): a cluster is
 //! stopped as a whole, on its own tags, and never when a member is exempt.
 
 use crate::domain::inventory::{Resource, ResourceKind};
 
+pub mod auto_scaling_group;
 pub mod db_cluster;
 pub mod db_instance;
 pub mod ec2_instance;
+pub mod ecs_service;
 pub mod rds;
+pub mod redshift_cluster;
+pub mod sagemaker;
+pub(crate) mod saved;
 
 /// Restart commands for what one region's sweep stopped of one kind:
 /// `region_wide` lines cover every stamped resource of the kind at once,
@@ -41,6 +53,18 @@ pub(crate) fn restart_lines(
         ResourceKind::Ec2Instance => ec2_instance::restart_lines(region, stamped, unstamped, at),
         ResourceKind::DbInstance => db_instance::restart_lines(region, stamped, unstamped),
         ResourceKind::DbCluster => db_cluster::restart_lines(region, stamped, unstamped),
+        ResourceKind::AutoScalingGroup => {
+            auto_scaling_group::restart_lines(region, stamped, unstamped)
+        }
+        ResourceKind::EcsService => ecs_service::restart_lines(region, stamped, unstamped),
+        ResourceKind::SageMakerNotebook => {
+            sagemaker::notebook_restart_lines(region, stamped, unstamped)
+        }
+        // Never stopped: nothing to start.
+        ResourceKind::SageMakerEndpoint => RestartLines::default(),
+        ResourceKind::RedshiftCluster => {
+            redshift_cluster::restart_lines(region, stamped, unstamped)
+        }
     }
 }
 

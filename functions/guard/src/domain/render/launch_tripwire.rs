@@ -49,19 +49,7 @@ pub(crate) struct Alerting<'a> {
     pub exempt_key: &'a str,
 }
 
-/// One word of a shell command: as it is when it is plain, else quoted (tag
-/// keys and resource names come from whoever made the call).
-fn word(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_./:=@+-,".contains(c))
-    {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
-}
+use crate::domain::shell::word;
 
 /// `3 x p3.2xlarge`, `2 x g5.12xlarge, 1 x p3.2xlarge`: what the call
 /// launched, or what it asked for when nothing is known to run.

@@ -64,7 +64,8 @@ impl Function for StopOnOverspend {
     fn new(config: StopOnOverspendConfig, sdk: &aws_types::SdkConfig) -> Self {
         let ce = config.spend_context.then(|| costexplorer::client(sdk));
         Self::with_parts(
-            Fleet::new(&config.sweep.accounts, &config.sweep.regions, sdk),
+            Fleet::new(&config.sweep.accounts, &config.sweep.regions, sdk)
+                .with_kinds(&config.sweep.kinds),
             aws_sdk_sns::Client::new(sdk),
             ce,
             config,

@@ -1,0 +1,433 @@
+//! Auto Scaling groups. A group has no stopped state: cost-guard suspends
+//! the processes that would launch, replace or terminate its instances,
+//! then stops the instances themselves, so nothing is terminated and the
+//! group cannot launch anything new. Before that it saves, in the group's
+//! `cost-guard:saved` tag, which of those processes it suspends (the others
+//! were suspended already, by the owner, and stay so) and the group's sizes.
+//! Resume starts the instances, waits until they run, then resumes exactly
+//! the processes it suspended.
+//!
+//! Sizes are saved, never restored: cost-guard never changes them, and the
+//! tag is writable by anyone who may tag the group, so restoring sizes from
+//! it would let such a principal grow the group through resume. Resume
+//! reports sizes that changed meanwhile instead.
+
+use crate::domain::config::SelectionConfig;
+use crate::domain::inventory::{tag, Record, Resource, ResourceKind, Tags};
+use crate::domain::resume::stamp_of;
+use crate::domain::select::{exempt_reason_of, match_tags, Match, Skipped};
+use crate::domain::shell::word;
+use crate::domain::tags::{SAVED_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
+
+use super::saved::{self, encode, list_value};
+use super::{by_id, RestartLines};
+
+/// The processes suspended to stop a group: every one that launches,
+/// replaces or terminates an instance, or changes the group's size.
+pub const STOP_PROCESSES: [&str; 8] = [
+    "Launch",
+    "Terminate",
+    "HealthCheck",
+    "ReplaceUnhealthy",
+    "AZRebalance",
+    "AlarmNotification",
+    "ScheduledActions",
+    "InstanceRefresh",
+];
+
+/// One instance of a group, as EC2 describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    pub id: String,
+    /// EC2's state (`running`, `stopped`, ...), `unknown` when EC2 did not
+    /// describe it.
+    pub state: String,
+    pub instance_type: String,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutoScalingGroup {
+    pub name: String,
+    pub min: i32,
+    pub desired: i32,
+    pub max: i32,
+    /// The processes suspended now.
+    pub suspended: Vec<String>,
+    pub members: Vec<Member>,
+    pub tags: Tags,
+}
+
+/// What resume needs from a stopped group's `cost-guard:saved` tag.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedGroup {
+    /// The processes cost-guard suspended, and resume resumes.
+    pub ours: Vec<String>,
+    pub min: i32,
+    pub desired: i32,
+    pub max: i32,
+}
+
+impl AutoScalingGroup {
+    fn running(&self) -> impl Iterator<Item = &Member> {
+        self.members
+            .iter()
+            .filter(|m| matches!(m.state.as_str(), "running" | "pending"))
+    }
+
+    /// What the stop saves: the processes it will suspend (those not
+    /// suspended yet), and the sizes.
+    pub fn to_save(&self) -> SavedGroup {
+        SavedGroup {
+            ours: STOP_PROCESSES
+                .iter()
+                .filter(|p| !self.suspended.iter().any(|s| s == *p))
+                .map(|p| p.to_string())
+                .collect(),
+            min: self.min,
+            desired: self.desired,
+            max: self.max,
+        }
+    }
+
+    /// The saved state, or why resume cannot trust it.
+    pub fn saved(&self) -> Result<SavedGroup, String> {
+        let s = saved::parse(tag(&self.tags, SAVED_TAG))?;
+        let ours: Vec<String> = s.list("ours")?.into_iter().map(str::to_string).collect();
+        if let Some(p) = ours.iter().find(|p| !STOP_PROCESSES.contains(&p.as_str())) {
+            return Err(format!(
+                "its {SAVED_TAG} tag names {p}, a process cost-guard never suspends; start it by hand"
+            ));
+        }
+        Ok(SavedGroup {
+            ours,
+            min: s.count("min")?,
+            desired: s.count("desired")?,
+            max: s.count("max")?,
+        })
+    }
+
+    /// The instances the stop stops: those running now.
+    pub fn to_stop(&self) -> Vec<String> {
+        self.running().map(|m| m.id.clone()).collect()
+    }
+
+    /// The instances resume starts: those stopped now.
+    pub fn to_start(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .filter(|m| m.state == "stopped")
+            .map(|m| m.id.clone())
+            .collect()
+    }
+
+    /// Sizes changed since the stop, in words, for resume's report.
+    pub fn size_change(&self, saved: &SavedGroup) -> Option<String> {
+        let now = (self.min, self.desired, self.max);
+        let then = (saved.min, saved.desired, saved.max);
+        (now != then).then(|| {
+            format!(
+                "Auto Scaling group {}: its sizes changed while it was stopped (min/desired/max {}/{}/{} then, {}/{}/{} now); resume left them as they are",
+                self.name, then.0, then.1, then.2, now.0, now.1, now.2
+            )
+        })
+    }
+}
+
+impl SavedGroup {
+    pub fn encode(&self) -> String {
+        encode(&[
+            ("ours", list_value(&self.ours)),
+            ("min", self.min.to_string()),
+            ("desired", self.desired.to_string()),
+            ("max", self.max.to_string()),
+        ])
+    }
+}
+
+impl Record for AutoScalingGroup {
+    fn resource(&self) -> Resource {
+        let mut types: Vec<&str> = self
+            .members
+            .iter()
+            .map(|m| m.instance_type.as_str())
+            .collect();
+        types.sort_unstable();
+        types.dedup();
+        Resource {
+            kind: ResourceKind::AutoScalingGroup,
+            id: self.name.clone(),
+            name: None,
+            size: match types.is_empty() {
+                true => format!("desired {}", self.desired),
+                false => format!("{} x {}", self.members.len(), types.join("/")),
+            },
+        }
+    }
+    fn tags(&self) -> &Tags {
+        &self.tags
+    }
+    /// `stopped` once cost-guard stamped it and its launches are suspended;
+    /// `running` while it has or wants instances; else `empty`.
+    fn state(&self) -> &str {
+        if stamp_of(&self.tags).is_some() && self.suspended.iter().any(|p| p == "Launch") {
+            "stopped"
+        } else if self.desired > 0 || self.running().next().is_some() {
+            "running"
+        } else {
+            "empty"
+        }
+    }
+    fn handle(&self) -> String {
+        self.name.clone()
+    }
+    fn startable(&self) -> Result<(), String> {
+        match self.state() {
+            "stopped" => self.saved().map(|_| ()),
+            "running" => Err("already running: its launches are not suspended, so it was started outside resume, which leaves its stamp alone".into()),
+            _ => Err("it has no instances and wants none: there is nothing to start".into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupPlan {
+    pub to_stop: Vec<AutoScalingGroup>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Chooses the groups to stop: by the group's own tags, never when the
+/// group or one of its instances is exempt (a group stops as a whole or not
+/// at all).
+pub fn plan_groups(groups: &[AutoScalingGroup], select: &SelectionConfig) -> GroupPlan {
+    let mut plan = GroupPlan::default();
+    for g in groups.iter().filter(|g| g.state() == "running") {
+        let skip = |reason: String| Skipped {
+            resource: g.resource(),
+            reason,
+        };
+        match match_tags(&g.tags, select) {
+            Match::NotSelected => {}
+            Match::Exempt => plan.skipped.push(skip(exempt_reason_of(select))),
+            Match::Selected => match g
+                .members
+                .iter()
+                .find(|m| tag(&m.tags, &select.exempt_tag_key).is_some())
+            {
+                Some(m) => plan.skipped.push(skip(format!(
+                    "its instance {} is exempt (tagged {}): a group is stopped as a whole or not at all",
+                    m.id,
+                    select.exempt_tag_key
+                ))),
+                None => plan.to_stop.push(g.clone()),
+            },
+        }
+    }
+    plan
+}
+
+/// How the sweep treats an instance of group `name`, when it is selected on
+/// its own tags: stopped with its group, or skipped with why not.
+pub fn member_verdict(
+    group: Option<&AutoScalingGroup>,
+    name: &str,
+    select: &SelectionConfig,
+    groups_swept: bool,
+) -> Option<String> {
+    let because = "stopping it alone would only make the group launch a replacement";
+    if !groups_swept {
+        return Some(format!(
+            "member of Auto Scaling group {name}: {because}; add auto-scaling-groups to KINDS to stop such groups as a whole"
+        ));
+    }
+    let Some(group) = group else {
+        return Some(format!(
+            "member of Auto Scaling group {name}, which Auto Scaling did not list: {because}"
+        ));
+    };
+    match match_tags(&group.tags, select) {
+        Match::Selected if plan_groups(std::slice::from_ref(group), select).skipped.is_empty() => None,
+        Match::Selected => Some(format!("member of Auto Scaling group {name}, which is not stopped (see the group): {because}")),
+        Match::Exempt => Some(format!("member of Auto Scaling group {name}, which is exempt: {because}")),
+        Match::NotSelected => Some(format!("member of Auto Scaling group {name}, which the selection does not include: {because}; tag the group to stop it as a whole")),
+    }
+}
+
+/// One command per group: start its instances, wait until they run, then
+/// resume the processes cost-guard suspended (in the group's saved tag).
+pub(crate) fn restart_lines(
+    region: &str,
+    stamped: &[&Resource],
+    unstamped: &[&Resource],
+) -> RestartLines {
+    RestartLines {
+        region_wide: Vec::new(),
+        each: by_id(stamped, unstamped)
+            .into_iter()
+            .map(|r| {
+                let name = word(&r.id);
+                let tag_of = |key: &str| format!("ResourceId={},ResourceType=auto-scaling-group,Key={key}", r.id);
+                let delete = [STOPPED_AT_TAG, STOPPED_BY_TAG, SAVED_TAG].map(|k| word(&tag_of(k))).join(" ");
+                format!(
+                    "ids=$(aws autoscaling describe-auto-scaling-groups --region {region} --auto-scaling-group-names {name} --query \"AutoScalingGroups[0].Instances[].InstanceId\" --output text)\n  p=$(aws autoscaling describe-tags --region {region} --filters Name=auto-scaling-group,Values={name} Name=key,Values={SAVED_TAG} --query \"Tags[0].Value\" --output text | sed -n 's/.*ours=\\([A-Za-z+]*\\).*/\\1/p' | tr + ' ')\n  aws ec2 start-instances --region {region} --instance-ids $ids && aws ec2 wait instance-running --region {region} --instance-ids $ids && aws autoscaling resume-processes --region {region} --auto-scaling-group-name {name} --scaling-processes $p && aws autoscaling delete-tags --region {region} --tags {delete}"
+                )
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::kinds::fixtures::{all, tagged, tags};
+    use crate::domain::tags::STOPPED_AT_TAG;
+
+    fn member(id: &str, state: &str, t: &[(&str, &str)]) -> Member {
+        Member {
+            id: id.into(),
+            state: state.into(),
+            instance_type: "c5.large".into(),
+            tags: tags(t),
+        }
+    }
+
+    fn group(name: &str, t: &[(&str, &str)], members: Vec<Member>) -> AutoScalingGroup {
+        AutoScalingGroup {
+            name: name.into(),
+            min: 1,
+            desired: members.len() as i32,
+            max: 5,
+            suspended: vec![],
+            members,
+            tags: tags(t),
+        }
+    }
+
+    #[test]
+    fn the_stop_saves_only_the_processes_not_suspended_yet_and_reads_them_back() {
+        let mut g = group("web", &[], vec![member("i-1", "running", &[])]);
+        g.suspended = vec!["AZRebalance".into(), "AddToLoadBalancer".into()];
+        let saved = g.to_save();
+        assert!(!saved.ours.contains(&"AZRebalance".to_string()));
+        assert_eq!(saved.ours.len(), STOP_PROCESSES.len() - 1);
+        assert_eq!(saved.encode(), "ours=Launch+Terminate+HealthCheck+ReplaceUnhealthy+AlarmNotification+ScheduledActions+InstanceRefresh min=1 desired=1 max=5");
+        // Stopped: every stop process suspended, stamped, instances stopped.
+        let mut stopped = group("web", &[], vec![member("i-1", "stopped", &[])]);
+        stopped.suspended = STOP_PROCESSES.iter().map(|p| p.to_string()).collect();
+        stopped.tags = tags(&[
+            (SAVED_TAG, &saved.encode()),
+            (STOPPED_AT_TAG, "2026-12-04T10:00:00Z"),
+        ]);
+        assert_eq!(stopped.state(), "stopped");
+        assert_eq!(stopped.saved(), Ok(saved.clone()));
+        assert_eq!(stopped.startable(), Ok(()));
+        assert_eq!(stopped.to_start(), ["i-1"]);
+        assert_eq!(stopped.size_change(&saved), None);
+        stopped.max = 50;
+        assert!(stopped
+            .size_change(&saved)
+            .unwrap()
+            .contains("1/1/5 then, 1/1/50 now"));
+    }
+
+    #[test]
+    fn a_saved_state_naming_another_process_is_refused() {
+        let mut g = group("web", &[], vec![member("i-1", "stopped", &[])]);
+        g.suspended = vec!["Launch".into()];
+        g.tags = tags(&[
+            (
+                SAVED_TAG,
+                "ours=Launch+AddToLoadBalancer min=0 desired=1 max=1",
+            ),
+            (STOPPED_AT_TAG, "2026-12-04T10:00:00Z"),
+        ]);
+        assert!(g
+            .startable()
+            .unwrap_err()
+            .contains("AddToLoadBalancer, a process cost-guard never suspends"));
+        g.tags.retain(|(k, _)| k != SAVED_TAG);
+        assert!(g
+            .startable()
+            .unwrap_err()
+            .contains("no cost-guard:saved tag"));
+    }
+
+    #[test]
+    fn groups_stop_as_a_whole_on_their_own_tags() {
+        let sel = [("cost-guard", "stop")];
+        let plan = plan_groups(
+            &[
+                group(
+                    "web",
+                    &sel,
+                    vec![member("i-1", "running", &[]), member("i-2", "pending", &[])],
+                ),
+                group(
+                    "db",
+                    &sel,
+                    vec![member("i-3", "running", &[("cost-guard-exempt", "")])],
+                ),
+                group(
+                    "kept",
+                    &[("cost-guard", "stop"), ("cost-guard-exempt", "true")],
+                    vec![member("i-4", "running", &[])],
+                ),
+                group("other", &[], vec![member("i-5", "running", &sel)]),
+                group("idle", &sel, vec![]),
+            ],
+            &tagged(),
+        );
+        let names: Vec<&str> = plan.to_stop.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["web"]);
+        assert_eq!(plan.to_stop[0].to_stop(), ["i-1", "i-2"]);
+        let skipped: Vec<&str> = plan
+            .skipped
+            .iter()
+            .map(|s| s.resource.id.as_str())
+            .collect();
+        assert_eq!(skipped, ["db", "kept"]);
+        assert!(plan.skipped[0]
+            .reason
+            .contains("its instance i-3 is exempt"));
+        assert_eq!(plan.to_stop[0].resource().size, "2 x c5.large");
+    }
+
+    #[test]
+    fn a_member_goes_with_its_group_or_is_skipped_with_the_groups_reason() {
+        let web = group("web", &[], vec![member("i-1", "running", &[])]);
+        assert_eq!(member_verdict(Some(&web), "web", &all(), true), None);
+        let reason = |g: Option<&AutoScalingGroup>, swept| {
+            member_verdict(g, "web", &tagged(), swept).unwrap()
+        };
+        assert!(reason(Some(&web), true).contains("which the selection does not include"));
+        assert!(reason(Some(&web), false).contains("add auto-scaling-groups to KINDS"));
+        assert!(reason(None, true).contains("did not list"));
+        let exempt = group("web", &[("cost-guard-exempt", "")], vec![]);
+        assert!(member_verdict(Some(&exempt), "web", &all(), true)
+            .unwrap()
+            .contains("which is exempt"));
+    }
+
+    #[test]
+    fn restart_lines_quote_the_group_name() {
+        let r = Resource {
+            kind: ResourceKind::AutoScalingGroup,
+            id: "web;reboot".into(),
+            name: None,
+            size: String::new(),
+        };
+        let lines = restart_lines("eu-west-1", &[&r], &[]);
+        let line = &lines.each[0];
+        assert!(
+            line.contains("--auto-scaling-group-names 'web;reboot'"),
+            "{line}"
+        );
+        assert!(
+            line.contains(
+                "'ResourceId=web;reboot,ResourceType=auto-scaling-group,Key=cost-guard:saved'"
+            ),
+            "{line}"
+        );
+        assert!(!line.contains(" web;reboot"), "{line}");
+    }
+}

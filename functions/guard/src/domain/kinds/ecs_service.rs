@@ -1,0 +1,328 @@
+//! ECS services (Fargate and EC2). A service has no stopped state: its
+//! desired count goes to 0, and where an Application Auto Scaling target
+//! scales it, the target's minimum goes to 0 and its scaling is suspended
+//! first (else it would raise the count again). The count, the target's
+//! minimum, maximum and suspended state are saved before, in the service's
+//! `cost-guard:saved` tag, and restored by resume. Tasks stop; their
+//! definitions, images and volumes are not touched.
+//!
+//! Anyone who may tag the service may write the saved tag, so resume never
+//! restores a count above the saved target's maximum, nor a minimum above
+//! it: a forged tag cannot make a scaled service grow past its own limit.
+//! A service without a target has no limit to check against; its restored
+//! count is in resume's report.
+
+use crate::domain::config::SelectionConfig;
+use crate::domain::inventory::{tag, Record, Resource, ResourceKind, Tags};
+use crate::domain::resume::stamp_of;
+use crate::domain::select::{exempt_reason_of, match_tags, Match, Skipped};
+use crate::domain::shell::word;
+use crate::domain::tags::{SAVED_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
+
+use super::saved::{self, encode, list_value};
+use super::{by_id, RestartLines};
+
+/// What Application Auto Scaling's target for a service has suspended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Suspended {
+    pub scale_in: bool,
+    pub scale_out: bool,
+    pub scheduled: bool,
+}
+
+impl Suspended {
+    pub const ALL: Suspended = Suspended {
+        scale_in: true,
+        scale_out: true,
+        scheduled: true,
+    };
+
+    fn words(self) -> Vec<&'static str> {
+        [
+            (self.scale_in, "in"),
+            (self.scale_out, "out"),
+            (self.scheduled, "scheduled"),
+        ]
+        .into_iter()
+        .filter_map(|(on, w)| on.then_some(w))
+        .collect()
+    }
+
+    fn from_words(words: &[&str]) -> Result<Suspended, String> {
+        let mut s = Suspended::default();
+        for w in words {
+            match *w {
+                "in" => s.scale_in = true,
+                "out" => s.scale_out = true,
+                "scheduled" => s.scheduled = true,
+                other => {
+                    return Err(format!(
+                        "its {SAVED_TAG} tag names a suspended scaling {other:?} that does not exist; start it by hand"
+                    ))
+                }
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// A service's Application Auto Scaling target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScalingTarget {
+    pub min: i32,
+    pub max: i32,
+    pub suspended: Suspended,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EcsService {
+    pub arn: String,
+    pub name: String,
+    /// The cluster's name.
+    pub cluster: String,
+    pub desired: i32,
+    pub running: i32,
+    /// `FARGATE`, `EC2`, or the capacity provider strategy's first provider.
+    pub launch_type: String,
+    pub target: Option<ScalingTarget>,
+    pub tags: Tags,
+}
+
+/// What a stopped service was, for resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SavedService {
+    pub desired: i32,
+    pub target: Option<ScalingTarget>,
+}
+
+impl SavedService {
+    pub fn encode(&self) -> String {
+        let mut pairs = vec![("desired", self.desired.to_string())];
+        if let Some(t) = self.target {
+            pairs.push(("min", t.min.to_string()));
+            pairs.push(("max", t.max.to_string()));
+            pairs.push(("suspended", list_value(&t.suspended.words())));
+        }
+        encode(&pairs)
+    }
+}
+
+impl EcsService {
+    /// Its Application Auto Scaling resource id.
+    pub fn scaling_id(&self) -> String {
+        format!("service/{}/{}", self.cluster, self.name)
+    }
+
+    pub fn to_save(&self) -> SavedService {
+        SavedService {
+            desired: self.desired,
+            target: self.target,
+        }
+    }
+
+    /// The saved state, or why resume cannot trust it.
+    pub fn saved(&self) -> Result<SavedService, String> {
+        let s = saved::parse(tag(&self.tags, SAVED_TAG))?;
+        let desired = s.count("desired")?;
+        let target = match (s.optional_count("min")?, s.optional_count("max")?) {
+            (None, None) => None,
+            (Some(min), Some(max)) => Some(ScalingTarget {
+                min,
+                max,
+                suspended: Suspended::from_words(&s.list("suspended")?)?,
+            }),
+            _ => {
+                return Err(format!(
+                    "its {SAVED_TAG} tag has a scaling minimum or maximum without the other; start it by hand"
+                ))
+            }
+        };
+        if let Some(t) = target {
+            if t.min > t.max || desired > t.max {
+                return Err(format!(
+                    "its {SAVED_TAG} tag asks for {desired} tasks with a minimum of {} and a maximum of {}, which no scaling target allows; start it by hand",
+                    t.min, t.max
+                ));
+            }
+        }
+        Ok(SavedService { desired, target })
+    }
+}
+
+impl Record for EcsService {
+    fn resource(&self) -> Resource {
+        Resource {
+            kind: ResourceKind::EcsService,
+            id: format!("{}/{}", self.cluster, self.name),
+            name: None,
+            size: format!(
+                "{} task{}, {}",
+                self.desired,
+                if self.desired == 1 { "" } else { "s" },
+                self.launch_type
+            ),
+        }
+    }
+    fn tags(&self) -> &Tags {
+        &self.tags
+    }
+    /// `stopped` once cost-guard stamped it at 0 tasks; `running` while it
+    /// wants tasks; else `empty`.
+    fn state(&self) -> &str {
+        if self.desired > 0 {
+            "running"
+        } else if stamp_of(&self.tags).is_some() {
+            "stopped"
+        } else {
+            "empty"
+        }
+    }
+    fn handle(&self) -> String {
+        self.arn.clone()
+    }
+    fn startable(&self) -> Result<(), String> {
+        match self.state() {
+            "stopped" => self.saved().map(|_| ()),
+            "running" => Err("already running: it wants tasks again, so it was started outside resume, which leaves its stamp alone".into()),
+            _ => Err("it wants no tasks: there is nothing to start".into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServicePlan {
+    pub to_stop: Vec<EcsService>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Chooses the services to stop, by their own tags.
+pub fn plan_services(services: &[EcsService], select: &SelectionConfig) -> ServicePlan {
+    let mut plan = ServicePlan::default();
+    for s in services.iter().filter(|s| s.state() == "running") {
+        match match_tags(&s.tags, select) {
+            Match::NotSelected => {}
+            Match::Exempt => plan.skipped.push(Skipped {
+                resource: s.resource(),
+                reason: exempt_reason_of(select),
+            }),
+            Match::Selected => plan.to_stop.push(s.clone()),
+        }
+    }
+    plan
+}
+
+/// One command per service: its saved count back, the stamp off. A scaling
+/// target, if it had one, is restored by `cost-guard resume`, or by hand
+/// from the tag's min=, max= and suspended=.
+pub(crate) fn restart_lines(
+    region: &str,
+    stamped: &[&Resource],
+    unstamped: &[&Resource],
+) -> RestartLines {
+    RestartLines {
+        region_wide: Vec::new(),
+        each: by_id(stamped, unstamped)
+            .into_iter()
+            .map(|r| {
+                let (cluster, service) = r.id.split_once('/').unwrap_or(("default", &r.id));
+                let (cluster, service) = (word(cluster), word(service));
+                format!(
+                    "arn=$(aws ecs describe-services --region {region} --cluster {cluster} --services {service} --query \"services[0].serviceArn\" --output text); n=$(aws ecs list-tags-for-resource --region {region} --resource-arn $arn --query \"tags[?key=='{SAVED_TAG}'].value\" --output text | sed -n 's/.*desired=\\([0-9]*\\).*/\\1/p')\n  aws ecs update-service --region {region} --cluster {cluster} --service {service} --desired-count $n && aws ecs untag-resource --region {region} --resource-arn $arn --tag-keys {STOPPED_AT_TAG} {STOPPED_BY_TAG} {SAVED_TAG}   # a scaling target: restore the min=, max= and suspended= of that tag with aws application-autoscaling register-scalable-target"
+                )
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::kinds::fixtures::{all, tags};
+
+    fn service(desired: i32, target: Option<ScalingTarget>, t: &[(&str, &str)]) -> EcsService {
+        EcsService {
+            arn: "arn:aws:ecs:us-east-1:123456789012:service/prod/web".into(),
+            name: "web".into(),
+            cluster: "prod".into(),
+            desired,
+            running: desired,
+            launch_type: "FARGATE".into(),
+            target,
+            tags: tags(t),
+        }
+    }
+
+    #[test]
+    fn saved_state_round_trips_with_and_without_a_target() {
+        let target = ScalingTarget {
+            min: 1,
+            max: 6,
+            suspended: Suspended {
+                scale_in: true,
+                ..Suspended::default()
+            },
+        };
+        for t in [None, Some(target)] {
+            let running = service(3, t, &[]);
+            let value = running.to_save().encode();
+            let stopped = service(
+                0,
+                t.map(|t| ScalingTarget {
+                    min: 0,
+                    suspended: Suspended::ALL,
+                    ..t
+                }),
+                &[
+                    (SAVED_TAG, &value),
+                    (STOPPED_AT_TAG, "2026-12-04T10:00:00Z"),
+                ],
+            );
+            assert_eq!(stopped.state(), "stopped");
+            assert_eq!(stopped.saved(), Ok(running.to_save()), "{value}");
+            assert_eq!(stopped.startable(), Ok(()));
+        }
+        assert_eq!(
+            service(3, Some(target), &[]).to_save().encode(),
+            "desired=3 min=1 max=6 suspended=in"
+        );
+    }
+
+    #[test]
+    fn a_forged_saved_state_is_refused() {
+        let stamp = (STOPPED_AT_TAG, "2026-12-04T10:00:00Z");
+        for (value, why) in [
+            (
+                "desired=500 min=0 max=4 suspended=none",
+                "which no scaling target allows",
+            ),
+            (
+                "desired=1 min=5 max=4 suspended=none",
+                "which no scaling target allows",
+            ),
+            ("desired=1 min=1 suspended=none", "without the other"),
+            ("desired=1 min=1 max=2 suspended=sideways", "does not exist"),
+            ("min=1 max=2 suspended=none", "has no desired"),
+        ] {
+            let s = service(0, None, &[(SAVED_TAG, value), stamp]);
+            let err = s.startable().unwrap_err();
+            assert!(err.contains(why), "{value}: {err}");
+        }
+        let bare = service(0, None, &[stamp]);
+        assert!(bare
+            .startable()
+            .unwrap_err()
+            .contains("has no cost-guard:saved tag"));
+    }
+
+    #[test]
+    fn only_services_that_want_tasks_are_stopped_and_exempt_ones_are_listed() {
+        let mut exempt = service(2, None, &[("cost-guard-exempt", "no")]);
+        exempt.name = "api".into();
+        let idle = service(0, None, &[]);
+        let plan = plan_services(&[service(2, None, &[]), exempt, idle], &all());
+        assert_eq!(plan.to_stop.len(), 1);
+        assert_eq!(plan.to_stop[0].resource().id, "prod/web");
+        assert_eq!(plan.skipped.len(), 1);
+        assert_eq!(plan.skipped[0].resource.id, "prod/api");
+    }
+}

