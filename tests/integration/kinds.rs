@@ -123,6 +123,12 @@ async fn a_budget_alert_stops_every_kind_in_every_region_and_resume_restores_eac
             let row = env.row(region, id).await;
             assert_eq!(row.state, want, "{id} of {group} in {region}");
             assert_eq!(row.tag("aws:autoscaling:groupName"), Some(*group));
+            let stamp = (*group == "web").then_some("budget:student-monthly");
+            assert_eq!(
+                row.tag(STOPPED_BY_TAG),
+                stamp,
+                "{id} stamped with its group"
+            );
         }
     }
 

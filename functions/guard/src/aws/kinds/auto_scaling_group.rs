@@ -218,7 +218,7 @@ async fn start_group(at: &InRegion<'_>, g: &AutoScalingGroup) -> Outcome {
             ),
         ));
     }
-    let ids: Vec<String> = g.members.iter().map(|m| m.id.clone()).collect();
+    let ids = g.to_start();
     loop {
         match ec2::describe_by_ids(client, &ids).await {
             Ok(now) if now.iter().all(|m| m.state == "running") => break,
@@ -293,6 +293,7 @@ impl Kind for Groups {
         .boxed()
     }
 
+    /// The group, and each instance it stopped (running when listed).
     fn stamp<'a>(
         &'a self,
         at: &'a InRegion<'a>,
@@ -300,6 +301,8 @@ impl Kind for Groups {
         stamp: &'a Stamp,
     ) -> BoxFuture<'a, Result<(), AwsError>> {
         async move {
+            let listed = listing(at).await;
+            let groups = listed.as_ref().as_deref().unwrap_or_default();
             for t in stopped {
                 write_tags(
                     at,
@@ -307,6 +310,9 @@ impl Kind for Groups {
                     &[(STOPPED_AT_TAG, &stamp.at), (STOPPED_BY_TAG, &stamp.by)],
                 )
                 .await?;
+                if let Some(g) = find(groups, &t.handle) {
+                    ec2::stamp(at.ec2(), &g.to_stop(), stamp).await?;
+                }
             }
             Ok(())
         }
@@ -326,6 +332,7 @@ impl Kind for Groups {
         .boxed()
     }
 
+    /// The group and its stamped instances: the marker in place of the stamp.
     fn mark_resuming<'a>(
         &'a self,
         at: &'a InRegion<'a>,
@@ -333,9 +340,14 @@ impl Kind for Groups {
         marker: &'a str,
     ) -> BoxFuture<'a, Result<(), AwsError>> {
         async move {
+            let listed = listing(at).await;
+            let groups = listed.as_ref().as_deref().unwrap_or_default();
             for t in batch {
                 write_tags(at, &t.handle, &[(RESUMING_TAG, marker)]).await?;
                 delete_tags(at, &t.handle, &[STOPPED_AT_TAG, STOPPED_BY_TAG]).await?;
+                if let Some(g) = find(groups, &t.handle) {
+                    ec2::mark_resuming(at.ec2(), &g.to_mark(), marker).await?;
+                }
             }
             Ok(())
         }
@@ -368,7 +380,12 @@ impl Kind for Groups {
         started: &'a [Target],
     ) -> BoxFuture<'a, Result<(), AwsError>> {
         async move {
+            let listed = listing(at).await;
+            let groups = listed.as_ref().as_deref().unwrap_or_default();
             for t in started {
+                if let Some(g) = find(groups, &t.handle) {
+                    ec2::clear_marker(at.ec2(), &g.to_start()).await?;
+                }
                 delete_tags(at, &t.handle, &[RESUMING_TAG, SAVED_TAG]).await?;
             }
             Ok(())

@@ -22,6 +22,15 @@ use crate::domain::tags::ASG_TAG;
 
 pub(super) struct Ec2Instances;
 
+/// The instances outside any Auto Scaling group: what a group stopped
+/// (stamped with it) it reports and starts again itself.
+fn alone(instances: Vec<Ec2Instance>) -> Vec<Ec2Instance> {
+    instances
+        .into_iter()
+        .filter(|i| tag(&i.tags, ASG_TAG).is_none())
+        .collect()
+}
+
 fn ids(targets: &[Target]) -> Vec<String> {
     targets.iter().map(|t| t.handle.clone()).collect()
 }
@@ -83,7 +92,7 @@ impl Kind for Ec2Instances {
             Ok(StopPlan {
                 to_stop: plan.to_stop.iter().map(Target::of).collect(),
                 skipped: plan.skipped,
-                earlier: select::earlier(&instances, select, &stamp.by, &stamp.at),
+                earlier: select::earlier(&alone(instances), select, &stamp.by, &stamp.at),
             })
         }
         .boxed()
@@ -114,7 +123,7 @@ impl Kind for Ec2Instances {
     ) -> BoxFuture<'a, Result<StartPlan, AwsError>> {
         async move {
             let instances = ec2::describe_stamped(at.ec2()).await?;
-            Ok(plan_start(&instances, request))
+            Ok(plan_start(&alone(instances), request))
         }
         .boxed()
     }

@@ -4,7 +4,8 @@
 //! group cannot launch anything new. Before that it saves, in the group's
 //! `cost-guard:saved` tag, which of those processes it suspends (the others
 //! were suspended already, by the owner, and stay so) and the group's sizes.
-//! Resume starts the instances, waits until they run, then resumes exactly
+//! The group and each instance it stopped carry the stamp. Resume marks
+//! and starts those instances, waits until they run, then resumes exactly
 //! the processes it suspended.
 //!
 //! Sizes are saved, never restored: cost-guard never changes them, and the
@@ -112,11 +113,23 @@ impl AutoScalingGroup {
         self.running().map(|m| m.id.clone()).collect()
     }
 
-    /// The instances resume starts: those stopped now.
+    /// The instances resume starts: those stopped now that carry
+    /// cost-guard's stamp or a resume's marker (the stop stamps each
+    /// instance it stops; resume may start only what carries the marker).
     pub fn to_start(&self) -> Vec<String> {
         self.members
             .iter()
-            .filter(|m| m.state == "stopped")
+            .filter(|m| m.state == "stopped" && stamp_of(&m.tags).is_some())
+            .map(|m| m.id.clone())
+            .collect()
+    }
+
+    /// Its stopped instances that still carry the stamp, not yet the
+    /// marker: what resume marks before it starts them.
+    pub fn to_mark(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .filter(|m| m.state == "stopped" && stamp_of(&m.tags).is_some_and(|s| !s.resuming))
             .map(|m| m.id.clone())
             .collect()
     }
@@ -312,7 +325,15 @@ mod tests {
         assert_eq!(saved.ours.len(), STOP_PROCESSES.len() - 1);
         assert_eq!(saved.encode(), "ours=Launch+Terminate+HealthCheck+ReplaceUnhealthy+AlarmNotification+ScheduledActions+InstanceRefresh min=1 desired=1 max=5");
         // Stopped: every stop process suspended, stamped, instances stopped.
-        let mut stopped = group("web", &[], vec![member("i-1", "stopped", &[])]);
+        let stamp = [(STOPPED_AT_TAG, "2026-12-04T10:00:00Z")];
+        let mut stopped = group(
+            "web",
+            &[],
+            vec![
+                member("i-1", "stopped", &stamp),
+                member("i-owner", "stopped", &[]),
+            ],
+        );
         stopped.suspended = STOP_PROCESSES.iter().map(|p| p.to_string()).collect();
         stopped.tags = tags(&[
             (SAVED_TAG, &saved.encode()),
@@ -321,7 +342,8 @@ mod tests {
         assert_eq!(stopped.state(), "stopped");
         assert_eq!(stopped.saved(), Ok(saved.clone()));
         assert_eq!(stopped.startable(), Ok(()));
-        assert_eq!(stopped.to_start(), ["i-1"]);
+        assert_eq!(stopped.to_start(), ["i-1"], "only what cost-guard stopped");
+        assert_eq!(stopped.to_mark(), ["i-1"]);
         assert_eq!(stopped.size_change(&saved), None);
         stopped.max = 50;
         assert!(stopped
