@@ -40,15 +40,33 @@ ALLOWED = {
     # MEMBER_ROLE), and the sweep and results queues.
     "organizations:ListAccounts", "sts:AssumeRole",
     "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
+    # The other kinds: Auto Scaling groups, ECS services (and their scaling
+    # targets), SageMaker notebooks (endpoints are only read), Redshift.
+    "autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses",
+    "autoscaling:CreateOrUpdateTags", "autoscaling:DeleteTags",
+    "ecs:UpdateService", "ecs:TagResource", "ecs:UntagResource",
+    "application-autoscaling:RegisterScalableTarget",
+    "sagemaker:StopNotebookInstance", "sagemaker:StartNotebookInstance",
+    "sagemaker:AddTags", "sagemaker:DeleteTags",
+    "redshift:PauseCluster", "redshift:ResumeCluster", "redshift:CreateTags", "redshift:DeleteTags",
 }
-FORBIDDEN = re.compile(r"Terminate|Delete(?!Tags)|Modify|Create(?!Tags|LogStream)|Put(?!Events|LogEvents|Item)|Attach|Pass|\*")
+# Reads of the other kinds: some have resource-level permissions, but
+# narrowing a read would only hide from the sweep what it must see.
+READS = {
+    "autoscaling:DescribeAutoScalingGroups", "ecs:ListClusters", "ecs:ListServices", "ecs:DescribeServices",
+    "application-autoscaling:DescribeScalableTargets", "sagemaker:ListNotebookInstances",
+    "sagemaker:ListEndpoints", "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig",
+    "sagemaker:ListTags", "redshift:DescribeClusters",
+}
+ALLOWED |= READS
+FORBIDDEN = re.compile(r"Terminate|Delete(?!Tags)|Modify|Create(?!Tags|LogStream|OrUpdateTags)|Put(?!Events|LogEvents|Item)|Attach|Pass|Register|\*")
 # Actions with no resource-level permissions, so "*" is the only resource.
 RESOURCE_STAR_OK = {
     "ec2:DescribeRegions", "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests",
     "ec2:DescribeSpotFleetInstances", "ec2:DescribeFleetInstances",
     "rds:DescribeDBInstances", "rds:DescribeDBClusters", "ce:GetCostAndUsage", "ce:GetCostForecast",
     "organizations:ListAccounts",
-}
+} | READS
 # SQS calls reach only the guard's own queues; deleting a message is how a
 # consumer acknowledges it, so it is not a deletion of anything the owner has.
 OWN_QUEUES = [{"Fn::GetAtt": [q, "Arn"]} for q in ("FailureQueue", "SweepQueue", "ResultsQueue")]
@@ -68,10 +86,28 @@ MEMBER_TRUST = {"StringEquals": {"sts:ExternalId": {"Ref": "ExternalId"},
 MEMBER_TRUSTED = {"MemberRole": {"AWS": {"Ref": "GuardRoleArns"}},
                   "MemberTripwireRole": {"AWS": {"Ref": "TripwireRoleArn"}},
                   "MemberKeepStoppedRole": {"AWS": {"Ref": "KeepStoppedRoleArn"}}}
-STOP = {"ec2:StopInstances", "rds:StopDBInstance", "rds:StopDBCluster"}
-TAGGING = {"ec2:CreateTags", "rds:AddTagsToResource"}
-UNTAGGING = {"ec2:DeleteTags", "rds:RemoveTagsFromResource"}
-START = {"ec2:StartInstances", "rds:StartDBInstance", "rds:StartDBCluster"}
+STOP = {"ec2:StopInstances", "rds:StopDBInstance", "rds:StopDBCluster", "autoscaling:SuspendProcesses",
+        "sagemaker:StopNotebookInstance", "redshift:PauseCluster"}
+TAGGING = {"ec2:CreateTags", "rds:AddTagsToResource", "autoscaling:CreateOrUpdateTags", "ecs:TagResource",
+           "sagemaker:AddTags", "redshift:CreateTags"}
+UNTAGGING = {"ec2:DeleteTags", "rds:RemoveTagsFromResource", "autoscaling:DeleteTags", "ecs:UntagResource",
+             "sagemaker:DeleteTags", "redshift:DeleteTags"}
+START = {"ec2:StartInstances", "rds:StartDBInstance", "rds:StartDBCluster", "autoscaling:ResumeProcesses",
+         "sagemaker:StartNotebookInstance", "redshift:ResumeCluster"}
+# Sets a service's task count, and could change anything else of it: IAM has
+# no key for which field an update changes. It is granted only as a stop
+# (never on exempt services) or as a start (only on services being resumed).
+UPDATE_SERVICE = "ecs:UpdateService"
+SAVED = "cost-guard:saved"
+# Only groups and services have a saved state.
+SAVED_ON = [{"Fn::Sub": "arn:${AWS::Partition}:autoscaling:*:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*"},
+            {"Fn::Sub": "arn:${AWS::Partition}:ecs:*:${AWS::AccountId}:service/*"}]
+# Application Auto Scaling cannot condition a target on its service's tags:
+# the one grant without a tag condition, on this account's targets only,
+# for the roles that stop and start services.
+SCALING_SID = "ScalingTargetsHaveNoServiceTags"
+SCALING_TARGETS = {"Fn::Sub": "arn:${AWS::Partition}:application-autoscaling:*:${AWS::AccountId}:scalable-target/*"}
+SCALING_ROLES = ("SweepRole", "ResumeRole", "MemberRole")
 STAMP_KEYS = {"cost-guard:stopped-at", "cost-guard:stopped-by"}
 RESUMING = "cost-guard:resuming"
 KEEP_KEYS = {"cost-guard:restart-pending", "cost-guard:restops"}
@@ -157,6 +193,11 @@ def check_role_statement(where, st):
         if a == "iam:GetRole" and (role not in OWN_ROLE_READ
                                    or listed(st.get("Resource")) != [OWN_ROLE_READ[role]]):
             findings.append(f"{where}: iam:GetRole on {st.get('Resource')}, not only the role reading itself")
+        if a == "application-autoscaling:RegisterScalableTarget":
+            if not (st.get("Sid") == SCALING_SID and role in SCALING_ROLES and actions == {a}
+                    and listed(st.get("Resource")) == [SCALING_TARGETS] and not st.get("Condition")):
+                findings.append(f"{where}: {a} only as {SCALING_SID}: alone, on this account's scalable targets, for {SCALING_ROLES}")
+            continue
         if FORBIDDEN.search(a.split(":", 1)[-1]):
             findings.append(f"{where}: action {a} is forbidden (terminate, delete, modify, wildcard)")
     if "*" in listed(st.get("Resource", [])) and not actions <= RESOURCE_STAR_OK:
@@ -179,15 +220,21 @@ def check_role_statement(where, st):
     keys = set(listed(condition.get("ForAllValues:StringEquals", {}).get("aws:TagKeys") or []))
     present = {k.split("/", 1)[1] for k, v in condition.get("Null", {}).items()
                if k.startswith("aws:ResourceTag/") and v == "false"}
+    if UPDATE_SERVICE in actions:
+        stop_like = '"aws:ResourceTag/${ExemptTagKey}": "true"' in cond
+        if not (stop_like or RESUMING in present):
+            findings.append(f"{where}: {UPDATE_SERVICE} neither denied on exempt services nor limited to services carrying {RESUMING}")
     if actions & TAGGING:
-        # The sweep writes the stamp; resume writes its marker and keep-stopped its
-        # restart mark and count, only where the stamp is.
+        # The sweep writes the stamp and, on groups and services, what resume
+        # restores; resume writes its marker and keep-stopped its restart mark
+        # and count, only where the stamp is.
         stamped = "cost-guard:stopped-at" in present
-        if keys != STAMP_KEYS and not (keys in ({RESUMING}, KEEP_KEYS) and stamped):
+        saved = keys == {SAVED} and all(r in SAVED_ON for r in listed(st.get("Resource")))
+        if keys != STAMP_KEYS and not saved and not (keys in ({RESUMING}, KEEP_KEYS) and stamped):
             findings.append(f"{where}: tag writes not limited to the stamp keys {sorted(STAMP_KEYS)}, "
                             f"or to {RESUMING} on stamped resources")
     if actions & UNTAGGING:
-        by_resume = keys and keys <= STAMP_KEYS | {RESUMING} and RESUMING in present
+        by_resume = keys and keys <= STAMP_KEYS | {RESUMING, SAVED} and RESUMING in present
         by_keep = keys == {"cost-guard:restart-pending"} and "cost-guard:stopped-at" in present
         if not (by_resume or by_keep):
             findings.append(f"{where}: tag removal not limited to cost-guard's keys on resources being resumed")

@@ -963,7 +963,50 @@ def sweep_expectations(expect, sweep, p):
     expect(sweep, True, "ec2:CreateTags", inst(), tags_context({}, stamp_keys), "the stamp keys")
     expect(sweep, False, "ec2:CreateTags", inst(), tags_context({}, ["Name"]), "another tag key")
     expect(sweep, False, "rds:AddTagsToResource", db, tags_context({}, stamp_keys + [stop_key]), "the stamp and the stop tag")
+    # The other kinds stop under the same tag conditions as instances.
+    for action, arn in OTHER_KINDS_STOP:
+        expect(sweep, True, action, arn(), tags_context(selected), f"a resource tagged {selected}")
+        expect(sweep, not tagged_mode, action, arn(), tags_context({}), "an untagged resource")
+        for value in ("true", "", "no"):
+            expect(sweep, False, action, arn(), tags_context({**selected, exempt: value}), f"a resource tagged {exempt}={value!r}")
+        if tagged_mode and stop_value:
+            expect(sweep, False, action, arn(), tags_context({stop_key: stop_value + "-not"}), "another tag value")
+        expect(sweep, False, action, arn(OTHER_ACCOUNT), tags_context(selected), "another account's resource")
+    for action, arn in OTHER_KINDS_TAG:
+        expect(sweep, True, action, arn(), tags_context({}, stamp_keys), "the stamp keys")
+        expect(sweep, False, action, arn(), tags_context({}, stamp_keys + [exempt]), "the exempt tag")
+    group, service, notebook = OTHER_KINDS_TAG[0][1](), OTHER_KINDS_TAG[1][1](), OTHER_KINDS_TAG[2][1]()
+    expect(sweep, True, "autoscaling:CreateOrUpdateTags", group, tags_context({}, ["cost-guard:saved"]), "the saved state on a group")
+    expect(sweep, True, "ecs:TagResource", service, tags_context({}, ["cost-guard:saved"]), "the saved state on a service")
+    expect(sweep, False, "sagemaker:AddTags", notebook, tags_context({}, ["cost-guard:saved"]), "a saved state on a notebook")
+    expect(sweep, False, "ecs:TagResource", service, tags_context({}, ["cost-guard:saved", exempt]), "the exempt tag with the saved state")
+    target = f"arn:aws:application-autoscaling:eu-west-1:{ACCOUNT}:scalable-target/0123456789abcdef"
+    expect(sweep, True, "application-autoscaling:RegisterScalableTarget", target, tags_context({}), "a scaling target (no service tags: the README's gap)")
+    expect(sweep, False, "application-autoscaling:RegisterScalableTarget", target.replace(ACCOUNT, OTHER_ACCOUNT), tags_context({}), "another account's scaling target")
+    for action in ("autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup",
+                   "autoscaling:DeleteAutoScalingGroup", "ecs:DeleteService", "sagemaker:DeleteNotebookInstance",
+                   "sagemaker:DeleteEndpoint", "redshift:DeleteCluster", "ecs:StopTask"):
+        expect(sweep, False, action, group, tags_context(selected), f"{action} on anything")
 
+
+
+def other_kind(template):
+    return lambda account=ACCOUNT: template.format(account=account)
+
+
+# Each other kind's stop call and resource, and its tag call.
+OTHER_KINDS_STOP = [
+    ("autoscaling:SuspendProcesses", other_kind("arn:aws:autoscaling:eu-west-1:{account}:autoScalingGroup:0b1c-2d3e:autoScalingGroupName/web")),
+    ("ecs:UpdateService", other_kind("arn:aws:ecs:eu-west-1:{account}:service/prod/api")),
+    ("sagemaker:StopNotebookInstance", other_kind("arn:aws:sagemaker:eu-west-1:{account}:notebook-instance/thesis")),
+    ("redshift:PauseCluster", other_kind("arn:aws:redshift:eu-west-1:{account}:cluster:dw")),
+]
+OTHER_KINDS_TAG = [
+    ("autoscaling:CreateOrUpdateTags", OTHER_KINDS_STOP[0][1]),
+    ("ecs:TagResource", OTHER_KINDS_STOP[1][1]),
+    ("sagemaker:AddTags", OTHER_KINDS_STOP[2][1]),
+    ("redshift:CreateTags", OTHER_KINDS_STOP[3][1]),
+]
 
 
 def resume_expectations(expect, resume):
@@ -975,6 +1018,23 @@ def resume_expectations(expect, resume):
     expect(resume, False, "ec2:CreateTags", inst(), tags_context({}, ["cost-guard:resuming"]), "the marker on an unstamped instance")
     expect(resume, False, "ec2:DeleteTags", inst(), tags_context({"cost-guard:resuming": "x"}, ["Name"]), "another key")
     expect(resume, False, "ec2:StartInstances", inst(OTHER_ACCOUNT), tags_context({"cost-guard:resuming": "x"}), "another account's instance")
+    starts = dict(zip(("autoscaling:SuspendProcesses", "ecs:UpdateService", "sagemaker:StopNotebookInstance", "redshift:PauseCluster"),
+                      ("autoscaling:ResumeProcesses", "ecs:UpdateService", "sagemaker:StartNotebookInstance", "redshift:ResumeCluster")))
+    for stop, arn in OTHER_KINDS_STOP:
+        action = starts[stop]
+        expect(resume, True, action, arn(), tags_context({"cost-guard:resuming": "x"}), "a resource being resumed")
+        # ECS stops and starts with one call: the member role, which also
+        # sweeps, may update any service its sweep may stop.
+        if not (action == "ecs:UpdateService" and resume == "MemberRole"):
+            expect(resume, False, action, arn(), tags_context({"cost-guard:stopped-at": "x"}), "a stamped resource not marked")
+        expect(resume, False, action, arn(OTHER_ACCOUNT), tags_context({"cost-guard:resuming": "x"}), "another account's resource")
+    untag = {"autoscaling:CreateOrUpdateTags": "autoscaling:DeleteTags", "ecs:TagResource": "ecs:UntagResource",
+             "sagemaker:AddTags": "sagemaker:DeleteTags", "redshift:CreateTags": "redshift:DeleteTags"}
+    for action, arn in OTHER_KINDS_TAG:
+        expect(resume, True, action, arn(), tags_context({"cost-guard:stopped-at": "x"}, ["cost-guard:resuming"]), "the marker on a stamped resource")
+        expect(resume, False, action, arn(), tags_context({}, ["cost-guard:resuming"]), "the marker on an unstamped resource")
+        expect(resume, True, untag[action], arn(), tags_context({"cost-guard:resuming": "x"}, ["cost-guard:resuming", "cost-guard:saved"]), "the marker and the saved state")
+        expect(resume, False, untag[action], arn(), tags_context({"cost-guard:resuming": "x"}, ["Name"]), "another key")
 
 
 def keep_and_tripwire_expectations(expect, p, inst, db, exempt, stamp_keys,

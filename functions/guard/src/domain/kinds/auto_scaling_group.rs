@@ -222,18 +222,28 @@ pub fn plan_groups(groups: &[AutoScalingGroup], select: &SelectionConfig) -> Gro
         match match_tags(&g.tags, select) {
             Match::NotSelected => {}
             Match::Exempt => plan.skipped.push(skip(exempt_reason_of(select))),
-            Match::Selected => match g
-                .members
-                .iter()
-                .find(|m| tag(&m.tags, &select.exempt_tag_key).is_some())
-            {
-                Some(m) => plan.skipped.push(skip(format!(
-                    "its instance {} is exempt (tagged {}): a group is stopped as a whole or not at all",
-                    m.id,
-                    select.exempt_tag_key
-                ))),
-                None => plan.to_stop.push(g.clone()),
-            },
+            Match::Selected => {
+                let exempt = g
+                    .members
+                    .iter()
+                    .find(|m| tag(&m.tags, &select.exempt_tag_key).is_some());
+                // The sweep's role may stop only instances that are selected
+                // on their own tags (IAM cannot read the group's).
+                let unselected = g
+                    .running()
+                    .find(|m| match_tags(&m.tags, select) != Match::Selected);
+                match (exempt, unselected) {
+                    (Some(m), _) => plan.skipped.push(skip(format!(
+                        "its instance {} is exempt (tagged {}): a group is stopped as a whole or not at all",
+                        m.id, select.exempt_tag_key
+                    ))),
+                    (None, Some(m)) => plan.skipped.push(skip(format!(
+                        "its instance {} does not carry the group's selection tag itself, and cost-guard may stop only instances that do: propagate the tag to the group's instances (PropagateAtLaunch)",
+                        m.id
+                    ))),
+                    (None, None) => plan.to_stop.push(g.clone()),
+                }
+            }
         }
     }
     plan
@@ -334,6 +344,7 @@ mod tests {
                 member("i-owner", "stopped", &[]),
             ],
         );
+        stopped.desired = 1;
         stopped.suspended = STOP_PROCESSES.iter().map(|p| p.to_string()).collect();
         stopped.tags = tags(&[
             (SAVED_TAG, &saved.encode()),
@@ -382,7 +393,10 @@ mod tests {
                 group(
                     "web",
                     &sel,
-                    vec![member("i-1", "running", &[]), member("i-2", "pending", &[])],
+                    vec![
+                        member("i-1", "running", &sel),
+                        member("i-2", "pending", &sel),
+                    ],
                 ),
                 group(
                     "db",
@@ -396,6 +410,7 @@ mod tests {
                 ),
                 group("other", &[], vec![member("i-5", "running", &sel)]),
                 group("idle", &sel, vec![]),
+                group("bare", &sel, vec![member("i-6", "running", &[])]),
             ],
             &tagged(),
         );
@@ -407,10 +422,13 @@ mod tests {
             .iter()
             .map(|s| s.resource.id.as_str())
             .collect();
-        assert_eq!(skipped, ["db", "kept"]);
+        assert_eq!(skipped, ["db", "kept", "bare"]);
         assert!(plan.skipped[0]
             .reason
             .contains("its instance i-3 is exempt"));
+        assert!(plan.skipped[2]
+            .reason
+            .contains("i-6 does not carry the group's selection tag"));
         assert_eq!(plan.to_stop[0].resource().size, "2 x c5.large");
     }
 
