@@ -4,6 +4,7 @@
 use cost_guard::table;
 use guard::aws::fleet::Fleet;
 use guard::domain::config::accounts::AccountsConfig;
+use guard::domain::config::kinds::kinds_from;
 use guard::domain::config::regions::regions_from;
 use guard::domain::config::selection::selection_from_lookup;
 
@@ -13,9 +14,11 @@ pub async fn run() -> Result<()> {
     let lookup = |name: &str| std::env::var(name).ok();
     let select = selection_from_lookup(&lookup)?;
     let regions = regions_from(lookup("REGIONS"))?;
+    let kinds = kinds_from(lookup("KINDS"))?;
     let accounts = AccountsConfig::from_lookup(&lookup)?;
     let sdk = guard::aws::sdk::load().await?;
     let report = Fleet::direct(&accounts, &regions, &sdk)
+        .with_kinds(&kinds)
         .plan(&select, crate::PLAN_BUDGET)
         .await
         .map_err(|e| format!("{e} ({})", e.advice()))?;

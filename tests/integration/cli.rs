@@ -21,6 +21,9 @@ async fn plan_prints_a_table_per_region_and_changes_nothing() {
         )
         .await;
     let untagged = env.launch("eu-west-1", 1, "web", &[]).await;
+    emulator::create_notebook(&env.sdk, "eu-west-1", "thesis", "ml.p3.2xlarge", STOP)
+        .await
+        .unwrap();
     let before = env.fleet(&["us-east-1", "eu-west-1"]).await;
 
     let out = cost_guard()
@@ -39,22 +42,47 @@ async fn plan_prints_a_table_per_region_and_changes_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("us-east-1\nACTION  KIND"), "{text}");
+    // A row, whatever the columns' widths.
+    let row = |words: &str| {
+        text.lines().any(|l| {
+            l.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .starts_with(words)
+        })
+    };
     for id in &stop {
-        assert!(
-            text.contains(&format!("stop    EC2 instance  {id}")),
-            "{text}"
-        );
+        assert!(row(&format!("stop EC2 instance {id}")), "{text}");
     }
+    assert!(row(&format!("skip EC2 instance {}", exempt[0])), "{text}");
+    assert!(!text.contains(&untagged[0]), "{text}");
     assert!(
-        text.contains(&format!("skip    EC2 instance  {}", exempt[0])),
+        row("stop SageMaker notebook instance thesis - ml.p3.2xlarge"),
         "{text}"
     );
-    assert!(!text.contains(&untagged[0]), "{text}");
+    assert!(
+        text.contains("Would stop 3 resources, skip 1, in 2 regions swept."),
+        "{text}"
+    );
+    assert_eq!(env.fleet(&["us-east-1", "eu-west-1"]).await, before);
+
+    // KINDS leaves the other kinds out.
+    let out = cost_guard()
+        .arg("plan")
+        .env("AWS_ENDPOINT_URL", &env.endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("REGIONS", "us-east-1,eu-west-1")
+        .env("KINDS", "ec2-instances")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("thesis"), "{text}");
     assert!(
         text.contains("Would stop 2 resources, skip 1, in 2 regions swept."),
         "{text}"
     );
-    assert_eq!(env.fleet(&["us-east-1", "eu-west-1"]).await, before);
 
     // A bad setting is refused with its name and what it accepts.
     let refused = |name: &str, value: &str| {
@@ -64,6 +92,11 @@ async fn plan_prints_a_table_per_region_and_changes_nothing() {
     };
     let err = refused("SELECTION", "everything");
     assert!(err.contains("SELECTION=\"everything\" is not valid: expected `tagged` (default) or `all-except-exempt`"), "{err}");
+    let err = refused("KINDS", "ec2,eks");
+    assert!(
+        err.contains("KINDS=\"ec2,eks\" is not valid: expected `all` or a comma list of: ec2-instances, auto-scaling-groups"),
+        "{err}"
+    );
     let err = refused("ATTEMPT_TIMEOUT_SECONDS", "15s");
     assert!(
         err.contains("ATTEMPT_TIMEOUT_SECONDS=\"15s\" is not valid: expected a whole number of seconds from 1 to 300"),
