@@ -84,6 +84,11 @@ struct FleetArgs {
     /// Regions that also get 2 tagged DB instances, 1 untagged and a tagged Aurora cluster.
     #[arg(long, default_value_t = 3)]
     db_regions: usize,
+    /// Every region also gets, tagged: 2 Auto Scaling groups of 5 instances, 3
+    /// ECS services, 2 SageMaker notebooks and a Redshift cluster (cost-guard
+    /// alone: the Cloud Custodian policy covers EC2 and RDS).
+    #[arg(long)]
+    other_kinds: bool,
 }
 
 impl FleetArgs {
@@ -92,6 +97,7 @@ impl FleetArgs {
             tagged: self.tagged,
             untagged: self.untagged,
             db_regions: self.db_regions,
+            other_kinds: self.other_kinds,
         }
     }
 }
@@ -377,7 +383,7 @@ fn secs(d: std::time::Duration) -> String {
 async fn bench_sweep(o: SweepArgs) -> Result<()> {
     use crate::sweep::{self, Tool, Tools};
     let runs = o.runs.max(1);
-    let custodian = !o.no_custodian;
+    let custodian = !o.no_custodian && !o.fleet.other_kinds;
     let tools = Tools::locate(custodian)?;
     let which: Vec<Tool> = if custodian {
         vec![Tool::CostGuard, Tool::Custodian]
@@ -389,6 +395,9 @@ async fn bench_sweep(o: SweepArgs) -> Result<()> {
         "Fleet per region: {} running instances tagged cost-guard=stop, {} untagged; in the first {} regions also 2 tagged DB instances, 1 untagged and a tagged Aurora cluster.",
         spec.tagged, spec.untagged, spec.db_regions
     );
+    if spec.other_kinds {
+        println!("Every region also: 2 Auto Scaling groups of 5 c5.xlarge instances, 3 ECS services on Fargate (one with a scaling target), 2 SageMaker notebooks (ml.p3.2xlarge) and a Redshift cluster, all tagged (cost-guard alone: the Cloud Custodian policy covers EC2 and RDS).");
+    }
     println!("Each run: a fresh fleet in local moto servers (one per region, as AWS regions answer independently), the tool as a whole process, every AWS request counted by a loopback proxy; after one unmeasured warm-up run of each tool, {runs} runs per tool, alternating.\n");
     let mut n = 0;
     let c = sweep::compare(spec, runs, &tools, &which, |run| {
@@ -399,12 +408,16 @@ async fn bench_sweep(o: SweepArgs) -> Result<()> {
     .map_err(|e| e.to_string())?;
     let kinds = |kind: &str| c.seeded.to_stop.iter().filter(|k| k.1 == kind).count();
     println!(
-        "\n{} enabled regions (DescribeRegions), {} resources; to stop: {} instances, {} DB instances, {} Aurora clusters.",
+        "\n{} enabled regions (DescribeRegions), {} resources; to stop: {} instances, {} DB instances, {} Aurora clusters, {} Auto Scaling groups, {} ECS services, {} SageMaker notebooks, {} Redshift clusters.",
         c.seeded.regions.len(),
         c.seeded.resources,
         kinds("ec2"),
         kinds("rds"),
         kinds("aurora"),
+        kinds("asg"),
+        kinds("ecs-service"),
+        kinds("notebook"),
+        kinds("redshift"),
     );
     println!("Every run of every tool stopped exactly that set and nothing else.\n");
     let (table, stats) = sweep::summary(&c.runs);

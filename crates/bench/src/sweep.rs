@@ -30,6 +30,10 @@ pub struct FleetSpec {
     /// Regions (the first ones, sorted) that also get two tagged DB instances,
     /// one untagged and a tagged Aurora cluster with one member.
     pub db_regions: usize,
+    /// Every region also gets the other kinds, all tagged: 2 Auto Scaling
+    /// groups of 5 instances, 3 ECS services (one with a scaling target), 2
+    /// SageMaker notebooks and a Redshift cluster.
+    pub other_kinds: bool,
 }
 
 impl Default for FleetSpec {
@@ -38,6 +42,7 @@ impl Default for FleetSpec {
             tagged: 40,
             untagged: 10,
             db_regions: 3,
+            other_kinds: false,
         }
     }
 }
@@ -116,18 +121,48 @@ async fn seed_region(
         keys.push((region.to_string(), "aurora", "analytics".to_string()));
         count += 5;
     }
+    if spec.other_kinds {
+        let key = |kind: &'static str, id: &str| (region.to_string(), kind, id.to_string());
+        for group in ["render-farm", "batch-workers"] {
+            let ids = emulator::create_group(sdk, region, group, 5, "c5.xlarge", &[TAG]).await?;
+            keys.extend(ids.iter().map(|id| key("ec2", id)));
+            keys.push(key("asg", group));
+            count += 1 + ids.len();
+        }
+        for (service, scaling) in [("api", Some((1, 10))), ("worker", None), ("crawler", None)] {
+            emulator::create_service(sdk, region, "prod", service, 2, &[TAG], scaling).await?;
+            keys.push(key("ecs-service", service));
+            count += 1;
+        }
+        for notebook in ["thesis", "experiments"] {
+            emulator::create_notebook(sdk, region, notebook, "ml.p3.2xlarge", &[TAG]).await?;
+            keys.push(key("notebook", notebook));
+            count += 1;
+        }
+        emulator::create_redshift(sdk, region, "warehouse", &[TAG]).await?;
+        keys.push(key("redshift", "warehouse"));
+        count += 1;
+    }
     Ok((keys, count))
 }
 
-/// What is stopped now: every resource not running or available. Aurora members
-/// are not counted: stopping the cluster is what stops them.
+/// What is stopped now: every resource not running or available (a group
+/// whose launches are suspended, a service that wants no tasks, a notebook
+/// stopped, a Redshift cluster paused). Aurora members are not counted:
+/// stopping the cluster is what stops them.
 pub async fn stopped_now(sdk: &SdkConfig, regions: &[String]) -> Result<BTreeSet<Key>, Error> {
     let refs: Vec<&str> = regions.iter().map(String::as_str).collect();
     let rows = emulator::fleet(sdk, &refs).await?;
     Ok(rows
         .into_iter()
         .filter(|r| r.kind != "rds-member")
-        .filter(|r| !matches!(r.state.as_str(), "running" | "pending" | "available"))
+        .filter(|r| match r.kind {
+            "ecs-service" => r.state == "desired 0",
+            _ => !matches!(
+                r.state.as_str(),
+                "running" | "pending" | "available" | "active" | "InService" | "Pending"
+            ),
+        })
         .map(|r| (r.region, r.kind, r.id))
         .collect())
 }

@@ -26,8 +26,11 @@ use crate::domain::tags::{RESUMING_TAG, SAVED_TAG, STOPPED_AT_TAG, STOPPED_BY_TA
 
 pub(crate) struct Groups;
 
-/// How often resume looks whether a group's instances run yet.
+/// How often resume looks whether a group's instances run yet, and how many
+/// times before it leaves the group for the next resume (so that one slow
+/// group does not hold up the services waiting for capacity).
 const RUNNING_POLL: Duration = Duration::from_secs(3);
+const RUNNING_POLLS: u32 = 20;
 
 /// The region's groups with their instances, listed once per region (the
 /// EC2 kind reads it too, for the instances that belong to a group).
@@ -218,13 +221,47 @@ async fn start_group(at: &InRegion<'_>, g: &AutoScalingGroup) -> Outcome {
             ),
         ));
     }
-    let ids = g.to_start();
+    // Every instance of the group must run before the health check is back,
+    // else it replaces (terminates) the ones that do not. One that is not
+    // starting (stopped by its owner, terminated) keeps the processes
+    // suspended, with why; so does one still starting after a minute.
+    let ids: Vec<String> = g.members.iter().map(|m| m.id.clone()).collect();
+    let mut polls = 0;
     loop {
-        match ec2::describe_by_ids(client, &ids).await {
-            Ok(now) if now.iter().all(|m| m.state == "running") => break,
-            Ok(_) => tokio::time::sleep(RUNNING_POLL).await,
+        let now = match ec2::describe_by_ids(client, &ids).await {
+            Ok(now) => now,
             Err(e) => return Outcome::Failed(e),
+        };
+        let not_starting: Vec<String> = ids
+            .iter()
+            .filter(|id| {
+                !now.iter()
+                    .any(|m| &m.id == *id && matches!(m.state.as_str(), "pending" | "running"))
+            })
+            .cloned()
+            .collect();
+        if !not_starting.is_empty() {
+            return Outcome::Failed(AwsError::new(
+                "ec2:DescribeInstances",
+                "InstancesNotRunning",
+                format!(
+                    "its instances {} are not starting, so its processes stay suspended (the health check would replace them); start them, then run resume again",
+                    not_starting.join(", ")
+                ),
+            ));
         }
+        if now.iter().all(|m| m.state == "running") {
+            break;
+        }
+        polls += 1;
+        if polls >= RUNNING_POLLS {
+            return Outcome::Failed(AwsError::new(
+                "ec2:DescribeInstances",
+                "InstancesStillStarting",
+                "its instances are still starting, so its processes stay suspended; run resume again in a minute".to_string(),
+            ));
+        }
+        tokio::time::sleep(RUNNING_POLL).await;
     }
     if !saved.ours.is_empty() {
         let resumed = at
@@ -303,16 +340,19 @@ impl Kind for Groups {
         async move {
             let listed = listing(at).await;
             let groups = listed.as_ref().as_deref().unwrap_or_default();
+            // The instances first: a group stamped with unstamped stopped
+            // instances would be resumed without them, and its health check
+            // would then replace them.
             for t in stopped {
+                if let Some(g) = find(groups, &t.handle) {
+                    ec2::stamp(at.ec2(), &g.to_stop(), stamp).await?;
+                }
                 write_tags(
                     at,
                     &t.handle,
                     &[(STOPPED_AT_TAG, &stamp.at), (STOPPED_BY_TAG, &stamp.by)],
                 )
                 .await?;
-                if let Some(g) = find(groups, &t.handle) {
-                    ec2::stamp(at.ec2(), &g.to_stop(), stamp).await?;
-                }
             }
             Ok(())
         }

@@ -70,15 +70,20 @@ pub struct SavedGroup {
 }
 
 impl AutoScalingGroup {
-    fn running(&self) -> impl Iterator<Item = &Member> {
+    pub(crate) fn running(&self) -> impl Iterator<Item = &Member> {
         self.members
             .iter()
             .filter(|m| matches!(m.state.as_str(), "running" | "pending"))
     }
 
     /// What the stop saves: the processes it will suspend (those not
-    /// suspended yet), and the sizes.
+    /// suspended yet), and the sizes; unless an earlier, unfinished stop
+    /// already saved what the group was before cost-guard touched it (its
+    /// own suspensions would otherwise read as the owner's).
     pub fn to_save(&self) -> SavedGroup {
+        if let Ok(earlier) = self.saved() {
+            return earlier;
+        }
         SavedGroup {
             ours: STOP_PROCESSES
                 .iter()
@@ -214,7 +219,11 @@ pub struct GroupPlan {
 /// at all).
 pub fn plan_groups(groups: &[AutoScalingGroup], select: &SelectionConfig) -> GroupPlan {
     let mut plan = GroupPlan::default();
-    for g in groups.iter().filter(|g| g.state() == "running") {
+    // A group stopped earlier whose instances run again (started by hand,
+    // or a stop that left some running) is stopped again, not passed over.
+    for g in groups.iter().filter(|g| {
+        g.state() == "running" || (g.state() == "stopped" && g.running().next().is_some())
+    }) {
         let skip = |reason: String| Skipped {
             resource: g.resource(),
             reason,
@@ -292,7 +301,7 @@ pub(crate) fn restart_lines(
                 let tag_of = |key: &str| format!("ResourceId={},ResourceType=auto-scaling-group,Key={key}", r.id);
                 let delete = [STOPPED_AT_TAG, STOPPED_BY_TAG, SAVED_TAG].map(|k| word(&tag_of(k))).join(" ");
                 format!(
-                    "ids=$(aws autoscaling describe-auto-scaling-groups --region {region} --auto-scaling-group-names {name} --query \"AutoScalingGroups[0].Instances[].InstanceId\" --output text)\n  p=$(aws autoscaling describe-tags --region {region} --filters Name=auto-scaling-group,Values={name} Name=key,Values={SAVED_TAG} --query \"Tags[0].Value\" --output text | sed -n 's/.*ours=\\([A-Za-z+]*\\).*/\\1/p' | tr + ' ')\n  aws ec2 start-instances --region {region} --instance-ids $ids && aws ec2 wait instance-running --region {region} --instance-ids $ids && aws autoscaling resume-processes --region {region} --auto-scaling-group-name {name} --scaling-processes $p && aws autoscaling delete-tags --region {region} --tags {delete}"
+                    "ids=$(aws autoscaling describe-auto-scaling-groups --region {region} --auto-scaling-group-names {name} --query \"AutoScalingGroups[0].Instances[].InstanceId\" --output text)\n  p=$(aws autoscaling describe-tags --region {region} --filters Name=auto-scaling-group,Values={name} Name=key,Values={SAVED_TAG} --query \"Tags[0].Value\" --output text | sed -n 's/.*ours=\\([A-Za-z+]*\\).*/\\1/p' | sed 's/^none$//' | tr + ' ')\n  aws ec2 start-instances --region {region} --instance-ids $ids && aws ec2 wait instance-running --region {region} --instance-ids $ids && {{ [ -z \"$p\" ] || aws autoscaling resume-processes --region {region} --auto-scaling-group-name {name} --scaling-processes $p; }} && aws autoscaling delete-tags --region {region} --tags {delete}"
                 )
             })
             .collect(),
@@ -361,6 +370,28 @@ mod tests {
             .size_change(&saved)
             .unwrap()
             .contains("1/1/5 then, 1/1/50 now"));
+    }
+
+    #[test]
+    fn a_retry_keeps_the_first_save_and_a_restarted_member_is_stopped_again() {
+        let first = "ours=Launch+Terminate min=1 desired=2 max=4";
+        let mut g = group("web", &[], vec![member("i-1", "running", &[])]);
+        g.suspended = vec!["Launch".into(), "Terminate".into()];
+        g.tags = tags(&[(SAVED_TAG, first)]);
+        assert_eq!(
+            g.to_save().encode(),
+            first,
+            "not ours=none from its own suspensions"
+        );
+        g.tags
+            .push((STOPPED_AT_TAG.into(), "2026-12-04T10:00:00Z".into()));
+        assert_eq!(g.state(), "stopped");
+        assert_eq!(
+            plan_groups(std::slice::from_ref(&g), &all()).to_stop.len(),
+            1
+        );
+        g.members[0].state = "stopped".into();
+        assert!(plan_groups(&[g], &all()).to_stop.is_empty());
     }
 
     #[test]

@@ -6,11 +6,14 @@
 //! `cost-guard:saved` tag, and restored by resume. Tasks stop; their
 //! definitions, images and volumes are not touched.
 //!
-//! Anyone who may tag the service may write the saved tag, so resume never
-//! restores a count above the saved target's maximum, nor a minimum above
-//! it: a forged tag cannot make a scaled service grow past its own limit.
-//! A service without a target has no limit to check against; its restored
-//! count is in resume's report.
+//! Anyone who may tag the service may write the saved tag, so resume checks
+//! it against what it can see: it never asks for more tasks than the live
+//! scaling target's maximum, never changes that maximum, and never makes a
+//! target that does not exist now. A service without a target has no limit
+//! to check a forged count against (the README says so).
+//!
+//! A stop that was cut short (a retry after a timeout) finds the saved state
+//! it wrote and keeps it: what the service was before cost-guard touched it.
 
 use crate::domain::config::SelectionConfig;
 use crate::domain::inventory::{tag, Record, Resource, ResourceKind, Tags};
@@ -113,15 +116,17 @@ impl EcsService {
         format!("service/{}/{}", self.cluster, self.name)
     }
 
+    /// What the stop saves: what the service is now, unless an earlier,
+    /// unfinished stop already saved what it was before.
     pub fn to_save(&self) -> SavedService {
-        SavedService {
+        self.saved_as_written().unwrap_or(SavedService {
             desired: self.desired,
             target: self.target,
-        }
+        })
     }
 
-    /// The saved state, or why resume cannot trust it.
-    pub fn saved(&self) -> Result<SavedService, String> {
+    /// The saved tag, read as written.
+    fn saved_as_written(&self) -> Result<SavedService, String> {
         let s = saved::parse(tag(&self.tags, SAVED_TAG))?;
         let desired = s.count("desired")?;
         let target = match (s.optional_count("min")?, s.optional_count("max")?) {
@@ -137,15 +142,30 @@ impl EcsService {
                 ))
             }
         };
-        if let Some(t) = target {
-            if t.min > t.max || desired > t.max {
-                return Err(format!(
-                    "its {SAVED_TAG} tag asks for {desired} tasks with a minimum of {} and a maximum of {}, which no scaling target allows; start it by hand",
-                    t.min, t.max
-                ));
-            }
-        }
         Ok(SavedService { desired, target })
+    }
+
+    /// What resume restores, or why it refuses: the saved state, checked
+    /// against the live scaling target.
+    pub fn saved(&self) -> Result<SavedService, String> {
+        let saved = self.saved_as_written()?;
+        let refuse = |why: String| Err(format!("its {SAVED_TAG} tag {why}; start it by hand"));
+        match (saved.target, self.target) {
+            (Some(_), None) => refuse("names a scaling target the service no longer has".into()),
+            (Some(t), Some(live)) if t.max != live.max => refuse(format!(
+                "says the scaling maximum was {}, but it is {} (cost-guard never changes it)",
+                t.max, live.max
+            )),
+            (Some(t), Some(_)) if t.min > t.max || saved.desired > t.max => refuse(format!(
+                "asks for {} tasks with a minimum of {} and a maximum of {}, which its scaling target does not allow",
+                saved.desired, t.min, t.max
+            )),
+            (None, Some(live)) if saved.desired > live.max => refuse(format!(
+                "asks for {} tasks, above its scaling target's maximum of {}",
+                saved.desired, live.max
+            )),
+            _ => Ok(saved),
+        }
     }
 }
 
@@ -166,15 +186,17 @@ impl Record for EcsService {
     fn tags(&self) -> &Tags {
         &self.tags
     }
-    /// `stopped` once cost-guard stamped it at 0 tasks; `running` while it
-    /// wants tasks; else `empty`.
+    /// `stopped` once cost-guard stamped it at 0 tasks, or while a resume
+    /// that did not finish is marked on it; `running` while it wants tasks;
+    /// `stopping` when a stop saved it and set it to 0 but was cut short
+    /// before the stamp; else `empty`.
     fn state(&self) -> &str {
-        if self.desired > 0 {
-            "running"
-        } else if stamp_of(&self.tags).is_some() {
-            "stopped"
-        } else {
-            "empty"
+        match stamp_of(&self.tags) {
+            Some(s) if s.resuming => "stopped",
+            _ if self.desired > 0 => "running",
+            Some(_) => "stopped",
+            None if tag(&self.tags, SAVED_TAG).is_some() => "stopping",
+            None => "empty",
         }
     }
     fn handle(&self) -> String {
@@ -198,7 +220,11 @@ pub struct ServicePlan {
 /// Chooses the services to stop, by their own tags.
 pub fn plan_services(services: &[EcsService], select: &SelectionConfig) -> ServicePlan {
     let mut plan = ServicePlan::default();
-    for s in services.iter().filter(|s| s.state() == "running") {
+    // A stop cut short before its stamp is finished (stamped) now.
+    for s in services
+        .iter()
+        .filter(|s| matches!(s.state(), "running" | "stopping"))
+    {
         match match_tags(&s.tags, select) {
             Match::NotSelected => {}
             Match::Exempt => plan.skipped.push(Skipped {
@@ -290,20 +316,42 @@ mod tests {
     #[test]
     fn a_forged_saved_state_is_refused() {
         let stamp = (STOPPED_AT_TAG, "2026-12-04T10:00:00Z");
-        for (value, why) in [
+        let live = Some(ScalingTarget {
+            min: 0,
+            max: 4,
+            suspended: Suspended::ALL,
+        });
+        for (value, target, why) in [
             (
                 "desired=500 min=0 max=4 suspended=none",
-                "which no scaling target allows",
+                live,
+                "which its scaling target does not allow",
+            ),
+            (
+                "desired=500 min=500 max=500 suspended=none",
+                live,
+                "the scaling maximum was 500, but it is 4",
             ),
             (
                 "desired=1 min=5 max=4 suspended=none",
-                "which no scaling target allows",
+                live,
+                "which its scaling target does not allow",
             ),
-            ("desired=1 min=1 suspended=none", "without the other"),
-            ("desired=1 min=1 max=2 suspended=sideways", "does not exist"),
-            ("min=1 max=2 suspended=none", "has no desired"),
+            ("desired=9", live, "above its scaling target's maximum of 4"),
+            (
+                "desired=1 min=1 max=2 suspended=none",
+                None,
+                "a scaling target the service no longer has",
+            ),
+            ("desired=1 min=1 suspended=none", None, "without the other"),
+            (
+                "desired=1 min=1 max=2 suspended=sideways",
+                live,
+                "does not exist",
+            ),
+            ("min=1 max=2 suspended=none", live, "has no desired"),
         ] {
-            let s = service(0, None, &[(SAVED_TAG, value), stamp]);
+            let s = service(0, target, &[(SAVED_TAG, value), stamp]);
             let err = s.startable().unwrap_err();
             assert!(err.contains(why), "{value}: {err}");
         }
@@ -312,6 +360,49 @@ mod tests {
             .startable()
             .unwrap_err()
             .contains("has no cost-guard:saved tag"));
+    }
+
+    #[test]
+    fn an_unfinished_stop_keeps_what_it_saved_and_is_finished() {
+        let first = "desired=3 min=1 max=6 suspended=none";
+        let cut_short = service(
+            0,
+            Some(ScalingTarget {
+                min: 0,
+                max: 6,
+                suspended: Suspended::ALL,
+            }),
+            &[(SAVED_TAG, first)],
+        );
+        assert_eq!(cut_short.state(), "stopping");
+        assert_eq!(
+            cut_short.to_save().encode(),
+            first,
+            "the retry keeps the first save"
+        );
+        assert_eq!(
+            plan_services(&[cut_short], &all()).to_stop.len(),
+            1,
+            "and stamps it now"
+        );
+        // A resume cut short after the count: the marker keeps it resumable.
+        let half = service(
+            3,
+            Some(ScalingTarget {
+                min: 0,
+                max: 6,
+                suspended: Suspended::ALL,
+            }),
+            &[
+                (SAVED_TAG, first),
+                (
+                    crate::domain::tags::RESUMING_TAG,
+                    "2026-12-04T10:00:00Z budget:x",
+                ),
+            ],
+        );
+        assert_eq!(half.state(), "stopped");
+        assert_eq!(half.startable(), Ok(()));
     }
 
     #[test]

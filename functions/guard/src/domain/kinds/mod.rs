@@ -84,6 +84,58 @@ pub(crate) fn label_of(kind: ResourceKind, ids: &[String]) -> String {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind's restart lines are valid shell: bash parses them
+    /// (`bash -n`), with a hostile name where the service lets its creator
+    /// choose almost any characters (groups, ECS clusters and services;
+    /// AWS gives instance ids, and RDS, SageMaker and Redshift allow only
+    /// letters, digits and hyphens).
+    #[test]
+    fn every_restart_line_is_valid_shell() {
+        use std::io::Write;
+        let free = [ResourceKind::AutoScalingGroup, ResourceKind::EcsService];
+        for kind in ResourceKind::ALL {
+            let hostile = ["it's; rm -rf ~ $(x)", "prod/a`b`c", "a,b=c"];
+            let ids: &[&str] = if free.contains(&kind) {
+                &hostile
+            } else {
+                &["i-0123456789abcdef0"]
+            };
+            for id in ids {
+                let r = Resource {
+                    kind,
+                    id: id.to_string(),
+                    name: None,
+                    size: String::new(),
+                };
+                let lines = restart_lines(kind, "eu-west-1", &[&r], &[&r], "2026-12-04T10:00:00Z");
+                for line in lines.region_wide.iter().chain(&lines.each) {
+                    let mut bash = std::process::Command::new("bash")
+                        .arg("-n")
+                        .stdin(std::process::Stdio::piped())
+                        .stderr(std::process::Stdio::piped())
+                        .spawn()
+                        .expect("bash");
+                    bash.stdin
+                        .take()
+                        .unwrap()
+                        .write_all(line.as_bytes())
+                        .unwrap();
+                    let out = bash.wait_with_output().unwrap();
+                    assert!(
+                        out.status.success(),
+                        "{kind} {id:?}: {}\n{line}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// Records for tests, built with the fields that matter.
 #[cfg(test)]
 pub(crate) mod fixtures {
