@@ -75,6 +75,8 @@ pub async fn run(dry_run: bool) -> Result<()> {
         &stop,
     )
     .await?;
+    // A student's GPU notebook, forgotten after the deadline.
+    emulator::create_notebook(&sdk, "eu-west-1", "thesis-gpu", "ml.p3.2xlarge", &stop).await?;
     let (topic, inbox) = emulator::notify_topic(&sdk, "cost-guard-notify").await?;
     // Month-to-date spend for the "Where the money went" section.
     if let Some(period) =

@@ -114,9 +114,9 @@ fn demo_runs_end_to_end() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("FLEET BEFORE"));
-    assert!(text.contains("Subject: cost-guard stopped 11 resources in 3 regions (budget student-monthly: $1,287.34 > $40.00)"), "{text}");
+    assert!(text.contains("Subject: cost-guard stopped 12 resources in 3 regions (budget student-monthly: $1,287.34 > $40.00)"), "{text}");
     assert!(
-        text.contains("Subject: cost-guard found nothing left to stop, 11 resources stopped by an earlier run"),
+        text.contains("Subject: cost-guard found nothing left to stop, 12 resources stopped by an earlier run"),
         "{text}"
     );
     assert!(text.contains("Subject: cost-guard received an unrecognised message, nothing stopped"));
@@ -153,7 +153,15 @@ fn demo_runs_end_to_end() {
     assert_eq!(after.matches(" stopped ").count(), 15, "{after}");
     assert_eq!(
         after.matches("stopped-by=budget:student-monthly").count(),
-        11,
+        12,
+        "{after}"
+    );
+    // The forgotten GPU notebook, stopped by the budget alert.
+    assert!(
+        after.lines().any(|l| l.contains("notebook")
+            && l.contains("thesis-gpu")
+            && l.contains("Stopped")
+            && l.contains("stopped-by=budget:student-monthly")),
         "{after}"
     );
     let hijack: Vec<&str> = after
