@@ -49,6 +49,8 @@ ALLOWED = {
     "sagemaker:StopNotebookInstance", "sagemaker:StartNotebookInstance",
     "sagemaker:AddTags", "sagemaker:DeleteTags",
     "redshift:PauseCluster", "redshift:ResumeCluster", "redshift:CreateTags", "redshift:DeleteTags",
+    # The tripwire alone ends what an untrusted principal started (TRIPWIRE_MADE).
+    "ecs:StopTask", "sagemaker:StopTrainingJob", "sagemaker:StopProcessingJob",
 }
 # Reads of the other kinds: some have resource-level permissions, but
 # narrowing a read would only hide from the sweep what it must see.
@@ -57,6 +59,9 @@ READS = {
     "application-autoscaling:DescribeScalableTargets", "sagemaker:ListNotebookInstances",
     "sagemaker:ListEndpoints", "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig",
     "sagemaker:ListTags", "redshift:DescribeClusters",
+    # The tripwire's reads of what a compute call made.
+    "autoscaling:DescribeLaunchConfigurations", "ec2:DescribeLaunchTemplateVersions",
+    "ecs:DescribeTaskDefinition", "sagemaker:DescribeNotebookInstance",
 }
 ALLOWED |= READS
 FORBIDDEN = re.compile(r"Terminate|Delete(?!Tags)|Modify|Create(?!Tags|LogStream|OrUpdateTags)|Put(?!Events|LogEvents|Item)|Attach|Pass|Register|\*")
@@ -107,7 +112,24 @@ SAVED_ON = [{"Fn::Sub": "arn:${AWS::Partition}:autoscaling:*:${AWS::AccountId}:a
 # for the roles that stop and start services.
 SCALING_SID = "ScalingTargetsHaveNoServiceTags"
 SCALING_TARGETS = {"Fn::Sub": "arn:${AWS::Partition}:application-autoscaling:*:${AWS::AccountId}:scalable-target/*"}
-SCALING_ROLES = ("SweepRole", "ResumeRole", "MemberRole")
+SCALING_ROLES = ("SweepRole", "ResumeRole", "MemberRole", "LaunchTripwireRole", "MemberTripwireRole")
+# What an untrusted principal made is stopped whatever its tags (it chose
+# them): the tripwire's one grant of the other kinds' stops without a tag
+# condition, exactly these actions on this account's resources.
+TRIPWIRE_MADE_SID = "TripwireStopsWhatWasMade"
+TRIPWIRE_MADE_ACTIONS = {"autoscaling:SuspendProcesses", "ecs:UpdateService", "ecs:StopTask",
+                         "sagemaker:StopNotebookInstance", "sagemaker:StopTrainingJob",
+                         "sagemaker:StopProcessingJob", "redshift:PauseCluster"}
+TRIPWIRE_MADE_RESOURCES = [{"Fn::Sub": "arn:${AWS::Partition}:" + r} for r in (
+    "autoscaling:*:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*",
+    "ecs:*:${AWS::AccountId}:service/*",
+    "ecs:*:${AWS::AccountId}:task/*",
+    "sagemaker:*:${AWS::AccountId}:notebook-instance/*",
+    "sagemaker:*:${AWS::AccountId}:training-job/*",
+    "sagemaker:*:${AWS::AccountId}:processing-job/*",
+    "redshift:*:${AWS::AccountId}:cluster:*")]
+# Ending a task or a job loses its work: only in that grant.
+ENDS = {"ecs:StopTask", "sagemaker:StopTrainingJob", "sagemaker:StopProcessingJob"}
 STAMP_KEYS = {"cost-guard:stopped-at", "cost-guard:stopped-by"}
 RESUMING = "cost-guard:resuming"
 KEEP_KEYS = {"cost-guard:restart-pending", "cost-guard:restops"}
@@ -203,8 +225,16 @@ def check_role_statement(where, st):
     if "*" in listed(st.get("Resource", [])) and not actions <= RESOURCE_STAR_OK:
         findings.append(f"{where}: Resource * for {sorted(actions - RESOURCE_STAR_OK)}")
     cond = json.dumps(st.get("Condition", {}))
-    tripwire_stop = st.get("Sid") == TRIPWIRE_STOP_SID
-    if tripwire_stop and not (where.split()[-1].split("/")[0] in TRIPWIRE_ROLES
+    made = st.get("Sid") == TRIPWIRE_MADE_SID
+    if made and not (where.split()[-1].split("/")[0] in TRIPWIRE_ROLES
+                     and actions == TRIPWIRE_MADE_ACTIONS
+                     and listed(st.get("Resource")) == TRIPWIRE_MADE_RESOURCES
+                     and not st.get("Condition")):
+        findings.append(f"{where}: {TRIPWIRE_MADE_SID} is the tripwire's stops of the other kinds on this account's resources, nothing more")
+    if actions & ENDS and not made:
+        findings.append(f"{where}: {sorted(actions & ENDS)} only in {TRIPWIRE_MADE_SID}")
+    tripwire_stop = st.get("Sid") == TRIPWIRE_STOP_SID or made
+    if tripwire_stop and not made and not (where.split()[-1].split("/")[0] in TRIPWIRE_ROLES
                               and actions == {"ec2:StopInstances"}
                               and listed(st.get("Resource")) == [ACCOUNT_INSTANCES]
                               and not st.get("Condition")):
@@ -220,7 +250,7 @@ def check_role_statement(where, st):
     keys = set(listed(condition.get("ForAllValues:StringEquals", {}).get("aws:TagKeys") or []))
     present = {k.split("/", 1)[1] for k, v in condition.get("Null", {}).items()
                if k.startswith("aws:ResourceTag/") and v == "false"}
-    if UPDATE_SERVICE in actions:
+    if UPDATE_SERVICE in actions and not made:
         stop_like = '"aws:ResourceTag/${ExemptTagKey}": "true"' in cond
         if not (stop_like or RESUMING in present):
             findings.append(f"{where}: {UPDATE_SERVICE} neither denied on exempt services nor limited to services carrying {RESUMING}")

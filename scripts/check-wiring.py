@@ -105,6 +105,7 @@ RULE_SAMPLES = {
         "tripwire-root-launch.json",
     ],
     "LaunchTripwireFunctionFirstMoves": ["tripwire-quota-increase.json"],
+    "LaunchTripwireFunctionComputeCalls": ["tripwire-create-auto-scaling-group.json", "tripwire-update-auto-scaling-group.json", "tripwire-create-service.json", "tripwire-update-service.json", "tripwire-run-task.json", "tripwire-create-notebook.json", "tripwire-create-training-job.json", "tripwire-create-processing-job.json", "tripwire-create-endpoint.json", "tripwire-create-redshift-cluster.json", "tripwire-resume-redshift-cluster.json"],
     "LaunchTripwireFunctionGuardDutyFindings": ["guardduty-*.json"],
     "LaunchTripwireFunctionSpotFulfilled": ["tripwire-spot-fulfilled.json"],
     "LaunchTripwireFunctionFleetLaunched": ["tripwire-spot-fleet-launched.json"],
@@ -126,6 +127,7 @@ RULE_SAMPLES = {
         "tripwire-root-launch.json",
     ],
     "FirstMoveForward": ["tripwire-quota-increase.json"],
+    "ComputeForward": ["tripwire-create-auto-scaling-group.json", "tripwire-update-auto-scaling-group.json", "tripwire-create-service.json", "tripwire-update-service.json", "tripwire-run-task.json", "tripwire-create-notebook.json", "tripwire-create-training-job.json", "tripwire-create-processing-job.json", "tripwire-create-endpoint.json", "tripwire-create-redshift-cluster.json", "tripwire-resume-redshift-cluster.json"],
     "GuardDutyForward": ["guardduty-*.json"],
     "FleetLaunchForward": ["tripwire-spot-fulfilled.json", "tripwire-spot-fleet-launched.json"],
     "TagWriteForward": ["tripwire-exempt-tag-added.json"],
@@ -1059,6 +1061,20 @@ def keep_and_tripwire_expectations(expect, p, inst, db, exempt, stamp_keys,
     expect(keep, False, "rds:StopDBInstance", db, tags_context({"cost-guard:stopped-at": "x", exempt: "true"}), "a stamped exempt database")
     expect(keep, False, "ec2:StopInstances", inst(), tags_context({"cost-guard:stopped-at": "x"}), "an instance")
 
+    # launch-tripwire: stops what an untrusted principal made, whatever its tags.
+    for action, arn in OTHER_KINDS_STOP:
+        expect(trip, True, action, arn(), tags_context({exempt: "true"}), "an exempt resource a hijacker made")
+        expect(trip, False, action, arn(OTHER_ACCOUNT), tags_context({}), "another account's resource")
+    task = f"arn:aws:ecs:eu-west-1:{ACCOUNT}:task/default/0a1b2c3d4e5f40718293a4b5c6d7e8f9"
+    expect(trip, True, "ecs:StopTask", task, tags_context({}), "a task a hijacker started")
+    expect(trip, True, "sagemaker:StopTrainingJob", f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:training-job/x", tags_context({}), "a training job")
+    expect(trip, False, "ecs:StopTask", task.replace(ACCOUNT, OTHER_ACCOUNT), tags_context({}), "another account's task")
+    for action, arn in OTHER_KINDS_TAG:
+        expect(trip, True, action, arn(), tags_context({}, stamp_keys), "the stamp keys")
+        expect(trip, False, action, arn(), tags_context({}, stamp_keys + [exempt]), "the exempt tag")
+    for action in ("autoscaling:DeleteAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup", "ecs:DeleteService",
+                   "sagemaker:DeleteNotebookInstance", "sagemaker:DeleteEndpoint", "redshift:DeleteCluster"):
+        expect(trip, False, action, OTHER_KINDS_STOP[0][1](), tags_context({}), action)
     # launch-tripwire: stops any instance of the account, whatever its tags.
     expect(trip, True, "ec2:StopInstances", inst(region="sa-east-1"), tags_context({exempt: "true"}), "an exempt instance a hijacker launched")
     expect(trip, False, "ec2:StopInstances", inst(OTHER_ACCOUNT), tags_context({}), "another account's instance")

@@ -184,3 +184,190 @@ async fn a_budget_alert_stops_every_kind_in_every_region_and_resume_restores_eac
         );
     }
 }
+
+/// A sample compute event (`events/NAME`) moved to `region`, with `set`
+/// written into its request parameters.
+fn compute_event(name: &str, region: &str, set: &[(&str, serde_json::Value)]) -> serde_json::Value {
+    let mut event = emulator::sample_event(name).unwrap();
+    event["region"] = json!(region);
+    event["detail"]["awsRegion"] = json!(region);
+    for (k, v) in set {
+        event["detail"]["requestParameters"][*k] = v.clone();
+    }
+    event
+}
+
+#[tokio::test]
+async fn the_tripwire_stops_what_an_untrusted_key_made_through_groups_services_notebooks_and_redshift(
+) {
+    let env = Env::start().await;
+    let sdk = &env.sdk;
+    let region = "us-west-2";
+    // A hijacker's fleet, tagged exempt to no avail.
+    let hijacker: &[(&str, &str)] = &[("cost-guard-exempt", "true")];
+    let miners = emulator::create_group(sdk, region, "render-farm", 3, "p3.2xlarge", hijacker)
+        .await
+        .unwrap();
+    emulator::create_service(sdk, region, "default", "xmr", 20, hijacker, Some((5, 40)))
+        .await
+        .unwrap();
+    emulator::create_notebook(sdk, region, "gpu-notebook", "ml.p3.2xlarge", hijacker)
+        .await
+        .unwrap();
+    emulator::create_redshift(sdk, region, "warehouse", hijacker)
+        .await
+        .unwrap();
+    // The owner's cheap group, made by the same untrusted key: alerted, kept.
+    let web = emulator::create_group(sdk, region, "web", 1, "t3.micro", &[])
+        .await
+        .unwrap();
+
+    let tripwire = env.tripwire(&[("TRIPWIRE_ECS_MAX_VCPU", "2")]);
+    let fire = |name: &'static str, set: Vec<(&'static str, serde_json::Value)>| {
+        let event = compute_event(name, region, &set);
+        let tripwire = &tripwire;
+        async move { tripwire.handle(&Invocation::new(&event)).await }
+    };
+
+    let s = fire("tripwire-create-auto-scaling-group.json", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        (s.action.as_str(), s.stopped.as_slice()),
+        ("stopped", ["render-farm".to_string()].as_slice()),
+        "{s:?}"
+    );
+    let group = env.row(region, "render-farm").await;
+    assert_eq!(group.state, "suspended");
+    assert_eq!(
+        group.tag(STOPPED_BY_TAG),
+        Some("tripwire:CreateAutoScalingGroup")
+    );
+    for id in &miners {
+        let row = env.row(region, id).await;
+        assert_eq!(row.state, "stopped", "{id}");
+        assert_eq!(
+            row.tag(STOPPED_BY_TAG),
+            Some("tripwire:CreateAutoScalingGroup")
+        );
+    }
+    let m = env.one_message().await;
+    assert_eq!(
+        m.subject,
+        "URGENT: cost-guard stopped Auto Scaling group render-farm made in us-west-2 by user/ci-deployer"
+    );
+    assert!(m.body.contains("p3.2xlarge is a costly type"), "{}", m.body);
+    assert!(
+        m.body.contains("The exempt tag does not protect"),
+        "{}",
+        m.body
+    );
+    assert!(
+        m.body
+            .contains("cost-guard resume --stopped-by tripwire:CreateAutoScalingGroup"),
+        "{}",
+        m.body
+    );
+
+    let s = fire("tripwire-create-service.json", vec![]).await.unwrap();
+    assert_eq!(s.action, "stopped", "{s:?}");
+    let xmr = env.row(region, "xmr").await;
+    assert_eq!(xmr.state, "desired 0");
+    assert_eq!(
+        xmr.tag(SAVED),
+        Some("desired=20 min=5 max=40 suspended=none")
+    );
+    assert_eq!(xmr.tag(STOPPED_BY_TAG), Some("tripwire:CreateService"));
+    assert_eq!(
+        emulator::scaling_target(sdk, region, "default", "xmr")
+            .await
+            .unwrap(),
+        Some((0, 40, [true, true, true]))
+    );
+    assert!(env
+        .one_message()
+        .await
+        .body
+        .contains("4 vCPU each, above TRIPWIRE_ECS_MAX_VCPU=2"));
+
+    let s = fire("tripwire-create-notebook.json", vec![]).await.unwrap();
+    assert_eq!(s.action, "stopped", "{s:?}");
+    let notebook = env.row(region, "gpu-notebook").await;
+    assert_eq!(notebook.state, "Stopped");
+    assert_eq!(
+        notebook.tag(STOPPED_BY_TAG),
+        Some("tripwire:CreateNotebookInstance")
+    );
+    env.one_message().await;
+
+    let s = fire("tripwire-create-redshift-cluster.json", vec![])
+        .await
+        .unwrap();
+    assert_eq!(s.action, "stopped", "{s:?}");
+    let warehouse = env.row(region, "warehouse").await;
+    assert_eq!(warehouse.state, "paused");
+    assert_eq!(
+        warehouse.tag(STOPPED_BY_TAG),
+        Some("tripwire:CreateCluster")
+    );
+    env.one_message().await;
+
+    // A cheap group by the same key: an urgent alert, nothing stopped.
+    let s = fire(
+        "tripwire-create-auto-scaling-group.json",
+        vec![("autoScalingGroupName", json!("web"))],
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.action, "alerted", "{s:?}");
+    assert_eq!(env.row(region, "web").await.state, "active");
+    assert_eq!(env.row(region, &web[0]).await.state, "running");
+    let m = env.one_message().await;
+    assert!(
+        m.subject
+            .starts_with("URGENT: Auto Scaling group web made in us-west-2"),
+        "{}",
+        m.subject
+    );
+    assert!(m.body.contains("nothing was stopped"), "{}", m.body);
+
+    // The same calls by a trusted principal change nothing and say nothing.
+    let trusted = env.tripwire(&[(
+        "TRIPWIRE_TRUSTED_PRINCIPALS",
+        "arn:aws:iam::123456789012:user/ci-*",
+    )]);
+    emulator::create_group(sdk, region, "batch", 2, "p3.2xlarge", &[])
+        .await
+        .unwrap();
+    let event = compute_event(
+        "tripwire-create-auto-scaling-group.json",
+        region,
+        &[("autoScalingGroupName", json!("batch"))],
+    );
+    let s = trusted.handle(&Invocation::new(&event)).await.unwrap();
+    assert_eq!(s.action, "quiet", "{s:?}");
+    assert_eq!(env.row(region, "batch").await.state, "active");
+    assert!(env.received().await.is_empty());
+
+    // Only a resume that names the tripwire's trigger starts what it stopped.
+    let resume = env.resume(&[("REGIONS", region)]);
+    let all = resume.handle(&Invocation::new(&json!({}))).await.unwrap();
+    assert_eq!(all.started, 0, "{all:?}");
+    env.received().await;
+    let done = resume
+        .handle(&Invocation::new(
+            &json!({"stopped_by": "tripwire:CreateAutoScalingGroup"}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!((done.started, done.failed), (1, 0), "{done:?}");
+    assert_eq!(env.row(region, "render-farm").await.state, "active");
+    for id in &miners {
+        assert_eq!(env.row(region, id).await.state, "running", "{id}");
+    }
+    assert_eq!(
+        env.row(region, "xmr").await.state,
+        "desired 0",
+        "another trigger's stop stays"
+    );
+}

@@ -17,10 +17,12 @@
 //! | the stop sweep of one account's regions, within a time budget | [`sweep`] |
 //! | starting again what was stopped in one account's regions | [`resume`] |
 //! | what a launch started, and stopping exactly that | [`tripwire`] |
+//! | what an untrusted compute call made (a group, a service, a notebook, ...), and stopping it | `compute` |
 //! | the spot requests and fleets an untrusted principal made | [`marks`] |
 //! | the tripwire's quarantine policy, member.yaml's role ids | [`iam`] |
 
 pub mod accounts;
+pub(crate) mod compute;
 pub mod costexplorer;
 pub mod ec2;
 mod error;

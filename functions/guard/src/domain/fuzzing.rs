@@ -500,6 +500,14 @@ pub fn launch_event(data: &[u8]) {
                     assert!(r.region.as_deref().is_none_or(is_region_name), "{r:?}");
                     Vec::new()
                 }
+                CallKind::Compute(cc) => {
+                    check_reason(&cc.describe());
+                    // What it would act on is what the event names.
+                    for t in &cc.tasks {
+                        assert!(text.contains(t.as_str()), "{t} not named");
+                    }
+                    Vec::new()
+                }
             }
         }
         Event::Finding(f) => {
@@ -598,6 +606,33 @@ pub fn launch_event(data: &[u8]) {
                 Verdict::Retry(why) => {
                     check_reason(why);
                     assert!(matches!(event, Event::FleetLaunch(_)));
+                }
+                Verdict::Halt { why } => {
+                    check_reason(why);
+                    let Event::Call(c) = event else {
+                        panic!("only a compute call halts")
+                    };
+                    let CallKind::Compute(cc) = &c.kind else {
+                        panic!("{:?} halted", c.kind)
+                    };
+                    assert!(c.error.is_none(), "a failed call halted");
+                    assert!(
+                        cc.what != crate::domain::trigger::compute::Created::Endpoint,
+                        "an endpoint halted"
+                    );
+                    assert!(
+                        trusted_by(&c.principal, &ctx, Purpose::Launch).is_none(),
+                        "a trusted call halted"
+                    );
+                    // Still being made: never stopped now, whatever else.
+                    let pending = crate::domain::tripwire::ComputeFacts {
+                        pending: Some("creating".into()),
+                        ..Default::default()
+                    };
+                    assert!(!matches!(
+                        crate::domain::tripwire::decide_compute(c, cc, &pending, &ctx),
+                        Verdict::Halt { .. }
+                    ));
                 }
                 Verdict::Alert { why, .. } | Verdict::Quiet(why) => check_reason(why),
             }

@@ -42,6 +42,7 @@ use crate::domain::glob::first_match;
 use crate::domain::inventory::{tag, Tags};
 use crate::domain::tags::ASG_TAG;
 use crate::domain::tags::GUARD_TAG_PREFIX;
+use crate::domain::trigger::compute::{ComputeCall, Created};
 use crate::domain::trigger::launch::{
     ApiCall, CallKind, Finding, FleetKind, FleetLaunch, Launch, Principal, RegionEnabled, TagWrite,
     TripwireEvent,
@@ -162,6 +163,9 @@ pub(crate) enum Verdict {
     Retry(String),
     /// Tell subscribers, stop nothing: why.
     Alert { urgent: bool, why: String },
+    /// Stop what an untrusted compute call created or grew (a group, a
+    /// service, tasks, a notebook, a job, a Redshift cluster): why.
+    Halt { why: String },
     /// Nothing for subscribers; a log line says why.
     Quiet(String),
 }
@@ -406,10 +410,143 @@ pub(crate) fn decide_call(call: &ApiCall, observed: &[Observed], ctx: &Context<'
                 },
             }
         }
+        CallKind::Compute(c) => decide_compute(call, c, &ComputeFacts::default(), ctx),
         CallKind::Tagging(w) => decide_tagging(call, w, ctx),
         CallKind::EnableRegion(r) => decide_enable_region(call, r, ctx),
         CallKind::Launch(l) => decide_launch(call, l, observed, ctx),
     }
+}
+
+/// What a compute call's stop did.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub(crate) struct Halted {
+    pub dry_run: bool,
+    /// What was done, in words ("its processes suspended", "2 instances
+    /// stopped", "set to 0 tasks, from 50").
+    pub done: Vec<String>,
+    /// What could not be done, and why.
+    pub failed: Option<String>,
+    /// The stamp is written, so resume finds it.
+    pub stamped: bool,
+}
+
+/// What the account says beyond a compute call's event: the instance or
+/// node types it runs (from a group's launch template, an endpoint's
+/// configuration), an ECS task's size, and whether it is still being made.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct ComputeFacts {
+    pub types: Vec<String>,
+    /// The largest task's size in CPU units (1,024 per vCPU).
+    pub cpu_units: Option<i64>,
+    /// Still being created (a Redshift cluster, a notebook starting): cannot
+    /// be stopped yet.
+    pub pending: Option<String>,
+}
+
+/// The decision for a call that created or grew compute other than EC2
+/// instances. The same trust rules as for launches; the exempt tag does not
+/// protect what an untrusted principal created (it chose the tags). A call
+/// whose size or type cannot be told is alerted on, not acted on.
+pub(crate) fn decide_compute(
+    call: &ApiCall,
+    c: &ComputeCall,
+    facts: &ComputeFacts,
+    ctx: &Context<'_>,
+) -> Verdict {
+    let cfg = ctx.cfg;
+    let who = call.principal.short();
+    let what = c.describe();
+    let trusted = trusted_by(&call.principal, ctx, Purpose::Launch);
+    if let Some(error) = &call.error {
+        return match trusted {
+            Some(t) => Verdict::Quiet(format!("a failed {} by {who}, trusted ({t})", call.event_name)),
+            None => Verdict::Alert {
+                urgent: false,
+                why: format!("{who} tried to make {what}; AWS refused it ({error}): refused calls are how a stolen key probes its limits"),
+            },
+        };
+    }
+    if let Some(t) = trusted {
+        return Verdict::Quiet(format!("{} by {who}, trusted ({t}): {what}", call.action()));
+    }
+    let grows = match c.what {
+        // An update that sets no count (and, for a group, no types) grows
+        // nothing.
+        Created::Service | Created::Group if call.event_name.starts_with("Update") => {
+            c.count.is_some_and(|n| n > 0) || !c.types.is_empty()
+        }
+        _ => true,
+    };
+    if !grows {
+        return Verdict::Quiet(format!("{} by {who} sets no count: {what}", call.action()));
+    }
+    let mut why = Vec::new();
+    if !cfg.allowed_regions.is_empty() && !cfg.allowed_regions.iter().any(|r| r == &call.region) {
+        why.push(format!(
+            "{} is not in TRIPWIRE_ALLOWED_REGIONS",
+            call.region
+        ));
+    }
+    let mut types: Vec<&str> = c
+        .types
+        .iter()
+        .chain(&facts.types)
+        .map(String::as_str)
+        .collect();
+    types.sort_unstable();
+    types.dedup();
+    for t in &types {
+        // SageMaker's types are EC2's with an `ml.` prefix; the same patterns judge them.
+        let bare = t.strip_prefix("ml.").unwrap_or(t);
+        if let Some(p) = first_match(&cfg.costly_types, bare) {
+            why.push(format!(
+                "{t} is a costly type (matches {p} in TRIPWIRE_INSTANCE_TYPES)"
+            ));
+        }
+    }
+    let cpu = c.cpu_units.max(facts.cpu_units);
+    if let Some(units) = cpu.filter(|u| *u > i64::from(cfg.ecs_max_vcpu) * 1024) {
+        why.push(format!(
+            "its tasks have {} vCPU each, above TRIPWIRE_ECS_MAX_VCPU={}",
+            units as f64 / 1024.0,
+            cfg.ecs_max_vcpu
+        ));
+    }
+    if c.what == Created::Redshift {
+        why.push("a Redshift cluster made by a principal you do not trust".into());
+    }
+    if why.is_empty() {
+        let unknown = match c.what {
+            Created::Service | Created::Tasks if cpu.is_none() => " (its task size is unknown)",
+            _ if types.is_empty() && matches!(c.what, Created::Group | Created::Endpoint) => {
+                " (its instance types are unknown)"
+            }
+            _ => "",
+        };
+        return Verdict::Alert {
+            urgent: true,
+            why: format!("{who} made {what}: a stolen key's usual next step towards costly compute; not a costly type or size in an allowed region{unknown}, so nothing was stopped"),
+        };
+    }
+    let why = why.join("; ");
+    if c.what == Created::Endpoint {
+        return Verdict::Alert {
+            urgent: true,
+            why: format!("{who} made {what}, still billing: a SageMaker endpoint cannot be stopped, only deleted, and cost-guard never deletes ({why})"),
+        };
+    }
+    if cfg.action == TripwireAction::Alert {
+        return Verdict::Alert {
+            urgent: true,
+            why: format!("TRIPWIRE_ACTION=alert: reported, not stopped ({why})"),
+        };
+    }
+    if let Some(pending) = &facts.pending {
+        return Verdict::Wait {
+            why: format!("{who} made {what} ({why}); it is {pending}, and is stopped as soon as it can be: Lambda tries again"),
+        };
+    }
+    Verdict::Halt { why }
 }
 
 fn decide_launch(
@@ -1519,6 +1656,170 @@ mod tests {
             )],
         );
         assert!(matches!(v, Verdict::Quiet(_)));
+    }
+
+    /// A compute sample's decision with these facts and settings.
+    fn decide_made(name: &str, facts: &ComputeFacts, vars: &[(&str, &str)]) -> Verdict {
+        let c = call(name);
+        let CallKind::Compute(cc) = &c.kind else {
+            panic!("{name} is not a compute call")
+        };
+        decide_compute(&c, cc, facts, &known(vars).ctx())
+    }
+
+    #[test]
+    fn an_untrusted_principals_costly_compute_is_stopped_and_cheap_compute_alerted() {
+        let none = ComputeFacts::default();
+        let types = |t: &str| ComputeFacts {
+            types: vec![t.into()],
+            ..Default::default()
+        };
+        let cpu = |units: i64| ComputeFacts {
+            cpu_units: Some(units),
+            ..Default::default()
+        };
+        let halts =
+            |v: &Verdict, why: &str| matches!(v, Verdict::Halt { why: w } if w.contains(why));
+        // A group: by what its launch template launches.
+        let v = decide_made(
+            "tripwire-create-auto-scaling-group.json",
+            &types("p3.2xlarge"),
+            &[],
+        );
+        assert!(halts(&v, "p3.2xlarge is a costly type"), "{v:?}");
+        let v = decide_made(
+            "tripwire-create-auto-scaling-group.json",
+            &types("t3.micro"),
+            &[],
+        );
+        assert!(
+            matches!(&v, Verdict::Alert { urgent: true, why } if why.contains("nothing was stopped")),
+            "{v:?}"
+        );
+        let v = decide_made("tripwire-create-auto-scaling-group.json", &none, &[]);
+        assert!(
+            matches!(&v, Verdict::Alert { why, .. } if why.contains("its instance types are unknown")),
+            "{v:?}"
+        );
+        // Any size outside the allowed regions.
+        let v = decide_made(
+            "tripwire-create-auto-scaling-group.json",
+            &types("t3.micro"),
+            &[("TRIPWIRE_ALLOWED_REGIONS", "eu-west-1")],
+        );
+        assert!(
+            halts(&v, "us-east-1 is not in TRIPWIRE_ALLOWED_REGIONS"),
+            "{v:?}"
+        );
+        // ECS: by task size, 4 vCPU allowed by default.
+        let v = decide_made("tripwire-create-service.json", &cpu(4096), &[]);
+        assert!(matches!(v, Verdict::Alert { .. }), "{v:?}");
+        let v = decide_made("tripwire-create-service.json", &cpu(4097), &[]);
+        assert!(halts(&v, "above TRIPWIRE_ECS_MAX_VCPU=4"), "{v:?}");
+        let v = decide_made("tripwire-run-task.json", &none, &[]);
+        assert!(halts(&v, "16 vCPU each"), "{v:?}");
+        // SageMaker types judged without their ml. prefix; a job is ended.
+        let v = decide_made("tripwire-create-notebook.json", &none, &[]);
+        assert!(
+            halts(&v, "ml.p3.2xlarge is a costly type (matches p*"),
+            "{v:?}"
+        );
+        let v = decide_made("tripwire-create-training-job.json", &none, &[]);
+        assert!(halts(&v, "ml.p4d.24xlarge"), "{v:?}");
+        // An endpoint cannot be stopped: urgent, with why.
+        let v = decide_made(
+            "tripwire-create-endpoint.json",
+            &types("ml.g5.12xlarge"),
+            &[],
+        );
+        assert!(
+            matches!(&v, Verdict::Alert { urgent: true, why } if why.contains("cannot be stopped, only deleted")),
+            "{v:?}"
+        );
+        // Redshift: any cluster an untrusted principal makes; paused once it can be.
+        let v = decide_made("tripwire-create-redshift-cluster.json", &none, &[]);
+        assert!(
+            halts(&v, "Redshift cluster made by a principal you do not trust"),
+            "{v:?}"
+        );
+        let creating = ComputeFacts {
+            pending: Some("creating".into()),
+            ..Default::default()
+        };
+        let v = decide_made("tripwire-create-redshift-cluster.json", &creating, &[]);
+        assert!(
+            matches!(&v, Verdict::Wait { why } if why.contains("it is creating")),
+            "{v:?}"
+        );
+        // Alert mode stops nothing.
+        let v = decide_made(
+            "tripwire-create-notebook.json",
+            &none,
+            &[("TRIPWIRE_ACTION", "alert")],
+        );
+        assert!(
+            matches!(&v, Verdict::Alert { why, .. } if why.starts_with("TRIPWIRE_ACTION=alert")),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn trusted_failed_and_shrinking_compute_calls_stop_nothing() {
+        let costly = ComputeFacts {
+            types: vec!["p3.2xlarge".into()],
+            ..Default::default()
+        };
+        let trusted = [(
+            "TRIPWIRE_TRUSTED_PRINCIPALS",
+            "arn:aws:iam::123456789012:user/ci-deployer",
+        )];
+        let v = decide_made("tripwire-create-auto-scaling-group.json", &costly, &trusted);
+        assert!(matches!(v, Verdict::Quiet(_)), "{v:?}");
+        // The root user is never trusted.
+        let mut c = call("tripwire-create-notebook.json");
+        c.principal = call("tripwire-root-launch.json").principal;
+        let CallKind::Compute(cc) = &c.kind else {
+            panic!()
+        };
+        let k = known(&[(
+            "TRIPWIRE_TRUSTED_PRINCIPALS",
+            "arn:aws:iam::123456789012:root",
+        )]);
+        assert!(matches!(
+            decide_compute(&c, cc, &ComputeFacts::default(), &k.ctx()),
+            Verdict::Halt { .. }
+        ));
+        // A refused call made nothing.
+        let mut c = call("tripwire-create-notebook.json");
+        c.error = Some(CallError {
+            code: "AccessDenied".into(),
+            message: None,
+        });
+        let CallKind::Compute(cc) = &c.kind else {
+            panic!()
+        };
+        let v = decide_compute(&c, cc, &costly, &known(&[]).ctx());
+        assert!(
+            matches!(&v, Verdict::Alert { urgent: false, why } if why.contains("AWS refused it")),
+            "{v:?}"
+        );
+        // An update that sets no count grows nothing.
+        let mut c = call("tripwire-update-service.json");
+        let CallKind::Compute(cc) = &mut c.kind else {
+            panic!()
+        };
+        cc.count = None;
+        let cc = cc.clone();
+        let v = decide_compute(
+            &c,
+            &cc,
+            &ComputeFacts {
+                cpu_units: Some(65536),
+                ..Default::default()
+            },
+            &known(&[]).ctx(),
+        );
+        assert!(matches!(v, Verdict::Quiet(_)), "{v:?}");
     }
 
     #[test]

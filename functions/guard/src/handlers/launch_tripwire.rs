@@ -18,18 +18,19 @@ use super::{conclude, Function, HandlerError, Invocation};
 use crate::aws::accounts::{Access, Accounts, Located, NoAccess, RegionClients, SdkClients};
 use crate::aws::marks::Marks;
 use crate::aws::sns::Notifier;
-use crate::aws::{iam, tripwire};
+use crate::aws::{compute, iam, tripwire};
 use crate::domain::accounts::MemberRole;
 use crate::domain::config::{LaunchTripwireConfig, RegionScope};
 use crate::domain::error::AwsError;
 use crate::domain::outcome::Stamp;
-use crate::domain::render::launch_tripwire::{render, Alerting, Event};
+use crate::domain::render::launch_tripwire::{render, render_compute, Alerting, Event};
+use crate::domain::trigger::compute::ComputeCall;
 use crate::domain::trigger::excerpt;
 use crate::domain::trigger::launch::{parse_tripwire_event, ApiCall, CallKind, TripwireEvent};
 use crate::domain::tripwire::{
-    decide_call, decide_finding, decide_fleet_launch, mark_value, marked_by, quarantine_policy_arn,
-    requests_of, requests_to_mark, stamp_label, trusted_by, Context, GuardRoles, Observed, Purpose,
-    StopOutcome, Verdict,
+    decide_call, decide_compute, decide_finding, decide_fleet_launch, mark_value, marked_by,
+    quarantine_policy_arn, requests_of, requests_to_mark, stamp_label, trusted_by, ComputeFacts,
+    Context, GuardRoles, Halted, Observed, Purpose, StopOutcome, Verdict,
 };
 
 /// What an invocation returns (and logs).
@@ -375,6 +376,14 @@ impl LaunchTripwire {
             Located::Own(_) => None,
         };
         let guard_account = self.accounts.known_own_account().map(str::to_string);
+        if let TripwireEvent::Call(c) = &parsed {
+            if let CallKind::Compute(cc) = &c.kind {
+                let alerting = self.alerting(member, guard_account.as_deref());
+                return self
+                    .act_compute(invocation, c, cc, &site, &account, alerting, until)
+                    .await;
+            }
+        }
         let ec2 = site.clients.ec2(&region);
         // What EC2 says now, beyond the event. A failure to ask is a failure
         // to act: reported, and retried by Lambda.
@@ -467,7 +476,8 @@ impl LaunchTripwire {
                     detail: why.clone(),
                 });
             }
-            Verdict::Alert { .. } => {
+            // A compute call's stop is `act_compute`'s; anything else is an alert.
+            Verdict::Alert { .. } | Verdict::Halt { .. } => {
                 let mut o = StopOutcome::default();
                 marks(&mut o);
                 let failure = not_remembered.map(|detail| HandlerError::Incomplete {
@@ -575,6 +585,141 @@ impl LaunchTripwire {
             message.as_ref(),
             summary,
             &outcome,
+            failure,
+        )
+        .await
+    }
+
+    /// A call that created or grew compute other than EC2 instances: what
+    /// the account says about it, the decision, the stop (through each
+    /// kind's own stop, stamped for resume) and the alert.
+    #[allow(clippy::too_many_arguments)]
+    async fn act_compute(
+        &self,
+        invocation: &Invocation<'_>,
+        call: &ApiCall,
+        cc: &ComputeCall,
+        site: &Site,
+        account: &str,
+        alerting: Alerting<'_>,
+        until: tokio::time::Instant,
+    ) -> Result<TripwireSummary, HandlerError> {
+        let region = call.region.clone();
+        let ctx = Context {
+            cfg: &self.config.tripwire,
+            roles: &site.roles,
+            account: Some(account),
+            marked: &BTreeMap::new(),
+            exempt_key: &self.config.exempt_tag_key,
+        };
+        // What the account says is read only for a principal not trusted:
+        // a trusted one's call is quiet whatever it made.
+        let facts = if trusted_by(&call.principal, &ctx, Purpose::Launch).is_some()
+            || call.error.is_some()
+        {
+            Ok(ComputeFacts::default())
+        } else {
+            tokio::time::timeout_at(until, compute::facts(&site.clients, &region, cc))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(AwsError::new(
+                        "launch-tripwire",
+                        "Timeout",
+                        "no answer before the Lambda deadline",
+                    ))
+                })
+        };
+        let facts = match facts {
+            Ok(f) => f,
+            Err(e) => {
+                let parsed = TripwireEvent::Call(Box::new(call.clone()));
+                let detail = format!(
+                    "what {} made could not be read: {e} ({})",
+                    call.action(),
+                    e.advice()
+                );
+                let alert = format!(
+                    "AWS could not say what {} made ({e}), so nothing was stopped yet; Lambda tries the event again, and if it keeps failing the event goes to the failure queue, whose alarm tells you",
+                    cc.describe()
+                );
+                return self
+                    .cannot_act(
+                        invocation,
+                        &parsed,
+                        &region,
+                        Some(account),
+                        CannotAct { detail, alert },
+                    )
+                    .await;
+            }
+        };
+        let verdict = decide_compute(call, cc, &facts, &ctx);
+        let stamp = Stamp::now(&format!("tripwire:{}", call.event_name));
+        let (halted, failure) = match &verdict {
+            Verdict::Quiet(why) => {
+                tracing::info!(%why, %region, %account, "nothing to do");
+                return Ok(TripwireSummary {
+                    action: "quiet".into(),
+                    region: Some(region),
+                    why: Some(why.clone()),
+                    stopped: Vec::new(),
+                    urgent: false,
+                    subject: None,
+                    notified: false,
+                });
+            }
+            Verdict::Halt { .. } => {
+                let halt = compute::halt(&site.clients, &region, cc, &stamp, self.config.dry_run);
+                let h = tokio::time::timeout_at(until, halt)
+                    .await
+                    .unwrap_or_else(|_| Halted {
+                        failed: Some(
+                            "no answer before the Lambda deadline; the retry stops what still runs"
+                                .into(),
+                        ),
+                        ..Halted::default()
+                    });
+                let failure = h.failed.as_ref().map(|f| HandlerError::Incomplete {
+                    at: region.clone(),
+                    detail: format!("{}: {f}", cc.describe()),
+                });
+                (Some(h), failure)
+            }
+            Verdict::Wait { why } | Verdict::Retry(why) => (
+                None,
+                Some(HandlerError::Incomplete {
+                    at: region.clone(),
+                    detail: why.clone(),
+                }),
+            ),
+            _ => (None, None),
+        };
+        tracing::warn!(%region, %account, ?verdict, ?halted, "tripwire: compute");
+        let message = render_compute(call, cc, &verdict, halted.as_ref(), &stamp, &alerting);
+        let stopped = match &halted {
+            Some(h) if !h.dry_run && !h.done.is_empty() => vec![cc.name.clone()],
+            _ => Vec::new(),
+        };
+        let (urgent, why, action) = match &verdict {
+            Verdict::Alert { urgent, why } => (*urgent, Some(why.clone()), "alerted"),
+            Verdict::Wait { why } => (true, Some(why.clone()), "alerted"),
+            _ => (true, None, "stopped"),
+        };
+        let summary = |notified| TripwireSummary {
+            action: action.into(),
+            region: Some(region.clone()),
+            why: why.clone(),
+            stopped: stopped.clone(),
+            urgent,
+            subject: message.as_ref().map(|m| m.subject.clone()),
+            notified,
+        };
+        conclude(
+            invocation,
+            &self.notifier,
+            message.as_ref(),
+            summary,
+            &halted,
             failure,
         )
         .await

@@ -110,7 +110,7 @@ fn tag(group: &str, key: &str, value: &str) -> Tag {
         .build()
 }
 
-async fn write_tags(
+pub(crate) async fn write_tags(
     at: &InRegion<'_>,
     group: &str,
     pairs: &[(&str, &str)],
@@ -157,7 +157,7 @@ fn note_left(left: &Mutex<Vec<String>>, outcomes: Vec<(String, Outcome)>) {
 /// stops the instances. Done only when every instance stopped; when some
 /// did not, the group still counts as stopped (its processes are suspended,
 /// so it is stamped for resume) and the report says which.
-async fn stop_group(at: &InRegion<'_>, g: &AutoScalingGroup) -> (Outcome, bool) {
+pub(crate) async fn stop_group(at: &InRegion<'_>, g: &AutoScalingGroup) -> (Outcome, bool) {
     let saved = g.to_save();
     if let Err(e) = write_tags(at, &g.name, &[(SAVED_TAG, &saved.encode())]).await {
         return (Outcome::Failed(e), false);

@@ -30,7 +30,7 @@ mod by_one;
 mod ec2_instance;
 pub(crate) mod ecs_service;
 mod rds;
-mod redshift_cluster;
+pub(crate) mod redshift_cluster;
 pub(crate) mod sagemaker;
 
 /// Every kind the sweep stops and resume starts, in the order reports list

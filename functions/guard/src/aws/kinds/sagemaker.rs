@@ -138,7 +138,11 @@ pub(crate) async fn describe_endpoints(at: &InRegion<'_>) -> Result<Vec<Endpoint
     Ok(endpoints)
 }
 
-async fn add_tags(at: &InRegion<'_>, arn: &str, pairs: &[(&str, &str)]) -> Result<(), AwsError> {
+pub(crate) async fn add_tags(
+    at: &InRegion<'_>,
+    arn: &str,
+    pairs: &[(&str, &str)],
+) -> Result<(), AwsError> {
     let tags: Vec<Tag> = pairs
         .iter()
         .map(|(k, v)| Tag::builder().key(*k).value(*v).build())

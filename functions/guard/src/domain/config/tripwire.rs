@@ -18,6 +18,9 @@ pub enum TripwireAction {
     Alert,
 }
 
+/// Default of `TRIPWIRE_ECS_MAX_VCPU`.
+pub const DEFAULT_ECS_MAX_VCPU: u32 = 4;
+
 /// The launch tripwire's settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TripwireConfig {
@@ -39,6 +42,9 @@ pub struct TripwireConfig {
     /// `TRIPWIRE_GUARD_ROLE_IDS`: the unique ids of the stack's other roles,
     /// whose writes of cost-guard's tags are its own (the template sets it).
     pub guard_role_ids: Vec<String>,
+    /// `TRIPWIRE_ECS_MAX_VCPU`: an untrusted principal's ECS task larger than
+    /// this many vCPU is suspicious (Fargate has no instance type).
+    pub ecs_max_vcpu: u32,
     /// `TRIPWIRE_MARKS_TABLE`: the DynamoDB table where the tripwire remembers
     /// the spot requests and fleets untrusted principals made (the template
     /// sets it); without it, what they launch later is reported, not stopped.
@@ -148,8 +154,24 @@ impl TripwireConfig {
             }
         };
 
+        let vcpu_raw = lookup("TRIPWIRE_ECS_MAX_VCPU").unwrap_or_default();
+        let ecs_max_vcpu = match vcpu_raw.trim() {
+            "" => DEFAULT_ECS_MAX_VCPU,
+            v => match v.parse::<u32>() {
+                Ok(n) if (1..=192).contains(&n) => n,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "TRIPWIRE_ECS_MAX_VCPU",
+                        value: vcpu_raw,
+                        expected: "a whole number of vCPU from 1 to 192 (default 4)",
+                    })
+                }
+            },
+        };
+
         Ok(TripwireConfig {
             costly_types,
+            ecs_max_vcpu,
             allowed_regions,
             trusted,
             resume_role_ids,

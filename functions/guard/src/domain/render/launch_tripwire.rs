@@ -11,10 +11,12 @@ use crate::domain::money::usd;
 use crate::domain::outcome::Stamp;
 use crate::domain::prices::hourly_usd;
 use crate::domain::render::{plural, subject_line, Message};
+use crate::domain::shell::word;
 use crate::domain::tags::{STOPPED_AT_TAG, STOPPED_BY_TAG};
+use crate::domain::trigger::compute::{ComputeCall, Created};
 use crate::domain::trigger::excerpt;
 use crate::domain::trigger::launch::{ApiCall, CallKind, Finding, FleetLaunch, TagWrite};
-use crate::domain::tripwire::{Observed, Quarantine, StopOutcome, Verdict};
+use crate::domain::tripwire::{Halted, Observed, Quarantine, StopOutcome, Verdict};
 
 /// What the tripwire was given.
 #[derive(Debug, Clone, Copy)]
@@ -48,8 +50,6 @@ pub(crate) struct Alerting<'a> {
     /// `EXEMPT_TAG_KEY`.
     pub exempt_key: &'a str,
 }
-
-use crate::domain::shell::word;
 
 /// `3 x p3.2xlarge`, `2 x g5.12xlarge, 1 x p3.2xlarge`: what the call
 /// launched, or what it asked for when nothing is known to run.
@@ -138,6 +138,9 @@ fn subject(
             let who = c.principal.short();
             match (&c.kind, &c.error) {
                 (CallKind::FirstMove(_), _) => format!("{} by {who} in {region}", c.action()),
+                (CallKind::Compute(cc), _) => {
+                    format!("{} {} made in {region} by {who}", cc.what.noun(), cc.name)
+                }
                 (CallKind::Tagging(w), _) => {
                     let keys: Vec<&str> = w.tags.iter().map(|(k, _)| k.as_str()).collect();
                     let keys = if keys.is_empty() {
@@ -198,6 +201,9 @@ pub(crate) fn render(
         Verdict::Alert { urgent, why } => (*urgent, Some(why.as_str())),
         Verdict::Wait { why, .. } => (true, Some(why.as_str())),
         Verdict::Stop { .. } => (true, None),
+        // A compute call's stop is rendered by `render_compute`; here, as
+        // an alert.
+        Verdict::Halt { why } => (true, Some(why.as_str())),
     };
     let region = event.region();
     let account = at.member;
@@ -354,6 +360,112 @@ pub(crate) fn render(
     })
 }
 
+/// The alert about a compute call (a group, a service, tasks, a notebook, a
+/// job, an endpoint, a Redshift cluster), or `None` for a verdict that
+/// sends nothing. `halted` is what the stop did, for a stop.
+pub(crate) fn render_compute(
+    c: &ApiCall,
+    cc: &ComputeCall,
+    verdict: &Verdict,
+    halted: Option<&Halted>,
+    stamp: &Stamp,
+    at: &Alerting<'_>,
+) -> Option<Message> {
+    let region = c.region.as_str();
+    let who = c.principal.short();
+    let place = match at.member {
+        Some(a) => format!("{region} ({a})"),
+        None => region.to_string(),
+    };
+    let thing = format!("{} {}", cc.what.noun(), cc.name);
+    let subject = match (verdict, halted) {
+        (Verdict::Quiet(_) | Verdict::Retry(_), _) => return None,
+        (Verdict::Halt { .. }, Some(h)) if h.dry_run => {
+            format!("[dry run] cost-guard would stop {thing} made in {place} by {who}")
+        }
+        (Verdict::Halt { .. }, Some(h)) if h.failed.is_none() => {
+            format!("cost-guard stopped {thing} made in {place} by {who}")
+        }
+        (Verdict::Halt { .. }, _) => {
+            format!("cost-guard could NOT stop {thing} made in {place} by {who}")
+        }
+        (Verdict::Wait { .. }, _) => {
+            format!("cost-guard will stop {thing} made in {place} by {who}")
+        }
+        _ => format!("{thing} made in {place} by {who}"),
+    };
+    let urgent = !matches!(verdict, Verdict::Alert { urgent: false, .. });
+    let mut b = String::new();
+    call_section(&mut b, c, at.member, &[]);
+    b.push_str("\nWHAT COST-GUARD DID\n");
+    match (verdict, halted) {
+        (Verdict::Halt { why }, Some(h)) => {
+            let verb = if h.dry_run { "Would stop" } else { "Stopped" };
+            if !h.done.is_empty() {
+                let _ = writeln!(
+                    b,
+                    "{verb} {} in {place}: {}.",
+                    cc.describe(),
+                    h.done.join("; ")
+                );
+            }
+            if let Some(failed) = &h.failed {
+                let _ = writeln!(b, "Could NOT stop all of it: {failed}.");
+            }
+            let _ = writeln!(b, "Because {why}. The exempt tag does not protect what a principal you do not trust made: it chose the tags.");
+            if !cc.what.resumable() {
+                let _ = writeln!(b, "A {} cannot be paused, only ended: it is gone, and must be started anew if it was yours.", cc.what.noun());
+            }
+        }
+        (Verdict::Halt { why }, None)
+        | (Verdict::Wait { why }, _)
+        | (Verdict::Alert { why, .. }, _) => {
+            let _ = writeln!(b, "{why}.");
+        }
+        _ => {}
+    }
+    if cc.what == Created::Endpoint {
+        let _ = writeln!(
+            b,
+            "Delete it if nobody needs it (its configuration and model stay, so create-endpoint brings it back):\n  aws sagemaker delete-endpoint --region {region} --endpoint-name {}",
+            word(&cc.name)
+        );
+    }
+    let stopped = halted.is_some_and(|h| !h.dry_run && h.stamped);
+    if stopped && cc.what.resumable() {
+        b.push_str("\nHOW TO START IT AGAIN\n");
+        if let Some(a) = at.member {
+            let _ = writeln!(b, "In account {a}.");
+        }
+        match at.resume_function {
+            Some(function) => {
+                let _ = writeln!(
+                    b,
+                    "If it was yours, in one step (resume restores what was saved; the tripwire trusts it):\n  aws lambda invoke --function-name {function} --cli-binary-format raw-in-base64-out --payload '{{\"stopped_by\": \"{}\", \"since\": \"{}\"}}' /dev/stdout",
+                    stamp.by, stamp.at
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    b,
+                    "If it was yours: cost-guard resume --stopped-by {} --since {} --yes",
+                    stamp.by, stamp.at
+                );
+            }
+        }
+    }
+    not_you_section(&mut b, Event::Call(c));
+    let subject = if urgent {
+        format!("URGENT: {subject}")
+    } else {
+        subject
+    };
+    Some(Message {
+        subject: subject_line(&subject),
+        body: b,
+    })
+}
+
 /// What became of the marks on an untrusted principal's spot requests and fleets.
 fn marks_section(b: &mut String, o: &StopOutcome) {
     if !o.marked.is_empty() {
@@ -490,6 +602,7 @@ fn call_section(b: &mut String, c: &ApiCall, account: Option<&str>, observed: &[
     row(b, "Outcome", &outcome);
     match &c.kind {
         CallKind::FirstMove(what) => row(b, "Asked for", what),
+        CallKind::Compute(cc) => row(b, "Made", &cc.describe()),
         CallKind::Tagging(w) => {
             row(b, "Resources", &w.resources.join(", "));
             let tags: Vec<String> = w

@@ -29,18 +29,10 @@ pub(crate) const LAUNCH_CALLS: &[&str] = &[
 
 /// Other first moves of a stolen key, alerted on (never acted on): event
 /// source and event names.
-pub(crate) const FIRST_MOVES: &[(&str, &[&str])] = &[
-    (
-        "servicequotas.amazonaws.com",
-        &["RequestServiceQuotaIncrease"],
-    ),
-    ("autoscaling.amazonaws.com", &["CreateAutoScalingGroup"]),
-    ("ecs.amazonaws.com", &["CreateService", "RunTask"]),
-    (
-        "sagemaker.amazonaws.com",
-        &["CreateTrainingJob", "CreateNotebookInstance"],
-    ),
-];
+pub(crate) const FIRST_MOVES: &[(&str, &[&str])] = &[(
+    "servicequotas.amazonaws.com",
+    &["RequestServiceQuotaIncrease"],
+)];
 
 /// The calls that write or remove tags, watched for cost-guard's own keys and
 /// the exempt key: event source and event names.
@@ -262,8 +254,10 @@ pub(crate) struct RegionEnabled {
 pub(crate) enum CallKind {
     /// An EC2 call that launches or starts instances.
     Launch(Launch),
-    /// Another first move of a stolen key: what it created or asked for.
+    /// Another first move of a stolen key: what it asked for.
     FirstMove(String),
+    /// A call that created or grew compute other than EC2 instances.
+    Compute(super::compute::ComputeCall),
     /// A write or removal of tags.
     Tagging(TagWrite),
     /// A region opted in to.
@@ -426,6 +420,10 @@ pub(crate) fn parse_tripwire_event(event: &Value) -> Result<TripwireEvent, Strin
         CallKind::Tagging(parse_tag_write(&event_name, request))
     } else if (event_source.as_str(), event_name.as_str()) == ENABLE_REGION {
         CallKind::EnableRegion(parse_enable_region(request))
+    } else if let Some(c) =
+        super::compute::compute_call(&event_source, &event_name, request, response)
+    {
+        CallKind::Compute(c)
     } else if let Some(what) = first_move(&event_source, &event_name, request) {
         CallKind::FirstMove(what)
     } else {
@@ -828,45 +826,7 @@ fn first_move(event_source: &str, event_name: &str, request: &Value) -> Option<S
                 text("desiredValue").unwrap_or_else(|| "(unknown)".into())
             )
         }
-        "CreateAutoScalingGroup" => format!(
-            "Auto Scaling group {} (desired capacity {})",
-            text("autoScalingGroupName").unwrap_or_else(|| "(unnamed)".into()),
-            text("desiredCapacity")
-                .or_else(|| text("maxSize"))
-                .unwrap_or_else(|| "unknown".into())
-        ),
-        "CreateService" => format!(
-            "ECS service {} (desired count {})",
-            text("serviceName").unwrap_or_else(|| "(unnamed)".into()),
-            text("desiredCount").unwrap_or_else(|| "unknown".into())
-        ),
-        "RunTask" => format!(
-            "ECS task {} ({} of it)",
-            text("taskDefinition").unwrap_or_else(|| "(unknown definition)".into()),
-            text("count").unwrap_or_else(|| "1".into())
-        ),
-        "CreateTrainingJob" => {
-            let instance = request
-                .get("resourceConfig")
-                .and_then(|r| {
-                    Some(format!(
-                        "{} x {}",
-                        json_text(r.get("instanceCount")).unwrap_or_else(|| "?".into()),
-                        json_text(r.get("instanceType"))?
-                    ))
-                })
-                .unwrap_or_else(|| "instances of an unknown type".into());
-            format!(
-                "SageMaker training job {} on {}",
-                text("trainingJobName").unwrap_or_else(|| "(unnamed)".into()),
-                excerpt(&instance)
-            )
-        }
-        _ => format!(
-            "SageMaker notebook instance {} ({})",
-            text("notebookInstanceName").unwrap_or_else(|| "(unnamed)".into()),
-            text("instanceType").unwrap_or_else(|| "unknown type".into())
-        ),
+        _ => return None,
     })
 }
 

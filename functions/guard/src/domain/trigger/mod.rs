@@ -4,6 +4,7 @@
 pub mod alarm;
 pub mod anomaly;
 pub(crate) mod budgets;
+pub(crate) mod compute;
 pub mod envelope;
 pub mod launch;
 pub mod rds_event;

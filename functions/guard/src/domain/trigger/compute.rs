@@ -1,0 +1,327 @@
+//! The calls that create or grow compute other than EC2 instances, from
+//! CloudTrail: Auto Scaling groups, ECS services and tasks, SageMaker
+//! notebooks, jobs and endpoints, Redshift clusters. Every field comes from
+//! the caller's own request (or AWS's answer to it), so a name is only ever
+//! used to find the resource and, quoted, in a command. Pure.
+
+use serde_json::Value;
+
+use super::{excerpt, json_number, json_text};
+
+/// The calls watched: event source and event names.
+pub(crate) const COMPUTE_CALLS: &[(&str, &[&str])] = &[
+    (
+        "autoscaling.amazonaws.com",
+        &["CreateAutoScalingGroup", "UpdateAutoScalingGroup"],
+    ),
+    (
+        "ecs.amazonaws.com",
+        &["CreateService", "UpdateService", "RunTask"],
+    ),
+    (
+        "sagemaker.amazonaws.com",
+        &[
+            "CreateNotebookInstance",
+            "CreateTrainingJob",
+            "CreateProcessingJob",
+            "CreateEndpoint",
+        ],
+    ),
+    (
+        "redshift.amazonaws.com",
+        &["CreateCluster", "ResumeCluster"],
+    ),
+];
+
+/// What a compute call made or grew.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Created {
+    Group,
+    Service,
+    /// ECS tasks started outside any service.
+    Tasks,
+    Notebook,
+    TrainingJob,
+    ProcessingJob,
+    Endpoint,
+    Redshift,
+}
+
+impl Created {
+    /// How the alert names it.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Created::Group => "Auto Scaling group",
+            Created::Service => "ECS service",
+            Created::Tasks => "ECS task",
+            Created::Notebook => "SageMaker notebook instance",
+            Created::TrainingJob => "SageMaker training job",
+            Created::ProcessingJob => "SageMaker processing job",
+            Created::Endpoint => "SageMaker endpoint",
+            Created::Redshift => "Redshift cluster",
+        }
+    }
+
+    /// Whether stopping it keeps it whole, so that resume can start it
+    /// again (a task or a job can only end).
+    pub fn resumable(self) -> bool {
+        matches!(
+            self,
+            Created::Group | Created::Service | Created::Notebook | Created::Redshift
+        )
+    }
+}
+
+/// One compute call, as the request and the answer describe it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ComputeCall {
+    pub what: Created,
+    /// The group, service, notebook, job, endpoint or cluster; for tasks, the
+    /// task definition.
+    pub name: String,
+    /// The ECS cluster (`default` when the call names none).
+    pub cluster: Option<String>,
+    /// Instance or node types the request names (a group's overrides, a
+    /// notebook's or job's `ml.` type, a cluster's node type).
+    pub types: Vec<String>,
+    /// The count asked for: desired capacity, desired count, tasks, nodes.
+    pub count: Option<i64>,
+    /// ECS: the tasks started outside any service (RunTask's answer).
+    pub tasks: Vec<String>,
+    /// ECS: the largest task size in CPU units (1,024 per vCPU), when the
+    /// answer says it.
+    pub cpu_units: Option<i64>,
+    /// SageMaker: the endpoint configuration an endpoint runs.
+    pub endpoint_config: Option<String>,
+}
+
+fn text(v: &Value, key: &str) -> Option<String> {
+    json_text(v.get(key)).map(|t| excerpt(&t))
+}
+
+fn number(v: &Value, key: &str) -> Option<i64> {
+    json_number(v.get(key))
+        .filter(|n| n.is_finite() && n.fract() == 0.0 && n.abs() < 1e12)
+        .map(|n| n as i64)
+        .or_else(|| text(v, key).and_then(|t| t.parse().ok()))
+}
+
+/// The last part of an ARN or a `family:revision` name: what APIs accept.
+fn short(name: &str) -> String {
+    name.rsplit('/').next().unwrap_or(name).to_string()
+}
+
+/// A compute call the tripwire watches, from its request and answer.
+pub(crate) fn compute_call(
+    event_source: &str,
+    event_name: &str,
+    request: &Value,
+    response: &Value,
+) -> Option<ComputeCall> {
+    let (_, names) = COMPUTE_CALLS.iter().find(|(s, _)| *s == event_source)?;
+    if !names.contains(&event_name) {
+        return None;
+    }
+    let base = |what, name: Option<String>| ComputeCall {
+        what,
+        name: name.unwrap_or_else(|| "(unnamed)".into()),
+        cluster: None,
+        types: Vec::new(),
+        count: None,
+        tasks: Vec::new(),
+        cpu_units: None,
+        endpoint_config: None,
+    };
+    let mut c = match event_name {
+        "CreateAutoScalingGroup" | "UpdateAutoScalingGroup" => {
+            let mut c = base(Created::Group, text(request, "autoScalingGroupName"));
+            c.count = number(request, "desiredCapacity").or_else(|| number(request, "maxSize"));
+            c.types = request
+                .pointer("/mixedInstancesPolicy/launchTemplate/overrides")
+                .and_then(Value::as_array)
+                .map(|o| o.iter().filter_map(|o| text(o, "instanceType")).collect())
+                .unwrap_or_default();
+            c
+        }
+        "CreateService" | "UpdateService" => {
+            let name = text(request, "serviceName").or_else(|| text(request, "service"));
+            let mut c = base(Created::Service, name.map(|n| short(&n)));
+            c.cluster = Some(
+                text(request, "cluster")
+                    .map(|n| short(&n))
+                    .unwrap_or_else(|| "default".into()),
+            );
+            c.count = number(request, "desiredCount");
+            c
+        }
+        "RunTask" => {
+            let mut c = base(Created::Tasks, text(request, "taskDefinition"));
+            c.cluster = Some(
+                text(request, "cluster")
+                    .map(|n| short(&n))
+                    .unwrap_or_else(|| "default".into()),
+            );
+            c.count = number(request, "count").or(Some(1));
+            let tasks = response.get("tasks").and_then(Value::as_array);
+            for t in tasks.into_iter().flatten() {
+                // A service's own tasks are the service's to stop.
+                if text(t, "group").is_some_and(|g| g.starts_with("service:")) {
+                    continue;
+                }
+                if let Some(arn) = text(t, "taskArn") {
+                    c.tasks.push(arn);
+                }
+                c.cpu_units = c.cpu_units.max(number(t, "cpu"));
+            }
+            c
+        }
+        "CreateNotebookInstance" => {
+            let mut c = base(Created::Notebook, text(request, "notebookInstanceName"));
+            c.types.extend(text(request, "instanceType"));
+            c.count = Some(1);
+            c
+        }
+        "CreateTrainingJob" => {
+            let mut c = base(Created::TrainingJob, text(request, "trainingJobName"));
+            let config = request.get("resourceConfig").unwrap_or(&Value::Null);
+            c.types.extend(text(config, "instanceType"));
+            c.count = number(config, "instanceCount");
+            c
+        }
+        "CreateProcessingJob" => {
+            let mut c = base(Created::ProcessingJob, text(request, "processingJobName"));
+            let config = request
+                .pointer("/processingResources/clusterConfig")
+                .unwrap_or(&Value::Null);
+            c.types.extend(text(config, "instanceType"));
+            c.count = number(config, "instanceCount");
+            c
+        }
+        "CreateEndpoint" => {
+            let mut c = base(Created::Endpoint, text(request, "endpointName"));
+            c.endpoint_config = text(request, "endpointConfigName");
+            c
+        }
+        _ => {
+            let mut c = base(Created::Redshift, text(request, "clusterIdentifier"));
+            c.types.extend(text(request, "nodeType"));
+            c.count = number(request, "numberOfNodes");
+            c
+        }
+    };
+    c.types.sort();
+    c.types.dedup();
+    Some(c)
+}
+
+impl ComputeCall {
+    /// `Auto Scaling group miners (desired 20, c5.24xlarge)`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(n) = self.count {
+            parts.push(match self.what {
+                Created::Group => format!("desired {n}"),
+                Created::Service => format!("desired count {n}"),
+                Created::Tasks => format!("{n} of it"),
+                Created::Redshift => format!("{n} nodes"),
+                _ => format!("{n} instance{}", if n == 1 { "" } else { "s" }),
+            });
+        }
+        if !self.types.is_empty() {
+            parts.push(self.types.join(", "));
+        }
+        if let Some(cpu) = self.cpu_units {
+            parts.push(format!("{} vCPU per task", cpu as f64 / 1024.0));
+        }
+        let place = match &self.cluster {
+            Some(cluster) => format!(" in cluster {cluster}"),
+            None => String::new(),
+        };
+        if parts.is_empty() {
+            format!("{} {}{place}", self.what.noun(), self.name)
+        } else {
+            format!(
+                "{} {}{place} ({})",
+                self.what.noun(),
+                self.name,
+                parts.join(", ")
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn each_call_is_read_from_its_request_and_answer() {
+        let group = compute_call(
+            "autoscaling.amazonaws.com",
+            "CreateAutoScalingGroup",
+            &json!({"autoScalingGroupName": "miners", "maxSize": 40, "desiredCapacity": 20,
+                    "mixedInstancesPolicy": {"launchTemplate": {"overrides": [{"instanceType": "p3.2xlarge"}, {"instanceType": "g5.xlarge"}]}}}),
+            &Value::Null,
+        )
+        .unwrap();
+        assert_eq!(
+            group.describe(),
+            "Auto Scaling group miners (desired 20, g5.xlarge, p3.2xlarge)"
+        );
+        let service = compute_call(
+            "ecs.amazonaws.com",
+            "CreateService",
+            &json!({"cluster": "arn:aws:ecs:eu-west-1:123456789012:cluster/prod", "serviceName": "xmr", "desiredCount": 50}),
+            &Value::Null,
+        )
+        .unwrap();
+        assert_eq!(
+            service.describe(),
+            "ECS service xmr in cluster prod (desired count 50)"
+        );
+        let tasks = compute_call(
+            "ecs.amazonaws.com",
+            "RunTask",
+            &json!({"taskDefinition": "xmr:3", "count": 2}),
+            &json!({"tasks": [
+                {"taskArn": "arn:aws:ecs:eu-west-1:123456789012:task/default/a1", "cpu": "8192", "group": "family:xmr"},
+                {"taskArn": "arn:aws:ecs:eu-west-1:123456789012:task/default/a2", "cpu": "4096", "group": "family:xmr"},
+                {"taskArn": "arn:aws:ecs:eu-west-1:123456789012:task/default/s1", "cpu": "256", "group": "service:web"}
+            ]}),
+        )
+        .unwrap();
+        assert_eq!(
+            tasks.tasks.len(),
+            2,
+            "a service's task is left to the service"
+        );
+        assert_eq!(tasks.cpu_units, Some(8192));
+        assert_eq!(tasks.cluster.as_deref(), Some("default"));
+        let job = compute_call(
+            "sagemaker.amazonaws.com",
+            "CreateProcessingJob",
+            &json!({"processingJobName": "etl", "processingResources": {"clusterConfig": {"instanceType": "ml.p4d.24xlarge", "instanceCount": 2}}}),
+            &Value::Null,
+        )
+        .unwrap();
+        assert_eq!(
+            job.describe(),
+            "SageMaker processing job etl (2 instances, ml.p4d.24xlarge)"
+        );
+        assert!(compute_call(
+            "ecs.amazonaws.com",
+            "DeleteService",
+            &json!({}),
+            &Value::Null
+        )
+        .is_none());
+        assert!(compute_call(
+            "s3.amazonaws.com",
+            "CreateService",
+            &json!({}),
+            &Value::Null
+        )
+        .is_none());
+    }
+}
