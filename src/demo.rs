@@ -196,6 +196,23 @@ pub async fn run(dry_run: bool) -> Result<()> {
     trip(&tripwire, &event).await;
     print_received(&inbox).await?;
 
+    // The same key tries the ways around an instance tripwire: an Auto
+    // Scaling group and an ECS service.
+    println!(
+        "\n{}\nLAUNCH TRIPWIRE: the same key makes an Auto Scaling group of 3 x p3.2xlarge and an ECS service of\n10 Fargate tasks of 8 vCPU in {region}, both tagged cost-guard-exempt=true; CloudTrail reports\nCreateAutoScalingGroup and CreateService (events/tripwire-create-auto-scaling-group.json and\nevents/tripwire-create-service.json, moved to {region})",
+        "=".repeat(78)
+    );
+    let exempt = [("cost-guard-exempt", "true")];
+    emulator::create_group(&sdk, region, "render-farm", 3, "p3.2xlarge", &exempt).await?;
+    emulator::create_service(&sdk, region, "default", "xmr", 10, &exempt, None).await?;
+    for name in [
+        "tripwire-create-auto-scaling-group.json",
+        "tripwire-create-service.json",
+    ] {
+        trip(&tripwire, &emulator::call_event(name, region, &[])?).await;
+        print_received(&inbox).await?;
+    }
+
     organization(&sdk, &vars, &inbox).await?;
 
     println!("\n{}\nFLEET AFTER (the demo's own account)", "=".repeat(78));

@@ -125,6 +125,13 @@ fn demo_runs_end_to_end() {
         text.contains("Subject: URGENT: cost-guard stopped 4 x p3.2xlarge launched in ap-southeast-2 by user/ci-deployer"),
         "{text}"
     );
+    // The same key's Auto Scaling group and ECS service, stopped by the tripwire.
+    for made in ["Auto Scaling group render-farm", "ECS service xmr"] {
+        assert!(
+            text.contains(&format!("Subject: URGENT: cost-guard stopped {made} made in ap-southeast-2 by user/ci-deployer")),
+            "{text}"
+        );
+    }
     // The same key hides a miner with the exempt tag: reported at once.
     assert!(
         text.contains("Subject: URGENT: cost-guard: user/ci-deployer wrote cost-guard-exempt in ap-southeast-2"),
@@ -150,7 +157,23 @@ fn demo_runs_end_to_end() {
         "{member_launch}"
     );
     let after = text.split("FLEET AFTER").nth(1).unwrap();
-    assert_eq!(after.matches(" stopped ").count(), 15, "{after}");
+    // What the budget stopped (instances and databases), the hijacker's 4
+    // instances and the 3 of its group.
+    assert_eq!(after.matches(" stopped ").count(), 18, "{after}");
+    assert_eq!(
+        after
+            .matches("stopped-by=tripwire:CreateAutoScalingGroup")
+            .count(),
+        4,
+        "the group and its 3 instances:\n{after}"
+    );
+    assert!(
+        after.lines().any(|l| l.contains("ecs-service")
+            && l.contains("xmr")
+            && l.contains("desired 0")
+            && l.contains("stopped-by=tripwire:CreateService")),
+        "{after}"
+    );
     assert_eq!(
         after.matches("stopped-by=budget:student-monthly").count(),
         12,

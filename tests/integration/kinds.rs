@@ -185,18 +185,6 @@ async fn a_budget_alert_stops_every_kind_in_every_region_and_resume_restores_eac
     }
 }
 
-/// A sample compute event (`events/NAME`) moved to `region`, with `set`
-/// written into its request parameters.
-fn compute_event(name: &str, region: &str, set: &[(&str, serde_json::Value)]) -> serde_json::Value {
-    let mut event = emulator::sample_event(name).unwrap();
-    event["region"] = json!(region);
-    event["detail"]["awsRegion"] = json!(region);
-    for (k, v) in set {
-        event["detail"]["requestParameters"][*k] = v.clone();
-    }
-    event
-}
-
 #[tokio::test]
 async fn the_tripwire_stops_what_an_untrusted_key_made_through_groups_services_notebooks_and_redshift(
 ) {
@@ -224,7 +212,7 @@ async fn the_tripwire_stops_what_an_untrusted_key_made_through_groups_services_n
 
     let tripwire = env.tripwire(&[("TRIPWIRE_ECS_MAX_VCPU", "2")]);
     let fire = |name: &'static str, set: Vec<(&'static str, serde_json::Value)>| {
-        let event = compute_event(name, region, &set);
+        let event = emulator::call_event(name, region, &set).unwrap();
         let tripwire = &tripwire;
         async move { tripwire.handle(&Invocation::new(&event)).await }
     };
@@ -288,7 +276,7 @@ async fn the_tripwire_stops_what_an_untrusted_key_made_through_groups_services_n
         .one_message()
         .await
         .body
-        .contains("4 vCPU each, above TRIPWIRE_ECS_MAX_VCPU=2"));
+        .contains("8 vCPU each, above TRIPWIRE_ECS_MAX_VCPU=2"));
 
     let s = fire("tripwire-create-notebook.json", vec![]).await.unwrap();
     assert_eq!(s.action, "stopped", "{s:?}");
@@ -339,11 +327,12 @@ async fn the_tripwire_stops_what_an_untrusted_key_made_through_groups_services_n
     emulator::create_group(sdk, region, "batch", 2, "p3.2xlarge", &[])
         .await
         .unwrap();
-    let event = compute_event(
+    let event = emulator::call_event(
         "tripwire-create-auto-scaling-group.json",
         region,
         &[("autoScalingGroupName", json!("batch"))],
-    );
+    )
+    .unwrap();
     let s = trusted.handle(&Invocation::new(&event)).await.unwrap();
     assert_eq!(s.action, "quiet", "{s:?}");
     assert_eq!(env.row(region, "batch").await.state, "active");

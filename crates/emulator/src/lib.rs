@@ -450,7 +450,7 @@ pub async fn create_group(
 }
 
 /// Creates an ECS cluster (if new) and a Fargate service in it running
-/// `desired` tasks, with `tags`; with `scaling` (min, max), an Application
+/// `desired` tasks of 8 vCPU, with `tags`; with `scaling` (min, max), an Application
 /// Auto Scaling target too. Returns the service's ARN.
 pub async fn create_service(
     sdk: &SdkConfig,
@@ -473,8 +473,8 @@ pub async fn create_service(
     ecs.register_task_definition()
         .family(service)
         .requires_compatibilities(Compatibility::Fargate)
-        .cpu("4096")
-        .memory("8192")
+        .cpu("8192")
+        .memory("16384")
         .container_definitions(
             ContainerDefinition::builder()
                 .name("main")
@@ -1170,6 +1170,23 @@ pub fn launch_event(
         .collect();
     event["detail"]["responseElements"]["instancesSet"] = json!({ "items": items });
     event["detail"]["requestParameters"]["instanceType"] = json!(instance_type);
+    Ok(event)
+}
+
+/// A sample CloudTrail call (`events/NAME`) moved to `region`, with `set`
+/// written into its request parameters: what EventBridge would deliver
+/// after that call made in the emulator.
+pub fn call_event(
+    name: &str,
+    region: &str,
+    set: &[(&str, serde_json::Value)],
+) -> Result<serde_json::Value, EmulatorError> {
+    let mut event = sample_event(name)?;
+    event["region"] = serde_json::json!(region);
+    event["detail"]["awsRegion"] = serde_json::json!(region);
+    for (k, v) in set {
+        event["detail"]["requestParameters"][*k] = v.clone();
+    }
     Ok(event)
 }
 
