@@ -762,3 +762,50 @@ async fn an_unconfirmed_member_role_is_reported_neither_trusted_nor_stopped_nor_
         m.body
     );
 }
+
+#[tokio::test]
+async fn a_group_made_in_a_member_account_is_stopped_there_and_the_same_name_here_is_left() {
+    let org = Org::start().await;
+    let member = org.member(2).to_string();
+    let region = "eu-west-1";
+    // The same group name in the member account (a hijacker's) and in the
+    // guard's own account (the owner's): only the member's is acted on.
+    let theirs = emulator::create_group(
+        &org.accounts[2].1,
+        region,
+        "render-farm",
+        2,
+        "p3.2xlarge",
+        &[],
+    )
+    .await
+    .unwrap();
+    let ours = emulator::create_group(&org.env.sdk, region, "render-farm", 1, "p3.2xlarge", &[])
+        .await
+        .unwrap();
+    let event = emulator::in_account(
+        emulator::call_event("tripwire-create-auto-scaling-group.json", region, &[]).unwrap(),
+        &member,
+    );
+    let s = tripwire(&org, &org.env.sdk, "organization")
+        .handle(&Invocation::new(&event))
+        .await
+        .unwrap();
+    assert_eq!(s.action, "stopped", "{s:#?}");
+    assert_eq!(
+        states(&org, 2, &theirs).await,
+        ["stopped/tripwire:CreateAutoScalingGroup"; 2]
+    );
+    let here = emulator::fleet(&org.env.sdk, &[region]).await.unwrap();
+    let row = |id: &str| here.iter().find(|r| r.id == id).unwrap().clone();
+    assert_eq!(
+        row(&ours[0]).state,
+        "running",
+        "the guard account's instance of the same name"
+    );
+    assert_eq!(
+        row("render-farm").state,
+        "active",
+        "the guard account's group of the same name"
+    );
+}

@@ -11,7 +11,7 @@ use crate::aws::kinds::{auto_scaling_group, ecs_service, redshift_cluster, sagem
 use crate::domain::config::KindSet;
 use crate::domain::error::AwsError;
 use crate::domain::outcome::{Outcome, Stamp};
-use crate::domain::tags::{STOPPED_AT_TAG, STOPPED_BY_TAG};
+use crate::domain::tags::{SAVED_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
 use crate::domain::trigger::compute::{ComputeCall, Created};
 use crate::domain::tripwire::{ComputeFacts, Halted};
 
@@ -83,7 +83,7 @@ pub(crate) async fn facts(
                 .find(|c| c.id == cc.name)
                 .map(|c| c.status.as_str())
             {
-                Some("available") | None => {}
+                Some("available" | "paused" | "pausing") | None => {}
                 Some(status) => {
                     facts.pending = Some(format!(
                         "{status} (Redshift pauses only an available cluster)"
@@ -224,19 +224,32 @@ pub(crate) async fn halt(
                 }
             };
             let Some(g) = group else {
-                h.failed = failed(format!("Auto Scaling does not list the group {}", cc.name));
+                h.failed = failed(format!(
+                    "Auto Scaling does not list the group {}",
+                    cc.shown_name()
+                ));
                 return h;
             };
+            // A saved state the group already carries was written by whoever
+            // made it (an untrusted principal): what the stop saves is read
+            // from the group itself.
+            let mut g = g.clone();
+            g.tags.retain(|(k, _)| k != SAVED_TAG);
             let running = g.to_stop();
-            let (outcome, suspended) = auto_scaling_group::stop_group(&at, g).await;
+            // The instances are stamped before they stop: a retry finds them
+            // stopped, and resume finds them by the stamp.
+            if let Err(e) = ec2::stamp(at.ec2(), &running, stamp).await {
+                h.failed = failed(format!(
+                    "its instances could not be stamped, so none was stopped: {e}"
+                ));
+                return h;
+            }
+            let (outcome, suspended) = auto_scaling_group::stop_group(&at, &g).await;
             if suspended {
                 h.done
                     .push("its launches, replacements and terminations suspended".into());
-                if let Err(e) = ec2::stamp(at.ec2(), &running, stamp).await {
-                    h.failed = failed(format!("its instances could not be stamped: {e}"));
-                }
                 match auto_scaling_group::write_tags(&at, &g.name, &stamp_pairs).await {
-                    Ok(()) => h.stamped = h.failed.is_none(),
+                    Ok(()) => h.stamped = true,
                     Err(e) => h.failed = failed(format!("it could not be stamped: {e}")),
                 }
             }
@@ -266,8 +279,8 @@ pub(crate) async fn halt(
                 .find(|s| s.name == cc.name && s.cluster == cluster)
             else {
                 h.failed = failed(format!(
-                    "ECS does not list the service {} in cluster {cluster}",
-                    cc.name
+                    "ECS does not list the service {} in that cluster",
+                    cc.shown_name()
                 ));
                 return h;
             };
@@ -291,6 +304,10 @@ pub(crate) async fn halt(
             }
         }
         Created::Tasks => {
+            if cc.tasks.is_empty() {
+                h.failed = failed("the event names no task that started".into());
+                return h;
+            }
             let cluster = cc.cluster.as_deref().unwrap_or("default");
             let mut stopped = Vec::new();
             for task in &cc.tasks {
@@ -318,31 +335,45 @@ pub(crate) async fn halt(
                 ));
             }
         }
-        Created::Notebook => match sagemaker::stop_notebook(&at, &cc.name).await {
-            Outcome::Done => {
-                h.done.push("stopped (its storage volume stays)".into());
-                let arn = at
-                    .sagemaker()
-                    .describe_notebook_instance()
-                    .notebook_instance_name(&cc.name)
-                    .send()
-                    .await
-                    .ok()
-                    .and_then(|o| o.notebook_instance_arn().map(str::to_string));
-                match arn {
-                    Some(arn) => match sagemaker::add_tags(&at, &arn, &stamp_pairs).await {
-                        Ok(()) => h.stamped = true,
-                        Err(e) => h.failed = failed(format!("it could not be stamped: {e}")),
-                    },
-                    None => {
-                        h.failed = failed("its ARN could not be read, so it is not stamped".into())
-                    }
+        Created::Notebook => {
+            // Stamped first, so that no stopped notebook is left that resume
+            // cannot find.
+            let arn = at
+                .sagemaker()
+                .describe_notebook_instance()
+                .notebook_instance_name(&cc.name)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("sagemaker:DescribeNotebookInstance", e))
+                .map(|o| o.notebook_instance_arn().map(str::to_string));
+            let arn = match arn {
+                Ok(Some(arn)) => arn,
+                Ok(None) => {
+                    h.failed = failed(
+                        "SageMaker gave no ARN for it, so it was neither stamped nor stopped"
+                            .into(),
+                    );
+                    return h;
                 }
+                Err(e) => {
+                    h.failed = failed(e.to_string());
+                    return h;
+                }
+            };
+            if let Err(e) = sagemaker::add_tags(&at, &arn, &stamp_pairs).await {
+                h.failed = failed(format!(
+                    "it could not be stamped, so it was not stopped: {e}"
+                ));
+                return h;
             }
-            Outcome::AlreadyDone => h.done.push("already stopped".into()),
-            Outcome::Skipped(why) => h.failed = failed(why),
-            Outcome::Failed(e) => h.failed = failed(e.to_string()),
-        },
+            h.stamped = true;
+            match sagemaker::stop_notebook(&at, &cc.name).await {
+                Outcome::Done => h.done.push("stopped (its storage volume stays)".into()),
+                Outcome::AlreadyDone => h.done.push("already stopped".into()),
+                Outcome::Skipped(why) => h.failed = failed(why),
+                Outcome::Failed(e) => h.failed = failed(e.to_string()),
+            }
+        }
         Created::TrainingJob | Created::ProcessingJob => {
             let r = if cc.what == Created::TrainingJob {
                 at.sagemaker()
@@ -366,18 +397,22 @@ pub(crate) async fn halt(
                 Err(e) => h.failed = failed(e.to_string()),
             }
         }
-        Created::Redshift => match redshift_cluster::pause(&at, &cc.name).await {
-            Outcome::Done => {
-                h.done.push("paused (its storage and data stay)".into());
-                match redshift_cluster::tag(&at, &cc.name, &stamp_pairs).await {
-                    Ok(()) => h.stamped = true,
-                    Err(e) => h.failed = failed(format!("it could not be stamped: {e}")),
-                }
+        Created::Redshift => {
+            // Stamped first, as a notebook.
+            if let Err(e) = redshift_cluster::tag(&at, &cc.name, &stamp_pairs).await {
+                h.failed = failed(format!(
+                    "it could not be stamped, so it was not paused: {e}"
+                ));
+                return h;
             }
-            Outcome::AlreadyDone => h.done.push("already paused".into()),
-            Outcome::Skipped(why) => h.failed = failed(why),
-            Outcome::Failed(e) => h.failed = failed(e.to_string()),
-        },
+            h.stamped = true;
+            match redshift_cluster::pause(&at, &cc.name).await {
+                Outcome::Done => h.done.push("paused (its storage and data stay)".into()),
+                Outcome::AlreadyDone => h.done.push("already paused".into()),
+                Outcome::Skipped(why) => h.failed = failed(why),
+                Outcome::Failed(e) => h.failed = failed(e.to_string()),
+            }
+        }
         Created::Endpoint => h.failed = failed("a SageMaker endpoint cannot be stopped".into()),
     }
     h

@@ -469,11 +469,26 @@ pub(crate) fn decide_compute(
     if let Some(t) = trusted {
         return Verdict::Quiet(format!("{} by {who}, trusted ({t}): {what}", call.action()));
     }
+    // An AWS service acting for the account (Application Auto Scaling
+    // scaling a service out, a scheduled resume): the owner set that up,
+    // and anyone who can send traffic can cause it.
+    if let Some(service) = call.principal.service() {
+        return Verdict::Quiet(format!(
+            "{} by {service} on the account's behalf: {what}",
+            call.action()
+        ));
+    }
+    if let Some(why) = ctx.roles.unconfirmed(&call.principal) {
+        return Verdict::Alert {
+            urgent: true,
+            why: format!("{who} made {what}, and cost-guard cannot tell whether that session is one of its own roles ({why}), so nothing was stopped"),
+        };
+    }
     let grows = match c.what {
-        // An update that sets no count (and, for a group, no types) grows
-        // nothing.
+        // An update that sets no count, and for a group names no types and
+        // no launch template, grows nothing.
         Created::Service | Created::Group if call.event_name.starts_with("Update") => {
-            c.count.is_some_and(|n| n > 0) || !c.types.is_empty()
+            c.count.is_some_and(|n| n > 0) || !c.types.is_empty() || c.template_changed
         }
         _ => true,
     };
@@ -1820,6 +1835,54 @@ mod tests {
             &known(&[]).ctx(),
         );
         assert!(matches!(v, Verdict::Quiet(_)), "{v:?}");
+    }
+
+    #[test]
+    fn a_service_acting_for_the_account_and_a_new_launch_template() {
+        let costly = ComputeFacts {
+            types: vec!["p3.2xlarge".into()],
+            cpu_units: Some(65536),
+            ..Default::default()
+        };
+        // Application Auto Scaling scaling a service out: the owner's own set-up.
+        let mut c = call("tripwire-update-service.json");
+        c.principal = Principal {
+            kind: "AWSService".into(),
+            invoked_by: Some("ecs.application-autoscaling.amazonaws.com".into()),
+            ..Default::default()
+        };
+        let CallKind::Compute(cc) = &c.kind else {
+            panic!()
+        };
+        let v = decide_compute(&c, cc, &costly, &known(&[]).ctx());
+        assert!(
+            matches!(&v, Verdict::Quiet(why) if why.contains("on the account's behalf")),
+            "{v:?}"
+        );
+        // A session of a member.yaml role whose ids could not be read: alert, never act.
+        let mut c = call("tripwire-create-notebook.json");
+        session(&mut c, OWN, "cost-guard-member", "AROAUNKNOWN000000001");
+        let CallKind::Compute(cc) = &c.kind else {
+            panic!()
+        };
+        let mut k = known(&[]);
+        k.roles.names = vec!["cost-guard-member".into()];
+        k.roles.unknown = Some("AccessDenied".into());
+        let v = decide_compute(&c, cc, &costly, &k.ctx());
+        assert!(
+            matches!(&v, Verdict::Alert { urgent: true, why } if why.contains("cannot tell")),
+            "{v:?}"
+        );
+        // An update that only swaps the group's launch template can launch anything.
+        let mut c = call("tripwire-update-auto-scaling-group.json");
+        let CallKind::Compute(cc) = &mut c.kind else {
+            panic!()
+        };
+        cc.count = None;
+        cc.template_changed = true;
+        let cc = cc.clone();
+        let v = decide_compute(&c, &cc, &costly, &known(&[]).ctx());
+        assert!(matches!(v, Verdict::Halt { .. }), "{v:?}");
     }
 
     #[test]

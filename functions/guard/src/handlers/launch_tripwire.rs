@@ -246,7 +246,8 @@ impl LaunchTripwire {
         };
         let needs_clients = match parsed {
             TripwireEvent::Call(c) => match c.kind {
-                CallKind::Launch(_) => true,
+                // What it acts on is in the member account.
+                CallKind::Launch(_) | CallKind::Compute(_) => true,
                 CallKind::Tagging(_) => member_role_session(c),
                 _ => false,
             },

@@ -86,6 +86,9 @@ pub(crate) struct ComputeCall {
     pub types: Vec<String>,
     /// The count asked for: desired capacity, desired count, tasks, nodes.
     pub count: Option<i64>,
+    /// A group's request names a launch template or configuration: what it
+    /// launches may change, whatever the count.
+    pub template_changed: bool,
     /// ECS: the tasks started outside any service (RunTask's answer).
     pub tasks: Vec<String>,
     /// ECS: the largest task size in CPU units (1,024 per vCPU), when the
@@ -97,6 +100,16 @@ pub(crate) struct ComputeCall {
 
 fn text(v: &Value, key: &str) -> Option<String> {
     json_text(v.get(key)).map(|t| excerpt(&t))
+}
+
+/// A name as the caller wrote it, for finding the resource: never cleaned
+/// up, so that `prod ` cannot stand for the owner's `prod`. (Reports show it
+/// through [`ComputeCall::describe`], cleaned up.)
+fn raw(v: &Value, key: &str) -> Option<String> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
 }
 
 fn number(v: &Value, key: &str) -> Option<i64> {
@@ -128,14 +141,22 @@ pub(crate) fn compute_call(
         cluster: None,
         types: Vec::new(),
         count: None,
+        template_changed: false,
         tasks: Vec::new(),
         cpu_units: None,
         endpoint_config: None,
     };
     let mut c = match event_name {
         "CreateAutoScalingGroup" | "UpdateAutoScalingGroup" => {
-            let mut c = base(Created::Group, text(request, "autoScalingGroupName"));
+            let mut c = base(Created::Group, raw(request, "autoScalingGroupName"));
             c.count = number(request, "desiredCapacity").or_else(|| number(request, "maxSize"));
+            c.template_changed = [
+                "launchTemplate",
+                "mixedInstancesPolicy",
+                "launchConfigurationName",
+            ]
+            .iter()
+            .any(|k| request.get(*k).is_some_and(|v| !v.is_null()));
             c.types = request
                 .pointer("/mixedInstancesPolicy/launchTemplate/overrides")
                 .and_then(Value::as_array)
@@ -144,10 +165,10 @@ pub(crate) fn compute_call(
             c
         }
         "CreateService" | "UpdateService" => {
-            let name = text(request, "serviceName").or_else(|| text(request, "service"));
+            let name = raw(request, "serviceName").or_else(|| raw(request, "service"));
             let mut c = base(Created::Service, name.map(|n| short(&n)));
             c.cluster = Some(
-                text(request, "cluster")
+                raw(request, "cluster")
                     .map(|n| short(&n))
                     .unwrap_or_else(|| "default".into()),
             );
@@ -155,20 +176,19 @@ pub(crate) fn compute_call(
             c
         }
         "RunTask" => {
-            let mut c = base(Created::Tasks, text(request, "taskDefinition"));
+            let mut c = base(Created::Tasks, raw(request, "taskDefinition"));
             c.cluster = Some(
-                text(request, "cluster")
+                raw(request, "cluster")
                     .map(|n| short(&n))
                     .unwrap_or_else(|| "default".into()),
             );
             c.count = number(request, "count").or(Some(1));
+            // Every task RunTask started is outside any service (a service's
+            // tasks are its scheduler's); the caller may name the `group`
+            // anything, so it decides nothing.
             let tasks = response.get("tasks").and_then(Value::as_array);
             for t in tasks.into_iter().flatten() {
-                // A service's own tasks are the service's to stop.
-                if text(t, "group").is_some_and(|g| g.starts_with("service:")) {
-                    continue;
-                }
-                if let Some(arn) = text(t, "taskArn") {
+                if let Some(arn) = raw(t, "taskArn") {
                     c.tasks.push(arn);
                 }
                 c.cpu_units = c.cpu_units.max(number(t, "cpu"));
@@ -176,20 +196,20 @@ pub(crate) fn compute_call(
             c
         }
         "CreateNotebookInstance" => {
-            let mut c = base(Created::Notebook, text(request, "notebookInstanceName"));
+            let mut c = base(Created::Notebook, raw(request, "notebookInstanceName"));
             c.types.extend(text(request, "instanceType"));
             c.count = Some(1);
             c
         }
         "CreateTrainingJob" => {
-            let mut c = base(Created::TrainingJob, text(request, "trainingJobName"));
+            let mut c = base(Created::TrainingJob, raw(request, "trainingJobName"));
             let config = request.get("resourceConfig").unwrap_or(&Value::Null);
             c.types.extend(text(config, "instanceType"));
             c.count = number(config, "instanceCount");
             c
         }
         "CreateProcessingJob" => {
-            let mut c = base(Created::ProcessingJob, text(request, "processingJobName"));
+            let mut c = base(Created::ProcessingJob, raw(request, "processingJobName"));
             let config = request
                 .pointer("/processingResources/clusterConfig")
                 .unwrap_or(&Value::Null);
@@ -198,12 +218,12 @@ pub(crate) fn compute_call(
             c
         }
         "CreateEndpoint" => {
-            let mut c = base(Created::Endpoint, text(request, "endpointName"));
-            c.endpoint_config = text(request, "endpointConfigName");
+            let mut c = base(Created::Endpoint, raw(request, "endpointName"));
+            c.endpoint_config = raw(request, "endpointConfigName");
             c
         }
         _ => {
-            let mut c = base(Created::Redshift, text(request, "clusterIdentifier"));
+            let mut c = base(Created::Redshift, raw(request, "clusterIdentifier"));
             c.types.extend(text(request, "nodeType"));
             c.count = number(request, "numberOfNodes");
             c
@@ -234,19 +254,21 @@ impl ComputeCall {
             parts.push(format!("{} vCPU per task", cpu as f64 / 1024.0));
         }
         let place = match &self.cluster {
-            Some(cluster) => format!(" in cluster {cluster}"),
+            Some(cluster) => format!(" in cluster {}", excerpt(cluster)),
             None => String::new(),
         };
+        let name = self.shown_name();
         if parts.is_empty() {
-            format!("{} {}{place}", self.what.noun(), self.name)
+            format!("{} {name}{place}", self.what.noun())
         } else {
-            format!(
-                "{} {}{place} ({})",
-                self.what.noun(),
-                self.name,
-                parts.join(", ")
-            )
+            format!("{} {name}{place} ({})", self.what.noun(), parts.join(", "))
         }
+    }
+
+    /// The name as reports show it: control characters and runs of spaces
+    /// cleaned up, and cut short.
+    pub fn shown_name(&self) -> String {
+        excerpt(&self.name)
     }
 }
 
@@ -291,11 +313,7 @@ mod tests {
             ]}),
         )
         .unwrap();
-        assert_eq!(
-            tasks.tasks.len(),
-            2,
-            "a service's task is left to the service"
-        );
+        assert_eq!(tasks.tasks.len(), 3, "the caller's `group` decides nothing");
         assert_eq!(tasks.cpu_units, Some(8192));
         assert_eq!(tasks.cluster.as_deref(), Some("default"));
         let job = compute_call(
@@ -316,6 +334,17 @@ mod tests {
             &Value::Null
         )
         .is_none());
+        // A name is kept as written: `prod ` is not the owner's `prod`.
+        let spaced = compute_call(
+            "autoscaling.amazonaws.com",
+            "UpdateAutoScalingGroup",
+            &json!({"autoScalingGroupName": "prod\t ", "launchTemplate": {"launchTemplateName": "gpu"}}),
+            &Value::Null,
+        )
+        .unwrap();
+        assert_eq!(spaced.name, "prod\t ");
+        assert_eq!(spaced.shown_name(), "prod");
+        assert!(spaced.template_changed);
         assert!(compute_call(
             "s3.amazonaws.com",
             "CreateService",
