@@ -85,6 +85,52 @@ pub(crate) fn exempt_reason_of(select: &SelectionConfig) -> String {
     exempt_reason(select)
 }
 
+/// What one kind's sweep stops and lists as skipped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choice<R> {
+    pub to_stop: Vec<R>,
+    pub skipped: Vec<Skipped>,
+}
+
+impl<R> Default for Choice<R> {
+    fn default() -> Self {
+        Choice {
+            to_stop: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+}
+
+/// Chooses among the records `candidate` admits: the selected ones that
+/// `check` passes are stopped; the exempt ones, and the selected ones
+/// `check` refuses, are skipped with why; the others are not listed.
+pub(crate) fn choose<R: Record + Clone>(
+    records: &[R],
+    select: &SelectionConfig,
+    candidate: impl Fn(&R) -> bool,
+    check: impl Fn(&R) -> Option<String>,
+) -> Choice<R> {
+    let mut choice = Choice::default();
+    for r in records.iter().filter(|r| candidate(r)) {
+        let reason = match match_tags(r.tags(), select) {
+            Match::NotSelected => continue,
+            Match::Exempt => exempt_reason(select),
+            Match::Selected => match check(r) {
+                Some(reason) => reason,
+                None => {
+                    choice.to_stop.push(r.clone());
+                    continue;
+                }
+            },
+        };
+        choice.skipped.push(Skipped {
+            resource: r.resource(),
+            reason,
+        });
+    }
+    choice
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@
 use crate::domain::config::SelectionConfig;
 use crate::domain::inventory::{tag, Record, Resource, ResourceKind, Tags};
 use crate::domain::resume::stamp_of;
-use crate::domain::select::{exempt_reason_of, match_tags, Match, Skipped};
+use crate::domain::select::{choose, match_tags, Choice, Match};
 use crate::domain::shell::word;
 use crate::domain::tags::{SAVED_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
 
@@ -208,54 +208,40 @@ impl Record for AutoScalingGroup {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GroupPlan {
-    pub to_stop: Vec<AutoScalingGroup>,
-    pub skipped: Vec<Skipped>,
-}
-
 /// Chooses the groups to stop: by the group's own tags, never when the
 /// group or one of its instances is exempt (a group stops as a whole or not
-/// at all).
-pub fn plan_groups(groups: &[AutoScalingGroup], select: &SelectionConfig) -> GroupPlan {
-    let mut plan = GroupPlan::default();
-    // A group stopped earlier whose instances run again (started by hand,
-    // or a stop that left some running) is stopped again, not passed over.
-    for g in groups.iter().filter(|g| {
-        g.state() == "running" || (g.state() == "stopped" && g.running().next().is_some())
-    }) {
-        let skip = |reason: String| Skipped {
-            resource: g.resource(),
-            reason,
-        };
-        match match_tags(&g.tags, select) {
-            Match::NotSelected => {}
-            Match::Exempt => plan.skipped.push(skip(exempt_reason_of(select))),
-            Match::Selected => {
-                let exempt = g
-                    .members
-                    .iter()
-                    .find(|m| tag(&m.tags, &select.exempt_tag_key).is_some());
-                // The sweep's role may stop only instances that are selected
-                // on their own tags (IAM cannot read the group's).
-                let unselected = g
-                    .running()
-                    .find(|m| match_tags(&m.tags, select) != Match::Selected);
-                match (exempt, unselected) {
-                    (Some(m), _) => plan.skipped.push(skip(format!(
-                        "its instance {} is exempt (tagged {}): a group is stopped as a whole or not at all",
-                        m.id, select.exempt_tag_key
-                    ))),
-                    (None, Some(m)) => plan.skipped.push(skip(format!(
-                        "its instance {} does not carry the group's selection tag itself, and cost-guard may stop only instances that do: propagate the tag to the group's instances (PropagateAtLaunch)",
-                        m.id
-                    ))),
-                    (None, None) => plan.to_stop.push(g.clone()),
-                }
+/// at all). A group stopped earlier whose instances run again (started by
+/// hand, or a stop that left some running) is stopped again, not passed
+/// over.
+pub fn plan_groups(
+    groups: &[AutoScalingGroup],
+    select: &SelectionConfig,
+) -> Choice<AutoScalingGroup> {
+    choose(
+        groups,
+        select,
+        |g| g.state() == "running" || (g.state() == "stopped" && g.running().next().is_some()),
+        |g| {
+            if let Some(m) = g
+                .members
+                .iter()
+                .find(|m| tag(&m.tags, &select.exempt_tag_key).is_some())
+            {
+                return Some(format!(
+                    "its instance {} is exempt (tagged {}): a group is stopped as a whole or not at all",
+                    m.id, select.exempt_tag_key
+                ));
             }
-        }
-    }
-    plan
+            // The sweep's role may stop only instances that are selected on
+            // their own tags (IAM cannot read the group's).
+            g.running()
+                .find(|m| match_tags(&m.tags, select) != Match::Selected)
+                .map(|m| format!(
+                    "its instance {} does not carry the group's selection tag itself, and cost-guard may stop only instances that do: propagate the tag to the group's instances (PropagateAtLaunch)",
+                    m.id
+                ))
+        },
+    )
 }
 
 /// How the sweep treats an instance of group `name`, when it is selected on

@@ -18,7 +18,7 @@
 use crate::domain::config::SelectionConfig;
 use crate::domain::inventory::{tag, Record, Resource, ResourceKind, Tags};
 use crate::domain::resume::stamp_of;
-use crate::domain::select::{exempt_reason_of, match_tags, Match, Skipped};
+use crate::domain::select::{choose, Choice};
 use crate::domain::shell::word;
 use crate::domain::tags::{SAVED_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
 
@@ -211,30 +211,15 @@ impl Record for EcsService {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ServicePlan {
-    pub to_stop: Vec<EcsService>,
-    pub skipped: Vec<Skipped>,
-}
-
-/// Chooses the services to stop, by their own tags.
-pub fn plan_services(services: &[EcsService], select: &SelectionConfig) -> ServicePlan {
-    let mut plan = ServicePlan::default();
-    // A stop cut short before its stamp is finished (stamped) now.
-    for s in services
-        .iter()
-        .filter(|s| matches!(s.state(), "running" | "stopping"))
-    {
-        match match_tags(&s.tags, select) {
-            Match::NotSelected => {}
-            Match::Exempt => plan.skipped.push(Skipped {
-                resource: s.resource(),
-                reason: exempt_reason_of(select),
-            }),
-            Match::Selected => plan.to_stop.push(s.clone()),
-        }
-    }
-    plan
+/// Chooses the services to stop, by their own tags: those that want tasks,
+/// and a stop cut short before its stamp (finished, stamped, now).
+pub fn plan_services(services: &[EcsService], select: &SelectionConfig) -> Choice<EcsService> {
+    choose(
+        services,
+        select,
+        |s| matches!(s.state(), "running" | "stopping"),
+        |_| None,
+    )
 }
 
 /// One command per service: its saved count back, the stamp off. A scaling

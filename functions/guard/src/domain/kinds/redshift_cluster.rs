@@ -3,7 +3,7 @@
 
 use crate::domain::config::SelectionConfig;
 use crate::domain::inventory::{Record, Resource, ResourceKind, Tags};
-use crate::domain::select::{exempt_reason_of, match_tags, Match, Skipped};
+use crate::domain::select::{choose, Choice};
 use crate::domain::shell::word;
 use crate::domain::tags::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 
@@ -50,35 +50,25 @@ impl Record for RedshiftCluster {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RedshiftPlan {
-    pub to_stop: Vec<RedshiftCluster>,
-    pub skipped: Vec<Skipped>,
-}
-
 /// Chooses the clusters to pause: those available. One still being created
 /// (or resumed) is listed: Redshift pauses only an available cluster.
-pub fn plan_clusters(clusters: &[RedshiftCluster], select: &SelectionConfig) -> RedshiftPlan {
-    let mut plan = RedshiftPlan::default();
-    for c in clusters
-        .iter()
-        .filter(|c| matches!(c.status.as_str(), "available" | "creating" | "resuming"))
-    {
-        let skip = |reason: String| Skipped {
-            resource: c.resource(),
-            reason,
-        };
-        match match_tags(&c.tags, select) {
-            Match::NotSelected => {}
-            Match::Exempt => plan.skipped.push(skip(exempt_reason_of(select))),
-            Match::Selected if c.status != "available" => plan.skipped.push(skip(format!(
-                "{}: Redshift pauses only an available cluster; the next alert pauses it",
-                c.status
-            ))),
-            Match::Selected => plan.to_stop.push(c.clone()),
-        }
-    }
-    plan
+pub fn plan_clusters(
+    clusters: &[RedshiftCluster],
+    select: &SelectionConfig,
+) -> Choice<RedshiftCluster> {
+    choose(
+        clusters,
+        select,
+        |c| matches!(c.status.as_str(), "available" | "creating" | "resuming"),
+        |c| {
+            (c.status != "available").then(|| {
+                format!(
+                    "{}: Redshift pauses only an available cluster; the next alert pauses it",
+                    c.status
+                )
+            })
+        },
+    )
 }
 
 pub(crate) fn restart_lines(

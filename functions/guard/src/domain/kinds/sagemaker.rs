@@ -6,7 +6,7 @@
 use crate::domain::config::SelectionConfig;
 use crate::domain::inventory::{Record, Resource, ResourceKind, Tags};
 use crate::domain::prices::hourly_usd;
-use crate::domain::select::{exempt_reason_of, match_tags, Match, Skipped};
+use crate::domain::select::{choose, exempt_reason_of, match_tags, Choice, Match, Skipped};
 use crate::domain::shell::word;
 use crate::domain::tags::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 
@@ -52,34 +52,19 @@ impl Record for Notebook {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct NotebookPlan {
-    pub to_stop: Vec<Notebook>,
-    pub skipped: Vec<Skipped>,
-}
-
 /// Chooses the notebooks to stop: those in service; one still starting is
 /// listed (SageMaker stops only a notebook in service).
-pub fn plan_notebooks(notebooks: &[Notebook], select: &SelectionConfig) -> NotebookPlan {
-    let mut plan = NotebookPlan::default();
-    for n in notebooks
-        .iter()
-        .filter(|n| matches!(n.state(), "running" | "pending"))
-    {
-        let skip = |reason: String| Skipped {
-            resource: n.resource(),
-            reason,
-        };
-        match match_tags(&n.tags, select) {
-            Match::NotSelected => {}
-            Match::Exempt => plan.skipped.push(skip(exempt_reason_of(select))),
-            Match::Selected if n.state() == "pending" => plan.skipped.push(skip(
-                "still starting: SageMaker stops a notebook only once it is in service; the next alert or a run of the sweep stops it".into(),
-            )),
-            Match::Selected => plan.to_stop.push(n.clone()),
-        }
-    }
-    plan
+pub fn plan_notebooks(notebooks: &[Notebook], select: &SelectionConfig) -> Choice<Notebook> {
+    choose(
+        notebooks,
+        select,
+        |n| matches!(n.state(), "running" | "pending"),
+        |n| {
+            (n.state() == "pending").then(|| {
+                "still starting: SageMaker stops a notebook only once it is in service; the next alert or a run of the sweep stops it".to_string()
+            })
+        },
+    )
 }
 
 pub(crate) fn notebook_restart_lines(
