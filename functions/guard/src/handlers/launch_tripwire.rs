@@ -24,6 +24,7 @@ use crate::domain::config::{LaunchTripwireConfig, RegionScope};
 use crate::domain::error::AwsError;
 use crate::domain::outcome::Stamp;
 use crate::domain::render::launch_tripwire::{render, render_compute, Alerting, Event};
+use crate::domain::render::Message;
 use crate::domain::trigger::compute::ComputeCall;
 use crate::domain::trigger::excerpt;
 use crate::domain::trigger::launch::{parse_tripwire_event, ApiCall, CallKind, TripwireEvent};
@@ -44,6 +45,32 @@ pub struct TripwireSummary {
     pub urgent: bool,
     pub subject: Option<String>,
     pub notified: bool,
+}
+
+/// What an acting verdict returns, once it is known whether the alert went
+/// out.
+fn summary_of(
+    verdict: &Verdict,
+    region: &str,
+    stopped: Vec<String>,
+    message: Option<&Message>,
+) -> impl FnOnce(bool) -> TripwireSummary {
+    let (urgent, why, action) = match verdict {
+        Verdict::Alert { urgent, why } => (*urgent, Some(why.clone()), "alerted"),
+        Verdict::Wait { why } => (true, Some(why.clone()), "alerted"),
+        _ => (true, None, "stopped"),
+    };
+    let region = region.to_string();
+    let subject = message.map(|m| m.subject.clone());
+    move |notified| TripwireSummary {
+        action: action.into(),
+        region: Some(region),
+        why,
+        stopped,
+        urgent,
+        subject,
+        notified,
+    }
 }
 
 /// The function's state, built once per cold start.
@@ -566,20 +593,7 @@ impl LaunchTripwire {
             &stamp,
             &alerting,
         );
-        let (urgent, why, action) = match &verdict {
-            Verdict::Alert { urgent, why } => (*urgent, Some(why.clone()), "alerted"),
-            Verdict::Wait { why } => (true, Some(why.clone()), "alerted"),
-            _ => (true, None, "stopped"),
-        };
-        let summary = |notified| TripwireSummary {
-            action: action.into(),
-            region: Some(region.clone()),
-            why: why.clone(),
-            stopped: stopped.clone(),
-            urgent,
-            subject: message.as_ref().map(|m| m.subject.clone()),
-            notified,
-        };
+        let summary = summary_of(&verdict, &region, stopped, message.as_ref());
         conclude(
             invocation,
             &self.notifier,
@@ -701,20 +715,7 @@ impl LaunchTripwire {
             Some(h) if !h.dry_run && !h.done.is_empty() => vec![cc.name.clone()],
             _ => Vec::new(),
         };
-        let (urgent, why, action) = match &verdict {
-            Verdict::Alert { urgent, why } => (*urgent, Some(why.clone()), "alerted"),
-            Verdict::Wait { why } => (true, Some(why.clone()), "alerted"),
-            _ => (true, None, "stopped"),
-        };
-        let summary = |notified| TripwireSummary {
-            action: action.into(),
-            region: Some(region.clone()),
-            why: why.clone(),
-            stopped: stopped.clone(),
-            urgent,
-            subject: message.as_ref().map(|m| m.subject.clone()),
-            notified,
-        };
+        let summary = summary_of(&verdict, &region, stopped, message.as_ref());
         conclude(
             invocation,
             &self.notifier,
