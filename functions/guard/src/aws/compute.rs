@@ -215,25 +215,25 @@ pub(crate) async fn halt(
     let failed = |e: String| Some(e);
     match cc.what {
         Created::Group => {
-            let listed = auto_scaling_group::listing(&at).await;
-            let group = match listed.as_ref() {
-                Ok(groups) => groups.iter().find(|g| g.name == cc.name),
+            // The one group the event names, not the region's every group.
+            let g = match auto_scaling_group::group(&at, &cc.name).await {
+                Ok(Some(g)) => g,
+                Ok(None) => {
+                    h.failed = failed(format!(
+                        "Auto Scaling does not list the group {}",
+                        cc.shown_name()
+                    ));
+                    return h;
+                }
                 Err(e) => {
                     h.failed = failed(e.to_string());
                     return h;
                 }
             };
-            let Some(g) = group else {
-                h.failed = failed(format!(
-                    "Auto Scaling does not list the group {}",
-                    cc.shown_name()
-                ));
-                return h;
-            };
             // A saved state the group already carries was written by whoever
             // made it (an untrusted principal): what the stop saves is read
             // from the group itself.
-            let mut g = g.clone();
+            let mut g = g;
             g.tags.retain(|(k, _)| k != SAVED_TAG);
             let running = g.to_stop();
             // The instances are stamped before they stop: a retry finds them
@@ -266,24 +266,22 @@ pub(crate) async fn halt(
             }
         }
         Created::Service => {
-            let services = match ecs_service::describe_services(&at).await {
-                Ok(s) => s,
+            let cluster = cc.cluster.as_deref().unwrap_or("default");
+            let s = match ecs_service::service(&at, cluster, &cc.name).await {
+                Ok(Some(s)) => s,
+                Ok(None) => {
+                    h.failed = failed(format!(
+                        "ECS does not list the service {} in that cluster",
+                        cc.shown_name()
+                    ));
+                    return h;
+                }
                 Err(e) => {
                     h.failed = failed(e.to_string());
                     return h;
                 }
             };
-            let cluster = cc.cluster.as_deref().unwrap_or("default");
-            let Some(s) = services
-                .iter()
-                .find(|s| s.name == cc.name && s.cluster == cluster)
-            else {
-                h.failed = failed(format!(
-                    "ECS does not list the service {} in that cluster",
-                    cc.shown_name()
-                ));
-                return h;
-            };
+            let s = &s;
             match ecs_service::stop_service(&at, s).await {
                 Ok(()) => {
                     h.done.push(format!(

@@ -35,13 +35,28 @@ const RUNNING_POLLS: u32 = 20;
 /// The region's groups with their instances, listed once per region (the
 /// EC2 kind reads it too, for the instances that belong to a group).
 pub(crate) async fn listing(at: &InRegion<'_>) -> Arc<Result<Vec<AutoScalingGroup>, AwsError>> {
-    at.shared("autoscaling", || describe_groups(at)).await
+    at.shared("autoscaling", || describe_groups(at, None)).await
 }
 
-async fn describe_groups(at: &InRegion<'_>) -> Result<Vec<AutoScalingGroup>, AwsError> {
+/// One group by its exact name, with its instances (the tripwire's, which
+/// needs no other).
+pub(crate) async fn group(
+    at: &InRegion<'_>,
+    name: &str,
+) -> Result<Option<AutoScalingGroup>, AwsError> {
+    let groups = describe_groups(at, Some(name)).await?;
+    Ok(groups.into_iter().find(|g| g.name == name))
+}
+
+/// The region's groups, or the one named.
+async fn describe_groups(
+    at: &InRegion<'_>,
+    name: Option<&str>,
+) -> Result<Vec<AutoScalingGroup>, AwsError> {
     let mut pages = at
         .autoscaling()
         .describe_auto_scaling_groups()
+        .set_auto_scaling_group_names(name.map(|n| vec![n.to_string()]))
         .into_paginator()
         .send();
     let mut groups = Vec::new();

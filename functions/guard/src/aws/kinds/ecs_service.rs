@@ -45,63 +45,96 @@ pub(crate) async fn describe_services(at: &InRegion<'_>) -> Result<Vec<EcsServic
             let page = page.map_err(|e| AwsError::from_sdk("ecs:ListServices", e))?;
             arns.extend(page.service_arns().iter().cloned());
         }
-        for chunk in arns.chunks(10) {
-            let out = ecs
-                .describe_services()
-                .cluster(cluster)
-                .set_services(Some(chunk.to_vec()))
-                .include(ServiceField::Tags)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("ecs:DescribeServices", e))?;
-            for s in out.services() {
-                let launch_type = match s.launch_type() {
-                    Some(t) => t.as_str().to_string(),
-                    None => s
-                        .capacity_provider_strategy()
-                        .first()
-                        .map(|c| c.capacity_provider().to_string())
-                        .unwrap_or_else(|| "EC2".into()),
-                };
-                services.push(EcsService {
-                    arn: s.service_arn().unwrap_or_default().to_string(),
-                    name: s.service_name().unwrap_or_default().to_string(),
-                    cluster: name_of(s.cluster_arn().unwrap_or(cluster)).to_string(),
-                    desired: s.desired_count(),
-                    running: s.running_count(),
-                    launch_type,
-                    target: None,
-                    tags: s
-                        .tags()
-                        .iter()
-                        .map(|t| {
-                            (
-                                t.key().unwrap_or_default().to_string(),
-                                t.value().unwrap_or_default().to_string(),
-                            )
-                        })
-                        .collect(),
-                });
-            }
-        }
+        services.extend(describe_in(at, cluster, &arns).await?);
     }
     if services.is_empty() {
         return Ok(services);
     }
-    let targets = describe_targets(at).await?;
+    let targets = describe_targets(at, None).await?;
     for s in &mut services {
         s.target = targets.get(&s.scaling_id()).copied();
     }
     Ok(services)
 }
 
-/// The region's ECS scaling targets, by resource id.
-async fn describe_targets(at: &InRegion<'_>) -> Result<HashMap<String, ScalingTarget>, AwsError> {
+/// One service of `cluster` by its exact name, with its tags and scaling
+/// target (the tripwire's, which needs no other).
+pub(crate) async fn service(
+    at: &InRegion<'_>,
+    cluster: &str,
+    name: &str,
+) -> Result<Option<EcsService>, AwsError> {
+    let found = describe_in(at, cluster, &[name.to_string()]).await?;
+    let Some(mut s) = found.into_iter().find(|s| s.name == name) else {
+        return Ok(None);
+    };
+    let targets = describe_targets(at, Some(s.scaling_id())).await?;
+    s.target = targets.get(&s.scaling_id()).copied();
+    Ok(Some(s))
+}
+
+/// The services `arns` (ARNs or names) of `cluster`, ten per call.
+async fn describe_in(
+    at: &InRegion<'_>,
+    cluster: &str,
+    arns: &[String],
+) -> Result<Vec<EcsService>, AwsError> {
+    let ecs = at.ecs();
+    let mut services = Vec::new();
+    for chunk in arns.chunks(10) {
+        let out = ecs
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(chunk.to_vec()))
+            .include(ServiceField::Tags)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ecs:DescribeServices", e))?;
+        for s in out.services() {
+            let launch_type = match s.launch_type() {
+                Some(t) => t.as_str().to_string(),
+                None => s
+                    .capacity_provider_strategy()
+                    .first()
+                    .map(|c| c.capacity_provider().to_string())
+                    .unwrap_or_else(|| "EC2".into()),
+            };
+            services.push(EcsService {
+                arn: s.service_arn().unwrap_or_default().to_string(),
+                name: s.service_name().unwrap_or_default().to_string(),
+                cluster: name_of(s.cluster_arn().unwrap_or(cluster)).to_string(),
+                desired: s.desired_count(),
+                running: s.running_count(),
+                launch_type,
+                target: None,
+                tags: s
+                    .tags()
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.key().unwrap_or_default().to_string(),
+                            t.value().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect(),
+            });
+        }
+    }
+    Ok(services)
+}
+
+/// The region's ECS scaling targets (or the one of resource `only`), by
+/// resource id.
+async fn describe_targets(
+    at: &InRegion<'_>,
+    only: Option<String>,
+) -> Result<HashMap<String, ScalingTarget>, AwsError> {
     let mut targets = HashMap::new();
     let mut pages = at
         .app_scaling()
         .describe_scalable_targets()
         .service_namespace(ServiceNamespace::Ecs)
+        .set_resource_ids(only.map(|id| vec![id]))
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
