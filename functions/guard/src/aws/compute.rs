@@ -77,7 +77,8 @@ pub(crate) async fn facts(
             }
         }
         Created::Redshift => {
-            let clusters = redshift_cluster::describe_clusters(&at).await?;
+            // The one cluster the event names, not the region's every cluster.
+            let clusters = redshift_cluster::describe_clusters(&at, Some(&cc.name)).await?;
             match clusters
                 .iter()
                 .find(|c| c.id == cc.name)

@@ -16,11 +16,25 @@ use crate::domain::select::Skipped;
 
 pub(crate) struct Clusters;
 
-pub(crate) async fn describe_clusters(at: &InRegion<'_>) -> Result<Vec<RedshiftCluster>, AwsError> {
-    let mut pages = at.redshift().describe_clusters().into_paginator().send();
+/// The region's clusters, or only the one named (none when it does not
+/// exist).
+pub(crate) async fn describe_clusters(
+    at: &InRegion<'_>,
+    only: Option<&str>,
+) -> Result<Vec<RedshiftCluster>, AwsError> {
+    let mut pages = at
+        .redshift()
+        .describe_clusters()
+        .set_cluster_identifier(only.map(str::to_string))
+        .into_paginator()
+        .send();
     let mut clusters = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("redshift:DescribeClusters", e))?;
+        let page = match page.map_err(|e| AwsError::from_sdk("redshift:DescribeClusters", e)) {
+            Ok(page) => page,
+            Err(e) if only.is_some() && e.code.starts_with("ClusterNotFound") => break,
+            Err(e) => return Err(e),
+        };
         for c in page.clusters() {
             clusters.push(RedshiftCluster {
                 id: c.cluster_identifier().unwrap_or_default().to_string(),
@@ -118,7 +132,8 @@ impl OneAtATime for Clusters {
     }
 
     fn list<'a>(&'a self, at: &'a InRegion<'a>) -> BoxFuture<'a, Listed<RedshiftCluster>> {
-        at.shared("redshift", || describe_clusters(at)).boxed()
+        at.shared("redshift", || describe_clusters(at, None))
+            .boxed()
     }
 
     fn choose(
