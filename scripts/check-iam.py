@@ -49,6 +49,8 @@ ALLOWED = {
     "sagemaker:StopNotebookInstance", "sagemaker:StartNotebookInstance",
     "sagemaker:AddTags", "sagemaker:DeleteTags",
     "redshift:PauseCluster", "redshift:ResumeCluster", "redshift:CreateTags", "redshift:DeleteTags",
+    # EKS node groups (opt-in): scaled to 0 and back with one call.
+    "eks:UpdateNodegroupConfig", "eks:TagResource", "eks:UntagResource",
     # The tripwire alone ends what an untrusted principal started (TRIPWIRE_MADE).
     "ecs:StopTask", "sagemaker:StopTrainingJob", "sagemaker:StopProcessingJob",
 }
@@ -59,6 +61,7 @@ READS = {
     "application-autoscaling:DescribeScalableTargets", "sagemaker:ListNotebookInstances",
     "sagemaker:ListEndpoints", "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig",
     "sagemaker:ListTags", "redshift:DescribeClusters",
+    "eks:ListClusters", "eks:ListNodegroups", "eks:DescribeNodegroup",
     # The tripwire's reads of what a compute call made.
     "autoscaling:DescribeLaunchConfigurations", "ec2:DescribeLaunchTemplateVersions",
     "ecs:DescribeTaskDefinition", "sagemaker:DescribeNotebookInstance",
@@ -94,19 +97,21 @@ MEMBER_TRUSTED = {"MemberRole": {"AWS": {"Ref": "GuardRoleArns"}},
 STOP = {"ec2:StopInstances", "rds:StopDBInstance", "rds:StopDBCluster", "autoscaling:SuspendProcesses",
         "sagemaker:StopNotebookInstance", "redshift:PauseCluster"}
 TAGGING = {"ec2:CreateTags", "rds:AddTagsToResource", "autoscaling:CreateOrUpdateTags", "ecs:TagResource",
-           "sagemaker:AddTags", "redshift:CreateTags"}
+           "sagemaker:AddTags", "redshift:CreateTags", "eks:TagResource"}
 UNTAGGING = {"ec2:DeleteTags", "rds:RemoveTagsFromResource", "autoscaling:DeleteTags", "ecs:UntagResource",
-             "sagemaker:DeleteTags", "redshift:DeleteTags"}
+             "sagemaker:DeleteTags", "redshift:DeleteTags", "eks:UntagResource"}
 START = {"ec2:StartInstances", "rds:StartDBInstance", "rds:StartDBCluster", "autoscaling:ResumeProcesses",
          "sagemaker:StartNotebookInstance", "redshift:ResumeCluster"}
-# Sets a service's task count, and could change anything else of it: IAM has
-# no key for which field an update changes. It is granted only as a stop
-# (never on exempt services) or as a start (only on services being resumed).
-UPDATE_SERVICE = "ecs:UpdateService"
+# Set a service's task count and a node group's sizes, and could change
+# anything else of them: IAM has no key for which field an update changes.
+# They are granted only as a stop (never on exempt resources) or as a start
+# (only on resources being resumed).
+UPDATES = {"ecs:UpdateService", "eks:UpdateNodegroupConfig"}
 SAVED = "cost-guard:saved"
-# Only groups and services have a saved state.
+# Only groups, services and node groups have a saved state.
 SAVED_ON = [{"Fn::Sub": "arn:${AWS::Partition}:autoscaling:*:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*"},
-            {"Fn::Sub": "arn:${AWS::Partition}:ecs:*:${AWS::AccountId}:service/*"}]
+            {"Fn::Sub": "arn:${AWS::Partition}:ecs:*:${AWS::AccountId}:service/*"},
+            {"Fn::Sub": "arn:${AWS::Partition}:eks:*:${AWS::AccountId}:nodegroup/*"}]
 # Application Auto Scaling cannot condition a target on its service's tags:
 # the one grant without a tag condition, on this account's targets only,
 # for the roles that stop and start services.
@@ -250,10 +255,10 @@ def check_role_statement(where, st):
     keys = set(listed(condition.get("ForAllValues:StringEquals", {}).get("aws:TagKeys") or []))
     present = {k.split("/", 1)[1] for k, v in condition.get("Null", {}).items()
                if k.startswith("aws:ResourceTag/") and v == "false"}
-    if UPDATE_SERVICE in actions and not made:
+    if actions & UPDATES and not made:
         stop_like = '"aws:ResourceTag/${ExemptTagKey}": "true"' in cond
         if not (stop_like or RESUMING in present):
-            findings.append(f"{where}: {UPDATE_SERVICE} neither denied on exempt services nor limited to services carrying {RESUMING}")
+            findings.append(f"{where}: {sorted(actions & UPDATES)} neither denied on exempt resources nor limited to resources carrying {RESUMING}")
     if actions & TAGGING:
         # The sweep writes the stamp and, on groups and services, what resume
         # restores; resume writes its marker and keep-stopped its restart mark

@@ -966,7 +966,7 @@ def sweep_expectations(expect, sweep, p):
     expect(sweep, False, "ec2:CreateTags", inst(), tags_context({}, ["Name"]), "another tag key")
     expect(sweep, False, "rds:AddTagsToResource", db, tags_context({}, stamp_keys + [stop_key]), "the stamp and the stop tag")
     # The other kinds stop under the same tag conditions as instances.
-    for action, arn in OTHER_KINDS_STOP:
+    for action, arn in SWEPT_KINDS_STOP:
         expect(sweep, True, action, arn(), tags_context(selected), f"a resource tagged {selected}")
         expect(sweep, not tagged_mode, action, arn(), tags_context({}), "an untagged resource")
         for value in ("true", "", "no"):
@@ -974,9 +974,11 @@ def sweep_expectations(expect, sweep, p):
         if tagged_mode and stop_value:
             expect(sweep, False, action, arn(), tags_context({stop_key: stop_value + "-not"}), "another tag value")
         expect(sweep, False, action, arn(OTHER_ACCOUNT), tags_context(selected), "another account's resource")
-    for action, arn in OTHER_KINDS_TAG:
+    for action, arn in SWEPT_KINDS_TAG:
         expect(sweep, True, action, arn(), tags_context({}, stamp_keys), "the stamp keys")
         expect(sweep, False, action, arn(), tags_context({}, stamp_keys + [exempt]), "the exempt tag")
+    expect(sweep, True, "eks:TagResource", NODE_GROUP(), tags_context({}, ["cost-guard:saved"]), "the saved state on a node group")
+    expect(sweep, False, "eks:TagResource", NODE_GROUP(OTHER_ACCOUNT), tags_context({}, ["cost-guard:saved"]), "another account's node group")
     group, service, notebook = OTHER_KINDS_TAG[0][1](), OTHER_KINDS_TAG[1][1](), OTHER_KINDS_TAG[2][1]()
     expect(sweep, True, "autoscaling:CreateOrUpdateTags", group, tags_context({}, ["cost-guard:saved"]), "the saved state on a group")
     expect(sweep, True, "ecs:TagResource", service, tags_context({}, ["cost-guard:saved"]), "the saved state on a service")
@@ -989,6 +991,8 @@ def sweep_expectations(expect, sweep, p):
                    "autoscaling:DeleteAutoScalingGroup", "ecs:DeleteService", "sagemaker:DeleteNotebookInstance",
                    "sagemaker:DeleteEndpoint", "redshift:DeleteCluster", "ecs:StopTask"):
         expect(sweep, False, action, group, tags_context(selected), f"{action} on anything")
+    for action in ("eks:DeleteNodegroup", "eks:UpdateNodegroupVersion", "eks:DeleteCluster"):
+        expect(sweep, False, action, NODE_GROUP(), tags_context(selected), f"{action} on a node group")
 
 
 
@@ -1009,6 +1013,10 @@ OTHER_KINDS_TAG = [
     ("sagemaker:AddTags", OTHER_KINDS_STOP[2][1]),
     ("redshift:CreateTags", OTHER_KINDS_STOP[3][1]),
 ]
+# EKS node groups (opt-in) are swept and resumed, never the tripwire's.
+NODE_GROUP = other_kind("arn:aws:eks:eu-west-1:{account}:nodegroup/lab/gpu/0a1b2c3d-4e5f")
+SWEPT_KINDS_STOP = OTHER_KINDS_STOP + [("eks:UpdateNodegroupConfig", NODE_GROUP)]
+SWEPT_KINDS_TAG = OTHER_KINDS_TAG + [("eks:TagResource", NODE_GROUP)]
 
 
 def resume_expectations(expect, resume):
@@ -1020,19 +1028,20 @@ def resume_expectations(expect, resume):
     expect(resume, False, "ec2:CreateTags", inst(), tags_context({}, ["cost-guard:resuming"]), "the marker on an unstamped instance")
     expect(resume, False, "ec2:DeleteTags", inst(), tags_context({"cost-guard:resuming": "x"}, ["Name"]), "another key")
     expect(resume, False, "ec2:StartInstances", inst(OTHER_ACCOUNT), tags_context({"cost-guard:resuming": "x"}), "another account's instance")
-    starts = dict(zip(("autoscaling:SuspendProcesses", "ecs:UpdateService", "sagemaker:StopNotebookInstance", "redshift:PauseCluster"),
-                      ("autoscaling:ResumeProcesses", "ecs:UpdateService", "sagemaker:StartNotebookInstance", "redshift:ResumeCluster")))
-    for stop, arn in OTHER_KINDS_STOP:
+    starts = dict(zip(("autoscaling:SuspendProcesses", "ecs:UpdateService", "sagemaker:StopNotebookInstance", "redshift:PauseCluster", "eks:UpdateNodegroupConfig"),
+                      ("autoscaling:ResumeProcesses", "ecs:UpdateService", "sagemaker:StartNotebookInstance", "redshift:ResumeCluster", "eks:UpdateNodegroupConfig")))
+    for stop, arn in SWEPT_KINDS_STOP:
         action = starts[stop]
         expect(resume, True, action, arn(), tags_context({"cost-guard:resuming": "x"}), "a resource being resumed")
         # ECS stops and starts with one call: the member role, which also
         # sweeps, may update any service its sweep may stop.
-        if not (action == "ecs:UpdateService" and resume == "MemberRole"):
+        if not (action in ("ecs:UpdateService", "eks:UpdateNodegroupConfig") and resume == "MemberRole"):
             expect(resume, False, action, arn(), tags_context({"cost-guard:stopped-at": "x"}), "a stamped resource not marked")
         expect(resume, False, action, arn(OTHER_ACCOUNT), tags_context({"cost-guard:resuming": "x"}), "another account's resource")
     untag = {"autoscaling:CreateOrUpdateTags": "autoscaling:DeleteTags", "ecs:TagResource": "ecs:UntagResource",
-             "sagemaker:AddTags": "sagemaker:DeleteTags", "redshift:CreateTags": "redshift:DeleteTags"}
-    for action, arn in OTHER_KINDS_TAG:
+             "sagemaker:AddTags": "sagemaker:DeleteTags", "redshift:CreateTags": "redshift:DeleteTags",
+             "eks:TagResource": "eks:UntagResource"}
+    for action, arn in SWEPT_KINDS_TAG:
         expect(resume, True, action, arn(), tags_context({"cost-guard:stopped-at": "x"}, ["cost-guard:resuming"]), "the marker on a stamped resource")
         expect(resume, False, action, arn(), tags_context({}, ["cost-guard:resuming"]), "the marker on an unstamped resource")
         expect(resume, True, untag[action], arn(), tags_context({"cost-guard:resuming": "x"}, ["cost-guard:resuming", "cost-guard:saved"]), "the marker and the saved state")
@@ -1075,6 +1084,8 @@ def keep_and_tripwire_expectations(expect, p, inst, db, exempt, stamp_keys,
     for action in ("autoscaling:DeleteAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup", "ecs:DeleteService",
                    "sagemaker:DeleteNotebookInstance", "sagemaker:DeleteEndpoint", "redshift:DeleteCluster"):
         expect(trip, False, action, OTHER_KINDS_STOP[0][1](), tags_context({}), action)
+    for action in ("eks:UpdateNodegroupConfig", "eks:TagResource"):
+        expect(trip, False, action, NODE_GROUP(), tags_context({}, stamp_keys), f"{action}: node groups are not the tripwire's")
     # launch-tripwire: stops any instance of the account, whatever its tags.
     expect(trip, True, "ec2:StopInstances", inst(region="sa-east-1"), tags_context({exempt: "true"}), "an exempt instance a hijacker launched")
     expect(trip, False, "ec2:StopInstances", inst(OTHER_ACCOUNT), tags_context({}), "another account's instance")

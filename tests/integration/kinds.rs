@@ -360,3 +360,112 @@ async fn the_tripwire_stops_what_an_untrusted_key_made_through_groups_services_n
         "another trigger's stop stays"
     );
 }
+
+/// EKS node groups are opt-in: a sweep leaves them alone unless `KINDS`
+/// names them; then the selected ones go to 0 nodes with their sizes saved
+/// (the maximum kept), their Auto Scaling group goes with them, and resume
+/// scales each back exactly. moto cannot tag a node group, so the test
+/// proxy keeps those tags (see `testkit`).
+#[tokio::test]
+async fn eks_node_groups_are_scaled_to_zero_only_when_opted_in_and_resume_restores_their_sizes() {
+    let env = Env::start().await;
+    let proxy = testkit::Proxy::start(&env.endpoint).expect("proxy starts");
+    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    let mut nodes = Vec::new();
+    for region in REGIONS {
+        let asg =
+            emulator::create_node_group(&sdk, region, "lab", "gpu", (1, 3, 5), "g5.xlarge", STOP)
+                .await
+                .unwrap();
+        emulator::create_node_group(&sdk, region, "lab", "kept", (1, 2, 4), "t3.large", EXEMPT)
+            .await
+            .unwrap();
+        // The group EKS runs gpu's nodes in, and one that only claims (by
+        // its tag) to belong to a node group.
+        nodes.push((
+            region,
+            emulator::create_group(&sdk, region, &asg, 2, "g5.xlarge", STOP)
+                .await
+                .unwrap(),
+        ));
+        let claims: &[(&str, &str)] = &[("cost-guard", "stop"), ("eks:nodegroup-name", "gpu")];
+        emulator::create_group(&sdk, region, "claims-eks", 1, "c5.large", claims)
+            .await
+            .unwrap();
+    }
+    let node_groups = || async {
+        let mut rows = emulator::fleet(&sdk, &REGIONS).await.unwrap();
+        rows.retain(|r| r.kind == "eks-node-group");
+        rows
+    };
+    let before = node_groups().await;
+    assert_eq!(before.len(), 4, "{before:?}");
+    let regions = REGIONS.join(",");
+
+    let standard = guard::handlers::stop_on_overspend::StopOnOverspend::new(
+        env.config(&[("REGIONS", &regions)]),
+        &sdk,
+    );
+    let s = env.invoke(&standard, "budget-actual.json").await.unwrap();
+    assert_eq!(node_groups().await, before, "not covered unless named");
+    // The group that only claims a node group is a group like any other.
+    assert_eq!(
+        s.stopped, 4,
+        "claims-eks and gpu's group, per region: {s:?}"
+    );
+    let m = env.one_message().await;
+    assert!(!m.body.contains("EKS node group"), "{}", m.body);
+    let resume = guard::handlers::resume::Resume::new(env.config(&[("REGIONS", &regions)]), &sdk);
+    let undo = resume.handle(&Invocation::new(&json!({}))).await.unwrap();
+    assert_eq!((undo.started, undo.failed), (4, 0), "{undo:?}");
+    env.received().await;
+
+    let opted = guard::handlers::stop_on_overspend::StopOnOverspend::new(
+        env.config(&[("REGIONS", &regions), ("KINDS", "all,eks-node-groups")]),
+        &sdk,
+    );
+    let s = env.invoke(&opted, "budget-actual.json").await.unwrap();
+    assert_eq!(s.stopped, 4, "gpu and claims-eks, per region: {s:?}");
+    for (region, ids) in &nodes {
+        let rows = emulator::fleet(&sdk, &[region]).await.unwrap();
+        let row = |id: &str| rows.iter().find(|r| r.id == id).unwrap().clone();
+        let gpu = row("lab/gpu");
+        assert_eq!(gpu.name, "min 0 desired 0 max 5", "the maximum is kept");
+        assert_eq!(gpu.tag(SAVED), Some("min=1 desired=3 max=5"));
+        assert_eq!(gpu.tag(STOPPED_BY_TAG), Some("budget:student-monthly"));
+        assert_eq!(row("lab/kept").name, "min 1 desired 2 max 4");
+        assert_eq!(row("claims-eks").state, "suspended");
+        for id in ids {
+            assert_eq!(row(id).state, "running", "{id}: its node group stops it");
+        }
+    }
+    let m = env.one_message().await;
+    for line in [
+        "lab/gpu  -  3 nodes of g5.xlarge  (EKS node group)",
+        "lab/kept  -  2 nodes of t3.large  (EKS node group): exempt: tagged cost-guard-exempt",
+        "it runs the nodes of EKS node group lab/gpu, which is stopped as a node group",
+        "aws eks update-nodegroup-config --region eu-west-1 --cluster-name lab --nodegroup-name gpu",
+    ] {
+        assert!(m.body.contains(line), "{line:?} missing from:\n{}", m.body);
+    }
+
+    let done = resume
+        .handle(&Invocation::new(
+            &json!({"stopped_by": "budget:student-monthly"}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!((done.started, done.failed), (4, 0), "{done:?}");
+    let after: Vec<_> = node_groups()
+        .await
+        .into_iter()
+        .map(|mut r| {
+            for key in [STOPPED_AT_TAG, STOPPED_BY_TAG, SAVED, RESUMING] {
+                assert!(r.tag(key).is_none(), "{} still has {key}: {r:?}", r.id);
+            }
+            r.tags.sort();
+            r
+        })
+        .collect();
+    assert_eq!(after, before, "every node group is as it was");
+}

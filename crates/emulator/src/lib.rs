@@ -664,6 +664,75 @@ pub async fn create_redshift(
     Ok(())
 }
 
+/// An EKS managed node group `name` in `cluster` (made first if needed),
+/// of `instance_type`, with sizes `(min, desired, max)`; returns the name
+/// of the Auto Scaling group EKS says runs its nodes (moto makes none). moto
+/// keeps its sizes and the tags it is created with; tags written later need
+/// the test proxy (`testkit`), which keeps them.
+pub async fn create_node_group(
+    sdk: &SdkConfig,
+    region: &str,
+    cluster: &str,
+    name: &str,
+    (min, desired, max): (i32, i32, i32),
+    instance_type: &str,
+    tags: &[(&str, &str)],
+) -> Result<String, EmulatorError> {
+    use aws_sdk_eks::types::{NodegroupScalingConfig, VpcConfigRequest};
+    let eks = aws_sdk_eks::Client::new(&client_in(sdk, region));
+    let role = "arn:aws:iam::123456789012:role/eks";
+    let exists = eks
+        .list_clusters()
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_eks::error::DisplayErrorContext(e)))?
+        .clusters()
+        .iter()
+        .any(|c| c == cluster);
+    if !exists {
+        eks.create_cluster()
+            .name(cluster)
+            .role_arn(role)
+            .resources_vpc_config(
+                VpcConfigRequest::builder()
+                    .subnet_ids("subnet-0a1b2c3d")
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| aws(aws_sdk_eks::error::DisplayErrorContext(e)))?;
+    }
+    let made = eks
+        .create_nodegroup()
+        .cluster_name(cluster)
+        .nodegroup_name(name)
+        .node_role(role)
+        .subnets("subnet-0a1b2c3d")
+        .instance_types(instance_type)
+        .scaling_config(
+            NodegroupScalingConfig::builder()
+                .min_size(min)
+                .desired_size(desired)
+                .max_size(max)
+                .build(),
+        )
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_eks::error::DisplayErrorContext(e)))?;
+    Ok(made
+        .nodegroup()
+        .and_then(|g| g.resources())
+        .and_then(|r| r.auto_scaling_groups().first())
+        .and_then(|a| a.name())
+        .unwrap_or_default()
+        .to_string())
+}
+
 fn pairs<'a>(
     tags: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
 ) -> Vec<(String, String)> {
@@ -815,6 +884,59 @@ async fn more_kinds(
             state: c.cluster_status().unwrap_or_default().into(),
             tags: pairs(c.tags().iter().map(|t| (t.key(), t.value()))),
         });
+    }
+    node_groups(&config, region, rows).await
+}
+
+/// EKS node groups as fleet rows: `cluster/name`, the sizes as the name,
+/// `desired N` as the state.
+async fn node_groups(
+    config: &SdkConfig,
+    region: &str,
+    rows: &mut Vec<FleetRow>,
+) -> Result<(), EmulatorError> {
+    let eks = aws_sdk_eks::Client::new(config);
+    let failed = |e| aws(aws_sdk_eks::error::DisplayErrorContext(e));
+    let clusters = eks.list_clusters().send().await.map_err(failed)?;
+    for cluster in clusters.clusters() {
+        let names = eks
+            .list_nodegroups()
+            .cluster_name(cluster)
+            .send()
+            .await
+            .map_err(|e| aws(aws_sdk_eks::error::DisplayErrorContext(e)))?;
+        for name in names.nodegroups() {
+            let out = eks
+                .describe_nodegroup()
+                .cluster_name(cluster)
+                .nodegroup_name(name)
+                .send()
+                .await
+                .map_err(|e| aws(aws_sdk_eks::error::DisplayErrorContext(e)))?;
+            let Some(g) = out.nodegroup() else { continue };
+            let s = g.scaling_config();
+            let size = |f: fn(&aws_sdk_eks::types::NodegroupScalingConfig) -> Option<i32>| {
+                s.and_then(f).unwrap_or_default()
+            };
+            let mut tags: Vec<(String, String)> = g
+                .tags()
+                .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default();
+            tags.sort();
+            rows.push(FleetRow {
+                region: region.to_string(),
+                kind: "eks-node-group",
+                id: format!("{cluster}/{name}"),
+                name: format!(
+                    "min {} desired {} max {}",
+                    size(|s| s.min_size()),
+                    size(|s| s.desired_size()),
+                    size(|s| s.max_size())
+                ),
+                state: format!("desired {}", size(|s| s.desired_size())),
+                tags,
+            });
+        }
     }
     Ok(())
 }

@@ -6,9 +6,13 @@
 //! hyper reads each request whole; the proxy classifies it from its SigV4 credential scope
 //! (`Credential=KEY/DATE/REGION/SERVICE/aws4_request`) and its action
 //! (`X-Amz-Target` for JSON protocols, `Action=` for query protocols), then
-//! answers with the fault or forwards it on a fresh upstream connection. One
-//! answer is corrected on the way back: `DescribeRegions` gets the opt-in
-//! filter that moto ignores (see [`apply_opt_in_filter`]).
+//! answers with the fault or forwards it on a fresh upstream connection
+//! (EKS, a REST service, is classified by method and path). Two of moto's
+//! gaps are filled on the way: `DescribeRegions` gets the opt-in filter that
+//! moto ignores (see [`apply_opt_in_filter`]), and EKS node groups get the
+//! tags moto cannot write on them (see [`NodeGroupTags`]): tag calls on a
+//! node group's ARN are answered here, and each `DescribeNodegroup` answer
+//! carries the tags so written.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -122,6 +126,118 @@ struct State {
     upstream: Vec<(std::time::Instant, std::time::Instant)>,
     /// When each request had been read whole, in arrival order (as `log`).
     arrivals: Vec<std::time::Instant>,
+    node_group_tags: NodeGroupTags,
+}
+
+/// Tags written on EKS node groups through the proxy, by node group ARN:
+/// moto keeps the tags a node group was created with but answers
+/// `TagResource` and `UntagResource` only for clusters.
+#[derive(Default)]
+struct NodeGroupTags(HashMap<String, BTreeMap<String, Option<String>>>);
+
+impl NodeGroupTags {
+    /// Answers a tag call on a node group's ARN; `None` for any other
+    /// request.
+    fn answer(&mut self, request: &Request, call: &Call) -> Option<Answer> {
+        let arn = percent_decode(request.path().strip_prefix("/tags/")?);
+        if call.service != "eks" || !arn.contains(":nodegroup/") {
+            return None;
+        }
+        let written = self.0.entry(arn).or_default();
+        match call.action.as_str() {
+            "TagResource" => {
+                let body: serde_json::Value = serde_json::from_slice(&request.body).ok()?;
+                for (k, v) in body.get("tags")?.as_object()? {
+                    written.insert(k.clone(), Some(v.as_str()?.to_string()));
+                }
+            }
+            "UntagResource" => {
+                let query = request.target.split_once('?').map(|(_, q)| q).unwrap_or("");
+                for key in query.split('&').filter_map(|p| p.strip_prefix("tagKeys=")) {
+                    written.insert(percent_decode(key), None);
+                }
+            }
+            _ => return None,
+        }
+        Some(Answer::new(
+            200,
+            &[("content-type", "application/json")],
+            "{}",
+        ))
+    }
+
+    /// A `DescribeNodegroup` answer with the tags written here.
+    fn apply(&self, call: &Call, answer: Answer) -> Answer {
+        if call.action != "DescribeNodegroup" || answer.status != 200 {
+            return answer;
+        }
+        let Ok(mut body) = serde_json::from_slice::<serde_json::Value>(&answer.body) else {
+            return answer;
+        };
+        let Some(group) = body.get_mut("nodegroup").and_then(|g| g.as_object_mut()) else {
+            return answer;
+        };
+        let arn = group
+            .get("nodegroupArn")
+            .and_then(|a| a.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let Some(written) = self.0.get(&arn) else {
+            return answer;
+        };
+        let tags = group.entry("tags").or_insert_with(|| serde_json::json!({}));
+        if let Some(tags) = tags.as_object_mut() {
+            for (k, v) in written {
+                match v {
+                    Some(v) => tags.insert(k.clone(), serde_json::Value::String(v.clone())),
+                    None => tags.remove(k),
+                };
+            }
+        }
+        Answer {
+            body: serde_json::to_vec(&body).unwrap_or(answer.body.clone()),
+            ..answer
+        }
+    }
+}
+
+/// `%XX` escapes decoded (as in a URL path or query).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// An EKS request's action, from its method and path (EKS is a REST
+/// service: no action header or parameter).
+fn eks_action(method: &str, path: &str) -> Option<&'static str> {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    Some(match (method, parts.as_slice()) {
+        ("GET", ["clusters"]) => "ListClusters",
+        ("POST", ["clusters"]) => "CreateCluster",
+        ("GET", ["clusters", _]) => "DescribeCluster",
+        ("GET", ["clusters", _, "node-groups"]) => "ListNodegroups",
+        ("POST", ["clusters", _, "node-groups"]) => "CreateNodegroup",
+        ("GET", ["clusters", _, "node-groups", _]) => "DescribeNodegroup",
+        ("POST", ["clusters", _, "node-groups", _, "update-config"]) => "UpdateNodegroupConfig",
+        ("POST", ["tags", _]) => "TagResource",
+        ("DELETE", ["tags", _]) => "UntagResource",
+        ("GET", ["tags", _]) => "ListTagsForResource",
+        _ => return None,
+    })
 }
 
 /// A running proxy; stops when dropped.
@@ -352,7 +468,12 @@ impl Request {
             .map(|(_, q)| q.to_string())
             .unwrap_or_default();
         let form = String::from_utf8_lossy(&self.body);
-        let action = target_action
+        let rest_action = (service == "eks")
+            .then(|| eks_action(&self.method, self.path()))
+            .flatten()
+            .map(str::to_string);
+        let action = rest_action
+            .or(target_action)
             .or_else(|| form_value(&form, "Action"))
             .or_else(|| form_value(&query, "Action"))
             .unwrap_or_else(|| "?".into());
@@ -516,6 +637,14 @@ async fn answer(request: Request, routes: Arc<Routes>, state: Arc<Mutex<State>>)
             forward(&request, upstream).await.ok()?
         }
         None => {
+            let local = state
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .node_group_tags
+                .answer(&request, &call);
+            if let Some(answer) = local {
+                return Some(answer);
+            }
             let start = std::time::Instant::now();
             let answer = forward(&request, upstream).await.ok()?;
             let end = std::time::Instant::now();
@@ -527,6 +656,11 @@ async fn answer(request: Request, routes: Arc<Routes>, state: Arc<Mutex<State>>)
             answer
         }
     };
+    let answer = state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .node_group_tags
+        .apply(&call, answer);
     Some(apply_opt_in_filter(&call, &request, answer))
 }
 
@@ -770,6 +904,79 @@ mod tests {
         assert_eq!(
             apply_opt_in_filter(&call, &unfiltered, answer.clone()),
             answer
+        );
+    }
+
+    fn eks(method: &str, target: &str, body: &str) -> Request {
+        Request {
+            method: method.into(),
+            target: target.into(),
+            headers: vec![(
+                "authorization".into(),
+                "AWS4-HMAC-SHA256 Credential=K/20261204/eu-west-1/eks/aws4_request, SignedHeaders=host".into(),
+            )],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn eks_requests_are_named_by_method_and_path() {
+        for (method, path, action) in [
+            ("GET", "/clusters", "ListClusters"),
+            (
+                "GET",
+                "/clusters/lab/node-groups?maxResults=100",
+                "ListNodegroups",
+            ),
+            ("GET", "/clusters/lab/node-groups/gpu", "DescribeNodegroup"),
+            (
+                "POST",
+                "/clusters/lab/node-groups/gpu/update-config",
+                "UpdateNodegroupConfig",
+            ),
+            ("POST", "/tags/arn%3Aaws%3Aeks", "TagResource"),
+            ("DELETE", "/tags/arn%3Aaws%3Aeks?tagKeys=a", "UntagResource"),
+            ("PUT", "/clusters", "?"),
+        ] {
+            let call = eks(method, path, "").call();
+            assert_eq!(
+                (call.service.as_str(), call.action.as_str()),
+                ("eks", action),
+                "{method} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn node_group_tags_are_kept_and_shown_in_describe_answers() {
+        let arn = "arn:aws:eks:eu-west-1:123456789012:nodegroup/lab/gpu/0a1b";
+        let path = format!("/tags/{}", arn.replace(':', "%3A").replace('/', "%2F"));
+        let mut tags = NodeGroupTags::default();
+        let tag = eks(
+            "POST",
+            &path,
+            r#"{"tags":{"cost-guard:saved":"min=1 desired=2 max=3","b":"x"}}"#,
+        );
+        assert_eq!(tags.answer(&tag, &tag.call()).map(|a| a.status), Some(200));
+        let untag = eks("DELETE", &format!("{path}?tagKeys=b&tagKeys=team"), "");
+        assert!(tags.answer(&untag, &untag.call()).is_some());
+        // A cluster's tags are moto's own.
+        let cluster = eks(
+            "POST",
+            "/tags/arn%3Aaws%3Aeks%3Aeu-west-1%3A1%3Acluster%2Flab",
+            "{}",
+        );
+        assert!(tags.answer(&cluster, &cluster.call()).is_none());
+
+        let describe = eks("GET", "/clusters/lab/node-groups/gpu", "");
+        let moto = format!(
+            r#"{{"nodegroup":{{"nodegroupArn":"{arn}","tags":{{"team":"ml","keep":"1"}}}}}}"#
+        );
+        let answer = tags.apply(&describe.call(), Answer::new(200, &[], moto));
+        let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        assert_eq!(
+            body["nodegroup"]["tags"],
+            serde_json::json!({"keep": "1", "cost-guard:saved": "min=1 desired=2 max=3"})
         );
     }
 

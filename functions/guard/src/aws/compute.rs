@@ -21,7 +21,7 @@ pub(crate) async fn facts(
     region: &str,
     cc: &ComputeCall,
 ) -> Result<ComputeFacts, AwsError> {
-    let kinds = KindSet::all();
+    let kinds = KindSet::standard();
     let at = InRegion::new(clients, region, &kinds);
     let mut facts = ComputeFacts::default();
     match cc.what {
@@ -207,7 +207,7 @@ pub(crate) async fn halt(
         });
         return h;
     }
-    let kinds = KindSet::all();
+    let kinds = KindSet::standard();
     let at = InRegion::new(clients, region, &kinds);
     let stamp_pairs = [
         (STOPPED_AT_TAG, stamp.at.as_str()),

@@ -63,7 +63,7 @@ impl Fleet {
     ) -> Self {
         Fleet {
             accounts: Accounts::new(accounts.clone(), regions.clone(), MemberRole::Sweep, sdk),
-            kinds: KindSet::all(),
+            kinds: KindSet::standard(),
             sqs: Some(aws_sdk_sqs::Client::new(sdk)),
         }
     }
@@ -85,7 +85,7 @@ impl Fleet {
     ) -> Self {
         Fleet {
             accounts: Accounts::own_only(regions.clone(), clients, home_ec2),
-            kinds: KindSet::all(),
+            kinds: KindSet::standard(),
             sqs: None,
         }
     }

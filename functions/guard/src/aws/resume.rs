@@ -79,7 +79,7 @@ async fn resume_region(
     request: &ResumeRequest,
     shared: &Shared,
 ) {
-    let all = KindSet::all();
+    let all = KindSet::every();
     let at = InRegion::new(clients, region, &all);
     let at = &at;
     // Capacity first: an ECS service on EC2 capacity needs its instances

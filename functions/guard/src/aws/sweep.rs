@@ -36,7 +36,7 @@ impl SweepSpec {
             select: select.clone(),
             dry_run,
             stamp,
-            kinds: KindSet::all(),
+            kinds: KindSet::standard(),
             concurrency: REGION_CONCURRENCY,
         }
     }

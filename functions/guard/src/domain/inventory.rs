@@ -24,11 +24,12 @@ pub enum ResourceKind {
     SageMakerNotebook,
     SageMakerEndpoint,
     RedshiftCluster,
+    EksNodeGroup,
 }
 
 impl ResourceKind {
     /// Every kind, in report order.
-    pub const ALL: [ResourceKind; 8] = [
+    pub const ALL: [ResourceKind; 9] = [
         ResourceKind::Ec2Instance,
         ResourceKind::AutoScalingGroup,
         ResourceKind::DbInstance,
@@ -37,6 +38,7 @@ impl ResourceKind {
         ResourceKind::SageMakerNotebook,
         ResourceKind::SageMakerEndpoint,
         ResourceKind::RedshiftCluster,
+        ResourceKind::EksNodeGroup,
     ];
 
     /// Its name in `KINDS` (the SAM parameter `Kinds`).
@@ -50,7 +52,14 @@ impl ResourceKind {
             ResourceKind::SageMakerNotebook => "sagemaker-notebooks",
             ResourceKind::SageMakerEndpoint => "sagemaker-endpoints",
             ResourceKind::RedshiftCluster => "redshift-clusters",
+            ResourceKind::EksNodeGroup => "eks-node-groups",
         }
+    }
+
+    /// Whether a sweep covers it only when `KINDS` names it: scaling an EKS
+    /// node group to zero terminates its nodes.
+    pub fn opt_in(self) -> bool {
+        self == ResourceKind::EksNodeGroup
     }
 
     pub fn from_name(name: &str) -> Option<ResourceKind> {
@@ -69,6 +78,7 @@ impl fmt::Display for ResourceKind {
             ResourceKind::SageMakerNotebook => "SageMaker notebook instance",
             ResourceKind::SageMakerEndpoint => "SageMaker endpoint",
             ResourceKind::RedshiftCluster => "Redshift cluster",
+            ResourceKind::EksNodeGroup => "EKS node group",
         })
     }
 }

@@ -1,5 +1,5 @@
-//! Property tests for the kinds with a saved state: whatever a group's or a
-//! service's settings, a stop saves what resume needs, resume reads back
+//! Property tests for the kinds with a saved state: whatever a group's, a
+//! service's or a node group's settings, a stop saves what resume needs, resume reads back
 //! exactly that, and a stop then a resume leaves it as it began.
 
 use std::collections::BTreeSet;
@@ -9,6 +9,7 @@ use proptest::prelude::*;
 use guard::domain::inventory::{Record, Tags};
 use guard::domain::kinds::auto_scaling_group::{AutoScalingGroup, Member, STOP_PROCESSES};
 use guard::domain::kinds::ecs_service::{EcsService, ScalingTarget, Suspended};
+use guard::domain::kinds::eks_node_group::{NodeGroup, Sizes};
 use guard::STOPPED_AT_TAG;
 
 const SAVED: &str = "cost-guard:saved";
@@ -46,6 +47,7 @@ fn group(suspended: Vec<String>, min: i32, desired: i32, max: i32, tags: Tags) -
             tags: Vec::new(),
         }],
         tags,
+        node_group: None,
     }
 }
 
@@ -131,5 +133,42 @@ proptest! {
             prop_assert_eq!(saved.desired, running.desired);
             prop_assert_eq!(saved.target, running.target);
         }
+    }
+
+    /// A node group's sizes: saved, scaled to zero with the maximum kept,
+    /// and read back exactly; any other saved size is refused.
+    #[test]
+    fn a_node_group_stopped_then_resumed_has_its_sizes_again(
+        (min, desired, max) in sizes(),
+        other in (0..60i32, 0..60i32, 0..60i32),
+    ) {
+        let max = max.max(1);
+        let running = NodeGroup {
+            arn: "arn:aws:eks:us-east-1:123456789012:nodegroup/lab/gpu/0a1b".into(),
+            cluster: "lab".into(),
+            name: "gpu".into(),
+            status: "ACTIVE".into(),
+            sizes: Sizes { min, desired: desired.max(1), max },
+            instance_types: vec!["g5.xlarge".into()],
+            capacity_type: "ON_DEMAND".into(),
+            auto_scaling_groups: Vec::new(),
+            tags: Vec::new(),
+        };
+        let saved = running.to_save();
+        let stopped = NodeGroup {
+            sizes: Sizes { min: 0, desired: 0, max },
+            tags: vec![(SAVED.into(), saved.encode()), stamp()],
+            ..running.clone()
+        };
+        prop_assert_eq!(stopped.state(), "stopped");
+        prop_assert_eq!(stopped.saved(), Ok(running.sizes));
+        // A saved state that is not a valid one for this maximum is refused.
+        let forged = Sizes { min: other.0, desired: other.1, max: other.2 };
+        let tampered = NodeGroup {
+            tags: vec![(SAVED.into(), forged.encode()), stamp()],
+            ..stopped.clone()
+        };
+        let valid = forged.max == max && forged.min <= forged.desired && forged.desired <= max;
+        prop_assert_eq!(tampered.saved().is_ok(), valid, "{:?}", forged);
     }
 }

@@ -35,7 +35,20 @@ const RUNNING_POLLS: u32 = 20;
 /// The region's groups with their instances, listed once per region (the
 /// EC2 kind reads it too, for the instances that belong to a group).
 pub(crate) async fn listing(at: &InRegion<'_>) -> Arc<Result<Vec<AutoScalingGroup>, AwsError>> {
-    at.shared("autoscaling", || describe_groups(at, None)).await
+    at.shared("autoscaling", || async {
+        let mut groups = describe_groups(at, None).await?;
+        // A group whose nodes an EKS node group runs is stopped as that
+        // node group, when the sweep covers them. Its tags could claim it
+        // (eks:nodegroup-name); only EKS's own answer is believed.
+        if at.kinds.contains(ResourceKind::EksNodeGroup) && !groups.is_empty() {
+            let owners = super::eks_node_group::owners(at).await;
+            for g in &mut groups {
+                g.node_group = owners.get(&g.name).cloned();
+            }
+        }
+        Ok(groups)
+    })
+    .await
 }
 
 /// One group by its exact name, with its instances (the tripwire's, which
@@ -92,6 +105,7 @@ async fn describe_groups(
                         )
                     })
                     .collect(),
+                node_group: None,
             });
         }
     }

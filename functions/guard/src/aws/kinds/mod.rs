@@ -29,6 +29,7 @@ pub(crate) mod auto_scaling_group;
 mod by_one;
 mod ec2_instance;
 pub(crate) mod ecs_service;
+mod eks_node_group;
 mod rds;
 pub(crate) mod redshift_cluster;
 pub(crate) mod sagemaker;
@@ -44,6 +45,7 @@ pub(crate) const KINDS: &[&dyn Kind] = &[
     &ByOne(sagemaker::Notebooks),
     &ByOne(sagemaker::Endpoints),
     &ByOne(redshift_cluster::Clusters),
+    &ByOne(eks_node_group::NodeGroups),
 ];
 
 /// Reports each call's answer, target by target (by handle), the moment it
@@ -184,6 +186,7 @@ pub(crate) struct InRegion<'a> {
     app_scaling: OnceLock<aws_sdk_applicationautoscaling::Client>,
     sagemaker: OnceLock<aws_sdk_sagemaker::Client>,
     redshift: OnceLock<aws_sdk_redshift::Client>,
+    eks: OnceLock<aws_sdk_eks::Client>,
     account: tokio::sync::OnceCell<String>,
     listed: Mutex<HashMap<&'static str, Arc<Listing>>>,
 }
@@ -204,6 +207,7 @@ impl<'a> InRegion<'a> {
             app_scaling: OnceLock::new(),
             sagemaker: OnceLock::new(),
             redshift: OnceLock::new(),
+            eks: OnceLock::new(),
             account: tokio::sync::OnceCell::new(),
             listed: Mutex::default(),
         }
@@ -236,6 +240,11 @@ impl<'a> InRegion<'a> {
     pub(crate) fn redshift(&self) -> &aws_sdk_redshift::Client {
         self.redshift
             .get_or_init(|| aws_sdk_redshift::Client::new(self.config()))
+    }
+
+    pub(crate) fn eks(&self) -> &aws_sdk_eks::Client {
+        self.eks
+            .get_or_init(|| aws_sdk_eks::Client::new(self.config()))
     }
 
     /// The account these clients act in, asked once (only kinds that build

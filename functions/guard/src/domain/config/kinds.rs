@@ -7,12 +7,24 @@ use crate::domain::inventory::ResourceKind;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KindSet(Vec<ResourceKind>);
 
-const EXPECTED: &str = "`all` or a comma list of: ec2-instances, auto-scaling-groups, rds-instances, rds-clusters, ecs-services, sagemaker-notebooks, sagemaker-endpoints, redshift-clusters";
+const EXPECTED: &str = "`all` (every kind but the opt-in eks-node-groups) or a comma list of: all, ec2-instances, auto-scaling-groups, rds-instances, rds-clusters, ecs-services, sagemaker-notebooks, sagemaker-endpoints, redshift-clusters, eks-node-groups";
 
 impl KindSet {
-    /// Every kind cost-guard knows.
-    pub fn all() -> KindSet {
+    /// Every kind cost-guard knows, the opt-in ones too: what resume
+    /// covers, as it starts whatever it finds stamped.
+    pub fn every() -> KindSet {
         KindSet(ResourceKind::ALL.to_vec())
+    }
+
+    /// Every kind a sweep covers unless told otherwise: all but the opt-in
+    /// ones (EKS node groups).
+    pub fn standard() -> KindSet {
+        KindSet(
+            ResourceKind::ALL
+                .into_iter()
+                .filter(|k| !k.opt_in())
+                .collect(),
+        )
     }
 
     /// Exactly these kinds (tests and the command line).
@@ -33,23 +45,28 @@ impl KindSet {
 }
 
 impl Default for KindSet {
-    /// What an unset `KINDS` means: every kind.
+    /// What an unset `KINDS` means: every kind but the opt-in ones.
     fn default() -> Self {
-        KindSet::all()
+        KindSet::standard()
     }
 }
 
-/// Reads `KINDS`: unset, empty or `all` for every kind, else a comma list of
-/// kind names. An unknown name is an error, never ignored: a misspelt kind
-/// would silently leave its resources running.
+/// Reads `KINDS`: unset, empty or `all` for every kind but the opt-in ones,
+/// else a comma list of kind names, where `all` stands for those (so
+/// `all,eks-node-groups` is every kind). An unknown name is an error, never
+/// ignored: a misspelt kind would silently leave its resources running.
 pub fn kinds_from(value: Option<String>) -> Result<KindSet, ConfigError> {
     let raw = value.unwrap_or_default();
     let trimmed = raw.trim();
-    if trimmed.is_empty() || trimmed.eq_ignore_ascii_case("all") {
-        return Ok(KindSet::all());
+    if trimmed.is_empty() {
+        return Ok(KindSet::standard());
     }
     let mut kinds = Vec::new();
     for part in trimmed.split(',').map(str::trim) {
+        if part.eq_ignore_ascii_case("all") {
+            kinds.extend(KindSet::standard().0);
+            continue;
+        }
         match ResourceKind::from_name(part) {
             Some(kind) => kinds.push(kind),
             None => {
@@ -69,10 +86,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unset_and_all_mean_every_kind() {
+    fn unset_and_all_mean_every_kind_but_eks_node_groups() {
         for v in [None, Some(""), Some(" all "), Some("ALL")] {
-            assert_eq!(kinds_from(v.map(str::to_string)).unwrap(), KindSet::all());
+            let set = kinds_from(v.map(str::to_string)).unwrap();
+            assert_eq!(set, KindSet::standard());
+            assert!(!set.contains(ResourceKind::EksNodeGroup), "{v:?}");
+            assert!(set.contains(ResourceKind::RedshiftCluster), "{v:?}");
         }
+        assert_eq!(
+            KindSet::standard().iter().count(),
+            ResourceKind::ALL.len() - 1
+        );
+    }
+
+    #[test]
+    fn eks_node_groups_are_covered_only_when_named() {
+        let set = kinds_from(Some("all,eks-node-groups".into())).unwrap();
+        assert_eq!(set, KindSet::every());
+        let set = kinds_from(Some("eks-node-groups".into())).unwrap();
+        assert_eq!(set.iter().collect::<Vec<_>>(), [ResourceKind::EksNodeGroup]);
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub struct AutoScalingGroup {
     pub suspended: Vec<String>,
     pub members: Vec<Member>,
     pub tags: Tags,
+    /// The EKS node group (`cluster/name`) whose nodes it runs, when the
+    /// sweep covers node groups: then it is stopped as that node group.
+    pub node_group: Option<String>,
 }
 
 /// What resume needs from a stopped group's `cost-guard:saved` tag.
@@ -222,6 +225,11 @@ pub fn plan_groups(
         select,
         |g| g.state() == "running" || (g.state() == "stopped" && g.running().next().is_some()),
         |g| {
+            if let Some(owner) = &g.node_group {
+                return Some(format!(
+                    "it runs the nodes of EKS node group {owner}, which is stopped as a node group"
+                ));
+            }
             if let Some(m) = g
                 .members
                 .iter()
@@ -318,6 +326,7 @@ mod tests {
             suspended: vec![],
             members,
             tags: tags(t),
+            node_group: None,
         }
     }
 

@@ -12,6 +12,7 @@
 //! | ECS service | [`ecs_service`] |
 //! | SageMaker notebook instance and endpoint | [`sagemaker`] |
 //! | Redshift provisioned cluster | [`redshift_cluster`] |
+//! | EKS managed node group (opt-in) | [`eks_node_group`] |
 //!
 //! What a kind without a stopped state of its own saves for resume (a
 //! group's processes, a service's count) is written and read by [`saved`].
@@ -26,6 +27,7 @@ pub mod db_cluster;
 pub mod db_instance;
 pub mod ec2_instance;
 pub mod ecs_service;
+pub mod eks_node_group;
 pub mod rds;
 pub mod redshift_cluster;
 pub mod sagemaker;
@@ -65,6 +67,7 @@ pub(crate) fn restart_lines(
         ResourceKind::RedshiftCluster => {
             redshift_cluster::restart_lines(region, stamped, unstamped)
         }
+        ResourceKind::EksNodeGroup => eks_node_group::restart_lines(region, stamped, unstamped),
     }
 }
 
@@ -96,7 +99,11 @@ mod tests {
     #[test]
     fn every_restart_line_is_valid_shell() {
         use std::io::Write;
-        let free = [ResourceKind::AutoScalingGroup, ResourceKind::EcsService];
+        let free = [
+            ResourceKind::AutoScalingGroup,
+            ResourceKind::EcsService,
+            ResourceKind::EksNodeGroup,
+        ];
         for kind in ResourceKind::ALL {
             let hostile = ["it's; rm -rf ~ $(x)", "prod/a`b`c", "a,b=c"];
             let ids: &[&str] = if free.contains(&kind) {
