@@ -32,6 +32,8 @@ ALLOWED = {
     "ce:GetCostAndUsage", "ce:GetCostForecast",
     "sns:Publish", "sqs:SendMessage", "logs:CreateLogStream", "logs:PutLogEvents",
     "kms:GenerateDataKey", "kms:Decrypt",
+    # The seal on saved states (SavedStateKey, an HMAC key).
+    "kms:GenerateMac", "kms:VerifyMac",
     # forwarder.yaml: EventBridge forwards root events to the home region's bus.
     "events:PutEvents",
     # launch-tripwire: stop protection off, and the optional quarantine (GUARDED).
@@ -211,6 +213,14 @@ def check_role_statement(where, st):
             if a == "sqs:DeleteMessage":
                 continue
         role = where.split()[-1].split("/")[0]
+        if a in ("kms:GenerateMac", "kms:VerifyMac"):
+            # Only the stack's seal key; only the roles that stop make a
+            # seal, and resume only checks one (it could not forge one).
+            makes = ("SweepRole", "LaunchTripwireRole")
+            if listed(st.get("Resource")) != [{"Fn::GetAtt": ["SavedStateKey", "Arn"]}]:
+                findings.append(f"{where}: {a} on {st.get('Resource')}, not only SavedStateKey")
+            if role not in makes + ("ResumeRole",) or (a == "kms:GenerateMac" and role not in makes):
+                findings.append(f"{where}: {a} for a role that does not {'seal' if a == 'kms:GenerateMac' else 'stop or resume'}")
         if a == "sts:AssumeRole" and (role not in MEMBER_ROLES
                                       or listed(st.get("Resource")) != [MEMBER_ROLES[role]]):
             findings.append(f"{where}: sts:AssumeRole on {st.get('Resource')}, not only {role}'s own member role")

@@ -723,6 +723,44 @@ def check_template(label, template, values, events, f):
     check_rules(f, where, resources, events)
     check_policies(where, res, roles, f)
     check_accounts(where, res, resources, functions, roles, f)
+    check_seal(where, res, resources, functions, roles, f)
+
+
+# Which functions seal a saved state (their stops save one) and which only
+# check a seal (resume): a role that can check but not make a seal cannot
+# forge one.
+SEALS = {"StopOnOverspendFunction": True, "RootLoginAlertFunction": True, "SpendWatchFunction": True,
+         "LaunchTripwireFunction": True, "ResumeFunction": False}
+
+
+def check_seal(where, res, resources, functions, roles, f):
+    """Every function that saves or restores a saved state is told the
+    stack's SavedStateKey, and its role may use that key for exactly what it
+    does: make and check a seal (the stops), or only check one (resume); no
+    other function, and no other key."""
+    key = res.phys["SavedStateKey"]["Arn"]
+    other_key = res.phys["TopicKey"]["Arn"]
+    for name in functions:
+        env = functions[name]["Properties"].get("Environment", {}).get("Variables", {})
+        told = env.get("SAVED_STATE_KEY_ARN")
+        if name in SEALS and told != key:
+            f.add(where, f"{name}: SAVED_STATE_KEY_ARN={told!r}, not the stack's SavedStateKey")
+        if name not in SEALS and told is not None:
+            f.add(where, f"{name}: told SAVED_STATE_KEY_ARN, which it never uses")
+        docs = fn_role(res, resources, name, roles)
+        makes = SEALS.get(name, False)
+        for action, arn, want in (("kms:GenerateMac", key, makes), ("kms:VerifyMac", key, name in SEALS),
+                                  ("kms:GenerateMac", other_key, False), ("kms:VerifyMac", other_key, False)):
+            COUNTS["decisions"] += 1
+            if decide(docs, action, arn, {}) != want:
+                f.add(where, f"{name}: {action} on {'SavedStateKey' if arn == key else 'TopicKey'} must be {'allowed' if want else 'denied'}")
+    policy = resources["SavedStateKey"]["Properties"]
+    if (policy.get("KeySpec"), policy.get("KeyUsage")) != ("HMAC_256", "GENERATE_VERIFY_MAC"):
+        f.add(where, "SavedStateKey is not an HMAC_256 key for GENERATE_VERIFY_MAC")
+    for st in policy["KeyPolicy"]["Statement"]:
+        principal = st.get("Principal")
+        if principal != {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}:
+            f.add(where, f"SavedStateKey's policy names {principal}: only this account may use it")
 
 
 def check_accounts(where, res, resources, functions, roles, f):

@@ -101,8 +101,10 @@ pub async fn run(dry_run: bool) -> Result<()> {
     println!("FLEET BEFORE (seeded in {})", DEMO_REGIONS.join(", "));
     print_fleet(&sdk, &select).await?;
 
+    let key = emulator::saved_state_key(&sdk).await?;
     let vars: HashMap<String, String> = [
         ("NOTIFY_TOPIC_ARN", topic.as_str()),
+        ("SAVED_STATE_KEY_ARN", key.as_str()),
         ("REGIONS", "all"),
         ("DRY_RUN", if dry_run { "true" } else { "false" }),
         // What the template sets for a stack named cost-guard.

@@ -3,6 +3,7 @@
 
 use guard::aws::fleet::Fleet;
 use guard::domain::config::accounts::AccountsConfig;
+use guard::domain::config::common::saved_state_key_from;
 use guard::domain::config::regions::regions_from;
 use guard::domain::render::resume::render;
 use guard::domain::resume::ResumeRequest;
@@ -17,8 +18,10 @@ pub async fn run(request: ResumeRequest, yes: bool) -> Result<()> {
     let lookup = |name: &str| std::env::var(name).ok();
     let regions = regions_from(lookup("REGIONS"))?;
     let accounts = AccountsConfig::from_lookup(&lookup)?;
+    let key = saved_state_key_from(lookup("SAVED_STATE_KEY_ARN"))?;
     let sdk = guard::aws::sdk::load().await?;
     let report = Fleet::direct(&accounts, &regions, &sdk)
+        .with_seal(&sdk, key.as_deref())
         .resume(&request, crate::RESUME_BUDGET)
         .await
         .map_err(|e| format!("{e} ({})", e.advice()))?;

@@ -94,7 +94,7 @@ async fn plan_prints_a_table_per_region_and_changes_nothing() {
     assert!(err.contains("SELECTION=\"everything\" is not valid: expected `tagged` (default) or `all-except-exempt`"), "{err}");
     let err = refused("KINDS", "ec2,eks");
     assert!(
-        err.contains("KINDS=\"ec2,eks\" is not valid: expected `all` or a comma list of: ec2-instances, auto-scaling-groups"),
+        err.contains("KINDS=\"ec2,eks\" is not valid: expected `all` (every kind but the opt-in eks-node-groups) or a comma list of: all, ec2-instances, auto-scaling-groups"),
         "{err}"
     );
     let err = refused("ATTEMPT_TIMEOUT_SECONDS", "15s");

@@ -26,6 +26,8 @@ pub struct Env {
     pub sdk: SdkConfig,
     pub topic: String,
     pub inbox: Inbox,
+    /// The key that seals saved states (`SAVED_STATE_KEY_ARN`).
+    pub key: String,
 }
 
 impl Env {
@@ -36,7 +38,9 @@ impl Env {
             .await
             .unwrap();
         emulator::marks_table(&sdk).await.unwrap();
+        let key = emulator::saved_state_key(&sdk).await.unwrap();
         Env {
+            key,
             endpoint: moto.endpoint.clone(),
             moto,
             sdk,
@@ -47,12 +51,15 @@ impl Env {
 
     /// The configuration a function would read from these environment
     /// variables, with NOTIFY_TOPIC_ARN and, unless set, the emulator's
-    /// table of untrusted requests filled in (as the template sets them).
+    /// table of untrusted requests and the saved-state key filled in (as
+    /// the template sets them).
     pub fn config<C: Settings>(&self, vars: &[(&str, &str)]) -> C {
         let mut map = vars_map(vars);
         map.insert("NOTIFY_TOPIC_ARN".into(), self.topic.clone());
         map.entry("TRIPWIRE_MARKS_TABLE".into())
             .or_insert(emulator::MARKS_TABLE.into());
+        map.entry("SAVED_STATE_KEY_ARN".into())
+            .or_insert(self.key.clone());
         C::from_map(&map).expect("valid test config")
     }
 
@@ -97,7 +104,8 @@ impl Env {
         let config: SpendWatchConfig = self.config(vars);
         SpendWatch::with_parts(
             Fleet::new(&config.sweep.accounts, &config.sweep.regions, &self.sdk)
-                .with_kinds(&config.sweep.kinds),
+                .with_kinds(&config.sweep.kinds)
+                .with_seal(&self.sdk, config.sweep.saved_state_key.as_deref()),
             aws_sdk_sns::Client::new(&self.sdk),
             guard::aws::costexplorer::client(ce),
             config,

@@ -15,6 +15,21 @@ const EXEMPT: &[(&str, &str)] = &[("cost-guard", "stop"), ("cost-guard-exempt", 
 const SAVED: &str = "cost-guard:saved";
 const RESUMING: &str = "cost-guard:resuming";
 
+/// The saved state on `row`, without its seal, once the seal is checked to
+/// be there: `mac=` and the 32 bytes of an HMAC-SHA-256, in hexadecimal.
+fn sealed(row: &emulator::FleetRow) -> Option<&str> {
+    let value = row.tag(SAVED)?;
+    let (pairs, mac) = value
+        .rsplit_once(" mac=")
+        .unwrap_or_else(|| panic!("{} has an unsealed saved state: {value}", row.id));
+    assert!(
+        mac.len() == 64 && mac.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{}: {value}",
+        row.id
+    );
+    Some(pairs)
+}
+
 /// Seeds every kind in every test region; returns the groups' instances.
 async fn seed(env: &Env) -> Vec<(&'static str, &'static str, Vec<String>)> {
     let sdk = &env.sdk;
@@ -80,14 +95,14 @@ async fn a_budget_alert_stops_every_kind_in_every_region_and_resume_restores_eac
         assert_eq!(web.name, "min 1 desired 2 max 4", "sizes untouched");
         assert_eq!(web.tag(STOPPED_BY_TAG), Some("budget:student-monthly"));
         assert_eq!(
-            web.tag(SAVED),
+            sealed(&web),
             Some("ours=Launch+Terminate+HealthCheck+ReplaceUnhealthy+AZRebalance+AlarmNotification+ScheduledActions+InstanceRefresh min=1 desired=2 max=4")
         );
         assert_eq!(row("kept").await.state, "active");
 
         let api = row("api").await;
         assert_eq!(api.state, "desired 0");
-        assert_eq!(api.tag(SAVED), Some("desired=3 min=1 max=6 suspended=none"));
+        assert_eq!(sealed(&api), Some("desired=3 min=1 max=6 suspended=none"));
         assert!(api.tag(STOPPED_AT_TAG).is_some());
         assert_eq!(
             emulator::scaling_target(&env.sdk, region, "prod", "api")
@@ -96,7 +111,7 @@ async fn a_budget_alert_stops_every_kind_in_every_region_and_resume_restores_eac
             Some((0, 6, [true, true, true])),
             "min 0, max kept, scaling suspended"
         );
-        assert_eq!(row("worker").await.tag(SAVED), Some("desired=2"));
+        assert_eq!(sealed(&row("worker").await), Some("desired=2"));
         assert_eq!(row("worker").await.state, "desired 0");
         assert_eq!(row("pinned").await.state, "desired 1");
 
@@ -261,10 +276,7 @@ async fn the_tripwire_stops_what_an_untrusted_key_made_through_groups_services_n
     assert_eq!(s.action, "stopped", "{s:?}");
     let xmr = env.row(region, "xmr").await;
     assert_eq!(xmr.state, "desired 0");
-    assert_eq!(
-        xmr.tag(SAVED),
-        Some("desired=20 min=5 max=40 suspended=none")
-    );
+    assert_eq!(sealed(&xmr), Some("desired=20 min=5 max=40 suspended=none"));
     assert_eq!(xmr.tag(STOPPED_BY_TAG), Some("tripwire:CreateService"));
     assert_eq!(
         emulator::scaling_target(sdk, region, "default", "xmr")
@@ -431,7 +443,7 @@ async fn eks_node_groups_are_scaled_to_zero_only_when_opted_in_and_resume_restor
         let row = |id: &str| rows.iter().find(|r| r.id == id).unwrap().clone();
         let gpu = row("lab/gpu");
         assert_eq!(gpu.name, "min 0 desired 0 max 5", "the maximum is kept");
-        assert_eq!(gpu.tag(SAVED), Some("min=1 desired=3 max=5"));
+        assert_eq!(sealed(&gpu), Some("min=1 desired=3 max=5"));
         assert_eq!(gpu.tag(STOPPED_BY_TAG), Some("budget:student-monthly"));
         assert_eq!(row("lab/kept").name, "min 1 desired 2 max 4");
         assert_eq!(row("claims-eks").state, "suspended");
@@ -468,4 +480,76 @@ async fn eks_node_groups_are_scaled_to_zero_only_when_opted_in_and_resume_restor
         })
         .collect();
     assert_eq!(after, before, "every node group is as it was");
+}
+
+/// Anyone allowed to tag a service can write its `cost-guard:saved`. A
+/// forged count written before the stop is not kept (the stop saves what
+/// the service is); one written after, or a sealed value copied from
+/// another service, is refused by resume; and without the key resume
+/// refuses every saved state, never guesses.
+#[tokio::test]
+async fn a_forged_or_copied_saved_state_is_never_restored() {
+    let env = Env::start().await;
+    let sdk = &env.sdk;
+    let region = "us-east-1";
+    for (name, count) in [("api", 2), ("worker", 3), ("cron", 1)] {
+        emulator::create_service(sdk, region, "prod", name, count, STOP, None)
+            .await
+            .unwrap();
+    }
+    // Written while api runs: a stop that believed it would save 500 tasks.
+    emulator::tag_service(sdk, region, "prod", "api", &[(SAVED, "desired=500")])
+        .await
+        .unwrap();
+    let guard = env.guard(&[("REGIONS", region)]);
+    let s = env.invoke(&guard, "budget-actual.json").await.unwrap();
+    assert_eq!(s.stopped, 3, "{s:?}");
+    env.received().await;
+    let api = env.row(region, "api").await;
+    assert_eq!(
+        sealed(&api),
+        Some("desired=2"),
+        "what api was, not the forged count"
+    );
+
+    // After the stop: worker's sealed value copied onto api, a bare count
+    // onto cron.
+    let copied = env
+        .row(region, "worker")
+        .await
+        .tag(SAVED)
+        .unwrap()
+        .to_string();
+    assert!(copied.starts_with("desired=3 mac="), "{copied}");
+    emulator::tag_service(sdk, region, "prod", "api", &[(SAVED, &copied)])
+        .await
+        .unwrap();
+    emulator::tag_service(sdk, region, "prod", "cron", &[(SAVED, "desired=400")])
+        .await
+        .unwrap();
+
+    // Without the key, nothing with a saved state is started.
+    let blind = env.resume(&[("REGIONS", region), ("SAVED_STATE_KEY_ARN", "")]);
+    let r = blind.handle(&Invocation::new(&json!({}))).await.unwrap();
+    assert_eq!(r.started, 0, "{r:?}");
+    let m = env.one_message().await;
+    assert!(
+        m.body.contains("SAVED_STATE_KEY_ARN is not set"),
+        "{}",
+        m.body
+    );
+
+    let resume = env.resume(&[("REGIONS", region)]);
+    let r = resume.handle(&Invocation::new(&json!({}))).await.unwrap();
+    assert_eq!(r.started, 1, "only worker: {r:?}");
+    let m = env.one_message().await;
+    for line in [
+        "the seal of its cost-guard:saved tag does not match",
+        "its cost-guard:saved tag carries no seal of cost-guard's",
+    ] {
+        assert!(m.body.contains(line), "{line:?} missing from:\n{}", m.body);
+    }
+    assert_eq!(env.row(region, "worker").await.state, "desired 3");
+    assert_eq!(env.row(region, "api").await.state, "desired 0");
+    assert_eq!(env.row(region, "cron").await.state, "desired 0");
 }

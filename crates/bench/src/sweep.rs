@@ -57,6 +57,8 @@ pub struct Seeded {
     pub to_stop: BTreeSet<Key>,
     pub resources: usize,
     pub topic: String,
+    /// The key that seals saved states, as the template makes it.
+    pub key: String,
 }
 
 /// The regions `DescribeRegions` reports as enabled, as the sweep sees them.
@@ -73,6 +75,7 @@ pub async fn seed(motos: &[Moto], sdk: &SdkConfig, spec: FleetSpec) -> Result<Se
     let regions = enabled_regions(sdk).await?;
     // No subscriber: the sweep's publish is measured, not moto's delivery.
     let topic = emulator::create_topic(sdk, "bench-notify").await?;
+    let key = emulator::saved_state_key(sdk).await?;
     let per_region: Vec<(Vec<Key>, usize)> = stream::iter(regions.iter().enumerate())
         .map(|(i, region)| seed_region(sdk, region, spec, i < spec.db_regions))
         .buffer_unordered(4)
@@ -89,6 +92,7 @@ pub async fn seed(motos: &[Moto], sdk: &SdkConfig, spec: FleetSpec) -> Result<Se
         to_stop,
         resources,
         topic,
+        key,
     })
 }
 
@@ -269,6 +273,7 @@ pub async fn run_once(
             let mut env = vec![
                 ("AWS_ENDPOINT_URL", proxy.endpoint.clone()),
                 ("NOTIFY_TOPIC_ARN", seeded.topic.clone()),
+                ("SAVED_STATE_KEY_ARN", seeded.key.clone()),
                 ("REGIONS", "all".to_string()),
                 ("SELECTION", "tagged".to_string()),
                 ("STOP_TAG_KEY", TAG.0.to_string()),
@@ -530,6 +535,7 @@ mod tests {
             .into(),
             resources: 3,
             topic: String::new(),
+            key: String::new(),
         };
         let run = |stopped: &[Key]| Run {
             tool: Tool::Custodian,

@@ -260,6 +260,25 @@ pub async fn launch(
 /// in the emulator ([`marks_table`] makes it).
 pub const MARKS_TABLE: &str = "cost-guard-untrusted-requests";
 
+/// Makes the key that seals saved states as template.yaml's
+/// `SavedStateKey` is made (HMAC, SHA-256), in `sdk`'s account and region;
+/// returns its ARN, for `SAVED_STATE_KEY_ARN`.
+pub async fn saved_state_key(sdk: &SdkConfig) -> Result<String, EmulatorError> {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+    let made = aws_sdk_kms::Client::new(sdk)
+        .create_key()
+        .key_spec(KeySpec::Hmac256)
+        .key_usage(KeyUsageType::GenerateVerifyMac)
+        .description("cost-guard: seals what a stop saves for resume")
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_kms::error::DisplayErrorContext(e)))?;
+    made.key_metadata()
+        .and_then(|k| k.arn())
+        .map(str::to_string)
+        .ok_or_else(|| aws("CreateKey answered without the key's ARN"))
+}
+
 /// Makes the launch tripwire's table as template.yaml does (key `request`),
 /// in `sdk`'s account and region; an existing one is kept. Returns its name.
 pub async fn marks_table(sdk: &SdkConfig) -> Result<&'static str, EmulatorError> {
@@ -315,6 +334,42 @@ pub async fn tag(
         .await
         .map(|_| ())
         .map_err(|e| aws(aws_sdk_ec2::error::DisplayErrorContext(e)))
+}
+
+/// Writes `tags` on the ECS service `service` of `cluster` in `region`, as
+/// anyone allowed to tag it could.
+pub async fn tag_service(
+    sdk: &SdkConfig,
+    region: &str,
+    cluster: &str,
+    service: &str,
+    tags: &[(&str, &str)],
+) -> Result<(), EmulatorError> {
+    let ecs = aws_sdk_ecs::Client::new(&client_in(sdk, region));
+    let found = ecs
+        .describe_services()
+        .cluster(cluster)
+        .services(service)
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_ecs::error::DisplayErrorContext(e)))?;
+    let arn = found
+        .services()
+        .first()
+        .and_then(|s| s.service_arn())
+        .ok_or_else(|| aws(format!("no service {cluster}/{service} in {region}")))?
+        .to_string();
+    ecs.tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| aws_sdk_ecs::types::Tag::builder().key(*k).value(*v).build())
+                .collect(),
+        ))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws(aws_sdk_ecs::error::DisplayErrorContext(e)))
 }
 
 fn rds_tags(tags: &[(&str, &str)]) -> Vec<RdsTag> {

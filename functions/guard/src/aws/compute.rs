@@ -8,6 +8,7 @@
 use crate::aws::accounts::RegionClients;
 use crate::aws::ec2;
 use crate::aws::kinds::{auto_scaling_group, ecs_service, redshift_cluster, sagemaker, InRegion};
+use crate::aws::seal::Seal;
 use crate::domain::config::KindSet;
 use crate::domain::error::AwsError;
 use crate::domain::outcome::{Outcome, Stamp};
@@ -192,6 +193,7 @@ pub(crate) async fn halt(
     region: &str,
     cc: &ComputeCall,
     stamp: &Stamp,
+    seal: Option<&Seal>,
     dry_run: bool,
 ) -> Halted {
     let mut h = Halted {
@@ -208,7 +210,7 @@ pub(crate) async fn halt(
         return h;
     }
     let kinds = KindSet::standard();
-    let at = InRegion::new(clients, region, &kinds);
+    let at = InRegion::new(clients, region, &kinds).sealed(seal);
     let stamp_pairs = [
         (STOPPED_AT_TAG, stamp.at.as_str()),
         (STOPPED_BY_TAG, stamp.by.as_str()),

@@ -12,6 +12,7 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use crate::aws::accounts::{Accounts, Coverage, RegionClients};
+use crate::aws::seal::Seal;
 use crate::aws::sweep::{self as sweeping, SweepSpec};
 use crate::aws::{queue, resume};
 use crate::domain::accounts::{Account, AccountState, AccountStatus, MemberRole};
@@ -49,6 +50,8 @@ pub struct Fleet {
     accounts: Accounts,
     /// The kinds a sweep stops (resume starts every kind it finds stamped).
     kinds: KindSet,
+    /// Seals what a stop saves, and opens it for resume.
+    seal: Option<Seal>,
     /// The sweep queue's client, when several accounts can be reached.
     sqs: Option<aws_sdk_sqs::Client>,
 }
@@ -64,6 +67,7 @@ impl Fleet {
         Fleet {
             accounts: Accounts::new(accounts.clone(), regions.clone(), MemberRole::Sweep, sdk),
             kinds: KindSet::standard(),
+            seal: None,
             sqs: Some(aws_sdk_sqs::Client::new(sdk)),
         }
     }
@@ -72,6 +76,15 @@ impl Fleet {
     pub fn with_kinds(self, kinds: &KindSet) -> Self {
         Fleet {
             kinds: kinds.clone(),
+            ..self
+        }
+    }
+
+    /// Seals saved states with the key `SAVED_STATE_KEY_ARN` names (when
+    /// set), through the function's own credentials.
+    pub fn with_seal(self, sdk: &aws_types::SdkConfig, key: Option<&str>) -> Self {
+        Fleet {
+            seal: Seal::for_key(sdk, key),
             ..self
         }
     }
@@ -86,6 +99,7 @@ impl Fleet {
         Fleet {
             accounts: Accounts::own_only(regions.clone(), clients, home_ec2),
             kinds: KindSet::standard(),
+            seal: None,
             sqs: None,
         }
     }
@@ -129,7 +143,9 @@ impl Fleet {
         budget: Duration,
         scope: &Scope,
     ) -> Result<SweepReport, AwsError> {
-        let spec = SweepSpec::new(select, stamp, dry_run).kinds(&self.kinds);
+        let spec = SweepSpec::new(select, stamp, dry_run)
+            .kinds(&self.kinds)
+            .sealed(self.seal.as_ref());
         // Boxed: a sweep of many accounts is a deep future, past the
         // compiler's layout limit in the functions' own futures.
         Box::pin(self.sweep_spec(spec, budget, scope)).await
@@ -142,7 +158,9 @@ impl Fleet {
         select: &SelectionConfig,
         budget: Duration,
     ) -> Result<SweepReport, AwsError> {
-        let spec = SweepSpec::new(select, Stamp::now("plan"), true).kinds(&self.kinds);
+        let spec = SweepSpec::new(select, Stamp::now("plan"), true)
+            .kinds(&self.kinds)
+            .sealed(self.seal.as_ref());
         self.sweep_spec(spec, budget, &Scope::new(None, "plan"))
             .await
     }
@@ -264,7 +282,9 @@ impl Fleet {
         // chose the accounts.
         let own = self.accounts.own_account().await?;
         let until = tokio::time::Instant::now() + budget;
-        let spec = SweepSpec::new(select, stamp, dry_run).kinds(&self.kinds);
+        let spec = SweepSpec::new(select, stamp, dry_run)
+            .kinds(&self.kinds)
+            .sealed(self.seal.as_ref());
         Ok(self
             .sweep_accounts(&own, vec![account.clone()], &spec, until)
             .await)
@@ -291,7 +311,12 @@ impl Fleet {
                 return Ok(ResumeReport {
                     dry_run: request.dry_run,
                     regions: Box::pin(resume::resume_regions(
-                        clients, &regions, request, None, until,
+                        clients,
+                        &regions,
+                        request,
+                        None,
+                        self.seal.as_ref(),
+                        until,
                     ))
                     .await,
                 });
@@ -320,6 +345,7 @@ impl Fleet {
                             &regions,
                             request,
                             Some(&account.id),
+                            self.seal.as_ref(),
                             until,
                         )
                         .await

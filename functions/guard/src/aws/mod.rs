@@ -19,6 +19,7 @@
 //! | what a launch started, and stopping exactly that | [`tripwire`] |
 //! | what an untrusted compute call made (a group, a service, a notebook, ...), and stopping it | `compute` |
 //! | the spot requests and fleets an untrusted principal made | [`marks`] |
+//! | the seal on a saved state (KMS HMAC) | [`seal`] |
 //! | the tripwire's quarantine policy, member.yaml's role ids | [`iam`] |
 
 pub mod accounts;
@@ -35,6 +36,7 @@ pub mod rds;
 pub mod regions;
 pub mod resume;
 pub mod sdk;
+pub mod seal;
 pub mod sns;
 pub mod sweep;
 pub mod tripwire;

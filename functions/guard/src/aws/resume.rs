@@ -11,6 +11,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::aws::accounts::RegionClients;
 use crate::aws::kinds::{InRegion, Kind, KINDS};
+use crate::aws::seal::Seal;
 use crate::domain::config::KindSet;
 use crate::domain::inventory::{Resource, Target};
 use crate::domain::kinds::label_of;
@@ -36,6 +37,7 @@ pub(crate) async fn resume_regions(
     regions: &[String],
     request: &ResumeRequest,
     account: Option<&str>,
+    seal: Option<&Seal>,
     until: tokio::time::Instant,
 ) -> Vec<ResumeRegion> {
     let runs = regions.iter().map(|region| async move {
@@ -45,7 +47,7 @@ pub(crate) async fn resume_regions(
             ..Default::default()
         }));
         let budget = until.saturating_duration_since(tokio::time::Instant::now());
-        let work = resume_region(clients, region, request, &shared);
+        let work = resume_region(clients, region, request, seal, &shared);
         if tokio::time::timeout_at(until, work).await.is_err() {
             update(&shared, |r| {
                 r.errors.push(format!(
@@ -77,10 +79,11 @@ async fn resume_region(
     clients: &dyn RegionClients,
     region: &str,
     request: &ResumeRequest,
+    seal: Option<&Seal>,
     shared: &Shared,
 ) {
     let all = KindSet::every();
-    let at = InRegion::new(clients, region, &all);
+    let at = InRegion::new(clients, region, &all).sealed(seal);
     let at = &at;
     // Capacity first: an ECS service on EC2 capacity needs its instances
     // and groups running before its tasks can be placed.

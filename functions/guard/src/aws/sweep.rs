@@ -9,6 +9,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::aws::accounts::RegionClients;
 use crate::aws::kinds::{InRegion, Kind, KINDS};
+use crate::aws::seal::Seal;
 use crate::domain::config::{KindSet, SelectionConfig};
 use crate::domain::inventory::{Resource, Target};
 use crate::domain::kinds::label_of;
@@ -28,6 +29,8 @@ pub struct SweepSpec {
     pub kinds: KindSet,
     /// Concurrent stop calls inside one region.
     pub concurrency: usize,
+    /// Seals what the stops save for resume.
+    pub seal: Option<Seal>,
 }
 
 impl SweepSpec {
@@ -38,6 +41,7 @@ impl SweepSpec {
             stamp,
             kinds: KindSet::standard(),
             concurrency: REGION_CONCURRENCY,
+            seal: None,
         }
     }
 
@@ -45,6 +49,14 @@ impl SweepSpec {
     pub fn kinds(self, kinds: &KindSet) -> SweepSpec {
         SweepSpec {
             kinds: kinds.clone(),
+            ..self
+        }
+    }
+
+    /// Seals what the stops save with `seal`.
+    pub fn sealed(self, seal: Option<&Seal>) -> SweepSpec {
+        SweepSpec {
+            seal: seal.cloned(),
             ..self
         }
     }
@@ -115,7 +127,7 @@ pub async fn sweep_regions(
 }
 
 async fn sweep_region(clients: &dyn RegionClients, region: &str, spec: &SweepSpec, shared: Shared) {
-    let at = InRegion::new(clients, region, &spec.kinds);
+    let at = InRegion::new(clients, region, &spec.kinds).sealed(spec.seal.as_ref());
     let at = &at;
     let shared = &shared;
     let kinds = KINDS.iter().filter(|k| spec.kinds.contains(k.kind()));

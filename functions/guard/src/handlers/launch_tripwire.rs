@@ -17,6 +17,7 @@ use serde::Serialize;
 use super::{conclude, Function, HandlerError, Invocation};
 use crate::aws::accounts::{Access, Accounts, Located, NoAccess, RegionClients, SdkClients};
 use crate::aws::marks::Marks;
+use crate::aws::seal::Seal;
 use crate::aws::sns::Notifier;
 use crate::aws::{compute, iam, tripwire};
 use crate::domain::accounts::MemberRole;
@@ -85,6 +86,8 @@ pub struct LaunchTripwire {
     accounts: Accounts,
     /// The guard's own table of untrusted principals' requests.
     marks: Option<Marks>,
+    /// Seals what a stop of a group or service saves for resume.
+    seal: Option<Seal>,
     notifier: Notifier,
 }
 
@@ -125,6 +128,7 @@ impl Function for LaunchTripwire {
                 .marks_table
                 .as_deref()
                 .map(|t| Marks::new(sdk, t)),
+            seal: Seal::for_key(sdk, config.saved_state_key.as_deref()),
             notifier: Notifier::new(
                 aws_sdk_sns::Client::new(sdk),
                 &config.common.notify_topic_arn,
@@ -684,7 +688,14 @@ impl LaunchTripwire {
                 });
             }
             Verdict::Halt { .. } => {
-                let halt = compute::halt(&site.clients, &region, cc, &stamp, self.config.dry_run);
+                let halt = compute::halt(
+                    &site.clients,
+                    &region,
+                    cc,
+                    &stamp,
+                    self.seal.as_ref(),
+                    self.config.dry_run,
+                );
                 let h = tokio::time::timeout_at(until, halt)
                     .await
                     .unwrap_or_else(|_| Halted {

@@ -35,7 +35,8 @@ impl Function for Resume {
 
     fn new(config: ResumeConfig, sdk: &aws_types::SdkConfig) -> Self {
         Resume {
-            fleet: Fleet::new(&config.accounts, &config.regions, sdk),
+            fleet: Fleet::new(&config.accounts, &config.regions, sdk)
+                .with_seal(sdk, config.saved_state_key.as_deref()),
             notifier: Notifier::new(
                 aws_sdk_sns::Client::new(sdk),
                 &config.common.notify_topic_arn,

@@ -40,7 +40,8 @@ impl Function for RootLoginAlert {
     fn new(config: RootLoginAlertConfig, sdk: &aws_types::SdkConfig) -> Self {
         RootLoginAlert {
             fleet: Fleet::new(&config.sweep.accounts, &config.sweep.regions, sdk)
-                .with_kinds(&config.sweep.kinds),
+                .with_kinds(&config.sweep.kinds)
+                .with_seal(sdk, config.sweep.saved_state_key.as_deref()),
             notifier: Notifier::new(
                 aws_sdk_sns::Client::new(sdk),
                 &config.common.notify_topic_arn,

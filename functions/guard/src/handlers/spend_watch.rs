@@ -57,7 +57,8 @@ impl Function for SpendWatch {
     fn new(config: SpendWatchConfig, sdk: &aws_types::SdkConfig) -> Self {
         Self::with_parts(
             Fleet::new(&config.sweep.accounts, &config.sweep.regions, sdk)
-                .with_kinds(&config.sweep.kinds),
+                .with_kinds(&config.sweep.kinds)
+                .with_seal(sdk, config.sweep.saved_state_key.as_deref()),
             aws_sdk_sns::Client::new(sdk),
             costexplorer::client(sdk),
             config,

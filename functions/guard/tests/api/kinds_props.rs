@@ -36,6 +36,7 @@ fn stamp() -> (String, String) {
 fn group(suspended: Vec<String>, min: i32, desired: i32, max: i32, tags: Tags) -> AutoScalingGroup {
     AutoScalingGroup {
         name: "web".into(),
+        arn: "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:0a1b:autoScalingGroupName/web".into(),
         min,
         desired,
         max,

@@ -198,6 +198,7 @@ fn spec() -> SweepSpec {
         stamp: Stamp::now("budget:test"),
         kinds: ec2_and_rds(),
         concurrency: 4,
+        seal: None,
     }
 }
 
@@ -399,6 +400,7 @@ fn sweep_config() -> SweepConfig {
         kinds: ec2_and_rds(),
         dry_run: false,
         accounts: Default::default(),
+        saved_state_key: None,
     }
 }
 

@@ -15,6 +15,7 @@ use futures::FutureExt;
 
 use super::{one_by_one, started, Answer, InRegion, Kind, StopPlan};
 use crate::aws::ec2;
+use crate::aws::seal;
 use crate::domain::config::SelectionConfig;
 use crate::domain::error::AwsError;
 use crate::domain::inventory::{ResourceKind, Target};
@@ -86,6 +87,7 @@ async fn describe_groups(
             );
             groups.push(AutoScalingGroup {
                 name: g.auto_scaling_group_name().unwrap_or_default().to_string(),
+                arn: g.auto_scaling_group_arn().unwrap_or_default().to_string(),
                 min: g.min_size().unwrap_or_default(),
                 desired: g.desired_capacity().unwrap_or_default(),
                 max: g.max_size().unwrap_or_default(),
@@ -187,8 +189,16 @@ fn note_left(left: &Mutex<Vec<String>>, outcomes: Vec<(String, Outcome)>) {
 /// did not, the group still counts as stopped (its processes are suspended,
 /// so it is stamped for resume) and the report says which.
 pub(crate) async fn stop_group(at: &InRegion<'_>, g: &AutoScalingGroup) -> (Outcome, bool) {
+    let g = &AutoScalingGroup {
+        tags: seal::trusted(at.seal, &g.arn, &g.tags).await,
+        ..g.clone()
+    };
     let saved = g.to_save();
-    if let Err(e) = write_tags(at, &g.name, &[(SAVED_TAG, &saved.encode())]).await {
+    let value = match seal::to_write(at.seal, &g.arn, &saved.encode()).await {
+        Ok(value) => value,
+        Err(e) => return (Outcome::Failed(e), false),
+    };
+    if let Err(e) = write_tags(at, &g.name, &[(SAVED_TAG, &value)]).await {
         return (Outcome::Failed(e), false);
     }
     if !saved.ours.is_empty() {
@@ -230,6 +240,9 @@ pub(crate) async fn stop_group(at: &InRegion<'_>, g: &AutoScalingGroup) -> (Outc
 /// health check would replace a stopped instance); a resume that runs out
 /// of time leaves the marker, and the next one finishes.
 async fn start_group(at: &InRegion<'_>, g: &AutoScalingGroup) -> Outcome {
+    if let Err(why) = seal::open(at.seal, &g.arn, &g.tags).await {
+        return Outcome::Skipped(why);
+    }
     let saved = match g.saved() {
         Ok(saved) => saved,
         Err(why) => return Outcome::Skipped(why),

@@ -13,6 +13,7 @@ use futures::FutureExt;
 
 use super::by_one::{Listed, OneAtATime};
 use super::InRegion;
+use crate::aws::seal;
 use crate::domain::config::SelectionConfig;
 use crate::domain::error::AwsError;
 use crate::domain::inventory::{ResourceKind, Target};
@@ -231,7 +232,12 @@ pub(crate) async fn tag(
 /// Stops one service: what it was saved first, then its target (else the
 /// target would raise the count again), then the count.
 pub(crate) async fn stop_service(at: &InRegion<'_>, s: &EcsService) -> Result<(), AwsError> {
-    tag(at, &s.arn, &[(SAVED_TAG, &s.to_save().encode())]).await?;
+    let s = &EcsService {
+        tags: seal::trusted(at.seal, &s.arn, &s.tags).await,
+        ..s.clone()
+    };
+    let saved = seal::to_write(at.seal, &s.arn, &s.to_save().encode()).await?;
+    tag(at, &s.arn, &[(SAVED_TAG, &saved)]).await?;
     if let Some(t) = s.target {
         set_target(at, s, 0, t.max, Suspended::ALL).await?;
     }
@@ -275,6 +281,9 @@ impl OneAtATime for Services {
 
     fn start_one<'a>(&'a self, at: &'a InRegion<'a>, s: &'a EcsService) -> BoxFuture<'a, Outcome> {
         async move {
+            if let Err(why) = seal::open(at.seal, &s.arn, &s.tags).await {
+                return Outcome::Skipped(why);
+            }
             let saved = match s.saved() {
                 Ok(saved) => saved,
                 Err(why) => return Outcome::Skipped(why),

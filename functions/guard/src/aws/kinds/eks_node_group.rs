@@ -12,6 +12,7 @@ use futures::FutureExt;
 
 use super::by_one::{Listed, OneAtATime};
 use super::InRegion;
+use crate::aws::seal;
 use crate::domain::config::SelectionConfig;
 use crate::domain::error::AwsError;
 use crate::domain::inventory::{ResourceKind, Target};
@@ -199,8 +200,16 @@ impl OneAtATime for NodeGroups {
     /// Saves the sizes, then scales to zero (the maximum kept).
     fn stop_one<'a>(&'a self, at: &'a InRegion<'a>, g: &'a NodeGroup) -> BoxFuture<'a, Outcome> {
         async move {
+            let g = &NodeGroup {
+                tags: seal::trusted(at.seal, &g.arn, &g.tags).await,
+                ..g.clone()
+            };
             let saved = g.to_save();
-            if let Err(e) = tag(at, &g.arn, &[(SAVED_TAG, &saved.encode())]).await {
+            let value = match seal::to_write(at.seal, &g.arn, &saved.encode()).await {
+                Ok(value) => value,
+                Err(e) => return Outcome::Failed(e),
+            };
+            if let Err(e) = tag(at, &g.arn, &[(SAVED_TAG, &value)]).await {
                 return Outcome::Failed(e);
             }
             let zero = Sizes {
@@ -215,6 +224,9 @@ impl OneAtATime for NodeGroups {
 
     fn start_one<'a>(&'a self, at: &'a InRegion<'a>, g: &'a NodeGroup) -> BoxFuture<'a, Outcome> {
         async move {
+            if let Err(why) = seal::open(at.seal, &g.arn, &g.tags).await {
+                return Outcome::Skipped(why);
+            }
             match g.saved() {
                 Ok(saved) => scale(at, g, saved).await,
                 Err(why) => Outcome::Skipped(why),

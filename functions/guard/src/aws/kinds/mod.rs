@@ -18,6 +18,7 @@ use futures::future::BoxFuture;
 use by_one::ByOne;
 
 use crate::aws::accounts::RegionClients;
+use crate::aws::seal::Seal;
 use crate::domain::config::{KindSet, SelectionConfig};
 use crate::domain::error::AwsError;
 use crate::domain::inventory::{Resource, ResourceKind, Target};
@@ -177,6 +178,8 @@ pub(crate) struct InRegion<'a> {
     pub region: &'a str,
     /// The kinds this sweep or resume covers.
     pub kinds: &'a KindSet,
+    /// The key that seals saved states, when configured.
+    pub seal: Option<&'a Seal>,
     clients: &'a dyn RegionClients,
     ec2: OnceLock<aws_sdk_ec2::Client>,
     rds: OnceLock<aws_sdk_rds::Client>,
@@ -198,6 +201,7 @@ impl<'a> InRegion<'a> {
         InRegion {
             region,
             kinds,
+            seal: None,
             clients,
             ec2: OnceLock::new(),
             rds: OnceLock::new(),
@@ -211,6 +215,11 @@ impl<'a> InRegion<'a> {
             account: tokio::sync::OnceCell::new(),
             listed: Mutex::default(),
         }
+    }
+
+    /// Seals and opens saved states with `seal`.
+    pub(crate) fn sealed(self, seal: Option<&'a Seal>) -> Self {
+        InRegion { seal, ..self }
     }
 
     fn config(&self) -> &aws_types::SdkConfig {

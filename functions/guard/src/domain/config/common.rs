@@ -84,9 +84,61 @@ pub(crate) fn attempt_timeout_from(
     }
 }
 
+/// Reads `SAVED_STATE_KEY_ARN`: the KMS HMAC key that seals what a stop
+/// saves for resume (the template's `SavedStateKey`). Unset or empty: no
+/// seal, and resume refuses every saved state it cannot check.
+pub fn saved_state_key_from(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    let raw = value.unwrap_or_default();
+    let key = raw.trim();
+    if key.is_empty() {
+        return Ok(None);
+    }
+    match crate::domain::arn::Arn::parse(key) {
+        Some(arn)
+            if arn.service == "kms"
+                && !arn.region.is_empty()
+                && arn.account_id().is_some()
+                && arn.resource.strip_prefix("key/").is_some_and(|id| !id.is_empty()) =>
+        {
+            Ok(Some(key.to_string()))
+        }
+        _ => Err(ConfigError::Invalid {
+            name: "SAVED_STATE_KEY_ARN",
+            value: raw.clone(),
+            expected: "a KMS key ARN such as arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab (the stack's SavedStateKeyArn output), or empty",
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_saved_state_key_is_a_kms_key_arn_or_nothing() {
+        let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab";
+        assert_eq!(
+            saved_state_key_from(Some(format!(" {key} ")))
+                .unwrap()
+                .as_deref(),
+            Some(key)
+        );
+        assert_eq!(saved_state_key_from(None).unwrap(), None);
+        assert_eq!(saved_state_key_from(Some(" ".into())).unwrap(), None);
+        for bad in [
+            "1234abcd-12ab",
+            "alias/cost-guard",
+            "arn:aws:kms:us-east-1:123456789012:alias/x",
+            "arn:aws:sns:us-east-1:123456789012:key/x",
+            "arn:aws:kms::123456789012:key/x",
+            "arn:aws:kms:us-east-1:123456789012:key/",
+        ] {
+            let err = saved_state_key_from(Some(bad.into()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("SAVED_STATE_KEY_ARN="), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn attempt_timeout_is_read_in_whole_seconds_within_bounds() {

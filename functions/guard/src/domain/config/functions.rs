@@ -7,12 +7,14 @@
 //! | stop-on-overspend | common, sweep, `ACT_ON`, `ANOMALY_*`, `SPEND_CONTEXT`, `COST_METRIC` |
 //! | root-login-alert | common, sweep, root |
 //! | spend-watch | common, sweep, spend (with `COST_METRIC`) |
-//! | resume | common, `REGIONS`, accounts |
+//! | resume | common, `REGIONS`, accounts, `SAVED_STATE_KEY_ARN` |
 //! | keep-stopped | common, `EXEMPT_TAG_KEY`, accounts |
-//! | launch-tripwire | common, `EXEMPT_TAG_KEY`, `DRY_RUN`, accounts, tripwire |
+//! | launch-tripwire | common, `EXEMPT_TAG_KEY`, `DRY_RUN`, accounts, tripwire, `SAVED_STATE_KEY_ARN` |
+//!
+//! The sweep's part includes `SAVED_STATE_KEY_ARN`.
 
 use super::accounts::AccountsConfig;
-use super::common::Common;
+use super::common::{saved_state_key_from, Common};
 use super::kinds::{kinds_from, KindSet};
 use super::overspend::{act_on_from, anomaly_from, AnomalyAction};
 use super::regions::{regions_from, RegionScope};
@@ -33,6 +35,8 @@ pub struct SweepConfig {
     pub kinds: KindSet,
     pub dry_run: bool,
     pub accounts: AccountsConfig,
+    /// The key that seals what a stop saves (`SAVED_STATE_KEY_ARN`).
+    pub saved_state_key: Option<String>,
 }
 
 impl SweepConfig {
@@ -45,6 +49,7 @@ impl SweepConfig {
             kinds: kinds_from(lookup("KINDS"))?,
             dry_run: dry_run_from(lookup)?,
             accounts: AccountsConfig::from_lookup(lookup)?,
+            saved_state_key: saved_state_key_from(lookup("SAVED_STATE_KEY_ARN"))?,
         })
     }
 }
@@ -123,6 +128,8 @@ pub struct ResumeConfig {
     pub common: Common,
     pub regions: RegionScope,
     pub accounts: AccountsConfig,
+    /// The key that opens what a stop saved (`SAVED_STATE_KEY_ARN`).
+    pub saved_state_key: Option<String>,
 }
 
 impl Settings for ResumeConfig {
@@ -131,6 +138,7 @@ impl Settings for ResumeConfig {
             common: Common::from_lookup(lookup)?,
             regions: regions_from(lookup("REGIONS"))?,
             accounts: AccountsConfig::from_lookup(lookup)?,
+            saved_state_key: saved_state_key_from(lookup("SAVED_STATE_KEY_ARN"))?,
         })
     }
 }
@@ -164,6 +172,8 @@ pub struct LaunchTripwireConfig {
     pub dry_run: bool,
     pub accounts: AccountsConfig,
     pub tripwire: TripwireConfig,
+    /// The key that seals what a stop saves (`SAVED_STATE_KEY_ARN`).
+    pub saved_state_key: Option<String>,
 }
 
 impl Settings for LaunchTripwireConfig {
@@ -174,6 +184,7 @@ impl Settings for LaunchTripwireConfig {
             dry_run: dry_run_from(lookup)?,
             accounts: AccountsConfig::from_lookup(lookup)?,
             tripwire: TripwireConfig::from_lookup(lookup)?,
+            saved_state_key: saved_state_key_from(lookup("SAVED_STATE_KEY_ARN"))?,
         })
     }
 }

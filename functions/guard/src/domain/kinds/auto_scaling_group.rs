@@ -50,6 +50,8 @@ pub struct Member {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AutoScalingGroup {
     pub name: String,
+    /// What the saved state's seal is bound to.
+    pub arn: String,
     pub min: i32,
     pub desired: i32,
     pub max: i32,
@@ -320,6 +322,7 @@ mod tests {
     fn group(name: &str, t: &[(&str, &str)], members: Vec<Member>) -> AutoScalingGroup {
         AutoScalingGroup {
             name: name.into(),
+            arn: format!("arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:0a1b:autoScalingGroupName/{name}"),
             min: 1,
             desired: members.len() as i32,
             max: 5,

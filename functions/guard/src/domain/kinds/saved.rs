@@ -3,6 +3,13 @@
 //! pairs separated by spaces, in one tag value. Keys are lowercase words,
 //! values counts or words joined by `+`: within the tag alphabet of every
 //! service (ECS allows only letters, digits, spaces and `+-=._:/@`). Pure.
+//!
+//! Anyone who may tag the resource may write that tag, so the guard seals
+//! what it writes: the last pair is `mac=` and the hexadecimal HMAC, made
+//! by KMS with a key only the guard's roles may use, of the resource's ARN
+//! and the pairs before it ([`seal_message`]). Resume acts only on a saved
+//! state whose seal KMS verifies, and a stop keeps an earlier saved state
+//! (a retry) only then; a forged, copied or unsealed one is refused.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +18,37 @@ use crate::domain::tags::SAVED_TAG;
 /// A saved state, read back.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Saved(BTreeMap<String, String>);
+
+/// The key of the seal's pair.
+const SEAL_KEY: &str = "mac";
+
+/// What the seal of `value` on the resource `arn` is made over: the ARN
+/// binds it to that one resource, so a sealed tag copied onto another does
+/// not open there.
+pub(crate) fn seal_message(arn: &str, value: &str) -> Vec<u8> {
+    format!("{SAVED_TAG}\n{arn}\n{value}").into_bytes()
+}
+
+/// `value` with its seal `mac` appended.
+pub(crate) fn sealed(value: &str, mac: &[u8]) -> String {
+    let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{value} {SEAL_KEY}={hex}")
+}
+
+/// A sealed tag value's pairs and its seal; `None` when it has no seal or
+/// the seal is not hexadecimal bytes.
+pub(crate) fn unseal(value: &str) -> Option<(&str, Vec<u8>)> {
+    let (pairs, hex) = value.rsplit_once(&format!(" {SEAL_KEY}="))?;
+    if hex.is_empty() || hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mac = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .ok()?;
+    Some((pairs, mac))
+}
 
 /// Writes pairs as one tag value.
 pub(crate) fn encode(pairs: &[(&str, String)]) -> String {
@@ -43,6 +81,10 @@ pub(crate) fn parse(value: Option<&str>) -> Result<Saved, String> {
             |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+');
         if !word(k) || !word(v) {
             return damaged("a part that is not key=value");
+        }
+        if k == SEAL_KEY {
+            // The seal is checked by the adapter, before anything is read.
+            continue;
         }
         if map.insert(k.to_string(), v.to_string()).is_some() {
             return damaged("a key given twice");
@@ -113,6 +155,31 @@ mod tests {
         assert_eq!(s.list("ours").unwrap(), ["Launch", "HealthCheck"]);
         assert!(s.list("kept").unwrap().is_empty());
         assert_eq!(s.optional_count("min"), Ok(None));
+    }
+
+    #[test]
+    fn a_seal_is_appended_read_back_and_ignored_by_the_pairs() {
+        let value = sealed("desired=3", &[0x00, 0xab, 0x7f]);
+        assert_eq!(value, "desired=3 mac=00ab7f");
+        assert_eq!(unseal(&value), Some(("desired=3", vec![0x00, 0xab, 0x7f])));
+        assert_eq!(parse(Some(&value)).unwrap().count("desired"), Ok(3));
+        for bad in [
+            "desired=3",
+            "desired=3 mac=",
+            "desired=3 mac=abc",
+            "desired=3 mac=zz",
+        ] {
+            assert_eq!(unseal(bad), None, "{bad}");
+        }
+        // The message names the resource, so a seal opens on that one only.
+        assert_ne!(
+            seal_message("arn:a", "desired=3"),
+            seal_message("arn:b", "desired=3")
+        );
+        assert_ne!(
+            seal_message("arn:a", "desired=3"),
+            seal_message("arn:a", "desired=4")
+        );
     }
 
     #[test]

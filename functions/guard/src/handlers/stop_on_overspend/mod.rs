@@ -65,7 +65,8 @@ impl Function for StopOnOverspend {
         let ce = config.spend_context.then(|| costexplorer::client(sdk));
         Self::with_parts(
             Fleet::new(&config.sweep.accounts, &config.sweep.regions, sdk)
-                .with_kinds(&config.sweep.kinds),
+                .with_kinds(&config.sweep.kinds)
+                .with_seal(sdk, config.sweep.saved_state_key.as_deref()),
             aws_sdk_sns::Client::new(sdk),
             ce,
             config,
