@@ -114,6 +114,13 @@ RULE_SAMPLES = {
     "LaunchTripwireFunctionRdsTagWrites": ["tripwire-rds-exempt-tag-added.json"],
     "LaunchTripwireFunctionRdsTagRemovals": ["tripwire-stamp-removed.json"],
     "LaunchTripwireFunctionRegionEnabled": ["tripwire-enable-region.json"],
+    "LaunchTripwireFunctionKindsTagWrites": [
+        "tripwire-group-exempt-tag-added.json", "tripwire-service-saved-tag-written.json",
+        "tripwire-notebook-stamp-written.json", "tripwire-redshift-exempt-tag-added.json",
+    ],
+    "LaunchTripwireFunctionGroupTagRemovals": ["tripwire-group-stamp-removed.json"],
+    "LaunchTripwireFunctionKindsTagRemovals": ["tripwire-service-stamp-removed.json"],
+    "LaunchTripwireFunctionNodeGroupTagWrites": ["tripwire-node-group-saved-tag-written.json"],
     # forwarder.yaml: the same events, from other regions.
     "RootSignInForward": ["root-signin-*.json"],
     "RootApiCallForward": ["root-api-*.json", "tripwire-root-launch.json"],
@@ -133,6 +140,13 @@ RULE_SAMPLES = {
     "TagWriteForward": ["tripwire-exempt-tag-added.json"],
     "TagRemovalForward": ["tripwire-ec2-stamp-removed.json"],
     "RdsTagWriteForward": ["tripwire-rds-exempt-tag-added.json"],
+    "KindsTagWriteForward": [
+        "tripwire-group-exempt-tag-added.json", "tripwire-service-saved-tag-written.json",
+        "tripwire-notebook-stamp-written.json", "tripwire-redshift-exempt-tag-added.json",
+    ],
+    "GroupTagRemovalForward": ["tripwire-group-stamp-removed.json"],
+    "KindsTagRemovalForward": ["tripwire-service-stamp-removed.json"],
+    "NodeGroupTagWriteForward": ["tripwire-node-group-saved-tag-written.json"],
     "RdsTagRemovalForward": ["tripwire-stamp-removed.json"],
     "RegionEnabledForward": ["tripwire-enable-region.json"],
 }
@@ -1185,6 +1199,15 @@ def check_readme_tag_policy(f):
         ("ec2:CreateTags", inst, user, ["Name"], None, True),
         ("ec2:CreateTags", inst, sweep, ["cost-guard:stopped-at", "cost-guard:stopped-by"], None, True),
         ("ec2:DeleteTags", inst, member, ["cost-guard:resuming"], None, True),
+        ("autoscaling:CreateOrUpdateTags", f"arn:aws:autoscaling:eu-west-1:{ACCOUNT}:autoScalingGroup:0a1b:autoScalingGroupName/web",
+         user, ["cost-guard-exempt"], None, False),
+        ("ecs:TagResource", f"arn:aws:ecs:eu-west-1:{ACCOUNT}:service/prod/api", user, ["cost-guard:saved"], None, False),
+        ("sagemaker:DeleteTags", f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:notebook-instance/thesis", user,
+         ["cost-guard:stopped-at"], None, False),
+        ("redshift:CreateTags", f"arn:aws:redshift:eu-west-1:{ACCOUNT}:cluster:dw", user, ["cost-guard-exempt"], None, False),
+        ("eks:UntagResource", f"arn:aws:eks:eu-west-1:{ACCOUNT}:nodegroup/lab/gpu/0a1b", user, ["cost-guard:saved"], None, False),
+        ("ecs:TagResource", f"arn:aws:ecs:eu-west-1:{ACCOUNT}:service/prod/api", sweep, ["cost-guard:saved"], None, True),
+        ("eks:TagResource", f"arn:aws:eks:eu-west-1:{ACCOUNT}:nodegroup/lab/gpu/0a1b", user, ["team"], None, True),
     ]
     for role in (sweep, member, f"arn:aws:iam::{ACCOUNT}:role/cost-guard-member-tripwire"):
         for action in ("iam:CreateRole", "iam:DeleteRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole",

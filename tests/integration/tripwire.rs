@@ -1316,6 +1316,75 @@ async fn writes_of_the_guards_tags_are_reported_unless_the_guard_made_them() {
     assert!(env.received().await.is_empty());
 }
 
+/// The same for groups, services, notebooks, Redshift clusters and node
+/// groups: each write or removal of cost-guard's keys by a principal not
+/// trusted is URGENT, with the command of that service that takes the tags
+/// off again; an EKS write of other keys (every EKS write reaches the
+/// function) is quiet.
+#[tokio::test]
+async fn writes_of_the_guards_tags_on_the_other_kinds_are_reported() {
+    let env = Env::start().await;
+    let tripwire = env.tripwire(&[]);
+    for (file, subject, want) in [
+        (
+            "tripwire-group-exempt-tag-added.json",
+            "wrote cost-guard-exempt in eu-west-1",
+            "aws autoscaling delete-tags --region eu-west-1 --tags ResourceId=render-farm,ResourceType=auto-scaling-group,Key=cost-guard-exempt",
+        ),
+        (
+            "tripwire-group-stamp-removed.json",
+            "removed cost-guard:stopped-at, cost-guard:stopped-by in eu-west-1",
+            "Resources:    web",
+        ),
+        (
+            "tripwire-service-saved-tag-written.json",
+            "wrote cost-guard:saved in eu-west-1",
+            "aws ecs untag-resource --region eu-west-1 --resource-arn arn:aws:ecs:eu-west-1:123456789012:service/prod/api --tag-keys cost-guard:saved",
+        ),
+        (
+            "tripwire-service-stamp-removed.json",
+            "removed cost-guard:stopped-at, cost-guard:stopped-by in eu-west-1",
+            "a start of it is no longer stopped for the stamp",
+        ),
+        (
+            "tripwire-notebook-stamp-written.json",
+            "wrote cost-guard:stopped-at, cost-guard:stopped-by in eu-west-1",
+            "aws sagemaker delete-tags --region eu-west-1 --resource-arn arn:aws:sagemaker:eu-west-1:123456789012:notebook-instance/thesis --tag-keys cost-guard:stopped-at cost-guard:stopped-by",
+        ),
+        (
+            "tripwire-redshift-exempt-tag-added.json",
+            "wrote cost-guard-exempt in eu-west-1",
+            "aws redshift delete-tags --region eu-west-1 --resource-name arn:aws:redshift:eu-west-1:123456789012:cluster:dw --tag-keys cost-guard-exempt",
+        ),
+        (
+            "tripwire-node-group-saved-tag-written.json",
+            "wrote cost-guard:saved in eu-west-1",
+            "cost-guard seals what it writes there, so resume refuses this one",
+        ),
+    ] {
+        let s = tripwire
+            .handle(&Invocation::new(&emulator::sample_event(file).unwrap()))
+            .await
+            .unwrap();
+        assert_eq!((s.action.as_str(), s.urgent), ("alerted", true), "{file}: {s:?}");
+        let m = env.one_message().await;
+        // Subjects are cut to 100 characters, with "...".
+        let full = format!("URGENT: cost-guard: assumed-role/contractor/dev-laptop {subject}");
+        let shown = m.subject.trim_end_matches("...");
+        assert!(
+            full.starts_with(shown) && shown.len() >= 80.min(full.len()),
+            "{file}: {} is not {full}",
+            m.subject
+        );
+        assert!(m.body.contains(want), "{file}: missing {want:?} in\n{}", m.body);
+    }
+    let mut other = emulator::sample_event("tripwire-node-group-saved-tag-written.json").unwrap();
+    other["detail"]["requestParameters"]["tags"] = json!({"team": "ml"});
+    let s = tripwire.handle(&Invocation::new(&other)).await.unwrap();
+    assert_eq!(s.action, "quiet", "{s:?}");
+    assert!(env.received().await.is_empty());
+}
+
 /// A request that cannot be remembered would let what it launches later run:
 /// the stop still happens, the alert says so, and the invocation fails so
 /// that Lambda tries again.

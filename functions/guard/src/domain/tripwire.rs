@@ -760,7 +760,7 @@ pub(crate) fn guard_keys<'a>(
 
 /// What a write of cost-guard's keys lets its author do.
 fn tag_consequence(key: &str, removes: bool, exempt_key: &str) -> &'static str {
-    use crate::domain::tags::{STOPPED_AT_TAG, STOPPED_BY_TAG};
+    use crate::domain::tags::{SAVED_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
     match (key, removes) {
         (k, false) if k == exempt_key => "the budget sweep now skips it",
         (k, true) if k == exempt_key => "the budget sweep may now stop it",
@@ -769,6 +769,12 @@ fn tag_consequence(key: &str, removes: bool, exempt_key: &str) -> &'static str {
         }
         (STOPPED_AT_TAG | STOPPED_BY_TAG, true) => {
             "resume no longer sees that cost-guard stopped it, and a start of it is no longer stopped for the stamp"
+        }
+        (SAVED_TAG, false) => {
+            "resume reads it to restore what the resource was; cost-guard seals what it writes there, so resume refuses this one, and the resource must then be started by hand"
+        }
+        (SAVED_TAG, true) => {
+            "resume no longer knows what the resource was before cost-guard stopped it, and leaves it to be started by hand"
         }
         _ => "cost-guard reads it to decide what to stop or start",
     }

@@ -493,7 +493,6 @@ fn tag_advice(b: &mut String, c: &ApiCall, w: &TagWrite, account: Option<&str>, 
     if let Some(a) = account {
         let _ = writeln!(b, "  # in account {a}, with that account's credentials");
     }
-    let rds = c.event_source == "rds.amazonaws.com";
     if !w.removes && !w.tags.is_empty() {
         let keys: Vec<&str> = w
             .tags
@@ -503,27 +502,62 @@ fn tag_advice(b: &mut String, c: &ApiCall, w: &TagWrite, account: Option<&str>, 
             .collect();
         b.push_str("If it was not you, take the tags off again:\n");
         for r in &w.resources {
-            let r = word(r);
-            if rds {
-                let keys: Vec<String> = keys.iter().map(|k| word(k)).collect();
-                let _ = writeln!(
-                    b,
-                    "  aws rds remove-tags-from-resource --region {region} --resource-name {r} --tag-keys {}",
-                    keys.join(" ")
-                );
-            } else {
-                let keys: Vec<String> = keys.iter().map(|k| word(&format!("Key={k}"))).collect();
-                let _ = writeln!(
-                    b,
-                    "  aws ec2 delete-tags --region {region} --resources {r} --tags {}",
-                    keys.join(" ")
-                );
-            }
+            let _ = writeln!(b, "  {}", untag_command(&c.event_source, region, r, &keys));
         }
     } else {
         b.push_str("If it was not you, look at what the resources are and whether they run: a stamp removed lets a hijacker restart what cost-guard stopped without it being stopped again for the stamp.\n");
     }
     b.push_str("To make IAM refuse these writes to everyone but cost-guard, deny them with an aws:TagKeys condition in a permissions boundary or a service control policy (see \"Protecting cost-guard's tags\" in the README).\n");
+}
+
+/// The command that removes `keys` from `resource`, in the words of the
+/// service that tagged it.
+fn untag_command(event_source: &str, region: &str, resource: &str, keys: &[&str]) -> String {
+    let r = word(resource);
+    let plain = || keys.iter().map(|k| word(k)).collect::<Vec<_>>().join(" ");
+    match event_source {
+        "rds.amazonaws.com" => format!(
+            "aws rds remove-tags-from-resource --region {region} --resource-name {r} --tag-keys {}",
+            plain()
+        ),
+        "autoscaling.amazonaws.com" => {
+            let tags: Vec<String> = keys
+                .iter()
+                .map(|k| {
+                    word(&format!(
+                        "ResourceId={resource},ResourceType=auto-scaling-group,Key={k}"
+                    ))
+                })
+                .collect();
+            format!(
+                "aws autoscaling delete-tags --region {region} --tags {}",
+                tags.join(" ")
+            )
+        }
+        "ecs.amazonaws.com" => format!(
+            "aws ecs untag-resource --region {region} --resource-arn {r} --tag-keys {}",
+            plain()
+        ),
+        "sagemaker.amazonaws.com" => format!(
+            "aws sagemaker delete-tags --region {region} --resource-arn {r} --tag-keys {}",
+            plain()
+        ),
+        "redshift.amazonaws.com" => format!(
+            "aws redshift delete-tags --region {region} --resource-name {r} --tag-keys {}",
+            plain()
+        ),
+        "eks.amazonaws.com" => format!(
+            "aws eks untag-resource --region {region} --resource-arn {r} --tag-keys {}",
+            plain()
+        ),
+        _ => {
+            let tags: Vec<String> = keys.iter().map(|k| word(&format!("Key={k}"))).collect();
+            format!(
+                "aws ec2 delete-tags --region {region} --resources {r} --tags {}",
+                tags.join(" ")
+            )
+        }
+    }
 }
 
 /// How to deploy the forwarder in a region just enabled.

@@ -42,6 +42,14 @@ pub(crate) const TAG_CALLS: &[(&str, &[&str])] = &[
         "rds.amazonaws.com",
         &["AddTagsToResource", "RemoveTagsFromResource"],
     ),
+    (
+        "autoscaling.amazonaws.com",
+        &["CreateOrUpdateTags", "DeleteTags"],
+    ),
+    ("ecs.amazonaws.com", &["TagResource", "UntagResource"]),
+    ("sagemaker.amazonaws.com", &["AddTags", "DeleteTags"]),
+    ("redshift.amazonaws.com", &["CreateTags", "DeleteTags"]),
+    ("eks.amazonaws.com", &["TagResource", "UntagResource"]),
 ];
 
 /// Opting in to a region: the Account Management API's call.
@@ -231,9 +239,11 @@ impl std::fmt::Display for CallError {
 /// A call that wrote or removed tags.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct TagWrite {
-    /// `DeleteTags` and `RemoveTagsFromResource` remove; the others add or overwrite.
+    /// `DeleteTags`, `RemoveTagsFromResource` and `UntagResource` remove;
+    /// the others add or overwrite.
     pub removes: bool,
-    /// EC2 resource ids (`i-...`, `sfr-...`), or RDS ARNs.
+    /// EC2 resource ids (`i-...`, `sfr-...`), Auto Scaling group names, or
+    /// the ARNs the other services tag by.
     pub resources: Vec<String>,
     /// The keys, with the value written (`None` for a removal). Empty for a
     /// `DeleteTags` that names no tag: every tag of the resources is removed.
@@ -417,7 +427,7 @@ pub(crate) fn parse_tripwire_event(event: &Value) -> Result<TripwireEvent, Strin
     {
         CallKind::Launch(parse_launch(&event_name, request, response))
     } else if tag_call {
-        CallKind::Tagging(parse_tag_write(&event_name, request))
+        CallKind::Tagging(parse_tag_write(&event_source, &event_name, request))
     } else if (event_source.as_str(), event_name.as_str()) == ENABLE_REGION {
         CallKind::EnableRegion(parse_enable_region(request))
     } else if let Some(c) =
@@ -669,11 +679,16 @@ fn parse_launch(event_name: &str, request: &Value, response: &Value) -> Launch {
 }
 
 /// The resources and tags of a tag call. EC2's `CreateTags`/`DeleteTags`
-/// name `resourcesSet` and `tagSet`; RDS's `AddTagsToResource` names
-/// `resourceName` and `tags`, `RemoveTagsFromResource` `tagKeys`.
-fn parse_tag_write(event_name: &str, request: &Value) -> TagWrite {
+/// name `resourcesSet` and `tagSet`; RDS's and Redshift's name
+/// `resourceName` and `tags` (`tagKeys` to remove); ECS, SageMaker and EKS
+/// `resourceArn` and `tags` (EKS's a map of key to value) or `tagKeys`;
+/// Auto Scaling's `tags` each name their group in `resourceId`.
+fn parse_tag_write(event_source: &str, event_name: &str, request: &Value) -> TagWrite {
     let mut write = TagWrite {
-        removes: matches!(event_name, "DeleteTags" | "RemoveTagsFromResource"),
+        removes: matches!(
+            event_name,
+            "DeleteTags" | "RemoveTagsFromResource" | "UntagResource"
+        ),
         ..Default::default()
     };
     let Some(o) = request.as_object() else {
@@ -681,6 +696,13 @@ fn parse_tag_write(event_name: &str, request: &Value) -> TagWrite {
     };
     let mut resources: Vec<&Value> = field(o, "resourcesSet").map(items).unwrap_or_default();
     resources.extend(field(o, "resourceName"));
+    resources.extend(field(o, "resourceArn"));
+    if let Some(Value::Array(tags)) = field(o, "tags") {
+        resources.extend(
+            tags.iter()
+                .filter_map(|t| t.as_object().and_then(|t| field(t, "resourceId"))),
+        );
+    }
     for r in resources {
         let id = match r {
             Value::Object(r) => json_text(field(r, "resourceId")),
@@ -693,8 +715,21 @@ fn parse_tag_write(event_name: &str, request: &Value) -> TagWrite {
             }
         }
     }
+    // EKS writes tags as a map of key to value, whatever the keys are
+    // called (a tag named `items` is a tag).
+    let eks = event_source == "eks.amazonaws.com";
+    let map: Vec<Value> = match field(o, "tags") {
+        Some(Value::Object(m)) if eks => m
+            .iter()
+            .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
+            .collect(),
+        _ => Vec::new(),
+    };
     let mut tags: Vec<&Value> = field(o, "tagSet").map(items).unwrap_or_default();
-    tags.extend(field(o, "tags").map(items).unwrap_or_default());
+    if !eks {
+        tags.extend(field(o, "tags").map(items).unwrap_or_default());
+    }
+    tags.extend(map.iter());
     tags.extend(field(o, "tagKeys").map(items).unwrap_or_default());
     for t in tags {
         let (key, value) = match t {
@@ -1209,6 +1244,86 @@ mod tests {
             panic!()
         };
         assert!(w.removes && w.tags.is_empty());
+    }
+
+    #[test]
+    fn tag_writes_in_the_other_kinds_shapes() {
+        let written = |file: &str| {
+            let c = call(file);
+            let CallKind::Tagging(w) = c.kind else {
+                panic!("{file}: {:?}", c.kind)
+            };
+            w
+        };
+        let pairs = |w: &TagWrite| -> Vec<(String, Option<String>)> { w.tags.clone() };
+        let w = written("tripwire-group-exempt-tag-added.json");
+        assert_eq!(
+            (w.removes, w.resources.as_slice()),
+            (false, ["render-farm".to_string()].as_slice())
+        );
+        assert_eq!(
+            pairs(&w),
+            [("cost-guard-exempt".into(), Some("true".into()))]
+        );
+        let w = written("tripwire-group-stamp-removed.json");
+        assert_eq!(
+            (w.removes, w.resources.as_slice()),
+            (true, ["web".to_string()].as_slice())
+        );
+        assert_eq!(
+            pairs(&w),
+            [
+                ("cost-guard:stopped-at".into(), None),
+                ("cost-guard:stopped-by".into(), None)
+            ]
+        );
+        let w = written("tripwire-service-saved-tag-written.json");
+        assert_eq!(
+            w.resources,
+            ["arn:aws:ecs:eu-west-1:123456789012:service/prod/api"]
+        );
+        assert_eq!(
+            pairs(&w),
+            [("cost-guard:saved".into(), Some("desired=500".into()))]
+        );
+        let w = written("tripwire-service-stamp-removed.json");
+        assert!(w.removes);
+        assert_eq!(w.tags.len(), 2);
+        let w = written("tripwire-notebook-stamp-written.json");
+        assert_eq!(
+            w.resources,
+            ["arn:aws:sagemaker:eu-west-1:123456789012:notebook-instance/thesis"]
+        );
+        assert_eq!(
+            w.tags[1],
+            (
+                "cost-guard:stopped-by".into(),
+                Some("budget:student-monthly".into())
+            )
+        );
+        let w = written("tripwire-redshift-exempt-tag-added.json");
+        assert_eq!(
+            w.resources,
+            ["arn:aws:redshift:eu-west-1:123456789012:cluster:dw"]
+        );
+        let w = written("tripwire-node-group-saved-tag-written.json");
+        assert_eq!(
+            pairs(&w),
+            [(
+                "cost-guard:saved".into(),
+                Some("min=1 desired=40 max=40".into())
+            )]
+        );
+        // An EKS tag named like EC2's wrapper is a tag, not a wrapper.
+        let mut v = sample("tripwire-node-group-saved-tag-written.json");
+        v["detail"]["requestParameters"]["tags"] = json!({"items": "cost-guard:saved"});
+        let CallKind::Tagging(w) = call_of(&v).kind else {
+            panic!()
+        };
+        assert_eq!(
+            pairs(&w),
+            [("items".into(), Some("cost-guard:saved".into()))]
+        );
     }
 
     #[test]
