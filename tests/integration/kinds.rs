@@ -15,8 +15,9 @@ const EXEMPT: &[(&str, &str)] = &[("cost-guard", "stop"), ("cost-guard-exempt", 
 const SAVED: &str = "cost-guard:saved";
 const RESUMING: &str = "cost-guard:resuming";
 
-/// The saved state on `row`, without its seal, once the seal is checked to
-/// be there: `mac=` and the 32 bytes of an HMAC-SHA-256, in hexadecimal.
+/// The saved state on `row`, without the stop's time and the seal, once
+/// both are checked to be there: `at=` and unix seconds, `mac=` and the 32
+/// bytes of an HMAC-SHA-256, in hexadecimal.
 fn sealed(row: &emulator::FleetRow) -> Option<&str> {
     let value = row.tag(SAVED)?;
     let (pairs, mac) = value
@@ -26,6 +27,13 @@ fn sealed(row: &emulator::FleetRow) -> Option<&str> {
         mac.len() == 64 && mac.bytes().all(|b| b.is_ascii_hexdigit()),
         "{}: {value}",
         row.id
+    );
+    let (pairs, at) = pairs
+        .rsplit_once(" at=")
+        .unwrap_or_else(|| panic!("{} has no stop time: {value}", row.id));
+    assert!(
+        at.parse::<i64>().is_ok_and(|t| t > 1_700_000_000),
+        "{value}"
     );
     Some(pairs)
 }
@@ -492,7 +500,7 @@ async fn a_forged_or_copied_saved_state_is_never_restored() {
     let env = Env::start().await;
     let sdk = &env.sdk;
     let region = "us-east-1";
-    for (name, count) in [("api", 2), ("worker", 3), ("cron", 1)] {
+    for (name, count) in [("api", 2), ("worker", 3), ("cron", 1), ("batch", 4)] {
         emulator::create_service(sdk, region, "prod", name, count, STOP, None)
             .await
             .unwrap();
@@ -503,7 +511,7 @@ async fn a_forged_or_copied_saved_state_is_never_restored() {
         .unwrap();
     let guard = env.guard(&[("REGIONS", region)]);
     let s = env.invoke(&guard, "budget-actual.json").await.unwrap();
-    assert_eq!(s.stopped, 3, "{s:?}");
+    assert_eq!(s.stopped, 4, "{s:?}");
     env.received().await;
     let api = env.row(region, "api").await;
     assert_eq!(
@@ -520,13 +528,25 @@ async fn a_forged_or_copied_saved_state_is_never_restored() {
         .tag(SAVED)
         .unwrap()
         .to_string();
-    assert!(copied.starts_with("desired=3 mac="), "{copied}");
+    assert!(copied.starts_with("desired=3 at="), "{copied}");
     emulator::tag_service(sdk, region, "prod", "api", &[(SAVED, &copied)])
         .await
         .unwrap();
     emulator::tag_service(sdk, region, "prod", "cron", &[(SAVED, "desired=400")])
         .await
         .unwrap();
+    // batch keeps its genuine seal, but its stamp now names another stop
+    // (what a hijacker would do to have the owner's resume start what the
+    // tripwire stopped).
+    emulator::tag_service(
+        sdk,
+        region,
+        "prod",
+        "batch",
+        &[(guard::STOPPED_BY_TAG, "budget:another")],
+    )
+    .await
+    .unwrap();
 
     // Without the key, nothing with a saved state is started.
     let blind = env.resume(&[("REGIONS", region), ("SAVED_STATE_KEY_ARN", "")]);
@@ -544,12 +564,65 @@ async fn a_forged_or_copied_saved_state_is_never_restored() {
     assert_eq!(r.started, 1, "only worker: {r:?}");
     let m = env.one_message().await;
     for line in [
-        "the seal of its cost-guard:saved tag does not match",
+        "prod/api  -  0 tasks, FARGATE  (ECS service): the seal of its cost-guard:saved tag does not match",
+        "prod/batch  -  0 tasks, FARGATE  (ECS service): the seal of its cost-guard:saved tag does not match",
         "its cost-guard:saved tag carries no seal of cost-guard's",
     ] {
         assert!(m.body.contains(line), "{line:?} missing from:\n{}", m.body);
     }
     assert_eq!(env.row(region, "worker").await.state, "desired 3");
-    assert_eq!(env.row(region, "api").await.state, "desired 0");
-    assert_eq!(env.row(region, "cron").await.state, "desired 0");
+    for refused in ["api", "cron", "batch"] {
+        let row = env.row(region, refused).await;
+        assert_eq!(row.state, "desired 0", "{refused}");
+        assert!(
+            row.tag(guard::STOPPED_AT_TAG).is_some(),
+            "{refused}: refused before its stamp was touched"
+        );
+    }
+}
+
+/// A stop cut short after it saved a service and set it to 0, before its
+/// stamp (a Lambda timeout), is finished by the retry of the same alert:
+/// the retry keeps the first save (the service is already at 0), seals it
+/// again for its own stamp, and resume brings the service back.
+#[tokio::test]
+async fn a_retried_stop_keeps_the_first_saved_state() {
+    let env = Env::start().await;
+    let sdk = &env.sdk;
+    let region = "us-east-1";
+    emulator::create_service(sdk, region, "prod", "api", 3, STOP, None)
+        .await
+        .unwrap();
+    let guard = env.guard(&[("REGIONS", region)]);
+    env.invoke(&guard, "budget-actual.json").await.unwrap();
+    env.received().await;
+    // As if the first invocation had died before its stamp.
+    emulator::untag_service(
+        sdk,
+        region,
+        "prod",
+        "api",
+        &[guard::STOPPED_AT_TAG, guard::STOPPED_BY_TAG],
+    )
+    .await
+    .unwrap();
+    let cut_short = env.row(region, "api").await;
+    assert_eq!(
+        (cut_short.state.as_str(), sealed(&cut_short)),
+        ("desired 0", Some("desired=3"))
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let s = env.invoke(&guard, "budget-actual.json").await.unwrap();
+    assert_eq!(s.stopped, 1, "the retry finishes the stop: {s:?}");
+    env.received().await;
+    let retried = env.row(region, "api").await;
+    assert_eq!(sealed(&retried), Some("desired=3"), "the first save, kept");
+    assert!(retried.tag(guard::STOPPED_AT_TAG).is_some());
+    let r = env
+        .resume(&[("REGIONS", region)])
+        .handle(&Invocation::new(&json!({})))
+        .await
+        .unwrap();
+    assert_eq!((r.started, r.failed), (1, 0), "{r:?}");
+    assert_eq!(env.row(region, "api").await.state, "desired 3");
 }

@@ -1329,7 +1329,7 @@ async fn writes_of_the_guards_tags_on_the_other_kinds_are_reported() {
         (
             "tripwire-group-exempt-tag-added.json",
             "wrote cost-guard-exempt in eu-west-1",
-            "aws autoscaling delete-tags --region eu-west-1 --tags ResourceId=render-farm,ResourceType=auto-scaling-group,Key=cost-guard-exempt",
+            r#"aws autoscaling delete-tags --region eu-west-1 --tags '[{"ResourceId":"render-farm","ResourceType":"auto-scaling-group","Key":"cost-guard-exempt"}]'"#,
         ),
         (
             "tripwire-group-stamp-removed.json",

@@ -336,15 +336,13 @@ pub async fn tag(
         .map_err(|e| aws(aws_sdk_ec2::error::DisplayErrorContext(e)))
 }
 
-/// Writes `tags` on the ECS service `service` of `cluster` in `region`, as
-/// anyone allowed to tag it could.
-pub async fn tag_service(
+/// An ECS client in `region` and the ARN of `service` of `cluster` there.
+async fn service_arn(
     sdk: &SdkConfig,
     region: &str,
     cluster: &str,
     service: &str,
-    tags: &[(&str, &str)],
-) -> Result<(), EmulatorError> {
+) -> Result<(aws_sdk_ecs::Client, String), EmulatorError> {
     let ecs = aws_sdk_ecs::Client::new(&client_in(sdk, region));
     let found = ecs
         .describe_services()
@@ -359,6 +357,19 @@ pub async fn tag_service(
         .and_then(|s| s.service_arn())
         .ok_or_else(|| aws(format!("no service {cluster}/{service} in {region}")))?
         .to_string();
+    Ok((ecs, arn))
+}
+
+/// Writes `tags` on the ECS service `service` of `cluster` in `region`, as
+/// anyone allowed to tag it could.
+pub async fn tag_service(
+    sdk: &SdkConfig,
+    region: &str,
+    cluster: &str,
+    service: &str,
+    tags: &[(&str, &str)],
+) -> Result<(), EmulatorError> {
+    let (ecs, arn) = service_arn(sdk, region, cluster, service).await?;
     ecs.tag_resource()
         .resource_arn(arn)
         .set_tags(Some(
@@ -366,6 +377,25 @@ pub async fn tag_service(
                 .map(|(k, v)| aws_sdk_ecs::types::Tag::builder().key(*k).value(*v).build())
                 .collect(),
         ))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws(aws_sdk_ecs::error::DisplayErrorContext(e)))
+}
+
+/// Removes the tags `keys` from the ECS service `service` of `cluster` in
+/// `region`.
+pub async fn untag_service(
+    sdk: &SdkConfig,
+    region: &str,
+    cluster: &str,
+    service: &str,
+    keys: &[&str],
+) -> Result<(), EmulatorError> {
+    let (ecs, arn) = service_arn(sdk, region, cluster, service).await?;
+    ecs.untag_resource()
+        .resource_arn(arn)
+        .set_tag_keys(Some(keys.iter().map(|k| k.to_string()).collect()))
         .send()
         .await
         .map(|_| ())

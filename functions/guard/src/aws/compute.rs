@@ -210,7 +210,7 @@ pub(crate) async fn halt(
         return h;
     }
     let kinds = KindSet::standard();
-    let at = InRegion::new(clients, region, &kinds).sealed(seal);
+    let at = InRegion::new(clients, region, &kinds).sealing(seal, Some(stamp));
     let stamp_pairs = [
         (STOPPED_AT_TAG, stamp.at.as_str()),
         (STOPPED_BY_TAG, stamp.by.as_str()),

@@ -83,7 +83,7 @@ async fn resume_region(
     shared: &Shared,
 ) {
     let all = KindSet::every();
-    let at = InRegion::new(clients, region, &all).sealed(seal);
+    let at = InRegion::new(clients, region, &all).sealing(seal, None);
     let at = &at;
     // Capacity first: an ECS service on EC2 capacity needs its instances
     // and groups running before its tasks can be placed.

@@ -127,7 +127,8 @@ pub async fn sweep_regions(
 }
 
 async fn sweep_region(clients: &dyn RegionClients, region: &str, spec: &SweepSpec, shared: Shared) {
-    let at = InRegion::new(clients, region, &spec.kinds).sealed(spec.seal.as_ref());
+    let at =
+        InRegion::new(clients, region, &spec.kinds).sealing(spec.seal.as_ref(), Some(&spec.stamp));
     let at = &at;
     let shared = &shared;
     let kinds = KINDS.iter().filter(|k| spec.kinds.contains(k.kind()));

@@ -14,3 +14,9 @@ pub(crate) fn word(text: &str) -> String {
         format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
+/// A JSON value as one word: for a CLI option whose shorthand would let a
+/// comma or `=` in a name add fields of its own (an Auto Scaling group
+/// named `web,Value=x`).
+pub(crate) fn json_word(value: &serde_json::Value) -> String {
+    word(&value.to_string())
+}

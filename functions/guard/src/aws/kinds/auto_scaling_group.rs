@@ -189,17 +189,20 @@ fn note_left(left: &Mutex<Vec<String>>, outcomes: Vec<(String, Outcome)>) {
 /// did not, the group still counts as stopped (its processes are suspended,
 /// so it is stamped for resume) and the report says which.
 pub(crate) async fn stop_group(at: &InRegion<'_>, g: &AutoScalingGroup) -> (Outcome, bool) {
-    let g = &AutoScalingGroup {
-        tags: seal::trusted(at.seal, &g.arn, &g.tags).await,
-        ..g.clone()
+    let prior = seal::prior(at, &g.arn, &g.tags).await;
+    let g = &match prior.keeps() {
+        true => g.clone(),
+        false => AutoScalingGroup {
+            tags: seal::without_saved(&g.tags),
+            ..g.clone()
+        },
     };
     let saved = g.to_save();
-    let value = match seal::to_write(at.seal, &g.arn, &saved.encode()).await {
-        Ok(value) => value,
-        Err(e) => return (Outcome::Failed(e), false),
-    };
-    if let Err(e) = write_tags(at, &g.name, &[(SAVED_TAG, &value)]).await {
-        return (Outcome::Failed(e), false);
+    if prior.writes() {
+        let value = seal::seal_value(at, &g.arn, &saved.encode()).await;
+        if let Err(e) = write_tags(at, &g.name, &[(SAVED_TAG, &value)]).await {
+            return (Outcome::Failed(e), false);
+        }
     }
     if !saved.ours.is_empty() {
         let suspend = at
@@ -240,9 +243,6 @@ pub(crate) async fn stop_group(at: &InRegion<'_>, g: &AutoScalingGroup) -> (Outc
 /// health check would replace a stopped instance); a resume that runs out
 /// of time leaves the marker, and the next one finishes.
 async fn start_group(at: &InRegion<'_>, g: &AutoScalingGroup) -> Outcome {
-    if let Err(why) = seal::open(at.seal, &g.arn, &g.tags).await {
-        return Outcome::Skipped(why);
-    }
     let saved = match g.saved() {
         Ok(saved) => saved,
         Err(why) => return Outcome::Skipped(why),
@@ -337,7 +337,15 @@ impl Kind for Groups {
         async move {
             let listed = listing(at).await;
             let groups = listed.as_ref().as_ref().map_err(Clone::clone)?;
-            let plan = plan_groups(groups, select);
+            let mut plan = plan_groups(groups, select);
+            if groups.iter().any(|g| g.node_group.is_some()) {
+                let owners = super::eks_node_group::verdicts(at, select).await;
+                for s in &mut plan.skipped {
+                    if let Some(why) = owners.get(&s.resource.id) {
+                        s.reason = why.clone();
+                    }
+                }
+            }
             Ok(StopPlan {
                 to_stop: plan.to_stop.iter().map(Target::of).collect(),
                 skipped: plan.skipped,
@@ -409,7 +417,11 @@ impl Kind for Groups {
         async move {
             let listed = listing(at).await;
             let groups = listed.as_ref().as_ref().map_err(Clone::clone)?;
-            Ok(plan_start(groups, request))
+            let plan = plan_start(groups, request);
+            Ok(seal::checked(at, plan, |t| {
+                find(groups, &t.handle).map(|g| (g.arn.as_str(), &g.tags))
+            })
+            .await)
         }
         .boxed()
     }

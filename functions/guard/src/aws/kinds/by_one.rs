@@ -67,6 +67,12 @@ pub(super) trait OneAtATime: Send + Sync {
     fn cleared(&self) -> &'static [&'static str] {
         &[RESUMING_TAG]
     }
+
+    /// The ARN a kind with a sealed saved state seals it for; `None` for
+    /// the kinds that save nothing.
+    fn sealed<'a>(&self, _r: &'a Self::Record) -> Option<&'a str> {
+        None
+    }
 }
 
 /// A [`OneAtATime`] kind as a [`Kind`].
@@ -177,7 +183,12 @@ impl<K: OneAtATime> Kind for ByOne<K> {
         async move {
             let listed = self.0.list(at).await;
             let records = listed.as_ref().as_ref().map_err(Clone::clone)?;
-            Ok(plan_start(records, request))
+            let plan = plan_start(records, request);
+            Ok(crate::aws::seal::checked(at, plan, |t| {
+                let r = find(records, t)?;
+                Some((self.0.sealed(r)?, r.tags()))
+            })
+            .await)
         }
         .boxed()
     }

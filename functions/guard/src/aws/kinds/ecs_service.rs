@@ -232,12 +232,18 @@ pub(crate) async fn tag(
 /// Stops one service: what it was saved first, then its target (else the
 /// target would raise the count again), then the count.
 pub(crate) async fn stop_service(at: &InRegion<'_>, s: &EcsService) -> Result<(), AwsError> {
-    let s = &EcsService {
-        tags: seal::trusted(at.seal, &s.arn, &s.tags).await,
-        ..s.clone()
+    let prior = seal::prior(at, &s.arn, &s.tags).await;
+    let s = &match prior.keeps() {
+        true => s.clone(),
+        false => EcsService {
+            tags: seal::without_saved(&s.tags),
+            ..s.clone()
+        },
     };
-    let saved = seal::to_write(at.seal, &s.arn, &s.to_save().encode()).await?;
-    tag(at, &s.arn, &[(SAVED_TAG, &saved)]).await?;
+    if prior.writes() {
+        let value = seal::seal_value(at, &s.arn, &s.to_save().encode()).await;
+        tag(at, &s.arn, &[(SAVED_TAG, &value)]).await?;
+    }
     if let Some(t) = s.target {
         set_target(at, s, 0, t.max, Suspended::ALL).await?;
     }
@@ -281,9 +287,6 @@ impl OneAtATime for Services {
 
     fn start_one<'a>(&'a self, at: &'a InRegion<'a>, s: &'a EcsService) -> BoxFuture<'a, Outcome> {
         async move {
-            if let Err(why) = seal::open(at.seal, &s.arn, &s.tags).await {
-                return Outcome::Skipped(why);
-            }
             let saved = match s.saved() {
                 Ok(saved) => saved,
                 Err(why) => return Outcome::Skipped(why),
@@ -333,5 +336,9 @@ impl OneAtATime for Services {
 
     fn cleared(&self) -> &'static [&'static str] {
         &[RESUMING_TAG, SAVED_TAG]
+    }
+
+    fn sealed<'a>(&self, s: &'a EcsService) -> Option<&'a str> {
+        Some(&s.arn)
     }
 }

@@ -129,6 +129,40 @@ pub(crate) async fn owners(at: &InRegion<'_>) -> Arc<HashMap<String, String>> {
     )
 }
 
+/// Why each Auto Scaling group that runs a node group's nodes is not
+/// stopped as a group, by its name: its node group is stopped, or is not
+/// (with the node group's own reason).
+pub(crate) async fn verdicts(
+    at: &InRegion<'_>,
+    select: &SelectionConfig,
+) -> HashMap<String, String> {
+    let listed = listing(at).await;
+    let groups: &[NodeGroup] = listed.as_ref().as_deref().unwrap_or_default();
+    let plan = plan_node_groups(groups, select);
+    let stopped: Vec<&str> = plan.to_stop.iter().map(|g| g.arn.as_str()).collect();
+    let mut why = HashMap::new();
+    for g in groups {
+        let id = format!("{}/{}", g.cluster, g.name);
+        let verdict = if stopped.contains(&g.arn.as_str()) {
+            format!("it runs the nodes of EKS node group {id}, which is stopped as a node group")
+        } else {
+            let reason = plan
+                .skipped
+                .iter()
+                .find(|s| s.resource.id == id)
+                .map(|s| s.reason.clone())
+                .unwrap_or_else(|| "it wants no nodes or is not selected".into());
+            format!(
+                "it runs the nodes of EKS node group {id}, which is not stopped ({reason}): a node group's nodes are stopped through it"
+            )
+        };
+        for a in &g.auto_scaling_groups {
+            why.insert(a.clone(), verdict.clone());
+        }
+    }
+    why
+}
+
 /// Sets a node group's sizes.
 async fn scale(at: &InRegion<'_>, g: &NodeGroup, to: Sizes) -> Outcome {
     let config = NodegroupScalingConfig::builder()
@@ -200,17 +234,19 @@ impl OneAtATime for NodeGroups {
     /// Saves the sizes, then scales to zero (the maximum kept).
     fn stop_one<'a>(&'a self, at: &'a InRegion<'a>, g: &'a NodeGroup) -> BoxFuture<'a, Outcome> {
         async move {
-            let g = &NodeGroup {
-                tags: seal::trusted(at.seal, &g.arn, &g.tags).await,
-                ..g.clone()
+            let prior = seal::prior(at, &g.arn, &g.tags).await;
+            let g = &match prior.keeps() {
+                true => g.clone(),
+                false => NodeGroup {
+                    tags: seal::without_saved(&g.tags),
+                    ..g.clone()
+                },
             };
-            let saved = g.to_save();
-            let value = match seal::to_write(at.seal, &g.arn, &saved.encode()).await {
-                Ok(value) => value,
-                Err(e) => return Outcome::Failed(e),
-            };
-            if let Err(e) = tag(at, &g.arn, &[(SAVED_TAG, &value)]).await {
-                return Outcome::Failed(e);
+            if prior.writes() {
+                let value = seal::seal_value(at, &g.arn, &g.to_save().encode()).await;
+                if let Err(e) = tag(at, &g.arn, &[(SAVED_TAG, &value)]).await {
+                    return Outcome::Failed(e);
+                }
             }
             let zero = Sizes {
                 min: 0,
@@ -224,9 +260,6 @@ impl OneAtATime for NodeGroups {
 
     fn start_one<'a>(&'a self, at: &'a InRegion<'a>, g: &'a NodeGroup) -> BoxFuture<'a, Outcome> {
         async move {
-            if let Err(why) = seal::open(at.seal, &g.arn, &g.tags).await {
-                return Outcome::Skipped(why);
-            }
             match g.saved() {
                 Ok(saved) => scale(at, g, saved).await,
                 Err(why) => Outcome::Skipped(why),
@@ -265,5 +298,9 @@ impl OneAtATime for NodeGroups {
 
     fn cleared(&self) -> &'static [&'static str] {
         &[RESUMING_TAG, SAVED_TAG]
+    }
+
+    fn sealed<'a>(&self, g: &'a NodeGroup) -> Option<&'a str> {
+        Some(&g.arn)
     }
 }

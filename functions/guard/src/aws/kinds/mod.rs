@@ -180,6 +180,9 @@ pub(crate) struct InRegion<'a> {
     pub kinds: &'a KindSet,
     /// The key that seals saved states, when configured.
     pub seal: Option<&'a Seal>,
+    /// The stop being made, whose trigger and time a seal binds (none in
+    /// resume).
+    pub stamp: Option<&'a Stamp>,
     clients: &'a dyn RegionClients,
     ec2: OnceLock<aws_sdk_ec2::Client>,
     rds: OnceLock<aws_sdk_rds::Client>,
@@ -202,6 +205,7 @@ impl<'a> InRegion<'a> {
             region,
             kinds,
             seal: None,
+            stamp: None,
             clients,
             ec2: OnceLock::new(),
             rds: OnceLock::new(),
@@ -217,9 +221,14 @@ impl<'a> InRegion<'a> {
         }
     }
 
-    /// Seals and opens saved states with `seal`.
-    pub(crate) fn sealed(self, seal: Option<&'a Seal>) -> Self {
-        InRegion { seal, ..self }
+    /// Seals saved states with `seal` for the stop `stamp` (a sweep, the
+    /// tripwire), or only opens them (resume, without a stamp).
+    pub(crate) fn sealing(self, seal: Option<&'a Seal>, stamp: Option<&'a Stamp>) -> Self {
+        InRegion {
+            seal,
+            stamp,
+            ..self
+        }
     }
 
     fn config(&self) -> &aws_types::SdkConfig {

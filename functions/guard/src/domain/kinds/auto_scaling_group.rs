@@ -17,7 +17,7 @@ use crate::domain::config::SelectionConfig;
 use crate::domain::inventory::{tag, Record, Resource, ResourceKind, Tags};
 use crate::domain::resume::stamp_of;
 use crate::domain::select::{choose, match_tags, Choice, Match};
-use crate::domain::shell::word;
+use crate::domain::shell::{json_word, word};
 use crate::domain::tags::{SAVED_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
 
 use super::saved::{self, encode, list_value};
@@ -294,10 +294,14 @@ pub(crate) fn restart_lines(
             .into_iter()
             .map(|r| {
                 let name = word(&r.id);
-                let tag_of = |key: &str| format!("ResourceId={},ResourceType=auto-scaling-group,Key={key}", r.id);
-                let delete = [STOPPED_AT_TAG, STOPPED_BY_TAG, SAVED_TAG].map(|k| word(&tag_of(k))).join(" ");
+                let delete = json_word(&serde_json::json!([STOPPED_AT_TAG, STOPPED_BY_TAG, SAVED_TAG]
+                    .map(|k| serde_json::json!({"ResourceId": r.id, "ResourceType": "auto-scaling-group", "Key": k}))));
+                let filters = json_word(&serde_json::json!([
+                    {"Name": "auto-scaling-group", "Values": [r.id]},
+                    {"Name": "key", "Values": [SAVED_TAG]}
+                ]));
                 format!(
-                    "ids=$(aws autoscaling describe-auto-scaling-groups --region {region} --auto-scaling-group-names {name} --query \"AutoScalingGroups[0].Instances[].InstanceId\" --output text)\n  p=$(aws autoscaling describe-tags --region {region} --filters Name=auto-scaling-group,Values={name} Name=key,Values={SAVED_TAG} --query \"Tags[0].Value\" --output text | sed -n 's/.*ours=\\([A-Za-z+]*\\).*/\\1/p' | sed 's/^none$//' | tr + ' ')\n  aws ec2 start-instances --region {region} --instance-ids $ids && aws ec2 wait instance-running --region {region} --instance-ids $ids && {{ [ -z \"$p\" ] || aws autoscaling resume-processes --region {region} --auto-scaling-group-name {name} --scaling-processes $p; }} && aws autoscaling delete-tags --region {region} --tags {delete}"
+                    "ids=$(aws autoscaling describe-auto-scaling-groups --region {region} --auto-scaling-group-names {name} --query \"AutoScalingGroups[0].Instances[].InstanceId\" --output text)\n  p=$(aws autoscaling describe-tags --region {region} --filters {filters} --query \"Tags[0].Value\" --output text | sed -n 's/.*ours=\\([A-Za-z+]*\\).*/\\1/p' | sed 's/^none$//' | tr + ' ')\n  aws ec2 start-instances --region {region} --instance-ids $ids && aws ec2 wait instance-running --region {region} --instance-ids $ids && {{ [ -z \"$p\" ] || aws autoscaling resume-processes --region {region} --auto-scaling-group-name {name} --scaling-processes $p; }} && aws autoscaling delete-tags --region {region} --tags {delete}"
                 )
             })
             .collect(),
@@ -493,10 +497,18 @@ mod tests {
         );
         assert!(
             line.contains(
-                "'ResourceId=web;reboot,ResourceType=auto-scaling-group,Key=cost-guard:saved'"
+                r#"{"ResourceId":"web;reboot","ResourceType":"auto-scaling-group","Key":"cost-guard:saved"}"#
             ),
             "{line}"
         );
         assert!(!line.contains(" web;reboot"), "{line}");
+        // A comma cannot add a field of its own: the shorthand is never used.
+        let r = Resource {
+            id: "web,Values=prod".into(),
+            ..r
+        };
+        let line = &restart_lines("eu-west-1", &[&r], &[]).each[0];
+        assert!(!line.contains("Values=web"), "{line}");
+        assert!(line.contains(r#""Values":["web,Values=prod"]"#), "{line}");
     }
 }

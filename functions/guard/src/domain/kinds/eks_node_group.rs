@@ -197,7 +197,7 @@ pub(crate) fn restart_lines(
                 let (cluster, group) = (word(cluster), word(group));
                 let at = format!("--region {region} --cluster-name {cluster} --nodegroup-name {group}");
                 format!(
-                    "ng=$(aws eks describe-nodegroup {at} --query \"nodegroup.[nodegroupArn,tags.\\\"{SAVED_TAG}\\\"]\" --output text); size() {{ echo \"$ng\" | sed -n \"s/.*[[:space:]]$1=\\([0-9]*\\).*/\\1/p\"; }}\n  aws eks update-nodegroup-config {at} --scaling-config minSize=$(size min),desiredSize=$(size desired),maxSize=$(size max) && aws eks untag-resource --region {region} --resource-arn $(echo \"$ng\" | cut -f1) --tag-keys {STOPPED_AT_TAG} {STOPPED_BY_TAG} {SAVED_TAG}"
+                    "ng=$(aws eks describe-nodegroup {at} --query \"nodegroup.[nodegroupArn,scalingConfig.maxSize,tags.\\\"{SAVED_TAG}\\\"]\" --output text); max=$(echo \"$ng\" | cut -f2); size() {{ echo \" $(echo \"$ng\" | cut -f3)\" | sed -n \"s/.* $1=\\([0-9]*\\).*/\\1/p\"; }}; d=$(size desired); [ \"$d\" -le \"$max\" ] || d=$max   # the live maximum, never the tag's; the tag is read unchecked here (cost-guard resume checks its seal)\n  aws eks update-nodegroup-config {at} --scaling-config minSize=$(size min),desiredSize=$d,maxSize=$max && aws eks untag-resource --region {region} --resource-arn $(echo \"$ng\" | cut -f1) --tag-keys {STOPPED_AT_TAG} {STOPPED_BY_TAG} {SAVED_TAG}"
                 )
             })
             .collect(),

@@ -5,11 +5,13 @@
 //! service (ECS allows only letters, digits, spaces and `+-=._:/@`). Pure.
 //!
 //! Anyone who may tag the resource may write that tag, so the guard seals
-//! what it writes: the last pair is `mac=` and the hexadecimal HMAC, made
-//! by KMS with a key only the guard's roles may use, of the resource's ARN
-//! and the pairs before it ([`seal_message`]). Resume acts only on a saved
-//! state whose seal KMS verifies, and a stop keeps an earlier saved state
-//! (a retry) only then; a forged, copied or unsealed one is refused.
+//! what it writes: `at=` the stop's time in unix seconds, then `mac=` and
+//! the hexadecimal HMAC, made by KMS with the stack's key, of the
+//! resource's ARN, the stop's trigger and the pairs before it
+//! ([`seal_message`]). Resume acts only on a saved state whose seal KMS
+//! verifies for the stamp the resource carries, and a stop keeps an earlier
+//! saved state (a retry) only when it is this alert's; a forged, copied,
+//! replayed or unsealed one is refused.
 
 use std::collections::BTreeMap;
 
@@ -22,11 +24,18 @@ pub(crate) struct Saved(BTreeMap<String, String>);
 /// The key of the seal's pair.
 const SEAL_KEY: &str = "mac";
 
-/// What the seal of `value` on the resource `arn` is made over: the ARN
-/// binds it to that one resource, so a sealed tag copied onto another does
-/// not open there.
-pub(crate) fn seal_message(arn: &str, value: &str) -> Vec<u8> {
-    format!("{SAVED_TAG}\n{arn}\n{value}").into_bytes()
+/// What the seal of `value` on the resource `arn`, written by the stop
+/// `by`, is made over: the ARN binds it to that one resource (a sealed tag
+/// copied onto another does not open there), the trigger to that stop (a
+/// rewritten `stopped-by` does not open it). Each field is preceded by its
+/// length, so none can run into the next.
+pub(crate) fn seal_message(arn: &str, by: &str, value: &str) -> Vec<u8> {
+    format!(
+        "{SAVED_TAG}\n{}:{arn}\n{}:{by}\n{value}",
+        arn.len(),
+        by.len()
+    )
+    .into_bytes()
 }
 
 /// `value` with its seal `mac` appended.
@@ -172,14 +181,22 @@ mod tests {
             assert_eq!(unseal(bad), None, "{bad}");
         }
         // The message names the resource, so a seal opens on that one only.
+        let m = |arn, by, value| seal_message(arn, by, value);
         assert_ne!(
-            seal_message("arn:a", "desired=3"),
-            seal_message("arn:b", "desired=3")
+            m("arn:a", "budget:x", "desired=3"),
+            m("arn:b", "budget:x", "desired=3")
         );
         assert_ne!(
-            seal_message("arn:a", "desired=3"),
-            seal_message("arn:a", "desired=4")
+            m("arn:a", "budget:x", "desired=3"),
+            m("arn:a", "tripwire:x", "desired=3")
         );
+        assert_ne!(
+            m("arn:a", "budget:x", "desired=3"),
+            m("arn:a", "budget:x", "desired=4")
+        );
+        // No field can run into the next.
+        assert_ne!(m("arn:a", "b\nc", "d"), m("arn:a", "b", "c\nd"));
+        assert_ne!(m("a\nb", "c", "d"), m("a", "b\nc", "d"));
     }
 
     #[test]

@@ -502,7 +502,15 @@ fn tag_advice(b: &mut String, c: &ApiCall, w: &TagWrite, account: Option<&str>, 
             .collect();
         b.push_str("If it was not you, take the tags off again:\n");
         for r in &w.resources {
-            let _ = writeln!(b, "  {}", untag_command(&c.event_source, region, r, &keys));
+            if w.inexact.contains(r) {
+                let _ = writeln!(
+                    b,
+                    "  # {}: its name is shown cut or cleaned, so no command names it; take the tags off in the console (the event in CloudTrail has the name)",
+                    word(r)
+                );
+            } else {
+                let _ = writeln!(b, "  {}", untag_command(&c.event_source, region, r, &keys));
+            }
         }
     } else {
         b.push_str("If it was not you, look at what the resources are and whether they run: a stamp removed lets a hijacker restart what cost-guard stopped without it being stopped again for the stamp.\n");
@@ -521,17 +529,15 @@ fn untag_command(event_source: &str, region: &str, resource: &str, keys: &[&str]
             plain()
         ),
         "autoscaling.amazonaws.com" => {
-            let tags: Vec<String> = keys
+            // JSON, not the shorthand: a comma in a group's name would add
+            // fields of its own, and name another group.
+            let tags: Vec<serde_json::Value> = keys
                 .iter()
-                .map(|k| {
-                    word(&format!(
-                        "ResourceId={resource},ResourceType=auto-scaling-group,Key={k}"
-                    ))
-                })
+                .map(|k| serde_json::json!({"ResourceId": resource, "ResourceType": "auto-scaling-group", "Key": k}))
                 .collect();
             format!(
                 "aws autoscaling delete-tags --region {region} --tags {}",
-                tags.join(" ")
+                crate::domain::shell::json_word(&serde_json::Value::from(tags))
             )
         }
         "ecs.amazonaws.com" => format!(
@@ -850,6 +856,64 @@ mod tests {
     use crate::domain::config::TripwireConfig;
     use crate::domain::trigger::launch::{parse_tripwire_event, TripwireEvent};
     use crate::domain::tripwire::{decide_call, decide_finding, Context, GuardRoles, Target};
+
+    #[test]
+    fn an_untag_command_names_exactly_the_resource_that_was_tagged() {
+        // A comma in a group's name must not become a field of its own.
+        let line = untag_command(
+            "autoscaling.amazonaws.com",
+            "eu-west-1",
+            "prod-web,Value=x",
+            &["cost-guard-exempt"],
+        );
+        assert_eq!(
+            line,
+            r#"aws autoscaling delete-tags --region eu-west-1 --tags '[{"ResourceId":"prod-web,Value=x","ResourceType":"auto-scaling-group","Key":"cost-guard-exempt"}]'"#
+        );
+        let line = untag_command(
+            "eks.amazonaws.com",
+            "eu-west-1",
+            "arn:aws:eks:x;rm",
+            &["cost-guard:saved"],
+        );
+        assert!(
+            line.ends_with("--resource-arn 'arn:aws:eks:x;rm' --tag-keys cost-guard:saved"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_name_shown_cleaned_gets_no_command() {
+        // A group named "prod  web" (two spaces) is shown as "prod web",
+        // which may be another group of the owner's.
+        let path = format!(
+            "{}/../../events/tripwire-group-exempt-tag-added.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        v["detail"]["requestParameters"]["tags"][0]["resourceId"] = "prod  web".into();
+        let TripwireEvent::Call(c) = parse_tripwire_event(&v).unwrap() else {
+            panic!()
+        };
+        let CallKind::Tagging(w) = &c.kind else {
+            panic!()
+        };
+        assert_eq!(
+            (w.resources.as_slice(), w.inexact.as_slice()),
+            (
+                ["prod web".to_string()].as_slice(),
+                ["prod web".to_string()].as_slice()
+            )
+        );
+        let mut b = String::new();
+        tag_advice(&mut b, &c, w, None, "cost-guard-exempt");
+        assert!(!b.contains("delete-tags"), "{b}");
+        assert!(
+            b.contains("'prod web': its name is shown cut or cleaned"),
+            "{b}"
+        );
+    }
 
     /// Decides with the default settings, in the guard's own account.
     fn decided(c: &ApiCall, seen: &[Observed]) -> Verdict {

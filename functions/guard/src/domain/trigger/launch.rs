@@ -248,6 +248,10 @@ pub(crate) struct TagWrite {
     /// The keys, with the value written (`None` for a removal). Empty for a
     /// `DeleteTags` that names no tag: every tag of the resources is removed.
     pub tags: Vec<(String, Option<String>)>,
+    /// The resources whose names are shown cut or cleaned (control
+    /// characters, runs of spaces, over 300 characters): a command naming
+    /// them as shown would name another resource.
+    pub inexact: Vec<String>,
 }
 
 /// `EnableRegion`: the region opted in to, and the account, when the
@@ -708,9 +712,12 @@ fn parse_tag_write(event_source: &str, event_name: &str, request: &Value) -> Tag
             Value::Object(r) => json_text(field(r, "resourceId")),
             other => json_text(Some(other)),
         };
-        if let Some(id) = id {
-            let id = excerpt(&id);
+        if let Some(raw) = id {
+            let id = excerpt(&raw);
             if write.resources.len() < MAX_TAGGED && !write.resources.contains(&id) {
+                if id != raw {
+                    write.inexact.push(id.clone());
+                }
                 write.resources.push(id);
             }
         }
