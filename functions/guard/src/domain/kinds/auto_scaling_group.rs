@@ -21,7 +21,7 @@ use crate::domain::shell::{json_word, word};
 use crate::domain::tags::{SAVED_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
 
 use super::saved::{self, encode, list_value};
-use super::{by_id, RestartLines};
+use super::{one_each, RestartLines};
 
 /// The processes suspended to stop a group: every one that launches,
 /// replaces or terminates an instance, or changes the group's size.
@@ -288,24 +288,18 @@ pub(crate) fn restart_lines(
     stamped: &[&Resource],
     unstamped: &[&Resource],
 ) -> RestartLines {
-    RestartLines {
-        region_wide: Vec::new(),
-        each: by_id(stamped, unstamped)
-            .into_iter()
-            .map(|r| {
-                let name = word(&r.id);
-                let delete = json_word(&serde_json::json!([STOPPED_AT_TAG, STOPPED_BY_TAG, SAVED_TAG]
+    one_each(stamped, unstamped, |r| {
+        let name = word(&r.id);
+        let delete = json_word(&serde_json::json!([STOPPED_AT_TAG, STOPPED_BY_TAG, SAVED_TAG]
                     .map(|k| serde_json::json!({"ResourceId": r.id, "ResourceType": "auto-scaling-group", "Key": k}))));
-                let filters = json_word(&serde_json::json!([
-                    {"Name": "auto-scaling-group", "Values": [r.id]},
-                    {"Name": "key", "Values": [SAVED_TAG]}
-                ]));
-                format!(
+        let filters = json_word(&serde_json::json!([
+            {"Name": "auto-scaling-group", "Values": [r.id]},
+            {"Name": "key", "Values": [SAVED_TAG]}
+        ]));
+        format!(
                     "ids=$(aws autoscaling describe-auto-scaling-groups --region {region} --auto-scaling-group-names {name} --query \"AutoScalingGroups[0].Instances[].InstanceId\" --output text)\n  p=$(aws autoscaling describe-tags --region {region} --filters {filters} --query \"Tags[0].Value\" --output text | sed -n 's/.*ours=\\([A-Za-z+]*\\).*/\\1/p' | sed 's/^none$//' | tr + ' ')\n  aws ec2 start-instances --region {region} --instance-ids $ids && aws ec2 wait instance-running --region {region} --instance-ids $ids && {{ [ -z \"$p\" ] || aws autoscaling resume-processes --region {region} --auto-scaling-group-name {name} --scaling-processes $p; }} && aws autoscaling delete-tags --region {region} --tags {delete}"
                 )
-            })
-            .collect(),
-    }
+    })
 }
 
 #[cfg(test)]

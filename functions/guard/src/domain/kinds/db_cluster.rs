@@ -4,7 +4,7 @@
 use crate::domain::inventory::{tag, Record, Resource, ResourceKind, Tags};
 use crate::domain::tags::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 
-use super::{by_id, RestartLines};
+use super::{one_each, RestartLines};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DbCluster {
@@ -49,14 +49,10 @@ pub(crate) fn restart_lines(
     stamped: &[&Resource],
     unstamped: &[&Resource],
 ) -> RestartLines {
-    RestartLines {
-        region_wide: Vec::new(),
-        each: by_id(stamped, unstamped)
-            .into_iter()
-            .map(|r| format!(
+    one_each(stamped, unstamped, |r| {
+        format!(
                 "aws rds remove-tags-from-resource --region {region} --resource-name $(aws rds describe-db-clusters --region {region} --db-cluster-identifier {0} --query \"DBClusters[0].DBClusterArn\" --output text) --tag-keys {STOPPED_AT_TAG} {STOPPED_BY_TAG} && aws rds start-db-cluster --region {region} --db-cluster-identifier {0}",
                 r.id
-            ))
-            .collect(),
-    }
+            )
+    })
 }

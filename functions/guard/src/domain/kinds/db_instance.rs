@@ -4,7 +4,7 @@
 use crate::domain::inventory::{tag, Record, Resource, ResourceKind, Tags};
 use crate::domain::tags::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 
-use super::{by_id, RestartLines};
+use super::{one_each, RestartLines};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DbInstance {
@@ -63,14 +63,10 @@ pub(crate) fn restart_lines(
     stamped: &[&Resource],
     unstamped: &[&Resource],
 ) -> RestartLines {
-    RestartLines {
-        region_wide: Vec::new(),
-        each: by_id(stamped, unstamped)
-            .into_iter()
-            .map(|r| format!(
+    one_each(stamped, unstamped, |r| {
+        format!(
                 "aws rds remove-tags-from-resource --region {region} --resource-name $(aws rds describe-db-instances --region {region} --db-instance-identifier {0} --query \"DBInstances[0].DBInstanceArn\" --output text) --tag-keys {STOPPED_AT_TAG} {STOPPED_BY_TAG} && aws rds start-db-instance --region {region} --db-instance-identifier {0}",
                 r.id
-            ))
-            .collect(),
-    }
+            )
+    })
 }

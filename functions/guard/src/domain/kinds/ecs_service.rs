@@ -17,13 +17,12 @@
 
 use crate::domain::config::SelectionConfig;
 use crate::domain::inventory::{tag, Record, Resource, ResourceKind, Tags};
-use crate::domain::resume::stamp_of;
 use crate::domain::select::{choose, Choice};
 use crate::domain::shell::word;
 use crate::domain::tags::{SAVED_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
 
 use super::saved::{self, encode, list_value};
-use super::{by_id, RestartLines};
+use super::{one_each, RestartLines};
 
 /// What Application Auto Scaling's target for a service has suspended.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -191,13 +190,7 @@ impl Record for EcsService {
     /// `stopping` when a stop saved it and set it to 0 but was cut short
     /// before the stamp; else `empty`.
     fn state(&self) -> &str {
-        match stamp_of(&self.tags) {
-            Some(s) if s.resuming => "stopped",
-            _ if self.desired > 0 => "running",
-            Some(_) => "stopped",
-            None if tag(&self.tags, SAVED_TAG).is_some() => "stopping",
-            None => "empty",
-        }
+        saved::state_of(&self.tags, self.desired > 0)
     }
     fn handle(&self) -> String {
         self.arn.clone()
@@ -230,19 +223,13 @@ pub(crate) fn restart_lines(
     stamped: &[&Resource],
     unstamped: &[&Resource],
 ) -> RestartLines {
-    RestartLines {
-        region_wide: Vec::new(),
-        each: by_id(stamped, unstamped)
-            .into_iter()
-            .map(|r| {
-                let (cluster, service) = r.id.split_once('/').unwrap_or(("default", &r.id));
-                let (cluster, service) = (word(cluster), word(service));
-                format!(
+    one_each(stamped, unstamped, |r| {
+        let (cluster, service) = r.id.split_once('/').unwrap_or(("default", &r.id));
+        let (cluster, service) = (word(cluster), word(service));
+        format!(
                     "arn=$(aws ecs describe-services --region {region} --cluster {cluster} --services {service} --query \"services[0].serviceArn\" --output text); n=$(aws ecs list-tags-for-resource --region {region} --resource-arn $arn --query \"tags[?key=='{SAVED_TAG}'].value\" --output text | sed -n 's/.*desired=\\([0-9]*\\).*/\\1/p')\n  aws ecs update-service --region {region} --cluster {cluster} --service {service} --desired-count $n && aws ecs untag-resource --region {region} --resource-arn $arn --tag-keys {STOPPED_AT_TAG} {STOPPED_BY_TAG} {SAVED_TAG}   # a scaling target: restore the min=, max= and suspended= of that tag with aws application-autoscaling register-scalable-target"
                 )
-            })
-            .collect(),
-    }
+    })
 }
 
 #[cfg(test)]

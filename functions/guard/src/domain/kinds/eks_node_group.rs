@@ -14,13 +14,12 @@
 
 use crate::domain::config::SelectionConfig;
 use crate::domain::inventory::{tag, Record, Resource, ResourceKind, Tags};
-use crate::domain::resume::stamp_of;
 use crate::domain::select::{choose, Choice};
 use crate::domain::shell::word;
 use crate::domain::tags::{SAVED_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
 
 use super::saved::{self, encode};
-use super::{by_id, RestartLines};
+use super::{one_each, RestartLines};
 
 /// A node group's sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,13 +129,7 @@ impl Record for NodeGroup {
     /// `stopping` when a stop saved it but was cut short before the stamp;
     /// else `empty`.
     fn state(&self) -> &str {
-        match stamp_of(&self.tags) {
-            Some(s) if s.resuming => "stopped",
-            _ if self.sizes.desired > 0 => "running",
-            Some(_) => "stopped",
-            None if tag(&self.tags, SAVED_TAG).is_some() => "stopping",
-            None => "empty",
-        }
+        saved::state_of(&self.tags, self.sizes.desired > 0)
     }
     fn handle(&self) -> String {
         self.arn.clone()
@@ -188,20 +181,14 @@ pub(crate) fn restart_lines(
     stamped: &[&Resource],
     unstamped: &[&Resource],
 ) -> RestartLines {
-    RestartLines {
-        region_wide: Vec::new(),
-        each: by_id(stamped, unstamped)
-            .into_iter()
-            .map(|r| {
-                let (cluster, group) = r.id.split_once('/').unwrap_or(("", &r.id));
-                let (cluster, group) = (word(cluster), word(group));
-                let at = format!("--region {region} --cluster-name {cluster} --nodegroup-name {group}");
-                format!(
+    one_each(stamped, unstamped, |r| {
+        let (cluster, group) = r.id.split_once('/').unwrap_or(("", &r.id));
+        let (cluster, group) = (word(cluster), word(group));
+        let at = format!("--region {region} --cluster-name {cluster} --nodegroup-name {group}");
+        format!(
                     "ng=$(aws eks describe-nodegroup {at} --query \"nodegroup.[nodegroupArn,scalingConfig.maxSize,tags.\\\"{SAVED_TAG}\\\"]\" --output text); max=$(echo \"$ng\" | cut -f2); size() {{ echo \" $(echo \"$ng\" | cut -f3)\" | sed -n \"s/.* $1=\\([0-9]*\\).*/\\1/p\"; }}; d=$(size desired); [ \"$d\" -le \"$max\" ] || d=$max   # the live maximum, never the tag's; the tag is read unchecked here (cost-guard resume checks its seal)\n  aws eks update-nodegroup-config {at} --scaling-config minSize=$(size min),desiredSize=$d,maxSize=$max && aws eks untag-resource --region {region} --resource-arn $(echo \"$ng\" | cut -f1) --tag-keys {STOPPED_AT_TAG} {STOPPED_BY_TAG} {SAVED_TAG}"
                 )
-            })
-            .collect(),
-    }
+    })
 }
 
 #[cfg(test)]

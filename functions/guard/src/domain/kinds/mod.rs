@@ -71,6 +71,18 @@ pub(crate) fn restart_lines(
     }
 }
 
+/// One restart line per resource, stamped and unstamped, in id order.
+fn one_each(
+    stamped: &[&Resource],
+    unstamped: &[&Resource],
+    line: impl Fn(&Resource) -> String,
+) -> RestartLines {
+    RestartLines {
+        region_wide: Vec::new(),
+        each: by_id(stamped, unstamped).into_iter().map(line).collect(),
+    }
+}
+
 /// Stamped and unstamped together, in id order, as the report lists them.
 fn by_id<'a>(stamped: &[&'a Resource], unstamped: &[&'a Resource]) -> Vec<&'a Resource> {
     let mut all: Vec<&Resource> = stamped.iter().chain(unstamped).copied().collect();

@@ -7,7 +7,7 @@ use crate::domain::select::{choose, Choice};
 use crate::domain::shell::word;
 use crate::domain::tags::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 
-use super::{by_id, RestartLines};
+use super::{one_each, RestartLines};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RedshiftCluster {
@@ -76,18 +76,12 @@ pub(crate) fn restart_lines(
     stamped: &[&Resource],
     unstamped: &[&Resource],
 ) -> RestartLines {
-    RestartLines {
-        region_wide: Vec::new(),
-        each: by_id(stamped, unstamped)
-            .into_iter()
-            .map(|r| {
-                let id = word(&r.id);
-                format!(
+    one_each(stamped, unstamped, |r| {
+        let id = word(&r.id);
+        format!(
                     "aws redshift delete-tags --region {region} --resource-name arn:aws:redshift:{region}:$(aws sts get-caller-identity --query Account --output text):cluster:{id} --tag-keys {STOPPED_AT_TAG} {STOPPED_BY_TAG} && aws redshift resume-cluster --region {region} --cluster-identifier {id}"
                 )
-            })
-            .collect(),
-    }
+    })
 }
 
 #[cfg(test)]

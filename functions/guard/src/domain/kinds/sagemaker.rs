@@ -10,7 +10,7 @@ use crate::domain::select::{choose, exempt_reason_of, match_tags, Choice, Match,
 use crate::domain::shell::word;
 use crate::domain::tags::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 
-use super::{by_id, RestartLines};
+use super::{one_each, RestartLines};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notebook {
@@ -72,18 +72,12 @@ pub(crate) fn notebook_restart_lines(
     stamped: &[&Resource],
     unstamped: &[&Resource],
 ) -> RestartLines {
-    RestartLines {
-        region_wide: Vec::new(),
-        each: by_id(stamped, unstamped)
-            .into_iter()
-            .map(|r| {
-                let name = word(&r.id);
-                format!(
+    one_each(stamped, unstamped, |r| {
+        let name = word(&r.id);
+        format!(
                     "aws sagemaker delete-tags --region {region} --resource-arn $(aws sagemaker describe-notebook-instance --region {region} --notebook-instance-name {name} --query NotebookInstanceArn --output text) --tag-keys {STOPPED_AT_TAG} {STOPPED_BY_TAG} && aws sagemaker start-notebook-instance --region {region} --notebook-instance-name {name}"
                 )
-            })
-            .collect(),
-    }
+    })
 }
 
 /// One production variant of an endpoint: what runs behind it.

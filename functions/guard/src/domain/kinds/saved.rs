@@ -15,11 +15,27 @@
 
 use std::collections::BTreeMap;
 
+use crate::domain::inventory::Tags;
 use crate::domain::tags::SAVED_TAG;
 
 /// A saved state, read back.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Saved(BTreeMap<String, String>);
+
+/// The state of a resource whose stop is a count set to 0 (a service, a
+/// node group), from its tags and whether it `wants` capacity now:
+/// `stopped` once stamped at 0, or while a resume that did not finish is
+/// marked on it; `running` while it wants capacity; `stopping` when a stop
+/// saved it but was cut short before the stamp; else `empty`.
+pub(crate) fn state_of(tags: &Tags, wants: bool) -> &'static str {
+    match crate::domain::resume::stamp_of(tags) {
+        Some(s) if s.resuming => "stopped",
+        _ if wants => "running",
+        Some(_) => "stopped",
+        None if crate::domain::inventory::tag(tags, SAVED_TAG).is_some() => "stopping",
+        None => "empty",
+    }
+}
 
 /// The key of the seal's pair.
 const SEAL_KEY: &str = "mac";
