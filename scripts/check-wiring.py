@@ -12,8 +12,14 @@ resolved; then
 3. every EventBridge rule's pattern, in template.yaml and forwarder.yaml,
    matched against every sample in events/: each must match the samples meant
    for it and no other;
-4. the mutation check: known one-line mistakes (scripts/wiring-mutations.json)
-   applied to copies of the templates must each be rejected.
+4. what the README promises of them: the defaults in its parameter tables,
+   every variable each function's code reads (scripts/function-vars.json,
+   kept equal to the code by a unit test) set under its exact name and no
+   other, trust, key, bus and topic policies, which topic each alert goes to,
+   the rules' targets, schedules, reserved concurrency and the trail;
+5. the mutation check: known one-line mistakes (scripts/wiring-mutations.json)
+   applied to copies of the templates must each be rejected (`--mistakes
+   FILE` counts, for any list, how many are).
 
 Run by scripts/test with the .venv python (SAM's own translator and cfn-lint's
 YAML loader). Prints each finding and exits 1 if there is any.
@@ -62,6 +68,7 @@ PARAMETER_SETS = {
     "any tag value": {"StopTagValue": ""},
     "all-except-exempt": {"Selection": "all-except-exempt"},
     "spend-watch on": {"SpendLimitUsd": "100", "ForecastLimitUsd": "150", "SpendSummary": "daily"},
+    "spend-watch without its summary": {"SpendLimitUsd": "100"},
     "root stop mode": {"RootLoginAction": "stop", "RootTrustedCidrs": "198.51.100.0/24"},
     "trail on, no root API alerts": {"CreateTrail": "true", "AlertOnRootApiCalls": "false"},
     "budget, alarm, email": {"MonthlyBudgetUsd": "50", "BillingAlarmUsd": "40", "NotifyEmail": "me@example.com"},
@@ -101,7 +108,7 @@ RULE_SAMPLES = {
     ],
     "LaunchTripwireFunctionLaunches": [
         "tripwire-run-instances*.json", "tripwire-start-instances.json", "tripwire-create-fleet*.json",
-        "tripwire-spot-request.json", "tripwire-autoscaling-launch.json", "tripwire-dry-run-probe.json",
+        "tripwire-spot-request.json", "tripwire-spot-fleet-request.json", "tripwire-autoscaling-launch.json", "tripwire-dry-run-probe.json",
         "tripwire-root-launch.json",
     ],
     "LaunchTripwireFunctionFirstMoves": ["tripwire-quota-increase.json"],
@@ -130,7 +137,7 @@ RULE_SAMPLES = {
     ],
     "LaunchForward": [
         "tripwire-run-instances*.json", "tripwire-start-instances.json", "tripwire-create-fleet*.json",
-        "tripwire-spot-request.json", "tripwire-autoscaling-launch.json", "tripwire-dry-run-probe.json",
+        "tripwire-spot-request.json", "tripwire-spot-fleet-request.json", "tripwire-autoscaling-launch.json", "tripwire-dry-run-probe.json",
         "tripwire-root-launch.json",
     ],
     "FirstMoveForward": ["tripwire-quota-increase.json"],
@@ -689,6 +696,7 @@ def check_template(label, template, values, events, f):
             f.add(where, f"{name}: NOTIFY_TOPIC_ARN is {topics[notify]}, not the topic the alarms notify")
         if "RESUME_FUNCTION_NAME" in env and env["RESUME_FUNCTION_NAME"] not in resume_names:
             f.add(where, f"{name}: RESUME_FUNCTION_NAME={env['RESUME_FUNCTION_NAME']} is not the resume function {resume_names}")
+        check_environment(where, name, binaries.get(name), env, res.params, f)
         by_lower = {k.lower(): k for k in res.params}
         for var, value in env.items():
             param = by_lower.get(var.replace("_", "").lower())
@@ -738,7 +746,146 @@ def check_template(label, template, values, events, f):
     check_policies(where, res, roles, f)
     check_accounts(where, res, resources, functions, roles, f)
     check_seal(where, res, resources, functions, roles, f)
+    check_resource_policies(where, res, resources, functions, roles, f)
+    check_publishers(where, res, resources, f)
+    check_running(where, res, resources, functions, f)
 
+
+# The services that publish the alerts to the trigger topic.
+ALERTING_SERVICES = {"budgets.amazonaws.com", "cloudwatch.amazonaws.com", "costalerts.amazonaws.com"}
+# Rules the template declares itself (not a function's SAM event), and the
+# function each must invoke.
+RULE_TARGETS = {"RootApiCallRule": "RootLoginAlertFunction"}
+
+
+def service_principals(st):
+    principal = st.get("Principal", {})
+    return set(listed(principal.get("Service", []))) if isinstance(principal, dict) else set()
+
+
+def check_resource_policies(where, res, resources, functions, roles, f):
+    """Trust, key, bus and topic policies, decided for who must and must not
+    be let in."""
+    # A role is assumed by exactly what uses it: Lambda for a function's role,
+    # EventBridge for a rule's.
+    by_rules = {t.get("RoleArn") for r in resources.values() if r["Type"] == "AWS::Events::Rule"
+                for t in r["Properties"].get("Targets", [])}
+    for name, role in roles.items():
+        arn = res.phys[name]["Arn"]
+        users = {"lambda.amazonaws.com"} if any(fn["Properties"].get("Role") == arn for fn in functions.values()) else set()
+        if arn in by_rules:
+            users.add("events.amazonaws.com")
+        trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        trusted = set().union(*(service_principals(st) for st in trust)) if trust else set()
+        if users and trusted != users:
+            f.add(where, f"{name} is assumed by {sorted(users)} but trusts {sorted(trusted)}")
+    # Every function publishes to the encrypted notify topic: its role may use
+    # the topics' key, named by its ARN.
+    key = res.phys["TopicKey"]["Arn"]
+    for name, fn in functions.items():
+        docs = fn_role(res, resources, name, roles)
+        COUNTS["decisions"] += 1
+        if not decide(docs, "kms:GenerateDataKey", key, {}):
+            f.add(where, f"{name}: its role may not kms:GenerateDataKey on the topics' key, so it cannot publish to the encrypted notify topic")
+    # Key policies: this account administers each key; only the alerting
+    # services may use the topics' key, and no one else is named.
+    for name, r in resources.items():
+        if r["Type"] != "AWS::KMS::Key":
+            continue
+        for st in r["Properties"]["KeyPolicy"]["Statement"]:
+            principal = st.get("Principal")
+            if isinstance(principal, dict) and "Service" in principal:
+                if service_principals(st) - ALERTING_SERVICES or name != "TopicKey":
+                    f.add(where, f"{name}'s policy lets {sorted(service_principals(st))} use it")
+            elif principal != {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}:
+                f.add(where, f"{name}'s policy names {principal}: only this account may administer it")
+    # The bus takes events from the organization's accounts: any principal of
+    # the organization (their forwarders' roles), and nothing else.
+    for name, r in resources.items():
+        if r["Type"] != "AWS::Events::EventBusPolicy":
+            continue
+        st = r["Properties"].get("Statement", {})
+        if st.get("Principal") != "*" or "aws:PrincipalOrgID" not in json.dumps(st.get("Condition", {})):
+            f.add(where, f"{name} lets {st.get('Principal')} put events, not every account of the organization (aws:PrincipalOrgID)")
+    # Each topic policy is on the topic its statements name.
+    for name, r in resources.items():
+        if r["Type"] != "AWS::SNS::TopicPolicy":
+            continue
+        topics = listed(r["Properties"].get("Topics", []))
+        for st in listed(r["Properties"]["PolicyDocument"]["Statement"]):
+            if isinstance(st, dict) and "Resource" in st and listed(st["Resource"]) != topics:
+                f.add(where, f"{name} is attached to {topics}, but its statements are about {st['Resource']}")
+
+
+def check_publishers(where, res, resources, f):
+    """Alerts go to the trigger topic, and only the alerting services may
+    publish there; the notify topic takes only the guard's own alarms."""
+    trigger, notify = res.phys["TriggerTopic"]["Ref"], res.phys["NotifyTopic"]["Ref"]
+    for name, r in resources.items():
+        p = r["Properties"]
+        if r["Type"] == "AWS::Budgets::Budget":
+            for n in p.get("NotificationsWithSubscribers", []):
+                for sub in n.get("Subscribers", []):
+                    if sub.get("Address") != trigger:
+                        f.add(where, f"{name}'s {n['Notification']['NotificationType']} alert goes to {sub.get('Address')}, not the trigger topic")
+        if r["Type"] == "AWS::CloudWatch::Alarm":
+            want = trigger if p.get("Namespace") == "AWS/Billing" else notify
+            for actions in ("AlarmActions", "OKActions"):
+                for a in p.get(actions, []):
+                    if a != want:
+                        f.add(where, f"{name}'s {actions} go to {a}, not the {'trigger' if want == trigger else 'notify'} topic")
+        if r["Type"] == "AWS::CE::AnomalySubscription":
+            for sub in p.get("Subscribers", []):
+                if sub.get("Address") != trigger:
+                    f.add(where, f"{name} goes to {sub.get('Address')}, not the trigger topic")
+    policies = {}
+    for r in resources.values():
+        if r["Type"] == "AWS::SNS::TopicPolicy":
+            for t in listed(r["Properties"].get("Topics", [])):
+                policies.setdefault(t, []).extend(listed(r["Properties"]["PolicyDocument"]["Statement"]))
+    for topic, allowed in ((trigger, ALERTING_SERVICES), (notify, {"cloudwatch.amazonaws.com"})):
+        for service in sorted(ALERTING_SERVICES):
+            docs = [{"Statement": [st for st in policies.get(topic, [])
+                                   if isinstance(st, dict) and service in service_principals(st)]}]
+            granted = decide(docs, "sns:Publish", topic, {"aws:SourceAccount": ACCOUNT})
+            COUNTS["decisions"] += 1
+            if granted != (service in allowed):
+                f.add(where, f"{service} {'may' if granted else 'may not'} publish to the {'trigger' if topic == trigger else 'notify'} topic")
+
+
+def check_running(where, res, resources, functions, f):
+    """Every function can run, every schedule is a valid expression in the
+    state the parameters ask for, every declared rule invokes its function,
+    and a created trail logs every region."""
+    for name, fn in functions.items():
+        reserved = fn["Properties"].get("ReservedConcurrentExecutions")
+        if reserved is not None and int(reserved) < 1:
+            f.add(where, f"{name} has ReservedConcurrentExecutions {reserved}: it can never run")
+    daily = res.params.get("SpendSummary") == "daily"
+    for name, r in resources.items():
+        if r["Type"] != "AWS::Events::Rule":
+            continue
+        p = r["Properties"]
+        sched = p.get("ScheduleExpression")
+        if sched is not None:
+            ok = re.fullmatch(r"rate\(\d+ (minute|minutes|hour|hours|day|days)\)", sched) or (
+                sched.startswith("cron(") and sched.endswith(")") and len(sched[5:-1].split()) == 6)
+            if not ok:
+                f.add(where, f"rule {name}: {sched!r} is neither rate(...) nor a six-field cron(...)")
+            want = "ENABLED" if (not sched.startswith("cron(0 8 ") or daily) else "DISABLED"
+            if p.get("State", "ENABLED") != want:
+                f.add(where, f"rule {name} is {p.get('State')} with SpendSummary={res.params.get('SpendSummary')}; want {want}")
+        if name in RULE_TARGETS:
+            want_fn = res.phys[RULE_TARGETS[name]]["Arn"]
+            for t in p.get("Targets", []):
+                if t.get("Arn") != want_fn:
+                    f.add(where, f"rule {name} invokes {t.get('Arn')}, not {RULE_TARGETS[name]}")
+    for name, r in resources.items():
+        if r["Type"] == "AWS::CloudTrail::Trail":
+            p = r["Properties"]
+            for prop in ("IsMultiRegionTrail", "IsLogging", "IncludeGlobalServiceEvents"):
+                if p.get(prop) not in (True, "true"):
+                    f.add(where, f"{name}: {prop} is {p.get(prop)!r}: the trail must log every region's management events")
 
 # Which functions seal a saved state (their stops save one) and which only
 # check a seal (resume): a role that can check but not make a seal cannot
@@ -1010,7 +1157,9 @@ def sweep_expectations(expect, sweep, p):
     for action, arn in (("ec2:StopInstances", inst()), ("rds:StopDBInstance", db)):
         expect(sweep, True, action, arn, tags_context(selected), f"a resource tagged {selected}")
         expect(sweep, not tagged_mode, action, arn, tags_context({}), "an untagged resource")
-        expect(sweep, False, action, arn, tags_context({**selected, exempt: "true"}), "an exempt resource")
+        # The exempt tag protects by its key, whatever its value.
+        for value in ("true", "", "no", "false"):
+            expect(sweep, False, action, arn, tags_context({**selected, exempt: value}), f"a resource tagged {exempt}={value!r}")
         if tagged_mode and stop_value:
             expect(sweep, False, action, arn, tags_context({stop_key: stop_value + "-not"}), "a resource with another tag value")
     expect(sweep, False, "ec2:StopInstances", inst(OTHER_ACCOUNT), tags_context(selected), "another account's instance")
@@ -1119,7 +1268,9 @@ def keep_and_tripwire_expectations(expect, p, inst, db, exempt, stamp_keys,
     # keep-stopped: stops only stamped databases that are not exempt.
     expect(keep, True, "rds:StopDBInstance", db, tags_context({"cost-guard:stopped-at": "x"}), "a stamped database")
     expect(keep, False, "rds:StopDBInstance", db, tags_context({}), "an unstamped database")
-    expect(keep, False, "rds:StopDBInstance", db, tags_context({"cost-guard:stopped-at": "x", exempt: "true"}), "a stamped exempt database")
+    for value in ("true", "", "no"):
+        expect(keep, False, "rds:StopDBInstance", db, tags_context({"cost-guard:stopped-at": "x", exempt: value}),
+               f"a stamped database tagged {exempt}={value!r}")
     expect(keep, False, "ec2:StopInstances", inst(), tags_context({"cost-guard:stopped-at": "x"}), "an instance")
 
     # launch-tripwire: stops what an untrusted principal made, whatever its tags.
@@ -1166,8 +1317,15 @@ def check_forwarder(path, events, f, label="forwarder.yaml"):
         home = f"arn:aws:events:{target}:{account or ACCOUNT}:event-bus/default"
         role_docs = [d for r in resources.values() if r["Type"] == "AWS::IAM::Role"
                      for _, d in policy_documents(r)]
-        check_rules(f, f"{label} [TargetRegion={target}, TargetAccount={account or 'this'}]",
-                    resources, events, home, role_docs)
+        where = f"{label} [TargetRegion={target}, TargetAccount={account or 'this'}]"
+        check_rules(f, where, resources, events, home, role_docs)
+        # Its one role is EventBridge's, to put events on the home bus.
+        for name, r in resources.items():
+            if r["Type"] == "AWS::IAM::Role":
+                trust = r["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+                trusted = set().union(*(service_principals(st) for st in trust))
+                if trusted != {"events.amazonaws.com"}:
+                    f.add(where, f"{name} trusts {sorted(trusted)}, not EventBridge alone")
 
 
 def check_readme_tag_policy(f):
@@ -1227,48 +1385,159 @@ def check_readme_tag_policy(f):
                                 f"by {principal} with {keys or via}")
 
 
-def run_checks(template_path, forwarder_path, events, member_path):
+def run_checks(template_path, forwarder_path, events, member_path, first_only=False):
+    """Every check, for every parameter set. With `first_only` (a known
+    mistake, which needs one finding to be rejected), it stops at the first
+    check that finds something."""
     f = Findings()
     template = load(template_path)
-    for label, values in PARAMETER_SETS.items():
-        check_template(label, template, values, events, f)
-    check_forwarder(forwarder_path, events, f)
-    check_member(member_path, f)
+    steps = [lambda label=label, values=values: check_template(label, template, values, events, f)
+             for label, values in PARAMETER_SETS.items()]
+    steps += [lambda: check_forwarder(forwarder_path, events, f), lambda: check_member(member_path, f),
+              lambda: check_readme_defaults({"template.yaml": template, "forwarder.yaml": load(forwarder_path)}, f)]
+    for step in steps:
+        step()
+        if first_only and f:
+            break
     return f
 
 
-def mutation_check(events, f):
-    """Each known mistake, applied to a copy, must be rejected."""
-    with open(os.path.join(ROOT, "scripts", "wiring-mutations.json")) as fh:
-        mutations = json.load(fh)
+def readme_parameters():
+    """The README's parameter tables: (parameter, variable or None, default
+    or None when the README gives none) for every row that names one."""
+    with open(os.path.join(ROOT, "README.md")) as fh:
+        text = fh.read()
     rows = []
-    for m in mutations:
-        with tempfile.TemporaryDirectory() as d:
-            paths = {}
-            for name in ("template.yaml", "forwarder.yaml", "member.yaml"):
-                with open(os.path.join(ROOT, name)) as fh:
-                    text = fh.read()
-                if name == m["file"]:
-                    if text.count(m["old"]) < 1:
-                        f.add("mutation", f"{m['name']}: {m['old']!r} is not in {name}; update the fixture")
-                        break
-                    text = text.replace(m["old"], m["new"], 1)
-                paths[name] = os.path.join(d, name)
-                with open(paths[name], "w") as fh:
-                    fh.write(text)
-            else:
-                try:
-                    found = run_checks(paths["template.yaml"], paths["forwarder.yaml"], events,
-                                       paths["member.yaml"])
-                except (Exception, SystemExit) as e:  # a template that cannot load is rejected too
-                    found = [f"rejected: {e}"]
-                rows.append((m["name"], len(found), found[0] if found else ""))
-                if not found:
-                    f.add("mutation", f"{m['name']}: the checks accepted it")
+    for m in re.finditer(r"^\| `([A-Z][A-Za-z]+)`(?: \([a-z.]+\))? \| (?:`([A-Z_]+)`|—) \| ([^|]*) \|", text, re.M):
+        default = m.group(3).strip()
+        if default.startswith("empty"):
+            value = ""
+        elif default.startswith("`"):
+            value = default.split("`")[1]
+        else:
+            value = None
+        rows.append((m.group(1), m.group(2), value))
     return rows
 
 
+def check_readme_defaults(templates, f):
+    """Every default the README promises is the template's own: a stack
+    deployed with no parameter at all does what the README says."""
+    params = {}
+    for name, t in templates.items():
+        for p, spec in t.get("Parameters", {}).items():
+            params.setdefault(p, []).append((name, str(spec.get("Default", ""))))
+    rows = readme_parameters()
+    if len(rows) < 30:
+        f.add("README.md", f"only {len(rows)} parameter rows found in its tables; the check reads none of the rest")
+    for param, _var, default in rows:
+        if param not in params:
+            f.add("README.md", f"parameter {param} is in its tables but in no template")
+            continue
+        for where, have in params[param]:
+            COUNTS["decisions"] += 1
+            if default is not None and have != default:
+                f.add(where, f"parameter {param} defaults to {have!r}; the README promises {default!r}")
+
+
+# What each function binary reads (derived from the code by a unit test in
+# functions/guard/src/domain/config/functions.rs), and what every binary
+# reads at start (the SDK's attempt timeout).
+with open(os.path.join(ROOT, "scripts", "function-vars.json")) as _fh:
+    FUNCTION_VARS = json.load(_fh)
+with open(os.path.join(ROOT, "functions", "guard", "src", "aws", "sdk.rs")) as _fh:
+    EVERY_FUNCTION_READS = set(re.findall(r'env::var\("([A-Z_]+)"\)', _fh.read()))
+
+
+# Variables a function's configuration reads (they come with the accounts
+# settings every function shares) that do not change what it does, so the
+# template leaves them unset: resume, keep-stopped and the tripwire never
+# narrow to an alert's account and never queue.
+NOT_MEANT = {
+    "resume": {"ORG_SCOPE", "FANOUT_ABOVE"},
+    "keep-stopped": {"ORG_SCOPE", "FANOUT_ABOVE"},
+    "launch-tripwire": {"ORG_SCOPE", "FANOUT_ABOVE"},
+}
+
+
+def check_environment(where, name, binary, env, params, f):
+    """The function is told exactly what its code reads: no variable it
+    never reads (a misspelt name is one), and every variable it reads that
+    a parameter of the template sets (under its exact name)."""
+    if binary not in FUNCTION_VARS:
+        f.add(where, f"{name}: binary {binary} is not in scripts/function-vars.json")
+        return
+    reads = set(FUNCTION_VARS[binary]) | EVERY_FUNCTION_READS
+    by_squashed = {p.lower(): p for p in params}
+    for var in env:
+        if var not in reads:
+            f.add(where, f"{name}: sets {var}, which {binary} never reads")
+    for var in sorted(reads):
+        param = by_squashed.get(var.replace("_", "").lower())
+        if param and var not in env and var not in NOT_MEANT.get(binary, set()):
+            f.add(where, f"{name}: {binary} reads {var} (parameter {param}), which the template does not set")
+
+
+def try_mistake(m, events):
+    """One known mistake applied to copies of the templates: the findings
+    the checks make (a template that cannot load is rejected too), or None
+    when the fixture's text is no longer there."""
+    with tempfile.TemporaryDirectory() as d:
+        paths = {}
+        for name in ("template.yaml", "forwarder.yaml", "member.yaml"):
+            with open(os.path.join(ROOT, name)) as fh:
+                text = fh.read()
+            if name == m["file"]:
+                if text.count(m["old"]) < 1:
+                    return None
+                text = text.replace(m["old"], m["new"], 1)
+            paths[name] = os.path.join(d, name)
+            with open(paths[name], "w") as fh:
+                fh.write(text)
+        try:
+            return list(run_checks(paths["template.yaml"], paths["forwarder.yaml"], events, paths["member.yaml"],
+                                   first_only=True))
+        except (Exception, SystemExit) as e:
+            return [f"rejected: {e}"]
+
+
+def mutation_check(events, f, path=None):
+    """Each known mistake, applied to a copy, must be rejected. They run on
+    every core at once: each is a whole run of the checks."""
+    import concurrent.futures
+    with open(path or os.path.join(ROOT, "scripts", "wiring-mutations.json")) as fh:
+        mutations = json.load(fh)
+    with concurrent.futures.ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        results = list(pool.map(try_mistake, mutations, [events] * len(mutations)))
+    rows = []
+    for m, found in zip(mutations, results):
+        if found is None:
+            f.add("mutation", f"{m['name']}: {m['old']!r} is not in {m['file']}; update the fixture")
+            continue
+        rows.append((m["name"], len(found), found[0] if found else ""))
+        if not found:
+            f.add("mutation", f"{m['name']}: the checks accepted it")
+    return rows
+
+
+def count_mistakes(path):
+    """`--mistakes FILE`: which of the mistakes in FILE the checks reject,
+    one line each, and the count; nothing fails (a measurement, for
+    bench/results/)."""
+    events = samples()
+    f = Findings()
+    rows = mutation_check(events, f, path)
+    rejected = {name for name, n, _ in rows if n}
+    with open(path) as fh:
+        names = [m["name"] for m in json.load(fh)]
+    for name in names:
+        print(f"{'rejected' if name in rejected else 'ACCEPTED'}  {name}")
+    print(f"{len(rejected)} of {len(names)} mistakes rejected")
+
+
 def main():
+    if sys.argv[1:2] == ["--mistakes"]:
+        return count_mistakes(sys.argv[2])
     events = samples()
     f = Findings()
     self_test_evaluator(f)

@@ -209,6 +209,65 @@ mod tests {
         StopOnOverspendConfig::from_map(&vars)
     }
 
+    /// Every variable a configuration asks for, under a few settings (a
+    /// reader may ask for a variable only when another one is set).
+    fn asked_for<C: Settings>() -> std::collections::BTreeSet<String> {
+        let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        let settings: [&[(&str, &str)]; 3] = [
+            &[],
+            &[
+                ("ACCOUNTS", "organization"),
+                ("SELECTION", "all-except-exempt"),
+            ],
+            &[
+                ("SPEND_LIMIT_USD", "100"),
+                ("ROOT_LOGIN_ACTION", "stop"),
+                ("ACCOUNTS", "111111111111"),
+            ],
+        ];
+        for set in settings {
+            let lookup = |name: &str| {
+                asked.borrow_mut().insert(name.to_string());
+                match name {
+                    "NOTIFY_TOPIC_ARN" => Some(TOPIC.to_string()),
+                    _ => set
+                        .iter()
+                        .find(|(k, _)| *k == name)
+                        .map(|(_, v)| v.to_string()),
+                }
+            };
+            let _ = C::from_lookup(&lookup);
+        }
+        asked.into_inner()
+    }
+
+    /// The variables each function reads, as `scripts/check-wiring.py`
+    /// checks the template against them: scripts/function-vars.json is
+    /// this, written out (the test prints it when they differ).
+    #[test]
+    fn the_variables_each_function_reads_are_the_ones_check_wiring_knows() {
+        let read: std::collections::BTreeMap<&str, std::collections::BTreeSet<String>> = [
+            ("stop-on-overspend", asked_for::<StopOnOverspendConfig>()),
+            ("root-login-alert", asked_for::<RootLoginAlertConfig>()),
+            ("spend-watch", asked_for::<SpendWatchConfig>()),
+            ("resume", asked_for::<ResumeConfig>()),
+            ("keep-stopped", asked_for::<KeepStoppedConfig>()),
+            ("launch-tripwire", asked_for::<LaunchTripwireConfig>()),
+        ]
+        .into_iter()
+        .collect();
+        let want = serde_json::to_string_pretty(&read).unwrap() + "\n";
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../scripts/function-vars.json"
+        );
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            have == want,
+            "scripts/function-vars.json is not what the functions read; it should be:\n{want}"
+        );
+    }
+
     #[test]
     fn defaults() {
         let c = config(&[]).unwrap();

@@ -1254,6 +1254,30 @@ mod tests {
     }
 
     #[test]
+    fn a_spot_fleet_request_names_its_fleet_and_the_type_asked_for() {
+        let c = call("tripwire-spot-fleet-request.json");
+        let l = c.launch().unwrap();
+        assert_eq!(l.spot_fleets, ["sfr-0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"]);
+        assert_eq!(l.requested_types, ["p3.8xlarge"]);
+        assert!(l.instances.is_empty(), "a fleet's instances come later");
+    }
+
+    #[test]
+    fn an_impact_finding_about_an_instance_means_abuse() {
+        let TripwireEvent::Finding(f) =
+            parse_tripwire_event(&sample("guardduty-impact-finding.json")).unwrap()
+        else {
+            panic!()
+        };
+        assert!(
+            f.finding_type.starts_with("Impact:EC2/"),
+            "{}",
+            f.finding_type
+        );
+        assert!(f.means_abuse());
+    }
+
+    #[test]
     fn tag_writes_in_the_other_kinds_shapes() {
         let written = |file: &str| {
             let c = call(file);
