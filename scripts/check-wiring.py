@@ -514,6 +514,28 @@ def self_test_evaluator(f):
 MISSING = object()
 
 
+def exact_fields(pattern, path=()):
+    """The paths of the pattern's fields that list exact strings only."""
+    for key, want in pattern.items():
+        if isinstance(want, dict):
+            yield from exact_fields(want, path + (key,))
+        elif isinstance(want, list) and want and all(isinstance(w, str) for w in want):
+            yield path + (key,)
+
+
+def near_misses(pattern, event):
+    """The event once per exact field of the pattern, that field's string
+    value changed: what the rule must then not match."""
+    for path in exact_fields(pattern):
+        miss = copy.deepcopy(event)
+        node = miss
+        for key in path[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(path[-1]), str):
+            node[path[-1]] = node[path[-1]] + "Preview"
+            yield path, miss
+
+
 def pattern_matches(pattern, event):
     for key, want in pattern.items():
         got = event.get(key, MISSING) if isinstance(event, dict) else MISSING
@@ -640,6 +662,13 @@ def check_rules(f, where, resources, events, home_bus=None, role_docs=None):
             continue
         for n in sorted(expected - matched):
             f.add(where, f"rule {name} does not match events/{n}, which is meant for it")
+        # Near misses: each sample it matches, with one field the pattern
+        # names exactly made a little different, must not match.
+        for n in sorted(matched & expected):
+            for path, miss in near_misses(pattern, events[n]):
+                COUNTS["matches"] += 1
+                if pattern_matches(pattern, miss):
+                    f.add(where, f"rule {name} also matches events/{n} with {'.'.join(path)} changed: the pattern no longer needs that field")
         for n in sorted(matched - expected):
             f.add(where, f"rule {name} also matches events/{n}, which is not meant for it")
         if p.get("State", "ENABLED") != "ENABLED":
