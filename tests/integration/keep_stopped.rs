@@ -181,3 +181,46 @@ async fn an_aurora_cluster_rds_restarts_is_stopped_again() {
         .subject
         .starts_with("RDS restarted reporting-aurora after 7 days stopped"));
 }
+
+/// RDS announces its 7-day restart while the database is still starting:
+/// keep-stopped cannot stop it yet, so it writes its restart mark (without
+/// it, the "started" event that follows would look like the owner's own
+/// start and be left alone); the "started" event then stops it and takes
+/// the mark off. The emulator starts a database at once, so the proxy shows
+/// it `starting` for the first event.
+#[tokio::test]
+async fn a_database_still_starting_is_marked_and_stopped_once_started() {
+    let env = Env::start().await;
+    stamped_and_stopped(&env).await;
+    rds_restarts(&env, "analytics-db").await;
+    let proxy = testkit::Proxy::start(&env.endpoint).expect("proxy starts");
+    proxy.inject(
+        testkit::FaultRule::always(
+            "us-east-1",
+            testkit::Fault::Edit {
+                from: "<DBInstanceStatus>available</DBInstanceStatus>".into(),
+                to: "<DBInstanceStatus>starting</DBInstanceStatus>".into(),
+            },
+        )
+        .on_action("DescribeDBInstances"),
+    );
+    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    let watch = guard::handlers::keep_stopped::KeepStopped::new(env.config(&[]), &sdk);
+    let forced = emulator::sample_event("rds-instance-forced-start.json").unwrap();
+    let s = watch.handle(&Invocation::new(&forced)).await.unwrap();
+    assert_eq!(s.action, "waiting-for-start", "{s:?}");
+    let row = env.row("us-east-1", "analytics-db").await;
+    assert_eq!(row.state, "available", "not stopped while starting");
+    assert!(
+        row.tag(PENDING).is_some(),
+        "the restart mark is written: {row:?}"
+    );
+
+    proxy.clear_faults();
+    let started = emulator::sample_event("rds-instance-started.json").unwrap();
+    let s = watch.handle(&Invocation::new(&started)).await.unwrap();
+    assert_eq!(s.action, "stopped-again", "{s:?}");
+    let row = env.row("us-east-1", "analytics-db").await;
+    assert_eq!((row.state.as_str(), row.tag(PENDING)), ("stopped", None));
+    assert_eq!(row.tag(RESTOPS), Some("1"));
+}

@@ -49,6 +49,9 @@ pub enum Fault {
     /// An `AccessDenied` answer (HTTP 403) in the service's format: a role
     /// that does not exist or does not trust the caller, a denied call.
     Denied,
+    /// Forward, then answer with `from` replaced by `to` in the emulator's
+    /// answer: a state the emulator never shows (a database `starting`).
+    Edit { from: String, to: String },
 }
 
 /// A fault for the requests of one region (optionally one action), for the
@@ -635,6 +638,14 @@ async fn answer(request: Request, routes: Arc<Routes>, state: Arc<Mutex<State>>)
         Some(Fault::Slow(d)) => {
             tokio::time::sleep(d).await;
             forward(&request, upstream).await.ok()?
+        }
+        Some(Fault::Edit { from, to }) => {
+            let answer = forward(&request, upstream).await.ok()?;
+            let body = String::from_utf8_lossy(&answer.body).replace(&from, &to);
+            Answer {
+                body: body.into_bytes(),
+                ..answer
+            }
         }
         None => {
             let local = state
