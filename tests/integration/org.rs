@@ -576,15 +576,32 @@ async fn a_database_rds_restarts_in_a_member_account_is_stopped_again_there() {
     forced["account"] = serde_json::json!(member);
     forced["detail"]["SourceArn"] =
         serde_json::json!(format!("arn:aws:rds:us-east-1:{member}:db:analytics-db"));
-    let watch = KeepStopped::new(
-        org.env.config(&[("ACCOUNTS", "organization")]),
-        &org.env.sdk,
+    // Only keep-stopped's own member role may be assumed there: the sweep's
+    // and the tripwire's are refused, as the emulator itself would accept
+    // any role name (the request is form-encoded: `role/NAME&`).
+    let (proxy, sdk) =
+        with_denied_role(&org, &format!("{member}%3Arole%2Fcost-guard-member&")).await;
+    proxy.inject(
+        FaultRule::always("us-east-1", Fault::Denied)
+            .on_action("AssumeRole")
+            .body_contains(&format!("{member}%3Arole%2Fcost-guard-member-tripwire&")),
     );
+    let watch = KeepStopped::new(org.env.config(&[("ACCOUNTS", "organization")]), &sdk);
     let s = watch.handle(&Invocation::new(&forced)).await.unwrap();
     assert_eq!(
         (s.action.as_str(), s.restops),
         ("stopped-again", Some(1)),
         "{s:#?}"
+    );
+    let refused = proxy
+        .log()
+        .iter()
+        .filter(|(c, fault)| c.action == "AssumeRole" && fault.is_some())
+        .count();
+    assert_eq!(
+        (proxy.attempts("us-east-1", "AssumeRole"), refused),
+        (1, 0),
+        "one AssumeRole, of keep-stopped's own role"
     );
     let db = |n: usize| {
         let sdk = org.accounts[n].1.clone();
