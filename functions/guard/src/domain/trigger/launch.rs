@@ -1437,6 +1437,20 @@ mod tests {
         v["detail"]["instance-id"] = json!("i-not-hex");
         let err = parse_tripwire_event(&v).unwrap_err();
         assert!(err.contains("no instance id"), "{err}");
+        // EC2 writes 8 or 17 hexadecimal digits, nothing between.
+        for (digits, ok) in [
+            (7, false),
+            (8, true),
+            (9, false),
+            (12, false),
+            (16, false),
+            (17, true),
+            (18, false),
+        ] {
+            let id = format!("i-{}", "0a1b2c3d4e5f6a7b8c9".get(..digits).unwrap());
+            v["detail"]["instance-id"] = json!(id);
+            assert_eq!(parse_tripwire_event(&v).is_ok(), ok, "{id}");
+        }
         let mut v = sample("tripwire-spot-fleet-launched.json");
         v["resources"] = json!(["arn:aws:ec2:us-west-2:123456789012:instance/i-0c7d8e9f0a1b2c3d4"]);
         let err = parse_tripwire_event(&v).unwrap_err();
