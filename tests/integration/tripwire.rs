@@ -442,6 +442,56 @@ async fn a_spot_request_is_followed_to_its_instances() {
     assert_eq!(state(&env, "us-west-2", &s.stopped[0]).await, "stopped");
 }
 
+/// `RequestSpotFleet` by a principal not trusted: the fleet's instances are
+/// found through `DescribeSpotFleetInstances` and stopped (the fleet made
+/// in the emulator, CloudTrail's event of it from `events/`).
+#[tokio::test]
+async fn a_spot_fleet_request_is_followed_to_its_instances() {
+    use aws_sdk_ec2::types::{SpotFleetLaunchSpecification, SpotFleetRequestConfigData};
+    let env = Env::start().await;
+    let out = env
+        .ec2("us-west-2")
+        .request_spot_fleet()
+        .spot_fleet_request_config(
+            SpotFleetRequestConfigData::builder()
+                .iam_fleet_role("arn:aws:iam::123456789012:role/aws-ec2-spot-fleet-tagging-role")
+                .target_capacity(2)
+                .allocation_strategy(aws_sdk_ec2::types::AllocationStrategy::LowestPrice)
+                .spot_price("3.0")
+                .launch_specifications(
+                    SpotFleetLaunchSpecification::builder()
+                        .image_id("ami-12c6146b")
+                        .instance_type(InstanceType::from("p3.8xlarge"))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let fleet = out.spot_fleet_request_id().unwrap().to_string();
+    let mut v = emulator::sample_event("tripwire-spot-fleet-request.json").unwrap();
+    v["detail"]["responseElements"]["RequestSpotFleetResponse"]["spotFleetRequestId"] =
+        json!(fleet);
+    let s = env
+        .tripwire(&[])
+        .handle(&Invocation::new(&v))
+        .await
+        .unwrap();
+    assert_eq!(s.stopped.len(), 2, "{s:?}");
+    for id in &s.stopped {
+        let row = env.row("us-west-2", id).await;
+        assert_eq!(row.state, "stopped", "{id}");
+        assert_eq!(row.tag(STOPPED_BY_TAG), Some("tripwire:RequestSpotFleet"));
+    }
+    let m = env.one_message().await;
+    assert!(
+        m.subject.starts_with("URGENT: cost-guard stopped"),
+        "{}",
+        m.subject
+    );
+}
+
 #[tokio::test]
 async fn a_guardduty_crypto_finding_stops_its_instance() {
     let env = Env::start().await;
