@@ -138,6 +138,28 @@ async fn organization_mode_stops_the_selection_in_every_account_and_region() {
         let header = format!("ACCOUNT {} ({name})\n", org.member(n));
         assert!(m.body.contains(&header), "{header} missing:\n{}", m.body);
     }
+
+    // Resume starts it all again, through the member role in each account.
+    let resume = org.env.resume(&borrowed(&vars));
+    let done = resume
+        .handle(&Invocation::new(
+            &serde_json::json!({"stopped_by": "budget:student-monthly"}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!((done.started, done.failed), (12, 0), "{done:#?}");
+    for account in 0..4 {
+        org.assert_account(account, false).await;
+        for r in org.fleet(account).await {
+            assert!(r.tag(STOPPED_AT_TAG).is_none(), "still stamped: {r:?}");
+        }
+    }
+    let m = org.env.one_message().await;
+    assert!(
+        m.subject.starts_with("cost-guard started 12 resources"),
+        "{}",
+        m.subject
+    );
 }
 
 #[tokio::test]
