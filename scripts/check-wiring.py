@@ -982,6 +982,19 @@ def check_accounts(where, res, resources, functions, roles, f):
         redrive = resources["SweepQueue"]["Properties"].get("RedrivePolicy", {})
         if redrive.get("deadLetterTargetArn") != queues["SweepDeadLetterQueue"]["Arn"]:
             f.add(where, "the sweep queue does not park failed accounts in SweepDeadLetterQueue")
+        # What the README promises of the queue: a look again after 6 minutes,
+        # three attempts, one account per invocation, at most 20 at once; and
+        # the summary waits (rounds x delay, from the code) longer than the
+        # three attempts can take.
+        visibility = int(resources["SweepQueue"]["Properties"].get("VisibilityTimeout", 30))
+        attempts = int(redrive.get("maxReceiveCount", 0))
+        mapping = workers[0] if workers else {}
+        got = (visibility, attempts, mapping.get("BatchSize"),
+               mapping.get("ScalingConfig", {}).get("MaximumConcurrency"))
+        if got != (360, 3, 1, 20):
+            f.add(where, f"the sweep queue's visibility, attempts, batch and concurrency are {got}, not the README's (360, 3, 1, 20)")
+        if SUMMARY_WAIT_S <= attempts * visibility:
+            f.add(where, f"the summary waits {SUMMARY_WAIT_S} s in all, not longer than {attempts} attempts of {visibility} s")
         alarmed = any(r["Type"] == "AWS::CloudWatch::Alarm"
                       and any(d.get("Value") == queues["SweepDeadLetterQueue"]["QueueName"]
                               for d in r["Properties"].get("Dimensions", []))
@@ -1467,6 +1480,17 @@ def check_readme_defaults(templates, f):
             COUNTS["decisions"] += 1
             if default is not None and have != default:
                 f.add(where, f"parameter {param} defaults to {have!r}; the README promises {default!r}")
+
+
+# How long the summary job waits for the accounts, in all: its rounds times
+# the default delay, read from the code.
+def _rust_const(path, name):
+    with open(os.path.join(ROOT, "functions", "guard", "src", *path.split("/"))) as fh:
+        return int(re.search(rf"const {name}: u32 = (\d+);", fh.read()).group(1))
+
+
+SUMMARY_WAIT_S = _rust_const("domain/fanout.rs", "MAX_SUMMARY_ROUNDS") * _rust_const(
+    "domain/config/accounts.rs", "DEFAULT_SUMMARY_DELAY_S")
 
 
 # What each function binary reads (derived from the code by a unit test in
