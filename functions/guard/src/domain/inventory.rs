@@ -12,6 +12,30 @@ pub fn tag<'a>(tags: &'a Tags, key: &str) -> Option<&'a str> {
     tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
+/// Whether a tag key is the exempt key, in whatever case it is spelt. Tag
+/// keys are case-sensitive in every service, but IAM reads the key of a
+/// condition's `aws:ResourceTag/<key>` without case: the roles' deny spares
+/// a resource tagged `Cost-Guard-Exempt` as it spares `cost-guard-exempt`,
+/// so cost-guard must take both for the exempt key, to report the resource
+/// as exempt rather than fail on the denial, and to watch writes of either.
+pub fn is_exempt_key(key: &str, exempt_key: &str) -> bool {
+    key.chars()
+        .flat_map(char::to_lowercase)
+        .eq(exempt_key.chars().flat_map(char::to_lowercase))
+}
+
+/// The exempt key as the tags spell it, if they carry it in any case.
+pub fn exempt_key_in<'a>(tags: &'a Tags, exempt_key: &str) -> Option<&'a str> {
+    tags.iter()
+        .map(|(k, _)| k.as_str())
+        .find(|k| is_exempt_key(k, exempt_key))
+}
+
+/// Whether the tags carry the exempt key, in any case, whatever its value.
+pub fn has_exempt_tag(tags: &Tags, exempt_key: &str) -> bool {
+    exempt_key_in(tags, exempt_key).is_some()
+}
+
 /// What kind of resource a report line is about, in the order reports list
 /// them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]

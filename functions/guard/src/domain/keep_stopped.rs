@@ -3,7 +3,7 @@
 //! back quietly. A start RDS forced is undone; any other start of a stamped
 //! database (the owner's, from the console) is left alone. Pure.
 
-use crate::domain::inventory::{tag, Tags};
+use crate::domain::inventory::{has_exempt_tag, tag, Tags};
 use crate::domain::tags::{RESTART_PENDING_TAG, RESTOPS_TAG, STOPPED_AT_TAG};
 use crate::domain::trigger::rds_event::RdsHappening;
 
@@ -32,7 +32,7 @@ pub(crate) fn decide(
             "it carries no {STOPPED_AT_TAG} stamp (cost-guard did not stop it, or it was resumed): left alone"
         ));
     }
-    if tag(tags, exempt_key).is_some() {
+    if has_exempt_tag(tags, exempt_key) {
         return KeepAction::Leave(format!("exempt: tagged {exempt_key}"));
     }
     let pending = tag(tags, RESTART_PENDING_TAG).is_some();
@@ -120,6 +120,8 @@ mod tests {
         assert!(left(ForcedStart, &plain, "available").contains("no cost-guard:stopped-at stamp"));
         assert!(left(Started, &plain, "available").contains("no cost-guard:stopped-at stamp"));
         assert!(left(ForcedStart, &exempt, "available").contains("exempt"));
+        let exempt_upper = tags(&[(STOPPED_AT_TAG, "x"), ("COST-GUARD-EXEMPT", "true")]);
+        assert!(left(ForcedStart, &exempt_upper, "available").contains("exempt"));
         assert!(left(ForcedStart, &stamped, "stopped").contains("already stopped"));
         assert!(left(Other, &stamped, "available").contains("not a start"));
     }

@@ -1,7 +1,7 @@
 //! Which of a region's resources to stop, and which to leave with a reason. Pure.
 
 use crate::domain::config::{Selection, SelectionConfig};
-use crate::domain::inventory::{tag, Record, Resource, Tags};
+use crate::domain::inventory::{has_exempt_tag, tag, Record, Resource, Tags};
 
 /// A resource the selection matched but that will not be stopped, and why.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -21,7 +21,7 @@ pub(crate) enum Match {
 
 /// Decides from tags alone whether a resource is selected.
 pub(crate) fn match_tags(tags: &Tags, select: &SelectionConfig) -> Match {
-    let exempt = tag(tags, &select.exempt_tag_key).is_some();
+    let exempt = has_exempt_tag(tags, &select.exempt_tag_key);
     let selected = match &select.selection {
         Selection::AllExceptExempt => true,
         Selection::Tagged { key, value } => match (tag(tags, key), value) {
@@ -170,6 +170,18 @@ mod tests {
         assert_eq!(
             match_tags(&tags(&[("cost-guard-exempt", "yes")]), &all()),
             Match::Exempt
+        );
+        // The exempt key in any case: IAM's deny spares it too.
+        for spelt in ["Cost-Guard-Exempt", "COST-GUARD-EXEMPT"] {
+            assert_eq!(
+                match_tags(&tags(&[("cost-guard", "stop"), (spelt, "true")]), &sel),
+                Match::Exempt,
+                "{spelt}"
+            );
+        }
+        assert_eq!(
+            match_tags(&tags(&[("cost-guard-exempted", "true")]), &all()),
+            Match::Selected
         );
     }
 

@@ -39,7 +39,7 @@ use std::collections::BTreeMap;
 use crate::domain::arn::Arn;
 use crate::domain::config::{TripwireAction, TripwireConfig};
 use crate::domain::glob::first_match;
-use crate::domain::inventory::{tag, Tags};
+use crate::domain::inventory::{exempt_key_in, is_exempt_key, tag, Tags};
 use crate::domain::tags::ASG_TAG;
 use crate::domain::tags::GUARD_TAG_PREFIX;
 use crate::domain::trigger::compute::{ComputeCall, Created};
@@ -112,11 +112,6 @@ impl Observed {
             .filter_map(|k| tag(tags, k))
             .map(str::to_string)
             .collect()
-    }
-
-    /// Whether it carries the exempt key, whatever the value.
-    pub(crate) fn is_exempt(&self, exempt_key: &str) -> bool {
-        tag(&self.tags, exempt_key).is_some()
     }
 }
 
@@ -741,7 +736,7 @@ fn stop_or_alert(
 /// `cost-guard:` key), with what it lets its author do.
 fn guard_keys_of(tags: &Tags, exempt_key: &str) -> Vec<String> {
     tags.iter()
-        .filter(|(k, _)| k == exempt_key || k.starts_with(GUARD_TAG_PREFIX))
+        .filter(|(k, _)| is_exempt_key(k, exempt_key) || k.starts_with(GUARD_TAG_PREFIX))
         .map(|(k, v)| format!("{k}={v} ({})", tag_consequence(k, false, exempt_key)))
         .collect()
 }
@@ -754,7 +749,7 @@ pub(crate) fn guard_keys<'a>(
 ) -> Vec<&'a (String, Option<String>)> {
     w.tags
         .iter()
-        .filter(|(k, _)| k == exempt_key || k.starts_with(GUARD_TAG_PREFIX))
+        .filter(|(k, _)| is_exempt_key(k, exempt_key) || k.starts_with(GUARD_TAG_PREFIX))
         .collect()
 }
 
@@ -762,8 +757,8 @@ pub(crate) fn guard_keys<'a>(
 fn tag_consequence(key: &str, removes: bool, exempt_key: &str) -> &'static str {
     use crate::domain::tags::{SAVED_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
     match (key, removes) {
-        (k, false) if k == exempt_key => "the budget sweep now skips it",
-        (k, true) if k == exempt_key => "the budget sweep may now stop it",
+        (k, false) if is_exempt_key(k, exempt_key) => "the budget sweep now skips it",
+        (k, true) if is_exempt_key(k, exempt_key) => "the budget sweep may now stop it",
         (STOPPED_AT_TAG | STOPPED_BY_TAG, false) => {
             "resume would start it, and a start of it is stopped again, its stop protection turned off"
         }
@@ -893,12 +888,12 @@ pub(crate) fn decide_finding(
     };
     // An outsider can often cause a finding (a DNS lookup of a listed domain
     // from a web server): a finding alone never stops what the owner exempted.
-    if i.is_exempt(ctx.exempt_key) {
+    if let Some(key) = exempt_key_in(&i.tags, ctx.exempt_key) {
         return Verdict::Alert {
             urgent: true,
             why: format!(
-                "{id} carries the exempt tag {}, so a finding alone does not stop it (an outsider can often make an instance look up a listed domain); look at it now, and stop it yourself if it is not yours: aws ec2 stop-instances --region {} --instance-ids {id}",
-                ctx.exempt_key, f.region
+                "{id} carries the exempt tag {key}, so a finding alone does not stop it (an outsider can often make an instance look up a listed domain); look at it now, and stop it yourself if it is not yours: aws ec2 stop-instances --region {} --instance-ids {id}",
+                f.region
             ),
         };
     }
@@ -1913,6 +1908,19 @@ mod tests {
             "AROASWEEPROLE0000001",
         );
         assert!(matches!(decide_call(&c, &[], &k.ctx()), Verdict::Quiet(_)));
+        // IAM takes the exempt key in any case, so a write of it in another
+        // case hides a resource from the sweep just as well.
+        for spelt in ["COST-GUARD-EXEMPT", "Cost-Guard-Exempt"] {
+            let mut c = call("tripwire-exempt-tag-added.json");
+            if let CallKind::Tagging(w) = &mut c.kind {
+                w.tags = vec![(spelt.into(), Some("true".into()))];
+            }
+            let v = decide_call(&c, &[], &k.ctx());
+            assert!(
+                matches!(&v, Verdict::Alert { urgent: true, why } if why.contains(&format!("{spelt}=true (the budget sweep now skips it)"))),
+                "{spelt}: {v:?}"
+            );
+        }
         // Other keys are none of the guard's business; a refused write wrote nothing.
         let mut other = call("tripwire-exempt-tag-added.json");
         if let CallKind::Tagging(w) = &mut other.kind {
@@ -2013,9 +2021,17 @@ mod tests {
                 "{value:?}: {v:?}"
             );
         }
-        // Another key of the same name in another case is not the exempt key.
+        // The key in another case is the exempt key to IAM, so to the
+        // tripwire too: the alert names the key as the instance spells it.
         let mut other = Observed::named("i-0b1c2d3e4f5a60007", Some("g4dn.xlarge"));
         other.tags = vec![("Cost-Guard-Exempt".into(), "true".into())];
+        let v = decide_finding(&f, Some(&other), &k.ctx());
+        assert!(
+            matches!(&v, Verdict::Alert { urgent: true, why } if why.contains("carries the exempt tag Cost-Guard-Exempt,")),
+            "{v:?}"
+        );
+        // A key that only starts like it is another key.
+        other.tags = vec![("cost-guard-exempt-not".into(), "true".into())];
         assert_eq!(
             stopped(&decide_finding(&f, Some(&other), &k.ctx())).len(),
             1

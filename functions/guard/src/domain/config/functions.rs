@@ -398,6 +398,9 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("different from STOP_TAG_KEY"));
+        // IAM reads the exempt deny's key without case: every stop would be denied.
+        let err = config(&[("STOP_TAG_KEY", "Cost-Guard-Exempt")]).unwrap_err();
+        assert!(err.to_string().contains("in any case"), "{err}");
     }
 
     #[test]

@@ -54,20 +54,22 @@ pub fn selection_from_lookup(
                 }
                 Some(v) => Some(v),
             };
-            if key == exempt_tag_key {
+            // IAM reads the exempt deny's key without case: a stop key that
+            // differs only in case would have every stop denied.
+            if crate::domain::inventory::is_exempt_key(&key, &exempt_tag_key) {
                 // Blame the variable the user set: the stop key may be the default.
                 let stop_key_set = lookup("STOP_TAG_KEY").is_some_and(|v| !v.trim().is_empty());
                 return Err(if stop_key_set {
                     ConfigError::Invalid {
                         name: "STOP_TAG_KEY",
                         value: key,
-                        expected: "a tag key different from EXEMPT_TAG_KEY",
+                        expected: "a tag key different from EXEMPT_TAG_KEY, in any case",
                     }
                 } else {
                     ConfigError::Invalid {
                         name: "EXEMPT_TAG_KEY",
                         value: key,
-                        expected: "a tag key different from STOP_TAG_KEY (default cost-guard)",
+                        expected: "a tag key different from STOP_TAG_KEY (default cost-guard), in any case",
                     }
                 });
             }

@@ -14,7 +14,7 @@
 //! reports sizes that changed meanwhile instead.
 
 use crate::domain::config::SelectionConfig;
-use crate::domain::inventory::{tag, Record, Resource, ResourceKind, Tags};
+use crate::domain::inventory::{has_exempt_tag, tag, Record, Resource, ResourceKind, Tags};
 use crate::domain::resume::stamp_of;
 use crate::domain::select::{choose, match_tags, Choice, Match};
 use crate::domain::shell::{json_word, word};
@@ -235,7 +235,7 @@ pub fn plan_groups(
             if let Some(m) = g
                 .members
                 .iter()
-                .find(|m| tag(&m.tags, &select.exempt_tag_key).is_some())
+                .find(|m| has_exempt_tag(&m.tags, &select.exempt_tag_key))
             {
                 return Some(format!(
                     "its instance {} is exempt (tagged {}): a group is stopped as a whole or not at all",
@@ -428,7 +428,7 @@ mod tests {
                 group(
                     "db",
                     &sel,
-                    vec![member("i-3", "running", &[("cost-guard-exempt", "")])],
+                    vec![member("i-3", "running", &[("Cost-Guard-Exempt", "")])],
                 ),
                 group(
                     "kept",

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::domain::config::SelectionConfig;
-use crate::domain::inventory::tag;
+use crate::domain::inventory::has_exempt_tag;
 use crate::domain::select::{exempt_reason_of, match_tags, Match, Skipped};
 
 use super::db_cluster::DbCluster;
@@ -40,7 +40,7 @@ pub fn plan_rds(
     let mut exempt_members: BTreeMap<&str, &str> = BTreeMap::new();
     for d in instances {
         if let Some(cluster) = &d.cluster_id {
-            if tag(&d.tags, &select.exempt_tag_key).is_some() {
+            if has_exempt_tag(&d.tags, &select.exempt_tag_key) {
                 exempt_members
                     .entry(cluster.as_str())
                     .and_modify(|m| *m = (*m).min(d.id.as_str()))
@@ -243,7 +243,8 @@ mod tests {
         };
         let instances = vec![
             member("guarded-2", "guarded", &[]),
-            member("guarded-1", "guarded", &exempt),
+            // The exempt key in any case, as IAM reads it.
+            member("guarded-1", "guarded", &[("COST-GUARD-EXEMPT", "true")]),
             member("guarded-3", "guarded", &exempt),
             member("open-1", "open", &[]),
         ];

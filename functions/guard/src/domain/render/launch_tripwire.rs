@@ -498,7 +498,10 @@ fn tag_advice(b: &mut String, c: &ApiCall, w: &TagWrite, account: Option<&str>, 
             .tags
             .iter()
             .map(|(k, _)| k.as_str())
-            .filter(|k| *k == exempt || k.starts_with(crate::domain::tags::GUARD_TAG_PREFIX))
+            .filter(|k| {
+                crate::domain::inventory::is_exempt_key(k, exempt)
+                    || k.starts_with(crate::domain::tags::GUARD_TAG_PREFIX)
+            })
             .collect();
         b.push_str("If it was not you, take the tags off again:\n");
         for r in &w.resources {
@@ -913,6 +916,25 @@ mod tests {
             b.contains("'prod web': its name is shown cut or cleaned"),
             "{b}"
         );
+    }
+
+    #[test]
+    fn the_exempt_key_is_taken_off_as_it_was_written() {
+        // IAM takes Cost-Guard-Exempt for the exempt key, so the command
+        // that undoes the write must take off that spelling, with the rest.
+        let mut c = sample("tripwire-exempt-tag-added.json");
+        let CallKind::Tagging(w) = &mut c.kind else {
+            panic!()
+        };
+        w.tags = vec![
+            ("Cost-Guard-Exempt".into(), Some("true".into())),
+            ("Name".into(), Some("web".into())),
+        ];
+        let w = w.clone();
+        let mut b = String::new();
+        tag_advice(&mut b, &c, &w, None, "cost-guard-exempt");
+        assert!(b.contains(" --tags Key=Cost-Guard-Exempt\n"), "{b}");
+        assert!(!b.contains("Key=Name"), "{b}");
     }
 
     /// Decides with the default settings, in the guard's own account.
