@@ -371,11 +371,15 @@ def arn_like(pattern, arn):
 
 def condition_holds(condition, context):
     """All operators and keys must hold (AND); a key's values are alternatives (OR)."""
+    # Condition key names are not case-sensitive: a policy's
+    # aws:ResourceTag/TagKey1 matches a resource tag named tagkey1 (AWS's
+    # IAM User Guide). The values compared are, unless the operator says not.
+    by_name = {k.lower(): v for k, v in context.items()}
     for op, keys in condition.items():
         for key, wanted in keys.items():
             wanted = [str(w) for w in listed(wanted)]
-            present = key in context
-            got = context.get(key)
+            present = key.lower() in by_name
+            got = by_name.get(key.lower())
             if op == "Null":
                 if wanted[0] not in ("true", "false"):
                     raise ValueError(f"Null takes true or false, not {wanted}")
@@ -451,6 +455,12 @@ def decide(documents, action, resource, context):
     return allowed
 
 
+def other_cases(key):
+    """The key spelt in other cases: the same key to IAM's condition key
+    names, another key to every service's tags and to aws:TagKeys."""
+    return [k for k in dict.fromkeys((key.upper(), key.title(), key.swapcase())) if k != key]
+
+
 def tags_context(tags=None, request_keys=None, extra=None):
     ctx = {f"aws:ResourceTag/{k}": v for k, v in (tags or {}).items()}
     if request_keys is not None:
@@ -469,6 +479,12 @@ def self_test_evaluator(f):
         ({"StringEquals": {"aws:PrincipalTag/job-category": "iamuser-admin"}},
          {"aws:PrincipalTag/job-category": "IAMUser-Admin"}, False),
         ({"StringEquals": {"aws:PrincipalTag/job-category": "iamuser-admin"}}, {}, False),
+        # A key name in another case is the same key; its value is not.
+        ({"StringEquals": {"aws:ResourceTag/TagKey1": "Value1"}}, {"aws:ResourceTag/tagkey1": "Value1"}, True),
+        ({"StringEquals": {"aws:ResourceTag/TagKey1": "Value1"}}, {"aws:ResourceTag/tagkey1": "value1"}, False),
+        ({"Null": {"aws:ResourceTag/cost-guard-exempt": "false"}}, {"aws:ResourceTag/Cost-Guard-Exempt": ""}, True),
+        # aws:TagKeys holds tag keys as values: compared with the operator's case.
+        ({"ForAnyValue:StringEquals": {"aws:TagKeys": ["cost-guard-exempt"]}}, {"aws:TagKeys": ["COST-GUARD-EXEMPT"]}, False),
         ({"StringEquals": {"aws:RequestedRegion": ["us-east-1", "us-west-1"]}},
          {"aws:RequestedRegion": "us-west-1"}, True),
         # Null: "true" means the key is absent, "false" that it is present.
@@ -514,26 +530,59 @@ def self_test_evaluator(f):
 MISSING = object()
 
 
-def exact_fields(pattern, path=()):
-    """The paths of the pattern's fields that list exact strings only."""
+def named_fields(pattern, path=()):
+    """The paths of the fields the pattern names, whatever it asks of them."""
     for key, want in pattern.items():
         if isinstance(want, dict):
-            yield from exact_fields(want, path + (key,))
-        elif isinstance(want, list) and want and all(isinstance(w, str) for w in want):
+            yield from named_fields(want, path + (key,))
+        elif isinstance(want, list):
             yield path + (key,)
 
 
+def at(event, path):
+    node = event
+    for key in path:
+        node = node.get(key, MISSING) if isinstance(node, dict) else MISSING
+    return node
+
+
 def near_misses(pattern, event):
-    """The event once per exact field of the pattern, that field's string
-    value changed: what the rule must then not match."""
-    for path in exact_fields(pattern):
-        miss = copy.deepcopy(event)
-        node = miss
-        for key in path[:-1]:
-            node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict) and isinstance(node.get(path[-1]), str):
-            node[path[-1]] = node[path[-1]] + "Preview"
+    """The event once per field the pattern names and the event holds as one
+    string, that string made a little longer at either end: what the rule
+    must then not match. An exact value, a prefix, a wildcard or an
+    anything-but all show here; only lists of tag keys, which a prefix
+    rightly matches, are read through arrays and left out."""
+    for path in named_fields(pattern):
+        value = at(event, path)
+        if not isinstance(value, str):
+            continue
+        for changed in ("Preview" + value, value + "Preview"):
+            miss = copy.deepcopy(event)
+            at(miss, path[:-1])[path[-1]] = changed
             yield path, miss
+
+
+# What every rule must name, so that losing one shows: its source, and for
+# a record of an API call, the call. The root API alert is the one rule that
+# takes every call, from every service, by whom made them (the README's
+# "any API call made with root credentials").
+NAMED_BY_EVERY_RULE = [("source",)]
+NAMED_FOR_CALLS = ("detail", "eventName")
+TAKES_EVERY_CALL = {"RootApiCallRule": ("detail", "userIdentity", "type"),
+                    "RootApiCallForward": ("detail", "userIdentity", "type")}
+
+
+def case_variants(event, key):
+    """The event with every string equal to `key` spelt in each other case."""
+    def swap(node, spelt):
+        if isinstance(node, dict):
+            return {k: swap(v, spelt) for k, v in node.items()}
+        if isinstance(node, list):
+            return [swap(v, spelt) for v in node]
+        return spelt if node == key else node
+    if json.dumps(event).count(json.dumps(key)):
+        for spelt in other_cases(key):
+            yield spelt, swap(event, spelt)
 
 
 def pattern_matches(pattern, event):
@@ -638,7 +687,7 @@ def meant(rule, names):
     return None if globs is None else {n for n in names if any(fnmatch.fnmatch(n, g) for g in globs)}
 
 
-def check_rules(f, where, resources, events, home_bus=None, role_docs=None):
+def check_rules(f, where, resources, events, home_bus=None, role_docs=None, exempt="cost-guard-exempt"):
     for name, r in resources.items():
         if r["Type"] != "AWS::Events::Rule":
             continue
@@ -662,13 +711,27 @@ def check_rules(f, where, resources, events, home_bus=None, role_docs=None):
             continue
         for n in sorted(expected - matched):
             f.add(where, f"rule {name} does not match events/{n}, which is meant for it")
+        named = set(named_fields(pattern))
+        if name in TAKES_EVERY_CALL:
+            if set(named) != {("detail-type",), TAKES_EVERY_CALL[name]}:
+                f.add(where, f"rule {name} names {sorted(named)}, not only the record's type and {'.'.join(TAKES_EVERY_CALL[name])}")
+        elif any(path not in named for path in NAMED_BY_EVERY_RULE):
+            f.add(where, f"rule {name} does not name {', '.join('.'.join(p) for p in NAMED_BY_EVERY_RULE if p not in named)}")
+        elif any(isinstance(at(events[n], NAMED_FOR_CALLS), str) for n in expected) and NAMED_FOR_CALLS not in named:
+            f.add(where, f"rule {name} is for API calls but does not name {'.'.join(NAMED_FOR_CALLS)}: it would take every call")
         # Near misses: each sample it matches, with one field the pattern
-        # names exactly made a little different, must not match.
+        # names made a little different, must not match.
         for n in sorted(matched & expected):
             for path, miss in near_misses(pattern, events[n]):
                 COUNTS["matches"] += 1
                 if pattern_matches(pattern, miss):
-                    f.add(where, f"rule {name} also matches events/{n} with {'.'.join(path)} changed: the pattern no longer needs that field")
+                    f.add(where, f"rule {name} also matches events/{n} with {'.'.join(path)} changed to {at(miss, path)!r}: the pattern no longer needs that value")
+            # IAM reads a tag key in any case as the exempt key, so its writes
+            # must come whatever the case they are spelt in.
+            for spelt, variant in case_variants(events[n], exempt):
+                COUNTS["matches"] += 1
+                if not pattern_matches(pattern, variant):
+                    f.add(where, f"rule {name} does not match events/{n} with the exempt key spelt {spelt}, which IAM takes for it")
         for n in sorted(matched - expected):
             f.add(where, f"rule {name} also matches events/{n}, which is not meant for it")
         if p.get("State", "ENABLED") != "ENABLED":
@@ -771,7 +834,7 @@ def check_template(label, template, values, events, f):
         if q.get("Principal") not in ("events.amazonaws.com", "sns.amazonaws.com"):
             f.add(where, f"a Lambda permission for {q.get('Principal')}, which invokes nothing here")
 
-    check_rules(f, where, resources, events)
+    check_rules(f, where, resources, events, exempt=res.params["ExemptTagKey"])
     check_policies(where, res, roles, f)
     check_accounts(where, res, resources, functions, roles, f)
     check_seal(where, res, resources, functions, roles, f)
@@ -1202,11 +1265,16 @@ def sweep_expectations(expect, sweep, p):
         # The exempt tag protects by its key, whatever its value.
         for value in ("true", "", "no", "false"):
             expect(sweep, False, action, arn, tags_context({**selected, exempt: value}), f"a resource tagged {exempt}={value!r}")
+        # ...and whatever the case of its key, as IAM reads it.
+        for key in other_cases(exempt):
+            expect(sweep, False, action, arn, tags_context({**selected, key: "true"}), f"a resource tagged {key}=true")
         if tagged_mode and stop_value:
             expect(sweep, False, action, arn, tags_context({stop_key: stop_value + "-not"}), "a resource with another tag value")
     expect(sweep, False, "ec2:StopInstances", inst(OTHER_ACCOUNT), tags_context(selected), "another account's instance")
     expect(sweep, True, "ec2:CreateTags", inst(), tags_context({}, stamp_keys), "the stamp keys")
     expect(sweep, False, "ec2:CreateTags", inst(), tags_context({}, ["Name"]), "another tag key")
+    for key in other_cases(stamp_keys[0]) + other_cases(exempt):
+        expect(sweep, False, "ec2:CreateTags", inst(), tags_context({}, [key]), f"the key {key}")
     expect(sweep, False, "rds:AddTagsToResource", db, tags_context({}, stamp_keys + [stop_key]), "the stamp and the stop tag")
     # The other kinds stop under the same tag conditions as instances.
     for action, arn in SWEPT_KINDS_STOP:
@@ -1313,6 +1381,9 @@ def keep_and_tripwire_expectations(expect, p, inst, db, exempt, stamp_keys,
     for value in ("true", "", "no"):
         expect(keep, False, "rds:StopDBInstance", db, tags_context({"cost-guard:stopped-at": "x", exempt: value}),
                f"a stamped database tagged {exempt}={value!r}")
+    for key in other_cases(exempt):
+        expect(keep, False, "rds:StopDBInstance", db, tags_context({"cost-guard:stopped-at": "x", key: "true"}),
+               f"a stamped database tagged {key}=true")
     expect(keep, False, "ec2:StopInstances", inst(), tags_context({"cost-guard:stopped-at": "x"}), "an instance")
 
     # launch-tripwire: stops what an untrusted principal made, whatever its tags.
@@ -1337,6 +1408,8 @@ def keep_and_tripwire_expectations(expect, p, inst, db, exempt, stamp_keys,
     expect(trip, False, "rds:StopDBInstance", db, tags_context({}), "a database")
     expect(trip, True, "ec2:CreateTags", inst(), tags_context({}, stamp_keys), "the stamp keys")
     expect(trip, False, "ec2:CreateTags", inst(), tags_context({}, stamp_keys + [exempt]), "the exempt tag")
+    for key in other_cases(exempt):
+        expect(trip, False, "ec2:CreateTags", inst(), tags_context({}, stamp_keys + [key]), f"the exempt tag spelt {key}")
     expect(trip, True, "ec2:ModifyInstanceAttribute", inst(), {"ec2:Attribute/DisableApiStop": "false"}, "stop protection off")
     expect(trip, False, "ec2:ModifyInstanceAttribute", inst(), {"ec2:Attribute/DisableApiStop": "true"}, "stop protection on")
     expect(trip, False, "ec2:ModifyInstanceAttribute", inst(), {"ec2:Attribute/InstanceType": "p4d.24xlarge"}, "another attribute")
@@ -1360,7 +1433,7 @@ def check_forwarder(path, events, f, label="forwarder.yaml"):
         role_docs = [d for r in resources.values() if r["Type"] == "AWS::IAM::Role"
                      for _, d in policy_documents(r)]
         where = f"{label} [TargetRegion={target}, TargetAccount={account or 'this'}]"
-        check_rules(f, where, resources, events, home, role_docs)
+        check_rules(f, where, resources, events, home, role_docs, exempt=res.params["ExemptTagKey"])
         # Its one role is EventBridge's, to put events on the home bus.
         for name, r in resources.items():
             if r["Type"] == "AWS::IAM::Role":
@@ -1391,6 +1464,9 @@ def check_readme_tag_policy(f):
     cfn = f"arn:aws:iam::{ACCOUNT}:role/stacksets-exec-0a1b2c"
     cases = [
         ("ec2:CreateTags", inst, user, ["cost-guard-exempt"], None, False),
+        # IAM spares a resource tagged with the exempt key in any case.
+        ("ec2:CreateTags", inst, user, ["Name", "Cost-Guard-Exempt"], None, False),
+        ("rds:AddTagsToResource", db, user, ["COST-GUARD-EXEMPT"], None, False),
         ("ec2:CreateTags", inst, user, ["Name", "cost-guard:stopped-at"], None, False),
         ("ec2:DeleteTags", inst, user, ["cost-guard:stopped-by"], None, False),
         ("rds:AddTagsToResource", db, user, ["cost-guard:restops"], None, False),
