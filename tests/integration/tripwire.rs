@@ -444,13 +444,21 @@ async fn a_spot_request_is_followed_to_its_instances() {
 
 /// `RequestSpotFleet` by a principal not trusted: the fleet's instances are
 /// found through `DescribeSpotFleetInstances` and stopped (the fleet made
-/// in the emulator, CloudTrail's event of it from `events/`).
+/// in the emulator, CloudTrail's event of it from `events/`). moto names
+/// the request `sfr-` and 17 digits, where EC2 writes a UUID, the only form
+/// the tripwire takes: the proxy shows moto's id in EC2's form.
 #[tokio::test]
 async fn a_spot_fleet_request_is_followed_to_its_instances() {
     use aws_sdk_ec2::types::{SpotFleetLaunchSpecification, SpotFleetRequestConfigData};
     let env = Env::start().await;
-    let out = env
-        .ec2("us-west-2")
+    let proxy = testkit::Proxy::start(&env.endpoint).expect("proxy starts");
+    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    let ec2 = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(&sdk)
+            .region(aws_types::region::Region::new("us-west-2"))
+            .build(),
+    );
+    let out = ec2
         .request_spot_fleet()
         .spot_fleet_request_config(
             SpotFleetRequestConfigData::builder()
@@ -470,14 +478,12 @@ async fn a_spot_fleet_request_is_followed_to_its_instances() {
         .await
         .unwrap();
     let fleet = out.spot_fleet_request_id().unwrap().to_string();
+    assert!(fleet.ends_with("-000000000000"), "{fleet}");
     let mut v = emulator::sample_event("tripwire-spot-fleet-request.json").unwrap();
     v["detail"]["responseElements"]["RequestSpotFleetResponse"]["spotFleetRequestId"] =
         json!(fleet);
-    let s = env
-        .tripwire(&[])
-        .handle(&Invocation::new(&v))
-        .await
-        .unwrap();
+    let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(env.config(&[]), &sdk);
+    let s = tripwire.handle(&Invocation::new(&v)).await.unwrap();
     assert_eq!(s.stopped.len(), 2, "{s:?}");
     for id in &s.stopped {
         let row = env.row("us-west-2", id).await;

@@ -606,9 +606,17 @@ fn hop_by_hop(name: &str) -> bool {
     .any(|h| name.eq_ignore_ascii_case(h))
 }
 
-async fn answer(request: Request, routes: Arc<Routes>, state: Arc<Mutex<State>>) -> Option<Answer> {
+async fn answer(
+    mut request: Request,
+    routes: Arc<Routes>,
+    state: Arc<Mutex<State>>,
+) -> Option<Answer> {
     let arrived = std::time::Instant::now();
     let call = request.call();
+    let ec2 = call.service == "ec2";
+    if ec2 {
+        request.body = spot_fleet_ids_as_moto(&String::from_utf8_lossy(&request.body)).into_bytes();
+    }
     let upstream = routes
         .by_region
         .get(&call.region)
@@ -667,12 +675,69 @@ async fn answer(request: Request, routes: Arc<Routes>, state: Arc<Mutex<State>>)
             answer
         }
     };
-    let answer = state
+    let mut answer = state
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .node_group_tags
         .apply(&call, answer);
+    if ec2 {
+        answer.body = spot_fleet_ids_as_ec2(&String::from_utf8_lossy(&answer.body)).into_bytes();
+    }
     Some(apply_opt_in_filter(&call, &request, answer))
+}
+
+/// moto names a spot fleet request `sfr-` and 17 hexadecimal digits; EC2
+/// names it by a UUID, and the guard takes nothing else for one. The proxy
+/// shows moto's ids as UUIDs (the 17 digits, then 15 zeros) in EC2's
+/// answers, and turns them back in the requests.
+pub fn spot_fleet_ids_as_ec2(text: &str) -> String {
+    rewrite_after(text, "sfr-", |rest| {
+        let digits = rest.get(..17)?;
+        let next = rest[17..].chars().next();
+        (digits.chars().all(|c| c.is_ascii_hexdigit())
+            && !next.is_some_and(|c| c.is_ascii_hexdigit() || c == '-'))
+        .then(|| {
+            let hex = format!("{digits}{}", "0".repeat(15));
+            let uuid = format!(
+                "{}-{}-{}-{}-{}",
+                &hex[..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..]
+            );
+            (17, uuid)
+        })
+    })
+}
+
+/// The reverse of [`spot_fleet_ids_as_ec2`].
+pub fn spot_fleet_ids_as_moto(text: &str) -> String {
+    rewrite_after(text, "sfr-", |rest| {
+        let uuid = rest.get(..36)?;
+        let hex: String = uuid.split('-').collect();
+        let shaped = uuid.split('-').map(str::len).eq([8, 4, 4, 4, 12]);
+        (shaped && hex.len() == 32 && hex[17..].chars().all(|c| c == '0'))
+            .then(|| (36, hex[..17].to_string()))
+    })
+}
+
+/// `text` with what follows each `marker` replaced where `f` gives the
+/// length it replaces and the replacement.
+fn rewrite_after(text: &str, marker: &str, f: impl Fn(&str) -> Option<(usize, String)>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(marker) {
+        let after = at + marker.len();
+        out.push_str(&rest[..after]);
+        rest = &rest[after..];
+        if let Some((len, new)) = f(rest) {
+            out.push_str(&new);
+            rest = &rest[len..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Sends the request upstream on a fresh connection and reads the answer
@@ -989,6 +1054,29 @@ mod tests {
             body["nodegroup"]["tags"],
             serde_json::json!({"keep": "1", "cost-guard:saved": "min=1 desired=2 max=3"})
         );
+    }
+
+    #[test]
+    fn spot_fleet_ids_are_shown_as_ec2_writes_them_and_taken_back() {
+        let moto = "<spotFleetRequestId>sfr-0a1b2c3d4e5f6a7b8</spotFleetRequestId>";
+        let ec2 = spot_fleet_ids_as_ec2(moto);
+        assert_eq!(
+            ec2,
+            "<spotFleetRequestId>sfr-0a1b2c3d-4e5f-6a7b-8000-000000000000</spotFleetRequestId>"
+        );
+        assert_eq!(spot_fleet_ids_as_moto(&ec2), moto);
+        let form = "Action=DescribeSpotFleetInstances&SpotFleetRequestId=sfr-0a1b2c3d-4e5f-6a7b-8000-000000000000";
+        assert!(spot_fleet_ids_as_moto(form).ends_with("=sfr-0a1b2c3d4e5f6a7b8"));
+        // A real UUID, or anything else, is left as it is.
+        for other in [
+            "sfr-8f3c2b1a-4d5e-4f6a-9b7c-0d1e2f3a4b5c",
+            "sfr-0a1b2c3d4e5f6a7b8c",
+            "sfr-",
+            "no id",
+        ] {
+            assert_eq!(spot_fleet_ids_as_moto(other), other);
+            assert_eq!(spot_fleet_ids_as_ec2(other), other);
+        }
     }
 
     #[test]

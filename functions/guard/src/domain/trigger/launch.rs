@@ -541,24 +541,33 @@ fn field<'a>(o: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Va
         .map(|(_, v)| v)
 }
 
-/// An id EC2 would accept: the prefix, then letters and digits.
+/// An id as EC2 writes it: the prefix, then what EC2 puts after it.
 fn ec2_id(value: Option<&Value>, prefix: &str) -> Option<String> {
     let id = json_text(value)?;
     let rest = id.strip_prefix(prefix)?;
     let ok = match prefix {
-        // i- and 8 or 17 hexadecimal digits, as EC2 writes them.
+        // i- and 8 or 17 hexadecimal digits.
         "i-" => {
             (rest.len() == 8 || rest.len() == 17) && rest.chars().all(|c| c.is_ascii_hexdigit())
         }
-        // Fleet and spot fleet request ids are UUIDs; spot requests are short.
+        // Spot fleet requests and EC2 Fleets: a UUID.
+        "sfr-" | "fleet-" => is_uuid(rest),
+        // Spot instance requests: a short run of letters and digits.
         _ => {
-            !rest.is_empty()
-                && rest.len() <= 64
-                && !rest.starts_with('-')
-                && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            !rest.is_empty() && rest.len() <= 32 && rest.chars().all(|c| c.is_ascii_alphanumeric())
         }
     };
     ok.then_some(id)
+}
+
+/// Hexadecimal digits in groups of 8, 4, 4, 4 and 12, joined by dashes.
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// An instance type as EC2 writes them.
@@ -1455,6 +1464,45 @@ mod tests {
         v["resources"] = json!(["arn:aws:ec2:us-west-2:123456789012:instance/i-0c7d8e9f0a1b2c3d4"]);
         let err = parse_tripwire_event(&v).unwrap_err();
         assert!(err.contains("names no sfr-"), "{err}");
+        // Spot fleet requests and EC2 Fleets are named by a UUID and nothing
+        // else; spot instance requests by letters and digits.
+        let arn = |id: &str| json!([format!("arn:aws:ec2:us-west-2:123456789012:x/{id}")]);
+        for (id, ok) in [
+            ("sfr-8f3c2b1a-4d5e-4f6a-9b7c-0d1e2f3a4b5c", true),
+            ("sfr-8F3C2B1A-4D5E-4F6A-9B7C-0D1E2F3A4B5C", true),
+            ("sfr-0123456789abcdef0", false),
+            ("sfr-8f3c2b1a4d5e4f6a9b7c0d1e2f3a4b5c", false),
+            ("sfr-8f3c2b1a-4d5e-4f6a-9b7c-0d1e2f3a4b5", false),
+            ("sfr-8f3c2b1a-4d5e-4f6a-9b7c-0d1e2f3a4b5c-", false),
+            ("sfr-8f3c2b1a-4d5e-4f6a-9b7c-0d1e2f3a4b5g", false),
+            ("sfr-8f3c2b1a-4d5e-4f6a9-b7c-0d1e2f3a4b5c", false),
+        ] {
+            let mut v = sample("tripwire-spot-fleet-launched.json");
+            v["resources"] = arn(id);
+            assert_eq!(parse_tripwire_event(&v).is_ok(), ok, "{id}");
+        }
+        let mut v = sample("tripwire-spot-fleet-launched.json");
+        v["source"] = json!("aws.ec2fleet");
+        v["detail-type"] = json!("EC2 Fleet Instance Change");
+        for (id, ok) in [
+            ("fleet-598fb973-87b7-422d-be4d-6b0809bfff0a", true),
+            ("fleet-598fb97387b7422dbe4d6b0809bfff0a", false),
+            ("fleet-1", false),
+        ] {
+            v["resources"] = arn(id);
+            assert_eq!(parse_tripwire_event(&v).is_ok(), ok, "{id}");
+        }
+        let mut v = sample("tripwire-spot-fulfilled.json");
+        for (id, ok) in [
+            ("sir-08b93456", true),
+            ("sir-0a1b2c3d4e5f6a7b8", true),
+            ("sir-08b9-3456", false),
+            ("sir-", false),
+        ] {
+            v["detail"]["spot-instance-request-id"] = json!(id);
+            v["resources"] = json!([]);
+            assert_eq!(parse_tripwire_event(&v).is_ok(), ok, "{id}");
+        }
     }
 
     #[test]
