@@ -457,10 +457,29 @@ pub fn launch_event(data: &[u8]) {
         others: vec!["AROAFUZZSWEEPROLE001".into()],
         ..Default::default()
     };
+    // As EC2 writes them, checked here on their own rather than by the parser:
+    // an instance is i- and 8 or 17 hexadecimal digits; a spot fleet request
+    // or an EC2 Fleet a UUID; a spot instance request letters and digits.
     let valid_id = |id: &str| {
         id.strip_prefix("i-").is_some_and(|hex| {
-            (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit())
+            (hex.len() == 8 || hex.len() == 17) && hex.chars().all(|c| c.is_ascii_hexdigit())
         })
+    };
+    let valid_request = |id: &str| {
+        let uuid = |s: &str| {
+            let groups: Vec<&str> = s.split('-').collect();
+            groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+                && groups
+                    .iter()
+                    .all(|g| g.chars().all(|c| c.is_ascii_hexdigit()))
+        };
+        match id.split_once('-') {
+            Some(("sfr" | "fleet", rest)) => uuid(rest),
+            Some(("sir", rest)) => {
+                !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric())
+            }
+            _ => false,
+        }
     };
     let event = match &parsed {
         Err(why) | Ok(TripwireEvent::Ignored(why)) => return check_reason(why),
@@ -516,6 +535,7 @@ pub fn launch_event(data: &[u8]) {
         }
         Event::FleetLaunch(l) => {
             assert!(is_region_name(&l.region), "{l:?}");
+            assert!(valid_request(&l.request), "{l:?}");
             requests.push(l.request.clone());
             let mut i = Observed::named(&l.instance_id, l.instance_type.as_deref());
             i.requests = vec![l.request.clone()];
@@ -640,6 +660,7 @@ pub fn launch_event(data: &[u8]) {
             if let Event::Call(c) = event {
                 for r in crate::domain::tripwire::requests_to_mark(c, &ctx) {
                     assert!(text.contains(r.as_str()), "{r} not named");
+                    assert!(valid_request(&r), "{r} is no request id EC2 writes");
                     assert!(c.error.is_none(), "a failed call's request remembered");
                 }
             }
@@ -661,13 +682,58 @@ pub fn launch_event(data: &[u8]) {
                 resume_function: Some("cost-guard-resume"),
                 exempt_key: "cost-guard-exempt",
             };
-            if let Some(m) = render(event, &observed, &verdict, None, &stamp, &at) {
+            // Rendered as the handler renders it: before a stop is tried
+            // (no outcome), and after it, each way it can go. A stop's
+            // subject says which, whatever the input made of the rest.
+            let mut outcomes = vec![None];
+            if let Verdict::Stop { targets, .. } = &verdict {
+                let ids: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
+                let done = crate::domain::tripwire::StopOutcome {
+                    stopped: ids.clone(),
+                    ..Default::default()
+                };
+                let dry = crate::domain::tripwire::StopOutcome {
+                    dry_run: true,
+                    ..done.clone()
+                };
+                let failed = crate::domain::tripwire::StopOutcome {
+                    failed: ids
+                        .iter()
+                        .map(|i| (i.clone(), "AccessDenied".into()))
+                        .collect(),
+                    ..Default::default()
+                };
+                outcomes.extend([Some(done), Some(dry), Some(failed)]);
+            }
+            for outcome in &outcomes {
+                let Some(m) = render(event, &observed, &verdict, outcome.as_ref(), &stamp, &at)
+                else {
+                    assert!(
+                        matches!(verdict, Verdict::Quiet(_) | Verdict::Retry(_)),
+                        "{verdict:?} sent nothing"
+                    );
+                    continue;
+                };
                 assert!(
-                    m.subject.chars().count() <= 100 && !m.subject.chars().any(char::is_control),
+                    m.subject.chars().count() <= 100
+                        && m.subject.chars().all(|c| c.is_ascii_graphic() || c == ' '),
                     "{:?}",
                     m.subject
                 );
                 assert!(!m.body.is_empty());
+                if matches!(verdict, Verdict::Stop { .. }) {
+                    let says = match outcome {
+                        Some(o) if o.dry_run => "URGENT: [dry run] cost-guard would stop ",
+                        Some(o) if !o.stopped.is_empty() => "URGENT: cost-guard stopped ",
+                        _ => "URGENT: cost-guard could NOT stop ",
+                    };
+                    assert!(
+                        m.subject.starts_with(says),
+                        "{:?}: {:?}",
+                        outcome,
+                        m.subject
+                    );
+                }
             }
         }
     }

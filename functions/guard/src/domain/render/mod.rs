@@ -501,6 +501,31 @@ mod tests {
         ))
     }
 
+    proptest::proptest! {
+        /// What SNS accepts as a subject, whatever the outcome and cause
+        /// carry (a budget's name, a principal, a finding type): one line
+        /// of printable ASCII, at most 100 characters, the outcome whole
+        /// when it leaves room for the cause.
+        #[test]
+        fn every_subject_is_one_line_of_printable_ascii_within_100(
+            outcome in "(?s).{0,130}",
+            cause in "(?s).{0,200}",
+        ) {
+            let subject = outcome_subject(&outcome, &cause);
+            for s in [&subject, &subject_line(&outcome), &subject_line(&cause)] {
+                proptest::prop_assert!(s.chars().count() <= MAX_SUBJECT, "{s:?}");
+                proptest::prop_assert!(
+                    s.chars().all(|c| c.is_ascii_graphic() || c == ' '),
+                    "{s:?}"
+                );
+            }
+            let whole = ascii_line(&outcome);
+            if whole.len() + 6 < MAX_SUBJECT {
+                proptest::prop_assert!(subject.starts_with(&whole), "{subject:?}");
+            }
+        }
+    }
+
     #[test]
     fn top_services_and_section() {
         let state = mtd(&[

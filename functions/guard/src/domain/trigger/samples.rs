@@ -155,9 +155,30 @@ mod hostile {
             if let Ok(records) = parse_sns_event(&value) {
                 found.extend(records.iter().map(|r| decided(parse_message(&r.message))));
             }
-            let _ = crate::domain::trigger::root::parse_root_event(&value);
+            check_root(&value);
         }
         found
+    }
+
+    /// root-login-alert's reading: root activity only where the raw event
+    /// itself says the identity is root, and a refusal is one clean line.
+    fn check_root(value: &serde_json::Value) {
+        use crate::domain::trigger::root::{parse_root_event, RootEvent};
+        match parse_root_event(value) {
+            Ok(RootEvent::Root(activity)) => {
+                let said = value
+                    .pointer("/detail/userIdentity/type")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::trim);
+                assert_eq!(said, Some("Root"), "{activity:?} from {value}");
+                assert!(!activity.event_name.is_empty());
+            }
+            Ok(RootEvent::NotRoot { event_name, .. }) => assert!(!event_name.is_empty()),
+            Err(why) => assert!(
+                !why.is_empty() && why.len() <= 1000 && !why.chars().any(char::is_control),
+                "{why:?}"
+            ),
+        }
     }
 
     fn acts(found: &[(Trigger, Verdict)]) -> bool {
