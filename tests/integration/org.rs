@@ -162,6 +162,34 @@ async fn organization_mode_stops_the_selection_in_every_account_and_region() {
     );
 }
 
+/// A closed account (Organizations lists it SUSPENDED) is not swept, and
+/// the report names it and says why; the others are swept as ever.
+#[tokio::test]
+async fn a_suspended_account_is_left_alone_and_named_in_the_report() {
+    let org = Org::start().await;
+    let closed = org.member(3).to_string();
+    emulator::close_account(&org.env.sdk, &closed)
+        .await
+        .unwrap();
+    let vars = org.vars(&[("ORG_SCOPE", "all".into())]);
+    let guard = org.env.guard(&borrowed(&vars));
+    let summary = org.env.invoke(&guard, "budget-actual.json").await.unwrap();
+    assert_eq!(summary.stopped, 9, "{summary:#?}");
+    for account in 0..3 {
+        org.assert_account(account, true).await;
+    }
+    org.assert_account(3, false).await;
+    let m = org.env.one_message().await;
+    assert!(
+        m.body.contains(&format!(
+            "Not swept: {closed} (team-c): Organizations lists it as SUSPENDED; only ACTIVE accounts are swept."
+        )),
+        "{}",
+        m.body
+    );
+    assert!(!m.body.contains(&format!("ACCOUNT {closed}")), "{}", m.body);
+}
+
 #[tokio::test]
 async fn alerting_account_scope_sweeps_only_the_account_the_budget_names() {
     let org = Org::start().await;
@@ -724,6 +752,64 @@ async fn a_member_role_is_trusted_only_as_the_role_member_yaml_made() {
         ["stopped/tripwire:StartInstances"]
     );
     org.env.one_message().await;
+}
+
+/// The tripwire assumes a member account's role, and reads the ids
+/// member.yaml wrote on it, once per account and cold start: a second event
+/// from the same account asks STS and IAM nothing again, another account
+/// once, and a new instance of the function (a cold start) once more.
+#[tokio::test]
+async fn a_member_role_is_assumed_and_read_once_per_account_and_cold_start() {
+    let org = Org::start().await;
+    for account in [2, 3] {
+        let iam = aws_sdk_iam::Client::new(&org.accounts[account].1);
+        let genuine = crate::tripwire::create_role(&iam, "cost-guard-member", vec![]).await;
+        let tag = aws_sdk_iam::types::Tag::builder()
+            .key("cost-guard:resume-role-id")
+            .value(genuine)
+            .build()
+            .unwrap();
+        crate::tripwire::create_role(&iam, "cost-guard-member-tripwire", vec![tag]).await;
+    }
+    let proxy = Proxy::start(&org.env.endpoint).expect("proxy starts");
+    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    // Calls made by a session of a role named like member.yaml's (not the
+    // genuine one), so the tripwire reads the ids to tell.
+    let by_member_role = |account: usize, ids: &[String]| {
+        let member = org.member(account).to_string();
+        crate::tripwire::as_role(
+            launch_in(&member, "eu-west-1", ids),
+            &member,
+            "cost-guard-member",
+            "AROAIMPOSTOR00000001",
+        )
+    };
+    let calls = |action: &str| {
+        proxy
+            .log()
+            .iter()
+            .filter(|(c, _)| c.action == action)
+            .count()
+    };
+    let warm = tripwire(&org, &sdk, "organization");
+    for account in [2, 2, 3] {
+        let gpus = gpus_in(&org, account, 1).await;
+        let s = warm
+            .handle(&Invocation::new(&by_member_role(account, &gpus)))
+            .await
+            .unwrap();
+        assert_eq!(s.stopped, gpus, "{s:#?}");
+    }
+    assert_eq!((calls("AssumeRole"), calls("GetRole")), (2, 2));
+
+    let cold = tripwire(&org, &sdk, "organization");
+    let gpus = gpus_in(&org, 2, 1).await;
+    let s = cold
+        .handle(&Invocation::new(&by_member_role(2, &gpus)))
+        .await
+        .unwrap();
+    assert_eq!(s.stopped, gpus, "{s:#?}");
+    assert_eq!((calls("AssumeRole"), calls("GetRole")), (3, 3));
 }
 
 /// An alerting-account sweep reads the account from the notification's

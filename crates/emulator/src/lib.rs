@@ -1452,6 +1452,18 @@ pub async fn organization(sdk: &SdkConfig, members: &[&str]) -> Result<Vec<Strin
     Ok(ids)
 }
 
+/// Closes a member account: Organizations then lists it as SUSPENDED (the
+/// emulator skips the PENDING_CLOSURE that AWS shows for a while first).
+pub async fn close_account(sdk: &SdkConfig, account: &str) -> Result<(), EmulatorError> {
+    aws_sdk_organizations::Client::new(sdk)
+        .close_account()
+        .account_id(account)
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_organizations::error::DisplayErrorContext(e)))?;
+    Ok(())
+}
+
 /// SDK configuration acting in `account` through its member role, as the
 /// guard reaches it (the emulator needs no role to exist).
 pub async fn member_sdk(sdk: &SdkConfig, account: &str) -> Result<SdkConfig, EmulatorError> {
