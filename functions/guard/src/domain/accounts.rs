@@ -255,6 +255,40 @@ mod tests {
     }
 
     #[test]
+    fn the_advice_names_the_role_to_deploy_and_the_parameter_that_makes_it() {
+        let c =
+            AccountsConfig::from_lookup(&lookup(&[("MEMBER_ROLE_NAME", "guard-member")])).unwrap();
+        let sweep = member_role_advice(&c, MemberRole::Sweep);
+        assert_eq!(sweep, unreachable_advice(&c));
+        assert_eq!(
+            sweep,
+            "deploy member.yaml to this account (role guard-member, ExternalId as MEMBER_EXTERNAL_ID), or take it out of ACCOUNTS"
+        );
+        assert_eq!(
+            member_role_advice(&c, MemberRole::Tripwire),
+            "deploy member.yaml to this account with TripwireRoleArn (the guard's output MemberTripwireTrustedRole) set, which creates role guard-member-tripwire, or take the account out of ACCOUNTS"
+        );
+        assert!(member_role_advice(&c, MemberRole::KeepStopped).contains(
+            "with KeepStoppedRoleArn (the guard's output MemberKeepStoppedTrustedRole) set, which creates role guard-member-keep-stopped,"
+        ));
+    }
+
+    #[test]
+    fn an_account_without_a_name_is_labelled_by_its_id_alone() {
+        let named = Account {
+            id: "111111111111".into(),
+            name: Some("team-a".into()),
+        };
+        assert_eq!(named.label(), "111111111111 (team-a)");
+        let blank = Account {
+            name: Some(String::new()),
+            ..named
+        };
+        assert_eq!(blank.label(), "111111111111");
+        assert_eq!(Account::new("222222222222").label(), "222222222222");
+    }
+
+    #[test]
     fn defaults_keep_one_account() {
         let c = AccountsConfig::from_lookup(&lookup(&[])).unwrap();
         assert_eq!(c, AccountsConfig::default());

@@ -237,6 +237,12 @@ mod tests {
         // A late message of the first, failed attempt changes nothing.
         s.merge([result("111111111111", false)]);
         assert_eq!(s.unfinished().len(), 1);
+        assert!(s.results[0].finished);
+        // Of two unfinished attempts, the later one's figures stand.
+        let mut again = result("222222222222", false);
+        again.stopped = 5;
+        s.merge([again]);
+        assert_eq!(s.results[1].stopped, 5);
         // Another incident's result is not this one's.
         let mut other = result("222222222222", true);
         other.incident = "budget:other@2026-12-02T15:00:00Z".into();

@@ -158,6 +158,116 @@ mod tests {
     use crate::domain::money::Amount;
     use crate::domain::trigger::{AlarmNotice, AnomalyNotice, BudgetAlert};
 
+    #[test]
+    fn root_activity_is_urgent_when_it_failed_lacked_mfa_or_is_a_takeover_call() {
+        use crate::domain::trigger::root::{Outcome, RootActivity, RootEventKind};
+        let activity = |kind, name: &str, outcome, mfa| RootActivity {
+            kind,
+            event_name: name.into(),
+            event_source: Some("ec2.amazonaws.com".into()),
+            account: Some("123456789012".into()),
+            time: None,
+            outcome,
+            mfa_used: mfa,
+            source_ip: Some("198.51.100.23".into()),
+            user_agent: None,
+            region: Some("us-east-1".into()),
+            event_id: None,
+        };
+        use Outcome::{Failure, Success, Unknown};
+        use RootEventKind::{ApiCall, ConsoleSignIn};
+        let cases = [
+            // A failed sign-in is an attempt, whatever the event says of MFA.
+            (
+                ConsoleSignIn,
+                "ConsoleLogin",
+                Failure(None),
+                Some(false),
+                true,
+                "URGENT: someone tried to sign in as the root user and failed.",
+            ),
+            (
+                ConsoleSignIn,
+                "ConsoleLogin",
+                Success,
+                Some(false),
+                true,
+                "URGENT: the root user signed in WITHOUT MFA.",
+            ),
+            (
+                ConsoleSignIn,
+                "ConsoleLogin",
+                Success,
+                Some(true),
+                false,
+                "The root user signed in.",
+            ),
+            (
+                ConsoleSignIn,
+                "ConsoleLogin",
+                Success,
+                None,
+                false,
+                "The root user signed in.",
+            ),
+            // A call attackers use is urgent even with MFA.
+            (
+                ApiCall,
+                "RunInstances",
+                Success,
+                Some(true),
+                true,
+                "URGENT: the root user called ec2:RunInstances, a call attackers use",
+            ),
+            (
+                ApiCall,
+                "DescribeInstances",
+                Success,
+                Some(false),
+                true,
+                "URGENT: the root user called ec2:DescribeInstances without MFA.",
+            ),
+            (
+                ApiCall,
+                "DescribeInstances",
+                Failure(None),
+                None,
+                true,
+                "URGENT: the root user called ec2:DescribeInstances and was refused.",
+            ),
+            (
+                ApiCall,
+                "DescribeInstances",
+                Success,
+                Some(true),
+                false,
+                "The root user called ec2:DescribeInstances.",
+            ),
+            (
+                ApiCall,
+                "DescribeInstances",
+                Unknown,
+                None,
+                false,
+                "The root user called ec2:DescribeInstances.",
+            ),
+        ];
+        for (kind, name, outcome, mfa, urgent, headline) in cases {
+            let a = activity(kind, name, outcome, mfa);
+            let got = assess_root(&a, &[]);
+            assert_eq!(got.urgent, urgent, "{a:?}");
+            assert!(
+                got.headline.starts_with(headline),
+                "{a:?}: {}",
+                got.headline
+            );
+            assert_eq!(got.trusted, None);
+        }
+        let ranges = crate::domain::cidr::parse_list("198.51.100.0/24").unwrap();
+        let a = activity(ConsoleSignIn, "ConsoleLogin", Success, Some(true));
+        assert_eq!(assess_root(&a, &ranges).trusted, Some(ranges[0]));
+    }
+
     fn budget(t: BudgetAlertType) -> Trigger {
         Trigger::Budget(BudgetAlert {
             name: "b".into(),

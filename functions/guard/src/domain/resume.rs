@@ -364,6 +364,68 @@ mod tests {
     }
 
     #[test]
+    fn the_report_counts_each_region_and_names_the_troubled_ones() {
+        use crate::domain::inventory::{Resource, ResourceKind};
+        use crate::domain::outcome::Failed;
+        let r = |id: &str| Resource {
+            kind: ResourceKind::Ec2Instance,
+            id: id.into(),
+            name: None,
+            size: "t3.micro".into(),
+        };
+        let skipped = |id: &str| Skipped {
+            resource: r(id),
+            reason: "running".into(),
+        };
+        let clean = ResumeRegion {
+            region: "eu-west-1".into(),
+            started: vec![r("i-1"), r("i-2")],
+            skipped: vec![skipped("i-3")],
+            warnings: vec!["the marker stayed".into()],
+            ..Default::default()
+        };
+        // A describe that failed, with nothing failed to start: troubled.
+        let unread = ResumeRegion {
+            region: "us-east-1".into(),
+            errors: vec!["DescribeInstances: throttled".into()],
+            ..Default::default()
+        };
+        // A start that failed, with no error about the region: troubled.
+        let refused = ResumeRegion {
+            region: "ap-south-1".into(),
+            account: Some("111111111111".into()),
+            started: vec![r("i-4")],
+            skipped: vec![skipped("i-5"), skipped("i-6")],
+            failed: ["i-7", "i-8"]
+                .map(|id| Failed {
+                    resource: r(id),
+                    error: "AccessDenied".into(),
+                })
+                .to_vec(),
+            ..Default::default()
+        };
+        assert!(clean.is_clean() && !unread.is_clean() && !refused.is_clean());
+        let report = ResumeReport {
+            dry_run: false,
+            regions: vec![clean, unread, refused],
+        };
+        assert_eq!(
+            (
+                report.started_count(),
+                report.skipped_count(),
+                report.failed_count()
+            ),
+            (3, 3, 2)
+        );
+        let troubled: Vec<String> = report
+            .troubled_regions()
+            .iter()
+            .map(|r| r.label())
+            .collect();
+        assert_eq!(troubled, ["us-east-1", "111111111111/ap-south-1"]);
+    }
+
+    #[test]
     fn everything_stamped_and_stopped_is_started_and_nothing_else() {
         let (i, d, c) = fleet();
         let plan = plan_resume(&i, &d, &c, &ResumeRequest::default());

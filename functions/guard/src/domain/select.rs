@@ -220,5 +220,37 @@ mod tests {
             "budget:monthly",
             now
         ));
+
+        // Among records: only the selected ones this alert stopped.
+        let instance = |id: &str, state: &str, mut t: Tags, key: Option<&str>| {
+            if let Some(k) = key {
+                t.push((k.into(), "true".into()));
+            }
+            crate::domain::kinds::ec2_instance::Ec2Instance {
+                id: id.into(),
+                instance_type: "t3.micro".into(),
+                state: state.into(),
+                root_device_type: None,
+                spot_request_id: None,
+                tags: t,
+            }
+        };
+        let recent = stamped("budget:monthly", "2026-11-22T18:59:30Z");
+        let records = [
+            instance("i-ours", "stopped", recent.clone(), None),
+            instance(
+                "i-exempt",
+                "stopped",
+                recent.clone(),
+                Some("cost-guard-exempt"),
+            ),
+            instance("i-back", "running", recent.clone(), None),
+            instance("i-old", "stopped", old, None),
+        ];
+        let got: Vec<String> = earlier(&records, &tagged(), "budget:monthly", now)
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(got, ["i-ours"]);
     }
 }

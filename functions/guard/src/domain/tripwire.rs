@@ -1684,6 +1684,162 @@ mod tests {
     }
 
     #[test]
+    fn what_counts_as_growing_and_what_an_alert_says_is_unknown() {
+        let quiet = |v: &Verdict| matches!(v, Verdict::Quiet(w) if w.contains("sets no count"));
+        let cpu = |units: i64| ComputeFacts {
+            cpu_units: Some(units),
+            ..Default::default()
+        };
+        let decide_with = |name: &str, edit: &dyn Fn(&mut ComputeCall), facts: &ComputeFacts| {
+            let mut c = call(name);
+            let CallKind::Compute(cc) = &mut c.kind else {
+                panic!("{name}")
+            };
+            edit(cc);
+            let cc = cc.clone();
+            decide_compute(&c, &cc, facts, &known(&[]).ctx())
+        };
+        // An update grows only what it counts above zero, or retypes.
+        let v = decide_with(
+            "tripwire-update-service.json",
+            &|c| c.count = Some(0),
+            &cpu(8192),
+        );
+        assert!(quiet(&v), "{v:?}");
+        let v = decide_with(
+            "tripwire-update-service.json",
+            &|c| c.count = Some(1),
+            &cpu(8192),
+        );
+        assert!(matches!(v, Verdict::Halt { .. }), "{v:?}");
+        let v = decide_with(
+            "tripwire-update-auto-scaling-group.json",
+            &|c| {
+                c.count = Some(0);
+                c.types = vec!["p3.2xlarge".into()];
+                c.template_changed = false;
+            },
+            &ComputeFacts::default(),
+        );
+        assert!(matches!(v, Verdict::Halt { .. }), "{v:?}");
+        // What is made is judged whatever its count: a costly service made
+        // with no tasks is stopped before anything scales it.
+        let v = decide_with(
+            "tripwire-create-service.json",
+            &|c| c.count = Some(0),
+            &cpu(8192),
+        );
+        assert!(matches!(v, Verdict::Halt { .. }), "{v:?}");
+        // A cheap call is reported with what could not be told.
+        let unknown = |v: &Verdict| match v {
+            Verdict::Alert { why, .. } => why.clone(),
+            other => panic!("{other:?}"),
+        };
+        let v = decide_with(
+            "tripwire-create-service.json",
+            &|c| c.cpu_units = None,
+            &ComputeFacts::default(),
+        );
+        assert!(
+            unknown(&v).ends_with("(its task size is unknown), so nothing was stopped"),
+            "{v:?}"
+        );
+        let v = decide_with(
+            "tripwire-create-service.json",
+            &|c| c.cpu_units = None,
+            &cpu(1024),
+        );
+        assert!(
+            unknown(&v).ends_with("in an allowed region, so nothing was stopped"),
+            "{v:?}"
+        );
+        let v = decide_with(
+            "tripwire-create-auto-scaling-group.json",
+            &|c| c.types.clear(),
+            &ComputeFacts {
+                types: vec!["t3.micro".into()],
+                ..Default::default()
+            },
+        );
+        assert!(
+            unknown(&v).ends_with("in an allowed region, so nothing was stopped"),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn requests_are_remembered_only_for_an_untrusted_principals_own_successful_call() {
+        let k = known(&[]);
+        let c = call("tripwire-spot-request.json");
+        assert_eq!(requests_to_mark(&c, &k.ctx()), ["sir-4f2a8b1c"]);
+        let mut failed = c.clone();
+        failed.error = Some(CallError {
+            code: "Client.UnauthorizedOperation".into(),
+            message: None,
+        });
+        assert!(requests_to_mark(&failed, &k.ctx()).is_empty());
+        let mut by_service = c.clone();
+        by_service.principal.kind = "AWSService".into();
+        by_service.principal.invoked_by = Some("ec2fleet.amazonaws.com".into());
+        assert!(requests_to_mark(&by_service, &k.ctx()).is_empty());
+        let trusted = known(&[("TRIPWIRE_TRUSTED_PRINCIPALS", "arn:aws:iam::*:user/ci-*")]);
+        assert!(requests_to_mark(&c, &trusted.ctx()).is_empty());
+        // A session of a service-linked role is never quarantined, even
+        // when the event does not say which service invoked it.
+        let mut launch = call("tripwire-autoscaling-launch.json");
+        launch.principal.invoked_by = None;
+        let on = known(&[("TRIPWIRE_QUARANTINE", "on")]);
+        assert!(matches!(
+            quarantine_target(&launch, &on.ctx()),
+            QuarantineTarget::Impossible(w) if w.contains("has no IAM user or role")
+        ));
+    }
+
+    #[test]
+    fn a_costly_request_with_nothing_running_yet_is_urgent() {
+        // RunInstances of a costly type whose answer names no instance yet,
+        // and no request to follow: nothing to stop, so say so, URGENT.
+        let mut c = call("tripwire-run-instances.json");
+        if let CallKind::Launch(l) = &mut c.kind {
+            l.tags.retain(|(k, _)| k != EXEMPT);
+        }
+        let v = decide_call(&c, &[], &known(&[]).ctx());
+        assert!(
+            matches!(&v, Verdict::Alert { urgent: true, why } if why.starts_with("nothing is running yet, so there is nothing to stop; cancel the request (")),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn each_of_the_guards_keys_says_what_its_write_lets_the_writer_do() {
+        let cases = [
+            ("cost-guard-exempt", false, "the budget sweep now skips it"),
+            (
+                "Cost-Guard-Exempt",
+                true,
+                "the budget sweep may now stop it",
+            ),
+            ("cost-guard:stopped-at", false, "resume would start it"),
+            (
+                "cost-guard:stopped-by",
+                true,
+                "resume no longer sees that cost-guard stopped it",
+            ),
+            ("cost-guard:saved", false, "resume refuses this one"),
+            (
+                "cost-guard:saved",
+                true,
+                "resume no longer knows what the resource was",
+            ),
+            ("cost-guard:restops", false, "cost-guard reads it to decide"),
+        ];
+        for (key, removes, says) in cases {
+            let got = tag_consequence(key, removes, EXEMPT);
+            assert!(got.contains(says), "{key} {removes}: {got}");
+        }
+    }
+
+    #[test]
     fn an_untrusted_principals_costly_compute_is_stopped_and_cheap_compute_alerted() {
         let none = ComputeFacts::default();
         let types = |t: &str| ComputeFacts {
@@ -2079,6 +2235,62 @@ mod tests {
             quarantine_target(&c, &known(&[]).ctx()),
             QuarantineTarget::Impossible(_)
         ));
+        // Another role of the account is none of those, ids read or not:
+        // its costly launch is stopped and it may be quarantined.
+        let mut other = call("tripwire-run-instances.json");
+        session(&mut other, OWN, "admin", "AROAADMINROLE0000001");
+        k.roles.unknown = Some("iam:GetRole failed: AccessDenied".into());
+        assert!(matches!(
+            decide_call(&other, &from_event(&other), &k.ctx()),
+            Verdict::Stop { .. }
+        ));
+        assert!(!matches!(
+            quarantine_target(&other, &k.ctx()),
+            QuarantineTarget::Impossible(_)
+        ));
+    }
+
+    #[test]
+    fn what_the_tripwire_reads_of_an_instance_without_asking_ec2() {
+        // A spot instance in a launch's answer carries its request.
+        let mut v = sample("tripwire-run-instances.json");
+        v["detail"]["responseElements"]["instancesSet"]["items"][0]["spotInstanceRequestId"] =
+            "sir-0a1b2c3d".into();
+        let seen = from_event(&call_of(&v));
+        assert_eq!(seen[0].requests, ["sir-0a1b2c3d"]);
+        assert!(seen[1..].iter().all(|i| i.requests.is_empty()), "{seen:?}");
+        // A finding names one instance, with its type.
+        let TripwireEvent::Finding(f) = event(&sample("guardduty-crypto-finding.json")) else {
+            panic!()
+        };
+        let found = Observed::from_finding(&f);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].id, "i-0b1c2d3e4f5a60007");
+        assert_eq!(found[0].instance_type.as_deref(), Some("g4dn.xlarge"));
+        // The requests and fleets AWS's own tags name, and nothing else.
+        let tags: Tags = [
+            ("Name", "web"),
+            (
+                "aws:ec2spot:fleet-request-id",
+                "sfr-8f3c2b1a-4d5e-4f6a-9b7c-0d1e2f3a4b5c",
+            ),
+            (
+                "aws:ec2:fleet-id",
+                "fleet-598fb973-87b7-422d-be4d-6b0809bfff0a",
+            ),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut named = Observed::fleet_tags(&tags);
+        named.sort();
+        assert_eq!(
+            named,
+            [
+                "fleet-598fb973-87b7-422d-be4d-6b0809bfff0a",
+                "sfr-8f3c2b1a-4d5e-4f6a-9b7c-0d1e2f3a4b5c"
+            ]
+        );
     }
 
     #[test]

@@ -95,6 +95,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn an_alarm_is_a_message_with_a_name_and_a_new_state() {
+        assert!(looks_like_alarm(
+            &json!({"AlarmName": "a", "NewStateValue": "ALARM"})
+        ));
+        assert!(!looks_like_alarm(&json!({"AlarmName": "a"})));
+        assert!(!looks_like_alarm(&json!({"NewStateValue": "ALARM"})));
+    }
+
     fn billing(state: &str) -> serde_json::Value {
         json!({
             "AlarmName": "billing-over-100", "AlarmDescription": null,

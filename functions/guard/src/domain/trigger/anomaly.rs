@@ -72,6 +72,13 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn an_anomaly_is_a_message_with_an_id_and_an_impact() {
+        assert!(looks_like_anomaly(&json!({"anomalyId": "a", "impact": {}})));
+        assert!(!looks_like_anomaly(&json!({"anomalyId": "a"})));
+        assert!(!looks_like_anomaly(&json!({"impact": {}})));
+    }
+
+    #[test]
     fn parses_alert() {
         let v = json!({
             "accountId": "123456789012", "anomalyId": "a1b2", "dimensionalValue": "Amazon Elastic Compute Cloud - Compute",

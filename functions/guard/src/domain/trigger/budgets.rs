@@ -209,6 +209,66 @@ fn build(
 mod tests {
     use super::*;
 
+    #[test]
+    fn what_reads_as_a_budget_notification() {
+        // The name and the alert type, and either the heading or the budget.
+        let both = "Budget Name: b\nAlert Type: ACTUAL\n";
+        assert!(!looks_like_budget_text(both));
+        assert!(looks_like_budget_text(&format!(
+            "AWS Budget Notification\n{both}"
+        )));
+        assert!(looks_like_budget_text(&format!(
+            "{both}Budgeted Amount: $5.00\n"
+        )));
+        assert!(!looks_like_budget_text(
+            "AWS Budget Notification\nBudget Name: b\nBudgeted Amount: $5.00\n"
+        ));
+        assert!(!looks_like_budget_text(
+            "AWS Budget Notification\nAlert Type: ACTUAL\nBudgeted Amount: $5.00\n"
+        ));
+        let json = |v: serde_json::Value| looks_like_budget_json(&v);
+        assert!(json(
+            serde_json::json!({"budgetName": "b", "alertType": "ACTUAL"})
+        ));
+        assert!(!json(serde_json::json!({"budgetName": "b"})));
+        assert!(!json(serde_json::json!({"alertType": "ACTUAL"})));
+        assert_eq!(BudgetAlertType::Actual.to_string(), "ACTUAL");
+        assert_eq!(BudgetAlertType::Forecasted.to_string(), "FORECASTED");
+    }
+
+    #[test]
+    fn the_account_is_read_from_the_header_only_when_it_is_one() {
+        let with = |line: &str| {
+            header_account(&format!(
+                "AWS Budget Notification\n{line}\n\nBudget Name: b\n"
+            ))
+        };
+        assert_eq!(
+            with("AWS Account 123456789012"),
+            Some("123456789012".into())
+        );
+        assert_eq!(
+            with("AWS Account 1234-5678-9012"),
+            Some("123456789012".into())
+        );
+        assert_eq!(with("AWS Account 12345"), None);
+        assert_eq!(with("AWS Account 123456789012 (prod)"), None);
+    }
+
+    #[test]
+    fn a_name_of_up_to_100_characters_and_a_daily_budget_in_prose() {
+        let alert = |name: &str, extra: &str| {
+            parse_budget_text(&format!(
+                "AWS Budget Notification\n\nYou asked to be alerted{extra}.\n\nBudget Name: {name}\nAlert Type: ACTUAL\nACTUAL Amount: $3.00\n"
+            ))
+        };
+        assert!(alert(&"n".repeat(100), "").is_ok());
+        let err = alert(&"n".repeat(101), "").unwrap_err();
+        assert!(err.contains("longer than 100 characters"), "{err}");
+        assert!(!alert("b", "").unwrap().daily);
+        assert!(alert("b", " for the current day").unwrap().daily);
+    }
+
     const ACTUAL: &str = "AWS Budget Notification November 22, 2026\nAWS Account 123456789012\n\nDear AWS Customer,\n\nYou requested that we alert you when the ACTUAL Cost associated with your student-monthly budget is greater than $40.00 for the current month. The ACTUAL Cost associated with this budget is $1,287.34. You can find additional details below and by accessing the AWS Budgets dashboard [1].\n\nBudget Name: student-monthly\nBudget Type: Cost\nBudgeted Amount: $50.00\nAlert Type: ACTUAL\nAlert Threshold: > $40.00\nACTUAL Amount: $1,287.34\n\n[1] https://console.aws.amazon.com/billing/home#/budgets\n";
 
     #[test]

@@ -278,6 +278,62 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn counts_are_whole_numbers_of_a_sane_size() {
+        let n = |v: Value| number(&json!({ "n": v }), "n");
+        assert_eq!(n(json!(3)), Some(3));
+        assert_eq!(n(json!(5.0)), Some(5));
+        assert_eq!(n(json!(-4)), Some(-4));
+        assert_eq!(n(json!("7")), Some(7));
+        assert_eq!(n(json!(2.5)), None);
+        assert_eq!(n(json!(1e12)), None);
+        assert_eq!(n(json!(1e300)), None);
+        assert_eq!(n(json!("many")), None);
+    }
+
+    #[test]
+    fn what_can_be_started_again_and_how_counts_read() {
+        use Created::*;
+        for (what, resumable) in [
+            (Group, true),
+            (Service, true),
+            (Notebook, true),
+            (Redshift, true),
+            (Tasks, false),
+            (TrainingJob, false),
+            (ProcessingJob, false),
+            (Endpoint, false),
+        ] {
+            assert_eq!(what.resumable(), resumable, "{what:?}");
+        }
+        let call = |what: Created| ComputeCall {
+            what,
+            name: "x".into(),
+            cluster: None,
+            types: Vec::new(),
+            count: Some(3),
+            template_changed: false,
+            tasks: Vec::new(),
+            cpu_units: None,
+            endpoint_config: None,
+        };
+        assert!(
+            call(Tasks).describe().contains("3 of it"),
+            "{}",
+            call(Tasks).describe()
+        );
+        assert!(
+            call(Redshift).describe().contains("3 nodes"),
+            "{}",
+            call(Redshift).describe()
+        );
+        assert!(
+            call(Notebook).describe().contains("3 instances"),
+            "{}",
+            call(Notebook).describe()
+        );
+    }
+
+    #[test]
     fn each_call_is_read_from_its_request_and_answer() {
         let group = compute_call(
             "autoscaling.amazonaws.com",

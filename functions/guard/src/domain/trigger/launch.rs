@@ -581,10 +581,8 @@ fn instance_type(value: Option<&Value>) -> Option<String> {
 }
 
 fn parse_launch(event_name: &str, request: &Value, response: &Value) -> Launch {
-    let mut launch = Launch {
-        requested_count: 1,
-        ..Default::default()
-    };
+    // requested_count is set at the end, from the request or the answer.
+    let mut launch = Launch::default();
     let mut answer = Vec::new();
     objects(response, 0, &mut answer);
     let mut asked = Vec::new();
@@ -932,6 +930,199 @@ mod tests {
 
     fn ids(l: &Launch) -> Vec<&str> {
         l.instances.iter().map(|i| i.id.as_str()).collect()
+    }
+
+    #[test]
+    fn the_small_readings_reports_rely_on() {
+        // The console link to the event itself.
+        let c = call("tripwire-run-instances.json");
+        let id = c.event_id.clone().expect("the sample has an event id");
+        assert_eq!(
+            c.cloudtrail_link().as_deref(),
+            Some(format!("https://sa-east-1.console.aws.amazon.com/cloudtrail/home?region=sa-east-1#/events/{id}").as_str())
+        );
+        let mut v = sample("tripwire-run-instances.json");
+        v["detail"].as_object_mut().unwrap().remove("eventID");
+        assert_eq!(call_of(&v).cloudtrail_link(), None);
+        // A CloudTrail record under another detail-type is still a call.
+        let mut v = sample("tripwire-run-instances.json");
+        v["detail-type"] = json!("AWS Service Event via CloudTrail");
+        assert_eq!(
+            ids(call_of(&v).launch().unwrap()).len(),
+            ids(c.launch().unwrap()).len()
+        );
+        // A principal with neither ARN nor name.
+        let nobody = |kind: &str| Principal {
+            kind: kind.into(),
+            arn: None,
+            issuer_arn: None,
+            name: None,
+            access_key_id: None,
+            invoked_by: None,
+            account: None,
+            role_id: None,
+        };
+        assert_eq!(nobody("unknown").short(), "an unknown principal");
+        assert_eq!(
+            nobody("WebIdentityUser").short(),
+            "an unknown WebIdentityUser principal"
+        );
+        assert_eq!(
+            [
+                FleetKind::SpotRequest,
+                FleetKind::SpotFleet,
+                FleetKind::Fleet
+            ]
+            .map(FleetKind::label),
+            ["spot request", "Spot Fleet", "EC2 Fleet"]
+        );
+        for (text, ok) in [
+            ("123456789012", true),
+            ("12345678901", false),
+            ("1234567890123", false),
+            ("12345678901a", false),
+            ("", false),
+        ] {
+            assert_eq!(is_account_id(text), ok, "{text}");
+        }
+    }
+
+    #[test]
+    fn an_answer_is_read_to_its_depth_limit_and_no_further() {
+        // Objects and arrays each count as a level.
+        let nested = |depth: usize| {
+            let mut v = json!({"instanceId": "i-0a1b2c3d4e5f60001", "instanceType": "p3.2xlarge"});
+            for level in 0..depth {
+                v = if level % 2 == 0 {
+                    json!([v])
+                } else {
+                    json!({ "x": v })
+                };
+            }
+            v
+        };
+        let mut v = sample("tripwire-run-instances.json");
+        v["detail"]["responseElements"] = nested(MAX_DEPTH);
+        assert_eq!(ids(call_of(&v).launch().unwrap()), ["i-0a1b2c3d4e5f60001"]);
+        v["detail"]["responseElements"] = nested(MAX_DEPTH + 1);
+        assert!(ids(call_of(&v).launch().unwrap()).is_empty());
+    }
+
+    #[test]
+    fn types_counts_and_lists_are_read_within_bounds() {
+        let t = |v: Value| instance_type(Some(&v));
+        assert_eq!(t(json!("p3.2xlarge")), Some("p3.2xlarge".into()));
+        assert_eq!(t(json!("u-6tb1.metal")), Some("u-6tb1.metal".into()));
+        assert_eq!(t(json!("p32xlarge")), None);
+        assert_eq!(t(json!("p3.2x large")), None);
+        assert_eq!(t(json!(format!("p3.{}", "x".repeat(62)))), None);
+        // The count asked for: 1 to a million, else what the answer lists.
+        let asked = |n: Value| {
+            let mut v = sample("tripwire-run-instances.json");
+            v["detail"]["requestParameters"]["instancesSet"]["items"][0]["maxCount"] = n;
+            call_of(&v).launch().unwrap().requested_count
+        };
+        let listed = ids(call("tripwire-run-instances.json").launch().unwrap()).len() as u32;
+        assert_eq!(asked(json!(7)), 7);
+        assert_eq!(asked(json!(0)), listed);
+        assert_eq!(asked(json!(2_000_000)), listed);
+        // At most MAX_INSTANCES instances and MAX_TAGGED resources.
+        let many: Vec<Value> = (0..=MAX_INSTANCES)
+            .map(|n| json!({"instanceId": format!("i-{n:017x}"), "instanceType": "t3.micro"}))
+            .collect();
+        let mut v = sample("tripwire-run-instances.json");
+        v["detail"]["responseElements"]["instancesSet"]["items"] = json!(many);
+        assert_eq!(call_of(&v).launch().unwrap().instances.len(), MAX_INSTANCES);
+        let resources: Vec<Value> = (0..=MAX_TAGGED)
+            .map(|n| json!({"resourceId": format!("i-{n:017x}")}))
+            .collect();
+        let mut v = sample("tripwire-exempt-tag-added.json");
+        v["detail"]["requestParameters"]["resourcesSet"]["items"] = json!(resources);
+        let CallKind::Tagging(w) = call_of(&v).kind else {
+            panic!()
+        };
+        assert_eq!(w.resources.len(), MAX_TAGGED);
+        let tags: Vec<Value> = (0..=MAX_TAGGED)
+            .map(|n| json!({"key": format!("k{n}"), "value": "v"}))
+            .collect();
+        let mut v = sample("tripwire-exempt-tag-added.json");
+        v["detail"]["requestParameters"]["tagSet"]["items"] = json!(tags);
+        let CallKind::Tagging(w) = call_of(&v).kind else {
+            panic!()
+        };
+        assert_eq!(w.tags.len(), MAX_TAGGED);
+    }
+
+    #[test]
+    fn a_finding_is_about_an_instance_when_either_its_type_or_its_details_say_so() {
+        let finding = |edit: &dyn Fn(&mut Value)| {
+            let mut v = sample("guardduty-crypto-finding.json");
+            edit(&mut v);
+            parse_tripwire_event(&v).unwrap()
+        };
+        let about = |e: TripwireEvent| match e {
+            TripwireEvent::Finding(f) => f.instance_id,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            about(finding(
+                &|v| v["detail"]["resource"]["resourceType"] = json!("AccessKey")
+            ))
+            .as_deref(),
+            Some("i-0b1c2d3e4f5a60007")
+        );
+        assert_eq!(
+            about(finding(&|v| {
+                v["detail"]["resource"]["instanceDetails"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("instanceId");
+            })),
+            None
+        );
+        assert!(matches!(
+            finding(&|v| {
+                v["detail"]["resource"]["resourceType"] = json!("AccessKey");
+                v["detail"]["resource"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("instanceDetails");
+            }),
+            TripwireEvent::Ignored(_)
+        ));
+    }
+
+    #[test]
+    fn a_quota_asked_for_is_written_as_people_write_numbers() {
+        let asked = |value: Value| {
+            let mut v = sample("tripwire-quota-increase.json");
+            v["detail"]["requestParameters"]["desiredValue"] = value;
+            match call_of(&v).kind {
+                CallKind::FirstMove(what) => what,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(asked(json!(512.0)).ends_with(" to 512"));
+        assert!(asked(json!(2.5)).ends_with(" to 2.5"));
+        assert!(asked(json!("2.0")).ends_with(" to 2.0"));
+        assert!(
+            asked(json!(1e15)).ends_with(" to 1000000000000000.0"),
+            "{}",
+            asked(json!(1e15))
+        );
+    }
+
+    #[test]
+    fn only_eks_writes_its_tags_as_a_map() {
+        // EC2's tags are a list; a map there is not read as tags.
+        let mut v = sample("tripwire-exempt-tag-added.json");
+        let params = &mut v["detail"]["requestParameters"];
+        params.as_object_mut().unwrap().remove("tagSet");
+        params["tags"] = json!({"cost-guard-exempt": "true"});
+        let CallKind::Tagging(w) = call_of(&v).kind else {
+            panic!()
+        };
+        assert!(w.tags.is_empty(), "{w:?}");
     }
 
     #[test]

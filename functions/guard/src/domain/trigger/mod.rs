@@ -268,6 +268,44 @@ mod tests {
             Trigger::Unrecognised { .. }
         ));
     }
+
+    #[test]
+    fn a_message_as_long_as_sns_allows_is_read() {
+        let alert = "AWS Budget Notification\nAWS Account 123456789012\n\nBudget Name: b\nAlert Type: ACTUAL\nACTUAL Amount: $12.00\n";
+        assert!(matches!(parse_message(alert), Trigger::Budget(_)));
+        // SNS takes 256 KiB: padded to 200 000 bytes and to the very limit,
+        // the alert is still an alert.
+        for len in [200_000, MAX_MESSAGE_BYTES] {
+            let padded = format!("{alert}{}", " ".repeat(len - alert.len()));
+            assert_eq!(padded.len(), len);
+            assert!(
+                matches!(parse_message(&padded), Trigger::Budget(_)),
+                "{len}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_text_reads_strings_trimmed_and_numbers_printed() {
+        use serde_json::json;
+        assert_eq!(json_text(Some(&json!(" web "))), Some("web".into()));
+        assert_eq!(
+            json_text(Some(&json!(123456789012_u64))),
+            Some("123456789012".into())
+        );
+        assert_eq!(json_text(Some(&json!(2.5))), Some("2.5".into()));
+        for nothing in [
+            json!(""),
+            json!("  \t"),
+            json!(null),
+            json!(true),
+            json!([]),
+            json!({}),
+        ] {
+            assert_eq!(json_text(Some(&nothing)), None, "{nothing}");
+        }
+        assert_eq!(json_text(None), None);
+    }
 }
 
 #[cfg(test)]

@@ -208,6 +208,23 @@ mod tests {
             parse_rds_event(&e).unwrap().happening,
             RdsHappening::ForcedStart
         );
+        // Any other message, without an id, is not a forced start.
+        let mut e = sample("rds-instance-started.json");
+        e["detail"].as_object_mut().unwrap().remove("EventID");
+        assert_eq!(parse_rds_event(&e).unwrap().happening, RdsHappening::Other);
+    }
+
+    #[test]
+    fn the_arn_must_name_one_database() {
+        for arn in [
+            "arn:aws:rds:us-east-1:123456789012:db:",
+            "arn:aws:rds:us-east-1:123456789012:db:analytics:db",
+        ] {
+            let mut e = sample("rds-instance-started.json");
+            e["detail"]["SourceArn"] = arn.into();
+            let err = parse_rds_event(&e).unwrap_err();
+            assert!(err.contains("is not an RDS ARN"), "{arn}: {err}");
+        }
     }
 
     #[test]

@@ -173,6 +173,69 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn outcome_and_mfa_when_the_event_says_them_another_way() {
+        let activity = |v: &Value| match parse_root_event(v) {
+            Ok(RootEvent::Root(a)) => a,
+            other => panic!("{other:?}"),
+        };
+        // No ConsoleLogin answer, but an error message: a failure.
+        let mut v = signin();
+        v["detail"]
+            .as_object_mut()
+            .unwrap()
+            .remove("responseElements");
+        v["detail"]["errorMessage"] = json!("Failed authentication");
+        assert_eq!(
+            activity(&v).outcome,
+            Outcome::Failure(Some("Failed authentication".into()))
+        );
+        v["detail"].as_object_mut().unwrap().remove("errorMessage");
+        assert_eq!(activity(&v).outcome, Outcome::Unknown);
+        // MFA from the session's attributes when additionalEventData is silent.
+        let mut v = signin();
+        v["detail"]
+            .as_object_mut()
+            .unwrap()
+            .remove("additionalEventData");
+        for (said, mfa) in [
+            ("true", Some(true)),
+            ("false", Some(false)),
+            ("maybe", None),
+        ] {
+            v["detail"]["userIdentity"]["sessionContext"] =
+                json!({"attributes": {"mfaAuthenticated": said}});
+            assert_eq!(activity(&v).mfa_used, mfa, "{said}");
+        }
+    }
+
+    #[test]
+    fn a_sign_in_is_consolelogin_from_signin_and_everything_else_a_call() {
+        let kind = |v: &Value| match parse_root_event(v) {
+            Ok(RootEvent::Root(a)) => a.kind,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(kind(&signin()), RootEventKind::ConsoleSignIn);
+        // Another sign-in event (an MFA check) is a call, not a sign-in.
+        let mut mfa = signin();
+        mfa["detail"]["eventName"] = json!("CheckMfa");
+        assert_eq!(kind(&mfa), RootEventKind::ApiCall);
+        // ConsoleLogin from elsewhere than aws.signin is not a console sign-in.
+        let mut elsewhere = signin();
+        elsewhere["source"] = json!("aws.iam");
+        assert_eq!(kind(&elsewhere), RootEventKind::ApiCall);
+        // A CloudTrail call record without eventSource is still a call.
+        let mut call = signin();
+        call["source"] = json!("aws.iam");
+        call["detail-type"] = json!("AWS API Call via CloudTrail");
+        call["detail"]["eventName"] = json!("CreateAccessKey");
+        call["detail"]
+            .as_object_mut()
+            .unwrap()
+            .remove("eventSource");
+        assert_eq!(kind(&call), RootEventKind::ApiCall);
+    }
+
     fn signin() -> Value {
         json!({
             "version": "0", "id": "e1", "detail-type": "AWS Console Sign In via CloudTrail",

@@ -38,6 +38,38 @@ fn trigger_of(name: &str) -> Trigger {
 }
 
 #[test]
+fn the_accounts_an_alert_concerns() {
+    // A budget: the account in its header.
+    assert_eq!(
+        trigger_of("budget-actual.json").accounts(),
+        Some(vec!["123456789012".to_string()])
+    );
+    // An anomaly: the linked accounts of its root causes, each once, sorted.
+    let Trigger::Anomaly(mut an) = trigger_of("anomaly.json") else {
+        panic!()
+    };
+    an.root_causes[0].linked_account = Some("222222222222".into());
+    an.root_causes[1].linked_account = Some("111111111111".into());
+    an.root_causes.push(an.root_causes[0].clone());
+    assert_eq!(
+        Trigger::Anomaly(an.clone()).accounts(),
+        Some(vec!["111111111111".to_string(), "222222222222".to_string()])
+    );
+    // None linked: the monitor's own account; none at all: not known.
+    for c in &mut an.root_causes {
+        c.linked_account = None;
+    }
+    assert_eq!(
+        Trigger::Anomaly(an.clone()).accounts(),
+        Some(vec!["123456789012".to_string()])
+    );
+    an.account = None;
+    assert_eq!(Trigger::Anomaly(an).accounts(), None);
+    // A billing alarm watches the whole bill.
+    assert_eq!(trigger_of("alarm-billing-alarm.json").accounts(), None);
+}
+
+#[test]
 fn sample_events_are_complete_sns_events() {
     for (name, text) in SNS_EVENTS {
         let typed: Result<aws_lambda_events::event::sns::SnsEvent, _> = serde_json::from_str(text);
