@@ -527,9 +527,16 @@ async fn refused_launches_alert_mode_and_malformed_events_change_nothing() {
     let env = Env::start().await;
     let gpu = hijack(&env, "ap-south-1", 2, "p4d.24xlarge").await;
     let tripwire = env.tripwire(&[]);
-    let refused = emulator::sample_event("tripwire-run-instances-failed.json").unwrap();
+    let mut refused = emulator::sample_event("tripwire-run-instances-failed.json").unwrap();
+    // CloudTrail's record of a refused call names no instances; this one is
+    // made to name the running ones, so that only the refusal keeps them
+    // running.
+    refused["detail"]["responseElements"] = json!({"instancesSet": {"items": gpu
+        .iter()
+        .map(|id| json!({"instanceId": id, "instanceType": "p4d.24xlarge"}))
+        .collect::<Vec<_>>()}});
     let s = tripwire.handle(&Invocation::new(&refused)).await.unwrap();
-    assert!(s.stopped.is_empty());
+    assert!(s.stopped.is_empty(), "{s:?}");
     assert_eq!(
         env.one_message().await.subject,
         "cost-guard: a launch of 8 x p4d.24xlarge in ap-south-1 was refused (user/ci-deployer)"
