@@ -444,6 +444,16 @@ mod tests {
             ),
             "{half:?}"
         );
+        // A URL is https:// or http:// and something after it.
+        let with = |sweep: &str| {
+            AccountsConfig::from_lookup(&lookup(&[
+                ("SWEEP_QUEUE_URL", sweep),
+                ("RESULTS_QUEUE_URL", "http://localhost:4566/results"),
+            ]))
+        };
+        assert!(with("http://a.b").is_err());
+        assert!(with("http://a.bc").is_ok());
+        assert!(with("sqs.us-east-1.amazonaws.com/123456789012/sweep").is_err());
     }
 
     #[test]

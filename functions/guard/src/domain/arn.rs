@@ -47,6 +47,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_account_is_twelve_digits_or_nothing() {
+        let account = |a: &str| {
+            Arn::parse(&format!("arn:aws:ec2:eu-west-1:{a}:instance/i-1"))
+                .unwrap()
+                .account_id()
+                .map(str::to_string)
+        };
+        assert_eq!(account("123456789012"), Some("123456789012".into()));
+        assert_eq!(account("12345678901"), None);
+        assert_eq!(account("1234567890123"), None);
+        assert_eq!(account("12345678901a"), None);
+        assert_eq!(account(""), None);
+    }
+
+    #[test]
     fn parts_of_an_arn() {
         let a = Arn::parse("arn:aws:rds:eu-west-1:123456789012:db:orders").unwrap();
         assert_eq!(

@@ -54,6 +54,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_refusal_says_whether_a_range_or_an_address_was_meant() {
+        let err = parse_list("198.51.100.0/33").unwrap_err();
+        assert!(err.contains("is not a CIDR range"), "{err}");
+        let err = parse_list("198.51.100.300").unwrap_err();
+        assert!(err.contains("is not an IP address or CIDR range"), "{err}");
+    }
+
+    #[test]
     fn membership() {
         let r = parse_list("198.51.100.0/24, 2001:db8::/32,203.0.113.7").unwrap();
         assert_eq!(find(&r, "198.51.100.23"), Some(r[0]));

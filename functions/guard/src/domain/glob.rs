@@ -80,6 +80,16 @@ pub(crate) fn first_match<'a>(patterns: &'a [Glob], text: &str) -> Option<&'a Gl
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_pattern_reads_back_as_it_is_matched() {
+        assert_eq!(Glob::new("P3.*", true).as_str(), "p3.*");
+        assert_eq!(
+            Glob::new("arn:*:user/CI-*", false).as_str(),
+            "arn:*:user/CI-*"
+        );
+        assert_eq!(Glob::new("P3.*", true).to_string(), "p3.*");
+    }
+
     /// Cases where a linear matcher goes wrong if it backs up to the wrong
     /// place, or treats `?` and `*` at the ends carelessly: each agrees with
     /// the recursive reference the fuzz target uses.

@@ -90,6 +90,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_amount_has_at_most_20_digits_and_starts_with_one() {
+        let twenty = "1234567.123456789012";
+        assert_eq!(twenty.len(), 20);
+        assert!(Amount::parse(&format!("${twenty}")).is_some());
+        assert!(Amount::parse(&format!("${twenty}3")).is_none());
+        assert!(Amount::parse("$1,234,567.123456789012").is_some());
+        assert!(Amount::parse("$.5").is_none());
+        assert!(Amount::parse("$").is_none());
+    }
+
+    #[test]
     fn parses_notification_amounts() {
         let cases = [
             ("$1,287.34", 1287.34, false),

@@ -197,3 +197,123 @@ impl SweepReport {
         m
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(id: &str) -> Resource {
+        Resource {
+            kind: ResourceKind::Ec2Instance,
+            id: id.into(),
+            name: None,
+            size: "t3.micro".into(),
+        }
+    }
+
+    fn failed(id: &str) -> Failed {
+        Failed {
+            resource: r(id),
+            error: "AccessDenied".into(),
+        }
+    }
+
+    #[test]
+    fn the_first_problem_is_the_regions_then_a_resources_then_unfinished() {
+        let errors = vec!["DescribeInstances: throttled".to_string()];
+        assert_eq!(first_problem(&errors, &[failed("i-1")]), errors[0]);
+        assert_eq!(first_problem(&[], &[failed("i-1")]), "i-1: AccessDenied");
+        assert_eq!(first_problem(&[], &[]), "unfinished");
+    }
+
+    #[test]
+    fn a_report_counts_every_region_and_knows_what_went_wrong() {
+        let mut clean = RegionReport {
+            region: "eu-west-1".into(),
+            stopped: vec![r("i-1"), r("i-2")],
+            earlier: vec![r("i-3"), r("i-4")],
+            skipped: ["i-5", "i-6", "i-7"]
+                .map(|id| Skipped {
+                    resource: r(id),
+                    reason: "exempt".into(),
+                })
+                .to_vec(),
+            unstamped: vec![r("i-1"), r("i-2")],
+            finished: true,
+            ..Default::default()
+        };
+        clean.stamped(&["i-2".to_string()]);
+        assert_eq!(clean.unstamped, [r("i-1")]);
+        let errors = RegionReport {
+            region: "us-east-1".into(),
+            account: Some("111111111111".into()),
+            errors: vec!["throttled".into()],
+            finished: true,
+            ..Default::default()
+        };
+        let failures = RegionReport {
+            region: "ap-south-1".into(),
+            failed: vec![failed("i-8"), failed("i-9")],
+            finished: true,
+            ..Default::default()
+        };
+        let cut_short = RegionReport {
+            region: "sa-east-1".into(),
+            ..Default::default()
+        };
+        assert!(clean.is_clean());
+        for troubled in [&errors, &failures, &cut_short] {
+            assert!(!troubled.is_clean(), "{troubled:?}");
+        }
+        let status = |id: &str, state: AccountState| AccountStatus {
+            account: Account::new(id),
+            state,
+        };
+        let report = SweepReport {
+            dry_run: false,
+            regions: vec![clean.clone(), errors, failures, cut_short],
+            accounts: vec![
+                status("111111111111", AccountState::Swept),
+                status("222222222222", AccountState::Queued),
+                status("333333333333", AccountState::Unreachable("no role".into())),
+            ],
+        };
+        assert_eq!(
+            (
+                report.stopped_count(),
+                report.earlier_count(),
+                report.skipped_count(),
+                report.failed_count()
+            ),
+            (2, 2, 3, 2)
+        );
+        let troubled: Vec<String> = report
+            .troubled_regions()
+            .iter()
+            .map(|r| r.label())
+            .collect();
+        assert_eq!(
+            troubled,
+            ["111111111111/us-east-1", "ap-south-1", "sa-east-1"]
+        );
+        let queued: Vec<&str> = report
+            .queued_accounts()
+            .iter()
+            .map(|a| a.account.id.as_str())
+            .collect();
+        assert_eq!(queued, ["222222222222"]);
+        assert!(!report.is_clean());
+        // Clean regions, but an account out of reach: not clean.
+        let unreachable = SweepReport {
+            regions: vec![clean.clone()],
+            ..report.clone()
+        };
+        assert!(!unreachable.is_clean());
+        let all_clean = SweepReport {
+            dry_run: false,
+            regions: vec![clean],
+            accounts: Vec::new(),
+        };
+        assert!(all_clean.is_clean());
+    }
+}

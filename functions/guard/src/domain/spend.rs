@@ -220,6 +220,22 @@ mod tests {
     use time::macros::date;
 
     #[test]
+    fn every_cost_metric_is_read_by_the_name_cost_explorer_uses() {
+        for m in [
+            CostMetric::UnblendedCost,
+            CostMetric::BlendedCost,
+            CostMetric::AmortizedCost,
+            CostMetric::NetUnblendedCost,
+            CostMetric::NetAmortizedCost,
+        ] {
+            assert_eq!(CostMetric::parse(m.usage_name()), Some(m));
+            assert!(CostMetric::ACCEPTED.contains(m.usage_name()));
+        }
+        assert_eq!(CostMetric::parse(" "), Some(CostMetric::UnblendedCost));
+        assert_eq!(CostMetric::parse("unblendedcost"), None);
+    }
+
+    #[test]
     fn month_to_date_periods() {
         assert_eq!(month_to_date_period(date!(2026 - 11 - 01)), None);
         let p = month_to_date_period(date!(2026 - 11 - 22)).unwrap();
@@ -307,6 +323,12 @@ mod tests {
         assert_eq!(
             check_limits(&under, &Forecast::NotYetAvailable, &LIMITS),
             SpendVerdict::Quiet
+        );
+        let at_forecast_limit = Forecast::Available(Amount::new(150.0).unwrap());
+        assert_eq!(
+            check_limits(&under, &at_forecast_limit, &LIMITS),
+            SpendVerdict::Quiet,
+            "a forecast at the limit is not over it"
         );
         let no_forecast_limit = Limits {
             forecast_usd: None,

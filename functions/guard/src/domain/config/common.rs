@@ -115,6 +115,48 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_topic_is_required_and_the_resume_function_a_lambda_name() {
+        let common = |topic: &str, resume: &str| {
+            Common::from_lookup(&|name| match name {
+                "NOTIFY_TOPIC_ARN" => Some(topic.to_string()),
+                "RESUME_FUNCTION_NAME" => Some(resume.to_string()),
+                _ => None,
+            })
+        };
+        let topic = "arn:aws:sns:us-east-1:123456789012:cost-guard-notify";
+        assert!(matches!(
+            common(" ", ""),
+            Err(ConfigError::Missing {
+                name: "NOTIFY_TOPIC_ARN",
+                ..
+            })
+        ));
+        assert!(matches!(
+            common("cost-guard-notify", ""),
+            Err(ConfigError::Invalid {
+                name: "NOTIFY_TOPIC_ARN",
+                ..
+            })
+        ));
+        let longest = "r".repeat(64);
+        for (name, ok) in [
+            ("cost-guard-resume", true),
+            ("cost_guard_resume", true),
+            (longest.as_str(), true),
+            (&format!("{longest}r"), false),
+            ("cost-guard.resume", false),
+            ("cost guard", false),
+        ] {
+            let got = common(topic, name);
+            assert_eq!(got.is_ok(), ok, "{name}: {got:?}");
+            if ok {
+                assert_eq!(got.unwrap().resume_function.as_deref(), Some(name));
+            }
+        }
+        assert_eq!(common(topic, "").unwrap().resume_function, None);
+    }
+
+    #[test]
     fn the_saved_state_key_is_a_kms_key_arn_or_nothing() {
         let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab";
         assert_eq!(

@@ -385,6 +385,22 @@ mod tests {
     }
 
     #[test]
+    fn tag_keys_and_values_within_the_lengths_aws_allows() {
+        let value = |n: usize| config(&[("STOP_TAG_VALUE", &"v".repeat(n))]);
+        assert!(value(256).is_ok());
+        assert!(value(257)
+            .unwrap_err()
+            .to_string()
+            .starts_with("STOP_TAG_VALUE="));
+        let key = |n: usize| config(&[("STOP_TAG_KEY", &"k".repeat(n))]);
+        assert!(key(128).is_ok());
+        assert!(key(129)
+            .unwrap_err()
+            .to_string()
+            .starts_with("STOP_TAG_KEY="));
+    }
+
+    #[test]
     fn stop_key_must_differ_from_exempt_key() {
         let err = config(&[("STOP_TAG_KEY", "cost-guard-exempt")]).unwrap_err();
         assert!(err

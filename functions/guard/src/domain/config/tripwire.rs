@@ -259,6 +259,22 @@ fn tripwire_action(
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_ecs_task_size_limit_is_1_to_192_vcpu() {
+        let with = |v: &str| {
+            TripwireConfig::from_lookup(&|name| {
+                (name == "TRIPWIRE_ECS_MAX_VCPU").then(|| v.to_string())
+            })
+        };
+        assert_eq!(with("").unwrap().ecs_max_vcpu, DEFAULT_ECS_MAX_VCPU);
+        assert_eq!(with("1").unwrap().ecs_max_vcpu, 1);
+        assert_eq!(with("192").unwrap().ecs_max_vcpu, 192);
+        for bad in ["0", "193", "-1", "4.5", "four"] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(err.starts_with("TRIPWIRE_ECS_MAX_VCPU="), "{bad}: {err}");
+        }
+    }
+
     /// The SAM parameter shows the user the same default the function applies
     /// to an empty value.
     #[test]

@@ -332,6 +332,31 @@ mod tests {
     }
 
     #[test]
+    fn a_groups_state_is_stopped_only_when_stamped_and_not_launching() {
+        let stamp = [(STOPPED_AT_TAG, "2026-12-04T10:00:00Z")];
+        // Stamped, but its launches run: someone started it again.
+        let mut g = group("web", &stamp, vec![member("i-1", "running", &[])]);
+        assert_eq!(g.state(), "running");
+        assert!(g.startable().unwrap_err().starts_with("already running"));
+        g.suspended = vec!["Launch".into()];
+        assert_eq!(g.state(), "stopped");
+        // Launches suspended but no stamp: not cost-guard's stop.
+        g.tags.clear();
+        assert_eq!(g.state(), "running");
+        // Wanting instances, or having a running one, is running.
+        let mut idle = group("idle", &[], vec![member("i-2", "stopped", &[])]);
+        idle.desired = 0;
+        assert_eq!(idle.state(), "empty");
+        assert!(idle.startable().unwrap_err().contains("nothing to start"));
+        idle.desired = 1;
+        assert_eq!(idle.state(), "running");
+        let busy = group("busy", &[], vec![member("i-3", "running", &[])]);
+        let busy = AutoScalingGroup { desired: 0, ..busy };
+        assert_eq!(busy.state(), "running");
+        assert_eq!(busy.handle(), "busy");
+    }
+
+    #[test]
     fn the_stop_saves_only_the_processes_not_suspended_yet_and_reads_them_back() {
         let mut g = group("web", &[], vec![member("i-1", "running", &[])]);
         g.suspended = vec!["AZRebalance".into(), "AddToLoadBalancer".into()];
@@ -473,6 +498,15 @@ mod tests {
         assert!(member_verdict(Some(&exempt), "web", &all(), true)
             .unwrap()
             .contains("which is exempt"));
+        // Selected, but the group itself is not stopped (an exempt member).
+        let held = group(
+            "web",
+            &[],
+            vec![member("i-1", "running", &[("cost-guard-exempt", "true")])],
+        );
+        assert!(member_verdict(Some(&held), "web", &all(), true)
+            .unwrap()
+            .contains("which is not stopped (see the group)"));
     }
 
     #[test]

@@ -286,6 +286,48 @@ mod tests {
     }
 
     #[test]
+    fn a_saved_state_at_the_targets_limits_is_restored() {
+        let stamp = (STOPPED_AT_TAG, "2026-12-04T10:00:00Z");
+        let live = ScalingTarget {
+            min: 0,
+            max: 4,
+            suspended: Suspended::ALL,
+        };
+        // Desired, minimum and maximum all equal: allowed.
+        let s = service(
+            0,
+            Some(live),
+            &[(SAVED_TAG, "desired=4 min=4 max=4 suspended=none"), stamp],
+        );
+        assert_eq!(s.saved().map(|v| v.desired), Ok(4));
+        // No target when saved, one now: the count up to its maximum.
+        let s = service(0, Some(live), &[(SAVED_TAG, "desired=4"), stamp]);
+        assert_eq!(s.saved().map(|v| v.desired), Ok(4));
+        let s = service(0, Some(live), &[(SAVED_TAG, "desired=5"), stamp]);
+        assert!(s
+            .saved()
+            .unwrap_err()
+            .contains("above its scaling target's maximum of 4"));
+        // What the adapter acts on and what the report shows.
+        assert_eq!(s.handle(), s.arn);
+        assert_eq!(s.scaling_id(), "service/prod/web");
+        let r = s.resource();
+        let lines = restart_lines("eu-west-1", &[&r], &[]);
+        assert!(
+            lines
+                .each
+                .concat()
+                .contains("aws ecs update-service --region eu-west-1 --cluster prod --service web"),
+            "{lines:?}"
+        );
+        let running = service(2, None, &[stamp]);
+        assert!(running
+            .startable()
+            .unwrap_err()
+            .starts_with("already running"));
+    }
+
+    #[test]
     fn a_forged_saved_state_is_refused() {
         let stamp = (STOPPED_AT_TAG, "2026-12-04T10:00:00Z");
         let live = Some(ScalingTarget {

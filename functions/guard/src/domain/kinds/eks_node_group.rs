@@ -226,6 +226,30 @@ mod tests {
         assert_eq!(stopped.state(), "stopped");
         assert_eq!(stopped.saved(), Ok(running.sizes));
         assert_eq!(stopped.startable(), Ok(()));
+        // At EKS's limits: minimum, desired and maximum all equal.
+        let full = group(
+            "gpu",
+            "ACTIVE",
+            (0, 0, 5),
+            &[(SAVED_TAG, "min=5 desired=5 max=5"), STAMP],
+        );
+        assert_eq!(full.saved().map(|s| s.desired), Ok(5));
+        assert_eq!(full.handle(), full.arn);
+        let back = group("gpu", "ACTIVE", (1, 3, 5), &[STAMP]);
+        assert!(
+            back.startable().unwrap_err().starts_with("already running"),
+            "{:?}",
+            back.startable()
+        );
+        let r = full.resource();
+        let lines = restart_lines("eu-west-1", &[&r], &[]);
+        assert!(
+            lines
+                .each
+                .concat()
+                .contains("aws eks update-nodegroup-config"),
+            "{lines:?}"
+        );
     }
 
     #[test]

@@ -103,6 +103,46 @@ pub(crate) fn label_of(kind: ResourceKind, ids: &[String]) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn each_database_kind_is_acted_on_by_its_arn_and_restarted_by_its_id() {
+        use crate::domain::inventory::Record;
+        use fixtures::{cluster, db, ec2};
+        let d = db("orders", &[]);
+        assert_eq!((d.state(), d.handle()), ("available", d.arn.clone()));
+        let c = cluster("reports", &[]);
+        assert_eq!((c.state(), c.handle()), ("available", c.arn.clone()));
+        let (dr, cr) = (d.resource(), c.resource());
+        let lines = db_instance::restart_lines("eu-west-1", &[&dr], &[]);
+        assert!(
+            lines.each.concat().contains(
+                "aws rds start-db-instance --region eu-west-1 --db-instance-identifier orders"
+            ),
+            "{lines:?}"
+        );
+        let lines = db_cluster::restart_lines("eu-west-1", &[&cr], &[]);
+        assert!(
+            lines.each.concat().contains(
+                "aws rds start-db-cluster --region eu-west-1 --db-cluster-identifier reports"
+            ),
+            "{lines:?}"
+        );
+        // An instance is named by its Name tag.
+        assert_eq!(ec2("i-1", &[("Name", "web")]).name(), Some("web"));
+        assert_eq!(ec2("i-1", &[]).name(), None);
+        assert_eq!(ec2("i-1", &[]).handle(), "i-1");
+    }
+
+    #[test]
+    fn a_warning_counts_instances_and_names_the_rest() {
+        let ids = ["i-1".to_string(), "i-2".to_string()];
+        assert_eq!(label_of(ResourceKind::Ec2Instance, &ids), "2 instance(s)");
+        let groups = ["web".to_string(), "batch".to_string()];
+        assert_eq!(
+            label_of(ResourceKind::AutoScalingGroup, &groups),
+            "web, batch"
+        );
+    }
+
     /// Every kind's restart lines are valid shell: bash parses them
     /// (`bash -n`), with a hostile name where the service lets its creator
     /// choose almost any characters (groups, ECS clusters and services;

@@ -100,6 +100,21 @@ mod tests {
     }
 
     #[test]
+    fn a_cluster_is_acted_on_by_its_id_and_resumed_by_its_command() {
+        let c = cluster("dw", "paused", &[]);
+        assert_eq!(c.handle(), "dw");
+        let r = c.resource();
+        let lines = restart_lines("eu-west-1", &[&r], &[]);
+        assert!(
+            lines
+                .each
+                .concat()
+                .contains("aws redshift resume-cluster --region eu-west-1 --cluster-identifier dw"),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
     fn available_selected_clusters_are_paused() {
         let sel = [("cost-guard", "stop")];
         let plan = plan_clusters(

@@ -215,6 +215,24 @@ mod tests {
     }
 
     #[test]
+    fn sagemakers_statuses_in_the_sweeps_words() {
+        for (status, state) in [
+            ("InService", "running"),
+            ("Pending", "pending"),
+            ("Stopping", "stopping"),
+            ("Stopped", "stopped"),
+            ("Deleting", "deleting"),
+            ("Failed", "failed"),
+            ("Updating", "updating"),
+            ("Retired", "unknown"),
+        ] {
+            assert_eq!(notebook("nb", status, &[]).state(), state, "{status}");
+        }
+        let nb = notebook("nb", "Stopped", &[]);
+        assert_eq!(nb.handle(), nb.arn);
+    }
+
+    #[test]
     fn notebooks_in_service_are_stopped_and_starting_ones_listed() {
         let plan = plan_notebooks(
             &[
@@ -283,10 +301,33 @@ mod tests {
             ..e.clone()
         };
         assert_eq!(unknown.burns(), "1 x ml.x9.huge, price unknown");
+        // A serverless endpoint has no instance type: no price, no guess.
+        let serverless = Endpoint {
+            variants: vec![Variant {
+                instance_type: String::new(),
+                count: 0,
+            }],
+            ..e.clone()
+        };
+        let burns = serverless.burns();
+        assert!(
+            !burns.contains('$') && !burns.contains("price unknown"),
+            "{burns}"
+        );
+        assert_eq!(e.handle(), e.arn);
+        assert!(std::ptr::eq(e.tags(), &e.tags));
         let creating = Endpoint {
             status: "Creating".into(),
             ..e
         };
         assert!(plan_endpoints(&[creating], &all(), "eu-west-1").is_empty());
+        let r = notebook("thesis", "Stopped", &[]).resource();
+        let lines = notebook_restart_lines("eu-west-1", &[&r], &[]);
+        assert!(
+            lines.each.concat().contains(
+                "aws sagemaker start-notebook-instance --region eu-west-1 --notebook-instance-name thesis"
+            ),
+            "{lines:?}"
+        );
     }
 }

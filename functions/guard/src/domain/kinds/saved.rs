@@ -165,6 +165,23 @@ pub(crate) fn list_value<S: AsRef<str>>(items: &[S]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::state_of;
+
+    #[test]
+    fn a_stamped_resource_that_wants_capacity_again_is_running_unless_resume_is_under_way() {
+        use crate::domain::kinds::fixtures::tags;
+        use crate::domain::tags::{RESUMING_TAG, SAVED_TAG, STOPPED_AT_TAG};
+        let stamped = tags(&[(STOPPED_AT_TAG, "2026-12-04T10:00:00Z")]);
+        assert_eq!(state_of(&stamped, false), "stopped");
+        assert_eq!(state_of(&stamped, true), "running");
+        let resuming = tags(&[(RESUMING_TAG, "2026-12-04T10:00:00Z budget:b")]);
+        assert_eq!(state_of(&resuming, true), "stopped");
+        assert_eq!(
+            state_of(&tags(&[(SAVED_TAG, "desired=2")]), false),
+            "stopping"
+        );
+        assert_eq!(state_of(&tags(&[]), false), "empty");
+    }
     use super::*;
 
     #[test]
