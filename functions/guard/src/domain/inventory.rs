@@ -18,10 +18,13 @@ pub fn tag<'a>(tags: &'a Tags, key: &str) -> Option<&'a str> {
 /// a resource tagged `Cost-Guard-Exempt` as it spares `cost-guard-exempt`,
 /// so cost-guard must take both for the exempt key, to report the resource
 /// as exempt rather than fail on the denial, and to watch writes of either.
+///
+/// ASCII case only, as AWS documents it (`TagKey1` and `tagkey1`): a key
+/// that folds to the exempt key only under Unicode rules (a Kelvin sign for
+/// `k`) is not taken for it, so it never hides a resource from the sweep
+/// on a reading IAM may not share.
 pub fn is_exempt_key(key: &str, exempt_key: &str) -> bool {
-    key.chars()
-        .flat_map(char::to_lowercase)
-        .eq(exempt_key.chars().flat_map(char::to_lowercase))
+    key.eq_ignore_ascii_case(exempt_key)
 }
 
 /// The exempt key as the tags spell it, if they carry it in any case.

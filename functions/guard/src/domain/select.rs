@@ -183,6 +183,11 @@ mod tests {
             match_tags(&tags(&[("cost-guard-exempted", "true")]), &all()),
             Match::Selected
         );
+        // ASCII case only: a Kelvin sign folds to `k` under Unicode rules,
+        // which IAM is not documented to share.
+        use crate::domain::inventory::is_exempt_key;
+        assert!(is_exempt_key("KEEP", "keep"));
+        assert!(!is_exempt_key("\u{212A}eep", "keep"));
     }
 
     #[test]
