@@ -116,4 +116,16 @@ mod tests {
             "ec2:StopInstances failed: Throttling: Rate exceeded"
         );
     }
+
+    #[test]
+    fn advice_follows_the_class() {
+        for (code, want) in [
+            ("Throttling", "AWS throttled the calls even after retries; the next invocation tries again"),
+            ("AccessDenied", "the function's role lacks permission here, or the region is disabled or blocked by an SCP"),
+            ("ServiceUnavailable", "the service did not answer in time; the next invocation tries again"),
+            ("IncorrectInstanceState", "see the message"),
+        ] {
+            assert_eq!(AwsError::new("x", code, "").advice(), want, "{code}");
+        }
+    }
 }

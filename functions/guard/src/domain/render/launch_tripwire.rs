@@ -857,6 +857,7 @@ fn not_you_section(b: &mut String, event: Event<'_>) {
 mod tests {
     use super::*;
     use crate::domain::config::TripwireConfig;
+    use crate::domain::render::{check_golden, golden_case};
     use crate::domain::trigger::launch::{parse_tripwire_event, TripwireEvent};
     use crate::domain::tripwire::{decide_call, decide_finding, Context, GuardRoles, Target};
 
@@ -983,6 +984,16 @@ mod tests {
             at: "2026-12-01T03:13:02Z".into(),
             by: "tripwire:RunInstances".into(),
         }
+    }
+
+    #[test]
+    fn a_cost_nobody_knows_is_not_added_up_to_zero() {
+        let mut b = String::new();
+        cost_section(&mut b, &[Observed::named("i-1", Some("x9.huge"))], None);
+        assert_eq!(
+            b,
+            "\nWHAT IT WAS COSTING\n  Hourly cost unknown for 1 x x9.huge.\n"
+        );
     }
 
     #[test]
@@ -1268,5 +1279,287 @@ mod tests {
             "{}",
             m.body
         );
+    }
+
+    /// Every tripwire sample in events/, decided with the default settings
+    /// and rendered with each outcome its verdict can have: a clean stop, a
+    /// dry run, a failed stop, a stop with everything that can go aside
+    /// (stop protection, a one-time spot instance, a skip, a missing stamp,
+    /// marks), in the guard's own account with a resume function and in a
+    /// member account without one.
+    #[test]
+    fn golden_every_sample_and_outcome() {
+        use crate::domain::tripwire::{decide_compute, decide_fleet_launch, ComputeFacts};
+        let cfg = TripwireConfig::from_lookup(&|_| None).unwrap();
+        let roles = GuardRoles::default();
+        let st = stamp();
+        let own = at(None, Some("cg-resume"));
+        let member = at(Some("222222222222"), None);
+        let mut out = String::new();
+        let dir = format!("{}/../../events", env!("CARGO_MANIFEST_DIR"));
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("tripwire-") || n.starts_with("guardduty-"))
+            .collect();
+        files.sort();
+        for file in &files {
+            let v =
+                serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{file}")).unwrap())
+                    .unwrap();
+            match parse_tripwire_event(&v).unwrap() {
+                TripwireEvent::Call(c) => {
+                    let mut marked = BTreeMap::new();
+                    marked.insert("sfr-0".to_string(), "x".to_string());
+                    let ctx = Context {
+                        cfg: &cfg,
+                        roles: &roles,
+                        account: Some("123456789012"),
+                        marked: &marked,
+                        exempt_key: "cost-guard-exempt",
+                    };
+                    if let CallKind::Compute(cc) = &c.kind {
+                        let facts = ComputeFacts {
+                            types: vec!["p3.2xlarge".into()],
+                            cpu_units: Some(8192),
+                            pending: None,
+                        };
+                        let v = decide_compute(&c, cc, &facts, &ctx);
+                        let done = Halted {
+                            done: vec![
+                                "its processes suspended".into(),
+                                "2 instances stopped".into(),
+                            ],
+                            stamped: true,
+                            ..Default::default()
+                        };
+                        let halts = [
+                            ("stopped", Some(done.clone()), &own),
+                            ("stopped, member", Some(done.clone()), &member),
+                            (
+                                "dry run",
+                                Some(Halted {
+                                    dry_run: true,
+                                    ..done.clone()
+                                }),
+                                &own,
+                            ),
+                            (
+                                "failed",
+                                Some(Halted {
+                                    done: vec![],
+                                    failed: Some("AccessDenied".into()),
+                                    ..Default::default()
+                                }),
+                                &own,
+                            ),
+                            (
+                                "not stamped",
+                                Some(Halted {
+                                    stamped: false,
+                                    ..done
+                                }),
+                                &own,
+                            ),
+                            ("no outcome", None, &own),
+                        ];
+                        for (title, h, at) in &halts {
+                            let m = render_compute(&c, cc, &v, h.as_ref(), &st, at);
+                            golden_case(&mut out, &format!("{file}: {title}"), m.as_ref());
+                            if !matches!(v, Verdict::Halt { .. }) {
+                                break;
+                            }
+                        }
+                        // The alert when the account cannot be acted in,
+                        // as for every other event.
+                        let cannot = Verdict::Alert {
+                            urgent: true,
+                            why: "the member role cannot be assumed".into(),
+                        };
+                        let m = render(Event::Call(&c), &[], &cannot, None, &st, &member);
+                        golden_case(&mut out, &format!("{file}: cannot act"), m.as_ref());
+                        // The same call waiting for what it made, alerted
+                        // on, and left quiet.
+                        for v in [
+                            Verdict::Quiet("trusted".into()),
+                            Verdict::Retry("not yet described".into()),
+                            Verdict::Wait {
+                                why: "it is still being made".into(),
+                            },
+                            Verdict::Alert {
+                                urgent: false,
+                                why: "its size is unknown".into(),
+                            },
+                        ] {
+                            let m = render_compute(&c, cc, &v, None, &st, &member);
+                            golden_case(&mut out, &format!("{file}: {v:?}"), m.as_ref());
+                        }
+                        continue;
+                    }
+                    if let CallKind::EnableRegion(r) = &c.kind {
+                        // A region enabled in the guard's own account, and in
+                        // another by the organization's management account.
+                        for account in ["123456789012", "333333333333"] {
+                            let mut other = c.clone();
+                            other.kind = CallKind::EnableRegion(
+                                crate::domain::trigger::launch::RegionEnabled {
+                                    account: Some(account.into()),
+                                    ..r.clone()
+                                },
+                            );
+                            let v = decide_call(&other, &[], &ctx);
+                            let m = render(Event::Call(&other), &[], &v, None, &st, &own);
+                            golden_case(&mut out, &format!("{file}: in {account}"), m.as_ref());
+                        }
+                    }
+                    let seen = observed(&c);
+                    let v = decide_call(&c, &seen, &ctx);
+                    let ids: Vec<String> = seen.iter().map(|i| i.id.clone()).collect();
+                    let Verdict::Stop { .. } = &v else {
+                        golden_case(
+                            &mut out,
+                            &format!("{file}: {v:?}"),
+                            render(Event::Call(&c), &seen, &v, None, &st, &own).as_ref(),
+                        );
+                        golden_case(
+                            &mut out,
+                            &format!("{file}: member"),
+                            render(Event::Call(&c), &seen, &v, None, &st, &member).as_ref(),
+                        );
+                        if let Verdict::Wait { .. } = &v {
+                            let o = StopOutcome {
+                                marked: vec!["sfr-0".into()],
+                                unmarked: Some("ConditionalCheckFailed".into()),
+                                ..Default::default()
+                            };
+                            let m = render(Event::Call(&c), &seen, &v, Some(&o), &st, &own);
+                            golden_case(&mut out, &format!("{file}: marks"), m.as_ref());
+                        }
+                        continue;
+                    };
+                    let clean = StopOutcome {
+                        stopped: ids.clone(),
+                        protection_removed: ids.iter().take(1).cloned().collect(),
+                        quarantine: Some(Quarantine::Attached("user/ci-deployer".into())),
+                        ..Default::default()
+                    };
+                    let (first, rest) = ids.split_first().expect("a stop names instances");
+                    let aside = StopOutcome {
+                        stopped: rest.to_vec(),
+                        protected: vec![first.clone()],
+                        one_time_spot: vec![("i-0fffffffffffffff1".into(), "sir-abcd1234".into())],
+                        skipped: vec![("i-0fffffffffffffff2".into(), "already stopped".into())],
+                        unstamped: Some("CreateTags was throttled".into()),
+                        marked: vec!["sfr-0".into()],
+                        quarantine: Some(Quarantine::Failed {
+                            target: "role/ci".into(),
+                            error: "AccessDenied".into(),
+                        }),
+                        ..Default::default()
+                    };
+                    let outcomes = [
+                        ("stopped", clean.clone(), &own),
+                        ("stopped, member", clean.clone(), &member),
+                        (
+                            "dry run",
+                            StopOutcome {
+                                dry_run: true,
+                                ..clean
+                            },
+                            &own,
+                        ),
+                        (
+                            "failed",
+                            StopOutcome {
+                                failed: ids
+                                    .iter()
+                                    .map(|i| (i.clone(), "AccessDenied".into()))
+                                    .collect(),
+                                quarantine: Some(Quarantine::NotPossible(
+                                    "the root user cannot be given a policy".into(),
+                                )),
+                                ..Default::default()
+                            },
+                            &own,
+                        ),
+                        ("aside", aside, &own),
+                    ];
+                    for (title, o, at) in &outcomes {
+                        let m = render(Event::Call(&c), &seen, &v, Some(o), &st, at);
+                        golden_case(&mut out, &format!("{file}: {title}"), m.as_ref());
+                    }
+                }
+                TripwireEvent::Finding(f) => {
+                    let marked = BTreeMap::new();
+                    let ctx = Context {
+                        cfg: &cfg,
+                        roles: &roles,
+                        account: Some("123456789012"),
+                        marked: &marked,
+                        exempt_key: "cost-guard-exempt",
+                    };
+                    let seen: Vec<Observed> = f
+                        .instance_id
+                        .iter()
+                        .map(|id| Observed::named(id, Some("g4dn.xlarge")))
+                        .collect();
+                    let v = decide_finding(&f, seen.first(), &ctx);
+                    let o = StopOutcome {
+                        stopped: seen.iter().map(|i| i.id.clone()).collect(),
+                        ..Default::default()
+                    };
+                    for (title, o) in [
+                        ("stopped", Some(o.clone())),
+                        ("dry run", Some(StopOutcome { dry_run: true, ..o })),
+                        ("failed", Some(StopOutcome::default())),
+                        ("no outcome", None),
+                    ] {
+                        let m = render(Event::Finding(&f), &seen, &v, o.as_ref(), &st, &own);
+                        golden_case(&mut out, &format!("{file}: {title}"), m.as_ref());
+                    }
+                }
+                TripwireEvent::FleetLaunch(l) => {
+                    let seen = vec![Observed::named(&l.instance_id, Some("p3.2xlarge"))];
+                    for marked_it in [true, false] {
+                        let mut marked = BTreeMap::new();
+                        if marked_it {
+                            marked.insert(l.request.clone(), "1a2b user/ci-deployer".to_string());
+                        }
+                        let ctx = Context {
+                            cfg: &cfg,
+                            roles: &roles,
+                            account: Some("123456789012"),
+                            marked: &marked,
+                            exempt_key: "cost-guard-exempt",
+                        };
+                        let v = decide_fleet_launch(&l, seen.first(), &ctx);
+                        let o = StopOutcome {
+                            stopped: vec![l.instance_id.clone()],
+                            ..Default::default()
+                        };
+                        for (title, o) in [
+                            ("stopped", Some(o.clone())),
+                            ("dry run", Some(StopOutcome { dry_run: true, ..o })),
+                            ("failed", Some(StopOutcome::default())),
+                        ] {
+                            let m =
+                                render(Event::FleetLaunch(&l), &seen, &v, o.as_ref(), &st, &member);
+                            golden_case(
+                                &mut out,
+                                &format!("{file}: marked {marked_it}, {title}"),
+                                m.as_ref(),
+                            );
+                            if !matches!(v, Verdict::Stop { .. }) {
+                                break;
+                            }
+                        }
+                    }
+                }
+                TripwireEvent::Ignored(why) => {
+                    let _ = writeln!(out, "=== {file}: ignored: {why}\n");
+                }
+            }
+        }
+        check_golden("launch_tripwire", &out);
     }
 }

@@ -364,6 +364,9 @@ fn render_region(b: &mut String, r: &RegionReport, dry: bool) {
         r.unstamped.iter().map(res_line).collect(),
     );
     section("Warnings", r.stamp_warnings.clone());
+    if !r.finished && r.errors.is_empty() {
+        b.push_str("  Did not finish; the retry stops what is left.\n");
+    }
     b.push('\n');
 }
 
@@ -485,6 +488,52 @@ pub(crate) fn money_section(
     b.push('\n');
 }
 
+/// Compares what a renderer wrote for a list of cases with the committed
+/// `golden/NAME.txt`, the messages as subscribers read them. Any change of
+/// wording, figure, order or command fails here and shows its first line;
+/// when the change is meant, `GOLDEN_UPDATE=1 cargo test -p guard --lib
+/// golden` writes the file anew, and its diff is reviewed like code.
+#[cfg(test)]
+pub(crate) fn check_golden(name: &str, got: &str) {
+    let path = format!(
+        "{}/src/domain/render/golden/{name}.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    if std::env::var_os("GOLDEN_UPDATE").is_some() {
+        std::fs::write(&path, got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("{path}: {e}; GOLDEN_UPDATE=1 cargo test -p guard --lib golden writes it")
+    });
+    if want == got {
+        return;
+    }
+    let (n, (w, g)) = want
+        .lines()
+        .chain(std::iter::repeat("(end of file)"))
+        .zip(got.lines().chain(std::iter::repeat("(end of file)")))
+        .enumerate()
+        .find(|(_, (w, g))| w != g)
+        .expect("texts differ in their lines");
+    panic!(
+        "{path}, line {}, differs:\n  golden:   {w}\n  rendered: {g}\n(when the change is meant: GOLDEN_UPDATE=1 cargo test -p guard --lib golden, and review the diff)",
+        n + 1
+    );
+}
+
+/// One case of a golden file: its title, the subject and the body.
+#[cfg(test)]
+pub(crate) fn golden_case(out: &mut String, title: &str, m: Option<&Message>) {
+    let _ = writeln!(out, "=== {title}");
+    match m {
+        Some(m) => {
+            let _ = writeln!(out, "Subject: {}\n\n{}", m.subject, m.body);
+        }
+        None => out.push_str("(no message)\n\n"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -524,6 +573,82 @@ mod tests {
                 proptest::prop_assert!(subject.starts_with(&whole), "{subject:?}");
             }
         }
+    }
+
+    #[test]
+    fn subjects_are_cleaned_to_printable_ascii() {
+        // An ellipsis is three dots; other non-ASCII letters are '?';
+        // whitespace and control characters, even a no-break space or a
+        // bell, are one space.
+        assert_eq!(ascii_line("a\u{2026}b"), "a...b");
+        assert_eq!(ascii_line("caf\u{e9}"), "caf?");
+        assert_eq!(ascii_line("a\n\tb\u{a0}c\u{7}d"), "a b c d");
+    }
+
+    #[test]
+    fn a_cause_with_no_room_is_left_out_whole() {
+        // Room for "outcome (" and "...)" but not one character of the cause.
+        let outcome = "x".repeat(MAX_SUBJECT - 6);
+        assert_eq!(outcome_subject(&outcome, "a cause"), outcome);
+        // One character of room: the cause is cut to it.
+        let outcome = "x".repeat(MAX_SUBJECT - 7);
+        assert_eq!(
+            outcome_subject(&outcome, "a cause"),
+            format!("{outcome} (a...)")
+        );
+    }
+
+    #[test]
+    fn a_sweep_of_no_region_and_no_queue_found_nothing() {
+        let s = SweepReport {
+            dry_run: false,
+            regions: vec![],
+            accounts: vec![],
+        };
+        assert_eq!(sweep_outcome(&s), "cost-guard found nothing to stop");
+    }
+
+    #[test]
+    fn lists_are_cut_only_past_their_length() {
+        let lines = |n: usize| (0..n).map(|i| format!("line {i}")).collect::<Vec<_>>();
+        let mut b = String::new();
+        section(&mut b, "Stopped", lines(MAX_LISTED));
+        assert!(!b.contains("more"), "{b}");
+        assert_eq!(b.lines().count(), MAX_LISTED + 1);
+        let mut b = String::new();
+        section(&mut b, "Stopped", lines(MAX_LISTED + 2));
+        assert!(b.ends_with("    line 49\n    ... and 2 more\n"), "{b}");
+
+        // The restart commands, one per database, likewise.
+        let dbs = |region: &str, n: usize| RegionReport {
+            region: region.into(),
+            stopped: (0..n)
+                .map(|i| Resource {
+                    kind: ResourceKind::DbInstance,
+                    id: format!("db-{i}"),
+                    name: None,
+                    size: "db.m5.large".into(),
+                })
+                .collect(),
+            finished: true,
+            ..Default::default()
+        };
+        let sweep = SweepReport {
+            dry_run: false,
+            regions: vec![
+                dbs("eu-west-1", MAX_LISTED),
+                dbs("us-east-1", MAX_LISTED + 2),
+            ],
+            accounts: vec![],
+        };
+        let mut b = String::new();
+        render_restart(&mut b, &sweep, None, None);
+        assert!(!b.contains("more in eu-west-1"), "{b}");
+        assert!(
+            b.contains("  ... and 2 more in us-east-1 (listed under Stopped above)\n"),
+            "{b}"
+        );
+        assert_eq!(b.matches("start-db-instance").count(), 2 * MAX_LISTED);
     }
 
     #[test]
@@ -571,5 +696,30 @@ mod tests {
             CostMetric::UnblendedCost,
         );
         assert!(b.contains("Spend unavailable"));
+
+        // The line of the rest counts what is not listed, and is there only
+        // when something is not listed.
+        let services = |n: usize| -> Vec<(&'static str, f64)> {
+            ["A", "B", "C", "D", "E", "F", "G"][..n]
+                .iter()
+                .map(|s| (*s, 1.0))
+                .collect()
+        };
+        let mut b = String::new();
+        money_section(
+            &mut b,
+            &mtd(&services(7)),
+            &Forecast::NotAsked,
+            CostMetric::UnblendedCost,
+        );
+        assert!(b.contains("       $2.00  2 other services\n"), "{b}");
+        let mut b = String::new();
+        money_section(
+            &mut b,
+            &mtd(&services(5)),
+            &Forecast::NotAsked,
+            CostMetric::UnblendedCost,
+        );
+        assert!(!b.contains("other service"), "{b}");
     }
 }

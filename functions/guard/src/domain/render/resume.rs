@@ -214,4 +214,87 @@ mod tests {
         assert!(m.body.starts_with("DRY RUN"));
         assert!(!m.body.contains("taken off"));
     }
+
+    /// Resume's report for each shape a run can take: starts in some regions
+    /// and not others, skips, failures, warnings alone, an account that
+    /// could not be reached, a dry run, and nothing to start.
+    #[test]
+    fn golden_every_shape() {
+        use crate::domain::outcome::Failed;
+        use crate::domain::render::{check_golden, golden_case};
+        let region = |name: &str| ResumeRegion {
+            region: name.into(),
+            ..Default::default()
+        };
+        let report = ResumeReport {
+            dry_run: false,
+            regions: vec![
+                ResumeRegion {
+                    started: vec![
+                        res("i-1", ResourceKind::Ec2Instance),
+                        res("db-1", ResourceKind::DbInstance),
+                    ],
+                    skipped: vec![Skipped {
+                        resource: res("i-2", ResourceKind::Ec2Instance),
+                        reason: "still stopping: run resume again once it has stopped".into(),
+                    }],
+                    ..region("eu-west-1")
+                },
+                ResumeRegion {
+                    started: vec![res("render-farm", ResourceKind::AutoScalingGroup)],
+                    warnings: vec!["the resuming marker could not be removed: Throttling".into()],
+                    ..region("us-east-1")
+                },
+                region("sa-east-1"),
+                ResumeRegion {
+                    failed: vec![Failed {
+                        resource: res("i-3", ResourceKind::Ec2Instance),
+                        error: "InsufficientInstanceCapacity".into(),
+                    }],
+                    errors: vec!["rds:DescribeDBInstances failed: Throttling".into()],
+                    ..region("ap-south-1")
+                },
+                ResumeRegion {
+                    warnings: vec!["a saved state was refused: its seal does not match".into()],
+                    ..region("eu-north-1")
+                },
+                ResumeRegion {
+                    skipped: vec![Skipped {
+                        resource: res("nb-1", ResourceKind::SageMakerNotebook),
+                        reason: "running already".into(),
+                    }],
+                    ..region("ca-central-1")
+                },
+                ResumeRegion {
+                    account: Some("222222222222".into()),
+                    errors: vec!["cannot assume the member role: AccessDenied".into()],
+                    ..region("")
+                },
+            ],
+        };
+        let since = time::macros::datetime!(2026-11-22 10:00:00 UTC);
+        let by = ResumeRequest {
+            stopped_by: Some("budget:monthly".into()),
+            since: Some(since),
+            ..Default::default()
+        };
+        let mut out = String::new();
+        golden_case(&mut out, "every shape", Some(&render(&report, &by)));
+        let dry = ResumeReport {
+            dry_run: true,
+            ..report.clone()
+        };
+        let since_only = ResumeRequest {
+            since: Some(since),
+            ..Default::default()
+        };
+        golden_case(&mut out, "a dry run", Some(&render(&dry, &since_only)));
+        let nothing = ResumeReport {
+            dry_run: false,
+            regions: vec![region("eu-west-1"), region("us-east-1")],
+        };
+        let all = ResumeRequest::default();
+        golden_case(&mut out, "nothing to start", Some(&render(&nothing, &all)));
+        check_golden("resume", &out);
+    }
 }

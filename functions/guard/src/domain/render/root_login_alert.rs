@@ -301,4 +301,19 @@ mod tests {
             .contains("Activity:     API call iam:CreateAccessKey"));
         assert!(m.body.contains("User agent:   AWS Internal"));
     }
+
+    #[test]
+    fn no_source_ip_is_unknown_and_judged_by_no_network() {
+        let (_, text) = ROOT_EVENTS
+            .iter()
+            .find(|(n, _)| *n == "root-signin-no-mfa.json")
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        let RootEvent::Root(mut a) = parse_root_event(&v).unwrap() else {
+            panic!()
+        };
+        a.source_ip = None;
+        let m = render_alert(&a, &assess_root(&a, &trusted()), None, None, None);
+        assert!(m.body.contains("Source IP:    unknown\n"), "{}", m.body);
+    }
 }

@@ -136,18 +136,25 @@ fn body(incident: &Incident) -> String {
         "--\ncost-guard selection: {}.",
         describe_selection(incident.select)
     );
+    shorten(b)
+}
+
+/// A body SNS accepts: past [`MAX_BODY_BYTES`], cut at a character
+/// boundary, with a line that says so.
+fn shorten(mut b: String) -> String {
     if b.len() > MAX_BODY_BYTES {
         let mut cut = MAX_BODY_BYTES - 200;
         while !b.is_char_boundary(cut) {
             cut -= 1;
         }
         b.truncate(cut);
-        b.push_str(
-            "\n\n[message shortened to fit SNS; the function's log holds the full report]\n",
-        );
+        b.push_str(SHORTENED);
     }
     b
 }
+
+const SHORTENED: &str =
+    "\n\n[message shortened to fit SNS; the function's log holds the full report]\n";
 
 fn describe_trigger(b: &mut String, trigger: &Trigger) {
     match trigger {
@@ -559,16 +566,16 @@ mod tests {
     #[test]
     fn huge_bodies_are_shortened() {
         let f = fired(BUDGET);
-        let mut s = sweep(1, 0);
-        s.regions[0].errors = (0..20_000)
-            .map(|i| format!("error number {i} with some words"))
-            .collect();
-        s.regions[0].skipped = (0..20_000)
-            .map(|i| Skipped {
-                resource: ec2(&format!("i-{i}")),
-                reason: "x".repeat(50),
-            })
-            .collect();
+        // Each region lists at most MAX_LISTED of each: many regions it takes.
+        let mut s = sweep(200, 0);
+        for r in &mut s.regions {
+            r.skipped = (0..60)
+                .map(|i| Skipped {
+                    resource: ec2(&format!("i-{i}")),
+                    reason: "x".repeat(50),
+                })
+                .collect();
+        }
         let m = render(&Incident {
             fired: &f,
             sweep: Some(&s),
@@ -580,5 +587,314 @@ mod tests {
             resume_function: None,
         });
         assert!(m.body.len() <= MAX_BODY_BYTES);
+        assert!(
+            m.body.ends_with(SHORTENED),
+            "{}",
+            &m.body[m.body.len() - 300..]
+        );
+        assert!(m.body.len() > MAX_BODY_BYTES - 300);
+    }
+
+    #[test]
+    fn the_subject_names_the_trigger_that_acted_not_the_first() {
+        let path = format!(
+            "{}/../../events/budget-forecasted.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut f = fired(v["Records"][0]["Sns"]["Message"].as_str().unwrap());
+        assert_eq!(f[0].1.verdict, Verdict::Report);
+        f.extend(fired(BUDGET));
+        let s = sweep(1, 1);
+        let m = render(&Incident {
+            fired: &f,
+            sweep: Some(&s),
+            sweep_error: None,
+            select: &select(),
+            stamp: None,
+            money: None,
+            cost_metric: crate::domain::spend::CostMetric::UnblendedCost,
+            resume_function: None,
+        });
+        assert_eq!(
+            m.subject,
+            "cost-guard stopped 1 resource in 1 region (budget student-monthly: $1,287.34 > $40.00)"
+        );
+    }
+
+    #[test]
+    fn a_body_is_cut_at_the_character_boundary_before_the_limit() {
+        // Three-byte characters after two letters: MAX_BODY_BYTES - 200 falls
+        // inside one, and the cut goes back to where it starts.
+        let body = format!("ab{}", "\u{20ac}".repeat(MAX_BODY_BYTES / 3));
+        let limit = MAX_BODY_BYTES - 200;
+        assert!(!body.is_char_boundary(limit));
+        let cut = (0..=limit)
+            .rev()
+            .find(|&i| body.is_char_boundary(i))
+            .unwrap();
+        assert_eq!(
+            shorten(body.clone()),
+            format!("{}{SHORTENED}", &body[..cut])
+        );
+        // A body within the limit is left whole.
+        let whole = "x".repeat(MAX_BODY_BYTES);
+        assert_eq!(shorten(whole.clone()), whole);
+    }
+
+    /// A resource of each kind, named after its region.
+    fn one_of_each(region: &str) -> Vec<Resource> {
+        ResourceKind::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, kind)| Resource {
+                kind: *kind,
+                id: format!("{region}-{i}"),
+                name: (i % 2 == 0).then(|| format!("name-{i}")),
+                size: "m5.large".into(),
+            })
+            .collect()
+    }
+
+    /// A sweep with everything a region can report: each kind stopped, one
+    /// stopped earlier, skips, a stamp that failed, more than a list shows,
+    /// a region that failed and one that ran out of time.
+    fn eventful() -> SweepReport {
+        let stopped = one_of_each("eu-west-1");
+        let unstamped = vec![stopped[0].clone()];
+        SweepReport {
+            dry_run: false,
+            regions: vec![
+                RegionReport {
+                    region: "eu-west-1".into(),
+                    stopped,
+                    earlier: vec![ec2("i-0earlier")],
+                    skipped: vec![
+                        Skipped {
+                            resource: ec2("i-0exempt"),
+                            reason: "tagged cost-guard-exempt".into(),
+                        },
+                        Skipped {
+                            resource: ec2("i-0spot"),
+                            reason: "a one-time spot instance".into(),
+                        },
+                    ],
+                    stamp_warnings: vec!["CreateTags was throttled".into()],
+                    unstamped,
+                    finished: true,
+                    ..Default::default()
+                },
+                RegionReport {
+                    region: "us-east-1".into(),
+                    stopped: (0..52).map(|i| ec2(&format!("i-0many{i:02}"))).collect(),
+                    finished: true,
+                    ..Default::default()
+                },
+                RegionReport {
+                    region: "ap-south-1".into(),
+                    failed: vec![Failed {
+                        resource: ec2("i-0denied"),
+                        error: "UnauthorizedOperation".into(),
+                    }],
+                    errors: vec!["rds:DescribeDBInstances failed: Throttling".into()],
+                    finished: false,
+                    ..Default::default()
+                },
+                RegionReport {
+                    region: "sa-east-1".into(),
+                    finished: true,
+                    ..Default::default()
+                },
+                RegionReport {
+                    region: "us-west-2".into(),
+                    finished: false,
+                    ..Default::default()
+                },
+            ],
+            accounts: Vec::new(),
+        }
+    }
+
+    /// A sweep of an organization: accounts swept, unreachable, left out
+    /// and (more than a list shows) queued.
+    fn organization(regions: bool) -> SweepReport {
+        use crate::domain::accounts::{Account, AccountState, AccountStatus};
+        let mut accounts = vec![
+            AccountStatus {
+                account: Account {
+                    id: "111111111111".into(),
+                    name: Some("team-a".into()),
+                },
+                state: AccountState::Swept,
+            },
+            AccountStatus {
+                account: Account::new("222222222222"),
+                state: AccountState::Unreachable("sts:AssumeRole failed: AccessDenied".into()),
+            },
+            AccountStatus {
+                account: Account::new("333333333333"),
+                state: AccountState::NotSwept("the account is suspended".into()),
+            },
+        ];
+        accounts.extend((0..52).map(|i| AccountStatus {
+            account: Account::new(&format!("4444444444{i:02}")),
+            state: AccountState::Queued,
+        }));
+        let region = |account: &str, region: &str, stopped: Vec<Resource>| RegionReport {
+            region: region.into(),
+            account: Some(account.into()),
+            stopped,
+            finished: true,
+            ..Default::default()
+        };
+        SweepReport {
+            dry_run: false,
+            regions: if regions {
+                vec![
+                    region("111111111111", "eu-west-1", one_of_each("eu-west-1")),
+                    region("111111111111", "us-east-1", vec![]),
+                    region("555555555555", "us-east-1", vec![ec2("i-0other")]),
+                ]
+            } else {
+                vec![]
+            },
+            accounts,
+        }
+    }
+
+    /// Each trigger sample, and the sweeps above rendered as every kind of
+    /// incident: acted, dry run, not started, nothing found, stopped
+    /// earlier, an organization, and one only queued.
+    #[test]
+    fn golden_every_trigger_and_sweep() {
+        use crate::domain::render::{check_golden, golden_case};
+        use crate::domain::spend::{month_to_date_period, MonthToDate, MonthToDateState};
+        let stamp = Stamp {
+            at: "2026-11-22T06:00:05Z".into(),
+            by: "budget:student-monthly".into(),
+        };
+        let money = MonthToDateState::Known(MonthToDate::from_services(
+            month_to_date_period(time::macros::date!(2026 - 11 - 22)).unwrap(),
+            vec![
+                ("Amazon Elastic Compute Cloud - Compute".into(), 812.4),
+                ("Amazon Relational Database Service".into(), 120.0),
+            ],
+        ));
+        let every = SelectionConfig {
+            selection: Selection::AllExceptExempt,
+            exempt_tag_key: "cost-guard-exempt".into(),
+        };
+        let any_value = SelectionConfig {
+            selection: Selection::Tagged {
+                key: "team".into(),
+                value: None,
+            },
+            exempt_tag_key: "keep".into(),
+        };
+        let mut out = String::new();
+        let incident = |fired: &[(Trigger, Decision)],
+                        sweep: Option<&SweepReport>,
+                        select: &SelectionConfig,
+                        money: Option<&MonthToDateState>,
+                        resume: Option<&str>| {
+            render(&Incident {
+                fired,
+                sweep,
+                sweep_error: None,
+                select,
+                stamp: Some(&stamp),
+                money,
+                cost_metric: crate::domain::spend::CostMetric::UnblendedCost,
+                resume_function: resume,
+            })
+        };
+
+        let dir = format!("{}/../../events", env!("CARGO_MANIFEST_DIR"));
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| {
+                ["budget-", "alarm-", "anomaly", "unrecognised"]
+                    .iter()
+                    .any(|p| n.starts_with(p))
+            })
+            .collect();
+        files.sort();
+        let small = sweep(1, 1);
+        for file in &files {
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(format!("{dir}/{file}")).unwrap())
+                    .unwrap();
+            let message = v["Records"][0]["Sns"]["Message"].as_str().expect(file);
+            let f = fired(message);
+            let acts = f[0].1.verdict == Verdict::Act;
+            let m = incident(&f, acts.then_some(&small), &select(), None, None);
+            golden_case(&mut out, file, Some(&m));
+        }
+
+        let f = fired(BUDGET);
+        let big = eventful();
+        let m = incident(
+            &f,
+            Some(&big),
+            &every,
+            Some(&money),
+            Some("guard-Resume-1A2B"),
+        );
+        golden_case(&mut out, "a sweep with everything", Some(&m));
+        let dry = SweepReport {
+            dry_run: true,
+            ..eventful()
+        };
+        let m = incident(&f, Some(&dry), &any_value, None, None);
+        golden_case(&mut out, "the same, a dry run", Some(&m));
+        let m = render(&Incident {
+            fired: &f,
+            sweep: None,
+            sweep_error: Some("ec2:DescribeRegions failed: AccessDenied"),
+            select: &select(),
+            stamp: None,
+            money: None,
+            cost_metric: crate::domain::spend::CostMetric::NetUnblendedCost,
+            resume_function: None,
+        });
+        golden_case(&mut out, "the sweep could not start", Some(&m));
+        let nothing = SweepReport {
+            dry_run: false,
+            regions: vec![RegionReport {
+                region: "eu-west-1".into(),
+                finished: true,
+                ..Default::default()
+            }],
+            accounts: vec![],
+        };
+        let m = incident(&f, Some(&nothing), &select(), None, None);
+        golden_case(&mut out, "nothing to stop", Some(&m));
+        let earlier = SweepReport {
+            dry_run: false,
+            regions: vec![RegionReport {
+                region: "eu-west-1".into(),
+                earlier: vec![ec2("i-0a"), ec2("i-0b")],
+                finished: true,
+                ..Default::default()
+            }],
+            accounts: vec![],
+        };
+        let m = incident(&f, Some(&earlier), &select(), None, None);
+        golden_case(&mut out, "stopped by an earlier run", Some(&m));
+        let org = organization(true);
+        let m = incident(&f, Some(&org), &select(), None, Some("guard-Resume-1A2B"));
+        golden_case(&mut out, "an organization", Some(&m));
+        let queued = organization(false);
+        let m = incident(&f, Some(&queued), &select(), None, None);
+        golden_case(&mut out, "an organization, queued", Some(&m));
+        let queued = SweepReport {
+            dry_run: true,
+            ..organization(false)
+        };
+        let m = incident(&f, Some(&queued), &select(), None, None);
+        golden_case(&mut out, "an organization, queued, dry run", Some(&m));
+        check_golden("stop_on_overspend", &out);
     }
 }
