@@ -12,7 +12,7 @@ resolved; then
 3. every EventBridge rule's pattern, in template.yaml and forwarder.yaml,
    matched against every sample in events/: each must match the samples meant
    for it and no other;
-4. what the README promises of them: the defaults in its parameter tables,
+4. what the manual (README.md, docs/) promises of them: the defaults in its parameter tables,
    every variable each function's code reads (scripts/function-vars.json,
    kept equal to the code by a unit test) set under its exact name and no
    other, trust, key, bus and topic policies, which topic each alert goes to,
@@ -1444,14 +1444,14 @@ def check_forwarder(path, events, f, label="forwarder.yaml"):
 
 
 def check_readme_tag_policy(f):
-    """The README's policy that keeps everyone but cost-guard from writing its
+    """docs/tripwire.md's policy that keeps everyone but cost-guard from writing its
     tags, decided for what it must refuse and what it must let through."""
-    with open(os.path.join(ROOT, "README.md")) as fh:
+    with open(os.path.join(ROOT, "docs", "tripwire.md")) as fh:
         text = fh.read()
-    section = text.split("### Protecting cost-guard's tags", 1)[-1]
+    section = text.split("## Protecting cost-guard's tags", 1)[-1]
     m = re.search(r"```json\n(.*?)\n```", section, re.S)
     if not m:
-        f.add("README.md", "no policy under Protecting cost-guard's tags")
+        f.add("docs/tripwire.md", "no policy under Protecting cost-guard's tags")
         return
     allow_all = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
     docs = [allow_all, json.loads(m.group(1))]
@@ -1499,7 +1499,7 @@ def check_readme_tag_policy(f):
             ctx["aws:CalledVia"] = via
         COUNTS["decisions"] += 1
         if decide(docs, action, resource, ctx) != want:
-            f.add("README.md", f"the tag policy {'refuses' if want else 'allows'} {action} on {resource} "
+            f.add("docs/tripwire.md", f"the tag policy {'refuses' if want else 'allows'} {action} on {resource} "
                                 f"by {principal} with {keys or via}")
 
 
@@ -1521,10 +1521,14 @@ def run_checks(template_path, forwarder_path, events, member_path, first_only=Fa
 
 
 def readme_parameters():
-    """The README's parameter tables: (parameter, variable or None, default
-    or None when the README gives none) for every row that names one."""
-    with open(os.path.join(ROOT, "README.md")) as fh:
-        text = fh.read()
+    """The manual's parameter tables (README.md and docs/): (parameter,
+    variable or None, default or None when the table gives none) for every
+    row that names one."""
+    text = ""
+    for page in ["README.md"] + sorted(os.path.join("docs", p) for p in os.listdir(os.path.join(ROOT, "docs"))):
+        if page.endswith(".md"):
+            with open(os.path.join(ROOT, page)) as fh:
+                text += fh.read() + "\n"
     rows = []
     for m in re.finditer(r"^\| `([A-Z][A-Za-z]+)`(?: \([a-z.]+\))? \| (?:`([A-Z_]+)`|—) \| ([^|]*) \|", text, re.M):
         default = m.group(3).strip()
@@ -1539,18 +1543,18 @@ def readme_parameters():
 
 
 def check_readme_defaults(templates, f):
-    """Every default the README promises is the template's own: a stack
-    deployed with no parameter at all does what the README says."""
+    """Every default the manual promises is the template's own: a stack
+    deployed with no parameter at all does what the manual says."""
     params = {}
     for name, t in templates.items():
         for p, spec in t.get("Parameters", {}).items():
             params.setdefault(p, []).append((name, str(spec.get("Default", ""))))
     rows = readme_parameters()
     if len(rows) < 30:
-        f.add("README.md", f"only {len(rows)} parameter rows found in its tables; the check reads none of the rest")
+        f.add("docs", f"only {len(rows)} parameter rows found in its tables; the check reads none of the rest")
     for param, _var, default in rows:
         if param not in params:
-            f.add("README.md", f"parameter {param} is in its tables but in no template")
+            f.add("docs", f"parameter {param} is in its tables but in no template")
             continue
         for where, have in params[param]:
             COUNTS["decisions"] += 1

@@ -9,7 +9,7 @@ pub(crate) const DEFAULT_MEMBER_ROLE: &str = "cost-guard-member";
 pub(crate) const DEFAULT_EXTERNAL_ID: &str = "cost-guard";
 /// Default of `FANOUT_ABOVE`: above this many accounts, a sweep goes through
 /// the queue, one message per account. Measured with `cost-guard-bench org`
-/// (README, Performance): one invocation swept 51 accounts x 3 regions in
+/// (docs/performance.md): one invocation swept 51 accounts x 3 regions in
 /// 3.8 s and 201 in 19.5 s (20.6 s with 50 ms per request), at 34 to 42 MiB.
 /// Up to 50 a sweep is done in seconds with no queue in between; above, each
 /// account gets its own invocation, time budget and retries.

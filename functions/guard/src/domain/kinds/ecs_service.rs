@@ -10,7 +10,7 @@
 //! it against what it can see: it never asks for more tasks than the live
 //! scaling target's maximum, never changes that maximum, and never makes a
 //! target that does not exist now. A service without a target has no limit
-//! to check a forged count against (the README says so).
+//! to check a forged count against (docs/resume.md says so).
 //!
 //! A stop that was cut short (a retry after a timeout) finds the saved state
 //! it wrote and keeps it: what the service was before cost-guard touched it.

@@ -518,7 +518,7 @@ fn tag_advice(b: &mut String, c: &ApiCall, w: &TagWrite, account: Option<&str>, 
     } else {
         b.push_str("If it was not you, look at what the resources are and whether they run: a stamp removed lets a hijacker restart what cost-guard stopped without it being stopped again for the stamp.\n");
     }
-    b.push_str("To make IAM refuse these writes to everyone but cost-guard, deny them with an aws:TagKeys condition in a permissions boundary or a service control policy (see \"Protecting cost-guard's tags\" in the README).\n");
+    b.push_str("To make IAM refuse these writes to everyone but cost-guard, deny them with an aws:TagKeys condition in a permissions boundary or a service control policy (see \"Protecting cost-guard's tags\" in docs/tripwire.md).\n");
 }
 
 /// The command that removes `keys` from `resource`, in the words of the
@@ -1292,6 +1292,19 @@ mod tests {
         use crate::domain::tripwire::{decide_compute, decide_fleet_launch, ComputeFacts};
         let cfg = TripwireConfig::from_lookup(&|_| None).unwrap();
         let roles = GuardRoles::default();
+        fn context<'a>(
+            cfg: &'a TripwireConfig,
+            roles: &'a GuardRoles,
+            marked: &'a BTreeMap<String, String>,
+        ) -> Context<'a> {
+            Context {
+                cfg,
+                roles,
+                account: Some("123456789012"),
+                marked,
+                exempt_key: "cost-guard-exempt",
+            }
+        }
         let st = stamp();
         let own = at(None, Some("cg-resume"));
         let member = at(Some("222222222222"), None);
@@ -1311,13 +1324,7 @@ mod tests {
                 TripwireEvent::Call(c) => {
                     let mut marked = BTreeMap::new();
                     marked.insert("sfr-0".to_string(), "x".to_string());
-                    let ctx = Context {
-                        cfg: &cfg,
-                        roles: &roles,
-                        account: Some("123456789012"),
-                        marked: &marked,
-                        exempt_key: "cost-guard-exempt",
-                    };
+                    let ctx = context(&cfg, &roles, &marked);
                     if let CallKind::Compute(cc) = &c.kind {
                         let facts = ComputeFacts {
                             types: vec!["p3.2xlarge".into()],
@@ -1491,13 +1498,7 @@ mod tests {
                 }
                 TripwireEvent::Finding(f) => {
                     let marked = BTreeMap::new();
-                    let ctx = Context {
-                        cfg: &cfg,
-                        roles: &roles,
-                        account: Some("123456789012"),
-                        marked: &marked,
-                        exempt_key: "cost-guard-exempt",
-                    };
+                    let ctx = context(&cfg, &roles, &marked);
                     let seen: Vec<Observed> = f
                         .instance_id
                         .iter()
@@ -1525,13 +1526,7 @@ mod tests {
                         if marked_it {
                             marked.insert(l.request.clone(), "1a2b user/ci-deployer".to_string());
                         }
-                        let ctx = Context {
-                            cfg: &cfg,
-                            roles: &roles,
-                            account: Some("123456789012"),
-                            marked: &marked,
-                            exempt_key: "cost-guard-exempt",
-                        };
+                        let ctx = context(&cfg, &roles, &marked);
                         let v = decide_fleet_launch(&l, seen.first(), &ctx);
                         let o = StopOutcome {
                             stopped: vec![l.instance_id.clone()],
