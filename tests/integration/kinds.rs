@@ -82,6 +82,34 @@ async fn seed(env: &Env) -> Vec<(&'static str, &'static str, Vec<String>)> {
 }
 
 #[tokio::test]
+async fn without_groups_in_kinds_a_groups_instances_are_never_stopped_alone() {
+    // KINDS leaves groups out: their instances stay, with the reason, since
+    // stopping them alone would only make the group launch replacements.
+    let env = Env::start().await;
+    let web = emulator::create_group(&env.sdk, "us-east-1", "web", 2, "c5.large", STOP)
+        .await
+        .unwrap();
+    let alone = env.launch("us-east-1", 1, "alone", STOP).await;
+    let guard = env.guard(&[("REGIONS", "us-east-1"), ("KINDS", "ec2-instances")]);
+    let summary = env
+        .invoke(&guard, "budget-actual.json")
+        .await
+        .expect("clean sweep");
+    assert_eq!(summary.stopped, 1, "{summary:?}");
+    assert_eq!(env.row("us-east-1", &alone[0]).await.state, "stopped");
+    for id in &web {
+        assert_eq!(env.row("us-east-1", id).await.state, "running", "{id}");
+    }
+    assert_eq!(env.row("us-east-1", "web").await.state, "active");
+    let m = env.one_message().await;
+    assert!(
+        m.body.contains("member of Auto Scaling group web: stopping it alone would only make the group launch a replacement; add auto-scaling-groups to KINDS"),
+        "{}",
+        m.body
+    );
+}
+
+#[tokio::test]
 async fn a_budget_alert_stops_every_kind_in_every_region_and_resume_restores_each_exactly() {
     let env = Env::start().await;
     let groups = seed(&env).await;

@@ -273,10 +273,11 @@ fn classify_single_start(err: AwsError) -> Outcome {
             "its state changed before it could be started: {message}"
         )),
         "InvalidInstanceID.NotFound" => Outcome::Skipped("it no longer exists".into()),
-        "InsufficientInstanceCapacity" => Outcome::Failed(err),
         "UnsupportedOperation" | "OperationNotPermitted" => {
             Outcome::Skipped(format!("EC2 does not permit starting it: {message}"))
         }
+        // InsufficientInstanceCapacity among them: a failure, so that
+        // resume is run again.
         _ => Outcome::Failed(err),
     }
 }
@@ -404,21 +405,124 @@ async fn delete_tags(client: &Client, ids: &[String], keys: &[&str]) -> Result<(
 mod tests {
     use super::*;
 
+    /// What `classify` makes of one instance's error: the reason it was
+    /// skipped, or `failed` with the error's code.
+    fn said(classify: fn(AwsError) -> Outcome, code: &str, message: &str) -> String {
+        match classify(AwsError::new("ec2:Call", code, message)) {
+            Outcome::Skipped(why) => why,
+            Outcome::Failed(e) => format!("failed: {}", e.code),
+            other => format!("{other:?}"),
+        }
+    }
+
     #[test]
     fn single_instance_errors() {
-        let skip =
-            |code: &str, msg: &str| classify_single(AwsError::new("ec2:StopInstances", code, msg));
-        assert!(
-            matches!(skip("OperationNotPermitted", "The instance has stop protection enabled"), Outcome::Skipped(r) if r.starts_with("stop protection"))
+        let stop = |code: &str, message: &str| said(classify_single, code, message);
+        assert_eq!(
+            stop(
+                "OperationNotPermitted",
+                "The instance has DisableApiStop enabled"
+            ),
+            format!("{STOP_PROTECTION} (The instance has DisableApiStop enabled)")
         );
-        assert!(matches!(
-            skip("UnsupportedOperation", "spot"),
-            Outcome::Skipped(_)
-        ));
-        assert!(matches!(
-            skip("InvalidInstanceID.NotFound", ""),
-            Outcome::Skipped(_)
-        ));
-        assert!(matches!(skip("Throttling", ""), Outcome::Failed(_)));
+        assert_eq!(
+            stop(
+                "OperationNotPermitted",
+                "Stop is not allowed for this instance"
+            ),
+            "EC2 does not permit stopping it: Stop is not allowed for this instance"
+        );
+        assert!(stop("UnsupportedOperation", "spot").starts_with("EC2 cannot stop it ("));
+        for code in ["IncorrectInstanceState", "IncorrectSpotRequestState"] {
+            assert_eq!(
+                stop(code, "pending"),
+                "its state changed before it could be stopped: pending"
+            );
+        }
+        assert_eq!(
+            stop("InvalidInstanceID.NotFound", ""),
+            "it no longer exists"
+        );
+        assert_eq!(stop("Throttling", ""), "failed: Throttling");
+
+        let start = |code: &str, message: &str| said(classify_single_start, code, message);
+        for code in ["IncorrectInstanceState", "IncorrectSpotRequestState"] {
+            assert_eq!(
+                start(code, "stopping"),
+                "its state changed before it could be started: stopping"
+            );
+        }
+        assert_eq!(
+            start("InvalidInstanceID.NotFound", ""),
+            "it no longer exists"
+        );
+        for code in ["UnsupportedOperation", "OperationNotPermitted"] {
+            assert_eq!(start(code, "no"), "EC2 does not permit starting it: no");
+        }
+        assert_eq!(
+            start("InsufficientInstanceCapacity", ""),
+            "failed: InsufficientInstanceCapacity"
+        );
+    }
+
+    /// Runs `in_halves` over four ids with a call that answers `answer(batch)`,
+    /// and returns the batches it was asked with and what was recorded.
+    async fn halves(
+        answer: impl Fn(&[String]) -> Result<(), AwsError>,
+    ) -> (Vec<Vec<String>>, Vec<(String, Outcome)>) {
+        let ids: Vec<String> = (1..=4).map(|i| format!("i-{i}")).collect();
+        let asked = std::sync::Mutex::new(Vec::new());
+        let recorded = std::sync::Mutex::new(Vec::new());
+        let record = |r: Vec<(String, Outcome)>| recorded.lock().unwrap().extend(r);
+        in_halves(
+            ids,
+            |batch| {
+                asked.lock().unwrap().push(batch.clone());
+                let r = answer(&batch);
+                async move { r }
+            },
+            classify_single,
+            &record,
+        )
+        .await;
+        (asked.into_inner().unwrap(), recorded.into_inner().unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_region_wide_error_fails_the_batch_at_once_and_one_instances_error_is_isolated() {
+        // Throttling is about the region, not an instance: splitting would
+        // only multiply the calls that AWS is throttling.
+        let (asked, recorded) =
+            halves(|_| Err(AwsError::new("ec2:StopInstances", "Throttling", ""))).await;
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        assert_eq!(recorded.len(), 4);
+        assert!(recorded
+            .iter()
+            .all(|(_, o)| matches!(o, Outcome::Failed(_))));
+
+        // One protected instance fails its whole batch: halving finds it,
+        // and the other three are stopped.
+        let (asked, recorded) = halves(|batch| {
+            if batch.iter().any(|id| id == "i-3") {
+                Err(AwsError::new(
+                    "ec2:StopInstances",
+                    "OperationNotPermitted",
+                    "stop protection",
+                ))
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+        assert_eq!(asked.len(), 5, "{asked:?}");
+        let done: Vec<&str> = recorded
+            .iter()
+            .filter(|(_, o)| *o == Outcome::Done)
+            .map(|(id, _)| id.as_str())
+            .collect();
+        assert_eq!(done, ["i-1", "i-2", "i-4"]);
+        assert!(recorded
+            .iter()
+            .any(|(id, o)| id == "i-3" && matches!(o, Outcome::Skipped(_))));
     }
 }

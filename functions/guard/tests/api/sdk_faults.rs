@@ -276,6 +276,61 @@ async fn one_spot_instance_fails_the_batch_and_is_isolated() {
 }
 
 #[tokio::test]
+async fn a_selected_one_time_spot_instance_is_skipped_before_any_stop() {
+    use aws_sdk_ec2::operation::describe_spot_instance_requests::DescribeSpotInstanceRequestsOutput;
+    use aws_sdk_ec2::types::{SpotInstanceRequest, SpotInstanceType};
+    let asked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = asked.clone();
+    let requests = mock!(aws_sdk_ec2::Client::describe_spot_instance_requests).then_compute_output(
+        move |req| {
+            sink.lock().unwrap().extend(
+                req.filters()
+                    .iter()
+                    .flat_map(|f| f.values().iter().cloned()),
+            );
+            DescribeSpotInstanceRequestsOutput::builder()
+                .spot_instance_requests(
+                    SpotInstanceRequest::builder()
+                        .spot_instance_request_id("sir-once")
+                        .r#type(SpotInstanceType::OneTime)
+                        .build(),
+                )
+                .build()
+        },
+    );
+    let stop = mock!(aws_sdk_ec2::Client::stop_instances)
+        .then_compute_output(|req| stopped(req.instance_ids()));
+    let client = ec2_client(&[&describe(&["i-1", "i-spot"]), &requests, &stop, &tags_ok()]);
+    let clients = mocked(vec![("us-east-1", client)]);
+    let report = sweep(
+        &clients,
+        &["us-east-1".into()],
+        &spec(),
+        Duration::from_secs(30),
+    )
+    .await;
+    let r = &report.regions[0];
+    // The selected spot instance's request is the one looked up, and EC2 is
+    // never asked to stop what it cannot stop.
+    assert_eq!(*asked.lock().unwrap(), ["sir-once"]);
+    assert_eq!(ids(&r.stopped), ["i-1"]);
+    assert_eq!(stop.num_calls(), 1);
+    assert_eq!(
+        ids(&r
+            .skipped
+            .iter()
+            .map(|s| s.resource.clone())
+            .collect::<Vec<_>>()),
+        ["i-spot"]
+    );
+    assert!(
+        r.skipped[0].reason.contains("one-time"),
+        "{}",
+        r.skipped[0].reason
+    );
+}
+
+#[tokio::test]
 async fn access_denied_in_one_region_does_not_hold_up_the_others() {
     let stop = mock!(aws_sdk_ec2::Client::stop_instances)
         .then_compute_output(|req| stopped(req.instance_ids()));

@@ -31,6 +31,12 @@ fn alone(instances: Vec<Ec2Instance>) -> Vec<Ec2Instance> {
         .collect()
 }
 
+/// A running (or starting) member of an Auto Scaling group: the groups are
+/// listed only when there is one.
+fn runs_in_group(i: &Ec2Instance) -> bool {
+    matches!(i.state.as_str(), "running" | "pending") && tag(&i.tags, ASG_TAG).is_some()
+}
+
 fn ids(targets: &[Target]) -> Vec<String> {
     targets.iter().map(|t| t.handle.clone()).collect()
 }
@@ -71,10 +77,7 @@ impl Kind for Ec2Instances {
                         HashSet::new()
                     })
             };
-            let in_group = |i: &&Ec2Instance| {
-                matches!(i.state.as_str(), "running" | "pending") && tag(&i.tags, ASG_TAG).is_some()
-            };
-            let groups = if instances.iter().any(|i| in_group(&i)) && at.kinds.contains(ResourceKind::AutoScalingGroup) {
+            let groups = if instances.iter().any(runs_in_group) && at.kinds.contains(ResourceKind::AutoScalingGroup) {
                 Some(super::auto_scaling_group::listing(at).await)
             } else {
                 None
