@@ -398,6 +398,110 @@ mod tests {
     }
 
     #[test]
+    fn only_rds_state_errors_are_settled_by_reading_the_status() {
+        // Any other error (denied, throttled, gone) is not "busy" nor
+        // "already stopped", whatever the status says.
+        let error = |code: &str| AwsError::new("rds:StopDBInstance", code, "m");
+        for code in [
+            "InvalidDBInstanceState",
+            "InvalidDBInstanceStateFault",
+            "InvalidDBClusterStateFault",
+        ] {
+            assert!(is_state_error(&error(code)), "{code}");
+        }
+        for code in [
+            "AccessDenied",
+            "Throttling",
+            "DBInstanceNotFound",
+            "InvalidParameterValue",
+        ] {
+            assert!(!is_state_error(&error(code)), "{code}");
+        }
+        for code in [
+            "DBInstanceNotFound",
+            "DBInstanceNotFoundFault",
+            "DBClusterNotFoundFault",
+        ] {
+            assert!(is_not_found(&error(code)), "{code}");
+        }
+        assert!(!is_not_found(&error("InvalidDBInstanceState")));
+    }
+
+    /// A client whose stop and start calls fail with `code`, and whose
+    /// describe calls say the database's status is `status`.
+    fn refusing(code: &'static str, status: &'static str) -> Client {
+        use aws_sdk_rds::error::ErrorMetadata;
+        use aws_sdk_rds::operation::describe_db_clusters::DescribeDbClustersOutput;
+        use aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput;
+        use aws_sdk_rds::operation::start_db_cluster::StartDBClusterError;
+        use aws_sdk_rds::operation::start_db_instance::StartDBInstanceError;
+        use aws_sdk_rds::operation::stop_db_cluster::StopDBClusterError;
+        use aws_sdk_rds::operation::stop_db_instance::StopDBInstanceError;
+        use aws_sdk_rds::types::{DbCluster, DbInstance};
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+        let meta = move || ErrorMetadata::builder().code(code).message("m").build();
+        let stop = mock!(Client::stop_db_instance)
+            .then_error(move || StopDBInstanceError::generic(meta()));
+        let stop_cluster =
+            mock!(Client::stop_db_cluster).then_error(move || StopDBClusterError::generic(meta()));
+        let start = mock!(Client::start_db_instance)
+            .then_error(move || StartDBInstanceError::generic(meta()));
+        let start_cluster = mock!(Client::start_db_cluster)
+            .then_error(move || StartDBClusterError::generic(meta()));
+        let instances = mock!(Client::describe_db_instances).then_output(move || {
+            DescribeDbInstancesOutput::builder()
+                .db_instances(DbInstance::builder().db_instance_status(status).build())
+                .build()
+        });
+        let clusters = mock!(Client::describe_db_clusters).then_output(move || {
+            DescribeDbClustersOutput::builder()
+                .db_clusters(DbCluster::builder().status(status).build())
+                .build()
+        });
+        mock_client!(
+            aws_sdk_rds,
+            RuleMode::MatchAny,
+            &[
+                &stop,
+                &stop_cluster,
+                &start,
+                &start_cluster,
+                &instances,
+                &clusters
+            ]
+        )
+    }
+
+    #[tokio::test]
+    async fn a_state_error_is_settled_by_the_status_and_any_other_error_fails() {
+        // RDS's state errors: the status tells "already done" from "busy".
+        let c = refusing("InvalidDBInstanceState", "stopped");
+        assert_eq!(stop_instance(&c, "db").await, Outcome::AlreadyDone);
+        let c = refusing("InvalidDBClusterStateFault", "stopped");
+        assert_eq!(stop_cluster(&c, "c").await, Outcome::AlreadyDone);
+        let c = refusing("InvalidDBInstanceState", "available");
+        assert_eq!(start_instance(&c, "db").await, Outcome::AlreadyDone);
+        let c = refusing("InvalidDBClusterStateFault", "available");
+        assert_eq!(start_cluster(&c, "c").await, Outcome::AlreadyDone);
+        let c = refusing("InvalidDBInstanceState", "starting");
+        assert_eq!(start_instance(&c, "db").await, Outcome::AlreadyDone);
+        // Still stopping: not started, and said so.
+        let c = refusing("InvalidDBInstanceState", "stopping");
+        assert_eq!(
+            start_instance(&c, "db").await,
+            Outcome::Skipped("RDS refused to start it while its status is stopping: m".into())
+        );
+        // A denied call is a failure, whatever the status: it is neither
+        // stopped nor busy, and the report and the retry must say so.
+        let denied = |status| refusing("AccessDenied", status);
+        let failed = |o: Outcome| matches!(o, Outcome::Failed(e) if e.code == "AccessDenied");
+        assert!(failed(stop_instance(&denied("stopped"), "db").await));
+        assert!(failed(stop_cluster(&denied("stopped"), "c").await));
+        assert!(failed(start_instance(&denied("available"), "db").await));
+        assert!(failed(start_cluster(&denied("available"), "c").await));
+    }
+
+    #[test]
     fn other_errors() {
         let e = |code: &str| classify(AwsError::new("rds:StopDBInstance", code, "m"));
         assert_eq!(
