@@ -264,3 +264,91 @@ pub(crate) async fn checked<'r>(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::accounts::SdkClients;
+    use crate::domain::config::KindSet;
+    use crate::domain::outcome::Stamp;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    /// A key whose every MAC checks out: only the time the sealed value
+    /// carries decides.
+    fn valid_seal() -> Seal {
+        use aws_sdk_kms::operation::verify_mac::VerifyMacOutput;
+        let valid = mock!(aws_sdk_kms::Client::verify_mac)
+            .then_output(|| VerifyMacOutput::builder().mac_valid(true).build());
+        Seal {
+            kms: mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&valid]),
+            key: "arn:aws:kms:us-east-1:111122223333:key/k".into(),
+        }
+    }
+
+    async fn prior_at(written: i64, stop_at: &str) -> Prior {
+        let seal = valid_seal();
+        let stamp = Stamp {
+            at: stop_at.into(),
+            by: "budget:monthly".into(),
+        };
+        let sdk = aws_types::SdkConfig::builder().build();
+        let clients = SdkClients::new(sdk);
+        let kinds = KindSet::default();
+        let at = InRegion::new(&clients, "us-east-1", &kinds).sealing(Some(&seal), Some(&stamp));
+        let value = sealed(&format!("min=1 max=3 at={written}"), &[0xab, 0xcd]);
+        let tags = vec![(SAVED_TAG.to_string(), value)];
+        prior(
+            &at,
+            "arn:aws:autoscaling:us-east-1:111122223333:group/g",
+            &tags,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn only_this_triggers_state_from_the_day_before_the_stop_is_kept() {
+        // 2026-12-05T12:00:00Z
+        let stop = 1_796_472_000;
+        let at = "2026-12-05T12:00:00Z";
+        assert_eq!(seconds(at), Some(stop));
+        assert_eq!(prior_at(stop, at).await, Prior::Keep, "the same second");
+        assert_eq!(
+            prior_at(stop - 3_600, at).await,
+            Prior::Keep,
+            "an hour before"
+        );
+        assert_eq!(
+            prior_at(stop - 86_400, at).await,
+            Prior::Keep,
+            "a day before"
+        );
+        let earlier = Prior::Replace("sealed by an earlier stop, not this alert's".into());
+        assert_eq!(
+            prior_at(stop - 86_401, at).await,
+            earlier,
+            "more than a day before"
+        );
+        assert_eq!(
+            prior_at(stop - 30 * 86_400, at).await,
+            earlier,
+            "a month before"
+        );
+        assert_eq!(prior_at(stop + 60, at).await, earlier, "after the stop");
+    }
+
+    #[test]
+    fn without_saved_drops_only_the_saved_state() {
+        let tags: Tags = vec![
+            ("Name".into(), "web".into()),
+            (SAVED_TAG.into(), "min=1".into()),
+            ("cost-guard".into(), "stop".into()),
+        ];
+        assert_eq!(
+            without_saved(&tags),
+            vec![
+                ("Name".to_string(), "web".to_string()),
+                ("cost-guard".to_string(), "stop".to_string())
+            ]
+        );
+    }
+}
