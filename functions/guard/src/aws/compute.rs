@@ -418,3 +418,69 @@ pub(crate) async fn halt(
     }
     h
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::accounts::SdkClients;
+
+    fn call(what: Created, tasks: &[&str]) -> ComputeCall {
+        ComputeCall {
+            what,
+            name: "made-by-them".into(),
+            cluster: None,
+            types: vec![],
+            count: None,
+            template_changed: false,
+            tasks: tasks.iter().map(|t| t.to_string()).collect(),
+            cpu_units: None,
+            endpoint_config: None,
+        }
+    }
+
+    /// A dry run says, for each kind, what the stop would do, and calls
+    /// nothing (these clients reach no endpoint).
+    #[tokio::test]
+    async fn a_dry_run_says_what_each_kind_would_undergo_and_does_nothing() {
+        let clients = SdkClients::new(aws_types::SdkConfig::builder().build());
+        let stamp = Stamp {
+            at: "2026-12-05T12:00:00Z".into(),
+            by: "tripwire:untrusted-launch".into(),
+        };
+        for (what, tasks, says) in [
+            (
+                Created::Group,
+                vec![],
+                "its processes suspended and its instances stopped",
+            ),
+            (
+                Created::Service,
+                vec![],
+                "set to 0 tasks, its scaling suspended",
+            ),
+            (Created::Tasks, vec!["t1", "t2"], "2 task(s) stopped"),
+            (Created::Notebook, vec![], "stopped"),
+            (Created::Redshift, vec![], "stopped"),
+        ] {
+            let h = halt(
+                &clients,
+                "eu-west-1",
+                &call(what, &tasks),
+                &stamp,
+                None,
+                true,
+            )
+            .await;
+            assert_eq!(
+                h,
+                Halted {
+                    dry_run: true,
+                    done: vec![says.to_string()],
+                    failed: None,
+                    stamped: false,
+                },
+                "{what:?}"
+            );
+        }
+    }
+}
