@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod doctor;
 mod plan;
 mod resume;
 
@@ -45,6 +46,23 @@ enum Command {
     /// Start again what cost-guard stopped (what carries its stamp), in every
     /// region of REGIONS, with the configured credentials. Shows what it would
     /// start unless --yes is given.
+    /// Check that every piece the guard needs is in place, with the
+    /// configured credentials (AWS_PROFILE, AWS_REGION = the stack's region):
+    /// the stack, a confirmed subscription, something that triggers it, a
+    /// trail, the forwarder in every enabled region, GuardDuty, member
+    /// accounts, and the account's hygiene. One line per check, with the fix
+    /// for each failure. Changes nothing. Exits 1 when a check failed.
+    Doctor {
+        /// The cost-guard stack's name.
+        #[arg(long, default_value = "cost-guard")]
+        stack_name: String,
+        /// Print JSON for scripts instead of the checklist.
+        #[arg(long)]
+        json: bool,
+        /// Exit 1 also when a check could not be made (a missing permission).
+        #[arg(long)]
+        strict: bool,
+    },
     Resume {
         /// Only what this trigger stopped, e.g. budget:student-monthly (the
         /// cost-guard:stopped-by tag).
@@ -80,6 +98,15 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Plan => plan::run().await,
         Command::Demo { dry_run } => demo::run(dry_run).await,
+        Command::Doctor {
+            stack_name,
+            json,
+            strict,
+        } => match doctor::run(&stack_name, json, strict).await {
+            Ok(0) => Ok(()),
+            Ok(status) => return ExitCode::from(status),
+            Err(e) => Err(e),
+        },
         Command::Resume {
             stopped_by,
             since,

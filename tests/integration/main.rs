@@ -4,6 +4,7 @@
 //! tests loudly, it never skips them.
 
 mod cli;
+mod doctor;
 mod faults;
 mod harness;
 mod keep_stopped;

@@ -1493,3 +1493,233 @@ pub async fn queue(
         .unwrap_or_default()
         .to_string())
 }
+
+/// The parameters `cost-guard doctor` reads, with template.yaml's defaults:
+/// the stand-in stack declares these, so that it lists them as the real one
+/// does.
+const STACK_PARAMETERS: &[(&str, &str)] = &[
+    ("MonthlyBudgetUsd", "0"),
+    ("BillingAlarmUsd", "0"),
+    ("SpendLimitUsd", "0"),
+    ("AnomalyAction", "report"),
+    ("Selection", "tagged"),
+    ("StopTagKey", "cost-guard"),
+    ("StopTagValue", "stop"),
+    ("ExemptTagKey", "cost-guard-exempt"),
+    ("DryRun", "false"),
+    ("TripwireAction", "stop"),
+    ("TripwireGuardDutyAction", "stop"),
+    ("Accounts", "self"),
+    ("OrgScope", "all"),
+    ("MemberRoleName", "cost-guard-member"),
+    ("MemberExternalId", ""),
+];
+
+/// What the stand-in for a deployed cost-guard stack made.
+#[derive(Debug, Clone)]
+pub struct DeployedStack {
+    pub name: String,
+    pub trigger_topic: String,
+    pub notify_topic: String,
+    pub failure_queue: String,
+    /// The physical name of the stand-in stop-on-overspend function.
+    pub function: String,
+}
+
+/// Creates, with CloudFormation, a stand-in for a deployed cost-guard stack
+/// named `name` in `sdk`'s region: the parameters doctor reads (template.yaml's
+/// defaults, `overrides` on top), the trigger and notify topics, the failure
+/// queue and the sweep's dead-letter queue, one function, and the outputs the
+/// real stack has. (The emulator cannot run the SAM template itself: it has
+/// no SAM transform.)
+pub async fn deployed_stack(
+    sdk: &SdkConfig,
+    name: &str,
+    overrides: &[(&str, &str)],
+) -> Result<DeployedStack, EmulatorError> {
+    let parameters: serde_json::Map<String, serde_json::Value> = STACK_PARAMETERS
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                serde_json::json!({"Type": "String", "Default": v}),
+            )
+        })
+        .collect();
+    let template = serde_json::json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": parameters,
+        "Resources": {
+            "TriggerTopic": {"Type": "AWS::SNS::Topic"},
+            "NotifyTopic": {"Type": "AWS::SNS::Topic"},
+            "FailureQueue": {"Type": "AWS::SQS::Queue"},
+            "SweepDeadLetterQueue": {"Type": "AWS::SQS::Queue"},
+            "StopOnOverspendRole": {"Type": "AWS::IAM::Role", "Properties": {
+                "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole"}]}}},
+            "StopOnOverspendFunction": {"Type": "AWS::Lambda::Function", "Properties": {
+                "Runtime": "provided.al2023", "Handler": "bootstrap",
+                "Role": {"Fn::GetAtt": ["StopOnOverspendRole", "Arn"]},
+                "Code": {"ZipFile": "stand-in"}}},
+        },
+        "Outputs": {
+            "TriggerTopicArn": {"Value": {"Ref": "TriggerTopic"}},
+            "NotifyTopicArn": {"Value": {"Ref": "NotifyTopic"}},
+            "FailureQueueUrl": {"Value": {"Ref": "FailureQueue"}},
+            "SweepDeadLetterQueueUrl": {"Value": {"Ref": "SweepDeadLetterQueue"}},
+        },
+    });
+    let cfn = aws_sdk_cloudformation::Client::new(sdk);
+    let mut create = cfn
+        .create_stack()
+        .stack_name(name)
+        .template_body(template.to_string());
+    for (k, v) in overrides {
+        create = create.parameters(
+            aws_sdk_cloudformation::types::Parameter::builder()
+                .parameter_key(*k)
+                .parameter_value(*v)
+                .build(),
+        );
+    }
+    create
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_cloudformation::error::DisplayErrorContext(e)))?;
+    let resources = cfn
+        .list_stack_resources()
+        .stack_name(name)
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_cloudformation::error::DisplayErrorContext(e)))?;
+    let physical = |logical: &str| {
+        resources
+            .stack_resource_summaries()
+            .iter()
+            .find(|r| r.logical_resource_id() == Some(logical))
+            .and_then(|r| r.physical_resource_id())
+            .unwrap_or_default()
+            .to_string()
+    };
+    Ok(DeployedStack {
+        name: name.to_string(),
+        trigger_topic: physical("TriggerTopic"),
+        notify_topic: physical("NotifyTopic"),
+        failure_queue: physical("FailureQueue"),
+        function: physical("StopOnOverspendFunction"),
+    })
+}
+
+/// Deploys the forwarder's rules in `region` as forwarder.yaml does: rules
+/// that send root sign-ins and launches to the default bus of `home` in
+/// `account`. Returns the rules' names.
+pub async fn forwarder(
+    sdk: &SdkConfig,
+    region: &str,
+    home: &str,
+    account: &str,
+) -> Result<Vec<String>, EmulatorError> {
+    let events = aws_sdk_eventbridge::Client::new(&in_region(sdk, region));
+    let bus = format!("arn:aws:events:{home}:{account}:event-bus/default");
+    let rules = [
+        ("RootSignInForward", r#"{"source":["aws.signin"]}"#),
+        ("LaunchForward", r#"{"source":["aws.ec2"]}"#),
+    ];
+    let mut names = vec![];
+    for (rule, pattern) in rules {
+        let name = format!("cost-guard-forwarder-{rule}");
+        events
+            .put_rule()
+            .name(&name)
+            .event_pattern(pattern)
+            .state(aws_sdk_eventbridge::types::RuleState::Enabled)
+            .send()
+            .await
+            .map_err(|e| aws(aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
+        events
+            .put_targets()
+            .rule(&name)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("cost-guard-region")
+                    .arn(&bus)
+                    .build()
+                    .map_err(aws)?,
+            )
+            .send()
+            .await
+            .map_err(|e| aws(aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// Creates a trail named `name` in `sdk`'s region (multi-region or not) and
+/// starts its logging when `logging`.
+pub async fn trail(
+    sdk: &SdkConfig,
+    name: &str,
+    multi_region: bool,
+    logging: bool,
+) -> Result<(), EmulatorError> {
+    let s3 = format!("{name}-logs");
+    let ct = aws_sdk_cloudtrail::Client::new(sdk);
+    // moto checks that the bucket exists; any bucket will do.
+    emulator_bucket(sdk, &s3).await?;
+    ct.create_trail()
+        .name(name)
+        .s3_bucket_name(&s3)
+        .is_multi_region_trail(multi_region)
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_cloudtrail::error::DisplayErrorContext(e)))?;
+    if logging {
+        ct.start_logging()
+            .name(name)
+            .send()
+            .await
+            .map_err(|e| aws(aws_sdk_cloudtrail::error::DisplayErrorContext(e)))?;
+    }
+    Ok(())
+}
+
+/// Creates an S3 bucket through moto's REST API (no S3 client here).
+async fn emulator_bucket(sdk: &SdkConfig, name: &str) -> Result<(), EmulatorError> {
+    let endpoint = sdk
+        .endpoint_url()
+        .ok_or_else(|| EmulatorError::Aws("no emulator endpoint".into()))?;
+    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(addr).map_err(aws)?;
+    write!(
+        stream,
+        "PUT /{name} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(aws)?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).map_err(aws)?;
+    if !answer.starts_with("HTTP/1.1 200") {
+        return Err(EmulatorError::Aws(format!(
+            "creating bucket {name}: {}",
+            answer.lines().next().unwrap_or_default()
+        )));
+    }
+    Ok(())
+}
+
+/// Enables a GuardDuty detector in `region`.
+pub async fn guardduty(sdk: &SdkConfig, region: &str) -> Result<(), EmulatorError> {
+    aws_sdk_guardduty::Client::new(&in_region(sdk, region))
+        .create_detector()
+        .enable(true)
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_guardduty::error::DisplayErrorContext(e)))?;
+    Ok(())
+}
+
+fn in_region(sdk: &SdkConfig, region: &str) -> SdkConfig {
+    sdk.to_builder()
+        .region(Region::new(region.to_string()))
+        .build()
+}

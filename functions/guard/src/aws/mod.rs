@@ -12,6 +12,7 @@
 //! | RDS instances and clusters: describe, stop, stamp | [`rds`] |
 //! | which regions are enabled | [`regions`] |
 //! | Cost Explorer: month-to-date spend and forecast | [`costexplorer`] |
+//! | what `cost-guard doctor` reads: the stack, its topics, trails, forwarders, accounts, hygiene | [`doctor`] |
 //! | the subscribers' topic | [`sns`] |
 //! | the sweep queue and its results queue | [`queue`] |
 //! | the stop sweep of one account's regions, within a time budget | [`sweep`] |
@@ -25,6 +26,7 @@
 pub mod accounts;
 pub(crate) mod compute;
 pub mod costexplorer;
+pub mod doctor;
 pub mod ec2;
 mod error;
 pub mod fleet;

@@ -6,6 +6,7 @@
 //! | configuration from the environment, one part per concern, checked at cold start | [`config`] |
 //! | every tag key cost-guard writes or reads | [`tags`] |
 //! | which accounts a sweep covers | [`accounts`] |
+//! | whether every piece the guard needs is in place: `cost-guard doctor`'s checks | [`doctor`] |
 //! | an ARN's parts | [`arn`] |
 //! | a sweep of many accounts through the queue: jobs, results, summary | [`fanout`] |
 //! | SNS envelopes, Budgets, billing alarms, anomalies, root activity, schedules, launches | [`trigger`] |
@@ -31,6 +32,7 @@ pub mod accounts;
 pub mod arn;
 pub(crate) mod cidr;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub(crate) mod fanout;
 #[cfg(any(test, feature = "fuzzing"))]
