@@ -219,7 +219,49 @@ pub async fn run(dry_run: bool) -> Result<()> {
 
     println!("\n{}\nFLEET AFTER (the demo's own account)", "=".repeat(78));
     print_fleet(&sdk, &select).await?;
+    doctor(&sdk).await?;
     println!("\nThe emulator stops with this command; nothing outside this machine was touched.");
+    Ok(())
+}
+
+/// `cost-guard doctor` against a stand-in for the deployed stack: a
+/// budget, a trail and the forwarder everywhere but in one region, and an
+/// email nobody confirmed; then the fix of one failure, and the check again.
+async fn doctor(sdk: &aws_types::SdkConfig) -> Result<()> {
+    use guard::domain::doctor::checklist;
+    use guard::domain::render::doctor::{text, Scope};
+    const STACK: &str = "cost-guard";
+    let deployed = emulator::deployed_stack(sdk, STACK, &[("MonthlyBudgetUsd", "20")]).await?;
+    emulator::trail(sdk, "management-events", true, true).await?;
+    let home = emulator::HOME_REGION;
+    let regions = emulator::enabled_regions(sdk).await?;
+    let forgotten = "ap-south-1";
+    for r in regions.iter().filter(|r| *r != home && *r != forgotten) {
+        emulator::forwarder(sdk, r, home, emulator::ACCOUNT).await?;
+        emulator::guardduty(sdk, r).await?;
+    }
+    emulator::guardduty(sdk, home).await?;
+    println!(
+        "\n{}\nCOST-GUARD DOCTOR: is every piece in place? A stand-in for the deployed stack (CloudFormation, with\nMonthlyBudgetUsd=20), a multi-region trail, the forwarder and GuardDuty in every region but {forgotten}, and\nno subscription yet (the emulator's root user never has MFA)",
+        "=".repeat(78)
+    );
+    let scope = Scope {
+        stack: STACK.into(),
+        region: home.into(),
+        account: emulator::ACCOUNT.into(),
+    };
+    let before = checklist(&guard::aws::doctor::read(sdk, STACK).await, STACK);
+    print!("{}", indent(&text(&scope, &before)));
+    println!("\nThe fix the subscription check names: subscribe (an emulated email is confirmed at once)");
+    emulator::subscribe(sdk, &deployed.notify_topic, "email", "owner@example.com").await?;
+    let after = checklist(&guard::aws::doctor::read(sdk, STACK).await, STACK);
+    let changed: Vec<_> = after
+        .iter()
+        .filter(|c| !before.contains(c))
+        .cloned()
+        .collect();
+    println!("cost-guard doctor again, the checks that changed:");
+    print!("{}", indent(&text(&scope, &changed)));
     Ok(())
 }
 

@@ -1513,6 +1513,7 @@ const STACK_PARAMETERS: &[(&str, &str)] = &[
     ("OrgScope", "all"),
     ("MemberRoleName", "cost-guard-member"),
     ("MemberExternalId", ""),
+    ("DoctorSchedule", "rate(7 days)"),
 ];
 
 /// What the stand-in for a deployed cost-guard stack made.
@@ -1524,6 +1525,8 @@ pub struct DeployedStack {
     pub failure_queue: String,
     /// The physical name of the stand-in stop-on-overspend function.
     pub function: String,
+    /// The weekly check's table of what its last run saw.
+    pub check_table: String,
 }
 
 /// Creates, with CloudFormation, a stand-in for a deployed cost-guard stack
@@ -1554,6 +1557,10 @@ pub async fn deployed_stack(
             "NotifyTopic": {"Type": "AWS::SNS::Topic"},
             "FailureQueue": {"Type": "AWS::SQS::Queue"},
             "SweepDeadLetterQueue": {"Type": "AWS::SQS::Queue"},
+            "WeeklyCheckState": {"Type": "AWS::DynamoDB::Table", "Properties": {
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]}},
             "StopOnOverspendRole": {"Type": "AWS::IAM::Role", "Properties": {
                 "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
                     "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
@@ -1608,6 +1615,7 @@ pub async fn deployed_stack(
         notify_topic: physical("NotifyTopic"),
         failure_queue: physical("FailureQueue"),
         function: physical("StopOnOverspendFunction"),
+        check_table: physical("WeeklyCheckState"),
     })
 }
 
@@ -1722,4 +1730,30 @@ fn in_region(sdk: &SdkConfig, region: &str) -> SdkConfig {
     sdk.to_builder()
         .region(Region::new(region.to_string()))
         .build()
+}
+
+/// Subscribes `endpoint` to `topic` (the emulator confirms every
+/// subscription at once).
+pub async fn subscribe(
+    sdk: &SdkConfig,
+    topic: &str,
+    protocol: &str,
+    endpoint: &str,
+) -> Result<(), EmulatorError> {
+    aws_sdk_sns::Client::new(sdk)
+        .subscribe()
+        .topic_arn(topic)
+        .protocol(protocol)
+        .endpoint(endpoint)
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_sns::error::DisplayErrorContext(e)))?;
+    Ok(())
+}
+
+/// The regions the emulator reports enabled, as the guard reads them.
+pub async fn enabled_regions(sdk: &SdkConfig) -> Result<Vec<String>, EmulatorError> {
+    guard::aws::regions::enabled_regions(&aws_sdk_ec2::Client::new(sdk))
+        .await
+        .map_err(aws)
 }
