@@ -69,6 +69,28 @@ READS = {
     "ecs:DescribeTaskDefinition", "sagemaker:DescribeNotebookInstance",
 }
 ALLOWED |= READS
+# The weekly check's reads of the set-up (cost-guard doctor's checks), its
+# role's alone: the stack, its StackSets, topic and queues, what publishes to
+# the trigger, trails, the forwarder's rules, GuardDuty, IAM's hygiene.
+DOCTOR_READS = {
+    "cloudformation:DescribeStacks", "cloudformation:ListStackResources",
+    "cloudformation:DescribeStackSet", "cloudformation:ListStackInstances",
+    "sns:ListSubscriptionsByTopic", "budgets:ViewBudget",
+    "cloudwatch:DescribeAlarms", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics",
+    "cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors",
+    "events:ListRuleNamesByTarget", "events:DescribeRule",
+    "guardduty:ListDetectors", "guardduty:GetDetector",
+    "iam:GetAccountSummary", "iam:ListUsers", "iam:GetLoginProfile", "iam:ListMFADevices",
+    "account:GetAlternateContact",
+    "dynamodb:GetItem",
+}
+ALLOWED |= DOCTOR_READS
+# Everything the weekly check's role may do: read, tell subscribers, log,
+# hand a failed event to the failure queue, and remember its last run.
+WEEKLY_ROLE = "WeeklyCheckRole"
+WEEKLY_ALLOWED = (DOCTOR_READS | {"ec2:DescribeRegions", "sqs:GetQueueAttributes", "sns:Publish",
+                                  "kms:GenerateDataKey", "kms:Decrypt", "sqs:SendMessage",
+                                  "logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:PutItem"})
 FORBIDDEN = re.compile(r"Terminate|Delete(?!Tags)|Modify|Create(?!Tags|LogStream|OrUpdateTags)|Put(?!Events|LogEvents|Item)|Attach|Pass|Register|\*")
 # Actions with no resource-level permissions, so "*" is the only resource.
 RESOURCE_STAR_OK = {
@@ -76,10 +98,13 @@ RESOURCE_STAR_OK = {
     "ec2:DescribeSpotFleetInstances", "ec2:DescribeFleetInstances",
     "rds:DescribeDBInstances", "rds:DescribeDBClusters", "ce:GetCostAndUsage", "ce:GetCostForecast",
     "organizations:ListAccounts",
+    "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics", "cloudtrail:DescribeTrails",
+    "guardduty:ListDetectors", "iam:GetAccountSummary",
 } | READS
 # SQS calls reach only the guard's own queues; deleting a message is how a
 # consumer acknowledges it, so it is not a deletion of anything the owner has.
-OWN_QUEUES = [{"Fn::GetAtt": [q, "Arn"]} for q in ("FailureQueue", "SweepQueue", "ResultsQueue")]
+OWN_QUEUES = [{"Fn::GetAtt": [q, "Arn"]} for q in ("FailureQueue", "SweepQueue", "ResultsQueue",
+                                                   "SweepDeadLetterQueue")]
 # Each of the guard's roles assumes exactly its own member role, in any
 # account: the sweep and resume the member role, the tripwire and keep-stopped
 # theirs. No other role assumes anything.
@@ -150,6 +175,8 @@ QUARANTINE_POLICY = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSCompro
 # The tripwire's table of untrusted principals' requests: its role alone
 # reads and writes it, and nothing else of DynamoDB.
 OWN_TABLE = {"Fn::GetAtt": ["UntrustedRequestsTable", "Arn"]}
+# Each role that uses DynamoDB, and the one table it may use.
+OWN_TABLES = {"LaunchTripwireRole": OWN_TABLE, WEEKLY_ROLE: {"Fn::GetAtt": ["WeeklyCheckState", "Arn"]}}
 # The member tripwire role reads itself: the ids member.yaml tagged on it.
 OWN_ROLE_READ = {"MemberTripwireRole": {
     "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${MemberRoleName}-tripwire"}}
@@ -224,9 +251,13 @@ def check_role_statement(where, st):
         if a == "sts:AssumeRole" and (role not in MEMBER_ROLES
                                       or listed(st.get("Resource")) != [MEMBER_ROLES[role]]):
             findings.append(f"{where}: sts:AssumeRole on {st.get('Resource')}, not only {role}'s own member role")
-        if a.startswith("dynamodb:") and (role != "LaunchTripwireRole"
-                                          or listed(st.get("Resource")) != [OWN_TABLE]):
-            findings.append(f"{where}: {a} on {st.get('Resource')}, not only the tripwire's own table")
+        if a.startswith("dynamodb:") and (role not in OWN_TABLES
+                                          or listed(st.get("Resource")) != [OWN_TABLES[role]]):
+            findings.append(f"{where}: {a} on {st.get('Resource')}, not only {role}'s own table")
+        if role == WEEKLY_ROLE and a not in WEEKLY_ALLOWED:
+            findings.append(f"{where}: {a} is not a read, and the weekly check only reads")
+        if a in DOCTOR_READS - READS and role != WEEKLY_ROLE and a != "dynamodb:GetItem":
+            findings.append(f"{where}: {a} is the weekly check's read, not {role}'s")
         if a == "iam:GetRole" and (role not in OWN_ROLE_READ
                                    or listed(st.get("Resource")) != [OWN_ROLE_READ[role]]):
             findings.append(f"{where}: iam:GetRole on {st.get('Resource')}, not only the role reading itself")

@@ -82,6 +82,8 @@ PARAMETER_SETS = {
         "FanoutAbove": "20", "MemberRoleName": "guard-member",
     },
     "a list of accounts": {"Accounts": "111111111111,222222222222"},
+    "weekly check off": {"DoctorSchedule": "off"},
+    "weekly check daily": {"DoctorSchedule": "rate(1 day)"},
 }
 # member.yaml, for the same selections as the guard (its two required values set).
 MEMBER_TRIPWIRE = "arn:aws:iam::123456789012:role/cost-guard-LaunchTripwireRole-ABC123"
@@ -825,7 +827,11 @@ def check_template(label, template, values, events, f):
                     f.add(where, f"rule {name} invokes {fn_by_arn[t['Arn']]} without a permission for events.amazonaws.com from that rule")
             if "ScheduleExpression" in r["Properties"]:
                 sched = r["Properties"]["ScheduleExpression"]
-                if sched != res.params.get("SpendWatchSchedule") and not sched.startswith("cron(0 8 "):
+                targets = {fn_by_arn.get(t.get("Arn")) for t in r["Properties"].get("Targets", [])}
+                if targets == {"WeeklyCheckFunction"}:
+                    if sched != res.params.get("DoctorSchedule"):
+                        f.add(where, f"rule {name}: schedule {sched} is not DoctorSchedule")
+                elif sched != res.params.get("SpendWatchSchedule") and not sched.startswith("cron(0 8 "):
                     f.add(where, f"rule {name}: schedule {sched} is neither SpendWatchSchedule nor the daily summary")
     for topic, endpoint in subscribed.items():
         if endpoint in fn_by_arn and not permitted(fn_by_arn[endpoint], "sns.amazonaws.com", topic):
@@ -1097,6 +1103,13 @@ def check_accounts(where, res, resources, functions, roles, f):
                            ("MEMBER_EXTERNAL_ID", "MemberExternalId")):
             if env.get(var) != res.params[param]:
                 f.add(where, f"{name}: {var}={env.get(var)!r}, must be {res.params[param]!r} ({param})")
+    # The weekly check checks this stack, remembers in this stack's table.
+    if "WeeklyCheckFunction" in functions:
+        env = functions["WeeklyCheckFunction"]["Properties"].get("Environment", {}).get("Variables", {})
+        for var, want in (("STACK_NAME", STACK), ("CHECK_STATE_TABLE", res.phys["WeeklyCheckState"]["Ref"]),
+                          ("DOCTOR_SCHEDULE", res.params["DoctorSchedule"])):
+            if env.get(var) != want:
+                f.add(where, f"WeeklyCheckFunction: {var}={env.get(var)!r}, must be {want!r}")
     for finding in check_tripwire_trust(where, res, functions):
         f.add(where, finding)
     # The default bus takes the organization's forwarded events, and only
@@ -1249,6 +1262,43 @@ def check_policies(where, res, roles, f):
                    tags_context({stop_key: stop_value or "anything"}), "anything")
     resume_expectations(expect, "ResumeRole")
     keep_and_tripwire_expectations(expect, p, inst, db, exempt, stamp_keys)
+    weekly_expectations(expect, res, roles, where, f, inst)
+
+
+def weekly_expectations(expect, res, roles, where, f, inst):
+    """The weekly check exists unless DoctorSchedule is off, and its role
+    reads: its only writes are the message on the notify topic and its own
+    memory. Never a stop, never the member role (which can stop), never the
+    trigger topic (a message there would start a sweep), never another
+    stack's secrets."""
+    role = "WeeklyCheckRole"
+    want = res.params["DoctorSchedule"] != "off"
+    if (role in roles) != want:
+        f.add(where, f"{role} {'missing' if want else 'present'} with DoctorSchedule={res.params['DoctorSchedule']}")
+        return
+    if not want:
+        return
+    stack = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK}/0a1b2c3d"
+    other = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/payroll/0a1b2c3d"
+    table = res.phys["WeeklyCheckState"]["Arn"]
+    notify, trigger = res.phys["NotifyTopic"]["Ref"], res.phys["TriggerTopic"]["Ref"]
+    member = f"arn:aws:iam::{OTHER_ACCOUNT}:role/{res.params['MemberRoleName']}"
+    for want_it, action, resource, what in (
+            (True, "cloudformation:DescribeStacks", stack, "its own stack"),
+            (False, "cloudformation:DescribeStacks", other, "another stack"),
+            (True, "cloudformation:ListStackInstances",
+             f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stackset/{STACK}-member:0a1b", "its member StackSet"),
+            (True, "dynamodb:PutItem", table, "its own table"),
+            (False, "dynamodb:PutItem", res.phys["UntrustedRequestsTable"]["Arn"], "the tripwire's table"),
+            (True, "sns:Publish", notify, "the notify topic"),
+            (False, "sns:Publish", trigger, "the trigger topic"),
+            (True, "sns:ListSubscriptionsByTopic", notify, "the notify topic"),
+            (True, "iam:ListMFADevices", f"arn:aws:iam::{ACCOUNT}:user/alice", "a user"),
+            (False, "sts:AssumeRole", member, "the sweep's member role"),
+            (False, "ec2:StopInstances", inst(), "an instance"),
+            (False, "dynamodb:DeleteItem", table, "its own table"),
+            (False, "cloudtrail:StopLogging", f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/management-events", "a trail")):
+        expect(role, want_it, action, resource, tags_context({res.params["StopTagKey"]: "stop"}), what)
 
 
 def sweep_expectations(expect, sweep, p):

@@ -6,10 +6,21 @@ use guard::domain::render::doctor::{json, text, Scope};
 
 use crate::Result;
 
-/// Prints the checklist (as JSON with `as_json`) and returns the exit
+/// Prints the checklist for the stack in `region` (default: the SDK's) (as JSON with `as_json`) and returns the exit
 /// status: 1 when a check failed (or, with `strict`, could not be made).
-pub async fn run(stack_name: &str, as_json: bool, strict: bool) -> Result<u8> {
-    let sdk = guard::aws::sdk::load().await?;
+pub async fn run(
+    stack_name: &str,
+    region: Option<String>,
+    as_json: bool,
+    strict: bool,
+) -> Result<u8> {
+    let mut sdk = guard::aws::sdk::load().await?;
+    if let Some(region) = region {
+        sdk = sdk
+            .to_builder()
+            .region(aws_types::region::Region::new(region))
+            .build();
+    }
     let facts = guard::aws::doctor::read(&sdk, stack_name).await;
     let checks = checklist(&facts, stack_name);
     let region = sdk

@@ -56,6 +56,10 @@ enum Command {
         /// The cost-guard stack's name.
         #[arg(long, default_value = "cost-guard")]
         stack_name: String,
+        /// The stack's region (default: the AWS CLI's, from AWS_REGION or
+        /// the profile).
+        #[arg(long)]
+        region: Option<String>,
         /// Print JSON for scripts instead of the checklist.
         #[arg(long)]
         json: bool,
@@ -100,9 +104,10 @@ async fn main() -> ExitCode {
         Command::Demo { dry_run } => demo::run(dry_run).await,
         Command::Doctor {
             stack_name,
+            region,
             json,
             strict,
-        } => match doctor::run(&stack_name, json, strict).await {
+        } => match doctor::run(&stack_name, region, json, strict).await {
             Ok(0) => Ok(()),
             Ok(status) => return ExitCode::from(status),
             Err(e) => Err(e),

@@ -8,6 +8,8 @@ use std::process::Command;
 use aws_types::SdkConfig;
 use emulator::{DeployedStack, ACCOUNT, HOME_REGION};
 use guard::domain::doctor::{checklist, Check, Status};
+use guard::handlers::weekly_check::{WeeklyCheck, WeeklySummary};
+use guard::handlers::{Function, HandlerError, Invocation};
 
 use crate::harness::Env;
 
@@ -351,4 +353,143 @@ async fn the_command_exits_1_on_a_failure_prints_each_fix_and_json_for_scripts()
     // Another name: that stack does not exist.
     let out = run(&["--stack-name", "other"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("no stack named other"));
+    // Another region: the stack is not there, and the heading says where
+    // it looked.
+    let out = run(&["--region", "eu-west-1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("cost-guard doctor: stack cost-guard in eu-west-1"),
+        "{text}"
+    );
+    assert!(text.contains("no stack named cost-guard"), "{text}");
+}
+
+/// The weekly check as the stack runs it, on the stand-in's table.
+fn weekly(env: &Env, deployed: &DeployedStack) -> WeeklyCheck {
+    WeeklyCheck::new(
+        env.config(&[
+            ("STACK_NAME", STACK),
+            ("CHECK_STATE_TABLE", &deployed.check_table),
+            ("DOCTOR_SCHEDULE", "rate(7 days)"),
+        ]),
+        &env.sdk,
+    )
+}
+
+async fn run_weekly(check: &WeeklyCheck) -> Result<WeeklySummary, HandlerError> {
+    let event = emulator::sample_event("scheduled.json").unwrap();
+    check.run(&Invocation::new(&event)).await
+}
+
+/// What the table holds of the last run: each check's name and status.
+async fn remembered(env: &Env, deployed: &DeployedStack) -> Option<String> {
+    let item = aws_sdk_dynamodb::Client::new(&env.sdk)
+        .get_item()
+        .table_name(&deployed.check_table)
+        .key(
+            "id",
+            aws_sdk_dynamodb::types::AttributeValue::S("last-run".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item?;
+    Some(item["checks"].as_s().unwrap().clone())
+}
+
+#[tokio::test]
+async fn the_weekly_check_tells_what_fails_then_what_changed_and_remembers_each_run() {
+    let env = Env::start().await;
+    let deployed = stack(&env, &[("MonthlyBudgetUsd", "20")]).await;
+    emulator::trail(&env.sdk, "management-events", true, true)
+        .await
+        .unwrap();
+    let check = weekly(&env, &deployed);
+
+    // Something that is not its schedule is named, and nothing is sent or
+    // remembered.
+    let e = check
+        .run(&Invocation::new(&serde_json::json!({"Records": []})))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, HandlerError::Malformed(_)), "{e}");
+    assert!(env.received().await.is_empty());
+    assert_eq!(remembered(&env, &deployed).await, None);
+
+    // The first run: every check, the failures counted in the subject.
+    let first = run_weekly(&check).await.unwrap();
+    assert!(first.notified && first.failed > 0, "{first:?}");
+    let m = env.one_message().await;
+    assert_eq!(Some(&m.subject), first.subject.as_ref());
+    assert!(
+        m.subject.starts_with(&format!(
+            "cost-guard weekly check: {} checks failed in {STACK}",
+            first.failed
+        )),
+        "{}",
+        m.subject
+    );
+    assert!(
+        m.body.starts_with("This is the first weekly check"),
+        "{}",
+        m.body
+    );
+    assert!(m.body.contains("FAIL    subscription"), "{}", m.body);
+    let left = remembered(&env, &deployed).await.unwrap();
+    assert!(
+        left.contains(r#"{"check":"subscription","status":"fail"}"#),
+        "{left}"
+    );
+
+    // A week later, nothing changed: the failures are told again, as such.
+    let second = run_weekly(&check).await.unwrap();
+    assert_eq!(second.changed, 0, "{second:?}");
+    let m = env.one_message().await;
+    assert!(
+        m.body.starts_with("Nothing changed since the last check"),
+        "{}",
+        m.body
+    );
+
+    // The owner confirms an email: the next run says what was fixed.
+    emulator::subscribe(
+        &env.sdk,
+        &deployed.notify_topic,
+        "email",
+        "owner@example.com",
+    )
+    .await
+    .unwrap();
+    let third = run_weekly(&check).await.unwrap();
+    assert_eq!(third.failed, second.failed - 1, "{third:?}");
+    assert_eq!(third.changed, 1, "{third:?}");
+    let m = env.one_message().await;
+    assert!(
+        m.body
+            .starts_with("CHANGED SINCE THE LAST CHECK\n  subscription  FAIL -> ok\n"),
+        "{}",
+        m.body
+    );
+    let left = remembered(&env, &deployed).await.unwrap();
+    assert!(
+        left.contains(r#"{"check":"subscription","status":"pass"}"#),
+        "{left}"
+    );
+}
+
+#[tokio::test]
+async fn the_weekly_check_never_assumes_a_member_role() {
+    // Its role is read-only: the sweep's member role can stop things. With
+    // an organization, the member roles are left to the StackSets' check.
+    let env = Env::start().await;
+    emulator::organization(&env.sdk, &["111111111111"])
+        .await
+        .unwrap();
+    let deployed = stack(&env, &[("Accounts", "organization")]).await;
+    let cli = checks(&env.sdk).await;
+    assert!(cli.contains_key("member-roles"), "{cli:#?}");
+    run_weekly(&weekly(&env, &deployed)).await.unwrap();
+    let m = env.one_message().await;
+    assert!(!m.body.contains("member-roles"), "{}", m.body);
+    assert!(m.body.contains("stack-sets"), "{}", m.body);
 }

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_types::region::Region;
 use futures::future::join_all;
 
@@ -19,6 +20,7 @@ use crate::domain::doctor::{
     StackSet, Subscription, Trail, Unread,
 };
 use crate::domain::error::AwsError;
+use crate::domain::weekly_check::{Before, Seen};
 
 /// The stack's resources: logical id to (type, physical id).
 type Resources = BTreeMap<String, (String, String)>;
@@ -26,10 +28,28 @@ type Resources = BTreeMap<String, (String, String)>;
 /// The days of function errors doctor looks back over.
 const ERROR_DAYS: i64 = 7;
 
+/// Whether doctor assumes the member roles to check them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// `cost-guard doctor` with the user's credentials: assume each
+    /// account's member role (and do nothing with it).
+    MemberRoles,
+    /// The weekly check: its role is read-only, so it may not assume the
+    /// sweep's member role, which can stop things. The StackSets' instances
+    /// still show where the role is deployed.
+    ReadOnly,
+}
+
 /// Reads everything doctor checks about the stack `stack_name` in the
-/// region of `sdk`, with its credentials. Each part that cannot be read is
-/// an [`Unread`] naming the permission, never a failure of the whole.
+/// region of `sdk`, with its credentials, assuming the member roles. Each
+/// part that cannot be read is an [`Unread`] naming the permission, never a
+/// failure of the whole.
 pub async fn read(sdk: &SdkConfig, stack_name: &str) -> Facts {
+    read_as(sdk, stack_name, Reach::MemberRoles).await
+}
+
+/// [`read`], reaching member accounts only as `reach` allows.
+pub async fn read_as(sdk: &SdkConfig, stack_name: &str, reach: Reach) -> Facts {
     let region = sdk
         .region()
         .map(|r| r.as_ref().to_string())
@@ -75,7 +95,12 @@ pub async fn read(sdk: &SdkConfig, stack_name: &str) -> Facts {
         publishers(sdk, stack, trigger.as_deref(), own_budget, own_alarm),
         trails(sdk),
         forwarders(sdk, stack),
-        members(sdk, stack),
+        async {
+            match reach {
+                Reach::MemberRoles => members(sdk, stack).await,
+                Reach::ReadOnly => Ok(vec![]),
+            }
+        },
         stack_sets(&cfn, stack),
         hygiene,
     );
@@ -102,7 +127,7 @@ pub async fn read(sdk: &SdkConfig, stack_name: &str) -> Facts {
         trails: Some(trails),
         forwarders: Some(forwarders),
         detectors: Some(detectors),
-        members: stack.covers_other_accounts().then_some(members),
+        members: (stack.covers_other_accounts() && reach == Reach::MemberRoles).then_some(members),
         stack_sets,
         hygiene,
     }
@@ -828,6 +853,62 @@ async fn users_without_mfa(iam: &aws_sdk_iam::Client) -> Read<Vec<String>> {
         }
     }
     Ok(names)
+}
+
+/// The weekly check's one item in its table: what the last run saw.
+const LAST_RUN: &str = "last-run";
+
+/// What the last weekly check saw, from its table: [`Before::First`] when
+/// it left nothing. What it left is the function's own writing, but a value
+/// that does not parse is reported as unreadable, not trusted.
+pub async fn last_run(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Before {
+    let got = ddb
+        .get_item()
+        .table_name(table)
+        .key("id", AttributeValue::S(LAST_RUN.into()))
+        .consistent_read(true)
+        .send()
+        .await;
+    let item = match got {
+        Ok(out) => out.item,
+        Err(e) => {
+            let e = AwsError::from_sdk("dynamodb:GetItem", e);
+            return Before::Unreadable(format!("{e}"));
+        }
+    };
+    let Some(item) = item else {
+        return Before::First;
+    };
+    match item.get("checks").map(|v| v.as_s()) {
+        Some(Ok(json)) => match serde_json::from_str::<Vec<Seen>>(json) {
+            Ok(seen) => Before::Seen(seen),
+            Err(e) => Before::Unreadable(format!("its checks are not a list of checks: {e}")),
+        },
+        _ => Before::Unreadable("it has no checks".into()),
+    }
+}
+
+/// Leaves what this run saw for the next, with the time it ran.
+pub async fn remember(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    seen: &[Seen],
+    at: time::OffsetDateTime,
+) -> Result<(), AwsError> {
+    // Names and statuses only: serialising cannot fail.
+    let checks = serde_json::to_string(seen).unwrap_or_default();
+    let at = at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    ddb.put_item()
+        .table_name(table)
+        .item("id", AttributeValue::S(LAST_RUN.into()))
+        .item("checks", AttributeValue::S(checks))
+        .item("at", AttributeValue::S(at))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("dynamodb:PutItem", e))?;
+    Ok(())
 }
 
 #[cfg(test)]

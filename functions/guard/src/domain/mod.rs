@@ -7,6 +7,7 @@
 //! | every tag key cost-guard writes or reads | [`tags`] |
 //! | which accounts a sweep covers | [`accounts`] |
 //! | whether every piece the guard needs is in place: `cost-guard doctor`'s checks | [`doctor`] |
+//! | what the weekly check remembers, and whether it tells subscribers | [`weekly_check`] |
 //! | an ARN's parts | [`arn`] |
 //! | a sweep of many accounts through the queue: jobs, results, summary | [`fanout`] |
 //! | SNS envelopes, Budgets, billing alarms, anomalies, root activity, schedules, launches | [`trigger`] |
@@ -53,3 +54,4 @@ pub mod spend;
 pub mod tags;
 pub mod trigger;
 pub mod tripwire;
+pub mod weekly_check;

@@ -30,6 +30,7 @@ pub mod resume;
 pub mod root_login_alert;
 pub mod spend_watch;
 pub mod stop_on_overspend;
+pub mod weekly_check;
 
 /// Time kept back from the Lambda deadline for the report and the publish.
 pub(crate) const DEADLINE_RESERVE: Duration = Duration::from_secs(5);
@@ -61,6 +62,10 @@ pub enum HandlerError {
     Incomplete { at: String, detail: String },
     #[error("month-to-date spend unavailable, so the limit could not be checked: {0}")]
     SpendUnavailable(String),
+    /// The weekly check told subscribers but could not remember what it
+    /// saw: the next run compares with an older one.
+    #[error("could not remember this run's checks: {0} ({advice})", advice = .0.advice())]
+    Remember(AwsError),
     /// The function's answer could not be turned into JSON.
     #[error("the answer could not be written as JSON: {0}")]
     Answer(String),
@@ -77,6 +82,7 @@ impl HandlerError {
             HandlerError::Incomplete { .. } => "CostGuard.SweepIncomplete",
             HandlerError::SpendUnavailable(_) => "CostGuard.SpendUnavailable",
             HandlerError::Answer(_) => "CostGuard.AnswerUnwritable",
+            HandlerError::Remember(_) => "CostGuard.StateUnwritable",
         }
     }
 }
@@ -159,6 +165,11 @@ impl<'a> Invocation<'a> {
     /// The day the invocation started, in UTC.
     pub fn today(&self) -> Date {
         self.now.date()
+    }
+
+    /// The time the invocation started.
+    pub fn started(&self) -> OffsetDateTime {
+        self.now
     }
 
     /// The time the work may take from now: see [`time_budget`].

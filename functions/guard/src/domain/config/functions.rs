@@ -10,6 +10,7 @@
 //! | resume | common, `REGIONS`, accounts, `SAVED_STATE_KEY_ARN` |
 //! | keep-stopped | common, `EXEMPT_TAG_KEY`, accounts |
 //! | launch-tripwire | common, `EXEMPT_TAG_KEY`, `DRY_RUN`, accounts, tripwire, `SAVED_STATE_KEY_ARN` |
+//! | weekly-check | common, `STACK_NAME`, `CHECK_STATE_TABLE`, `DOCTOR_SCHEDULE` |
 //!
 //! The sweep's part includes `SAVED_STATE_KEY_ARN`.
 
@@ -118,6 +119,76 @@ impl Settings for SpendWatchConfig {
             sweep: SweepConfig::from_lookup(lookup)?,
             spend: SpendConfig::from_lookup(lookup)?,
         })
+    }
+}
+
+/// weekly-check's configuration: the stack it checks, the table where it
+/// remembers what the last run saw, and its schedule (for the message).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeeklyCheckConfig {
+    pub common: Common,
+    /// `STACK_NAME`: the stack the function belongs to (the template sets it).
+    pub stack_name: String,
+    /// `CHECK_STATE_TABLE`: the table of what the last run saw.
+    pub state_table: String,
+    /// `DOCTOR_SCHEDULE`: when it runs, quoted in the message.
+    pub schedule: String,
+}
+
+impl Settings for WeeklyCheckConfig {
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let common = Common::from_lookup(lookup);
+        let stack = lookup("STACK_NAME");
+        let table = lookup("CHECK_STATE_TABLE");
+        let schedule = lookup("DOCTOR_SCHEDULE");
+        Ok(WeeklyCheckConfig {
+            common: common?,
+            stack_name: named(
+                "STACK_NAME",
+                stack,
+                |v| {
+                    v.len() <= 128
+                        && v.starts_with(|c: char| c.is_ascii_alphabetic())
+                        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                },
+                "a CloudFormation stack name (a letter, then letters, digits and -, at most 128)",
+            )?,
+            state_table: named(
+                "CHECK_STATE_TABLE",
+                table,
+                |v| {
+                    (3..=255).contains(&v.len())
+                        && v.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+                },
+                "a DynamoDB table name (3 to 255 letters, digits, _ . and -)",
+            )?,
+            schedule: schedule
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "its schedule".into()),
+        })
+    }
+}
+
+/// A required name: present, and of the shape `ok` accepts.
+fn named(
+    name: &'static str,
+    value: Option<String>,
+    ok: impl Fn(&str) -> bool,
+    expected: &'static str,
+) -> Result<String, ConfigError> {
+    match value.map(|v| v.trim().to_string()) {
+        Some(v) if ok(&v) => Ok(v),
+        Some(v) if !v.is_empty() => Err(ConfigError::Invalid {
+            name,
+            value: v,
+            expected,
+        }),
+        _ => Err(ConfigError::Missing {
+            name,
+            hint: expected,
+        }),
     }
 }
 
@@ -253,6 +324,7 @@ mod tests {
             ("resume", asked_for::<ResumeConfig>()),
             ("keep-stopped", asked_for::<KeepStoppedConfig>()),
             ("launch-tripwire", asked_for::<LaunchTripwireConfig>()),
+            ("weekly-check", asked_for::<WeeklyCheckConfig>()),
         ]
         .into_iter()
         .collect();
@@ -449,5 +521,76 @@ mod tests {
                 min_impact_usd: 250.5
             }
         );
+    }
+
+    #[test]
+    fn the_weekly_check_names_its_stack_and_table_and_rejects_what_is_not_one() {
+        let vars = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .chain([("NOTIFY_TOPIC_ARN".to_string(), TOPIC.to_string())])
+                .collect()
+        };
+        let c = WeeklyCheckConfig::from_map(&vars(&[
+            ("STACK_NAME", "cost-guard"),
+            ("CHECK_STATE_TABLE", "cost-guard-WeeklyCheckState-1AB2"),
+            ("DOCTOR_SCHEDULE", "rate(7 days)"),
+        ]))
+        .unwrap();
+        assert_eq!(c.stack_name, "cost-guard");
+        assert_eq!(c.state_table, "cost-guard-WeeklyCheckState-1AB2");
+        assert_eq!(c.schedule, "rate(7 days)");
+        let e = WeeklyCheckConfig::from_map(&vars(&[("CHECK_STATE_TABLE", "t12")])).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ConfigError::Missing {
+                    name: "STACK_NAME",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        for bad in ["1stack", "cost guard", "stack;rm", &"s".repeat(129)] {
+            let e = WeeklyCheckConfig::from_map(&vars(&[
+                ("STACK_NAME", bad),
+                ("CHECK_STATE_TABLE", "t12"),
+            ]))
+            .unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    ConfigError::Invalid {
+                        name: "STACK_NAME",
+                        ..
+                    }
+                ),
+                "{bad}: {e}"
+            );
+        }
+        for bad in ["ab", "a table", "t/12"] {
+            let e = WeeklyCheckConfig::from_map(&vars(&[
+                ("STACK_NAME", "s"),
+                ("CHECK_STATE_TABLE", bad),
+            ]))
+            .unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    ConfigError::Invalid {
+                        name: "CHECK_STATE_TABLE",
+                        ..
+                    }
+                ),
+                "{bad}: {e}"
+            );
+        }
+        let c = WeeklyCheckConfig::from_map(&vars(&[
+            ("STACK_NAME", "s"),
+            ("CHECK_STATE_TABLE", "abc"),
+        ]))
+        .unwrap();
+        assert_eq!(c.schedule, "its schedule");
     }
 }

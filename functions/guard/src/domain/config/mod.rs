@@ -37,7 +37,7 @@ pub use accounts::{AccountScope, AccountsConfig, MemberRole, OrgScope, QueueConf
 pub use common::Common;
 pub use functions::{
     KeepStoppedConfig, LaunchTripwireConfig, ResumeConfig, RootLoginAlertConfig, SpendWatchConfig,
-    StopOnOverspendConfig, SweepConfig,
+    StopOnOverspendConfig, SweepConfig, WeeklyCheckConfig,
 };
 pub use kinds::KindSet;
 pub use overspend::AnomalyAction;

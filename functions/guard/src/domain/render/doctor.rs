@@ -16,7 +16,7 @@ pub struct Scope {
     pub account: String,
 }
 
-fn label(status: Status) -> &'static str {
+pub(crate) fn label(status: Status) -> &'static str {
     match status {
         Status::Pass => "ok",
         Status::Fail => "FAIL",

@@ -20,6 +20,7 @@ pub mod resume;
 pub mod root_login_alert;
 pub mod spend_watch;
 pub mod stop_on_overspend;
+pub mod weekly_check;
 
 /// SNS subjects: ASCII, no line breaks, at most 100 characters.
 pub(crate) const MAX_SUBJECT: usize = 100;
