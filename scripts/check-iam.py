@@ -99,7 +99,7 @@ RESOURCE_STAR_OK = {
     "rds:DescribeDBInstances", "rds:DescribeDBClusters", "ce:GetCostAndUsage", "ce:GetCostForecast",
     "organizations:ListAccounts",
     "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics", "cloudtrail:DescribeTrails",
-    "guardduty:ListDetectors", "iam:GetAccountSummary",
+    "guardduty:ListDetectors", "iam:GetAccountSummary", "iam:ListUsers", "events:ListRuleNamesByTarget",
 } | READS
 # SQS calls reach only the guard's own queues; deleting a message is how a
 # consumer acknowledges it, so it is not a deletion of anything the owner has.

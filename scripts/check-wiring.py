@@ -1294,6 +1294,9 @@ def weekly_expectations(expect, res, roles, where, f, inst):
             (False, "sns:Publish", trigger, "the trigger topic"),
             (True, "sns:ListSubscriptionsByTopic", notify, "the notify topic"),
             (True, "iam:ListMFADevices", f"arn:aws:iam::{ACCOUNT}:user/alice", "a user"),
+            # No resource types: a grant on anything narrower is denied.
+            (True, "iam:ListUsers", "*", "the account's users"),
+            (True, "events:ListRuleNamesByTarget", "*", "the rules of a region"),
             (False, "sts:AssumeRole", member, "the sweep's member role"),
             (False, "ec2:StopInstances", inst(), "an instance"),
             (False, "dynamodb:DeleteItem", table, "its own table"),

@@ -416,6 +416,24 @@ async fn the_weekly_check_tells_what_fails_then_what_changed_and_remembers_each_
     assert!(env.received().await.is_empty());
     assert_eq!(remembered(&env, &deployed).await, None);
 
+    // A message that cannot be published is not remembered: Lambda's retry
+    // compares with the same last run, and tells.
+    let unpublished = WeeklyCheck::new(
+        {
+            let mut c: guard::domain::config::WeeklyCheckConfig = env.config(&[
+                ("STACK_NAME", STACK),
+                ("CHECK_STATE_TABLE", &deployed.check_table),
+            ]);
+            c.common.notify_topic_arn =
+                format!("arn:aws:sns:{HOME_REGION}:{ACCOUNT}:no-such-topic");
+            c
+        },
+        &env.sdk,
+    );
+    let e = run_weekly(&unpublished).await.unwrap_err();
+    assert!(matches!(e, HandlerError::Notify(_)), "{e}");
+    assert_eq!(remembered(&env, &deployed).await, None);
+
     // The first run: every check, the failures counted in the subject.
     let first = run_weekly(&check).await.unwrap();
     assert!(first.notified && first.failed > 0, "{first:?}");

@@ -20,7 +20,7 @@ use crate::domain::doctor::{
     StackSet, Subscription, Trail, Unread,
 };
 use crate::domain::error::AwsError;
-use crate::domain::weekly_check::{Before, Seen};
+use crate::domain::weekly_check::{trusted, Before, Seen};
 
 /// The stack's resources: logical id to (type, physical id).
 type Resources = BTreeMap<String, (String, String)>;
@@ -97,8 +97,10 @@ pub async fn read_as(sdk: &SdkConfig, stack_name: &str, reach: Reach) -> Facts {
         forwarders(sdk, stack),
         async {
             match reach {
-                Reach::MemberRoles => members(sdk, stack).await,
-                Reach::ReadOnly => Ok(vec![]),
+                Reach::MemberRoles if stack.covers_other_accounts() => {
+                    Some(members(sdk, stack).await)
+                }
+                _ => None,
             }
         },
         stack_sets(&cfn, stack),
@@ -127,7 +129,7 @@ pub async fn read_as(sdk: &SdkConfig, stack_name: &str, reach: Reach) -> Facts {
         trails: Some(trails),
         forwarders: Some(forwarders),
         detectors: Some(detectors),
-        members: (stack.covers_other_accounts() && reach == Reach::MemberRoles).then_some(members),
+        members,
         stack_sets,
         hygiene,
     }
@@ -251,13 +253,16 @@ async fn health(sdk: &SdkConfig, resources: &Read<Resources>) -> Health {
     let cw = aws_sdk_cloudwatch::Client::new(sdk);
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let functions = of_type(resources, "AWS::Lambda::Function");
-    // Whole seconds: CloudWatch (and the emulator) read no finer time.
+    // Whole seconds: CloudWatch (and the emulator) read no finer time. The
+    // window ends a minute ahead, so that an error of this very second (cut
+    // off by the whole seconds) is counted.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let since = aws_smithy_types::DateTime::from_secs(now - ERROR_DAYS * 86_400);
-    let now = aws_smithy_types::DateTime::from_secs(now);
+    let end = now + 60;
+    let since = aws_smithy_types::DateTime::from_secs(end - ERROR_DAYS * 86_400);
+    let now = aws_smithy_types::DateTime::from_secs(end);
     let errors = join_all(functions.iter().map(|(logical, name)| {
         let cw = cw.clone();
         async move {
@@ -879,12 +884,17 @@ pub async fn last_run(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Before {
     let Some(item) = item else {
         return Before::First;
     };
+    // The table's item is text anyone allowed to write the table could
+    // have written: only what this function writes is believed, and none of
+    // it is quoted back.
     match item.get("checks").map(|v| v.as_s()) {
-        Some(Ok(json)) => match serde_json::from_str::<Vec<Seen>>(json) {
-            Ok(seen) => Before::Seen(seen),
-            Err(e) => Before::Unreadable(format!("its checks are not a list of checks: {e}")),
+        Some(Ok(json)) => match serde_json::from_str::<Vec<Seen>>(json).ok().and_then(trusted) {
+            Some(seen) => Before::Seen(seen),
+            None => Before::Unreadable(format!(
+                "its item {LAST_RUN} in {table} is not a list of checks as this function writes them"
+            )),
         },
-        _ => Before::Unreadable("it has no checks".into()),
+        _ => Before::Unreadable(format!("its item {LAST_RUN} in {table} has no checks")),
     }
 }
 

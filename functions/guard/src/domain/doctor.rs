@@ -489,6 +489,15 @@ fn queues_check(health: &Health, stack: Option<&Stack>) -> Check {
 /// `a***@example.com`: enough to recognise one's own address in a report
 /// that others may read.
 pub fn masked(endpoint: &str) -> String {
+    // A web hook's address may hold a token (in its path, its query, or as
+    // user:password@): its scheme and host only.
+    for scheme in ["https://", "http://"] {
+        if let Some(rest) = endpoint.strip_prefix(scheme) {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            let host = authority.rsplit('@').next().unwrap_or_default();
+            return format!("{scheme}{host}/***");
+        }
+    }
     match endpoint.split_once('@') {
         Some((user, domain)) => {
             let first: String = user.chars().take(1).collect();
@@ -1296,6 +1305,15 @@ mod tests {
             "arn:aws:sqs:us-east-1:1:q"
         );
         assert_eq!(masked("@example.com"), "***@example.com");
+        // A web hook's token is never shown, wherever it is in the address.
+        assert_eq!(
+            masked("https://u:secret@hooks.example.com/T0/B1?token=abc"),
+            "https://hooks.example.com/***"
+        );
+        assert_eq!(
+            masked("http://hooks.example.com?key=abc"),
+            "http://hooks.example.com/***"
+        );
     }
 
     #[test]

@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::doctor::{Check, Status};
 
-/// What one run leaves for the next: each check's name and status. A check
-/// that appears more than once (the StackSets) is numbered from its second
-/// appearance: `stack-sets#2`.
+/// What one run leaves for the next: each check's name and status. Should
+/// a check appear more than once, it is numbered from its second
+/// appearance (`stack-sets#2`), so that each is compared with itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seen {
     pub check: String,
@@ -71,6 +71,67 @@ pub fn seen(checks: &[Check]) -> Vec<Seen> {
         .collect()
 }
 
+/// Most checks a run leaves, and the longest name: more, or another name,
+/// is not what this function wrote.
+const MAX_SEEN: usize = 100;
+const MAX_NAME: usize = 40;
+
+/// What was read back from the table, if it is what a run writes: at most
+/// [`MAX_SEEN`] checks, each named with lowercase letters and `-` (and a
+/// `#N`). Anyone allowed to write the table could put text there that the
+/// message would print; such a memory is not trusted, and every check is
+/// listed as if new instead.
+pub fn trusted(seen: Vec<Seen>) -> Option<Vec<Seen>> {
+    let named = |name: &str| {
+        let (base, n) = name.split_once('#').unwrap_or((name, "1"));
+        !base.is_empty()
+            && name.len() <= MAX_NAME
+            && base.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+            && !n.is_empty()
+            && n.len() <= 2
+            && n.chars().all(|c| c.is_ascii_digit())
+    };
+    (seen.len() <= MAX_SEEN && seen.iter().all(|s| named(&s.check))).then_some(seen)
+}
+
+/// What this run leaves for the next: what it saw, except that a check that
+/// failed before and could not be made now (unknown, or not made at all) is
+/// remembered as failed. A failure is forgotten only when its check passes:
+/// a trail whose status can no longer be read, or a stack that cannot be
+/// described, does not turn a failure into silence the week after.
+pub fn remembered(before: &Before, now: &[Check]) -> Vec<Seen> {
+    let failed: BTreeMap<&str, ()> = match before {
+        Before::Seen(seen) => seen
+            .iter()
+            .filter(|s| s.status == Status::Fail)
+            .map(|s| (s.check.as_str(), ()))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    let mut out = seen(now);
+    for s in &mut out {
+        if s.status == Status::Unknown && failed.contains_key(s.check.as_str()) {
+            s.status = Status::Fail;
+        }
+    }
+    let made: Vec<String> = out.iter().map(|s| s.check.clone()).collect();
+    out.extend(
+        failed
+            .keys()
+            .filter(|name| !made.iter().any(|m| m == *name))
+            .map(|name| Seen {
+                check: name.to_string(),
+                status: Status::Fail,
+            }),
+    );
+    out
+}
+
+/// A failure whose check could not be made this time.
+pub fn unresolved(change: &Change) -> bool {
+    change.was == Some(Status::Fail) && matches!(change.now, None | Some(Status::Unknown))
+}
+
 /// The checks whose status changed between `before` and `now`, in the order
 /// of this run's checklist, then the checks no longer made.
 pub fn changes(before: &[Seen], now: &[Check]) -> Vec<Change> {
@@ -109,6 +170,8 @@ pub fn decide(before: &Before, now: &[Check]) -> Verdict {
         Before::Seen(seen) => changes(seen, now),
         Before::First | Before::Unreadable(_) => changes(&[], now),
     };
+    // A failure that could not be checked again is a change every week
+    // (see `remembered`), so it is told every week too.
     let failing = now.iter().any(|c| c.status == Status::Fail);
     if failing || !changes.is_empty() {
         Verdict::Tell { changes }
@@ -224,6 +287,81 @@ mod tests {
     }
 
     #[test]
+    fn a_failure_that_can_no_longer_be_checked_is_told_every_week_until_it_passes() {
+        let failed = [check("trail", Status::Fail), check("stack", Status::Pass)];
+        let week1 = Before::Seen(seen(&failed));
+        // The trail's status cannot be read, and the forwarder check is not made.
+        let unknown = [
+            check("trail", Status::Unknown),
+            check("stack", Status::Pass),
+        ];
+        let told = decide(&week1, &unknown);
+        assert_eq!(
+            told,
+            Verdict::Tell {
+                changes: vec![Change {
+                    check: "trail".into(),
+                    was: Some(Status::Fail),
+                    now: Some(Status::Unknown),
+                }]
+            }
+        );
+        let Verdict::Tell { changes } = &told else {
+            unreachable!()
+        };
+        assert!(unresolved(&changes[0]));
+        // Remembered as failed: the week after, it is told again.
+        let week2 = Before::Seen(remembered(&week1, &unknown));
+        assert_eq!(decide(&week2, &unknown), told);
+        // A check no longer made at all is remembered as failed too.
+        let gone = [check("stack", Status::Pass)];
+        let week3 = Before::Seen(remembered(&week2, &gone));
+        assert!(matches!(decide(&week3, &gone), Verdict::Tell { .. }));
+        // It passes: told once, then quiet.
+        let week4 = Before::Seen(remembered(&week3, &failed[1..]));
+        let fixed = [check("trail", Status::Pass), check("stack", Status::Pass)];
+        assert!(matches!(decide(&week4, &fixed), Verdict::Tell { .. }));
+        let week5 = Before::Seen(remembered(&week4, &fixed));
+        assert_eq!(decide(&week5, &fixed), Verdict::Quiet);
+        // An unknown that never failed is remembered as it is.
+        let first = remembered(&Before::First, &unknown);
+        assert_eq!(first[0].status, Status::Unknown);
+    }
+
+    #[test]
+    fn a_memory_is_trusted_only_as_this_function_writes_it() {
+        let ok = |names: &[&str]| {
+            trusted(
+                names
+                    .iter()
+                    .map(|n| Seen {
+                        check: n.to_string(),
+                        status: Status::Pass,
+                    })
+                    .collect(),
+            )
+            .is_some()
+        };
+        assert!(ok(&["stack", "stack-sets", "stack-sets#2", "root-mfa"]));
+        assert!(ok(&[]));
+        for bad in [
+            "",
+            "#2",
+            "stack#",
+            "stack#123",
+            "Stack",
+            "stack\n0 failed",
+            "stack sets",
+            "stack#x",
+            &"a".repeat(41),
+        ] {
+            assert!(!ok(&[bad]), "{bad:?}");
+        }
+        assert!(ok(&vec!["stack"; 100]));
+        assert!(!ok(&vec!["stack"; 101]));
+    }
+
+    #[test]
     fn repeated_checks_are_told_apart_by_their_place() {
         let now = [
             check("stack-sets", Status::Pass),
@@ -237,7 +375,21 @@ mod tests {
         let Verdict::Tell { changes } = decide(&before, &now) else {
             panic!("quiet")
         };
-        assert_eq!(changes.len(), 2);
+        assert_eq!(
+            changes,
+            [
+                Change {
+                    check: "stack-sets".into(),
+                    was: Some(Status::Fail),
+                    now: Some(Status::Pass)
+                },
+                Change {
+                    check: "stack-sets#2".into(),
+                    was: Some(Status::Pass),
+                    now: Some(Status::Fail)
+                },
+            ]
+        );
     }
 
     #[test]

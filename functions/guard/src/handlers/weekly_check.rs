@@ -14,7 +14,7 @@ use crate::domain::doctor::{checklist, Status};
 use crate::domain::render::doctor::Scope;
 use crate::domain::render::weekly_check::{render, WeeklyOutcome};
 use crate::domain::trigger::schedule::{parse_run, Run};
-use crate::domain::weekly_check::{decide, seen, Verdict};
+use crate::domain::weekly_check::{decide, remembered, Verdict};
 
 /// What one run found, as Lambda logs and returns it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -116,11 +116,12 @@ impl Function for WeeklyCheck {
         )
         .await?;
         // Remembered only once subscribers were told: a failed publish is
-        // retried by Lambda and compared with the same last run.
+        // retried by Lambda and compared with the same last run. A failure
+        // that could not be checked again stays remembered as one.
         remember(
             &self.ddb,
             &self.config.state_table,
-            &seen(&checks),
+            &remembered(&before, &checks),
             invocation.started(),
         )
         .await

@@ -63,7 +63,7 @@ pub fn text(scope: &Scope, checks: &[Check]) -> String {
             "{:<8}{:<width$}  {}",
             label(c.status),
             c.check,
-            c.found
+            one_line(&c.found)
         );
         if let Some(fix) = &c.fix {
             let what = if c.status == Status::Unknown {
@@ -71,11 +71,20 @@ pub fn text(scope: &Scope, checks: &[Check]) -> String {
             } else {
                 "fix"
             };
-            let _ = writeln!(out, "{:<8}{:<width$}  {what}: {fix}", "", "");
+            let _ = writeln!(out, "{:<8}{:<width$}  {what}: {}", "", "", one_line(fix));
         }
     }
     let _ = writeln!(out, "\n{}.", tally(checks));
     out
+}
+
+/// One line: what a check found quotes names others chose (a budget's name
+/// may hold a line break), and a line break there could fake a line of the
+/// checklist, so every control character is shown as a space.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -123,6 +132,23 @@ mod tests {
             region: "us-east-1".into(),
             account: "111122223333".into(),
         }
+    }
+
+    #[test]
+    fn a_name_with_a_line_break_cannot_fake_a_line_of_the_checklist() {
+        let checks = [Check {
+            check: "trigger",
+            status: Status::Pass,
+            found: "budget x\nok      trail  fine\r\n0 failed".into(),
+            fix: Some("a\tb".into()),
+        }];
+        let out = text(&scope(), &checks);
+        assert!(
+            out.contains("ok      trigger  budget x ok      trail  fine  0 failed\n"),
+            "{out}"
+        );
+        assert!(out.contains("fix: a b\n"), "{out}");
+        assert_eq!(out.lines().count(), 6, "{out}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::doctor::{label, text, Scope};
 use super::{plural, subject_line, Message};
 use crate::domain::doctor::{Check, Status};
-use crate::domain::weekly_check::{Before, Change, Verdict};
+use crate::domain::weekly_check::{unresolved, Before, Change, Verdict};
 
 /// One run of the weekly check, as the message needs it.
 pub struct WeeklyOutcome<'a> {
@@ -35,6 +35,7 @@ pub fn render(o: &WeeklyOutcome<'_>) -> Option<Message> {
         .filter(|c| c.now == Some(Status::Fail))
         .count();
     let stack = &o.scope.stack;
+    let unknown = changes.iter().filter(|c| unresolved(c)).count();
     let subject = if failed > 0 {
         let new = if first || newly_failed == 0 {
             String::new()
@@ -44,6 +45,11 @@ pub fn render(o: &WeeklyOutcome<'_>) -> Option<Message> {
         format!(
             "cost-guard weekly check: {} failed{new} in {stack}",
             plural(failed, "check", "checks")
+        )
+    } else if unknown > 0 {
+        format!(
+            "cost-guard weekly check: {} that failed could not be checked in {stack}",
+            plural(unknown, "check", "checks")
         )
     } else if first {
         format!("cost-guard weekly check: nothing failed in {stack}")
@@ -96,9 +102,14 @@ pub fn render(o: &WeeklyOutcome<'_>) -> Option<Message> {
 fn changes_lines(body: &mut String, changes: &[Change]) {
     let width = changes.iter().map(|c| c.check.len()).max().unwrap_or(0);
     for c in changes {
+        let note = if unresolved(c) {
+            "  (it failed, and nothing shows it fixed: told every week until it passes)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             body,
-            "  {:<width$}  {} -> {}",
+            "  {:<width$}  {} -> {}{note}",
             c.check,
             status(c.was),
             status(c.now)
@@ -215,6 +226,30 @@ mod tests {
         );
         assert!(
             m.body.contains("  member-roles  ok -> not made\n"),
+            "{}",
+            m.body
+        );
+    }
+
+    #[test]
+    fn a_failure_that_could_not_be_checked_is_not_called_nothing_failed() {
+        let checks = [
+            check("trail", Status::Unknown),
+            check("stack", Status::Pass),
+        ];
+        let before = Before::Seen(seen(&[
+            check("trail", Status::Fail),
+            check("stack", Status::Pass),
+        ]));
+        let m = message(&before, &checks).unwrap();
+        assert_eq!(
+            m.subject,
+            "cost-guard weekly check: 1 check that failed could not be checked in cost-guard"
+        );
+        assert!(
+            m.body.starts_with(
+                "CHANGED SINCE THE LAST CHECK\n  trail  FAIL -> unknown  (it failed, and nothing shows it fixed: told every week until it passes)\n"
+            ),
             "{}",
             m.body
         );
