@@ -81,7 +81,7 @@ DOCTOR_READS = {
     "events:ListRuleNamesByTarget", "events:DescribeRule",
     "guardduty:ListDetectors", "guardduty:GetDetector",
     "iam:GetAccountSummary", "iam:ListUsers", "iam:GetLoginProfile", "iam:ListMFADevices",
-    "account:GetAlternateContact",
+    "account:GetAlternateContact", "ce:GetAnomalySubscriptions",
     "dynamodb:GetItem",
 }
 ALLOWED |= DOCTOR_READS
@@ -100,6 +100,7 @@ RESOURCE_STAR_OK = {
     "organizations:ListAccounts",
     "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics", "cloudtrail:DescribeTrails",
     "guardduty:ListDetectors", "iam:GetAccountSummary", "iam:ListUsers", "events:ListRuleNamesByTarget",
+    "ce:GetAnomalySubscriptions",
 } | READS
 # SQS calls reach only the guard's own queues; deleting a message is how a
 # consumer acknowledges it, so it is not a deletion of anything the owner has.

@@ -1297,6 +1297,7 @@ def weekly_expectations(expect, res, roles, where, f, inst):
             # No resource types: a grant on anything narrower is denied.
             (True, "iam:ListUsers", "*", "the account's users"),
             (True, "events:ListRuleNamesByTarget", "*", "the rules of a region"),
+            (True, "ce:GetAnomalySubscriptions", "*", "the anomaly subscriptions"),
             (False, "sts:AssumeRole", member, "the sweep's member role"),
             (False, "ec2:StopInstances", inst(), "an instance"),
             (False, "dynamodb:DeleteItem", table, "its own table"),

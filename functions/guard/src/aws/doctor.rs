@@ -391,11 +391,14 @@ async fn publishers(
             budgets: Err(e.clone()),
             alarms: Err(e.clone()),
             billing_metric: Err(e),
+            own_budget,
+            own_alarm,
+            anomalies: None,
         };
     };
     let east = in_region(sdk, "us-east-1");
-    let (budgets, alarms, billing_metric) = futures::join!(
-        budgets_to(&east, &stack.account, trigger, own_budget.as_deref()),
+    let (budgets, alarms, billing_metric, anomalies) = futures::join!(
+        budgets_to(&east, &stack.account, trigger),
         async {
             let mut regions = vec![stack.region.clone()];
             if stack.region != "us-east-1" {
@@ -405,27 +408,58 @@ async fn publishers(
             for r in regions {
                 names.extend(alarms_to(&in_region(sdk, &r), trigger).await?);
             }
-            names.retain(|n| Some(n) != own_alarm.as_ref());
             names.sort();
             names.dedup();
             Ok(names)
         },
         billing_metric(&east),
+        async {
+            if stack.acts_on_anomalies() {
+                Some(anomalies_to(&crate::aws::costexplorer::client(sdk), trigger).await)
+            } else {
+                None
+            }
+        },
     );
     Publishers {
         budgets,
         alarms,
         billing_metric,
+        own_budget,
+        own_alarm,
+        anomalies,
     }
 }
 
-/// The budgets (other than the stack's own) that notify `topic`.
-async fn budgets_to(
-    sdk: &SdkConfig,
-    account: &str,
-    topic: &str,
-    own: Option<&str>,
-) -> Read<Vec<String>> {
+/// The Cost Anomaly Detection subscriptions that alert `topic`.
+async fn anomalies_to(ce: &aws_sdk_costexplorer::Client, topic: &str) -> Read<Vec<String>> {
+    let mut names = vec![];
+    let mut token: Option<String> = None;
+    loop {
+        let page = ce
+            .get_anomaly_subscriptions()
+            .set_next_page_token(token.take())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ce:GetAnomalySubscriptions", e))?;
+        for s in page.anomaly_subscriptions() {
+            let to_topic = s.subscribers().iter().any(|x| {
+                x.r#type() == Some(&aws_sdk_costexplorer::types::SubscriberType::Sns)
+                    && x.address() == Some(topic)
+            });
+            if to_topic {
+                names.push(s.subscription_name().to_string());
+            }
+        }
+        match page.next_page_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => return Ok(names),
+        }
+    }
+}
+
+/// The budgets (the stack's own among them) that notify `topic`.
+async fn budgets_to(sdk: &SdkConfig, account: &str, topic: &str) -> Read<Vec<String>> {
     let budgets = aws_sdk_budgets::Client::new(sdk);
     let listed = budgets
         .describe_budgets()
@@ -436,9 +470,6 @@ async fn budgets_to(
     let mut names = vec![];
     for b in listed.budgets() {
         let name = b.budget_name();
-        if Some(name) == own {
-            continue;
-        }
         let notes = budgets
             .describe_notifications_for_budget()
             .account_id(account)
@@ -983,6 +1014,52 @@ mod tests {
                 .build()
         });
         mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&rule])
+    }
+
+    #[tokio::test]
+    async fn only_anomaly_subscriptions_with_the_trigger_topic_as_an_sns_subscriber_count() {
+        use aws_sdk_costexplorer::operation::get_anomaly_subscriptions::GetAnomalySubscriptionsOutput;
+        use aws_sdk_costexplorer::types::{
+            AnomalySubscription, AnomalySubscriptionFrequency, Subscriber, SubscriberType,
+        };
+        const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:trigger";
+        let sub = |name: &str, kind: SubscriberType, address: &str| {
+            AnomalySubscription::builder()
+                .subscription_name(name)
+                .monitor_arn_list("arn:aws:ce::123456789012:anomalymonitor/m")
+                .frequency(AnomalySubscriptionFrequency::Immediate)
+                .subscribers(Subscriber::builder().r#type(kind).address(address).build())
+                .build()
+                .unwrap()
+        };
+        let first = mock!(aws_sdk_costexplorer::Client::get_anomaly_subscriptions)
+            .match_requests(|r| r.next_page_token().is_none())
+            .then_output(move || {
+                GetAnomalySubscriptionsOutput::builder()
+                    .anomaly_subscriptions(sub("spikes", SubscriberType::Sns, TOPIC))
+                    .anomaly_subscriptions(sub("mail", SubscriberType::Email, TOPIC))
+                    .anomaly_subscriptions(sub(
+                        "elsewhere",
+                        SubscriberType::Sns,
+                        "arn:aws:sns:us-east-1:123456789012:other",
+                    ))
+                    .next_page_token("2")
+                    .build()
+                    .unwrap()
+            });
+        let second = mock!(aws_sdk_costexplorer::Client::get_anomaly_subscriptions)
+            .match_requests(|r| r.next_page_token() == Some("2"))
+            .then_output(move || {
+                GetAnomalySubscriptionsOutput::builder()
+                    .anomaly_subscriptions(sub("late", SubscriberType::Sns, TOPIC))
+                    .build()
+                    .unwrap()
+            });
+        let ce = mock_client!(aws_sdk_costexplorer, RuleMode::MatchAny, [&first, &second]);
+        assert_eq!(
+            anomalies_to(&ce, TOPIC).await,
+            Ok(vec!["spikes".to_string(), "late".to_string()])
+        );
     }
 
     #[tokio::test]

@@ -185,11 +185,20 @@ pub struct Subscription {
 /// What publishes to the trigger topic from outside the stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Publishers {
-    /// Budgets with a notification to the trigger topic.
+    /// Budgets with a notification to the trigger topic (the stack's own
+    /// among them, while it has one).
     pub budgets: Read<Vec<String>>,
     /// CloudWatch alarms (in the stack's region and us-east-1) with the
-    /// trigger topic among their alarm actions.
+    /// trigger topic among their alarm actions (the stack's own among them).
     pub alarms: Read<Vec<String>>,
+    /// The names of the stack's own budget and billing alarm, when it made
+    /// them: each must still be among those that publish.
+    pub own_budget: Option<String>,
+    pub own_alarm: Option<String>,
+    /// Cost Anomaly Detection subscriptions that alert the trigger topic,
+    /// read only with `AnomalyAction=stop` (in report mode an anomaly starts
+    /// no sweep, and each Cost Explorer request costs $0.01).
+    pub anomalies: Option<Read<Vec<String>>>,
     /// Whether `AWS/Billing` `EstimatedCharges` exists in us-east-1: it does
     /// only once billing alerts are enabled in the account's billing
     /// preferences, and a billing alarm without it never fires.
@@ -566,17 +575,34 @@ fn subscription_check(subs: &Read<Vec<Subscription>>, stack: &Stack) -> Check {
 fn trigger_check(p: &Publishers, stack: &Stack) -> Check {
     const C: &str = "trigger";
     let mut found = vec![];
+    // What the stack made or the owner set that no longer publishes.
+    let mut broken = vec![];
+    let mut unread = vec![];
+    // Whether `name` is among what was read (`None`: it could not be read).
+    fn listed(read: &Read<Vec<String>>, name: &str) -> Option<bool> {
+        read.as_ref().ok().map(|l| l.iter().any(|n| n == name))
+    }
     if stack.has_budget() {
-        found.push(format!(
-            "the stack's budget of {} USD",
-            stack.parameter("MonthlyBudgetUsd")
-        ));
+        match p.own_budget.as_deref().map(|n| (n, listed(&p.budgets, n))) {
+            Some((name, Some(false))) => broken.push(format!(
+                "the stack's budget {name} no longer notifies the trigger topic (deleted, or its notification removed)"
+            )),
+            _ => found.push(format!(
+                "the stack's budget of {} USD",
+                stack.parameter("MonthlyBudgetUsd")
+            )),
+        }
     }
     if stack.has_billing_alarm() {
-        found.push(format!(
-            "the stack's billing alarm at {} USD",
-            stack.parameter("BillingAlarmUsd")
-        ));
+        match p.own_alarm.as_deref().map(|n| (n, listed(&p.alarms, n))) {
+            Some((name, Some(false))) => broken.push(format!(
+                "the stack's billing alarm {name} no longer acts on the trigger topic (deleted, or its action removed)"
+            )),
+            _ => found.push(format!(
+                "the stack's billing alarm at {} USD",
+                stack.parameter("BillingAlarmUsd")
+            )),
+        }
     }
     if stack.has_spend_watch() {
         found.push(format!(
@@ -584,18 +610,45 @@ fn trigger_check(p: &Publishers, stack: &Stack) -> Check {
             stack.parameter("SpendLimitUsd")
         ));
     }
-    let mut unread = vec![];
     match &p.budgets {
-        Ok(b) => found.extend(b.iter().map(|n| format!("budget {n}"))),
+        Ok(b) => found.extend(
+            b.iter()
+                .filter(|n| Some(n.as_str()) != p.own_budget.as_deref())
+                .map(|n| format!("budget {n}")),
+        ),
         Err(e) => unread.push(e),
     }
     match &p.alarms {
-        Ok(a) => found.extend(a.iter().map(|n| format!("alarm {n}"))),
+        Ok(a) => found.extend(
+            a.iter()
+                .filter(|n| Some(n.as_str()) != p.own_alarm.as_deref())
+                .map(|n| format!("alarm {n}")),
+        ),
         Err(e) => unread.push(e),
     }
     if stack.acts_on_anomalies() {
-        found.push(
-            "cost anomaly alerts (AnomalyAction=stop; their subscription is not checked)".into(),
+        match &p.anomalies {
+            Some(Ok(a)) if a.is_empty() => broken.push(
+                "AnomalyAction is stop, but no Cost Anomaly Detection subscription alerts the trigger topic".into(),
+            ),
+            Some(Ok(a)) => found.extend(a.iter().map(|n| format!("anomaly subscription {n}"))),
+            Some(Err(e)) => unread.push(e),
+            None => {}
+        }
+    }
+    if !broken.is_empty() {
+        let still = if found.is_empty() {
+            String::new()
+        } else {
+            format!("; still triggered by: {}", found.join(", "))
+        };
+        return Check::fail(
+            C,
+            format!("{}{still}", broken.join("; ")),
+            format!(
+                "deploy the stack again to restore what it made (sam deploy --stack-name {} --region {}, with the parameters it was deployed with); an anomaly subscription: Cost Anomaly Detection > Alert subscriptions > Alert frequency: Individual alerts, to the TriggerTopicArn output",
+                stack.name, stack.region
+            ),
         );
     }
     if !found.is_empty() {
@@ -1070,6 +1123,9 @@ mod tests {
             budgets: Ok(vec![]),
             alarms: Ok(vec![]),
             billing_metric: Ok(false),
+            own_budget: None,
+            own_alarm: None,
+            anomalies: None,
         }
     }
 
@@ -1331,7 +1387,6 @@ mod tests {
                 "the stack's billing alarm at 40 USD",
             ),
             (vec![("SpendLimitUsd", "30")], "spend-watch at 30 USD"),
-            (vec![("AnomalyAction", "stop")], "cost anomaly alerts"),
         ] {
             let c = trigger_check(&none_published(), &stack(&params));
             assert_eq!(c.status, Status::Pass, "{params:?}");
@@ -1345,6 +1400,7 @@ mod tests {
             budgets: Ok(vec!["team".into()]),
             alarms: Ok(vec!["bill-50".into()]),
             billing_metric: Ok(true),
+            ..none_published()
         };
         let c = trigger_check(&theirs, &stack(&[]));
         assert_eq!(c.status, Status::Pass);
@@ -1363,6 +1419,87 @@ mod tests {
             trigger_check(&unread, &stack(&[("MonthlyBudgetUsd", "5")])).status,
             Status::Pass
         );
+    }
+
+    #[test]
+    fn the_stacks_own_budget_and_alarm_must_still_publish_and_anomalies_need_a_subscription() {
+        let own = |budgets: &[&str], alarms: &[&str]| Publishers {
+            budgets: Ok(budgets.iter().map(|n| n.to_string()).collect()),
+            alarms: Ok(alarms.iter().map(|n| n.to_string()).collect()),
+            own_budget: Some("cost-guard-budget".into()),
+            own_alarm: Some("cost-guard-billing".into()),
+            ..none_published()
+        };
+        let both = stack(&[("MonthlyBudgetUsd", "25"), ("BillingAlarmUsd", "40")]);
+        let c = trigger_check(
+            &own(&["cost-guard-budget", "team"], &["cost-guard-billing"]),
+            &both,
+        );
+        assert_eq!(c.status, Status::Pass, "{c:?}");
+        // The stack's own are named by their amounts, not twice.
+        assert_eq!(
+            c.found,
+            "the sweep is triggered by: the stack's budget of 25 USD, the stack's billing alarm at 40 USD, budget team"
+        );
+        // Its notification removed from the budget: a failure, whatever else publishes.
+        let c = trigger_check(&own(&["team"], &["cost-guard-billing"]), &both);
+        assert_eq!(c.status, Status::Fail, "{c:?}");
+        assert!(
+            c.found.starts_with(
+                "the stack's budget cost-guard-budget no longer notifies the trigger topic"
+            ),
+            "{c:?}"
+        );
+        assert!(
+            c.found.ends_with(
+                "; still triggered by: the stack's billing alarm at 40 USD, budget team"
+            ),
+            "{c:?}"
+        );
+        assert!(
+            c.fix
+                .as_deref()
+                .unwrap()
+                .contains("sam deploy --stack-name cost-guard"),
+            "{c:?}"
+        );
+        let c = trigger_check(&own(&["cost-guard-budget"], &[]), &both);
+        assert_eq!(c.status, Status::Fail, "{c:?}");
+        assert!(
+            c.found
+                .starts_with("the stack's billing alarm cost-guard-billing no longer acts"),
+            "{c:?}"
+        );
+        // Could not be read: counted from the parameters, as before.
+        let unread = Publishers {
+            budgets: Err(denied("budgets:ViewBudget")),
+            ..own(&[], &["cost-guard-billing"])
+        };
+        assert_eq!(trigger_check(&unread, &both).status, Status::Pass);
+        // AnomalyAction=stop: a subscription to the trigger topic, or a failure.
+        let anomalies = stack(&[("AnomalyAction", "stop")]);
+        let with = |a: Read<Vec<String>>| Publishers {
+            anomalies: Some(a),
+            ..none_published()
+        };
+        let c = trigger_check(&with(Ok(vec!["spikes".into()])), &anomalies);
+        assert_eq!(c.status, Status::Pass, "{c:?}");
+        assert_eq!(
+            c.found,
+            "the sweep is triggered by: anomaly subscription spikes"
+        );
+        let c = trigger_check(&with(Ok(vec![])), &anomalies);
+        assert_eq!(c.status, Status::Fail, "{c:?}");
+        assert!(
+            c.found
+                .starts_with("AnomalyAction is stop, but no Cost Anomaly Detection subscription"),
+            "{c:?}"
+        );
+        let c = trigger_check(&with(Err(denied("ce:GetAnomalySubscriptions"))), &anomalies);
+        assert_eq!(c.status, Status::Unknown, "{c:?}");
+        // In report mode, subscriptions are not asked for and do not count.
+        let c = trigger_check(&with(Ok(vec!["spikes".into()])), &stack(&[]));
+        assert_eq!(c.status, Status::Fail, "{c:?}");
     }
 
     #[test]
