@@ -81,7 +81,7 @@ DOCTOR_READS = {
     "events:ListRuleNamesByTarget", "events:DescribeRule",
     "guardduty:ListDetectors", "guardduty:GetDetector",
     "iam:GetAccountSummary", "iam:ListUsers", "iam:GetLoginProfile", "iam:ListMFADevices",
-    "account:GetAlternateContact", "ce:GetAnomalySubscriptions",
+    "account:GetAlternateContact", "ce:GetAnomalySubscriptions", "lambda:GetFunctionConfiguration",
     "dynamodb:GetItem",
 }
 ALLOWED |= DOCTOR_READS

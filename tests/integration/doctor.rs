@@ -62,6 +62,12 @@ async fn a_bare_stack_fails_each_missing_piece_and_each_piece_put_in_place_passe
     let c = checks(&env.sdk).await;
     assert_eq!(status(&c, "stack"), Status::Pass, "{c:#?}");
     assert!(found(&c, "stack").contains("CREATE_COMPLETE"), "{c:#?}");
+    // What the one function runs with is what the stack says.
+    assert_eq!(status(&c, "function-settings"), Status::Pass, "{c:#?}");
+    assert!(
+        found(&c, "function-settings").contains("EXEMPT_TAG_KEY=cost-guard-exempt"),
+        "{c:#?}"
+    );
     assert_eq!(status(&c, "dry-run"), Status::Pass);
     assert_eq!(status(&c, "function-errors"), Status::Pass, "{c:#?}");
     assert_eq!(status(&c, "failure-queue"), Status::Pass, "{c:#?}");
@@ -253,7 +259,19 @@ async fn faults_of_a_running_stack_are_each_named_with_their_fix() {
         .await
         .unwrap();
 
+    // The function's exempt key changed by hand in the console.
+    emulator::set_function_variable(&env.sdk, &deployed.function, "EXEMPT_TAG_KEY", "other")
+        .await
+        .unwrap();
+
     let c = checks(&env.sdk).await;
+    assert_eq!(status(&c, "function-settings"), Status::Fail, "{c:#?}");
+    assert!(
+        found(&c, "function-settings").contains(
+            "EXEMPT_TAG_KEY: StopOnOverspendFunction has \"other\" where the stack's ExemptTagKey is \"cost-guard-exempt\""
+        ),
+        "{c:#?}"
+    );
     assert_eq!(status(&c, "dry-run"), Status::Advice, "{c:#?}");
     assert!(fix(&c, "dry-run").contains("DryRun=false"), "{c:#?}");
     // The stack's own budget triggers it.

@@ -1568,7 +1568,17 @@ pub async fn deployed_stack(
             "StopOnOverspendFunction": {"Type": "AWS::Lambda::Function", "Properties": {
                 "Runtime": "provided.al2023", "Handler": "bootstrap",
                 "Role": {"Fn::GetAtt": ["StopOnOverspendRole", "Arn"]},
-                "Code": {"ZipFile": "stand-in"}}},
+                "Code": {"ZipFile": "stand-in"},
+                // As template.yaml sets them, from the parameters.
+                "Environment": {"Variables": {
+                    "SELECTION": {"Ref": "Selection"},
+                    "STOP_TAG_KEY": {"Ref": "StopTagKey"},
+                    "STOP_TAG_VALUE": {"Ref": "StopTagValue"},
+                    "EXEMPT_TAG_KEY": {"Ref": "ExemptTagKey"},
+                    "DRY_RUN": {"Ref": "DryRun"},
+                    "ACCOUNTS": {"Ref": "Accounts"},
+                    "MEMBER_ROLE_NAME": {"Ref": "MemberRoleName"},
+                }}}},
         },
         "Outputs": {
             "TriggerTopicArn": {"Value": {"Ref": "TriggerTopic"}},
@@ -1756,4 +1766,39 @@ pub async fn enabled_regions(sdk: &SdkConfig) -> Result<Vec<String>, EmulatorErr
     guard::aws::regions::enabled_regions(&aws_sdk_ec2::Client::new(sdk))
         .await
         .map_err(aws)
+}
+
+/// Sets one variable of `function`'s environment, as a hand edit in the
+/// Lambda console would.
+pub async fn set_function_variable(
+    sdk: &SdkConfig,
+    function: &str,
+    name: &str,
+    value: &str,
+) -> Result<(), EmulatorError> {
+    let lambda = aws_sdk_lambda::Client::new(sdk);
+    let config = lambda
+        .get_function_configuration()
+        .function_name(function)
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_lambda::error::DisplayErrorContext(e)))?;
+    let mut variables = config
+        .environment()
+        .and_then(|e| e.variables())
+        .cloned()
+        .unwrap_or_default();
+    variables.insert(name.to_string(), value.to_string());
+    lambda
+        .update_function_configuration()
+        .function_name(function)
+        .environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .set_variables(Some(variables))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_lambda::error::DisplayErrorContext(e)))?;
+    Ok(())
 }

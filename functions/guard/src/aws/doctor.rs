@@ -16,8 +16,8 @@ use crate::aws::regions::partition;
 use crate::domain::config::accounts::{AccountsConfig, MemberRole};
 use crate::domain::config::RegionScope;
 use crate::domain::doctor::{
-    Detector, Facts, Health, Hygiene, MemberAccess, Publishers, Read, RegionForwarder, Stack,
-    StackSet, Subscription, Trail, Unread,
+    Detector, Facts, FunctionSettings, Health, Hygiene, MemberAccess, Publishers, Read,
+    RegionForwarder, Stack, StackSet, Subscription, Trail, Unread,
 };
 use crate::domain::error::AwsError;
 use crate::domain::weekly_check::{trusted, Before, Seen};
@@ -68,6 +68,7 @@ pub async fn read_as(sdk: &SdkConfig, stack_name: &str, reach: Reach) -> Facts {
             detectors: None,
             members: None,
             stack_sets: vec![],
+            settings: None,
             hygiene: hygiene.await,
         };
     };
@@ -84,7 +85,17 @@ pub async fn read_as(sdk: &SdkConfig, stack_name: &str, reach: Reach) -> Facts {
     let own_budget = physical("MonthlyBudget");
     let own_alarm = physical("BillingAlarm");
 
-    let (health, subscriptions, publishers, trails, forwarders, members, stack_sets, hygiene) = futures::join!(
+    let (
+        health,
+        subscriptions,
+        publishers,
+        trails,
+        forwarders,
+        members,
+        stack_sets,
+        hygiene,
+        settings,
+    ) = futures::join!(
         health(sdk, &resources),
         async {
             match &notify {
@@ -105,6 +116,7 @@ pub async fn read_as(sdk: &SdkConfig, stack_name: &str, reach: Reach) -> Facts {
         },
         stack_sets(&cfn, stack),
         hygiene,
+        settings(sdk, &resources),
     );
     let detectors = if stack.parameter("TripwireGuardDutyAction") == "stop" {
         let watched: Vec<String> = match &forwarders {
@@ -131,8 +143,41 @@ pub async fn read_as(sdk: &SdkConfig, stack_name: &str, reach: Reach) -> Facts {
         detectors: Some(detectors),
         members,
         stack_sets,
+        settings: Some(settings),
         hygiene,
     }
+}
+
+/// The environment each of the stack's functions runs with, as Lambda
+/// reports it.
+async fn settings(sdk: &SdkConfig, resources: &Read<Resources>) -> Read<Vec<FunctionSettings>> {
+    let resources = resources.as_ref().map_err(Clone::clone)?;
+    let lambda = aws_sdk_lambda::Client::new(sdk);
+    let functions = of_type(resources, "AWS::Lambda::Function");
+    join_all(functions.iter().map(|(logical, name)| {
+        let lambda = lambda.clone();
+        async move {
+            let config = lambda
+                .get_function_configuration()
+                .function_name(*name)
+                .send()
+                .await
+                .map_err(|e| {
+                    Unread::from(AwsError::from_sdk("lambda:GetFunctionConfiguration", e))
+                })?;
+            Ok(FunctionSettings {
+                function: logical.to_string(),
+                variables: config
+                    .environment()
+                    .and_then(|e| e.variables())
+                    .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
+            })
+        }
+    }))
+    .await
+    .into_iter()
+    .collect()
 }
 
 fn missing_output(name: &str) -> Unread {

@@ -296,7 +296,19 @@ pub struct Facts {
     /// The member roles' and the member forwarder's StackSets, by name;
     /// `Ok(None)` for one that does not exist.
     pub stack_sets: Vec<(String, Read<Option<StackSet>>)>,
+    /// The environment each of the stack's functions runs with.
+    pub settings: Option<Read<Vec<FunctionSettings>>>,
     pub hygiene: Hygiene,
+}
+
+/// One of the stack's functions and the environment it runs with, as
+/// Lambda reports it (the template sets it from the stack's parameters; a
+/// hand edit in the console does not change the stack).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionSettings {
+    /// Its logical id in the stack, `StopOnOverspendFunction`.
+    pub function: String,
+    pub variables: BTreeMap<String, String>,
 }
 
 /// The checklist, in the order a person should fix things.
@@ -337,6 +349,9 @@ pub fn checklist(facts: &Facts, stack_name: &str) -> Vec<Check> {
     }
     if let Some(s) = stack {
         checks.extend(stack_set_checks(&facts.stack_sets, s));
+    }
+    if let (Some(f), Some(s)) = (&facts.settings, stack) {
+        checks.push(settings_check(f, s));
     }
     checks.extend(hygiene_checks(&facts.hygiene));
     checks
@@ -1016,6 +1031,82 @@ fn stack_set_checks(sets: &[(String, Read<Option<StackSet>>)], stack: &Stack) ->
     checks
 }
 
+/// The settings every function that reads them must run with alike, and the
+/// stack parameter each comes from.
+const RUN_WITH: &[(&str, &str)] = &[
+    ("DRY_RUN", "DryRun"),
+    ("SELECTION", "Selection"),
+    ("STOP_TAG_KEY", "StopTagKey"),
+    ("STOP_TAG_VALUE", "StopTagValue"),
+    ("EXEMPT_TAG_KEY", "ExemptTagKey"),
+    ("REGIONS", "Regions"),
+    ("KINDS", "Kinds"),
+    ("ACCOUNTS", "Accounts"),
+    ("MEMBER_ROLE_NAME", "MemberRoleName"),
+    ("MEMBER_EXTERNAL_ID", "MemberExternalId"),
+];
+
+/// What the functions actually run with: each shared setting must be the
+/// same in every function that reads it, and the stack's parameter. A
+/// function edited by hand in the console (an exempt key changed, a dry run
+/// turned on in one function) acts differently from what the stack says.
+fn settings_check(settings: &Read<Vec<FunctionSettings>>, stack: &Stack) -> Check {
+    const C: &str = "function-settings";
+    let functions = match settings {
+        Err(e) => return Check::unknown(C, "the functions' settings", e),
+        Ok(f) => f,
+    };
+    let mut differ = vec![];
+    let mut agreed = vec![];
+    for (var, parameter) in RUN_WITH {
+        let want = stack.parameter(parameter);
+        let off: Vec<String> = functions
+            .iter()
+            .filter_map(|f| {
+                f.variables
+                    .get(*var)
+                    .filter(|v| v.as_str() != want)
+                    .map(|v| format!("{} has {v:?}", f.function))
+            })
+            .collect();
+        if off.is_empty() {
+            if functions.iter().any(|f| f.variables.contains_key(*var)) {
+                agreed.push(format!("{var}={want}"));
+            }
+        } else {
+            differ.push(format!(
+                "{var}: {} where the stack's {parameter} is {want:?}",
+                off.join(", ")
+            ));
+        }
+    }
+    if differ.is_empty() {
+        return Check::pass(
+            C,
+            format!(
+                "the {} functions run with the stack's settings: {}",
+                functions.len(),
+                if agreed.is_empty() {
+                    "none shared".to_string()
+                } else {
+                    agreed.join(", ")
+                }
+            ),
+        );
+    }
+    Check::fail(
+        C,
+        format!(
+            "a function runs with other settings than the stack's (edited by hand?): {}",
+            differ.join("; ")
+        ),
+        format!(
+            "deploy the stack again, which sets every function from its parameters: sam deploy --stack-name {} --region {}",
+            stack.name, stack.region
+        ),
+    )
+}
+
 fn hygiene_checks(h: &Hygiene) -> Vec<Check> {
     let mut checks = vec![];
     match &h.root {
@@ -1209,6 +1300,7 @@ mod tests {
             detectors: None,
             members: None,
             stack_sets: vec![],
+            settings: None,
             hygiene: hygiene(),
         };
         let names: Vec<&str> = checklist(&facts, "cost-guard")
@@ -1419,6 +1511,59 @@ mod tests {
             trigger_check(&unread, &stack(&[("MonthlyBudgetUsd", "5")])).status,
             Status::Pass
         );
+    }
+
+    #[test]
+    fn every_function_must_run_with_the_stacks_settings() {
+        let f = |name: &str, vars: &[(&str, &str)]| FunctionSettings {
+            function: name.into(),
+            variables: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let s = stack(&[("ExemptTagKey", "keep-me"), ("DryRun", "false")]);
+        let agree = Ok(vec![
+            f(
+                "StopOnOverspendFunction",
+                &[
+                    ("EXEMPT_TAG_KEY", "keep-me"),
+                    ("DRY_RUN", "false"),
+                    ("NOTIFY_TOPIC_ARN", "x"),
+                ],
+            ),
+            f("KeepStoppedFunction", &[("EXEMPT_TAG_KEY", "keep-me")]),
+        ]);
+        let c = settings_check(&agree, &s);
+        assert_eq!(c.status, Status::Pass, "{c:?}");
+        assert_eq!(
+            c.found,
+            "the 2 functions run with the stack's settings: DRY_RUN=false, EXEMPT_TAG_KEY=keep-me"
+        );
+        // One function's exempt key changed in the console: it would stop
+        // what the others, and IAM, leave alone.
+        let edited = Ok(vec![
+            f("StopOnOverspendFunction", &[("EXEMPT_TAG_KEY", "keep-me")]),
+            f(
+                "LaunchTripwireFunction",
+                &[("EXEMPT_TAG_KEY", "other"), ("DRY_RUN", "true")],
+            ),
+        ]);
+        let c = settings_check(&edited, &s);
+        assert_eq!(c.status, Status::Fail, "{c:?}");
+        assert_eq!(
+            c.found,
+            "a function runs with other settings than the stack's (edited by hand?): \
+             DRY_RUN: LaunchTripwireFunction has \"true\" where the stack's DryRun is \"false\"; \
+             EXEMPT_TAG_KEY: LaunchTripwireFunction has \"other\" where the stack's ExemptTagKey is \"keep-me\""
+        );
+        assert!(c
+            .fix
+            .unwrap()
+            .contains("sam deploy --stack-name cost-guard --region us-east-1"));
+        let c = settings_check(&Err(denied("lambda:GetFunctionConfiguration")), &s);
+        assert_eq!(c.status, Status::Unknown);
+        assert!(c.fix.unwrap().contains("lambda:GetFunctionConfiguration"));
     }
 
     #[test]
