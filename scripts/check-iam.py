@@ -89,6 +89,7 @@ ALLOWED |= DOCTOR_READS
 # hand a failed event to the failure queue, and remember its last run.
 WEEKLY_ROLE = "WeeklyCheckRole"
 WEEKLY_ALLOWED = (DOCTOR_READS | {"ec2:DescribeRegions", "sqs:GetQueueAttributes", "sns:Publish",
+                                  "organizations:ListAccounts",
                                   "kms:GenerateDataKey", "kms:Decrypt", "sqs:SendMessage",
                                   "logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:PutItem"})
 FORBIDDEN = re.compile(r"Terminate|Delete(?!Tags)|Modify|Create(?!Tags|LogStream|OrUpdateTags)|Put(?!Events|LogEvents|Item)|Attach|Pass|Register|\*")

@@ -1091,7 +1091,7 @@ def check_accounts(where, res, resources, functions, roles, f):
             COUNTS["decisions"] += 1
             if decide(docs, "sts:AssumeRole", arn, {}) != want:
                 f.add(where, f"{role}: sts:AssumeRole on {arn} must be {'allowed' if want else 'denied'}")
-        may = multi and role in ("SweepRole", "ResumeRole")
+        may = multi and role in ("SweepRole", "ResumeRole", "WeeklyCheckRole")
         COUNTS["decisions"] += 1
         if decide(docs, "organizations:ListAccounts", "*", {}) != may:
             f.add(where, f"{role}: organizations:ListAccounts must be {'allowed' if may else 'denied'}")

@@ -529,3 +529,51 @@ async fn the_weekly_check_never_assumes_a_member_role() {
     assert!(!m.body.contains("member-roles"), "{}", m.body);
     assert!(m.body.contains("stack-sets"), "{}", m.body);
 }
+
+#[tokio::test]
+async fn an_organization_needs_the_member_stack_set_in_every_account_it_covers() {
+    let env = Env::start().await;
+    let members = emulator::organization(&env.sdk, &["team-a", "team-b"])
+        .await
+        .unwrap();
+    stack(&env, &[("Accounts", "organization")]).await;
+    let c = checks(&env.sdk).await;
+    // moto lets any role be assumed: the member roles pass here (a refused
+    // one is a unit test's and the fault proxy's).
+    assert_eq!(status(&c, "member-roles"), Status::Pass, "{c:#?}");
+    assert_eq!(status(&c, "stack-sets"), Status::Fail, "{c:#?}");
+    assert!(
+        found(&c, "stack-sets")
+            .starts_with("no StackSet cost-guard-member nor cost-guard-member-forwarder"),
+        "{c:#?}"
+    );
+    // The member roles' StackSet, with the stack's settings, in one of the
+    // two member accounts: the other is named.
+    emulator::stack_set(
+        &env.sdk,
+        "cost-guard-member",
+        &[("ExemptTagKey", "cost-guard-exempt")],
+        &[members[0].as_str()],
+        &[HOME_REGION],
+    )
+    .await
+    .unwrap();
+    let c = checks(&env.sdk).await;
+    assert_eq!(status(&c, "stack-sets"), Status::Fail, "{c:#?}");
+    let f = found(&c, "stack-sets");
+    assert!(
+        f.contains(&format!(
+            "cost-guard-member has no instance in account {}",
+            members[1]
+        )),
+        "{c:#?}"
+    );
+    assert!(
+        !f.contains(&format!(
+            "cost-guard-member has no instance in account {}",
+            members[0]
+        )),
+        "{c:#?}"
+    );
+    assert_eq!(status(&c, "settings-agree"), Status::Pass, "{c:#?}");
+}

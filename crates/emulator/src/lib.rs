@@ -1802,3 +1802,50 @@ pub async fn set_function_variable(
         .map_err(|e| aws(aws_sdk_lambda::error::DisplayErrorContext(e)))?;
     Ok(())
 }
+
+/// A StackSet named `name` with these parameters (on a template that makes
+/// nothing), and an instance in each of `accounts` and `regions`.
+pub async fn stack_set(
+    sdk: &SdkConfig,
+    name: &str,
+    parameters: &[(&str, &str)],
+    accounts: &[&str],
+    regions: &[&str],
+) -> Result<(), EmulatorError> {
+    use aws_sdk_cloudformation::types::Parameter;
+    let declared: serde_json::Map<String, serde_json::Value> = parameters
+        .iter()
+        .map(|(k, _)| (k.to_string(), serde_json::json!({"Type": "String"})))
+        .collect();
+    let template = serde_json::json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": declared,
+        "Resources": {"Nothing": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+    });
+    let cfn = aws_sdk_cloudformation::Client::new(sdk);
+    cfn.create_stack_set()
+        .stack_set_name(name)
+        .template_body(template.to_string())
+        .set_parameters(Some(
+            parameters
+                .iter()
+                .map(|(k, v)| {
+                    Parameter::builder()
+                        .parameter_key(*k)
+                        .parameter_value(*v)
+                        .build()
+                })
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_cloudformation::error::DisplayErrorContext(e)))?;
+    cfn.create_stack_instances()
+        .stack_set_name(name)
+        .set_accounts(Some(accounts.iter().map(|a| a.to_string()).collect()))
+        .set_regions(Some(regions.iter().map(|r| r.to_string()).collect()))
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_cloudformation::error::DisplayErrorContext(e)))?;
+    Ok(())
+}

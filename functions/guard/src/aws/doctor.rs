@@ -69,6 +69,7 @@ pub async fn read_as(sdk: &SdkConfig, stack_name: &str, reach: Reach) -> Facts {
             members: None,
             stack_sets: vec![],
             settings: None,
+            covered: None,
             hygiene: hygiene.await,
         };
     };
@@ -95,6 +96,7 @@ pub async fn read_as(sdk: &SdkConfig, stack_name: &str, reach: Reach) -> Facts {
         stack_sets,
         hygiene,
         settings,
+        covered,
     ) = futures::join!(
         health(sdk, &resources),
         async {
@@ -117,6 +119,13 @@ pub async fn read_as(sdk: &SdkConfig, stack_name: &str, reach: Reach) -> Facts {
         stack_sets(&cfn, stack),
         hygiene,
         settings(sdk, &resources),
+        async {
+            if stack.covers_other_accounts() {
+                Some(covered_accounts(sdk, stack).await)
+            } else {
+                None
+            }
+        },
     );
     let detectors = if stack.parameter("TripwireGuardDutyAction") == "stop" {
         let watched: Vec<String> = match &forwarders {
@@ -144,6 +153,7 @@ pub async fn read_as(sdk: &SdkConfig, stack_name: &str, reach: Reach) -> Facts {
         members,
         stack_sets,
         settings: Some(settings),
+        covered,
         hygiene,
     }
 }
@@ -751,6 +761,30 @@ fn accounts_config(stack: &Stack) -> Result<AccountsConfig, String> {
             .cloned()
     };
     AccountsConfig::from_lookup(&env).map_err(|e| e.to_string())
+}
+
+/// The accounts the stack covers other than its own (organizations:ListAccounts
+/// with `Accounts=organization`), read without assuming any role.
+async fn covered_accounts(sdk: &SdkConfig, stack: &Stack) -> Read<Vec<String>> {
+    let config = accounts_config(stack).map_err(|why| Unread {
+        operation: "cloudformation:DescribeStacks".into(),
+        why,
+    })?;
+    let accounts = Accounts::new(
+        config,
+        RegionScope::List(vec![stack.region.clone()]),
+        MemberRole::Sweep,
+        sdk,
+    );
+    Ok(match accounts.coverage(None).await? {
+        Coverage::Accounts { own, targets } => targets
+            .sweep
+            .iter()
+            .filter(|a| a.id != own)
+            .map(|a| a.id.clone())
+            .collect(),
+        Coverage::OwnAccount(_) => vec![],
+    })
 }
 
 /// Whether the sweep's member role can be assumed in every covered account.

@@ -298,6 +298,9 @@ pub struct Facts {
     pub stack_sets: Vec<(String, Read<Option<StackSet>>)>,
     /// The environment each of the stack's functions runs with.
     pub settings: Option<Read<Vec<FunctionSettings>>>,
+    /// With `Accounts` other than `self`: the accounts covered other than
+    /// the stack's own, where the StackSets must have their instances.
+    pub covered: Option<Read<Vec<String>>>,
     pub hygiene: Hygiene,
 }
 
@@ -348,7 +351,16 @@ pub fn checklist(facts: &Facts, stack_name: &str) -> Vec<Check> {
         checks.push(members_check(m, s));
     }
     if let Some(s) = stack {
-        checks.extend(stack_set_checks(&facts.stack_sets, s));
+        let regions: Vec<String> = match &facts.forwarders {
+            Some(Ok(r)) => r.iter().map(|r| r.region.clone()).collect(),
+            _ => vec![],
+        };
+        checks.extend(stack_set_checks(
+            &facts.stack_sets,
+            s,
+            facts.covered.as_ref(),
+            &regions,
+        ));
     }
     if let (Some(f), Some(s)) = (&facts.settings, stack) {
         checks.push(settings_check(f, s));
@@ -946,7 +958,16 @@ fn members_check(members: &Read<Vec<MemberAccess>>, stack: &Stack) -> Check {
 /// functions do.
 const SHARED: &[&str] = &["Selection", "StopTagKey", "StopTagValue", "ExemptTagKey"];
 
-fn stack_set_checks(sets: &[(String, Read<Option<StackSet>>)], stack: &Stack) -> Vec<Check> {
+/// The StackSets: each exists, its instances are current, the member roles'
+/// set has an instance in every covered account and the member forwarder's
+/// in every covered account and enabled region (`regions`, as the stack's
+/// account sees them), and their settings agree with the stack's.
+fn stack_set_checks(
+    sets: &[(String, Read<Option<StackSet>>)],
+    stack: &Stack,
+    covered: Option<&Read<Vec<String>>>,
+    regions: &[String],
+) -> Vec<Check> {
     const C: &str = "stack-sets";
     const AGREE: &str = "settings-agree";
     if !stack.covers_other_accounts() {
@@ -969,6 +990,15 @@ fn stack_set_checks(sets: &[(String, Read<Option<StackSet>>)], stack: &Stack) ->
                         .filter(|(_, _, status)| status != "CURRENT")
                         .map(|(a, r, status)| format!("{} {a} {r} is {status}", s.name)),
                 );
+                match covered {
+                    Some(Ok(accounts)) => {
+                        broken.extend(uncovered(s, accounts, regions));
+                    }
+                    Some(Err(e)) => {
+                        unread.get_or_insert(e);
+                    }
+                    None => {}
+                }
                 for key in SHARED {
                     if let Some(v) = s.parameters.get(*key) {
                         let ours = stack.parameter(key);
@@ -1029,6 +1059,39 @@ fn stack_set_checks(sets: &[(String, Read<Option<StackSet>>)], stack: &Stack) ->
         )
     });
     checks
+}
+
+/// Where a StackSet has no instance: for the member forwarder's, each
+/// covered account and enabled region; for the others (IAM roles, global),
+/// each covered account.
+fn uncovered(set: &StackSet, accounts: &[String], regions: &[String]) -> Vec<String> {
+    let has = |a: &str, r: Option<&str>| {
+        set.instances
+            .iter()
+            .any(|(ia, ir, _)| ia == a && r.is_none_or(|r| ir == r))
+    };
+    let per_region = set.name.ends_with("-forwarder");
+    accounts
+        .iter()
+        .filter_map(|a| {
+            if per_region {
+                let missing: Vec<&str> = regions
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|r| !has(a, Some(r)))
+                    .collect();
+                (!missing.is_empty()).then(|| {
+                    format!(
+                        "{} has no instance in account {a}, regions {}",
+                        set.name,
+                        missing.join(", ")
+                    )
+                })
+            } else {
+                (!has(a, None)).then(|| format!("{} has no instance in account {a}", set.name))
+            }
+        })
+        .collect()
 }
 
 /// The settings every function that reads them must run with alike, and the
@@ -1301,6 +1364,7 @@ mod tests {
             members: None,
             stack_sets: vec![],
             settings: None,
+            covered: None,
             hygiene: hygiene(),
         };
         let names: Vec<&str> = checklist(&facts, "cost-guard")
@@ -1513,6 +1577,78 @@ mod tests {
         );
     }
 
+    /// A stack made by hand lists no parameters: doctor reads the template's
+    /// defaults, and they are the template's own.
+    #[test]
+    fn the_defaults_doctor_assumes_are_the_templates() {
+        let template = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml"));
+        let bare = Stack::default();
+        for name in [
+            "Accounts",
+            "DryRun",
+            "Selection",
+            "StopTagKey",
+            "StopTagValue",
+            "ExemptTagKey",
+            "TripwireAction",
+            "TripwireGuardDutyAction",
+            "AnomalyAction",
+            "RootLoginAction",
+        ] {
+            let block = template
+                .split_once(&format!("\n  {name}:\n"))
+                .unwrap_or_else(|| panic!("{name} is not a parameter of template.yaml"))
+                .1;
+            let default = block
+                .lines()
+                .take_while(|l| l.starts_with("    "))
+                .find_map(|l| l.trim().strip_prefix("Default: "))
+                .unwrap_or_else(|| panic!("{name} has no default"))
+                .trim_matches('"');
+            assert_eq!(bare.parameter(name), default, "{name}");
+        }
+        // A parameter doctor has no default for reads as empty.
+        assert_eq!(bare.parameter("MonthlyBudgetUsd"), "");
+    }
+
+    #[test]
+    fn a_stack_gets_every_check_it_has_facts_for() {
+        let s = stack(&[]);
+        let facts = Facts {
+            stack: Ok(Some(s)),
+            health: None,
+            subscriptions: Some(Ok(vec![])),
+            publishers: Some(none_published()),
+            trails: Some(Ok(vec![])),
+            forwarders: None,
+            detectors: None,
+            members: None,
+            stack_sets: vec![],
+            settings: Some(Ok(vec![])),
+            covered: None,
+            hygiene: hygiene(),
+        };
+        let names: Vec<&str> = checklist(&facts, "cost-guard")
+            .iter()
+            .map(|c| c.check)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "stack",
+                "dry-run",
+                "subscription",
+                "trigger",
+                "trail",
+                "function-settings",
+                "root-mfa",
+                "root-keys",
+                "user-mfa",
+                "billing-contact"
+            ]
+        );
+    }
+
     #[test]
     fn every_function_must_run_with_the_stacks_settings() {
         let f = |name: &str, vars: &[(&str, &str)]| FunctionSettings {
@@ -1705,6 +1841,17 @@ mod tests {
             reads.found.contains("no management write events"),
             "{reads:?}"
         );
+        // It logs: starting it again is not the fix, a trail of writes is.
+        assert!(
+            reads.fix.as_deref().unwrap().contains("CreateTrail=true"),
+            "{reads:?}"
+        );
+        // A one-region trail whose status cannot be read still covers one
+        // region only: a failure, not an unknown.
+        let mut here = trail("here", false, true, true);
+        here.logging = Err(denied("cloudtrail:GetTrailStatus"));
+        let c = trail_check(&Ok(vec![here]), &s);
+        assert_eq!(c.status, Status::Fail, "{c:?}");
         let single = trail_check(&Ok(vec![trail("here", false, true, true)]), &s);
         assert!(
             single.found.contains("here (one region only)"),
@@ -1830,7 +1977,7 @@ mod tests {
     fn the_stack_sets_must_exist_be_current_and_agree_with_the_stack() {
         let one = stack(&[]);
         assert!(
-            stack_set_checks(&[], &one).is_empty(),
+            stack_set_checks(&[], &one, None, &[]).is_empty(),
             "one account: no StackSets"
         );
         let s = stack(&[("Accounts", "organization"), ("ExemptTagKey", "keep")]);
@@ -1851,6 +1998,8 @@ mod tests {
                 ),
             ],
             &s,
+            Some(&Ok(vec!["222233334444".into()])),
+            &["us-east-1".into()],
         );
         assert_eq!(
             good.iter().map(|c| c.status).collect::<Vec<_>>(),
@@ -1869,6 +2018,8 @@ mod tests {
                 ("cost-guard-member-forwarder".into(), Ok(None)),
             ],
             &s,
+            None,
+            &[],
         );
         assert_eq!(bad[0].status, Status::Fail);
         assert_eq!(
@@ -1876,6 +2027,17 @@ mod tests {
             "no StackSet cost-guard-member-forwarder; cost-guard-member 222233334444 us-east-1 is OUTDATED: accounts without them are not guarded"
         );
         assert_eq!(bad[1].check, "settings-agree");
+        // Every StackSet there, one instance not current: a failure too.
+        let outdated = stack_set_checks(
+            &[(
+                "cost-guard-member".into(),
+                Ok(Some(set("cost-guard-member", "keep", "OUTDATED"))),
+            )],
+            &s,
+            None,
+            &[],
+        );
+        assert_eq!(outdated[0].status, Status::Fail, "{outdated:?}");
         assert_eq!(bad[1].status, Status::Fail);
         assert!(
             bad[1].found.starts_with("ExemptTagKey is \"cost-guard-exempt\" in cost-guard-member but \"keep\" in the stack"),
@@ -1888,8 +2050,44 @@ mod tests {
                 Err(denied("cloudformation:DescribeStackSet")),
             )],
             &s,
+            None,
+            &[],
         );
         assert_eq!(unread[0].status, Status::Unknown);
+        // An account the organization added since, and a region enabled
+        // since: each named where its instance is missing.
+        let sets = [
+            (
+                "cost-guard-member".to_string(),
+                Ok(Some(set("cost-guard-member", "keep", "CURRENT"))),
+            ),
+            (
+                "cost-guard-member-forwarder".to_string(),
+                Ok(Some(set("cost-guard-member-forwarder", "keep", "CURRENT"))),
+            ),
+        ];
+        let grown = stack_set_checks(
+            &sets,
+            &s,
+            Some(&Ok(vec!["222233334444".into(), "555566667777".into()])),
+            &["us-east-1".into(), "ap-south-1".into()],
+        );
+        assert_eq!(grown[0].status, Status::Fail, "{grown:?}");
+        assert_eq!(
+            grown[0].found,
+            "cost-guard-member has no instance in account 555566667777; \
+             cost-guard-member-forwarder has no instance in account 222233334444, regions ap-south-1; \
+             cost-guard-member-forwarder has no instance in account 555566667777, regions us-east-1, ap-south-1: \
+             accounts without them are not guarded"
+        );
+        // The accounts could not be listed: unknown, not passed.
+        let blind = stack_set_checks(
+            &sets,
+            &s,
+            Some(&Err(denied("organizations:ListAccounts"))),
+            &["us-east-1".into()],
+        );
+        assert_eq!(blind[0].status, Status::Unknown, "{blind:?}");
     }
 
     #[test]
