@@ -11,6 +11,8 @@ use guard::domain::doctor::{checklist, Check, Status};
 use guard::handlers::weekly_check::{WeeklyCheck, WeeklySummary};
 use guard::handlers::{Function, HandlerError, Invocation};
 
+use testkit::{Fault, FaultRule, Proxy};
+
 use crate::harness::Env;
 
 const STACK: &str = "cost-guard";
@@ -531,7 +533,7 @@ async fn the_weekly_check_never_assumes_a_member_role() {
 }
 
 #[tokio::test]
-async fn an_organization_needs_the_member_stack_set_in_every_account_it_covers() {
+async fn an_organization_needs_a_member_role_and_stack_set_instance_in_every_account() {
     let env = Env::start().await;
     let members = emulator::organization(&env.sdk, &["team-a", "team-b"])
         .await
@@ -576,4 +578,18 @@ async fn an_organization_needs_the_member_stack_set_in_every_account_it_covers()
         "{c:#?}"
     );
     assert_eq!(status(&c, "settings-agree"), Status::Pass, "{c:#?}");
+
+    // A member account where the role cannot be assumed (STS refuses, as
+    // for a role not deployed there): named, with the others passing.
+    let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
+    proxy.inject(
+        FaultRule::always("us-east-1", Fault::Denied)
+            .on_action("AssumeRole")
+            .body_contains(&members[1]),
+    );
+    let through = emulator::sdk_config_for(&proxy.endpoint).await;
+    let c = checks(&through).await;
+    assert_eq!(status(&c, "member-roles"), Status::Fail, "{c:#?}");
+    assert!(found(&c, "member-roles").contains(&members[1]), "{c:#?}");
+    assert!(!found(&c, "member-roles").contains(&members[0]), "{c:#?}");
 }
