@@ -457,10 +457,10 @@ fn errors_check(health: &Health) -> Check {
         Err(_) => vec![],
     };
     if failing.is_empty() && alarming.is_empty() {
-        let mut found = format!(
-            "none of the {} functions failed in the last 7 days",
-            errors.len()
-        );
+        let mut found = match errors.len() {
+            1 => "the function did not fail in the last 7 days".to_string(),
+            n => format!("none of the {n} functions failed in the last 7 days"),
+        };
         if let Err(e) = &health.alarming {
             found.push_str(&format!(" (the alarms could not be read: {})", e.why));
         }
@@ -1147,8 +1147,11 @@ fn settings_check(settings: &Read<Vec<FunctionSettings>>, stack: &Stack) -> Chec
         return Check::pass(
             C,
             format!(
-                "the {} functions run with the stack's settings: {}",
-                functions.len(),
+                "{} with the stack's settings: {}",
+                match functions.len() {
+                    1 => "the function runs".to_string(),
+                    n => format!("the {n} functions run"),
+                },
                 if agreed.is_empty() {
                     "none shared".to_string()
                 } else {
@@ -1646,6 +1649,41 @@ mod tests {
                 "user-mfa",
                 "billing-contact"
             ]
+        );
+    }
+
+    #[test]
+    fn the_member_forwarder_must_be_in_every_region_the_stack_found_enabled() {
+        let s = stack(&[("Accounts", "organization")]);
+        let forwarder = StackSet {
+            name: "cost-guard-member-forwarder".into(),
+            parameters: BTreeMap::new(),
+            instances: vec![("222233334444".into(), "eu-west-1".into(), "CURRENT".into())],
+        };
+        let facts = Facts {
+            stack: Ok(Some(s)),
+            health: None,
+            subscriptions: None,
+            publishers: None,
+            trails: None,
+            forwarders: Some(Ok(vec![
+                region("eu-west-1", false, &[("r", true)]),
+                region("ap-south-1", true, &[("r", true)]),
+            ])),
+            detectors: None,
+            members: None,
+            stack_sets: vec![(forwarder.name.clone(), Ok(Some(forwarder)))],
+            settings: None,
+            covered: Some(Ok(vec!["222233334444".into()])),
+            hygiene: hygiene(),
+        };
+        let checks = checklist(&facts, "cost-guard");
+        let sets = checks.iter().find(|c| c.check == "stack-sets").unwrap();
+        assert_eq!(sets.status, Status::Fail, "{sets:?}");
+        assert!(
+            sets.found
+                .contains("cost-guard-member-forwarder has no instance in account 222233334444, regions ap-south-1"),
+            "{sets:?}"
         );
     }
 
