@@ -579,6 +579,34 @@ async fn an_organization_needs_a_member_role_and_stack_set_instance_in_every_acc
     );
     assert_eq!(status(&c, "settings-agree"), Status::Pass, "{c:#?}");
 
+    // The second account too, and the member forwarder in every account
+    // and enabled region, but with another exempt key than the stack's:
+    // every instance is there, and the settings disagree.
+    let cfn_regions = emulator::enabled_regions(&env.sdk).await.unwrap();
+    let regions: Vec<&str> = cfn_regions.iter().map(String::as_str).collect();
+    let both = [members[0].as_str(), members[1].as_str()];
+    emulator::add_stack_instances(&env.sdk, "cost-guard-member", &both[1..], &[HOME_REGION])
+        .await
+        .unwrap();
+    emulator::stack_set(
+        &env.sdk,
+        "cost-guard-member-forwarder",
+        &[("ExemptTagKey", "keep-out")],
+        &both,
+        &regions,
+    )
+    .await
+    .unwrap();
+    let c = checks(&env.sdk).await;
+    assert_eq!(status(&c, "stack-sets"), Status::Pass, "{c:#?}");
+    assert_eq!(status(&c, "settings-agree"), Status::Fail, "{c:#?}");
+    assert!(
+        found(&c, "settings-agree").contains(
+            "ExemptTagKey is \"keep-out\" in cost-guard-member-forwarder but \"cost-guard-exempt\" in the stack"
+        ),
+        "{c:#?}"
+    );
+
     // A member account where the role cannot be assumed (STS refuses, as
     // for a role not deployed there): named, with the others passing.
     let proxy = Proxy::start(&env.endpoint).expect("proxy starts");

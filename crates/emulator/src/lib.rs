@@ -1849,3 +1849,22 @@ pub async fn stack_set(
         .map_err(|e| aws(aws_sdk_cloudformation::error::DisplayErrorContext(e)))?;
     Ok(())
 }
+
+/// More instances of the StackSet `name`: one in each of `accounts` and
+/// `regions`.
+pub async fn add_stack_instances(
+    sdk: &SdkConfig,
+    name: &str,
+    accounts: &[&str],
+    regions: &[&str],
+) -> Result<(), EmulatorError> {
+    aws_sdk_cloudformation::Client::new(sdk)
+        .create_stack_instances()
+        .stack_set_name(name)
+        .set_accounts(Some(accounts.iter().map(|a| a.to_string()).collect()))
+        .set_regions(Some(regions.iter().map(|r| r.to_string()).collect()))
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_cloudformation::error::DisplayErrorContext(e)))?;
+    Ok(())
+}
