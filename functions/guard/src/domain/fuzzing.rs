@@ -35,6 +35,7 @@ pub(crate) const TARGETS: &[(&str, Target)] = &[
     ("resume_payload", resume_payload),
     ("launch_event", launch_event),
     ("sweep_job", sweep_job),
+    ("weekly_memory", weekly_memory),
 ];
 
 /// The policies a message is decided under: the defaults and the most eager.
@@ -250,6 +251,18 @@ pub fn settings(data: &[u8]) {
         }
         Err(e) => refusal(e),
     }
+    match crate::domain::config::WeeklyCheckConfig::from_lookup(&lookup) {
+        Ok(weekly) => {
+            // Names the template sets: nothing that could carry a second
+            // command into the message's `cost-guard doctor --stack-name`.
+            assert!(weekly
+                .stack_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-'));
+            assert!(!weekly.state_table.is_empty());
+        }
+        Err(e) => refusal(e),
+    }
     if let Err(e) = attempt_timeout_from(lookup("ATTEMPT_TIMEOUT_SECONDS")) {
         refusal(e);
     }
@@ -259,6 +272,80 @@ pub fn settings(data: &[u8]) {
     if let (Some(pattern), Some(candidate)) = (lines.next(), lines.next()) {
         glob_agrees(pattern, candidate);
     }
+}
+
+/// What the weekly check reads back from its table, which anyone allowed to
+/// write the table could have written: parsed, it is believed only as this
+/// function writes it, and the message made from it keeps a subject of at
+/// most 100 printable ASCII characters and quotes no line of the memory
+/// that is not a check's name.
+pub fn weekly_memory(data: &[u8]) {
+    use crate::domain::doctor::{Check, Status};
+    use crate::domain::render::doctor::Scope;
+    use crate::domain::render::weekly_check::{render, WeeklyOutcome};
+    use crate::domain::weekly_check::{decide, remembered, trusted, Before, Seen};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let before = match serde_json::from_str::<Vec<Seen>>(text)
+        .ok()
+        .and_then(trusted)
+    {
+        Some(seen) => Before::Seen(seen),
+        None => Before::Unreadable("not a list of checks".into()),
+    };
+    let checks = [
+        Check {
+            check: "trail",
+            status: Status::Unknown,
+            found: "x".into(),
+            fix: None,
+        },
+        Check {
+            check: "stack",
+            status: Status::Pass,
+            found: "y".into(),
+            fix: None,
+        },
+    ];
+    let verdict = decide(&before, &checks);
+    let scope = Scope {
+        stack: "cost-guard".into(),
+        region: "us-east-1".into(),
+        account: String::new(),
+    };
+    if let Some(m) = render(&WeeklyOutcome {
+        scope: &scope,
+        checks: &checks,
+        before: &before,
+        verdict: &verdict,
+        schedule: "rate(7 days)",
+    }) {
+        assert!(m.subject.len() <= 100, "{:?}", m.subject);
+        assert!(
+            m.subject.chars().all(|c| (' '..='~').contains(&c)),
+            "{:?}",
+            m.subject
+        );
+        if let Before::Seen(seen) = &before {
+            for s in seen {
+                assert!(
+                    s.check
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || "-#0123456789".contains(c)),
+                    "{:?}",
+                    s.check
+                );
+            }
+        }
+    }
+    // What is remembered next is what a run writes: it reads back whole.
+    let next = remembered(&before, &checks);
+    let json = serde_json::to_string(&next).unwrap_or_default();
+    let back = serde_json::from_str::<Vec<Seen>>(&json)
+        .ok()
+        .and_then(trusted);
+    assert_eq!(back.as_ref(), Some(&next), "{json}");
 }
 
 /// `Glob::matches` gives what a plain recursive matcher gives (both kept

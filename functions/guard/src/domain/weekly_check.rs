@@ -124,6 +124,9 @@ pub fn remembered(before: &Before, now: &[Check]) -> Vec<Seen> {
                 status: Status::Fail,
             }),
     );
+    // This run's checks come first: only failures carried from a memory of
+    // more than a run writes are dropped, so that what is left is trusted.
+    out.truncate(MAX_SEEN);
     out
 }
 
@@ -359,6 +362,22 @@ mod tests {
         }
         assert!(ok(&vec!["stack"; 100]));
         assert!(!ok(&vec!["stack"; 101]));
+        // A full memory of failures no longer made, and this run's checks:
+        // what is remembered next is still trusted, this run's first.
+        let full = Before::Seen(
+            (1..=99)
+                .map(|i| format!("gone#{i}"))
+                .chain(["lost".to_string()])
+                .map(|check| Seen {
+                    check,
+                    status: Status::Fail,
+                })
+                .collect(),
+        );
+        let next = remembered(&full, &[check("stack", Status::Pass)]);
+        assert_eq!(next.len(), 100);
+        assert_eq!(next[0].check, "stack");
+        assert!(trusted(next).is_some());
     }
 
     #[test]
