@@ -10,6 +10,7 @@ mod demo;
 mod doctor;
 mod plan;
 mod resume;
+mod status;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -43,9 +44,6 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Start again what cost-guard stopped (what carries its stamp), in every
-    /// region of REGIONS, with the configured credentials. Shows what it would
-    /// start unless --yes is given.
     /// Check that every piece the guard needs is in place, with the
     /// configured credentials (AWS_PROFILE, AWS_REGION = the stack's region):
     /// the stack, a confirmed subscription, something that triggers it, a
@@ -67,6 +65,18 @@ enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// What is running now in every enabled region (REGIONS) and account
+    /// (ACCOUNTS), what each resource costs an hour on demand, and the totals
+    /// per hour, per day and for the rest of the month at this rate. Prices
+    /// from AWS's price list, else a built-in table (marked). Changes nothing.
+    Status {
+        /// Print JSON for scripts (amounts as exact decimal strings).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start again what cost-guard stopped (what carries its stamp), in every
+    /// region of REGIONS, with the configured credentials. Shows what it would
+    /// start unless --yes is given.
     Resume {
         /// Only what this trigger stopped, e.g. budget:student-monthly (the
         /// cost-guard:stopped-by tag).
@@ -101,6 +111,7 @@ async fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Plan => plan::run().await,
+        Command::Status { json } => status::run(json).await,
         Command::Demo { dry_run } => demo::run(dry_run).await,
         Command::Doctor {
             stack_name,

@@ -96,6 +96,43 @@ pub(crate) async fn describe_candidates(
     Ok(instances)
 }
 
+/// The region's running and starting instances, every one (no tag filter),
+/// as what they are billed for.
+pub(crate) async fn describe_running(
+    client: &Client,
+    region: &str,
+) -> Result<Vec<crate::domain::burn::usage::Running>, AwsError> {
+    use crate::domain::burn::usage::{Os, Tenancy};
+    use crate::domain::kinds::ec2_instance::charged;
+    let mut pages = client
+        .describe_instances()
+        .filters(
+            Filter::builder()
+                .name("instance-state-name")
+                .values("running")
+                .values("pending")
+                .build(),
+        )
+        .max_results(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    let mut running = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ec2:DescribeInstances", e))?;
+        for i in page.reservations().iter().flat_map(|r| r.instances()) {
+            if i.instance_id().is_none() {
+                continue;
+            }
+            let os = Os::from_platform(i.platform_details());
+            let tenancy = Tenancy::from_placement(
+                i.placement().and_then(|p| p.tenancy()).map(|t| t.as_str()),
+            );
+            running.extend(charged(&Ec2Instance::from(i), os, tenancy, region));
+        }
+    }
+    Ok(running)
+}
+
 /// The instances `ids` as members of an Auto Scaling group: state, type
 /// and tags. One call per 1,000 ids (paged); an id EC2 does not know is
 /// left out, never an error for the rest.

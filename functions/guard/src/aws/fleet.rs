@@ -13,7 +13,10 @@ use futures::StreamExt;
 
 use crate::aws::accounts::{Accounts, Coverage, RegionClients};
 use crate::aws::seal::Seal;
+use crate::aws::burn;
+use crate::aws::pricing::PriceBook;
 use crate::aws::sweep::{self as sweeping, SweepSpec};
+use crate::domain::burn::status::{Burn, Unread};
 use crate::aws::{queue, resume};
 use crate::domain::accounts::{Account, AccountState, AccountStatus, MemberRole};
 use crate::domain::config::{AccountsConfig, KindSet, QueueConfig, RegionScope, SelectionConfig};
@@ -288,6 +291,61 @@ impl Fleet {
         Ok(self
             .sweep_accounts(&own, vec![account.clone()], &spec, until)
             .await)
+    }
+
+    /// What runs now in every account and region, priced with `book`
+    /// (`cost-guard status`, burn-watch): every kind, whatever the
+    /// selection. Fails only when the accounts or the region list cannot be
+    /// read; an account or a region that cannot be listed is in the burn's
+    /// `unread`, and the burn is then a lower bound.
+    pub async fn burn(
+        &self,
+        book: &PriceBook,
+        budget: Duration,
+    ) -> Result<(Burn, Vec<String>), AwsError> {
+        let until = tokio::time::Instant::now() + budget;
+        let survey = match self.accounts.coverage(None).await? {
+            Coverage::OwnAccount(regions) => {
+                burn::survey_regions(self.accounts.own_clients().as_ref(), &regions, None, until)
+                    .await
+            }
+            Coverage::Accounts { own, targets } => {
+                let runs = futures::stream::iter(targets.sweep)
+                    .map(|account| {
+                        let own = own.clone();
+                        async move {
+                            let reached = tokio::time::timeout_at(
+                                until,
+                                self.accounts.account_clients(&own, &account),
+                            )
+                            .await
+                            .unwrap_or_else(|_| Err("time ran out before its credentials and regions were known".into()));
+                            match reached {
+                                Ok((clients, regions)) => {
+                                    burn::survey_regions(clients.as_ref(), &regions, Some(&account.id), until).await
+                                }
+                                Err(why) => burn::Survey {
+                                    running: Vec::new(),
+                                    unread: vec![Unread {
+                                        account: Some(account.id.clone()),
+                                        region: "every region".into(),
+                                        what: "the account".into(),
+                                        error: why,
+                                    }],
+                                },
+                            }
+                        }
+                    })
+                    .buffer_unordered(ACCOUNTS_AT_ONCE);
+                let done: Vec<burn::Survey> = Box::pin(runs.collect()).await;
+                let mut all = burn::Survey::default();
+                for s in done {
+                    all.extend(s);
+                }
+                all
+            }
+        };
+        Ok(burn::price(survey, book, self.accounts.own_clients().as_ref()).await)
     }
 
     /// Starts again what cost-guard stopped, in every account and region,

@@ -14,6 +14,8 @@
 //! | Cost Explorer: month-to-date spend and forecast | [`costexplorer`] |
 //! | what `cost-guard doctor` reads: the stack, its topics, trails, forwarders, accounts, hygiene | [`doctor`] |
 //! | the subscribers' topic | [`sns`] |
+//! | what runs now in every region, priced: the burn rate | [`burn`] |
+//! | prices: the price list, spot prices, the built-in table as fallback | [`pricing`] |
 //! | the sweep queue and its results queue | [`queue`] |
 //! | the stop sweep of one account's regions, within a time budget | [`sweep`] |
 //! | starting again what was stopped in one account's regions | [`resume`] |
@@ -24,6 +26,7 @@
 //! | the tripwire's quarantine policy, member.yaml's role ids | [`iam`] |
 
 pub mod accounts;
+pub mod burn;
 pub(crate) mod compute;
 pub mod costexplorer;
 pub mod doctor;
@@ -32,6 +35,7 @@ mod error;
 pub mod fleet;
 pub mod iam;
 pub mod kinds;
+pub mod pricing;
 pub mod marks;
 pub mod queue;
 pub mod rds;

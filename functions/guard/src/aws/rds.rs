@@ -76,6 +76,31 @@ pub async fn describe_instances(client: &Client) -> Result<Vec<DbInstance>, AwsE
     Ok(out)
 }
 
+/// The region's DB instances that are billed now, as what they are billed
+/// for (Multi-AZ is read here: the sweep has no use for it).
+pub(crate) async fn describe_running(
+    client: &Client,
+    region: &str,
+) -> Result<Vec<crate::domain::burn::usage::Running>, AwsError> {
+    use crate::domain::kinds::db_instance::charged;
+    let mut pages = client
+        .describe_db_instances()
+        .max_records(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("rds:DescribeDBInstances", e))?;
+        for d in page.db_instances() {
+            if d.db_instance_identifier().is_some() {
+                let multi_az = d.multi_az().unwrap_or(false);
+                out.extend(charged(&DbInstance::from(d), multi_az, region));
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) async fn describe_clusters(client: &Client) -> Result<Vec<DbCluster>, AwsError> {
     let mut pages = client
         .describe_db_clusters()

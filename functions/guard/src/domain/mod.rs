@@ -26,11 +26,13 @@
 //! | what the launch tripwire stops, reports or passes over | [`tripwire`] |
 //! | words of the shell commands reports print | `shell` |
 //! | glob patterns of instance types and principal ARNs | [`glob`] |
-//! | what a costly instance costs an hour | [`prices`] |
+//! | what a costly instance costs an hour: the built-in table | [`prices`] |
+//! | the burn rate: what runs now, its price, burn-watch's limits | [`burn`] |
 //! | what the fuzz targets check (tests and `fuzzing` only) | `fuzzing` |
 
 pub mod accounts;
 pub mod arn;
+pub mod burn;
 pub(crate) mod cidr;
 pub mod config;
 pub mod doctor;
@@ -45,7 +47,7 @@ pub mod kinds;
 pub mod money;
 pub mod outcome;
 pub mod policy;
-pub(crate) mod prices;
+pub mod prices;
 pub mod render;
 pub mod resume;
 pub mod select;

@@ -107,6 +107,7 @@ proptest! {
             suspended: Suspended { scale_in, scale_out, scheduled },
         });
         let running = EcsService {
+            task_definition: None,
             arn: "arn:aws:ecs:us-east-1:123456789012:service/prod/web".into(),
             name: "web".into(),
             cluster: "prod".into(),
@@ -119,6 +120,7 @@ proptest! {
         let saved = running.to_save();
         // The stop: count 0, the target's minimum 0 and its scaling suspended, its maximum kept.
         let stopped = EcsService {
+            task_definition: None,
             desired: 0,
             target: target.map(|t| ScalingTarget { min: 0, suspended: Suspended::ALL, ..t }),
             tags: vec![(SAVED.into(), saved.encode()), stamp()],

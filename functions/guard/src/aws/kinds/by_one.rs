@@ -9,6 +9,7 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 
 use super::{one_by_one, started, Answer, InRegion, Kind, StopPlan};
+use crate::domain::burn::usage::Running;
 use crate::domain::config::SelectionConfig;
 use crate::domain::error::AwsError;
 use crate::domain::inventory::{Record, ResourceKind, Target};
@@ -71,6 +72,25 @@ pub(super) trait OneAtATime: Send + Sync {
     /// The ARN a kind with a sealed saved state seals it for; `None` for
     /// the kinds that save nothing.
     fn sealed<'a>(&self, _r: &'a Self::Record) -> Option<&'a str> {
+        None
+    }
+
+    /// See [`Kind::running`]: by default, what [`OneAtATime::charged`]
+    /// makes of each listed record.
+    fn running<'a>(&'a self, at: &'a InRegion<'a>) -> BoxFuture<'a, Result<Vec<Running>, AwsError>> {
+        async move {
+            let listed = self.list(at).await;
+            let records = listed.as_ref().as_ref().map_err(Clone::clone)?;
+            Ok(records
+                .iter()
+                .filter_map(|r| self.charged(r, at.region))
+                .collect())
+        }
+        .boxed()
+    }
+
+    /// What one record runs and is billed for by the hour, if it runs.
+    fn charged(&self, _r: &Self::Record, _region: &str) -> Option<Running> {
         None
     }
 }
@@ -246,5 +266,9 @@ impl<K: OneAtATime> Kind for ByOne<K> {
             each(&listed, started, |r| self.0.untag(at, r, keys)).await
         }
         .boxed()
+    }
+
+    fn running<'a>(&'a self, at: &'a InRegion<'a>) -> BoxFuture<'a, Result<Vec<Running>, AwsError>> {
+        self.0.running(at)
     }
 }

@@ -156,4 +156,11 @@ impl Kind for Ec2Instances {
     ) -> BoxFuture<'a, Result<(), AwsError>> {
         async move { ec2::clear_marker(at.ec2(), &ids(started)).await }.boxed()
     }
+
+    fn running<'a>(
+        &'a self,
+        at: &'a InRegion<'a>,
+    ) -> BoxFuture<'a, Result<Vec<crate::domain::burn::usage::Running>, AwsError>> {
+        ec2::describe_running(at.ec2(), at.region).boxed()
+    }
 }

@@ -17,12 +17,43 @@ use crate::aws::seal;
 use crate::domain::config::SelectionConfig;
 use crate::domain::error::AwsError;
 use crate::domain::inventory::{ResourceKind, Target};
-use crate::domain::kinds::ecs_service::{plan_services, EcsService, ScalingTarget, Suspended};
+use crate::domain::kinds::ecs_service::{
+    plan_services, EcsService, ScalingTarget, Suspended, TaskSize,
+};
 use crate::domain::outcome::Outcome;
 use crate::domain::select::Skipped;
 use crate::domain::tags::{RESUMING_TAG, SAVED_TAG};
 
 pub(crate) struct Services;
+
+/// A task definition's Fargate size: its task-level CPU units and memory,
+/// and whether it runs on ARM. `None` when either is not set at the task
+/// level (Fargate requires both, so that is not a Fargate definition).
+async fn task_size(at: &InRegion<'_>, definition: &str) -> Result<Option<TaskSize>, AwsError> {
+    let out = at
+        .ecs()
+        .describe_task_definition()
+        .task_definition(definition)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ecs:DescribeTaskDefinition", e))?;
+    let Some(def) = out.task_definition() else {
+        return Ok(None);
+    };
+    let number = |v: Option<&str>| v.and_then(|c| c.trim().parse::<u64>().ok());
+    let arm = def
+        .runtime_platform()
+        .and_then(|p| p.cpu_architecture())
+        .is_some_and(|a| a.as_str() == "ARM64");
+    Ok(match (number(def.cpu()), number(def.memory())) {
+        (Some(cpu_units), Some(memory_mib)) => Some(TaskSize {
+            cpu_units,
+            memory_mib,
+            arm,
+        }),
+        _ => None,
+    })
+}
 
 /// The part of an ARN after its last `/`: a cluster's or service's name.
 fn name_of(arn: &str) -> &str {
@@ -107,6 +138,7 @@ async fn describe_in(
                 desired: s.desired_count(),
                 running: s.running_count(),
                 launch_type,
+                task_definition: s.task_definition().map(str::to_string),
                 target: None,
                 tags: s
                     .tags()
@@ -252,6 +284,36 @@ pub(crate) async fn stop_service(at: &InRegion<'_>, s: &EcsService) -> Result<()
 
 impl OneAtATime for Services {
     type Record = EcsService;
+
+    /// The services running Fargate tasks, each priced by its task
+    /// definition's size (read once per definition).
+    fn running<'a>(
+        &'a self,
+        at: &'a InRegion<'a>,
+    ) -> BoxFuture<'a, Result<Vec<crate::domain::burn::usage::Running>, AwsError>> {
+        async move {
+            let listed = self.list(at).await;
+            let services = listed.as_ref().as_ref().map_err(Clone::clone)?;
+            let mut sizes: HashMap<String, Option<TaskSize>> = HashMap::new();
+            let mut running = Vec::new();
+            for s in services.iter().filter(|s| s.on_fargate()) {
+                let size = match &s.task_definition {
+                    Some(def) => match sizes.get(def) {
+                        Some(size) => *size,
+                        None => {
+                            let size = task_size(at, def).await?;
+                            sizes.insert(def.clone(), size);
+                            size
+                        }
+                    },
+                    None => None,
+                };
+                running.extend(s.charged(size, at.region));
+            }
+            Ok(running)
+        }
+        .boxed()
+    }
 
     fn kind(&self) -> ResourceKind {
         ResourceKind::EcsService

@@ -19,6 +19,7 @@ use by_one::ByOne;
 
 use crate::aws::accounts::RegionClients;
 use crate::aws::seal::Seal;
+use crate::domain::burn::usage::Running;
 use crate::domain::config::{KindSet, SelectionConfig};
 use crate::domain::error::AwsError;
 use crate::domain::inventory::{Resource, ResourceKind, Target};
@@ -133,6 +134,15 @@ pub(crate) trait Kind: Send + Sync {
         at: &'a InRegion<'a>,
         started: &'a [Target],
     ) -> BoxFuture<'a, Result<(), AwsError>>;
+
+    /// What of this kind runs in the region now and is billed by the hour,
+    /// selected or not (`cost-guard status`, burn-watch). A kind billed
+    /// through another kind's resources lists nothing, so nothing is
+    /// counted twice: an Auto Scaling group's and an EKS node group's
+    /// instances are EC2 instances, an RDS cluster's are DB instances.
+    fn running<'a>(&'a self, _at: &'a InRegion<'a>) -> BoxFuture<'a, Result<Vec<Running>, AwsError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 /// Runs `act` on each target of a batch (RDS acts on one resource per call)

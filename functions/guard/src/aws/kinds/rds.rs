@@ -168,6 +168,21 @@ impl Kind for Rds {
     ) -> BoxFuture<'a, Result<(), AwsError>> {
         clear_each(at, started).boxed()
     }
+
+    /// The DB instances, cluster members too (a cluster is billed through
+    /// its instances): listed for the instances' kind only.
+    fn running<'a>(
+        &'a self,
+        at: &'a InRegion<'a>,
+    ) -> BoxFuture<'a, Result<Vec<crate::domain::burn::usage::Running>, AwsError>> {
+        async move {
+            if self.clusters() {
+                return Ok(Vec::new());
+            }
+            rds::describe_running(at.rds(), at.region).await
+        }
+        .boxed()
+    }
 }
 
 /// Stamps each stopped database, by ARN.

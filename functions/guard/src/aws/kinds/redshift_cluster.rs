@@ -127,6 +127,14 @@ pub(crate) async fn tag(
 impl OneAtATime for Clusters {
     type Record = RedshiftCluster;
 
+    fn charged(
+        &self,
+        r: &RedshiftCluster,
+        region: &str,
+    ) -> Option<crate::domain::burn::usage::Running> {
+        r.charged(region)
+    }
+
     fn kind(&self) -> ResourceKind {
         ResourceKind::RedshiftCluster
     }

@@ -196,6 +196,10 @@ pub(crate) async fn stop_notebook(at: &InRegion<'_>, name: &str) -> Outcome {
 impl OneAtATime for Notebooks {
     type Record = Notebook;
 
+    fn charged(&self, r: &Notebook, region: &str) -> Option<crate::domain::burn::usage::Running> {
+        r.charged(region)
+    }
+
     fn kind(&self) -> ResourceKind {
         ResourceKind::SageMakerNotebook
     }
@@ -257,6 +261,10 @@ impl OneAtATime for Notebooks {
 /// Endpoints are only reported: nothing is stopped, stamped or started.
 impl OneAtATime for Endpoints {
     type Record = Endpoint;
+
+    fn charged(&self, r: &Endpoint, region: &str) -> Option<crate::domain::burn::usage::Running> {
+        r.charged(region)
+    }
 
     fn kind(&self) -> ResourceKind {
         ResourceKind::SageMakerEndpoint

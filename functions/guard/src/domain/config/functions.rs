@@ -11,10 +11,12 @@
 //! | keep-stopped | common, `EXEMPT_TAG_KEY`, accounts |
 //! | launch-tripwire | common, `EXEMPT_TAG_KEY`, `DRY_RUN`, accounts, tripwire, `SAVED_STATE_KEY_ARN` |
 //! | weekly-check | common, `STACK_NAME`, `CHECK_STATE_TABLE`, `DOCTOR_SCHEDULE` |
+//! | burn-watch | common, sweep, burn (`BURN_*`, `MONTHLY_LIMIT_USD`) |
 //!
 //! The sweep's part includes `SAVED_STATE_KEY_ARN`.
 
 use super::accounts::AccountsConfig;
+use super::burn::BurnConfig;
 use super::common::{saved_state_key_from, Common};
 use super::kinds::{kinds_from, KindSet};
 use super::overspend::{act_on_from, anomaly_from, AnomalyAction};
@@ -118,6 +120,28 @@ impl Settings for SpendWatchConfig {
             common: Common::from_lookup(lookup)?,
             sweep: SweepConfig::from_lookup(lookup)?,
             spend: SpendConfig::from_lookup(lookup)?,
+        })
+    }
+}
+
+/// burn-watch's configuration: the sweep it runs over the limit, and its
+/// limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BurnWatchConfig {
+    pub common: Common,
+    pub sweep: SweepConfig,
+    pub burn: BurnConfig,
+}
+
+impl Settings for BurnWatchConfig {
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let common = Common::from_lookup(lookup);
+        let sweep = SweepConfig::from_lookup(lookup);
+        let burn = BurnConfig::from_lookup(lookup);
+        Ok(BurnWatchConfig {
+            common: common?,
+            sweep: sweep?,
+            burn: burn?,
         })
     }
 }
@@ -325,6 +349,7 @@ mod tests {
             ("keep-stopped", asked_for::<KeepStoppedConfig>()),
             ("launch-tripwire", asked_for::<LaunchTripwireConfig>()),
             ("weekly-check", asked_for::<WeeklyCheckConfig>()),
+            ("burn-watch", asked_for::<BurnWatchConfig>()),
         ]
         .into_iter()
         .collect();

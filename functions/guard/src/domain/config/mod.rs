@@ -14,6 +14,7 @@
 //! | root-login-alert's trusted networks and action | [`root`] |
 //! | spend-watch's limits and Cost Explorer metric | [`spend`] |
 //! | the launch tripwire | [`tripwire`] |
+//! | burn-watch's limits and its table | [`burn`] |
 //! | each function's whole configuration | [`functions`] |
 //!
 //! This module depends on nothing of the domain but its value types (money,
@@ -23,6 +24,7 @@
 use std::collections::HashMap;
 
 pub mod accounts;
+pub mod burn;
 pub mod common;
 pub mod functions;
 pub mod kinds;
@@ -36,7 +38,7 @@ pub mod tripwire;
 pub use accounts::{AccountScope, AccountsConfig, MemberRole, OrgScope, QueueConfig};
 pub use common::Common;
 pub use functions::{
-    KeepStoppedConfig, LaunchTripwireConfig, ResumeConfig, RootLoginAlertConfig, SpendWatchConfig,
+    BurnWatchConfig, KeepStoppedConfig, LaunchTripwireConfig, ResumeConfig, RootLoginAlertConfig, SpendWatchConfig,
     StopOnOverspendConfig, SweepConfig, WeeklyCheckConfig,
 };
 pub use kinds::KindSet;

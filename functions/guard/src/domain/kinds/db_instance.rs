@@ -70,3 +70,33 @@ pub(crate) fn restart_lines(
             )
     })
 }
+/// What a DB instance is billed for while it is not stopped: an hour of its
+/// class, engine and deployment (an Aurora cluster's instances each count;
+/// the cluster itself adds none).
+pub fn charged(
+    d: &DbInstance,
+    multi_az: bool,
+    region: &str,
+) -> Option<crate::domain::burn::usage::Running> {
+    use crate::domain::burn::usage::{Charge, Product, Running};
+    if matches!(
+        d.status.as_str(),
+        "stopped" | "deleting" | "failed" | "creating" | "inaccessible-encryption-credentials"
+    ) {
+        return None;
+    }
+    Some(Running {
+        account: None,
+        region: region.to_string(),
+        resource: Resource::from(d),
+        count: 1,
+        charges: vec![Charge::units(
+            Product::Rds {
+                class: d.class.clone(),
+                engine: d.engine.clone(),
+                multi_az,
+            },
+            1,
+        )],
+    })
+}

@@ -137,6 +137,36 @@ pub(crate) fn restart_lines(
     lines
 }
 
+/// What a running (or starting) instance is billed for: one instance hour
+/// of its type, operating system and tenancy; at the spot price when it is
+/// a spot instance.
+pub fn charged(
+    i: &Ec2Instance,
+    os: crate::domain::burn::usage::Os,
+    tenancy: crate::domain::burn::usage::Tenancy,
+    region: &str,
+) -> Option<crate::domain::burn::usage::Running> {
+    use crate::domain::burn::usage::{Charge, Product, Running};
+    if !matches!(i.state.as_str(), "running" | "pending") || i.instance_type.is_empty() {
+        return None;
+    }
+    Some(Running {
+        account: None,
+        region: region.to_string(),
+        resource: Resource::from(i),
+        count: 1,
+        charges: vec![Charge::units(
+            Product::Ec2 {
+                instance_type: i.instance_type.clone(),
+                os,
+                tenancy,
+                spot: i.spot_request_id.is_some(),
+            },
+            1,
+        )],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

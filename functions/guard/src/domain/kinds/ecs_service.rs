@@ -86,6 +86,8 @@ pub struct EcsService {
     pub running: i32,
     /// `FARGATE`, `EC2`, or the capacity provider strategy's first provider.
     pub launch_type: String,
+    /// The task definition's ARN (what each task's size is read from).
+    pub task_definition: Option<String>,
     pub target: Option<ScalingTarget>,
     pub tags: Tags,
 }
@@ -232,6 +234,74 @@ pub(crate) fn restart_lines(
     })
 }
 
+/// A Fargate task's size, from its task definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskSize {
+    /// CPU units: 1,024 are one vCPU.
+    pub cpu_units: u64,
+    pub memory_mib: u64,
+    pub arm: bool,
+}
+
+impl EcsService {
+    /// Whether its running tasks are billed by Fargate (tasks on EC2
+    /// capacity are billed as those EC2 instances).
+    pub fn on_fargate(&self) -> bool {
+        self.running > 0 && self.launch_type.to_ascii_uppercase().starts_with("FARGATE")
+    }
+
+    /// Its running Fargate tasks' vCPU and memory hours. `None` on EC2
+    /// capacity or with nothing running; with the size unknown, a line with
+    /// no charge (its price is then unknown, never $0).
+    pub fn charged(
+        &self,
+        size: Option<TaskSize>,
+        region: &str,
+    ) -> Option<crate::domain::burn::usage::Running> {
+        use crate::domain::burn::usage::{Charge, Product, Running};
+        if !self.on_fargate() {
+            return None;
+        }
+        let tasks = u64::try_from(self.running).unwrap_or(0);
+        let charges = match size {
+            Some(s) => vec![
+                Charge {
+                    product: Product::FargateVcpu { arm: s.arm },
+                    quantity: s.cpu_units.saturating_mul(tasks),
+                },
+                Charge {
+                    product: Product::FargateGb { arm: s.arm },
+                    quantity: s.memory_mib.saturating_mul(tasks),
+                },
+            ],
+            None => Vec::new(),
+        };
+        let mut resource = self.resource();
+        if let Some(s) = size {
+            resource.size = format!(
+                "{} x Fargate {} vCPU, {} GB",
+                tasks,
+                trimmed(s.cpu_units, 1024),
+                trimmed(s.memory_mib, 1024)
+            );
+        }
+        Some(Running {
+            account: None,
+            region: region.to_string(),
+            resource,
+            count: tasks,
+            charges,
+        })
+    }
+}
+
+/// `n / d` with at most two decimals and no trailing zeros: `0.25`, `2`.
+fn trimmed(n: u64, d: u64) -> String {
+    let hundredths = (n * 100 + d / 2) / d.max(1);
+    let text = format!("{}.{:02}", hundredths / 100, hundredths % 100);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +309,7 @@ mod tests {
 
     fn service(desired: i32, target: Option<ScalingTarget>, t: &[(&str, &str)]) -> EcsService {
         EcsService {
+            task_definition: None,
             arn: "arn:aws:ecs:us-east-1:123456789012:service/prod/web".into(),
             name: "web".into(),
             cluster: "prod".into(),

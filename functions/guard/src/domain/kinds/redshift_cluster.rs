@@ -84,6 +84,32 @@ pub(crate) fn restart_lines(
     })
 }
 
+impl RedshiftCluster {
+    /// Its nodes' hours, unless it is paused (compute is not billed then)
+    /// or going away.
+    pub fn charged(&self, region: &str) -> Option<crate::domain::burn::usage::Running> {
+        use crate::domain::burn::usage::{Charge, Product, Running};
+        if matches!(self.status.as_str(), "paused" | "deleting" | "creating" | "final-snapshot")
+            || self.node_type.is_empty()
+        {
+            return None;
+        }
+        let nodes = u64::try_from(self.nodes.max(1)).unwrap_or(1);
+        Some(Running {
+            account: None,
+            region: region.to_string(),
+            resource: self.resource(),
+            count: nodes,
+            charges: vec![Charge::units(
+                Product::Redshift {
+                    node_type: self.node_type.clone(),
+                },
+                nodes,
+            )],
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

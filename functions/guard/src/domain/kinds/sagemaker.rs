@@ -199,6 +199,67 @@ pub fn plan_endpoints(
     skipped
 }
 
+impl Notebook {
+    /// An hour of its instance while it is in service (or about to be).
+    pub fn charged(&self, region: &str) -> Option<crate::domain::burn::usage::Running> {
+        use crate::domain::burn::usage::{Charge, Component, Product, Running};
+        if !matches!(self.status.as_str(), "InService" | "Pending" | "Updating") {
+            return None;
+        }
+        Some(Running {
+            account: None,
+            region: region.to_string(),
+            resource: self.resource(),
+            count: 1,
+            charges: vec![Charge::units(
+                Product::SageMaker {
+                    instance_type: self.instance_type.clone(),
+                    component: Component::Notebook,
+                },
+                1,
+            )],
+        })
+    }
+}
+
+impl Endpoint {
+    /// An hour of every instance behind it while it serves. A serverless
+    /// variant is billed per request, not by the hour: it adds nothing.
+    pub fn charged(&self, region: &str) -> Option<crate::domain::burn::usage::Running> {
+        use crate::domain::burn::usage::{Charge, Component, Product, Running};
+        if !matches!(
+            self.status.as_str(),
+            "InService" | "Updating" | "SystemUpdating" | "RollingBack" | "UpdateRollbackFailed"
+        ) {
+            return None;
+        }
+        let charges: Vec<Charge> = self
+            .variants
+            .iter()
+            .filter(|v| !v.instance_type.is_empty() && v.count > 0)
+            .map(|v| {
+                Charge::units(
+                    Product::SageMaker {
+                        instance_type: v.instance_type.clone(),
+                        component: Component::Hosting,
+                    },
+                    u64::try_from(v.count).unwrap_or(0),
+                )
+            })
+            .collect();
+        if charges.is_empty() {
+            return None;
+        }
+        Some(Running {
+            account: None,
+            region: region.to_string(),
+            resource: self.resource(),
+            count: charges.iter().map(|c| c.quantity / crate::domain::burn::usage::WHOLE).sum(),
+            charges,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,7 @@ pub mod launch_tripwire;
 pub mod resume;
 pub mod root_login_alert;
 pub mod spend_watch;
+pub mod status;
 pub mod stop_on_overspend;
 pub mod weekly_check;
 
