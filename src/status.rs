@@ -24,12 +24,18 @@ pub async fn run(json: bool) -> Result<()> {
         .map_err(|e| format!("{e} ({})", e.advice()))?;
     let now = time::OffsetDateTime::now_utc();
     if json {
-        println!("{}", serde_json::to_string_pretty(&status_json(&burn, &notes, now))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&status_json(&burn, &notes, now))?
+        );
     } else {
         print!("{}", status_text(&burn, &notes, now));
     }
     if !burn.unread.is_empty() {
-        return Err("some regions could not be read completely (see above): the totals leave them out".into());
+        return Err(
+            "some regions could not be read completely (see above): the totals leave them out"
+                .into(),
+        );
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! moto must be installed (scripts/setup does it); a missing moto fails the
 //! tests loudly, it never skips them.
 
+mod burn;
 mod cli;
 mod doctor;
 mod faults;

@@ -40,6 +40,9 @@ fn aws<E: std::fmt::Display>(e: E) -> EmulatorError {
 }
 
 /// The workspace root (where `.venv` lives).
+mod price_list;
+pub use price_list::{sample_catalogue, PriceList};
+
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

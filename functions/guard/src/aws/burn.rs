@@ -79,14 +79,26 @@ pub(crate) async fn survey_regions(
 /// Prices a survey: each product once per region, through `book`; spot
 /// prices through `clients`' EC2 in each region (the same in every
 /// account).
-pub async fn price(survey: Survey, book: &PriceBook, clients: &dyn RegionClients) -> (Burn, Vec<String>) {
+pub async fn price(
+    survey: Survey,
+    book: &PriceBook,
+    clients: &dyn RegionClients,
+) -> (Burn, Vec<String>) {
     let wanted: BTreeSet<_> = survey
         .running
         .iter()
-        .flat_map(|r| r.charges.iter().map(|c| (r.region.clone(), c.product.clone())))
+        .flat_map(|r| {
+            r.charges
+                .iter()
+                .map(|c| (r.region.clone(), c.product.clone()))
+        })
         .collect();
     let ec2 = |region: &str| clients.ec2(region);
     let Quotes { quotes, notes } = book.quote(&wanted, &ec2).await;
-    let quote = |region: &str, product: &_| quotes.get(&(region.to_string(), Clone::clone(product))).copied();
+    let quote = |region: &str, product: &_| {
+        quotes
+            .get(&(region.to_string(), Clone::clone(product)))
+            .copied()
+    };
     (Burn::price(&survey.running, survey.unread, &quote), notes)
 }

@@ -12,13 +12,13 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use crate::aws::accounts::{Accounts, Coverage, RegionClients};
-use crate::aws::seal::Seal;
 use crate::aws::burn;
 use crate::aws::pricing::PriceBook;
+use crate::aws::seal::Seal;
 use crate::aws::sweep::{self as sweeping, SweepSpec};
-use crate::domain::burn::status::{Burn, Unread};
 use crate::aws::{queue, resume};
 use crate::domain::accounts::{Account, AccountState, AccountStatus, MemberRole};
+use crate::domain::burn::status::{Burn, Unread};
 use crate::domain::config::{AccountsConfig, KindSet, QueueConfig, RegionScope, SelectionConfig};
 use crate::domain::error::AwsError;
 use crate::domain::fanout::{AccountJob, IncidentRef, Job, SummaryJob};
@@ -319,10 +319,19 @@ impl Fleet {
                                 self.accounts.account_clients(&own, &account),
                             )
                             .await
-                            .unwrap_or_else(|_| Err("time ran out before its credentials and regions were known".into()));
+                            .unwrap_or_else(|_| {
+                                Err("time ran out before its credentials and regions were known"
+                                    .into())
+                            });
                             match reached {
                                 Ok((clients, regions)) => {
-                                    burn::survey_regions(clients.as_ref(), &regions, Some(&account.id), until).await
+                                    burn::survey_regions(
+                                        clients.as_ref(),
+                                        &regions,
+                                        Some(&account.id),
+                                        until,
+                                    )
+                                    .await
                                 }
                                 Err(why) => burn::Survey {
                                     running: Vec::new(),

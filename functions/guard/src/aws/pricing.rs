@@ -30,12 +30,20 @@ const AT_ONCE: usize = 4;
 const MAX_PAGES: usize = 3;
 
 /// A Price List Query API client in [`PRICING_REGION`], from the function's
-/// configuration (an `AWS_ENDPOINT_URL_PRICING` in the environment points
-/// it elsewhere, as for any SDK client).
+/// configuration; `AWS_ENDPOINT_URL_PRICING` points it elsewhere (the
+/// demo's and the tests' stand-in).
 pub fn client(sdk: &aws_types::SdkConfig) -> aws_sdk_pricing::Client {
-    let config = aws_sdk_pricing::config::Builder::from(sdk)
-        .region(aws_types::region::Region::new(PRICING_REGION))
-        .build();
+    let mut config = aws_sdk_pricing::config::Builder::from(sdk)
+        .region(aws_types::region::Region::new(PRICING_REGION));
+    // The SDK's own service-specific variable, read here too: a loader
+    // given AWS_ENDPOINT_URL in code would otherwise win over it.
+    if let Some(url) = std::env::var("AWS_ENDPOINT_URL_PRICING")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    {
+        config = config.endpoint_url(url.trim());
+    }
+    let config = config.build();
     aws_sdk_pricing::Client::from_conf(config)
 }
 
@@ -61,7 +69,10 @@ fn rds_engine(engine: &str) -> Option<(&'static str, Option<&'static str>)> {
 
 /// What `GetProducts` is asked for one product in one region: the service
 /// code and the `TERM_MATCH` filters. `None`: the price list is not asked.
-pub(crate) fn query(region: &str, product: &Product) -> Option<(&'static str, Vec<(&'static str, String)>)> {
+pub(crate) fn query(
+    region: &str,
+    product: &Product,
+) -> Option<(&'static str, Vec<(&'static str, String)>)> {
     let mut filters = vec![("regionCode", region.to_string())];
     let service = match product {
         Product::Ec2 {
@@ -128,9 +139,20 @@ pub(crate) fn on_demand(doc: &str) -> Vec<(String, Usd)> {
         .unwrap_or_default()
         .to_string();
     let mut out = Vec::new();
-    for term in v["terms"]["OnDemand"].as_object().into_iter().flat_map(|t| t.values()) {
-        for dim in term["priceDimensions"].as_object().into_iter().flat_map(|d| d.values()) {
-            let unit = dim["unit"].as_str().unwrap_or_default().to_ascii_lowercase();
+    for term in v["terms"]["OnDemand"]
+        .as_object()
+        .into_iter()
+        .flat_map(|t| t.values())
+    {
+        for dim in term["priceDimensions"]
+            .as_object()
+            .into_iter()
+            .flat_map(|d| d.values())
+        {
+            let unit = dim["unit"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             if !(unit.starts_with("hr") || unit.starts_with("hour")) {
                 continue;
             }
@@ -176,9 +198,13 @@ pub struct Quotes {
 
 impl Quotes {
     pub fn get(&self, region: &str, product: &Product) -> Option<Quote> {
-        self.quotes.get(&(region.to_string(), product.clone())).copied()
+        self.quotes
+            .get(&(region.to_string(), product.clone()))
+            .copied()
     }
 }
+
+type SpotKey = (String, String, String);
 
 /// The price list's answers and the spot prices, kept while the function
 /// is warm.
@@ -187,7 +213,8 @@ pub struct PriceBook {
     /// What the price list said for each region and product: a figure, or
     /// none (then the table is used).
     listed: Mutex<HashMap<(String, Product), Option<Usd>>>,
-    spot: Mutex<HashMap<(String, String, String), (Option<Usd>, Instant)>>,
+    /// By region, type and product description: the price, and when it was read.
+    spot: Mutex<HashMap<SpotKey, (Option<Usd>, Instant)>>,
     requests: AtomicUsize,
 }
 
@@ -210,7 +237,12 @@ impl PriceBook {
     /// What the price list says of one product, from the book or asked now.
     async fn listed(&self, region: &str, product: &Product) -> Result<Option<Usd>, AwsError> {
         let key = (region.to_string(), product.clone());
-        if let Some(known) = self.listed.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        if let Some(known) = self
+            .listed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
             return Ok(*known);
         }
         let (Some(client), Some((service, filters))) = (&self.client, query(region, product))
@@ -265,8 +297,17 @@ impl PriceBook {
         instance_type: &str,
         description: &str,
     ) -> Result<Option<Usd>, AwsError> {
-        let key = (region.to_string(), instance_type.to_string(), description.to_string());
-        if let Some((price, at)) = self.spot.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        let key = (
+            region.to_string(),
+            instance_type.to_string(),
+            description.to_string(),
+        );
+        if let Some((price, at)) = self
+            .spot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
             if at.elapsed() < SPOT_FRESH {
                 return Ok(*price);
             }
@@ -275,7 +316,9 @@ impl PriceBook {
             .describe_spot_price_history()
             .instance_types(aws_sdk_ec2::types::InstanceType::from(instance_type))
             .product_descriptions(description)
-            .start_time(aws_smithy_types::DateTime::from(std::time::SystemTime::now()))
+            .start_time(aws_smithy_types::DateTime::from(
+                std::time::SystemTime::now(),
+            ))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("ec2:DescribeSpotPriceHistory", e))?;
@@ -293,7 +336,12 @@ impl PriceBook {
 
     /// The on-demand quote of one product: the price list's figure, else
     /// the table's.
-    async fn on_demand(&self, region: &str, product: &Product, notes: &Mutex<Vec<String>>) -> Option<Quote> {
+    async fn on_demand(
+        &self,
+        region: &str,
+        product: &Product,
+        notes: &Mutex<Vec<String>>,
+    ) -> Option<Quote> {
         match self.listed(region, product).await {
             Ok(Some(per_hour)) => {
                 return Some(Quote {
@@ -304,7 +352,10 @@ impl PriceBook {
             Ok(None) => {}
             Err(e) => {
                 tracing::warn!(region, error = %e, "price list not answering");
-                note(notes, format!("{e}: prices from the built-in table ({TABLE_SOURCE}) instead"));
+                note(
+                    notes,
+                    format!("{e}: prices from the built-in table ({TABLE_SOURCE}) instead"),
+                );
             }
         }
         table_price(product).map(|per_hour| Quote {

@@ -165,7 +165,11 @@ pub fn table_price(product: &Product) -> Option<Usd> {
                 return None;
             }
             let single = find(RDS_OPEN_SOURCE, class)?;
-            Some(if *multi_az { single.times(2, 1) } else { single })
+            Some(if *multi_az {
+                single.times(2, 1)
+            } else {
+                single
+            })
         }
         Product::SageMaker {
             instance_type,

@@ -77,7 +77,10 @@ pub(super) trait OneAtATime: Send + Sync {
 
     /// See [`Kind::running`]: by default, what [`OneAtATime::charged`]
     /// makes of each listed record.
-    fn running<'a>(&'a self, at: &'a InRegion<'a>) -> BoxFuture<'a, Result<Vec<Running>, AwsError>> {
+    fn running<'a>(
+        &'a self,
+        at: &'a InRegion<'a>,
+    ) -> BoxFuture<'a, Result<Vec<Running>, AwsError>> {
         async move {
             let listed = self.list(at).await;
             let records = listed.as_ref().as_ref().map_err(Clone::clone)?;
@@ -268,7 +271,10 @@ impl<K: OneAtATime> Kind for ByOne<K> {
         .boxed()
     }
 
-    fn running<'a>(&'a self, at: &'a InRegion<'a>) -> BoxFuture<'a, Result<Vec<Running>, AwsError>> {
+    fn running<'a>(
+        &'a self,
+        at: &'a InRegion<'a>,
+    ) -> BoxFuture<'a, Result<Vec<Running>, AwsError>> {
         self.0.running(at)
     }
 }

@@ -140,7 +140,10 @@ pub(crate) trait Kind: Send + Sync {
     /// through another kind's resources lists nothing, so nothing is
     /// counted twice: an Auto Scaling group's and an EKS node group's
     /// instances are EC2 instances, an RDS cluster's are DB instances.
-    fn running<'a>(&'a self, _at: &'a InRegion<'a>) -> BoxFuture<'a, Result<Vec<Running>, AwsError>> {
+    fn running<'a>(
+        &'a self,
+        _at: &'a InRegion<'a>,
+    ) -> BoxFuture<'a, Result<Vec<Running>, AwsError>> {
         Box::pin(async { Ok(Vec::new()) })
     }
 }

@@ -322,8 +322,14 @@ mod tests {
     #[test]
     fn the_rest_of_the_month_and_the_projection() {
         assert_eq!(seconds_left_in_month(at("2026-12-31T23:00:00Z")), 3600);
-        assert_eq!(seconds_left_in_month(at("2026-02-01T00:00:00Z")), 28 * 86_400);
-        assert_eq!(seconds_left_in_month(at("2028-02-28T12:00:00Z")), 86_400 + 43_200);
+        assert_eq!(
+            seconds_left_in_month(at("2026-02-01T00:00:00Z")),
+            28 * 86_400
+        );
+        assert_eq!(
+            seconds_left_in_month(at("2028-02-28T12:00:00Z")),
+            86_400 + 43_200
+        );
         // A local time is read as the UTC instant it is.
         assert_eq!(seconds_left_in_month(at("2027-01-01T00:30:00+01:00")), 1800);
         let burn = Burn::price(
@@ -331,12 +337,18 @@ mod tests {
             Vec::new(),
             &t2_large,
         );
-        assert_eq!(burn.rest_of_month(at("2026-12-31T22:00:00Z")), usd("0.1856"));
+        assert_eq!(
+            burn.rest_of_month(at("2026-12-31T22:00:00Z")),
+            usd("0.1856")
+        );
         // $120 spent, $2 an hour for the last 10 days of a 30-day month.
         assert_eq!(
             project(usd("120"), usd("2"), at("2026-11-21T00:00:00Z")),
             usd("600")
         );
-        assert_eq!(project(usd("120"), Usd::ZERO, at("2026-11-21T00:00:00Z")), usd("120"));
+        assert_eq!(
+            project(usd("120"), Usd::ZERO, at("2026-11-21T00:00:00Z")),
+            usd("120")
+        );
     }
 }

@@ -142,7 +142,7 @@ fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -175,8 +175,19 @@ mod tests {
     #[test]
     fn rejects_what_is_not_a_plain_decimal() {
         for bad in [
-            "", ".5", "5.", "-1", "+1", "1e3", "1,000", "$1", "1.2.3", "NaN", "0x10",
-            "10000000000", " . ",
+            "",
+            ".5",
+            "5.",
+            "-1",
+            "+1",
+            "1e3",
+            "1,000",
+            "$1",
+            "1.2.3",
+            "NaN",
+            "0x10",
+            "10000000000",
+            " . ",
         ] {
             assert_eq!(Usd::parse(bad), None, "{bad:?}");
         }
@@ -218,9 +229,6 @@ mod tests {
         assert_eq!(usd("2.50").plain(), "2.5");
         assert_eq!(usd("40").plain(), "40");
         assert_eq!(usd("0.0104").plain(), "0.0104");
-        assert_eq!(
-            serde_json::to_string(&usd("0.0104")).unwrap(),
-            "\"0.0104\""
-        );
+        assert_eq!(serde_json::to_string(&usd("0.0104")).unwrap(), "\"0.0104\"");
     }
 }

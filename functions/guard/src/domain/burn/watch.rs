@@ -378,28 +378,58 @@ mod tests {
         let later = now + time::Duration::minutes(15);
         assert!(!needs_spend(&l, Some(&m), usd("1"), later));
         assert!(needs_spend(&l, Some(&m), usd("1.5"), later));
-        assert!(needs_spend(&l, Some(&m), usd("1"), now + time::Duration::days(1)));
-        assert!(needs_spend(&l, Some(&m), usd("1"), at("2027-01-01T00:00:00Z")));
+        assert!(needs_spend(
+            &l,
+            Some(&m),
+            usd("1"),
+            now + time::Duration::days(1)
+        ));
+        assert!(needs_spend(
+            &l,
+            Some(&m),
+            usd("1"),
+            at("2027-01-01T00:00:00Z")
+        ));
         // Not asked: what was read plus the rate since.
         assert_eq!(
             spend_now(None, Some(&m), usd("1"), now + time::Duration::hours(2)),
             Some(usd("42"))
         );
-        assert_eq!(spend_now(None, Some(&m), usd("1"), at("2027-01-01T00:00:00Z")), None);
-        assert_eq!(spend_now(Some(usd("7")), Some(&m), usd("1"), later), Some(usd("7")));
+        assert_eq!(
+            spend_now(None, Some(&m), usd("1"), at("2027-01-01T00:00:00Z")),
+            None
+        );
+        assert_eq!(
+            spend_now(Some(usd("7")), Some(&m), usd("1"), later),
+            Some(usd("7"))
+        );
         // The figure read earlier is kept, with its time, until read again.
         let d2 = decide(&l, Some(&m), usd("1"), Some(usd("40.25")), false, later);
         assert_eq!(d2.next.spend_read_at, m.spend_read_at);
         assert_eq!(d2.next.month_to_date_nanos, m.month_to_date_nanos);
         // A new month forgets last month's figure.
-        let jan = decide(&l, Some(&m), usd("1"), None, false, at("2027-01-01T00:15:00Z"));
+        let jan = decide(
+            &l,
+            Some(&m),
+            usd("1"),
+            None,
+            false,
+            at("2027-01-01T00:15:00Z"),
+        );
         assert_eq!(jan.next.month_to_date_nanos, None);
         assert_eq!(jan.next.month, "2027-01");
     }
 
     #[test]
     fn the_memory_reads_back_only_as_written() {
-        let d = decide(&limits(), None, usd("12"), None, false, at("2026-12-05T10:00:00Z"));
+        let d = decide(
+            &limits(),
+            None,
+            usd("12"),
+            None,
+            false,
+            at("2026-12-05T10:00:00Z"),
+        );
         let text = write_memory(&d.next);
         assert_eq!(read_memory(&text), Some(d.next.clone()));
         for bad in [

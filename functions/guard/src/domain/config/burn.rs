@@ -166,11 +166,22 @@ mod tests {
         };
         assert_eq!(name(&[]), "BURN_LIMIT_USD_PER_HOUR");
         for bad in ["0", "-1", "ten", "1e3", "NaN"] {
-            assert_eq!(name(&[("BURN_LIMIT_USD_PER_HOUR", bad)]), "BURN_LIMIT_USD_PER_HOUR", "{bad}");
+            assert_eq!(
+                name(&[("BURN_LIMIT_USD_PER_HOUR", bad)]),
+                "BURN_LIMIT_USD_PER_HOUR",
+                "{bad}"
+            );
         }
-        let with = |k: &'static str, v: &'static str| name(&[("BURN_LIMIT_USD_PER_HOUR", "10"), (k, v)]);
-        assert_eq!(with("BURN_WARN_USD_PER_HOUR", "10"), "BURN_WARN_USD_PER_HOUR");
-        assert_eq!(with("BURN_WARN_USD_PER_HOUR", "x"), "BURN_WARN_USD_PER_HOUR");
+        let with =
+            |k: &'static str, v: &'static str| name(&[("BURN_LIMIT_USD_PER_HOUR", "10"), (k, v)]);
+        assert_eq!(
+            with("BURN_WARN_USD_PER_HOUR", "10"),
+            "BURN_WARN_USD_PER_HOUR"
+        );
+        assert_eq!(
+            with("BURN_WARN_USD_PER_HOUR", "x"),
+            "BURN_WARN_USD_PER_HOUR"
+        );
         assert_eq!(with("MONTHLY_LIMIT_USD", "-5"), "MONTHLY_LIMIT_USD");
         assert_eq!(with("BURN_ACTION", "terminate"), "BURN_ACTION");
         let table = BurnConfig::from_lookup(&|n| match n {
@@ -179,8 +190,28 @@ mod tests {
             _ => None,
         })
         .unwrap_err();
-        assert!(matches!(table, ConfigError::Invalid { name: "BURN_STATE_TABLE", .. }), "{table}");
-        let missing = BurnConfig::from_lookup(&|n| (n == "BURN_LIMIT_USD_PER_HOUR").then(|| "10".into())).unwrap_err();
-        assert!(matches!(missing, ConfigError::Missing { name: "BURN_STATE_TABLE", .. }), "{missing}");
+        assert!(
+            matches!(
+                table,
+                ConfigError::Invalid {
+                    name: "BURN_STATE_TABLE",
+                    ..
+                }
+            ),
+            "{table}"
+        );
+        let missing =
+            BurnConfig::from_lookup(&|n| (n == "BURN_LIMIT_USD_PER_HOUR").then(|| "10".into()))
+                .unwrap_err();
+        assert!(
+            matches!(
+                missing,
+                ConfigError::Missing {
+                    name: "BURN_STATE_TABLE",
+                    ..
+                }
+            ),
+            "{missing}"
+        );
     }
 }

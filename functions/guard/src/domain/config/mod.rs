@@ -38,8 +38,8 @@ pub mod tripwire;
 pub use accounts::{AccountScope, AccountsConfig, MemberRole, OrgScope, QueueConfig};
 pub use common::Common;
 pub use functions::{
-    BurnWatchConfig, KeepStoppedConfig, LaunchTripwireConfig, ResumeConfig, RootLoginAlertConfig, SpendWatchConfig,
-    StopOnOverspendConfig, SweepConfig, WeeklyCheckConfig,
+    BurnWatchConfig, KeepStoppedConfig, LaunchTripwireConfig, ResumeConfig, RootLoginAlertConfig,
+    SpendWatchConfig, StopOnOverspendConfig, SweepConfig, WeeklyCheckConfig,
 };
 pub use kinds::KindSet;
 pub use overspend::AnomalyAction;

@@ -89,8 +89,10 @@ impl RedshiftCluster {
     /// or going away.
     pub fn charged(&self, region: &str) -> Option<crate::domain::burn::usage::Running> {
         use crate::domain::burn::usage::{Charge, Product, Running};
-        if matches!(self.status.as_str(), "paused" | "deleting" | "creating" | "final-snapshot")
-            || self.node_type.is_empty()
+        if matches!(
+            self.status.as_str(),
+            "paused" | "deleting" | "creating" | "final-snapshot"
+        ) || self.node_type.is_empty()
         {
             return None;
         }

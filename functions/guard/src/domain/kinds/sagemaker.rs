@@ -254,7 +254,10 @@ impl Endpoint {
             account: None,
             region: region.to_string(),
             resource: self.resource(),
-            count: charges.iter().map(|c| c.quantity / crate::domain::burn::usage::WHOLE).sum(),
+            count: charges
+                .iter()
+                .map(|c| c.quantity / crate::domain::burn::usage::WHOLE)
+                .sum(),
             charges,
         })
     }

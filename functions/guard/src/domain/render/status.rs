@@ -28,7 +28,12 @@ pub fn priced_line(p: &Priced) -> String {
         ),
         None => "price unknown".into(),
     };
-    format!("{}  {}  {}  {cost}", excerpt(&r.id), cut(&name, 60), excerpt(&r.size))
+    format!(
+        "{}  {}  {}  {cost}",
+        excerpt(&r.id),
+        cut(&name, 60),
+        excerpt(&r.size)
+    )
 }
 
 fn cut(text: &str, max: usize) -> String {
@@ -47,7 +52,11 @@ fn month_name(now: OffsetDateTime) -> String {
 /// rest of December at this rate.`, with "at least" when something is left
 /// out.
 pub fn totals_line(burn: &Burn, now: OffsetDateTime) -> String {
-    let at_least = if burn.is_lower_bound() { "at least " } else { "" };
+    let at_least = if burn.is_lower_bound() {
+        "at least "
+    } else {
+        ""
+    };
     format!(
         "Burning {at_least}{} an hour: {at_least}{} a day, {at_least}{} for the rest of {} at this rate.",
         burn.per_hour().fine(),
@@ -70,18 +79,28 @@ pub fn caveats(burn: &Burn, notes: &[String]) -> Vec<String> {
         ));
     }
     for u in &burn.unread {
-        out.push(format!("Not read: {}: {}", unread_place(u), excerpt(&u.error)));
+        out.push(format!(
+            "Not read: {}: {}",
+            unread_place(u),
+            excerpt(&u.error)
+        ));
     }
     if burn.used_table() {
         out.push(format!(
             "Prices marked (table) are {TABLE_SOURCE}: other regions cost more or less."
         ));
     }
-    if burn.lines.iter().any(|l| l.basis == Some(Basis::SpotUpperBound)) {
+    if burn
+        .lines
+        .iter()
+        .any(|l| l.basis == Some(Basis::SpotUpperBound))
+    {
         out.push("Spot instances marked (spot, at most) are counted at their on-demand price: the spot price history could not be read, and they cost at most that.".into());
     }
     if burn.lines.iter().any(|l| l.basis == Some(Basis::Spot)) {
-        out.push("Spot instances marked (spot) are at the spot price history's latest figure.".into());
+        out.push(
+            "Spot instances marked (spot) are at the spot price history's latest figure.".into(),
+        );
     }
     out.extend(notes.iter().map(|n| format!("Note: {}", excerpt(n))));
     out
@@ -203,7 +222,12 @@ mod tests {
     }
 
     fn quote(region: &str, p: &Product) -> Option<Quote> {
-        let Product::Ec2 { instance_type, spot, .. } = p else {
+        let Product::Ec2 {
+            instance_type,
+            spot,
+            ..
+        } = p
+        else {
             return None;
         };
         let (price, basis) = match (instance_type.as_str(), region, spot) {
@@ -221,18 +245,34 @@ mod tests {
     #[test]
     fn golden_status_groups_totals_and_marks_every_doubtful_figure() {
         let running = vec![
-            ec2("us-east-1", "i-1", Some("forgotten\nFAKE LINE"), "t2.large", false),
+            ec2(
+                "us-east-1",
+                "i-1",
+                Some("forgotten\nFAKE LINE"),
+                "t2.large",
+                false,
+            ),
             ec2("us-east-1", "i-2", None, "t2.large", false),
             ec2("eu-west-1", "i-3", Some("miner"), "g4dn.xlarge", true),
             ec2("eu-west-1", "i-4", None, "t2.large", false),
             ec2("eu-west-1", "i-5", None, "p9.mega", false),
         ];
         let burn = Burn::price(&running, Vec::new(), &quote);
-        let text = status_text(&burn, &["pricing:GetProducts failed: throttled".into()], at("2026-12-31T20:00:00Z"));
+        let text = status_text(
+            &burn,
+            &["pricing:GetProducts failed: throttled".into()],
+            at("2026-12-31T20:00:00Z"),
+        );
         crate::domain::render::check_golden("status", &text);
-        assert!(text.contains("eu-west-1\n  3 EC2 instances: $0.6188 an hour, 1 price unknown\n"), "{text}");
+        assert!(
+            text.contains("eu-west-1\n  3 EC2 instances: $0.6188 an hour, 1 price unknown\n"),
+            "{text}"
+        );
         assert!(text.contains("i-5  -  p9.mega  price unknown"), "{text}");
-        assert!(text.contains("i-1  forgotten FAKE LINE  t2.large  $0.0928 an hour\n"), "{text}");
+        assert!(
+            text.contains("i-1  forgotten FAKE LINE  t2.large  $0.0928 an hour\n"),
+            "{text}"
+        );
         assert!(text.contains("Burning at least $0.8044 an hour: at least $19.31 a day, at least $3.22 for the rest of December"), "{text}");
         assert!(text.contains("1 resource has no known price"), "{text}");
         assert!(text.contains("(table) are us-east-1"), "{text}");
@@ -242,7 +282,10 @@ mod tests {
 
     #[test]
     fn json_has_exact_amounts_and_every_resource() {
-        let running = vec![ec2("us-east-1", "i-1", None, "t2.large", false), ec2("us-east-1", "i-2", None, "p9.mega", false)];
+        let running = vec![
+            ec2("us-east-1", "i-1", None, "t2.large", false),
+            ec2("us-east-1", "i-2", None, "p9.mega", false),
+        ];
         let burn = Burn::price(&running, Vec::new(), &quote);
         let v = status_json(&burn, &[], at("2026-12-31T23:00:00Z"));
         assert_eq!(v["per_hour_usd"], "0.0928");
@@ -259,7 +302,13 @@ mod tests {
     #[test]
     fn nothing_running_says_so() {
         let text = status_text(&Burn::default(), &[], at("2026-12-05T10:00:00Z"));
-        assert!(text.starts_with("Nothing billed by the hour is running."), "{text}");
-        assert!(text.contains("Burning $0.0000 an hour: $0.00 a day, $0.00 for the rest of December"), "{text}");
+        assert!(
+            text.starts_with("Nothing billed by the hour is running."),
+            "{text}"
+        );
+        assert!(
+            text.contains("Burning $0.0000 an hour: $0.00 a day, $0.00 for the rest of December"),
+            "{text}"
+        );
     }
 }
