@@ -229,3 +229,175 @@ async fn status_prints_the_burn_and_json_for_scripts() {
     assert_eq!(v["lower_bound"], false);
     assert_eq!(v["resources"].as_array().map(Vec::len), Some(7));
 }
+
+mod watch {
+    //! burn-watch, the function, against the emulator and the stand-in.
+
+    use emulator::{sample_event, set_cost_by_service, PriceList, SAMPLE_COSTS};
+    use guard::domain::config::BurnWatchConfig;
+    use guard::handlers::burn_watch::BurnWatch;
+    use guard::handlers::{Function, Invocation};
+    use guard::STOPPED_BY_TAG;
+
+    use crate::harness::{Env, STOP};
+
+    const TODAY: time::Date = time::macros::date!(2026 - 11 - 22);
+
+    async fn watch(env: &Env, prices: &PriceList, vars: &[(&str, &str)]) -> BurnWatch {
+        let table = "burn-watch-state";
+        let _ = emulator::state_table(&env.sdk, table).await;
+        let mut all = vec![
+            ("REGIONS", "us-east-1,eu-west-1"),
+            ("BURN_STATE_TABLE", table),
+        ];
+        all.extend_from_slice(vars);
+        let config: BurnWatchConfig = env.config(&all);
+        let fleet =
+            guard::aws::fleet::Fleet::new(&config.sweep.accounts, &config.sweep.regions, &env.sdk)
+                .with_kinds(&config.sweep.kinds)
+                .with_seal(&env.sdk, config.sweep.saved_state_key.as_deref());
+        BurnWatch::with_parts(fleet, &env.sdk, prices.client(&env.sdk), config)
+    }
+
+    async fn check(w: &BurnWatch) -> guard::handlers::burn_watch::BurnSummary {
+        let event = sample_event("scheduled.json").unwrap();
+        let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(120);
+        w.handle(&Invocation::new(&event).on(TODAY).deadline(Some(deadline)))
+            .await
+            .expect("a clean check")
+    }
+
+    /// Two tagged GPU instances and an untagged small one in us-east-1, a
+    /// tagged GPU instance in eu-west-1: $1.65152 an hour in the stand-in.
+    async fn seed(env: &Env) -> Vec<(String, String)> {
+        let mut tagged = Vec::new();
+        for id in emulator::launch(&env.sdk, "us-east-1", 2, "g4dn.xlarge", "miner", STOP)
+            .await
+            .unwrap()
+        {
+            tagged.push(("us-east-1".to_string(), id));
+        }
+        emulator::launch(&env.sdk, "us-east-1", 1, "t3.micro", "web", &[])
+            .await
+            .unwrap();
+        for id in emulator::launch(&env.sdk, "eu-west-1", 1, "g4dn.xlarge", "miner", STOP)
+            .await
+            .unwrap()
+        {
+            tagged.push(("eu-west-1".to_string(), id));
+        }
+        tagged
+    }
+
+    #[tokio::test]
+    async fn over_the_limit_stops_the_selection_and_tells_once_per_crossing() {
+        let env = Env::start().await;
+        let tagged = seed(&env).await;
+        let prices = PriceList::start().await.unwrap();
+        let w = watch(&env, &prices, &[("BURN_LIMIT_USD_PER_HOUR", "1")]).await;
+
+        let s = check(&w).await;
+        assert_eq!(s.per_hour_usd.plain(), "1.65152");
+        assert_eq!(s.stopped_for.as_deref(), Some("rate"));
+        assert_eq!(s.stopped, 3);
+        for (region, id) in &tagged {
+            let row = env.row(region, id).await;
+            assert_eq!(row.state, "stopped", "{id}");
+            assert_eq!(row.tag(STOPPED_BY_TAG), Some("burn:over-1-usd-per-hour"));
+        }
+        let m = env.one_message().await;
+        assert_eq!(
+            m.subject,
+            "cost-guard stopped 3 resources in 2 regions (burning $1.65 an hour > $1.00 limit)"
+        );
+        assert!(
+            m.body
+                .contains("What it stopped was burning $1.64 an hour."),
+            "{}",
+            m.body
+        );
+        assert!(m.body.contains("WHAT IS BURNING NOW"), "{}", m.body);
+        // One request per type and region.
+        assert_eq!(w.price_requests(), 3);
+
+        // Under the limit now: nothing to do, nothing to say, nothing asked.
+        let s = check(&w).await;
+        assert_eq!(s.per_hour_usd.plain(), "0.0104");
+        assert_eq!((s.stopped_for, s.notified), (None, false));
+        assert!(env.received().await.is_empty());
+        assert_eq!(w.price_requests(), 3);
+
+        // New launches cross again ($1.0624 an hour): stopped and told again.
+        let again = emulator::launch(&env.sdk, "us-east-1", 2, "g4dn.xlarge", "miner-2", STOP)
+            .await
+            .unwrap();
+        let s = check(&w).await;
+        assert_eq!((s.stopped, s.notified), (2, true));
+        assert_eq!(env.row("us-east-1", &again[0]).await.state, "stopped");
+        assert_eq!(env.received().await.len(), 1);
+        assert_eq!(w.price_requests(), 3);
+    }
+
+    #[tokio::test]
+    async fn the_warning_and_the_projection_tell_once_and_cost_explorer_is_asked_only_on_a_change()
+    {
+        let env = Env::start().await;
+        let tagged = seed(&env).await;
+        set_cost_by_service(
+            &env.moto,
+            "2026-11-01",
+            "2026-11-22",
+            "UnblendedCost",
+            SAMPLE_COSTS,
+        )
+        .unwrap();
+        let prices = PriceList::start().await.unwrap();
+        let vars = [
+            ("BURN_LIMIT_USD_PER_HOUR", "100"),
+            ("BURN_WARN_USD_PER_HOUR", "1"),
+            ("MONTHLY_LIMIT_USD", "1500"),
+        ];
+        let w = watch(&env, &prices, &vars).await;
+        let s = check(&w).await;
+        assert!(s.spend_asked);
+        // $1,257.17 spent, and $1.65152 an hour for the 216 hours left.
+        assert_eq!(s.projected_usd.map(|p| p.cents()), Some("$1,613.90".into()));
+        assert_eq!((s.stopped_for.as_deref(), s.stopped), (None, 0));
+        let m = env.one_message().await;
+        assert_eq!(
+            m.subject,
+            "cost-guard: burning $1.65 an hour > $1.00 warning; month projected > $1,500.00, nothing stopped"
+        );
+        assert!(
+            m.body
+                .contains("$1,257.17 spent this month (Cost Explorer, just now)"),
+            "{}",
+            m.body
+        );
+
+        // The same rate: Cost Explorer is not asked, nothing is told again.
+        let s = check(&w).await;
+        assert!(!s.spend_asked);
+        assert!(!s.notified);
+        assert!(env.received().await.is_empty());
+
+        // With BURN_ACTION=stop the projection stops the selection (told,
+        // as it stopped something), still without asking Cost Explorer.
+        let mut stop = vars.to_vec();
+        stop.push(("BURN_ACTION", "stop"));
+        let w = watch(&env, &prices, &stop).await;
+        let s = check(&w).await;
+        assert!(!s.spend_asked);
+        assert_eq!(
+            (s.stopped_for.as_deref(), s.stopped),
+            (Some("projection"), 3)
+        );
+        for (region, id) in &tagged {
+            assert_eq!(
+                env.row(region, id).await.tag(STOPPED_BY_TAG),
+                Some("burn:month-projected-over-1500-usd")
+            );
+        }
+        assert_eq!(env.received().await.len(), 1);
+    }
+}

@@ -102,3 +102,57 @@ pub async fn price(
     };
     (Burn::price(&survey.running, survey.unread, &quote), notes)
 }
+
+/// The key of burn-watch's one item in its table.
+const LAST_CHECK: &str = "last-check";
+
+/// What burn-watch remembers of its last check: `Ok(None)` on the first
+/// check, and also for an item this function did not write (it is then not
+/// believed, and the check tells as if it were the first).
+pub async fn last_check(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<Option<crate::domain::burn::watch::Memory>, crate::domain::error::AwsError> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let out = ddb
+        .get_item()
+        .table_name(table)
+        .key("id", AttributeValue::S(LAST_CHECK.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| crate::domain::error::AwsError::from_sdk("dynamodb:GetItem", e))?;
+    let text = out
+        .item
+        .as_ref()
+        .and_then(|i| i.get("memory"))
+        .and_then(|v| v.as_s().ok());
+    let memory = text.and_then(|t| crate::domain::burn::watch::read_memory(t));
+    if text.is_some() && memory.is_none() {
+        tracing::warn!(
+            table,
+            "the last check's memory is not as this function writes it: not believed"
+        );
+    }
+    Ok(memory)
+}
+
+/// Writes what this check saw, for the next.
+pub async fn remember_check(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    memory: &crate::domain::burn::watch::Memory,
+) -> Result<(), crate::domain::error::AwsError> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    ddb.put_item()
+        .table_name(table)
+        .item("id", AttributeValue::S(LAST_CHECK.into()))
+        .item(
+            "memory",
+            AttributeValue::S(crate::domain::burn::watch::write_memory(memory)),
+        )
+        .send()
+        .await
+        .map_err(|e| crate::domain::error::AwsError::from_sdk("dynamodb:PutItem", e))?;
+    Ok(())
+}

@@ -374,8 +374,12 @@ impl PriceBook {
     ) -> Quotes {
         let notes = Mutex::new(Vec::new());
         let notes_ref = &notes;
-        let quotes: Vec<_> = futures::stream::iter(wanted.iter())
+        // Owned items: a stream of borrowed ones makes the future's
+        // lifetimes too general to prove `Send` in a handler.
+        let items: Vec<(String, Product)> = wanted.iter().cloned().collect();
+        let quotes: Vec<_> = futures::stream::iter(items)
             .map(|(region, product)| async move {
+                let (region, product) = (&region, &product);
                 let quote = match product {
                     Product::Ec2 {
                         instance_type,

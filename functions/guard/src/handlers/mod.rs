@@ -24,6 +24,7 @@ use crate::domain::error::AwsError;
 use crate::domain::outcome::{first_problem, SweepReport};
 use crate::domain::render::Message;
 
+pub mod burn_watch;
 pub mod keep_stopped;
 pub mod launch_tripwire;
 pub mod resume;

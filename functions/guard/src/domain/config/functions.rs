@@ -11,7 +11,7 @@
 //! | keep-stopped | common, `EXEMPT_TAG_KEY`, accounts |
 //! | launch-tripwire | common, `EXEMPT_TAG_KEY`, `DRY_RUN`, accounts, tripwire, `SAVED_STATE_KEY_ARN` |
 //! | weekly-check | common, `STACK_NAME`, `CHECK_STATE_TABLE`, `DOCTOR_SCHEDULE` |
-//! | burn-watch | common, sweep, burn (`BURN_*`, `MONTHLY_LIMIT_USD`) |
+//! | burn-watch | common, sweep, burn (`BURN_*`, `MONTHLY_LIMIT_USD`), `COST_METRIC` |
 //!
 //! The sweep's part includes `SAVED_STATE_KEY_ARN`.
 
@@ -131,6 +131,8 @@ pub struct BurnWatchConfig {
     pub common: Common,
     pub sweep: SweepConfig,
     pub burn: BurnConfig,
+    /// Cost Explorer metric for month-to-date spend (`COST_METRIC`).
+    pub cost_metric: CostMetric,
 }
 
 impl Settings for BurnWatchConfig {
@@ -138,10 +140,12 @@ impl Settings for BurnWatchConfig {
         let common = Common::from_lookup(lookup);
         let sweep = SweepConfig::from_lookup(lookup);
         let burn = BurnConfig::from_lookup(lookup);
+        let metric = cost_metric_from(lookup("COST_METRIC"));
         Ok(BurnWatchConfig {
             common: common?,
             sweep: sweep?,
             burn: burn?,
+            cost_metric: metric?,
         })
     }
 }

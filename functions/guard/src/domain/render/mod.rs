@@ -12,6 +12,7 @@ use crate::domain::outcome::{RegionReport, Stamp, SweepReport};
 use crate::domain::spend::{CostMetric, Forecast, MonthToDateState};
 use crate::domain::tags::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 
+pub mod burn_watch;
 pub mod doctor;
 pub(crate) mod fanout;
 pub mod keep_stopped;
