@@ -30,6 +30,8 @@ ALLOWED = {
     "ec2:StartInstances", "rds:StartDBInstance", "rds:StartDBCluster",
     "ec2:DeleteTags", "rds:RemoveTagsFromResource",
     "ce:GetCostAndUsage", "ce:GetCostForecast",
+    # burn-watch: the price list, the spot price history, and its own table (OWN_TABLES).
+    "pricing:GetProducts", "ec2:DescribeSpotPriceHistory", "dynamodb:GetItem",
     "sns:Publish", "sqs:SendMessage", "logs:CreateLogStream", "logs:PutLogEvents",
     "kms:GenerateDataKey", "kms:Decrypt",
     # The seal on saved states (SavedStateKey, an HMAC key).
@@ -98,7 +100,7 @@ RESOURCE_STAR_OK = {
     "ec2:DescribeRegions", "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests",
     "ec2:DescribeSpotFleetInstances", "ec2:DescribeFleetInstances",
     "rds:DescribeDBInstances", "rds:DescribeDBClusters", "ce:GetCostAndUsage", "ce:GetCostForecast",
-    "organizations:ListAccounts",
+    "organizations:ListAccounts", "pricing:GetProducts", "ec2:DescribeSpotPriceHistory",
     "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics", "cloudtrail:DescribeTrails",
     "guardduty:ListDetectors", "iam:GetAccountSummary", "iam:ListUsers", "events:ListRuleNamesByTarget",
     "ce:GetAnomalySubscriptions",
@@ -178,7 +180,8 @@ QUARANTINE_POLICY = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSCompro
 # reads and writes it, and nothing else of DynamoDB.
 OWN_TABLE = {"Fn::GetAtt": ["UntrustedRequestsTable", "Arn"]}
 # Each role that uses DynamoDB, and the one table it may use.
-OWN_TABLES = {"LaunchTripwireRole": OWN_TABLE, WEEKLY_ROLE: {"Fn::GetAtt": ["WeeklyCheckState", "Arn"]}}
+OWN_TABLES = {"LaunchTripwireRole": OWN_TABLE, WEEKLY_ROLE: {"Fn::GetAtt": ["WeeklyCheckState", "Arn"]},
+              "SweepRole": {"Fn::GetAtt": ["BurnWatchState", "Arn"]}}
 # The member tripwire role reads itself: the ids member.yaml tagged on it.
 OWN_ROLE_READ = {"MemberTripwireRole": {
     "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${MemberRoleName}-tripwire"}}

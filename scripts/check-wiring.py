@@ -84,6 +84,8 @@ PARAMETER_SETS = {
     "a list of accounts": {"Accounts": "111111111111,222222222222"},
     "weekly check off": {"DoctorSchedule": "off"},
     "weekly check daily": {"DoctorSchedule": "rate(1 day)"},
+    "burn-watch on": {"BurnLimitUsdPerHour": "5", "BurnWarnUsdPerHour": "2", "MonthlyLimitUsd": "300",
+                      "BurnAction": "stop", "BurnWatchSchedule": "rate(5 minutes)"},
 }
 # member.yaml, for the same selections as the guard (its two required values set).
 MEMBER_TRIPWIRE = "arn:aws:iam::123456789012:role/cost-guard-LaunchTripwireRole-ABC123"
@@ -831,6 +833,9 @@ def check_template(label, template, values, events, f):
                 if targets == {"WeeklyCheckFunction"}:
                     if sched != res.params.get("DoctorSchedule"):
                         f.add(where, f"rule {name}: schedule {sched} is not DoctorSchedule")
+                elif targets == {"BurnWatchFunction"}:
+                    if sched != res.params.get("BurnWatchSchedule"):
+                        f.add(where, f"rule {name}: schedule {sched} is not BurnWatchSchedule")
                 elif sched != res.params.get("SpendWatchSchedule") and not sched.startswith("cron(0 8 "):
                     f.add(where, f"rule {name}: schedule {sched} is neither SpendWatchSchedule nor the daily summary")
     for topic, endpoint in subscribed.items():
@@ -989,6 +994,7 @@ def check_running(where, res, resources, functions, f):
 # check a seal (resume): a role that can check but not make a seal cannot
 # forge one.
 SEALS = {"StopOnOverspendFunction": True, "RootLoginAlertFunction": True, "SpendWatchFunction": True,
+         "BurnWatchFunction": True,
          "LaunchTripwireFunction": True, "ResumeFunction": False}
 
 
@@ -1110,6 +1116,11 @@ def check_accounts(where, res, resources, functions, roles, f):
                           ("DOCTOR_SCHEDULE", res.params["DoctorSchedule"])):
             if env.get(var) != want:
                 f.add(where, f"WeeklyCheckFunction: {var}={env.get(var)!r}, must be {want!r}")
+    # burn-watch remembers in this stack's table, which its role alone may use.
+    if "BurnWatchFunction" in functions:
+        env = functions["BurnWatchFunction"]["Properties"].get("Environment", {}).get("Variables", {})
+        if env.get("BURN_STATE_TABLE") != res.phys["BurnWatchState"]["Ref"]:
+            f.add(where, f"BurnWatchFunction: BURN_STATE_TABLE={env.get('BURN_STATE_TABLE')!r}, must be its BurnWatchState")
     for finding in check_tripwire_trust(where, res, functions):
         f.add(where, finding)
     # The default bus takes the organization's forwarded events, and only

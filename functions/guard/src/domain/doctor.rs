@@ -149,6 +149,10 @@ impl Stack {
         self.number("SpendLimitUsd") > 0.0
     }
 
+    pub fn has_burn_watch(&self) -> bool {
+        self.number("BurnLimitUsdPerHour") > 0.0
+    }
+
     pub fn acts_on_anomalies(&self) -> bool {
         self.parameter("AnomalyAction") == "stop"
     }
@@ -637,6 +641,12 @@ fn trigger_check(p: &Publishers, stack: &Stack) -> Check {
             stack.parameter("SpendLimitUsd")
         ));
     }
+    if stack.has_burn_watch() {
+        found.push(format!(
+            "burn-watch at {} USD an hour",
+            stack.parameter("BurnLimitUsdPerHour")
+        ));
+    }
     match &p.budgets {
         Ok(b) => found.extend(
             b.iter()
@@ -689,7 +699,7 @@ fn trigger_check(p: &Publishers, stack: &Stack) -> Check {
     }
     Check::fail(
         C,
-        "nothing publishes to the trigger topic: no budget, billing alarm or spend-watch, so no bill ever starts the sweep",
+        "nothing publishes to the trigger topic: no budget, billing alarm, spend-watch or burn-watch, so no bill ever starts the sweep",
         format!(
             "{} or point your own budget's alert at the TriggerTopicArn output",
             deploy_with(stack, "MonthlyBudgetUsd=20")
@@ -1107,6 +1117,9 @@ const RUN_WITH: &[(&str, &str)] = &[
     ("ACCOUNTS", "Accounts"),
     ("MEMBER_ROLE_NAME", "MemberRoleName"),
     ("MEMBER_EXTERNAL_ID", "MemberExternalId"),
+    ("BURN_LIMIT_USD_PER_HOUR", "BurnLimitUsdPerHour"),
+    ("MONTHLY_LIMIT_USD", "MonthlyLimitUsd"),
+    ("BURN_ACTION", "BurnAction"),
 ];
 
 /// What the functions actually run with: each shared setting must be the
@@ -1546,6 +1559,10 @@ mod tests {
                 "the stack's billing alarm at 40 USD",
             ),
             (vec![("SpendLimitUsd", "30")], "spend-watch at 30 USD"),
+            (
+                vec![("BurnLimitUsdPerHour", "2.5")],
+                "burn-watch at 2.5 USD an hour",
+            ),
         ] {
             let c = trigger_check(&none_published(), &stack(&params));
             assert_eq!(c.status, Status::Pass, "{params:?}");
