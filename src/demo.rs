@@ -101,6 +101,14 @@ pub async fn run(dry_run: bool) -> Result<()> {
     println!("FLEET BEFORE (seeded in {})", DEMO_REGIONS.join(", "));
     print_fleet(&sdk, &select).await?;
 
+    // AWS's Price List API is not in the emulator: a stand-in answers it.
+    let prices = emulator::PriceList::start().await?;
+    println!(
+        "\n{}\n$ cost-guard status   (what runs now and what it costs; prices from the Price List stand-in)\n",
+        "=".repeat(78)
+    );
+    status(&sdk, &prices).await?;
+
     let key = emulator::saved_state_key(&sdk).await?;
     let vars: HashMap<String, String> = [
         ("NOTIFY_TOPIC_ARN", topic.as_str()),
@@ -215,12 +223,102 @@ pub async fn run(dry_run: bool) -> Result<()> {
         print_received(&inbox).await?;
     }
 
+    burn_watch(&sdk, &vars, &inbox, &prices).await?;
     organization(&sdk, &vars, &inbox).await?;
 
     println!("\n{}\nFLEET AFTER (the demo's own account)", "=".repeat(78));
     print_fleet(&sdk, &select).await?;
     doctor(&sdk).await?;
     println!("\nThe emulator stops with this command; nothing outside this machine was touched.");
+    Ok(())
+}
+
+/// What `cost-guard status` prints, in every region of the demo.
+async fn status(sdk: &aws_types::SdkConfig, prices: &emulator::PriceList) -> Result<()> {
+    use guard::domain::config::{AccountsConfig, RegionScope};
+    let regions = RegionScope::List(DEMO_REGIONS.iter().map(|r| r.to_string()).collect());
+    let book = guard::aws::pricing::PriceBook::new(prices.client(sdk));
+    let (burn, notes) = guard::aws::fleet::Fleet::direct(&AccountsConfig::default(), &regions, sdk)
+        .burn(&book, std::time::Duration::from_secs(60))
+        .await
+        .map_err(|e| e.to_string())?;
+    print!(
+        "{}",
+        indent(&guard::domain::render::status::status_text(
+            &burn,
+            &notes,
+            time::OffsetDateTime::now_utc()
+        ))
+    );
+    Ok(())
+}
+
+/// burn-watch: a forgotten GPU job tagged for the guard, caught by the
+/// burn rate on the next check, with no billing data at all.
+async fn burn_watch(
+    sdk: &aws_types::SdkConfig,
+    vars: &HashMap<String, String>,
+    inbox: &emulator::Inbox,
+    prices: &emulator::PriceList,
+) -> Result<()> {
+    use guard::domain::config::BurnWatchConfig;
+    use guard::handlers::burn_watch::BurnWatch;
+    println!(
+        "\n{}\nBURN RATE: a student starts 3 x p3.2xlarge in us-east-1 for a training run, tagged cost-guard=stop,\nand forgets them. No budget has seen a cent of it yet. burn-watch checks every 15 minutes\n(BURN_LIMIT_USD_PER_HOUR=5, BURN_WARN_USD_PER_HOUR=1).",
+        "=".repeat(78)
+    );
+    emulator::launch(
+        sdk,
+        "us-east-1",
+        3,
+        "p3.2xlarge",
+        "training",
+        &[("cost-guard", "stop")],
+    )
+    .await?;
+    status(sdk, prices).await?;
+    let table = emulator::state_table(sdk, "cost-guard-BurnWatchState").await?;
+    let mut burn_vars = vars.clone();
+    burn_vars.insert("REGIONS".into(), DEMO_REGIONS.join(","));
+    for (k, v) in [
+        ("BURN_LIMIT_USD_PER_HOUR", "5"),
+        ("BURN_WARN_USD_PER_HOUR", "1"),
+        ("BURN_STATE_TABLE", table.as_str()),
+    ] {
+        burn_vars.insert(k.into(), v.into());
+    }
+    let fleet = guard::aws::fleet::Fleet::direct(
+        &Default::default(),
+        &guard::domain::config::RegionScope::List(
+            DEMO_REGIONS.iter().map(|r| r.to_string()).collect(),
+        ),
+        sdk,
+    );
+    let config = BurnWatchConfig::from_map(&burn_vars)?;
+    let watch = BurnWatch::with_parts(
+        fleet.with_kinds(&config.sweep.kinds),
+        sdk,
+        prices.client(sdk),
+        config,
+    );
+    let event = emulator::sample_event("scheduled.json")?;
+    for round in ["the next check", "the check after that"] {
+        println!("\nburn-watch, {round}:");
+        let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+        match watch
+            .handle(&Invocation::new(&event).deadline(Some(deadline)))
+            .await
+        {
+            Ok(s) => println!(
+                "Function returned: burning {} an hour, stopped {}, told subscribers: {}",
+                s.per_hour_usd.fine(),
+                s.stopped,
+                s.notified
+            ),
+            Err(e) => println!("Function returned an error (Lambda would retry): {e}"),
+        }
+        print_received(inbox).await?;
+    }
     Ok(())
 }
 

@@ -156,10 +156,32 @@ fn demo_runs_end_to_end() {
         member_launch.ends_with(") by user/ci-deployer"),
         "{member_launch}"
     );
+    // cost-guard status, and burn-watch stopping the forgotten training run.
+    assert!(text.contains("$ cost-guard status"), "{text}");
+    assert!(
+        text.contains("        thesis-gpu  -  ml.p3.2xlarge  $4.28 an hour\n"),
+        "{text}"
+    );
+    let burn = text
+        .lines()
+        .find(|l| {
+            l.starts_with("Subject: cost-guard stopped 3 resources in 1 region (burning at least $")
+        })
+        .unwrap_or_else(|| panic!("no burn-watch stop:\n{text}"));
+    assert!(burn.ends_with(" an hour > $5.00 limit)"), "{burn}");
+    assert!(
+        text.contains("    What it stopped was burning $9.18 an hour.\n"),
+        "{text}"
+    );
     let after = text.split("FLEET AFTER").nth(1).unwrap();
+    assert_eq!(
+        after.matches("stopped-by=burn:over-5-usd-per-hour").count(),
+        3,
+        "{after}"
+    );
     // What the budget stopped (instances and databases), the hijacker's 4
-    // instances and the 3 of its group.
-    assert_eq!(after.matches(" stopped ").count(), 18, "{after}");
+    // instances and the 3 of its group, the 3 burn-watch stopped.
+    assert_eq!(after.matches(" stopped ").count(), 21, "{after}");
     assert_eq!(
         after
             .matches("stopped-by=tripwire:CreateAutoScalingGroup")

@@ -130,16 +130,21 @@ pub fn status_text(burn: &Burn, notes: &[String], now: OffsetDateTime) -> String
             };
             place = Some(here);
         }
-        let unknown = if sub.unknown > 0 {
-            format!(", {} price unknown", sub.unknown)
+        let cost = if sub.unknown == sub.resources {
+            "price unknown".to_string()
+        } else if sub.unknown > 0 {
+            format!(
+                "{} an hour, {} price unknown",
+                sub.per_hour.fine(),
+                sub.unknown
+            )
         } else {
-            String::new()
+            format!("{} an hour", sub.per_hour.fine())
         };
         let _ = writeln!(
             b,
-            "  {}: {} an hour{unknown}",
+            "  {}: {cost}",
             plural(sub.resources, &kind.to_string(), &format!("{kind}s")),
-            sub.per_hour.fine()
         );
         for line in burn.lines.iter().filter(|l| {
             let r = &l.running;
@@ -297,6 +302,18 @@ mod tests {
         assert_eq!(v["resources"][0]["per_hour"], "0.0928");
         assert_eq!(v["resources"][0]["basis"], "price-list");
         assert_eq!(v["resources"][0]["resource"]["id"], "i-1");
+    }
+
+    #[test]
+    fn a_group_with_no_known_price_says_so_not_zero() {
+        let burn = Burn::price(
+            &[ec2("us-east-1", "i-1", None, "p9.mega", false)],
+            Vec::new(),
+            &quote,
+        );
+        let text = status_text(&burn, &[], at("2026-12-05T10:00:00Z"));
+        assert!(text.contains("  1 EC2 instance: price unknown\n"), "{text}");
+        assert!(!text.contains("$0.0000 an hour, 1 price unknown"), "{text}");
     }
 
     #[test]
