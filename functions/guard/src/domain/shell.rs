@@ -17,6 +17,13 @@ pub(crate) fn word(text: &str) -> String {
 /// A JSON value as one word: for a CLI option whose shorthand would let a
 /// comma or `=` in a name add fields of its own (an Auto Scaling group
 /// named `web,Value=x`).
-pub(crate) fn json_word(value: &serde_json::Value) -> String {
-    word(&value.to_string())
+/// A JSON object with its fields in this order, whatever serde_json's
+/// features (a map's order follows them, and other crates of a build decide
+/// them): what a command in a report prints stays the same text.
+pub(crate) fn json_object(fields: &[(&str, serde_json::Value)]) -> String {
+    let fields: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{}:{v}", serde_json::Value::from(*k)))
+        .collect();
+    format!("{{{}}}", fields.join(","))
 }

@@ -17,7 +17,7 @@ use crate::domain::config::SelectionConfig;
 use crate::domain::inventory::{has_exempt_tag, tag, Record, Resource, ResourceKind, Tags};
 use crate::domain::resume::stamp_of;
 use crate::domain::select::{choose, match_tags, Choice, Match};
-use crate::domain::shell::{json_word, word};
+use crate::domain::shell::{json_object, word};
 use crate::domain::tags::{SAVED_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
 
 use super::saved::{self, encode, list_value};
@@ -290,12 +290,30 @@ pub(crate) fn restart_lines(
 ) -> RestartLines {
     one_each(stamped, unstamped, |r| {
         let name = word(&r.id);
-        let delete = json_word(&serde_json::json!([STOPPED_AT_TAG, STOPPED_BY_TAG, SAVED_TAG]
-                    .map(|k| serde_json::json!({"ResourceId": r.id, "ResourceType": "auto-scaling-group", "Key": k}))));
-        let filters = json_word(&serde_json::json!([
-            {"Name": "auto-scaling-group", "Values": [r.id]},
-            {"Name": "key", "Values": [SAVED_TAG]}
-        ]));
+        let tag = |k: &str| {
+            json_object(&[
+                ("ResourceId", r.id.as_str().into()),
+                ("ResourceType", "auto-scaling-group".into()),
+                ("Key", k.into()),
+            ])
+        };
+        let delete = word(&format!(
+            "[{}]",
+            [STOPPED_AT_TAG, STOPPED_BY_TAG, SAVED_TAG]
+                .map(tag)
+                .join(",")
+        ));
+        let filter = |name: &str, value: &str| {
+            json_object(&[
+                ("Name", name.into()),
+                ("Values", serde_json::json!([value])),
+            ])
+        };
+        let filters = word(&format!(
+            "[{},{}]",
+            filter("auto-scaling-group", &r.id),
+            filter("key", SAVED_TAG)
+        ));
         format!(
                     "ids=$(aws autoscaling describe-auto-scaling-groups --region {region} --auto-scaling-group-names {name} --query \"AutoScalingGroups[0].Instances[].InstanceId\" --output text)\n  p=$(aws autoscaling describe-tags --region {region} --filters {filters} --query \"Tags[0].Value\" --output text | sed -n 's/.*ours=\\([A-Za-z+]*\\).*/\\1/p' | sed 's/^none$//' | tr + ' ')\n  aws ec2 start-instances --region {region} --instance-ids $ids && aws ec2 wait instance-running --region {region} --instance-ids $ids && {{ [ -z \"$p\" ] || aws autoscaling resume-processes --region {region} --auto-scaling-group-name {name} --scaling-processes $p; }} && aws autoscaling delete-tags --region {region} --tags {delete}"
                 )

@@ -11,7 +11,7 @@ use crate::domain::money::usd;
 use crate::domain::outcome::Stamp;
 use crate::domain::prices::hourly_usd;
 use crate::domain::render::{plural, subject_line, Message};
-use crate::domain::shell::word;
+use crate::domain::shell::{json_object, word};
 use crate::domain::tags::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 use crate::domain::trigger::compute::{ComputeCall, Created};
 use crate::domain::trigger::excerpt;
@@ -534,13 +534,19 @@ fn untag_command(event_source: &str, region: &str, resource: &str, keys: &[&str]
         "autoscaling.amazonaws.com" => {
             // JSON, not the shorthand: a comma in a group's name would add
             // fields of its own, and name another group.
-            let tags: Vec<serde_json::Value> = keys
+            let tags: Vec<String> = keys
                 .iter()
-                .map(|k| serde_json::json!({"ResourceId": resource, "ResourceType": "auto-scaling-group", "Key": k}))
+                .map(|k| {
+                    json_object(&[
+                        ("ResourceId", resource.into()),
+                        ("ResourceType", "auto-scaling-group".into()),
+                        ("Key", (*k).into()),
+                    ])
+                })
                 .collect();
             format!(
                 "aws autoscaling delete-tags --region {region} --tags {}",
-                crate::domain::shell::json_word(&serde_json::Value::from(tags))
+                crate::domain::shell::word(&format!("[{}]", tags.join(",")))
             )
         }
         "ecs.amazonaws.com" => format!(
