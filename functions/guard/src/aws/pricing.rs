@@ -7,7 +7,7 @@
 //! check asks again.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -335,22 +335,30 @@ impl PriceBook {
     }
 
     /// The on-demand quote of one product: the price list's figure, else
-    /// the table's.
+    /// the table's. Once the price list has failed in this pricing, it is
+    /// not asked again until the next: the table answers the rest.
     async fn on_demand(
         &self,
         region: &str,
         product: &Product,
         notes: &Mutex<Vec<String>>,
+        failed: &AtomicBool,
     ) -> Option<Quote> {
-        match self.listed(region, product).await {
+        let listed = if failed.load(Ordering::Relaxed) {
+            self.known(region, product).ok_or(None)
+        } else {
+            self.listed(region, product).await.map_err(Some)
+        };
+        match listed {
             Ok(Some(per_hour)) => {
                 return Some(Quote {
                     per_hour,
                     basis: Basis::PriceList,
                 })
             }
-            Ok(None) => {}
-            Err(e) => {
+            Ok(None) | Err(None) => {}
+            Err(Some(e)) => {
+                failed.store(true, Ordering::Relaxed);
                 tracing::warn!(region, error = %e, "price list not answering");
                 note(
                     notes,
@@ -364,6 +372,15 @@ impl PriceBook {
         })
     }
 
+    /// What the book already knows of one product, asking nothing.
+    fn known(&self, region: &str, product: &Product) -> Option<Option<Usd>> {
+        self.listed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(region.to_string(), product.clone()))
+            .copied()
+    }
+
     /// Quotes every product in its region. Spot instances are priced by
     /// `ec2` (the region's client) from the spot price history, else at
     /// most their on-demand price.
@@ -374,6 +391,8 @@ impl PriceBook {
     ) -> Quotes {
         let notes = Mutex::new(Vec::new());
         let notes_ref = &notes;
+        let failed = AtomicBool::new(false);
+        let failed = &failed;
         // Owned items: a stream of borrowed ones makes the future's
         // lifetimes too general to prove `Send` in a handler.
         let items: Vec<(String, Product)> = wanted.iter().cloned().collect();
@@ -409,14 +428,14 @@ impl PriceBook {
                                     },
                                     other => other.clone(),
                                 };
-                                self.on_demand(region, &on_demand, notes_ref).await.map(|q| Quote {
+                                self.on_demand(region, &on_demand, notes_ref, failed).await.map(|q| Quote {
                                     per_hour: q.per_hour,
                                     basis: Basis::SpotUpperBound,
                                 })
                             }
                         }
                     }
-                    _ => self.on_demand(region, product, notes_ref).await,
+                    _ => self.on_demand(region, product, notes_ref, failed).await,
                 };
                 ((region.clone(), product.clone()), quote)
             })
