@@ -160,6 +160,9 @@ async fn a_refusing_price_list_falls_back_to_the_table_and_says_so() {
     // 2 × 0.0208 + db.t3.medium PostgreSQL 0.068 (the stand-in says 0.072).
     assert_eq!(burn.per_hour(), usd("4.4814"));
     assert_eq!(notes.len(), 1, "{notes:?}");
+    // Four asked at once; once one is refused, the table answers the fifth
+    // product without asking.
+    assert_eq!(prices.requests(), 4);
     assert!(
         notes[0].contains("pricing:GetProducts") && notes[0].contains("AccessDenied"),
         "{notes:?}"
