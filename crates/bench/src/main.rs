@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 /// Errors of the benchmarks: any error, printed by the command line.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
+mod burn;
 mod org;
 mod process;
 mod stats;
@@ -68,6 +69,13 @@ enum Command {
     /// time it until its first request for an event, with its memory.
     Startup {
         #[arg(default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: u32,
+    },
+    /// burn-watch's check: the sweep benchmark's fleet with every other
+    /// kind, priced as each check prices it (the first with an empty price
+    /// book, then RUNS warm); wall time, requests, and its cost a month.
+    Burn {
+        #[arg(default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
         runs: u32,
     },
 }
@@ -133,6 +141,7 @@ async fn main() -> ExitCode {
         Command::Scale(o) => bench_scale(o).await,
         Command::RootAlert { runs } => bench_root_alert(runs as usize).await,
         Command::Startup { runs } => bench_startup(runs as usize),
+        Command::Burn { runs } => burn::run(runs as usize).await,
         Command::Tripwire { events } => bench_tripwire(events as usize).await,
         Command::Org {
             latency_ms,
