@@ -128,7 +128,8 @@ pub async fn run(runs: usize) -> Result<(), Error> {
 
     // Billed duration rounds up to the millisecond.
     let billed_s = (stats.median.as_secs_f64() * 1000.0).ceil() / 1000.0;
-    let lambda = CHECKS_PER_MONTH * (billed_s * MEMORY_GB * LAMBDA_GB_SECOND_USD + LAMBDA_REQUEST_USD);
+    let lambda =
+        CHECKS_PER_MONTH * (billed_s * MEMORY_GB * LAMBDA_GB_SECOND_USD + LAMBDA_REQUEST_USD);
     let dynamodb = CHECKS_PER_MONTH * DYNAMODB_PER_CHECK_USD;
     println!(
         "\nAt the default schedule, rate(15 minutes): {CHECKS_PER_MONTH} checks a month, {} AWS requests a month for the survey.",
@@ -138,7 +139,9 @@ pub async fn run(runs: usize) -> Result<(), Error> {
         "  Lambda, 128 MB, x86_64, at the warm median: ${lambda:.4} a month (within the free tier of 400,000 GB-s and 1 million requests)."
     );
     println!("  DynamoDB, one read and one write a check: ${dynamodb:.4} a month.");
-    println!("  Price List API: no charge; asked once per type and region while the function is warm.");
+    println!(
+        "  Price List API: no charge; asked once per type and region while the function is warm."
+    );
     println!(
         "  Cost Explorer, with MonthlyLimitUsd: at least ${:.2} a month (one request a day), and $0.01 more per change of the burn rate; none without it.",
         30.0 * CE_REQUEST_USD

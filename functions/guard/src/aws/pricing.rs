@@ -461,3 +461,251 @@ fn note(notes: &Mutex<Vec<String>>, text: String) {
         notes.push(text);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::burn::usage::{Component, Tenancy};
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    fn usd(t: &str) -> Usd {
+        Usd::parse(t).unwrap()
+    }
+
+    fn ec2(os: Os) -> Product {
+        Product::Ec2 {
+            instance_type: "t3.micro".into(),
+            os,
+            tenancy: Tenancy::Shared,
+            spot: false,
+        }
+    }
+
+    /// A price list document as GetProducts returns one, shortened.
+    fn doc(usage: &str, unit: &str, price: &str) -> String {
+        serde_json::json!({
+            "product": {"productFamily": "Compute Instance", "attributes": {"usagetype": usage}, "sku": "S"},
+            "serviceCode": "AmazonEC2",
+            "terms": {
+                "OnDemand": {"S.JRTCKXETXF": {"priceDimensions": {"S.JRTCKXETXF.6YS6EN2CT7": {
+                    "unit": unit, "pricePerUnit": {"USD": price}
+                }}}},
+                "Reserved": {"S.4NA7Y494T4": {"priceDimensions": {"S.4NA7Y494T4.6YS6EN2CT7": {
+                    "unit": "Hrs", "pricePerUnit": {"USD": "0.0010000000"}
+                }}}}
+            }
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn reads_the_on_demand_hourly_figure_and_nothing_else() {
+        assert_eq!(
+            on_demand(&doc("BoxUsage:t3.micro", "Hrs", "0.0104000000")),
+            [("BoxUsage:t3.micro".to_string(), usd("0.0104"))]
+        );
+        assert_eq!(on_demand(&doc("X", "hours", "0.04048")).len(), 1);
+        // A monthly unit, a currency other than USD, no figure: nothing.
+        assert!(on_demand(&doc("X", "GB-Mo", "0.10")).is_empty());
+        assert!(on_demand(&doc("X", "Hrs", "-1")).is_empty());
+        let cny = doc("X", "Hrs", "1").replace("\"USD\"", "\"CNY\"");
+        assert!(on_demand(&cny).is_empty());
+        assert!(on_demand("not json").is_empty());
+    }
+
+    #[test]
+    fn picks_fargates_figure_by_usage_type_and_the_highest_otherwise() {
+        let fargate = [
+            ("USE1-Fargate-vCPU-Hours:perCPU".to_string(), usd("0.04048")),
+            (
+                "USE1-Fargate-ARM-vCPU-Hours:perCPU".to_string(),
+                usd("0.03238"),
+            ),
+            ("USE1-Fargate-GB-Hours".to_string(), usd("0.004445")),
+            ("USE1-Fargate-ARM-GB-Hours".to_string(), usd("0.00356")),
+            (
+                "USE1-Fargate-EphemeralStorage-GB-Hours".to_string(),
+                usd("0.000111"),
+            ),
+        ];
+        let pick_of = |p| pick(&p, &fargate);
+        assert_eq!(
+            pick_of(Product::FargateVcpu { arm: false }),
+            Some(usd("0.04048"))
+        );
+        assert_eq!(
+            pick_of(Product::FargateVcpu { arm: true }),
+            Some(usd("0.03238"))
+        );
+        assert_eq!(
+            pick_of(Product::FargateGb { arm: false }),
+            Some(usd("0.004445"))
+        );
+        assert_eq!(
+            pick_of(Product::FargateGb { arm: true }),
+            Some(usd("0.00356"))
+        );
+        // us-east-1's own names carry no prefix in some answers.
+        let bare = [("Fargate-GB-Hours".to_string(), usd("0.004445"))];
+        assert_eq!(
+            pick(&Product::FargateGb { arm: false }, &bare),
+            Some(usd("0.004445"))
+        );
+        let figures = [
+            ("a".to_string(), usd("0.1")),
+            ("b".to_string(), usd("0.3")),
+            ("c".to_string(), Usd::ZERO),
+        ];
+        assert_eq!(pick(&ec2(Os::Linux), &figures), Some(usd("0.3")));
+        assert_eq!(pick(&ec2(Os::Linux), &figures[2..]), None);
+        assert_eq!(pick(&ec2(Os::Linux), &[]), None);
+    }
+
+    #[test]
+    fn asks_for_exactly_the_products_attributes() {
+        let (service, filters) = query("eu-west-1", &ec2(Os::Linux)).unwrap();
+        assert_eq!(service, "AmazonEC2");
+        let has = |f: &[(&str, String)], k: &str, v: &str| f.iter().any(|(a, b)| *a == k && b == v);
+        for (k, v) in [
+            ("regionCode", "eu-west-1"),
+            ("instanceType", "t3.micro"),
+            ("operatingSystem", "Linux"),
+            ("tenancy", "Shared"),
+            ("preInstalledSw", "NA"),
+            ("capacitystatus", "Used"),
+            ("licenseModel", "No License required"),
+        ] {
+            assert!(has(&filters, k, v), "{k}={v} in {filters:?}");
+        }
+        // Windows includes its license: no license filter.
+        let (_, windows) = query("eu-west-1", &ec2(Os::Windows)).unwrap();
+        assert!(windows.iter().all(|(k, _)| *k != "licenseModel"));
+        let rds = |engine: &str, multi_az| {
+            query(
+                "us-east-1",
+                &Product::Rds {
+                    class: "db.t3.micro".into(),
+                    engine: engine.into(),
+                    multi_az,
+                },
+            )
+        };
+        let (service, f) = rds("postgres", true).unwrap();
+        assert_eq!(service, "AmazonRDS");
+        assert!(has(&f, "databaseEngine", "PostgreSQL") && has(&f, "deploymentOption", "Multi-AZ"));
+        let (_, f) = rds("oracle-se2", false).unwrap();
+        assert!(
+            has(&f, "databaseEdition", "Standard Two") && has(&f, "deploymentOption", "Single-AZ")
+        );
+        assert!(rds("custom-oracle-ee", false).is_none());
+        let (service, f) = query(
+            "us-east-1",
+            &Product::SageMaker {
+                instance_type: "ml.p3.2xlarge".into(),
+                component: Component::Notebook,
+            },
+        )
+        .unwrap();
+        assert_eq!(service, "AmazonSageMaker");
+        assert!(has(&f, "instanceName", "ml.p3.2xlarge") && has(&f, "component", "Notebook"));
+        let (service, f) = query("us-east-1", &Product::FargateGb { arm: true }).unwrap();
+        assert_eq!(service, "AmazonECS");
+        assert!(has(&f, "regionCode", "us-east-1") && has(&f, "productFamily", "Compute"));
+    }
+
+    fn spot(instance_type: &str) -> Product {
+        Product::Ec2 {
+            instance_type: instance_type.into(),
+            os: Os::Linux,
+            tenancy: Tenancy::Shared,
+            spot: true,
+        }
+    }
+
+    /// A price list that answers every product with `price`.
+    fn price_list(price: &'static str) -> aws_sdk_pricing::Client {
+        use aws_sdk_pricing::operation::get_products::GetProductsOutput;
+        let answer = mock!(aws_sdk_pricing::Client::get_products).then_output(move || {
+            GetProductsOutput::builder()
+                .price_list(doc("BoxUsage:g4dn.xlarge", "Hrs", price))
+                .build()
+        });
+        mock_client!(aws_sdk_pricing, RuleMode::MatchAny, [&answer])
+    }
+
+    #[tokio::test]
+    async fn a_spot_instance_is_priced_at_the_highest_zones_latest_figure() {
+        use aws_sdk_ec2::operation::describe_spot_price_history::DescribeSpotPriceHistoryOutput;
+        use aws_sdk_ec2::types::SpotPrice;
+        let history = mock!(aws_sdk_ec2::Client::describe_spot_price_history).then_output(|| {
+            DescribeSpotPriceHistoryOutput::builder()
+                .spot_price_history(
+                    SpotPrice::builder()
+                        .availability_zone("us-east-1a")
+                        .spot_price("0.1578")
+                        .build(),
+                )
+                .spot_price_history(
+                    SpotPrice::builder()
+                        .availability_zone("us-east-1b")
+                        .spot_price("0.2104")
+                        .build(),
+                )
+                .build()
+        });
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&history]);
+        let book = PriceBook::new(price_list("0.5260000000"));
+        let wanted = [("us-east-1".to_string(), spot("g4dn.xlarge"))]
+            .into_iter()
+            .collect();
+        let quotes = book.quote(&wanted, &|_| ec2.clone()).await;
+        assert_eq!(
+            quotes.get("us-east-1", &spot("g4dn.xlarge")),
+            Some(Quote {
+                per_hour: usd("0.2104"),
+                basis: Basis::Spot
+            })
+        );
+        assert!(quotes.notes.is_empty());
+        // Asked once an hour: a second pricing asks nothing.
+        book.quote(&wanted, &|_| ec2.clone()).await;
+        assert_eq!(history.num_calls(), 1);
+        assert_eq!(book.requests(), 0);
+    }
+
+    #[tokio::test]
+    async fn without_its_history_a_spot_instance_costs_at_most_its_on_demand_price() {
+        use aws_sdk_ec2::operation::describe_spot_price_history::DescribeSpotPriceHistoryError;
+        let refused = mock!(aws_sdk_ec2::Client::describe_spot_price_history).then_error(|| {
+            DescribeSpotPriceHistoryError::generic(
+                aws_smithy_types::error::ErrorMetadata::builder()
+                    .code("UnauthorizedOperation")
+                    .message("not allowed")
+                    .build(),
+            )
+        });
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&refused]);
+        let book = PriceBook::new(price_list("0.5260000000"));
+        let wanted = [("us-east-1".to_string(), spot("g4dn.xlarge"))]
+            .into_iter()
+            .collect();
+        let quotes = book.quote(&wanted, &|_| ec2.clone()).await;
+        assert_eq!(
+            quotes.get("us-east-1", &spot("g4dn.xlarge")),
+            Some(Quote {
+                per_hour: usd("0.526"),
+                basis: Basis::SpotUpperBound
+            })
+        );
+        assert_eq!(quotes.notes.len(), 1, "{:?}", quotes.notes);
+        assert!(
+            quotes.notes[0].contains("ec2:DescribeSpotPriceHistory"),
+            "{:?}",
+            quotes.notes
+        );
+        // The on-demand figure is the price list's, asked once and kept.
+        assert_eq!(book.requests(), 1);
+        book.quote(&wanted, &|_| ec2.clone()).await;
+        assert_eq!(book.requests(), 1);
+    }
+}

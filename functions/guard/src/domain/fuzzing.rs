@@ -36,6 +36,7 @@ pub(crate) const TARGETS: &[(&str, Target)] = &[
     ("launch_event", launch_event),
     ("sweep_job", sweep_job),
     ("weekly_memory", weekly_memory),
+    ("burn", burn),
 ];
 
 /// The policies a message is decided under: the defaults and the most eager.
@@ -251,6 +252,31 @@ pub fn settings(data: &[u8]) {
         }
         Err(e) => refusal(e),
     }
+    match crate::domain::config::BurnWatchConfig::from_lookup(&lookup) {
+        Ok(burn) => {
+            let l = &burn.burn.limits;
+            // A limit of 0 would stop everything always; a warning at or
+            // above the limit would never be sent.
+            assert!(l.per_hour > crate::domain::burn::usd::Usd::ZERO);
+            assert!(l
+                .warn_per_hour
+                .is_none_or(|w| w < l.per_hour && w > crate::domain::burn::usd::Usd::ZERO));
+            assert!(l
+                .monthly
+                .is_none_or(|m| m > crate::domain::burn::usd::Usd::ZERO));
+            assert!(!burn.burn.state_table.is_empty());
+            // The stamp names the limit in plain digits: one tag value.
+            let trigger = crate::domain::burn::watch::StopFor::Rate {
+                per_hour: l.per_hour,
+                limit: l.per_hour,
+            }
+            .trigger();
+            assert!(trigger
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-:.".contains(c)));
+        }
+        Err(e) => refusal(e),
+    }
     match crate::domain::config::WeeklyCheckConfig::from_lookup(&lookup) {
         Ok(weekly) => {
             // Names the template sets: nothing that could carry a second
@@ -279,6 +305,48 @@ pub fn settings(data: &[u8]) {
 /// function writes it, and the message made from it keeps a subject of at
 /// most 100 printable ASCII characters and quotes no line of the memory
 /// that is not a check's name.
+/// The burn rate's money and memory on any bytes: the first line as an
+/// amount of dollars, the rest as burn-watch's memory from its table. An
+/// amount reads back from what it prints; a memory is believed only as
+/// written, and the next one reads back whole.
+pub fn burn(data: &[u8]) {
+    use crate::domain::burn::usd::Usd;
+    use crate::domain::burn::watch::{decide, read_memory, write_memory, Limits};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (amount, memory) = text.split_once('\n').unwrap_or((text, ""));
+    if let Some(u) = Usd::parse(amount) {
+        assert_eq!(Usd::parse(&u.plain()), Some(u), "{amount:?}");
+        let (cents, fine) = (u.cents(), u.fine());
+        assert!(cents.starts_with('$') && fine.starts_with('$'));
+        assert!(!amount
+            .trim()
+            .contains(|c: char| !c.is_ascii_digit() && c != '.'));
+        // Never floating point: a day is exactly 24 hours of it.
+        assert_eq!(u.times(24, 1).nanos(), u.nanos().saturating_mul(24));
+    }
+    if let Some(m) = read_memory(memory) {
+        assert_eq!(read_memory(&write_memory(&m)), Some(m.clone()));
+        let limits = Limits {
+            per_hour: Usd::dollars(10),
+            warn_per_hour: Some(Usd::dollars(5)),
+            monthly: Some(Usd::dollars(100)),
+            stop_on_projection: true,
+        };
+        let now = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        let rate = Usd::from_nanos(m.per_hour_nanos);
+        let d = decide(&limits, Some(&m), rate, None, false, now);
+        assert_eq!(read_memory(&write_memory(&d.next)), Some(d.next.clone()));
+        // An unchanged rate over the limit was told before: not again.
+        if m.over_limit && rate > limits.per_hour {
+            assert!(!d
+                .crossed
+                .contains(&crate::domain::burn::watch::Crossing::Limit));
+        }
+    }
+}
+
 pub fn weekly_memory(data: &[u8]) {
     use crate::domain::doctor::{Check, Status};
     use crate::domain::render::doctor::Scope;
