@@ -299,6 +299,14 @@ mod watch {
         let prices = PriceList::start().await.unwrap();
         let w = watch(&env, &prices, &[("BURN_LIMIT_USD_PER_HOUR", "1")]).await;
 
+        // Anything but its schedule's event is refused, naming the problem,
+        // and changes nothing.
+        let odd = serde_json::json!({"Records": [{"EventSource": "aws:sns"}]});
+        let refused = w.handle(&Invocation::new(&odd).on(TODAY)).await.unwrap_err();
+        assert!(refused.to_string().starts_with("malformed event"), "{refused}");
+        assert!(env.received().await.is_empty());
+        assert_eq!(env.row(&tagged[0].0, &tagged[0].1).await.state, "running");
+
         let s = check(&w).await;
         assert_eq!(s.per_hour_usd.plain(), "1.65152");
         assert_eq!(s.stopped_for.as_deref(), Some("rate"));
