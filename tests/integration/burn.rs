@@ -302,8 +302,14 @@ mod watch {
         // Anything but its schedule's event is refused, naming the problem,
         // and changes nothing.
         let odd = serde_json::json!({"Records": [{"EventSource": "aws:sns"}]});
-        let refused = w.handle(&Invocation::new(&odd).on(TODAY)).await.unwrap_err();
-        assert!(refused.to_string().starts_with("malformed event"), "{refused}");
+        let refused = w
+            .handle(&Invocation::new(&odd).on(TODAY))
+            .await
+            .unwrap_err();
+        assert!(
+            refused.to_string().starts_with("malformed event"),
+            "{refused}"
+        );
         assert!(env.received().await.is_empty());
         assert_eq!(env.row(&tagged[0].0, &tagged[0].1).await.state, "running");
 

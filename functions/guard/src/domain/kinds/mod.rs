@@ -23,6 +23,8 @@
 use crate::domain::inventory::{Resource, ResourceKind};
 
 pub mod auto_scaling_group;
+#[cfg(test)]
+mod charged;
 pub mod db_cluster;
 pub mod db_instance;
 pub mod ec2_instance;
