@@ -213,6 +213,15 @@ async fn tag(at: &InRegion<'_>, arn: &str, pairs: &[(&str, &str)]) -> Result<(),
 impl OneAtATime for NodeGroups {
     type Record = NodeGroup;
 
+    /// Nothing of its own: a node group's nodes are EC2 instances, priced
+    /// there. Not even listed.
+    fn running<'a>(
+        &'a self,
+        _at: &'a InRegion<'a>,
+    ) -> BoxFuture<'a, Result<Vec<crate::domain::burn::usage::Running>, AwsError>> {
+        async { Ok(Vec::new()) }.boxed()
+    }
+
     fn kind(&self) -> ResourceKind {
         ResourceKind::EksNodeGroup
     }
