@@ -336,7 +336,14 @@ pub fn burn(data: &[u8]) {
         };
         let now = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
         let rate = Usd::from_nanos(m.per_hour_nanos);
-        let d = decide(&limits, Some(&m), rate, None, false, now);
+        let d = decide(
+            &limits,
+            Some(&m),
+            crate::domain::burn::watch::Seen::rate(rate),
+            None,
+            false,
+            now,
+        );
         assert_eq!(read_memory(&write_memory(&d.next)), Some(d.next.clone()));
         // An unchanged rate over the limit was told before: not again.
         if m.over_limit && rate > limits.per_hour {
@@ -1099,6 +1106,29 @@ mod tests {
                 target(&data);
             }
         }
+    }
+
+    #[test]
+    fn the_burn_regressions_reach_the_checks_they_are_for() {
+        // An amount and a memory that read back, so fuzz::burn checks both...
+        let seed =
+            std::fs::read_to_string(repo().join("fuzz/regressions/burn/memory-over-the-limit"))
+                .unwrap();
+        let (amount, memory) = seed.split_once('\n').unwrap();
+        assert!(crate::domain::burn::usd::Usd::parse(amount).is_some());
+        assert!(crate::domain::burn::watch::read_memory(memory).is_some());
+        // ... and burn-watch's settings that are accepted, so fuzz::settings
+        // checks what it promises of them.
+        let text = std::fs::read_to_string(
+            repo().join("fuzz/regressions/settings/burn-watch-configured.txt"),
+        )
+        .unwrap();
+        let vars: HashMap<String, String> = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert!(crate::domain::config::BurnWatchConfig::from_map(&vars).is_ok());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::aws::fleet::{Fleet, Scope};
 use crate::aws::pricing::{self, PriceBook};
 use crate::aws::sns::Notifier;
 use crate::domain::burn::usd::Usd;
-use crate::domain::burn::watch::{decide, needs_spend, spend_now};
+use crate::domain::burn::watch::{decide, needs_spend, spend_now, Seen};
 use crate::domain::config::BurnWatchConfig;
 use crate::domain::outcome::Stamp;
 use crate::domain::render::burn_watch::{render, BurnOutcome};
@@ -147,7 +147,11 @@ impl Function for BurnWatch {
             None
         };
         let spend = spend_now(fresh, before.as_ref(), rate, now);
-        let decision = decide(limits, before.as_ref(), rate, spend, fresh.is_some(), now);
+        let seen = Seen {
+            per_hour: rate,
+            unpriced: (burn.unknown() + burn.unread.len()) as u64,
+        };
+        let decision = decide(limits, before.as_ref(), seen, spend, fresh.is_some(), now);
         tracing::info!(
             per_hour = %rate.plain(),
             unknown = burn.unknown(),

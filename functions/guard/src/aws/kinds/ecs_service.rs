@@ -301,7 +301,12 @@ impl OneAtATime for Services {
                     Some(def) => match sizes.get(def) {
                         Some(size) => *size,
                         None => {
-                            let size = task_size(at, def).await?;
+                            // One definition that cannot be read makes its
+                            // services' price unknown, not the region's.
+                            let size = task_size(at, def).await.unwrap_or_else(|e| {
+                                tracing::warn!(region = at.region, definition = %def, error = %e, "task size unknown");
+                                None
+                            });
                             sizes.insert(def.clone(), size);
                             size
                         }

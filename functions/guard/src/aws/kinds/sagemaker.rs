@@ -98,7 +98,8 @@ pub(crate) async fn describe_endpoints(at: &InRegion<'_>) -> Result<Vec<Endpoint
             });
         }
     }
-    for e in endpoints.iter_mut().filter(|e| e.status == "InService") {
+    // Every billed endpoint: one being updated runs two fleets at once.
+    for e in endpoints.iter_mut().filter(|e| e.billed()) {
         e.tags = tags_of(at, &e.arn).await?;
         let described = sm
             .describe_endpoint()

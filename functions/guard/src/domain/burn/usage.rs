@@ -200,3 +200,45 @@ pub struct Quote {
     pub per_hour: Usd,
     pub basis: Basis,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_os_and_tenancy_ec2_reports_become_the_price_lists() {
+        let os = |d: Option<&str>| Os::from_platform(d);
+        assert_eq!(os(None), Os::Linux);
+        assert_eq!(os(Some("Linux/UNIX")), Os::Linux);
+        assert_eq!(os(Some("Windows")), Os::Windows);
+        assert_eq!(os(Some("Red Hat Enterprise Linux")), Os::RedHat);
+        assert_eq!(os(Some("SUSE Linux")), Os::Suse);
+        let sql = os(Some("Windows with SQL Server Enterprise"));
+        assert_eq!(sql, Os::Other("Windows with SQL Server Enterprise".into()));
+        let all = [Os::Linux, Os::Windows, Os::RedHat, Os::Suse, sql.clone()];
+        let names: Vec<&str> = all.iter().map(|o| o.price_list_name()).collect();
+        assert_eq!(
+            names,
+            [
+                "Linux",
+                "Windows",
+                "RHEL",
+                "SUSE",
+                "Windows with SQL Server Enterprise"
+            ]
+        );
+        assert_eq!(Os::Suse.spot_product(), Some("SUSE Linux"));
+        assert_eq!(Os::Windows.spot_product(), Some("Windows"));
+        assert_eq!(sql.spot_product(), None);
+        assert_eq!(Tenancy::from_placement(None), Tenancy::Shared);
+        assert_eq!(Tenancy::from_placement(Some("default")), Tenancy::Shared);
+        assert_eq!(
+            Tenancy::from_placement(Some("dedicated")),
+            Tenancy::Dedicated
+        );
+        assert_eq!(
+            Tenancy::from_placement(Some("host")).price_list_name(),
+            "Host"
+        );
+    }
+}

@@ -30,10 +30,13 @@ pub struct Limits {
     pub stop_on_projection: bool,
 }
 
-/// What burn-watch remembers from its last check, in its table. Anyone who
-/// may write that table can also change or delete the function itself, so
-/// it is the owner's; still, what cannot be read back whole is not
-/// believed (the check then counts as the first).
+/// What burn-watch remembers from its last check, in its table. Only
+/// principals the owner gave DynamoDB writes can change it, and the worst
+/// they can do with it is quiet an alert or delay a projection until the
+/// month-to-date figure is read again (within a day); a rate over the limit
+/// is stopped whatever it says. What is not in the shape this function
+/// writes, or claims a read in the future, is not believed (the check then
+/// counts as the first).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Memory {
@@ -47,6 +50,9 @@ pub struct Memory {
     pub month_to_date_nanos: Option<u64>,
     pub month: String,
     pub spend_read_at: i64,
+    /// Running resources with no known price and places not read, then.
+    #[serde(default)]
+    pub unpriced: u64,
 }
 
 /// `2026-12`: the month (UTC) a spend figure belongs to.
@@ -70,10 +76,11 @@ pub fn needs_spend(
     match before {
         None => true,
         Some(m) => {
+            let age = now.unix_timestamp().saturating_sub(m.spend_read_at);
             m.month_to_date_nanos.is_none()
                 || m.per_hour_nanos != per_hour.nanos()
                 || m.month != month_of(now)
-                || now.unix_timestamp() - m.spend_read_at >= SPEND_READ_AT_LEAST_EVERY_S
+                || !(0..SPEND_READ_AT_LEAST_EVERY_S).contains(&age)
         }
     }
 }
@@ -94,7 +101,8 @@ pub fn spend_now(
     if m.month != month_of(now) {
         return None;
     }
-    let since = u64::try_from(now.unix_timestamp() - m.spend_read_at).unwrap_or(0);
+    // A read in the future is not believed.
+    let since = u64::try_from(now.unix_timestamp().saturating_sub(m.spend_read_at)).ok()?;
     Some(Usd::from_nanos(m.month_to_date_nanos?).saturating_add(per_hour.times(since, 3600)))
 }
 
@@ -125,6 +133,10 @@ pub enum Crossing {
     Limit,
     Warn,
     Projection,
+    /// More running resources without a known price (or places not read)
+    /// than at the last check: the rate compared with the limits leaves
+    /// them out. Told, never acted on.
+    Unpriced,
 }
 
 /// What one check decided.
@@ -141,17 +153,36 @@ pub struct Decision {
     pub next: Memory,
 }
 
-/// Decides one check: `per_hour` is what is burning now, `spend` the
+/// What one check saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    /// What is burning now (what has a known price).
+    pub per_hour: Usd,
+    /// Running resources without a known price, and places not read.
+    pub unpriced: u64,
+}
+
+impl Seen {
+    pub fn rate(per_hour: Usd) -> Seen {
+        Seen {
+            per_hour,
+            unpriced: 0,
+        }
+    }
+}
+
+/// Decides one check: `seen` is what is burning now, `spend` the
 /// month-to-date spend (`None` without a monthly limit or when Cost
 /// Explorer failed), `fresh` whether `spend` was read just now.
 pub fn decide(
     limits: &Limits,
     before: Option<&Memory>,
-    per_hour: Usd,
+    seen: Seen,
     spend: Option<Usd>,
     fresh: bool,
     now: OffsetDateTime,
 ) -> Decision {
+    let per_hour = seen.per_hour;
     let over_limit = per_hour > limits.per_hour;
     let over_warn = limits.warn_per_hour.is_some_and(|w| per_hour > w);
     let projected = limits.monthly.and(spend).map(|s| project(s, per_hour, now));
@@ -173,6 +204,11 @@ pub fn decide(
     }
     if projected_over && projected.is_some() && !was(|m| m.projected_over) {
         crossed.push(Crossing::Projection);
+    }
+    // When in doubt, tell and do not act: what cannot be priced is told
+    // each time there is more of it, never stopped for.
+    if seen.unpriced > before.map_or(0, |m| m.unpriced) {
+        crossed.push(Crossing::Unpriced);
     }
 
     let stop = if over_limit {
@@ -209,6 +245,7 @@ pub fn decide(
             month_to_date_nanos,
             month: month_of(now),
             spend_read_at,
+            unpriced: seen.unpriced,
         },
     }
 }
@@ -262,7 +299,14 @@ mod tests {
         rates
             .iter()
             .map(|r| {
-                let d = decide(limits, memory.as_ref(), usd(r), None, false, now);
+                let d = decide(
+                    limits,
+                    memory.as_ref(),
+                    Seen::rate(usd(r)),
+                    None,
+                    false,
+                    now,
+                );
                 memory = Some(d.next.clone());
                 d
             })
@@ -323,19 +367,26 @@ mod tests {
             ..limits()
         };
         // $120 spent and $2 an hour for 10 days: $600 > $500.
-        let d = decide(&l, None, usd("2"), Some(usd("120")), true, now);
+        let d = decide(&l, None, Seen::rate(usd("2")), Some(usd("120")), true, now);
         assert_eq!(d.projected, Some(usd("600")));
         assert_eq!(d.crossed, [Crossing::Projection]);
         assert_eq!(d.stop, None);
         assert!(d.next.projected_over);
-        let again = decide(&l, Some(&d.next), usd("2"), Some(usd("120")), false, now);
+        let again = decide(
+            &l,
+            Some(&d.next),
+            Seen::rate(usd("2")),
+            Some(usd("120")),
+            false,
+            now,
+        );
         assert!(again.crossed.is_empty());
         // Unknown this time (Cost Explorer failed): neither told nor forgotten.
-        let unknown = decide(&l, Some(&d.next), usd("2"), None, false, now);
+        let unknown = decide(&l, Some(&d.next), Seen::rate(usd("2")), None, false, now);
         assert!(unknown.crossed.is_empty() && unknown.next.projected_over);
         assert_eq!(unknown.projected, None);
         l.stop_on_projection = true;
-        let d = decide(&l, None, usd("2"), Some(usd("120")), true, now);
+        let d = decide(&l, None, Seen::rate(usd("2")), Some(usd("120")), true, now);
         assert_eq!(
             d.stop,
             Some(StopFor::Projection {
@@ -348,7 +399,7 @@ mod tests {
             "burn:month-projected-over-500-usd"
         );
         // Under the monthly limit: nothing.
-        let d = decide(&l, None, usd("1"), Some(usd("120")), true, now);
+        let d = decide(&l, None, Seen::rate(usd("1")), Some(usd("120")), true, now);
         assert_eq!(d.projected, Some(usd("360")));
         assert!(d.stop.is_none() && d.crossed.is_empty());
     }
@@ -371,7 +422,7 @@ mod tests {
         };
         assert!(!needs_spend(&limits(), None, usd("1"), now));
         assert!(needs_spend(&l, None, usd("1"), now));
-        let d = decide(&l, None, usd("1"), Some(usd("40")), true, now);
+        let d = decide(&l, None, Seen::rate(usd("1")), Some(usd("40")), true, now);
         let m = d.next;
         assert_eq!(m.month_to_date_nanos, Some(usd("40").nanos()));
         assert_eq!(m.spend_read_at, now.unix_timestamp());
@@ -404,14 +455,21 @@ mod tests {
             Some(usd("7"))
         );
         // The figure read earlier is kept, with its time, until read again.
-        let d2 = decide(&l, Some(&m), usd("1"), Some(usd("40.25")), false, later);
+        let d2 = decide(
+            &l,
+            Some(&m),
+            Seen::rate(usd("1")),
+            Some(usd("40.25")),
+            false,
+            later,
+        );
         assert_eq!(d2.next.spend_read_at, m.spend_read_at);
         assert_eq!(d2.next.month_to_date_nanos, m.month_to_date_nanos);
         // A new month forgets last month's figure.
         let jan = decide(
             &l,
             Some(&m),
-            usd("1"),
+            Seen::rate(usd("1")),
             None,
             false,
             at("2027-01-01T00:15:00Z"),
@@ -425,7 +483,7 @@ mod tests {
         let d = decide(
             &limits(),
             None,
-            usd("12"),
+            Seen::rate(usd("12")),
             None,
             false,
             at("2026-12-05T10:00:00Z"),
@@ -442,6 +500,70 @@ mod tests {
             &format!("{text}{}", " ".repeat(1100)),
         ] {
             assert_eq!(read_memory(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn resources_without_a_price_are_told_when_there_are_more_and_never_stopped_for() {
+        let now = at("2026-12-05T10:00:00Z");
+        let seen = |unpriced| Seen {
+            per_hour: usd("1"),
+            unpriced,
+        };
+        let first = decide(&limits(), None, seen(2), None, false, now);
+        assert_eq!(first.crossed, [Crossing::Unpriced]);
+        assert_eq!(first.stop, None);
+        assert_eq!(first.next.unpriced, 2);
+        let same = decide(&limits(), Some(&first.next), seen(2), None, false, now);
+        assert!(same.crossed.is_empty());
+        let fewer = decide(&limits(), Some(&same.next), seen(1), None, false, now);
+        assert!(fewer.crossed.is_empty());
+        let more = decide(&limits(), Some(&fewer.next), seen(2), None, false, now);
+        assert_eq!(more.crossed, [Crossing::Unpriced]);
+        assert!(decide(&limits(), None, seen(0), None, false, now)
+            .crossed
+            .is_empty());
+    }
+
+    #[test]
+    fn limits_are_passed_only_above_them() {
+        let now = at("2026-11-21T00:00:00Z");
+        let l = Limits {
+            monthly: Some(usd("600")),
+            stop_on_projection: true,
+            ..limits()
+        };
+        // Exactly at the warning, and a month projected exactly at its limit.
+        let d = decide(&l, None, Seen::rate(usd("5")), None, false, now);
+        assert!(d.crossed.is_empty());
+        let d = decide(&l, None, Seen::rate(usd("2")), Some(usd("120")), true, now);
+        assert_eq!(d.projected, Some(usd("600")));
+        assert!(d.crossed.is_empty() && d.stop.is_none());
+    }
+
+    #[test]
+    fn a_read_time_out_of_reason_asks_again_and_is_not_believed() {
+        let now = at("2026-12-31T23:00:00Z");
+        let l = Limits {
+            monthly: Some(usd("500")),
+            ..limits()
+        };
+        let m = decide(&l, None, Seen::rate(usd("1")), Some(usd("40")), true, now).next;
+        // The month turns an hour later: asked again, last month's figure not used.
+        let jan = at("2027-01-01T00:15:00Z");
+        assert!(needs_spend(&l, Some(&m), usd("1"), jan));
+        assert_eq!(spend_now(None, Some(&m), usd("1"), jan), None);
+        // A read "in the future" or at the dawn of time: asked again, and
+        // no estimate from it, with no overflow.
+        for read_at in [now.unix_timestamp() + 3600, i64::MIN, i64::MAX] {
+            let odd = Memory {
+                spend_read_at: read_at,
+                ..m.clone()
+            };
+            assert!(needs_spend(&l, Some(&odd), usd("1"), now), "{read_at}");
+            if read_at > now.unix_timestamp() {
+                assert_eq!(spend_now(None, Some(&odd), usd("1"), now), None);
+            }
         }
     }
 }

@@ -157,6 +157,9 @@ mod tests {
         ])
         .unwrap();
         assert_eq!((off.limits.warn_per_hour, off.limits.monthly), (None, None));
+        // The template's default action.
+        let alert = read(&[("BURN_LIMIT_USD_PER_HOUR", "1"), ("BURN_ACTION", "alert")]).unwrap();
+        assert!(!alert.limits.stop_on_projection);
     }
 
     #[test]

@@ -121,6 +121,12 @@ fn notebooks_endpoints_and_clusters_count_their_instances_and_nodes() {
         None,
         "serverless only: not billed by the hour"
     );
+    // Being updated, its variants not read: listed, its price unknown.
+    e.status = "Updating".into();
+    let serverless = e.variants.clone();
+    e.variants.clear();
+    assert!(e.charged("us-east-1").unwrap().charges.is_empty());
+    e.variants = serverless;
     e.status = "Creating".into();
     assert_eq!(e.charged("us-east-1"), None);
 

@@ -223,15 +223,32 @@ impl Notebook {
 }
 
 impl Endpoint {
-    /// An hour of every instance behind it while it serves. A serverless
-    /// variant is billed per request, not by the hour: it adds nothing.
-    pub fn charged(&self, region: &str) -> Option<crate::domain::burn::usage::Running> {
-        use crate::domain::burn::usage::{Charge, Component, Product, Running};
-        if !matches!(
+    /// Whether SageMaker bills its instances in this status: an update
+    /// runs the old fleet and the new one at once.
+    pub fn billed(&self) -> bool {
+        matches!(
             self.status.as_str(),
             "InService" | "Updating" | "SystemUpdating" | "RollingBack" | "UpdateRollbackFailed"
-        ) {
+        )
+    }
+
+    /// An hour of every instance behind it while it is billed. A serverless
+    /// variant is billed per request, not by the hour: it adds nothing. With
+    /// no variant known (they could not be read), a line with no charge:
+    /// its price is unknown, never $0.
+    pub fn charged(&self, region: &str) -> Option<crate::domain::burn::usage::Running> {
+        use crate::domain::burn::usage::{Charge, Component, Product, Running};
+        if !self.billed() {
             return None;
+        }
+        if self.variants.is_empty() {
+            return Some(Running {
+                account: None,
+                region: region.to_string(),
+                resource: self.resource(),
+                count: 0,
+                charges: Vec::new(),
+            });
         }
         let charges: Vec<Charge> = self
             .variants

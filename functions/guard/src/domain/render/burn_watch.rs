@@ -136,6 +136,14 @@ pub(crate) fn render(o: &BurnOutcome) -> Option<Message> {
                     short.push(text);
                 }
             }
+            if o.decision.crossed.contains(&Crossing::Unpriced) {
+                let n = o.burn.unknown() + o.burn.unread.len();
+                let what = plural(n, "resource or region", "resources or regions");
+                fired.push(format!(
+                    "{what} without a known price: the rate compared with the limits leaves them out (cost-guard status lists them)"
+                ));
+                short.push(format!("{what} without a known price"));
+            }
             if o.decision.crossed.contains(&Crossing::Projection) {
                 if let (Some(p), Some(l)) = (o.decision.projected, o.limits.monthly) {
                     fired.push(format!(
@@ -232,7 +240,7 @@ pub(crate) fn render(o: &BurnOutcome) -> Option<Message> {
 mod tests {
     use super::*;
     use crate::domain::burn::usage::{Basis, Charge, Os, Product, Quote, Running, Tenancy};
-    use crate::domain::burn::watch::decide;
+    use crate::domain::burn::watch::{decide, Seen};
     use crate::domain::inventory::{Resource, ResourceKind};
     use crate::domain::outcome::RegionReport;
     use crate::domain::render::golden_case;
@@ -310,7 +318,7 @@ mod tests {
         let mut out = String::new();
         // Over the limit: three GPUs, two stopped (the third exempt, say).
         let b = burn(3);
-        let d = decide(&limits(), None, b.per_hour(), None, false, now);
+        let d = decide(&limits(), None, Seen::rate(b.per_hour()), None, false, now);
         let s = sweep(&["i-0", "i-1"]);
         let m = render(&BurnOutcome {
             burn: &b,
@@ -332,7 +340,14 @@ mod tests {
         golden_case(&mut out, "over the limit, two stopped", m.as_ref());
         // Over the warning, the month projected over its limit: alert only.
         let b = burn(1);
-        let d = decide(&limits(), None, b.per_hour(), Some(usd("200")), true, now);
+        let d = decide(
+            &limits(),
+            None,
+            Seen::rate(b.per_hour()),
+            Some(usd("200")),
+            true,
+            now,
+        );
         let m = render(&BurnOutcome {
             burn: &b,
             notes: &[],
@@ -350,7 +365,7 @@ mod tests {
         let d2 = decide(
             &limits(),
             Some(&d.next),
-            b.per_hour(),
+            Seen::rate(b.per_hour()),
             Some(usd("200")),
             false,
             now,
@@ -369,6 +384,47 @@ mod tests {
         });
         assert_eq!(quiet, None);
         golden_case(&mut out, "the same again", quiet.as_ref());
+        // A resource whose price nobody knows, under every limit: told once.
+        let mut running: Vec<Running> = vec![gpu("i-0"), gpu("i-9")];
+        running[1].resource.size = "p9.mega".into();
+        if let Product::Ec2 { instance_type, .. } = &mut running[1].charges[0].product {
+            *instance_type = "p9.mega".into();
+        }
+        let b = Burn::price(&running, Vec::new(), &|_, p| match p {
+            Product::Ec2 { instance_type, .. } if instance_type == "g4dn.xlarge" => Some(Quote {
+                per_hour: usd("0.526"),
+                basis: Basis::PriceList,
+            }),
+            _ => None,
+        });
+        let seen = crate::domain::burn::watch::Seen {
+            per_hour: b.per_hour(),
+            unpriced: b.unknown() as u64,
+        };
+        let calm = Limits {
+            warn_per_hour: None,
+            monthly: None,
+            ..limits()
+        };
+        let d = decide(&calm, None, seen, None, false, now);
+        let m = render(&BurnOutcome {
+            burn: &b,
+            notes: &[],
+            decision: &d,
+            limits: &calm,
+            spend: None,
+            dry_run: false,
+            sweep: None,
+            sweep_error: None,
+            resume_function: None,
+            now,
+        });
+        assert!(m
+            .as_ref()
+            .unwrap()
+            .subject
+            .contains("1 resource or region without a known price"));
+        golden_case(&mut out, "a resource without a known price", m.as_ref());
         crate::domain::render::check_golden("burn_watch", &out);
     }
 

@@ -249,7 +249,10 @@ mod tests {
 
     #[test]
     fn golden_status_groups_totals_and_marks_every_doubtful_figure() {
+        let mut db = ec2("us-east-1", "app-db", None, "t2.large", false);
+        db.resource.kind = ResourceKind::DbInstance;
         let running = vec![
+            db,
             ec2(
                 "us-east-1",
                 "i-1",
@@ -278,11 +281,14 @@ mod tests {
             text.contains("i-1  forgotten FAKE LINE  t2.large  $0.0928 an hour\n"),
             "{text}"
         );
-        assert!(text.contains("Burning at least $0.8044 an hour: at least $19.31 a day, at least $3.22 for the rest of December"), "{text}");
+        assert!(text.contains("Burning at least $0.8972 an hour: at least $21.53 a day, at least $3.59 for the rest of December"), "{text}");
         assert!(text.contains("1 resource has no known price"), "{text}");
         assert!(text.contains("(table) are us-east-1"), "{text}");
         assert!(text.contains("(spot, at most)"), "{text}");
         assert!(!text.lines().any(|l| l.starts_with("FAKE")), "{text}");
+        // Each line once, under its own kind, each place named once.
+        assert_eq!(text.matches("app-db").count(), 1, "{text}");
+        assert_eq!(text.matches("\nus-east-1\n").count(), 1, "{text}");
     }
 
     #[test]

@@ -172,17 +172,30 @@ fn unrecognised(why: String, message: &str) -> Trigger {
     }
 }
 
-/// The first 300 characters of a message, on one line, control characters removed.
+/// Invisible characters that reorder or hide text (bidirectional
+/// overrides and isolates, zero-width marks): a name carrying them could
+/// show a report line other than the one written.
+fn is_hidden_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// The first 300 characters of a message, on one line: control characters
+/// and every kind of line or paragraph separator become spaces, invisible
+/// reordering marks are dropped.
 pub(crate) fn excerpt(message: &str) -> String {
     const MAX: usize = 300;
     let mut out = String::new();
     let mut chars = 0;
-    for c in message.chars() {
+    for c in message.chars().filter(|c| !is_hidden_format(*c)) {
         if chars == MAX {
             out.push('…');
             break;
         }
-        let c = if c.is_control() { ' ' } else { c };
+        let c = if c.is_control() || c.is_whitespace() {
+            ' '
+        } else {
+            c
+        };
         if c == ' ' && out.ends_with(' ') {
             continue;
         }
@@ -228,6 +241,17 @@ pub(crate) fn json_number(value: Option<&serde_json::Value>) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_excerpt_is_one_visible_line() {
+        assert_eq!(excerpt("a\u{2028}b\u{2029}c\u{85}d\r\ne"), "a b c d e");
+        assert_eq!(
+            excerpt("gpu\u{202E}4200.0$\u{202C}-miner"),
+            "gpu4200.0$-miner"
+        );
+        assert_eq!(excerpt("zero\u{200B}width\u{FEFF}"), "zerowidth");
+        assert_eq!(excerpt("  tabs\tand  spaces "), "tabs and spaces");
+    }
 
     #[test]
     fn excerpt_is_short_and_single_line() {
