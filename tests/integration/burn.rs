@@ -181,6 +181,30 @@ async fn a_refusing_price_list_falls_back_to_the_table_and_says_so() {
 }
 
 #[tokio::test]
+async fn what_could_not_be_listed_in_time_is_named_and_makes_the_total_a_lower_bound() {
+    let env = Env::start().await;
+    seed(&env).await;
+    let prices = PriceList::start().await.unwrap();
+    let book = PriceBook::new(prices.client(&env.sdk));
+    // No time at all: every kind in every region runs out of it.
+    let (burn, _) = fleet(&env)
+        .burn(&book, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(burn.is_lower_bound());
+    assert!(
+        burn.unread.iter().any(|u| u.region == "us-east-1"
+            && u.what == "EC2 instances"
+            && u.error == "not listed before the time ran out"),
+        "{:?}",
+        burn.unread
+    );
+    // Every kind that lists something, in both regions (groups, clusters
+    // and node groups list nothing to price, so have nothing to miss).
+    assert_eq!(burn.unread.len(), 2 * 6, "{:?}", burn.unread);
+}
+
+#[tokio::test]
 async fn status_prints_the_burn_and_json_for_scripts() {
     let env = Env::start().await;
     seed(&env).await;
@@ -263,9 +287,15 @@ mod watch {
     }
 
     async fn check(w: &BurnWatch) -> guard::handlers::burn_watch::BurnSummary {
+        check_after(w, 0).await
+    }
+
+    /// A check `hours` after midnight of TODAY.
+    async fn check_after(w: &BurnWatch, hours: i64) -> guard::handlers::burn_watch::BurnSummary {
         let event = sample_event("scheduled.json").unwrap();
         let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(120);
-        w.handle(&Invocation::new(&event).on(TODAY).deadline(Some(deadline)))
+        let at = TODAY.midnight().assume_utc() + time::Duration::hours(hours);
+        w.handle(&Invocation::new(&event).at(at).deadline(Some(deadline)))
             .await
             .expect("a clean check")
     }
@@ -392,8 +422,9 @@ mod watch {
             m.body
         );
 
-        // The same rate: Cost Explorer is not asked, nothing is told again.
-        let s = check(&w).await;
+        // The same rate two hours later: Cost Explorer is not asked,
+        // nothing is told again.
+        let s = check_after(&w, 2).await;
         assert!(!s.spend_asked);
         assert!(!s.notified);
         assert!(env.received().await.is_empty());
@@ -403,7 +434,7 @@ mod watch {
         let mut stop = vars.to_vec();
         stop.push(("BURN_ACTION", "stop"));
         let w = watch(&env, &prices, &stop).await;
-        let s = check(&w).await;
+        let s = check_after(&w, 3).await;
         assert!(!s.spend_asked);
         assert_eq!(
             (s.stopped_for.as_deref(), s.stopped),
@@ -415,6 +446,17 @@ mod watch {
                 Some("burn:month-projected-over-1500-usd")
             );
         }
-        assert_eq!(env.received().await.len(), 1);
+        let m = env.one_message().await;
+        // Not asked: the figure read 3 hours ago and this rate since.
+        assert!(
+            m.body.contains(
+                "$1,262.12 spent this month (Cost Explorer's last figure plus this rate since)"
+            ),
+            "{}",
+            m.body
+        );
+        // A day after the read, it is asked again however steady the rate.
+        let s = check_after(&w, 25).await;
+        assert!(s.spend_asked);
     }
 }

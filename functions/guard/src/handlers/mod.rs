@@ -140,10 +140,13 @@ impl<'a> Invocation<'a> {
 
     /// As if it started on `date` (tests of the calendar).
     pub fn on(self, date: Date) -> Self {
-        Invocation {
-            now: date.midnight().assume_utc(),
-            ..self
-        }
+        self.at(date.midnight().assume_utc())
+    }
+
+    /// As if it started at `now` (tests of what a function remembers
+    /// between invocations).
+    pub fn at(self, now: OffsetDateTime) -> Self {
+        Invocation { now, ..self }
     }
 
     /// With the function's ARN, from Lambda's context.
