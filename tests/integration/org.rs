@@ -934,3 +934,48 @@ async fn a_group_made_in_a_member_account_is_stopped_there_and_the_same_name_her
         "the guard account's group of the same name"
     );
 }
+
+#[tokio::test]
+async fn the_burn_rate_covers_every_account_and_names_the_one_it_cannot_reach() {
+    let org = Org::start().await;
+    let missing = org.member(1).to_string();
+    let (_proxy, sdk) = with_denied_role(&org, &missing).await;
+    let vars = org.vars(&[]);
+    let config: guard::domain::config::StopOnOverspendConfig = org.env.config(&borrowed(&vars));
+    let prices = emulator::PriceList::start().await.unwrap();
+    let book = guard::aws::pricing::PriceBook::new(prices.client(&sdk));
+    let fleet =
+        guard::aws::fleet::Fleet::direct(&config.sweep.accounts, &config.sweep.regions, &sdk);
+    let (burn, _) = fleet.burn(&book, Duration::from_secs(60)).await.unwrap();
+    // Two t3.micro in each of 3 regions of the 3 accounts it reaches, each
+    // line under its own account (the management account's too).
+    for n in [0, 2, 3] {
+        let id = org.member(n);
+        let lines = burn
+            .lines
+            .iter()
+            .filter(|l| l.running.account.as_deref() == Some(id))
+            .count();
+        assert_eq!(lines, 6, "account {id}: {:#?}", burn.lines);
+    }
+    assert_eq!(burn.lines.len(), 18);
+    // 18 × $0.0104 in us-east-1's figures, the others' own.
+    assert!(burn.per_hour() > guard::domain::burn::usd::Usd::ZERO);
+    assert!(burn.is_lower_bound());
+    assert_eq!(burn.unread.len(), 1, "{:?}", burn.unread);
+    let u = &burn.unread[0];
+    assert_eq!(u.account.as_deref(), Some(missing.as_str()));
+    assert!(u.error.contains("AccessDenied"), "{}", u.error);
+    let text =
+        guard::domain::render::status::status_text(&burn, &[], time::OffsetDateTime::now_utc());
+    assert!(
+        text.contains(&format!("account {}, eu-west-1\n", org.member(2))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "Not read: the account in account {missing}, every region:"
+        )),
+        "{text}"
+    );
+}

@@ -108,6 +108,7 @@ pub fn caveats(burn: &Burn, notes: &[String]) -> Vec<String> {
 
 fn unread_place(u: &Unread) -> String {
     match &u.account {
+        Some(a) if u.what == "the account" => format!("account {a} (every region)"),
         Some(a) => format!("{} in account {a}, {}", u.what, u.region),
         None => format!("{} in {}", u.what, u.region),
     }
