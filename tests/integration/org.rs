@@ -974,7 +974,7 @@ async fn the_burn_rate_covers_every_account_and_names_the_one_it_cannot_reach() 
     );
     assert!(
         text.contains(&format!(
-            "Not read: the account in account {missing}, every region:"
+            "Not read: account {missing} (every region): cannot assume"
         )),
         "{text}"
     );
