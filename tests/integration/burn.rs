@@ -460,3 +460,50 @@ mod watch {
         assert!(s.spend_asked);
     }
 }
+
+#[tokio::test]
+async fn a_fargate_service_is_priced_by_its_task_definition_and_running_tasks() {
+    let env = Env::start().await;
+    // 8 vCPU and 16 GB per task, on Fargate; moto starts no task, so the
+    // proxy reports two running, as ECS would once they started.
+    emulator::create_service(&env.sdk, "eu-west-1", "default", "xmr", 2, &[], None)
+        .await
+        .unwrap();
+    let proxy = testkit::Proxy::start(&env.endpoint).unwrap();
+    proxy.inject(
+        testkit::FaultRule::always(
+            "eu-west-1",
+            testkit::Fault::Edit {
+                from: "\"runningCount\": 0".into(),
+                to: "\"runningCount\": 2".into(),
+            },
+        )
+        .on_action("DescribeServices"),
+    );
+    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    let prices = PriceList::start().await.unwrap();
+    let book = PriceBook::new(prices.client(&sdk));
+    let regions = RegionScope::List(vec!["eu-west-1".into()]);
+    let (burn, notes) = Fleet::direct(&AccountsConfig::default(), &regions, &sdk)
+        .burn(&book, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(
+        notes.is_empty() && burn.unread.is_empty(),
+        "{notes:?} {:?}",
+        burn.unread
+    );
+    let service = burn
+        .lines
+        .iter()
+        .find(|l| l.running.resource.kind == ResourceKind::EcsService)
+        .unwrap_or_else(|| panic!("no service priced: {burn:#?}"));
+    assert_eq!(service.running.count, 2);
+    assert_eq!(service.running.resource.size, "2 x Fargate 8 vCPU, 16 GB");
+    // eu-west-1's figures in the stand-in (12% over us-east-1's):
+    // 16 vCPU × $0.0453376 + 32 GB × $0.0049784.
+    assert_eq!(service.per_hour, Some(usd("0.8847104")));
+    assert_eq!(service.basis, Some(Basis::PriceList));
+    // The task definition is read once, whatever the number of tasks.
+    assert_eq!(proxy.attempts("eu-west-1", "DescribeTaskDefinition"), 1);
+}
