@@ -241,4 +241,10 @@ mod tests {
             "Host"
         );
     }
+
+    #[test]
+    fn sagemakers_components_as_the_price_list_names_them() {
+        assert_eq!(Component::Notebook.price_list_name(), "Notebook");
+        assert_eq!(Component::Hosting.price_list_name(), "Hosting");
+    }
 }

@@ -566,4 +566,46 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn a_month_not_known_is_not_over_its_limit() {
+        let now = at("2026-12-05T10:00:00Z");
+        let l = Limits {
+            monthly: Some(usd("500")),
+            ..limits()
+        };
+        // Spend unknown from the first check: not over, nothing told.
+        let d = decide(&l, None, Seen::rate(usd("1")), None, false, now);
+        assert!(!d.next.projected_over && d.crossed.is_empty());
+        // Over once, then the monthly limit removed: no longer over.
+        let over = decide(&l, None, Seen::rate(usd("1")), Some(usd("499")), true, now);
+        assert!(over.next.projected_over);
+        let removed = decide(
+            &limits(),
+            Some(&over.next),
+            Seen::rate(usd("1")),
+            None,
+            false,
+            now,
+        );
+        assert!(!removed.next.projected_over);
+    }
+
+    #[test]
+    fn a_memory_of_1024_bytes_is_read_and_one_more_is_not() {
+        let m = decide(
+            &limits(),
+            None,
+            Seen::rate(usd("1")),
+            None,
+            false,
+            at("2026-12-05T10:00:00Z"),
+        )
+        .next;
+        let text = write_memory(&m);
+        let padded = format!("{text}{}", " ".repeat(1024 - text.len()));
+        assert_eq!(padded.len(), 1024);
+        assert_eq!(read_memory(&padded), Some(m));
+        assert_eq!(read_memory(&format!("{padded} ")), None);
+    }
 }

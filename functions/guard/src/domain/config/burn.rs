@@ -217,4 +217,24 @@ mod tests {
             "{missing}"
         );
     }
+
+    #[test]
+    fn an_empty_table_name_is_missing_not_invalid() {
+        let e = BurnConfig::from_lookup(&|n| match n {
+            "BURN_LIMIT_USD_PER_HOUR" => Some("10".into()),
+            "BURN_STATE_TABLE" => Some("  ".into()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ConfigError::Missing {
+                    name: "BURN_STATE_TABLE",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
 }

@@ -451,4 +451,115 @@ mod tests {
         elsewhere.regions[0].region = "eu-west-1".into();
         assert_eq!(stopped_burn(&b, &elsewhere), (Usd::ZERO, 1));
     }
+
+    fn outcome<'a>(
+        burn: &'a Burn,
+        decision: &'a Decision,
+        limits: &'a Limits,
+        sweep_error: Option<&'a str>,
+    ) -> BurnOutcome<'a> {
+        BurnOutcome {
+            burn,
+            notes: &[],
+            decision,
+            limits,
+            spend: None,
+            dry_run: false,
+            sweep: None,
+            sweep_error,
+            resume_function: None,
+            now: at("2026-11-22T00:00:00Z"),
+        }
+    }
+
+    #[test]
+    fn the_costliest_fifteen_are_listed_and_the_rest_counted() {
+        let l = limits();
+        for (n, more) in [
+            (15, None),
+            (
+                16,
+                Some("  ... and 1 more (cost-guard status lists them all)"),
+            ),
+        ] {
+            let b = burn(n);
+            let d = decide(
+                &l,
+                None,
+                Seen::rate(b.per_hour()),
+                None,
+                false,
+                at("2026-11-22T00:00:00Z"),
+            );
+            let m = render(&outcome(&b, &d, &l, Some("regions unreadable"))).unwrap();
+            let listed = m
+                .body
+                .lines()
+                .filter(|x| x.starts_with("  us-east-1  i-"))
+                .count();
+            assert_eq!(listed, 15, "{n}");
+            assert_eq!(
+                m.body.lines().find(|x| x.starts_with("  ... and")),
+                more,
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stop_whose_sweep_could_not_start_says_so() {
+        let l = limits();
+        let b = burn(3);
+        let d = decide(
+            &l,
+            None,
+            Seen::rate(b.per_hour()),
+            None,
+            false,
+            at("2026-11-22T00:00:00Z"),
+        );
+        assert!(d.stop.is_some());
+        let m = render(&outcome(&b, &d, &l, Some("ec2:DescribeRegions failed"))).unwrap();
+        assert!(
+            m.subject
+                .starts_with("cost-guard could not start the sweep"),
+            "{}",
+            m.subject
+        );
+        assert!(
+            m.body
+                .contains("The sweep could not start: ec2:DescribeRegions failed"),
+            "{}",
+            m.body
+        );
+    }
+
+    #[test]
+    fn unknown_prices_and_unread_regions_are_counted_together() {
+        let mut b = burn(1);
+        b.lines[0].per_hour = None;
+        b.unread.push(crate::domain::burn::status::Unread {
+            account: None,
+            region: "eu-west-1".into(),
+            what: "EC2 instances".into(),
+            error: "throttled".into(),
+        });
+        let calm = Limits {
+            warn_per_hour: None,
+            monthly: None,
+            ..limits()
+        };
+        let seen = Seen {
+            per_hour: b.per_hour(),
+            unpriced: 2,
+        };
+        let d = decide(&calm, None, seen, None, false, at("2026-11-22T00:00:00Z"));
+        let m = render(&outcome(&b, &d, &calm, None)).unwrap();
+        assert!(
+            m.subject
+                .contains("2 resources or regions without a known price"),
+            "{}",
+            m.subject
+        );
+    }
 }

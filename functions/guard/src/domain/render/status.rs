@@ -335,4 +335,31 @@ mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn what_was_not_read_is_named_by_account_and_region() {
+        let unread = |account: Option<&str>, region: &str, what: &str| Unread {
+            account: account.map(str::to_string),
+            region: region.into(),
+            what: what.into(),
+            error: "throttled\nFAKE".into(),
+        };
+        let burn = Burn {
+            lines: Vec::new(),
+            unread: vec![
+                unread(None, "eu-west-1", "EC2 instances"),
+                unread(Some("222222222222"), "ap-south-1", "RDS DB instances"),
+                unread(Some("333333333333"), "every region", "the account"),
+            ],
+        };
+        let c = caveats(&burn, &[]);
+        assert_eq!(
+            c,
+            [
+                "Not read: EC2 instances in eu-west-1: throttled FAKE",
+                "Not read: RDS DB instances in account 222222222222, ap-south-1: throttled FAKE",
+                "Not read: account 333333333333 (every region): throttled FAKE",
+            ]
+        );
+    }
 }
