@@ -7,9 +7,12 @@ use std::fmt::Write as _;
 use time::OffsetDateTime;
 
 use crate::domain::burn::status::{Burn, Priced};
+use crate::domain::burn::usage::Product;
 use crate::domain::burn::usd::Usd;
 use crate::domain::burn::watch::{Crossing, Decision, Limits, StopFor};
+use crate::domain::inventory::{Resource, ResourceKind};
 use crate::domain::outcome::{Stamp, SweepReport};
+use crate::domain::prices::table_price;
 use crate::domain::render::status::{caveats, priced_line, totals_line};
 use crate::domain::render::{self, plural, Message};
 
@@ -79,6 +82,91 @@ pub fn was_burning(burn: &Burn, sweep: &SweepReport) -> Option<String> {
             plural(n, "resource", "resources")
         ),
     })
+}
+
+/// The table's product for what a report shows of a stopped resource:
+/// EC2 at the Linux price, a notebook as a notebook, a Redshift cluster's
+/// nodes (`4 x dc2.large`), an RDS instance at the MySQL and PostgreSQL
+/// Single-AZ price; nothing for the kinds a report's line cannot price
+/// (groups, clusters, services, node groups).
+fn table_product(r: &Resource) -> Option<(Product, u64)> {
+    use crate::domain::burn::usage::{Component, Os, Tenancy};
+    Some(match r.kind {
+        ResourceKind::Ec2Instance => (
+            Product::Ec2 {
+                instance_type: r.size.clone(),
+                os: Os::Linux,
+                tenancy: Tenancy::Shared,
+                spot: false,
+            },
+            1,
+        ),
+        ResourceKind::SageMakerNotebook => (
+            Product::SageMaker {
+                instance_type: r.size.clone(),
+                component: Component::Notebook,
+            },
+            1,
+        ),
+        ResourceKind::DbInstance => (
+            Product::Rds {
+                class: r.size.clone(),
+                engine: "postgres".into(),
+                multi_az: false,
+            },
+            1,
+        ),
+        ResourceKind::RedshiftCluster => {
+            let (n, node_type) = r.size.split_once(" x ")?;
+            (
+                Product::Redshift {
+                    node_type: node_type.to_string(),
+                },
+                n.trim().parse().ok()?,
+            )
+        }
+        _ => return None,
+    })
+}
+
+/// The line stop-on-overspend's and spend-watch's reports gain: what the
+/// stop ended was burning, from the built-in table (these functions do not
+/// price what runs before they stop it, so as not to hold the stop up):
+/// `What it stopped was burning about $4.87 an hour ...`.
+pub fn was_burning_at_table(sweep: &SweepReport) -> Option<String> {
+    let n = sweep.stopped_count();
+    if n == 0 {
+        return None;
+    }
+    let mut total = Usd::ZERO;
+    let mut priced = 0;
+    for r in sweep.regions.iter().flat_map(|r| &r.stopped) {
+        if let Some(p) =
+            table_product(r).and_then(|(p, count)| table_price(&p).map(|u| u.times(count, 1)))
+        {
+            total = total.saturating_add(p);
+            priced += 1;
+        }
+    }
+    if priced == 0 {
+        return None;
+    }
+    let what = if sweep.dry_run {
+        "What it would stop is"
+    } else {
+        "What it stopped was"
+    };
+    let rest = match n - priced {
+        0 => String::new(),
+        k => format!(
+            ", and {} the table has no price for",
+            plural(k, "resource", "resources")
+        ),
+    };
+    Some(format!(
+        "{what} burning about {} an hour (us-east-1's on-demand prices, Linux and MySQL/PostgreSQL, from the built-in table{rest}).",
+        total.fine()
+    ))
 }
 
 /// The message, when subscribers are to hear of this check: a limit newly
@@ -561,5 +649,36 @@ mod tests {
             "{}",
             m.subject
         );
+    }
+
+    #[test]
+    fn a_budget_stop_says_what_it_ended_at_the_tables_prices() {
+        let res = |kind, id: &str, size: &str| Resource {
+            kind,
+            id: id.into(),
+            name: None,
+            size: size.into(),
+        };
+        let mut s = sweep(&[]);
+        s.regions[0].stopped = vec![
+            res(ResourceKind::Ec2Instance, "i-1", "p3.2xlarge"),
+            res(ResourceKind::RedshiftCluster, "dw", "4 x dc2.large"),
+            res(ResourceKind::DbInstance, "db", "db.t3.micro"),
+            res(ResourceKind::SageMakerNotebook, "nb", "ml.t3.medium"),
+            res(ResourceKind::AutoScalingGroup, "web", "2 instances"),
+        ];
+        // 3.06 + 4 × 0.25 + 0.017 + 0.05
+        assert_eq!(
+            was_burning_at_table(&s).unwrap(),
+            "What it stopped was burning about $4.13 an hour (us-east-1's on-demand prices, Linux and MySQL/PostgreSQL, from the built-in table, and 1 resource the table has no price for)."
+        );
+        s.dry_run = true;
+        assert!(was_burning_at_table(&s)
+            .unwrap()
+            .starts_with("What it would stop is burning about $4.13"));
+        s.regions[0].stopped.truncate(1);
+        s.regions[0].stopped[0].size = "p9.mega".into();
+        assert_eq!(was_burning_at_table(&s), None, "nothing the table knows");
+        assert_eq!(was_burning_at_table(&sweep(&[])), None);
     }
 }

@@ -50,6 +50,9 @@ pub(crate) fn render(o: &SpendOutcome) -> Option<Message> {
             }
             match sweep {
                 Some((s, stamp)) => {
+                    if let Some(line) = render::burn_watch::was_burning_at_table(s) {
+                        let _ = writeln!(b, "{line}\n");
+                    }
                     render::sweep_section(
                         &mut b,
                         s,

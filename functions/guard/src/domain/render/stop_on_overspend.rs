@@ -129,7 +129,12 @@ fn body(incident: &Incident) -> String {
             b.push_str("WHAT HAPPENED\nNothing was stopped.\n\n");
         }
         None => {}
-        Some(sweep) => sweep_section(&mut b, sweep, incident.stamp, incident.resume_function),
+        Some(sweep) => {
+            if let Some(line) = crate::domain::render::burn_watch::was_burning_at_table(sweep) {
+                let _ = writeln!(b, "{line}\n");
+            }
+            sweep_section(&mut b, sweep, incident.stamp, incident.resume_function)
+        }
     }
     let _ = writeln!(
         b,
