@@ -7,11 +7,10 @@
 
 use std::time::{Duration, Instant};
 
-use emulator::{Moto, PriceList};
+use emulator::PriceList;
 use guard::aws::fleet::Fleet;
 use guard::aws::pricing::PriceBook;
 use guard::domain::config::{AccountsConfig, RegionScope};
-use testkit::Proxy;
 
 use crate::stats::{ms, Stats};
 use crate::sweep::{self, FleetSpec};
@@ -32,16 +31,7 @@ const DYNAMODB_PER_CHECK_USD: f64 = (0.25 + 1.25) / 1_000_000.0;
 const CE_REQUEST_USD: f64 = 0.01;
 
 pub async fn run(runs: usize) -> Result<(), Error> {
-    let home = Moto::start()?;
-    let regions = sweep::enabled_regions(&home.sdk_config().await).await?;
-    let mut motos = vec![home];
-    let mut routes = std::collections::HashMap::new();
-    for region in regions.iter().filter(|r| *r != emulator::HOME_REGION) {
-        let moto = Moto::start()?;
-        routes.insert(region.clone(), moto.endpoint.clone());
-        motos.push(moto);
-    }
-    let proxy = Proxy::start_routed(&motos[0].endpoint, routes)?;
+    let (motos, proxy) = sweep::region_emulators().await?;
     let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
     let spec = FleetSpec {
         other_kinds: true,

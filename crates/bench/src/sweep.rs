@@ -61,6 +61,23 @@ pub struct Seeded {
     pub key: String,
 }
 
+/// One emulator per enabled region, as AWS regions answer independently
+/// (one moto answers one request at a time), the first also serving global
+/// calls, behind one routing proxy that counts every request.
+pub async fn region_emulators() -> Result<(Vec<Moto>, Proxy), Error> {
+    let home = Moto::start()?;
+    let regions = enabled_regions(&home.sdk_config().await).await?;
+    let mut motos = vec![home];
+    let mut routes = std::collections::HashMap::new();
+    for region in regions.iter().filter(|r| *r != emulator::HOME_REGION) {
+        let moto = Moto::start()?;
+        routes.insert(region.clone(), moto.endpoint.clone());
+        motos.push(moto);
+    }
+    let proxy = Proxy::start_routed(&motos[0].endpoint, routes)?;
+    Ok((motos, proxy))
+}
+
 /// The regions `DescribeRegions` reports as enabled, as the sweep sees them.
 pub async fn enabled_regions(sdk: &SdkConfig) -> Result<Vec<String>, Error> {
     let ec2 = aws_sdk_ec2::Client::new(sdk);
@@ -362,18 +379,7 @@ pub async fn compare(
     tools_to_run: &[Tool],
     mut progress: impl FnMut(&Run),
 ) -> Result<Comparison, Error> {
-    // One emulator per region, as AWS regions answer independently (one moto
-    // answers one request at a time); the first also serves global calls.
-    let home = Moto::start()?;
-    let regions = enabled_regions(&home.sdk_config().await).await?;
-    let mut motos = vec![home];
-    let mut routes = std::collections::HashMap::new();
-    for region in regions.iter().filter(|r| *r != emulator::HOME_REGION) {
-        let moto = Moto::start()?;
-        routes.insert(region.clone(), moto.endpoint.clone());
-        motos.push(moto);
-    }
-    let proxy = Proxy::start_routed(&motos[0].endpoint, routes)?;
+    let (motos, proxy) = region_emulators().await?;
     // Seeding and reading back go through the proxy too, to reach each region's
     // emulator; the counts are reset before each tool runs.
     let sdk = emulator::sdk_config_for(&proxy.endpoint).await;

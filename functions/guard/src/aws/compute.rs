@@ -165,14 +165,7 @@ async fn group_types(at: &InRegion<'_>, name: &str) -> Result<Vec<String>, AwsEr
 
 /// A task definition's size in CPU units: the task's, else its containers'.
 async fn task_cpu(at: &InRegion<'_>, definition: &str) -> Result<Option<i64>, AwsError> {
-    let out = at
-        .ecs()
-        .describe_task_definition()
-        .task_definition(definition)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ecs:DescribeTaskDefinition", e))?;
-    let Some(def) = out.task_definition() else {
+    let Some(def) = crate::aws::kinds::ecs_service::task_definition(at, definition).await? else {
         return Ok(None);
     };
     if let Some(cpu) = def.cpu().and_then(|c| c.trim().parse::<i64>().ok()) {

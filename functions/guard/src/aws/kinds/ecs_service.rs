@@ -26,10 +26,12 @@ use crate::domain::tags::{RESUMING_TAG, SAVED_TAG};
 
 pub(crate) struct Services;
 
-/// A task definition's Fargate size: its task-level CPU units and memory,
-/// and whether it runs on ARM. `None` when either is not set at the task
-/// level (Fargate requires both, so that is not a Fargate definition).
-async fn task_size(at: &InRegion<'_>, definition: &str) -> Result<Option<TaskSize>, AwsError> {
+/// A task definition, by its ARN or family:revision (what the tripwire and
+/// the burn rate read a task's size from).
+pub(crate) async fn task_definition(
+    at: &InRegion<'_>,
+    definition: &str,
+) -> Result<Option<aws_sdk_ecs::types::TaskDefinition>, AwsError> {
     let out = at
         .ecs()
         .describe_task_definition()
@@ -37,7 +39,14 @@ async fn task_size(at: &InRegion<'_>, definition: &str) -> Result<Option<TaskSiz
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("ecs:DescribeTaskDefinition", e))?;
-    let Some(def) = out.task_definition() else {
+    Ok(out.task_definition)
+}
+
+/// A task definition's Fargate size: its task-level CPU units and memory,
+/// and whether it runs on ARM. `None` when either is not set at the task
+/// level (Fargate requires both, so that is not a Fargate definition).
+async fn task_size(at: &InRegion<'_>, definition: &str) -> Result<Option<TaskSize>, AwsError> {
+    let Some(def) = task_definition(at, definition).await? else {
         return Ok(None);
     };
     let number = |v: Option<&str>| v.and_then(|c| c.trim().parse::<u64>().ok());
