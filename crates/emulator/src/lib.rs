@@ -282,56 +282,26 @@ pub async fn saved_state_key(sdk: &SdkConfig) -> Result<String, EmulatorError> {
         .ok_or_else(|| aws("CreateKey answered without the key's ARN"))
 }
 
-/// Creates a table keyed by a string `id`, as the template makes for
-/// burn-watch's and the weekly check's memory. Returns its name.
-pub async fn state_table(sdk: &SdkConfig, name: &str) -> Result<String, EmulatorError> {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
-    aws_sdk_dynamodb::Client::new(sdk)
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(aws)?,
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .map_err(aws)?,
-        )
-        .send()
-        .await
-        .map_err(|e| aws(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
-    Ok(name.to_string())
-}
-
-/// Makes the launch tripwire's table as template.yaml does (key `request`),
-/// in `sdk`'s account and region; an existing one is kept. Returns its name.
-pub async fn marks_table(sdk: &SdkConfig) -> Result<&'static str, EmulatorError> {
+/// Creates an on-demand table keyed by the string attribute `key`, as
+/// template.yaml makes its tables; an existing one is kept.
+async fn keyed_table(sdk: &SdkConfig, name: &str, key: &str) -> Result<(), EmulatorError> {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     };
     let created = aws_sdk_dynamodb::Client::new(sdk)
         .create_table()
-        .table_name(MARKS_TABLE)
+        .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(
             AttributeDefinition::builder()
-                .attribute_name("request")
+                .attribute_name(key)
                 .attribute_type(ScalarAttributeType::S)
                 .build()
                 .map_err(aws)?,
         )
         .key_schema(
             KeySchemaElement::builder()
-                .attribute_name("request")
+                .attribute_name(key)
                 .key_type(KeyType::Hash)
                 .build()
                 .map_err(aws)?,
@@ -339,15 +309,29 @@ pub async fn marks_table(sdk: &SdkConfig) -> Result<&'static str, EmulatorError>
         .send()
         .await;
     match created {
-        Ok(_) => Ok(MARKS_TABLE),
+        Ok(_) => Ok(()),
         Err(e)
             if e.as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
-            Ok(MARKS_TABLE)
+            Ok(())
         }
         Err(e) => Err(aws(aws_sdk_dynamodb::error::DisplayErrorContext(e))),
     }
+}
+
+/// Creates a table keyed by a string `id`, as the template makes for
+/// burn-watch's and the weekly check's memory. Returns its name.
+pub async fn state_table(sdk: &SdkConfig, name: &str) -> Result<String, EmulatorError> {
+    keyed_table(sdk, name, "id").await?;
+    Ok(name.to_string())
+}
+
+/// Makes the launch tripwire's table as template.yaml does (key `request`),
+/// in `sdk`'s account and region; an existing one is kept. Returns its name.
+pub async fn marks_table(sdk: &SdkConfig) -> Result<&'static str, EmulatorError> {
+    keyed_table(sdk, MARKS_TABLE, "request").await?;
+    Ok(MARKS_TABLE)
 }
 
 /// Writes `tags` on EC2 resources `ids` in `region`.

@@ -57,7 +57,8 @@ impl From<&aws_sdk_rds::types::DbCluster> for DbCluster {
     }
 }
 
-pub async fn describe_instances(client: &Client) -> Result<Vec<DbInstance>, AwsError> {
+/// Every DB instance of the region, as RDS describes it, page by page.
+async fn db_instances(client: &Client) -> Result<Vec<aws_sdk_rds::types::DbInstance>, AwsError> {
     let mut pages = client
         .describe_db_instances()
         .max_records(PAGE_SIZE)
@@ -70,10 +71,18 @@ pub async fn describe_instances(client: &Client) -> Result<Vec<DbInstance>, AwsE
             page.db_instances()
                 .iter()
                 .filter(|d| d.db_instance_identifier().is_some())
-                .map(DbInstance::from),
+                .cloned(),
         );
     }
     Ok(out)
+}
+
+pub async fn describe_instances(client: &Client) -> Result<Vec<DbInstance>, AwsError> {
+    Ok(db_instances(client)
+        .await?
+        .iter()
+        .map(DbInstance::from)
+        .collect())
 }
 
 /// The region's DB instances that are billed now, as what they are billed
@@ -83,22 +92,11 @@ pub(crate) async fn describe_running(
     region: &str,
 ) -> Result<Vec<crate::domain::burn::usage::Running>, AwsError> {
     use crate::domain::kinds::db_instance::charged;
-    let mut pages = client
-        .describe_db_instances()
-        .max_records(PAGE_SIZE)
-        .into_paginator()
-        .send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("rds:DescribeDBInstances", e))?;
-        for d in page.db_instances() {
-            if d.db_instance_identifier().is_some() {
-                let multi_az = d.multi_az().unwrap_or(false);
-                out.extend(charged(&DbInstance::from(d), multi_az, region));
-            }
-        }
-    }
-    Ok(out)
+    Ok(db_instances(client)
+        .await?
+        .iter()
+        .filter_map(|d| charged(&DbInstance::from(d), d.multi_az().unwrap_or(false), region))
+        .collect())
 }
 
 pub(crate) async fn describe_clusters(client: &Client) -> Result<Vec<DbCluster>, AwsError> {
