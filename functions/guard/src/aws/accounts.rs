@@ -529,3 +529,73 @@ fn assume_error(e: &aws_credential_types::provider::error::CredentialsError) -> 
     }
     AwsError::new("sts:AssumeRole", "CredentialsError", text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Credentials and an endpoint nothing listens on: any request fails.
+    fn unreachable_sdk() -> SdkConfig {
+        SdkConfig::builder()
+            .region(aws_types::region::Region::new("eu-west-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new("AKID", "SECRET", None, None, "test"),
+                ),
+            )
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build()
+    }
+
+    #[tokio::test]
+    async fn the_own_account_is_learnt_from_the_function_arn_without_asking_sts() {
+        let accounts = Accounts::new(
+            AccountsConfig::default(),
+            RegionScope::AllEnabled,
+            MemberRole::Sweep,
+            &unreachable_sdk(),
+        );
+        // Not a function ARN: nothing is learnt.
+        accounts.learn_own_account("not-an-arn");
+        assert_eq!(accounts.known_own_account(), None);
+        accounts.learn_own_account("arn:aws:lambda:eu-west-1:123456789012:function:cost-guard");
+        assert_eq!(accounts.known_own_account(), Some("123456789012"));
+        // STS cannot be reached, so this answer is the one learnt.
+        assert_eq!(accounts.own_account().await.unwrap(), "123456789012");
+        // A later ARN does not change it.
+        accounts.learn_own_account("arn:aws:lambda:eu-west-1:999999999999:function:other");
+        assert_eq!(accounts.known_own_account(), Some("123456789012"));
+    }
+
+    #[test]
+    fn only_the_roles_member_yaml_makes_are_member_roles() {
+        let accounts = Accounts::new(
+            AccountsConfig {
+                member_role: "guard".into(),
+                ..AccountsConfig::default()
+            },
+            RegionScope::AllEnabled,
+            MemberRole::Tripwire,
+            &unreachable_sdk(),
+        );
+        assert_eq!(
+            accounts.member_role_names(),
+            ["guard", "guard-tripwire", "guard-keep-stopped"]
+        );
+        for name in ["guard", "guard-tripwire", "guard-keep-stopped"] {
+            assert!(accounts.is_member_role_name(name), "{name}");
+        }
+        // A role anyone can create with a name that starts or ends alike.
+        for name in [
+            "guard-evil",
+            "guard-tripwire-x",
+            "xguard",
+            "Guard",
+            "",
+            "guard-",
+        ] {
+            assert!(!accounts.is_member_role_name(name), "{name}");
+        }
+    }
+}

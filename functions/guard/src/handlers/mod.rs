@@ -435,6 +435,64 @@ mod tests {
         );
     }
 
+    /// A sweep that could not start is an error Lambda retries; one whose
+    /// regions or accounts did not all finish names each with its first
+    /// problem; a clean sweep, or none, is no error.
+    #[test]
+    fn a_sweep_that_did_not_start_or_finish_is_an_error_and_a_clean_one_is_not() {
+        use crate::domain::accounts::{Account, AccountState, AccountStatus};
+        use crate::domain::outcome::RegionReport;
+        let denied = AwsError::new("ec2:DescribeRegions", "AccessDenied", "no");
+        let e = sweep_failure(Some(&Err(denied))).expect("a sweep that did not start");
+        assert_eq!(e.error_type(), "CostGuard.RegionsUnavailable");
+        assert!(e.to_string().contains("ec2:DescribeRegions"), "{e}");
+        assert!(sweep_failure(None).is_none());
+
+        let clean = RegionReport {
+            region: "eu-west-1".into(),
+            finished: true,
+            ..Default::default()
+        };
+        let mut report = SweepReport {
+            dry_run: false,
+            regions: vec![clean.clone()],
+            accounts: vec![AccountStatus {
+                account: Account::new("111111111111"),
+                state: AccountState::Swept,
+            }],
+        };
+        assert!(sweep_failure(Some(&Ok(report.clone()))).is_none());
+
+        report.regions.push(RegionReport {
+            region: "ap-south-1".into(),
+            account: Some("111111111111".into()),
+            errors: vec!["rds:DescribeDBInstances failed: Throttling".into()],
+            finished: true,
+            ..Default::default()
+        });
+        report.regions.push(RegionReport {
+            region: "us-west-2".into(),
+            ..Default::default()
+        });
+        report.accounts.push(AccountStatus {
+            account: Account::new("222222222222"),
+            state: AccountState::Unreachable("sts:AssumeRole failed: AccessDenied".into()),
+        });
+        let Some(HandlerError::Incomplete { at, detail }) = sweep_failure(Some(&Ok(report))) else {
+            panic!("an unfinished sweep must be an error Lambda retries");
+        };
+        assert_eq!(
+            at,
+            "111111111111/ap-south-1, us-west-2, account 222222222222"
+        );
+        assert_eq!(
+            detail,
+            "111111111111/ap-south-1: rds:DescribeDBInstances failed: Throttling; \
+             us-west-2: unfinished; \
+             account 222222222222: sts:AssumeRole failed: AccessDenied"
+        );
+    }
+
     /// A value serde cannot write: a map whose keys are not strings.
     struct Unwritable;
     impl Serialize for Unwritable {
