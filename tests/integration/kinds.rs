@@ -654,3 +654,64 @@ async fn a_retried_stop_keeps_the_first_saved_state() {
     assert_eq!((r.started, r.failed), (1, 0), "{r:?}");
     assert_eq!(env.row(region, "api").await.state, "desired 3");
 }
+
+/// What the tripwire cannot stop yet, or could not stop, fails the
+/// invocation so that Lambda tries again: a notebook still starting (told
+/// at once, stopped by the retry once it is in service), and a group whose
+/// processes AWS would not suspend.
+#[tokio::test]
+async fn the_tripwire_retries_a_notebook_still_starting_and_a_group_it_could_not_stop() {
+    use guard::handlers::HandlerError;
+    use testkit::{Fault, FaultRule, Proxy};
+    let env = Env::start().await;
+    let region = "us-west-2";
+    emulator::create_notebook(&env.sdk, region, "gpu-notebook", "ml.p3.2xlarge", &[])
+        .await
+        .unwrap();
+    emulator::create_group(&env.sdk, region, "render-farm", 3, "p3.2xlarge", &[])
+        .await
+        .unwrap();
+    let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
+    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(env.config(&[]), &sdk);
+    let fire = |name: &str| {
+        let event = emulator::call_event(name, region, &[]).unwrap();
+        let tripwire = &tripwire;
+        async move { tripwire.handle(&Invocation::new(&event)).await }
+    };
+
+    proxy.inject(
+        FaultRule::always(
+            region,
+            Fault::Edit {
+                from: "InService".into(),
+                to: "Pending".into(),
+            },
+        )
+        .on_action("DescribeNotebookInstance"),
+    );
+    let err = fire("tripwire-create-notebook.json").await.unwrap_err();
+    assert!(
+        matches!(&err, HandlerError::Incomplete { detail, .. } if detail.contains("still starting")),
+        "{err}"
+    );
+    let m = env.one_message().await;
+    assert!(m.subject.starts_with("URGENT"), "{}", m.subject);
+    assert_eq!(env.row(region, "gpu-notebook").await.state, "InService");
+    proxy.clear_faults();
+    let s = fire("tripwire-create-notebook.json").await.unwrap();
+    assert_eq!(s.action, "stopped", "{s:?}");
+    assert_eq!(env.row(region, "gpu-notebook").await.state, "Stopped");
+    env.received().await;
+
+    proxy.inject(FaultRule::always(region, Fault::Status(500)).on_action("SuspendProcesses"));
+    let err = fire("tripwire-create-auto-scaling-group.json")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, HandlerError::Incomplete { detail, .. } if detail.contains("render-farm")),
+        "{err}"
+    );
+    assert!(env.one_message().await.subject.starts_with("URGENT"));
+    assert_eq!(env.row(region, "render-farm").await.state, "active");
+}

@@ -132,6 +132,71 @@ async fn spot_request(env: &Env, count: i32, kind: &str) -> (String, String, Val
     (request, instance, v)
 }
 
+/// A fleet of `maintain` type asking for nothing yet, through a launch
+/// template `name` of `instance_type`: its id.
+async fn empty_fleet(env: &Env, region: &str, name: &str, instance_type: &str) -> String {
+    let ec2 = env.ec2(region);
+    let template = ec2
+        .create_launch_template()
+        .launch_template_name(name)
+        .launch_template_data(
+            aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+                .image_id("ami-12c6146b")
+                .instance_type(InstanceType::from(instance_type))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .launch_template()
+        .unwrap()
+        .launch_template_id()
+        .unwrap()
+        .to_string();
+    ec2.create_fleet()
+        .r#type("maintain".into())
+        .launch_template_configs(
+            aws_sdk_ec2::types::FleetLaunchTemplateConfigRequest::builder()
+                .launch_template_specification(
+                    aws_sdk_ec2::types::FleetLaunchTemplateSpecificationRequest::builder()
+                        .launch_template_id(&template)
+                        .version("1")
+                        .build(),
+                )
+                .build(),
+        )
+        .target_capacity_specification(
+            aws_sdk_ec2::types::TargetCapacitySpecificationRequest::builder()
+                .total_target_capacity(0)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .fleet_id()
+        .unwrap()
+        .to_string()
+}
+
+/// The tripwire's mark of a spot request or fleet of the emulator's default
+/// account, if it remembered one.
+async fn mark(env: &Env, region: &str, request: &str) -> Option<String> {
+    let item = aws_sdk_dynamodb::Client::new(&env.sdk)
+        .get_item()
+        .table_name(emulator::MARKS_TABLE)
+        .key(
+            "request",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("123456789012/{region}/{request}")),
+        )
+        .send()
+        .await
+        .unwrap();
+    item.item()
+        .and_then(|i| i.get("mark"))
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+}
+
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
 
 /// `event` made by a session of role `name` (unique id `id`) in `account`.
@@ -907,51 +972,9 @@ async fn only_the_stacks_own_resume_role_is_trusted_by_its_unique_id() {
 #[tokio::test]
 async fn a_fleet_with_nothing_running_is_watched_and_what_it_launches_later_is_stopped() {
     let env = Env::start().await;
-    let ec2 = env.ec2("eu-west-1");
-    let template = ec2
-        .create_launch_template()
-        .launch_template_name("miner")
-        .launch_template_data(
-            aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
-                .image_id("ami-12c6146b")
-                .instance_type(InstanceType::from("g5.12xlarge"))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .launch_template()
-        .unwrap()
-        .launch_template_id()
-        .unwrap()
-        .to_string();
     let mut fleets = Vec::new();
-    for _ in 0..2 {
-        let fleet = ec2
-            .create_fleet()
-            .r#type("maintain".into())
-            .launch_template_configs(
-                aws_sdk_ec2::types::FleetLaunchTemplateConfigRequest::builder()
-                    .launch_template_specification(
-                        aws_sdk_ec2::types::FleetLaunchTemplateSpecificationRequest::builder()
-                            .launch_template_id(&template)
-                            .version("1")
-                            .build(),
-                    )
-                    .build(),
-            )
-            .target_capacity_specification(
-                aws_sdk_ec2::types::TargetCapacitySpecificationRequest::builder()
-                    .total_target_capacity(0)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap()
-            .fleet_id()
-            .unwrap()
-            .to_string();
-        fleets.push(fleet);
+    for name in ["miner", "render"] {
+        fleets.push(empty_fleet(&env, "eu-west-1", name, "g5.12xlarge").await);
     }
     let (hijacker, owners) = (&fleets[0], &fleets[1]);
     let tripwire = env.tripwire(&[]);
@@ -976,24 +999,7 @@ async fn a_fleet_with_nothing_running_is_watched_and_what_it_launches_later_is_s
         "{}",
         m.body
     );
-    let item = aws_sdk_dynamodb::Client::new(&env.sdk)
-        .get_item()
-        .table_name(emulator::MARKS_TABLE)
-        .key(
-            "request",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!(
-                "123456789012/eu-west-1/{hijacker}"
-            )),
-        )
-        .send()
-        .await
-        .unwrap();
-    let mark = item
-        .item()
-        .and_then(|i| i.get("mark"))
-        .and_then(|v| v.as_s().ok())
-        .cloned()
-        .unwrap_or_default();
+    let mark = mark(&env, "eu-west-1", hijacker).await.unwrap_or_default();
     assert!(mark.ends_with("user/ci-deployer"), "{mark:?}");
     // Lambda's retry of the same event: still nothing, no second alert.
     let err = tripwire
@@ -1472,4 +1478,137 @@ async fn a_request_that_cannot_be_remembered_fails_the_invocation() {
         "{}",
         m.body
     );
+}
+
+/// A dry run changes nothing: it quarantines no one and remembers no
+/// request, though it says what it would stop.
+#[tokio::test]
+async fn a_dry_run_quarantines_no_one_and_remembers_no_request() {
+    let env = Env::start().await;
+    let iam = aws_sdk_iam::Client::new(&env.sdk);
+    iam.create_user()
+        .user_name("ci-deployer")
+        .send()
+        .await
+        .unwrap();
+    let dry = env.tripwire(&[("TRIPWIRE_QUARANTINE", "on"), ("DRY_RUN", "true")]);
+
+    let gpu = hijack(&env, "sa-east-1", 1, "p3.2xlarge").await;
+    let s = dry
+        .handle(&Invocation::new(&run_instances(
+            "sa-east-1",
+            &gpu,
+            "p3.2xlarge",
+        )))
+        .await
+        .unwrap();
+    assert_eq!(s.stopped, gpu, "what it would stop");
+    assert_eq!(state(&env, "sa-east-1", &gpu[0]).await, "running");
+    assert!(attached(&iam, "user", "ci-deployer").await.is_empty());
+    assert!(env
+        .one_message()
+        .await
+        .subject
+        .contains("[dry run] cost-guard would stop"));
+
+    let (request, _, v) = spot_request(&env, 1, "persistent").await;
+    dry.handle(&Invocation::new(&v)).await.unwrap();
+    assert_eq!(mark(&env, "us-west-2", &request).await, None);
+    env.one_message().await;
+    // The same request without the dry run: remembered.
+    env.tripwire(&[])
+        .handle(&Invocation::new(&v))
+        .await
+        .unwrap();
+    assert!(mark(&env, "us-west-2", &request).await.is_some());
+    env.one_message().await;
+}
+
+/// Requests the tripwire could not remember fail the invocation whatever
+/// its verdict, so that Lambda tries again: with TRIPWIRE_ACTION=alert, and
+/// for an untrusted fleet that asks for nothing costly yet (quiet, but what
+/// it launches later is judged only if it is remembered).
+#[tokio::test]
+async fn requests_an_alert_or_a_quiet_verdict_could_not_remember_fail_the_invocation() {
+    use testkit::{Fault, FaultRule, Proxy};
+    let env = Env::start().await;
+    let (request, instance, v) = spot_request(&env, 1, "persistent").await;
+    let fleet = empty_fleet(&env, "eu-west-1", "web", "t3.micro").await;
+    let mut cheap = emulator::sample_event("tripwire-create-fleet-maintain.json").unwrap();
+    cheap["detail"]["requestParameters"]["CreateFleetRequest"]["LaunchTemplateConfigs"]
+        ["Overrides"]["InstanceType"] = json!("t3.micro");
+    cheap["detail"]["responseElements"]["CreateFleetResponse"]["fleetId"] = json!(fleet);
+    let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
+    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    let config = |vars: &[(&str, &str)]| env.config(vars);
+    let alert_only = guard::handlers::launch_tripwire::LaunchTripwire::new(
+        config(&[("TRIPWIRE_ACTION", "alert")]),
+        &sdk,
+    );
+    let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(config(&[]), &sdk);
+    let remembered_nothing = |err: &HandlerError| matches!(err, HandlerError::Incomplete { detail, .. } if detail.contains("could not be remembered"));
+    // The marks table is in the function's own region.
+    proxy.inject(FaultRule::always("us-east-1", Fault::Status(500)).on_action("PutItem"));
+
+    let err = alert_only.handle(&Invocation::new(&v)).await.unwrap_err();
+    assert!(remembered_nothing(&err), "{err}");
+    assert_eq!(state(&env, "us-west-2", &instance).await, "running");
+    assert!(env.one_message().await.subject.starts_with("URGENT"));
+
+    let err = tripwire.handle(&Invocation::new(&cheap)).await.unwrap_err();
+    assert!(remembered_nothing(&err), "{err}");
+    assert!(
+        env.received().await.is_empty(),
+        "a quiet verdict tells no one"
+    );
+
+    proxy.clear_faults();
+    let s = tripwire.handle(&Invocation::new(&cheap)).await.unwrap();
+    assert_eq!(s.action, "quiet", "{s:?}");
+    assert!(mark(&env, "eu-west-1", &fleet).await.is_some());
+    alert_only.handle(&Invocation::new(&v)).await.unwrap();
+    assert!(mark(&env, "us-west-2", &request).await.is_some());
+    env.received().await;
+}
+
+/// When EC2 cannot say what an event is about: a GuardDuty crypto-mining
+/// finding is told at once, URGENT; a start by the stack's own resume role
+/// is not (it is trusted), and both invocations fail so that Lambda retries.
+#[tokio::test]
+async fn when_ec2_cannot_answer_a_finding_is_told_and_a_trusted_start_is_not() {
+    use testkit::{Fault, FaultRule, Proxy};
+    let env = Env::start().await;
+    let resume_id = role(&env, "cost-guard-ResumeRole-1A2B3C").await;
+    let gpu = run(&env, "us-east-1", 1, "p3.2xlarge", false, &[]).await;
+    let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
+    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(
+        env.config(&[("TRIPWIRE_RESUME_ROLE_ID", &resume_id)]),
+        &sdk,
+    );
+    for region in ["us-east-1", "eu-west-1"] {
+        proxy.inject(FaultRule::always(region, Fault::Status(500)).on_action("DescribeInstances"));
+    }
+
+    let by_resume = as_role(
+        start_instances("us-east-1", &gpu),
+        "123456789012",
+        "cost-guard-ResumeRole-1A2B3C",
+        &resume_id,
+    );
+    let err = tripwire
+        .handle(&Invocation::new(&by_resume))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HandlerError::Incomplete { .. }), "{err}");
+    assert!(env.received().await.is_empty(), "resume's own start");
+
+    let finding = emulator::sample_event("guardduty-crypto-finding.json").unwrap();
+    let err = tripwire
+        .handle(&Invocation::new(&finding))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HandlerError::Incomplete { .. }), "{err}");
+    let m = env.one_message().await;
+    assert!(m.subject.starts_with("URGENT"), "{}", m.subject);
 }
