@@ -224,3 +224,112 @@ async fn a_database_still_starting_is_marked_and_stopped_once_started() {
     assert_eq!((row.state.as_str(), row.tag(PENDING)), ("stopped", None));
     assert_eq!(row.tag(RESTOPS), Some("1"));
 }
+
+/// The database looked stoppable, but RDS refused the stop because it is
+/// still starting: the restart mark is written all the same (without it the
+/// "started" event would take it for the owner's start), and the "started"
+/// event stops it. The emulator shows the database `available` to the
+/// first read and `starting` after, while it is in fact still stopped, so
+/// that RDS refuses.
+#[tokio::test]
+async fn a_stop_rds_refuses_while_the_database_starts_leaves_the_restart_mark() {
+    use testkit::{Fault, FaultRule, Proxy};
+    let env = Env::start().await;
+    stamped_and_stopped(&env).await;
+    let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
+    let shown = |status: &str| Fault::Edit {
+        from: "<DBInstanceStatus>stopped</DBInstanceStatus>".into(),
+        to: format!("<DBInstanceStatus>{status}</DBInstanceStatus>"),
+    };
+    proxy.inject(
+        FaultRule::times("us-east-1", shown("available"), 1).on_action("DescribeDBInstances"),
+    );
+    proxy
+        .inject(FaultRule::always("us-east-1", shown("starting")).on_action("DescribeDBInstances"));
+    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    let watch = guard::handlers::keep_stopped::KeepStopped::new(env.config(&[]), &sdk);
+    let forced = emulator::sample_event("rds-instance-forced-start.json").unwrap();
+    let s = watch.handle(&Invocation::new(&forced)).await.unwrap();
+    assert_eq!(s.action, "waiting-for-start", "{s:?}");
+    assert!(
+        s.why.as_deref().unwrap_or_default().contains("starting"),
+        "{s:?}"
+    );
+    let row = env.row("us-east-1", "analytics-db").await;
+    assert!(row.tag(PENDING).is_some(), "the restart mark: {row:?}");
+    assert_eq!(row.tag(RESTOPS), None);
+    assert!(env.received().await.is_empty());
+
+    // It starts; the "started" event stops it and takes the mark off.
+    proxy.clear_faults();
+    rds_restarts(&env, "analytics-db").await;
+    let started = emulator::sample_event("rds-instance-started.json").unwrap();
+    let s = watch.handle(&Invocation::new(&started)).await.unwrap();
+    assert_eq!(s.action, "stopped-again", "{s:?}");
+    let row = env.row("us-east-1", "analytics-db").await;
+    assert_eq!((row.state.as_str(), row.tag(PENDING)), ("stopped", None));
+    env.one_message().await;
+}
+
+/// A stop that fails: subscribers are told it could not be stopped and
+/// why, nothing is counted, and the invocation fails so that Lambda tries
+/// again; the retry stops it.
+#[tokio::test]
+async fn a_stop_again_that_fails_is_told_not_counted_and_retried() {
+    use guard::handlers::HandlerError;
+    use testkit::{Fault, FaultRule, Proxy};
+    let env = Env::start().await;
+    stamped_and_stopped(&env).await;
+    rds_restarts(&env, "analytics-db").await;
+    let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
+    proxy.inject(FaultRule::always("us-east-1", Fault::Status(500)).on_action("StopDBInstance"));
+    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    let watch = guard::handlers::keep_stopped::KeepStopped::new(env.config(&[]), &sdk);
+    let forced = emulator::sample_event("rds-instance-forced-start.json").unwrap();
+    let err = watch.handle(&Invocation::new(&forced)).await.unwrap_err();
+    assert!(
+        matches!(&err, HandlerError::Incomplete { detail, .. } if detail.contains("analytics-db")),
+        "{err}"
+    );
+    let row = env.row("us-east-1", "analytics-db").await;
+    assert_eq!((row.state.as_str(), row.tag(RESTOPS)), ("available", None));
+    let m = env.one_message().await;
+    assert!(
+        m.subject.starts_with("URGENT") && m.subject.contains("could not stop it again"),
+        "{}",
+        m.subject
+    );
+
+    proxy.clear_faults();
+    let s = watch.handle(&Invocation::new(&forced)).await.unwrap();
+    assert_eq!((s.action.as_str(), s.restops), ("stopped-again", Some(1)));
+    env.one_message().await;
+}
+
+/// A member account whose keep-stopped role cannot be assumed: whether the
+/// database is one cost-guard stopped cannot be known, so nothing is
+/// decided and the invocation fails for Lambda to retry.
+#[tokio::test]
+async fn an_unreachable_member_account_fails_the_invocation() {
+    use guard::handlers::HandlerError;
+    use testkit::{Fault, FaultRule, Proxy};
+    let env = Env::start().await;
+    let member = "210987654321";
+    let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
+    proxy.inject(FaultRule::always("us-east-1", Fault::Denied).on_action("AssumeRole"));
+    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    let watch = guard::handlers::keep_stopped::KeepStopped::new(
+        env.config(&[("ACCOUNTS", &format!("123456789012,{member}"))]),
+        &sdk,
+    );
+    let mut forced = emulator::sample_event("rds-instance-forced-start.json").unwrap();
+    forced["account"] = json!(member);
+    forced["detail"]["SourceArn"] =
+        json!(format!("arn:aws:rds:us-east-1:{member}:db:analytics-db"));
+    let err = watch.handle(&Invocation::new(&forced)).await.unwrap_err();
+    assert!(
+        matches!(&err, HandlerError::Incomplete { detail, .. } if detail.contains(member)),
+        "{err}"
+    );
+    assert!(env.received().await.is_empty());
+}
