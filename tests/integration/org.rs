@@ -7,7 +7,7 @@
 use std::time::{Duration, SystemTime};
 
 use aws_types::SdkConfig;
-use emulator::{FleetRow, ACCOUNT};
+use emulator::{FleetRow, Received, ACCOUNT};
 use guard::handlers::keep_stopped::KeepStopped;
 use guard::handlers::launch_tripwire::LaunchTripwire;
 use guard::handlers::stop_on_overspend::StopOnOverspend;
@@ -350,6 +350,27 @@ async fn deliver(guard: &StopOnOverspend, sqs: &aws_sdk_sqs::Client, url: &str) 
     messages.len()
 }
 
+/// Lambda's workers: one invocation per message of the sweep queue, until
+/// the incident's summary arrives. The accounts' reports, and the summary.
+async fn work_through(
+    org: &Org,
+    guard: &StopOnOverspend,
+    sqs: &aws_sdk_sqs::Client,
+    sweep: &str,
+) -> (Vec<Received>, Received) {
+    let mut reports = Vec::new();
+    for _ in 0..60 {
+        deliver(guard, sqs, sweep).await;
+        for m in org.env.received().await {
+            if m.body.starts_with("SUMMARY of incident") {
+                return (reports, m);
+            }
+            reports.push(m);
+        }
+    }
+    panic!("no summary within 60 deliveries: {reports:#?}");
+}
+
 #[tokio::test]
 async fn many_accounts_go_through_the_queue_each_reports_and_a_summary_ends_the_incident() {
     let org = Org::start().await;
@@ -398,22 +419,7 @@ async fn many_accounts_go_through_the_queue_each_reports_and_a_summary_ends_the_
 
     // The workers: one invocation per message, until the summary arrives.
     let sqs = aws_sdk_sqs::Client::new(&org.env.sdk);
-    let mut reports = Vec::new();
-    let mut summary = None;
-    for _ in 0..60 {
-        deliver(&guard, &sqs, &sweep).await;
-        for m in org.env.received().await {
-            if m.body.starts_with("SUMMARY of incident") {
-                summary = Some(m);
-            } else {
-                reports.push(m);
-            }
-        }
-        if summary.is_some() {
-            break;
-        }
-    }
-    let summary = summary.expect("a summary within 60 deliveries");
+    let (reports, summary) = work_through(&org, &guard, &sqs, &sweep).await;
     for account in 0..3 {
         org.assert_account(account, true).await;
     }
@@ -978,4 +984,57 @@ async fn the_burn_rate_covers_every_account_and_names_the_one_it_cannot_reach() 
         )),
         "{text}"
     );
+}
+
+/// A dry run stays one through the queue: an incident queued in a dry run
+/// stops nothing when a worker takes it up without DRY_RUN, and nor does a
+/// real incident whose worker runs with DRY_RUN (switched on while its jobs
+/// were queued).
+#[tokio::test]
+async fn a_queued_dry_run_stops_nothing_and_nor_does_a_worker_in_a_dry_run() {
+    let org = Org::start().await;
+    let sweep = emulator::queue(
+        &org.env.sdk,
+        "cost-guard-sweep",
+        &[("VisibilityTimeout", "1")],
+    )
+    .await
+    .unwrap();
+    let results = emulator::queue(&org.env.sdk, "cost-guard-results", &[])
+        .await
+        .unwrap();
+    let queued = |dry: &str| {
+        org.vars(&[
+            ("ORG_SCOPE", "all".into()),
+            ("FANOUT_ABOVE", "2".into()),
+            ("SWEEP_QUEUE_URL", sweep.clone()),
+            ("RESULTS_QUEUE_URL", results.clone()),
+            ("SUMMARY_DELAY_SECONDS", "0".into()),
+            ("DRY_RUN", dry.into()),
+        ])
+    };
+    let (dry, real) = (queued("true"), queued("false"));
+    let dry = org.env.guard(&borrowed(&dry));
+    let real = org.env.guard(&borrowed(&real));
+    let sqs = aws_sdk_sqs::Client::new(&org.env.sdk);
+
+    for (alerted, worker) in [(&dry, &real), (&real, &dry)] {
+        org.env.invoke(alerted, "budget-actual.json").await.unwrap();
+        org.env.one_message().await;
+        let (reports, summary) = work_through(&org, worker, &sqs, &sweep).await;
+        assert_eq!(reports.len(), 4, "{reports:#?}");
+        for account in 0..4 {
+            org.assert_account(account, false).await;
+        }
+        assert!(
+            summary
+                .subject
+                .starts_with("[dry run] cost-guard would stop 12 resources in 4 accounts"),
+            "{}",
+            summary.subject
+        );
+        for r in &reports {
+            assert!(r.subject.starts_with("[dry run]"), "{}", r.subject);
+        }
+    }
 }

@@ -94,6 +94,10 @@ pub(crate) struct AccountResult {
     /// The first thing that went wrong, when something did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// The worker swept in a dry run (the incident's, or its own DRY_RUN):
+    /// `stopped` is what it would have stopped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 impl AccountResult {
@@ -130,6 +134,7 @@ impl AccountResult {
             regions: report.regions.len(),
             finished: report.is_clean(),
             problem,
+            dry_run: report.dry_run,
         }
     }
 }
@@ -200,6 +205,7 @@ mod tests {
             regions: 3,
             finished,
             problem: (!finished).then(|| "eu-west-1: throttled".into()),
+            dry_run: false,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::domain::fanout::{IncidentRef, SummaryJob};
+use crate::domain::fanout::{AccountResult, IncidentRef, SummaryJob};
 use crate::domain::outcome::SweepReport;
 use crate::domain::render::{outcome_subject, plural, sweep_outcome, sweep_section, Message};
 
@@ -42,9 +42,20 @@ pub(crate) fn summary(job: &SummaryJob) -> Message {
     let total = job.accounts.len();
     let unfinished = job.unfinished();
     let done = total - unfinished.len();
-    let stopped: usize = job.results.iter().map(|r| r.stopped).sum();
-    let with_stops = job.results.iter().filter(|r| r.stopped > 0).count();
-    let verb = if incident.dry_run {
+    // A worker in a dry run stopped nothing, whatever the incident: only
+    // what the others stopped is counted as stopped. When none stopped for
+    // real, the incident reads as the dry run it was.
+    let (dry, real): (Vec<&AccountResult>, Vec<&AccountResult>) =
+        job.results.iter().partition(|r| r.dry_run);
+    let all_dry = incident.dry_run || (real.is_empty() && !dry.is_empty());
+    let counted: Vec<&AccountResult> = match (incident.dry_run, all_dry) {
+        (true, _) => job.results.iter().collect(),
+        (false, true) => dry.clone(),
+        (false, false) => real,
+    };
+    let stopped: usize = counted.iter().map(|r| r.stopped).sum();
+    let with_stops = counted.iter().filter(|r| r.stopped > 0).count();
+    let verb = if all_dry {
         "[dry run] cost-guard would stop"
     } else {
         "cost-guard stopped"
@@ -55,6 +66,9 @@ pub(crate) fn summary(job: &SummaryJob) -> Message {
         plural(with_stops, "account", "accounts"),
         plural(total, "account", "accounts"),
     );
+    if !all_dry && !dry.is_empty() {
+        let _ = write!(outcome, ", {} in a dry run", dry.len());
+    }
     if !unfinished.is_empty() {
         let _ = write!(outcome, ", {} not finished", unfinished.len());
     }
@@ -69,14 +83,18 @@ pub(crate) fn summary(job: &SummaryJob) -> Message {
         "{} of {} finished cleanly. {} {} in {}.\n",
         done,
         plural(total, "account", "accounts"),
-        if incident.dry_run {
-            "Would stop"
-        } else {
-            "Stopped"
-        },
+        if all_dry { "Would stop" } else { "Stopped" },
         plural(stopped, "resource", "resources"),
         plural(with_stops, "account", "accounts"),
     );
+    if !incident.dry_run && !dry.is_empty() {
+        let _ = writeln!(
+            b,
+            "DRY_RUN was on for the sweep of {}, so nothing was stopped there (it would have stopped {}); marked \"would stop\" below.\n",
+            plural(dry.len(), "account", "accounts"),
+            plural(dry.iter().map(|r| r.stopped).sum(), "resource", "resources"),
+        );
+    }
     if !unfinished.is_empty() {
         let _ = writeln!(b, "NOT FINISHED ({}):", unfinished.len());
         for a in &unfinished {
@@ -94,9 +112,10 @@ pub(crate) fn summary(job: &SummaryJob) -> Message {
     for r in &job.results {
         let _ = writeln!(
             b,
-            "  {}: {} stopped, {} skipped, {} failed in {}{}",
+            "  {}: {} {}, {} skipped, {} failed in {}{}",
             r.account.label(),
             r.stopped,
+            if r.dry_run { "would stop" } else { "stopped" },
             r.skipped,
             r.failed,
             plural(r.regions, "region", "regions"),
@@ -113,7 +132,6 @@ pub(crate) fn summary(job: &SummaryJob) -> Message {
 mod tests {
     use super::*;
     use crate::domain::accounts::Account;
-    use crate::domain::fanout::AccountResult;
     use crate::domain::outcome::Stamp;
 
     fn job() -> SummaryJob {
@@ -137,6 +155,7 @@ mod tests {
             problem: (!finished).then(|| {
                 "sts:AssumeRole failed: AccessDenied: not authorized; deploy member.yaml".into()
             }),
+            dry_run: false,
         };
         SummaryJob {
             accounts: vec![
@@ -190,5 +209,55 @@ mod tests {
             m.subject
         );
         assert!(!m.body.contains("NOT FINISHED"));
+    }
+
+    /// A worker that swept in a dry run stopped nothing: what it would stop
+    /// is not counted as stopped, and when no worker stopped anything for
+    /// real the incident reads as a dry run.
+    #[test]
+    fn what_workers_in_a_dry_run_would_stop_is_never_counted_as_stopped() {
+        let mut j = job();
+        j.results[1].stopped = 2;
+        j.results[1].dry_run = true;
+        let m = summary(&j);
+        assert_eq!(
+            m.subject,
+            "cost-guard stopped 4 resources in 1 account; 2 of 3 accounts swept, 1 in a dry run, 1 not finished"
+        );
+        assert!(
+            m.body.contains("DRY_RUN was on for the sweep of 1 account, so nothing was stopped there (it would have stopped 2 resources)"),
+            "{}",
+            m.body
+        );
+        assert!(m
+            .body
+            .contains("  222222222222: 2 would stop, 0 skipped, 0 failed in 3 regions\n"));
+
+        for r in &mut j.results {
+            r.dry_run = true;
+        }
+        let m = summary(&j);
+        assert_eq!(
+            m.subject,
+            "[dry run] cost-guard would stop 6 resources in 2 accounts; 2 of 3 accounts swept, 1 not finished"
+        );
+        assert!(
+            m.body.contains("Would stop 6 resources in 2 accounts."),
+            "{}",
+            m.body
+        );
+
+        // The incident itself a dry run: every result is what would stop,
+        // and no line says DRY_RUN was on for some.
+        let mut j = job();
+        j.incident.dry_run = true;
+        let m = summary(&j);
+        assert!(
+            m.subject
+                .starts_with("[dry run] cost-guard would stop 4 resources in 1 account;"),
+            "{}",
+            m.subject
+        );
+        assert!(!m.body.contains("DRY_RUN was on"), "{}", m.body);
     }
 }
