@@ -229,3 +229,57 @@ async fn a_resume_that_stopped_half_way_is_finished_by_the_next_and_a_bad_payloa
     assert_eq!(row.state, "running");
     assert_eq!(row.tag(RESUMING), None);
 }
+
+/// A start AWS refuses in one region fails the invocation (so that Lambda,
+/// or the owner, tries again), while the other regions are started and the
+/// report says which could not be and why; regions that cannot be listed
+/// start nothing and fail it too.
+#[tokio::test]
+async fn a_start_that_fails_in_one_region_is_reported_and_fails_the_invocation() {
+    use guard::handlers::HandlerError;
+    use testkit::{Fault, FaultRule, Proxy};
+    let env = Env::start().await;
+    let regions = "us-east-1,eu-west-1";
+    let east = env.launch("us-east-1", 1, "gpu", STOP).await.remove(0);
+    let west = env.launch("eu-west-1", 1, "gpu", STOP).await.remove(0);
+    let guard = env.guard(&[("REGIONS", regions)]);
+    env.invoke(&guard, "budget-actual.json").await.unwrap();
+    env.received().await;
+    let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
+    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+
+    let everywhere = guard::handlers::resume::Resume::new(env.config(&[]), &sdk);
+    proxy.inject(FaultRule::always("us-east-1", Fault::Status(500)).on_action("DescribeRegions"));
+    let err = everywhere
+        .handle(&Invocation::new(&json!({})))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HandlerError::SweepNotStarted(_)), "{err}");
+    assert!(env.received().await.is_empty());
+    proxy.clear_faults();
+
+    let resume = guard::handlers::resume::Resume::new(env.config(&[("REGIONS", regions)]), &sdk);
+    proxy.inject(FaultRule::always("eu-west-1", Fault::Status(500)).on_action("StartInstances"));
+    let err = resume
+        .handle(&Invocation::new(&json!({})))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, HandlerError::Incomplete { at, .. } if at == "eu-west-1"),
+        "{err}"
+    );
+    assert_eq!(env.row("us-east-1", &east).await.state, "running");
+    let row = env.row("eu-west-1", &west).await;
+    assert_eq!(row.state, "stopped");
+    // Its stamp is swapped for resume's marker, by which the next resume
+    // finds it.
+    assert!(row.tag(RESUMING).is_some(), "marked: {row:?}");
+    let m = env.one_message().await;
+    assert!(m.body.contains(&west), "{}", m.body);
+
+    proxy.clear_faults();
+    let s = resume.handle(&Invocation::new(&json!({}))).await.unwrap();
+    assert_eq!((s.started, s.failed, s.regions), (1, 0, 2), "{s:?}");
+    assert_eq!(env.row("eu-west-1", &west).await.state, "running");
+    env.one_message().await;
+}
