@@ -715,3 +715,29 @@ async fn the_tripwire_retries_a_notebook_still_starting_and_a_group_it_could_not
     assert!(env.one_message().await.subject.starts_with("URGENT"));
     assert_eq!(env.row(region, "render-farm").await.state, "active");
 }
+
+/// A saved state written on an Auto Scaling group before the stop (by
+/// anyone allowed to tag it) is not what the stop saves or acts on: the
+/// stop suspends every process cost-guard suspends and seals the group's
+/// own sizes, not the forged "only Launch, sizes of 50".
+#[tokio::test]
+async fn a_groups_forged_saved_state_is_neither_kept_nor_acted_on() {
+    let env = Env::start().await;
+    let region = "eu-west-1";
+    let forged: &[(&str, &str)] = &[
+        ("cost-guard", "stop"),
+        (SAVED, "ours=Launch min=50 desired=50 max=50"),
+    ];
+    emulator::create_group(&env.sdk, region, "farm", 2, "p3.2xlarge", forged)
+        .await
+        .unwrap();
+    let guard = env.guard(&[("REGIONS", region)]);
+    let s = env.invoke(&guard, "budget-actual.json").await.unwrap();
+    assert_eq!(s.stopped, 1, "{s:?}");
+    env.received().await;
+    let farm = env.row(region, "farm").await;
+    assert_eq!(
+        sealed(&farm),
+        Some("ours=Launch+Terminate+HealthCheck+ReplaceUnhealthy+AZRebalance+AlarmNotification+ScheduledActions+InstanceRefresh min=1 desired=2 max=4")
+    );
+}
