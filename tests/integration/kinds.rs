@@ -704,6 +704,22 @@ async fn the_tripwire_retries_a_notebook_still_starting_and_a_group_it_could_not
     assert_eq!(env.row(region, "gpu-notebook").await.state, "Stopped");
     env.received().await;
 
+    // A dry run says what it would do, changes nothing and stops nothing.
+    let dry = env.tripwire(&[("DRY_RUN", "true")]);
+    let event =
+        emulator::call_event("tripwire-create-auto-scaling-group.json", region, &[]).unwrap();
+    let s = dry.handle(&Invocation::new(&event)).await.unwrap();
+    assert!(s.stopped.is_empty(), "{s:?}");
+    assert!(
+        s.subject
+            .as_deref()
+            .unwrap_or_default()
+            .contains("[dry run]"),
+        "{s:?}"
+    );
+    assert_eq!(env.row(region, "render-farm").await.state, "active");
+    env.one_message().await;
+
     proxy.inject(FaultRule::always(region, Fault::Status(500)).on_action("SuspendProcesses"));
     let err = fire("tripwire-create-auto-scaling-group.json")
         .await
