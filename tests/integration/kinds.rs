@@ -732,13 +732,16 @@ async fn the_tripwire_retries_a_notebook_still_starting_and_a_group_it_could_not
     assert_eq!(env.row(region, "render-farm").await.state, "active");
 }
 
-/// A saved state written on an Auto Scaling group before the stop (by
-/// anyone allowed to tag it) is not what the stop saves or acts on: the
-/// stop suspends every process cost-guard suspends and seals the group's
-/// own sizes, not the forged "only Launch, sizes of 50".
+/// A saved state written on an Auto Scaling group or an EKS node group
+/// before the stop (by anyone allowed to tag it) is not what the stop saves
+/// or acts on: the stop suspends every process cost-guard suspends and
+/// seals each one's own sizes, not the forged "only Launch, sizes of 50".
 #[tokio::test]
 async fn a_groups_forged_saved_state_is_neither_kept_nor_acted_on() {
     let env = Env::start().await;
+    // moto cannot tag a node group: the test proxy keeps those tags.
+    let proxy = testkit::Proxy::start(&env.endpoint).expect("proxy starts");
+    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
     let region = "eu-west-1";
     let forged: &[(&str, &str)] = &[
         ("cost-guard", "stop"),
@@ -747,13 +750,32 @@ async fn a_groups_forged_saved_state_is_neither_kept_nor_acted_on() {
     emulator::create_group(&env.sdk, region, "farm", 2, "p3.2xlarge", forged)
         .await
         .unwrap();
-    let guard = env.guard(&[("REGIONS", region)]);
+    let forged: &[(&str, &str)] = &[("cost-guard", "stop"), (SAVED, "min=50 desired=50 max=50")];
+    emulator::create_node_group(
+        &env.sdk,
+        region,
+        "lab",
+        "gpu",
+        (1, 3, 5),
+        "g5.xlarge",
+        forged,
+    )
+    .await
+    .unwrap();
+    let guard = guard::handlers::stop_on_overspend::StopOnOverspend::new(
+        env.config(&[("REGIONS", region), ("KINDS", "all,eks-node-groups")]),
+        &sdk,
+    );
     let s = env.invoke(&guard, "budget-actual.json").await.unwrap();
-    assert_eq!(s.stopped, 1, "{s:?}");
+    assert_eq!(s.stopped, 2, "{s:?}");
     env.received().await;
     let farm = env.row(region, "farm").await;
     assert_eq!(
         sealed(&farm),
         Some("ours=Launch+Terminate+HealthCheck+ReplaceUnhealthy+AZRebalance+AlarmNotification+ScheduledActions+InstanceRefresh min=1 desired=2 max=4")
     );
+    let rows = emulator::fleet(&sdk, &[region]).await.unwrap();
+    let gpu = rows.iter().find(|r| r.id == "lab/gpu").unwrap();
+    assert_eq!(gpu.name, "min 0 desired 0 max 5");
+    assert_eq!(sealed(gpu), Some("min=1 desired=3 max=5"));
 }

@@ -180,17 +180,21 @@ async fn scale(at: &InRegion<'_>, g: &NodeGroup, to: Sizes) -> Outcome {
         .await
     {
         Ok(_) => Outcome::Done,
-        Err(e) => {
-            let err = AwsError::from_sdk("eks:UpdateNodegroupConfig", e);
-            match err.code.as_str() {
-                "ResourceInUseException" => Outcome::Skipped(format!(
-                    "EKS is changing it already ({}); the next alert or resume tries again",
-                    err.message
-                )),
-                "ResourceNotFoundException" => Outcome::Skipped("it no longer exists".into()),
-                _ => Outcome::Failed(err),
-            }
-        }
+        Err(e) => scale_refused(AwsError::from_sdk("eks:UpdateNodegroupConfig", e)),
+    }
+}
+
+/// What EKS's refusal to change a node group's sizes means: a node group
+/// being changed already, or gone, is skipped (the report says why); any
+/// other error is a failure the report names and Lambda retries.
+fn scale_refused(err: AwsError) -> Outcome {
+    match err.code.as_str() {
+        "ResourceInUseException" => Outcome::Skipped(format!(
+            "EKS is changing it already ({}); the next alert or resume tries again",
+            err.message
+        )),
+        "ResourceNotFoundException" => Outcome::Skipped("it no longer exists".into()),
+        _ => Outcome::Failed(err),
     }
 }
 
@@ -311,5 +315,36 @@ impl OneAtATime for NodeGroups {
 
     fn sealed<'a>(&self, g: &'a NodeGroup) -> Option<&'a str> {
         Some(&g.arn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_group_being_changed_or_gone_is_skipped_and_any_other_refusal_fails() {
+        let refused =
+            |code: &str| scale_refused(AwsError::new("eks:UpdateNodegroupConfig", code, "m"));
+        assert_eq!(
+            refused("ResourceInUseException"),
+            Outcome::Skipped(
+                "EKS is changing it already (m); the next alert or resume tries again".into()
+            )
+        );
+        assert_eq!(
+            refused("ResourceNotFoundException"),
+            Outcome::Skipped("it no longer exists".into())
+        );
+        for code in [
+            "AccessDeniedException",
+            "ThrottlingException",
+            "ServerException",
+        ] {
+            assert!(
+                matches!(refused(code), Outcome::Failed(e) if e.code == code),
+                "{code}"
+            );
+        }
     }
 }
