@@ -778,4 +778,32 @@ async fn a_groups_forged_saved_state_is_neither_kept_nor_acted_on() {
     let gpu = rows.iter().find(|r| r.id == "lab/gpu").unwrap();
     assert_eq!(gpu.name, "min 0 desired 0 max 5");
     assert_eq!(sealed(gpu), Some("min=1 desired=3 max=5"));
+
+    // After the stop, the node group's saved state replaced by a bare one
+    // within its limits: resume refuses it (it carries no seal), and leaves
+    // the node group as the stop left it.
+    emulator::tag_node_group(
+        &sdk,
+        region,
+        "lab",
+        "gpu",
+        &[(SAVED, "min=5 desired=5 max=5")],
+    )
+    .await
+    .unwrap();
+    let resume = guard::handlers::resume::Resume::new(
+        env.config(&[("REGIONS", region), ("KINDS", "all,eks-node-groups")]),
+        &sdk,
+    );
+    resume.handle(&Invocation::new(&json!({}))).await.unwrap();
+    let m = env.one_message().await;
+    assert!(
+        m.body
+            .contains("its cost-guard:saved tag carries no seal of cost-guard's"),
+        "{}",
+        m.body
+    );
+    let rows = emulator::fleet(&sdk, &[region]).await.unwrap();
+    let gpu = rows.iter().find(|r| r.id == "lab/gpu").unwrap();
+    assert_eq!(gpu.name, "min 0 desired 0 max 5");
 }

@@ -400,6 +400,41 @@ pub async fn tag_service(
         .map_err(|e| aws(aws_sdk_ecs::error::DisplayErrorContext(e)))
 }
 
+/// Writes `tags` on the EKS node group `name` of `cluster` in `region`, as
+/// anyone allowed to tag it could (moto keeps no node group tags: `sdk`
+/// goes through the test proxy, which does).
+pub async fn tag_node_group(
+    sdk: &SdkConfig,
+    region: &str,
+    cluster: &str,
+    name: &str,
+    tags: &[(&str, &str)],
+) -> Result<(), EmulatorError> {
+    let eks = aws_sdk_eks::Client::new(&client_in(sdk, region));
+    let arn = eks
+        .describe_nodegroup()
+        .cluster_name(cluster)
+        .nodegroup_name(name)
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_eks::error::DisplayErrorContext(e)))?
+        .nodegroup()
+        .and_then(|n| n.nodegroup_arn())
+        .ok_or_else(|| aws(format!("no node group {cluster}/{name} in {region}")))?
+        .to_string();
+    eks.tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws(aws_sdk_eks::error::DisplayErrorContext(e)))
+}
+
 /// Removes the tags `keys` from the ECS service `service` of `cluster` in
 /// `region`.
 pub async fn untag_service(
