@@ -57,23 +57,12 @@ pub(crate) async fn describe_clusters(
     Ok(clusters)
 }
 
-/// The partition of a region's ARNs.
-fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
-
 /// A cluster's ARN, which Redshift's describe does not give.
 async fn arn(at: &InRegion<'_>, id: &str) -> Result<String, AwsError> {
     let account = at.account().await?;
     Ok(format!(
         "arn:{}:redshift:{}:{account}:cluster:{id}",
-        partition(at.region),
+        crate::aws::regions::partition(at.region),
         at.region
     ))
 }
@@ -208,5 +197,35 @@ impl OneAtATime for Clusters {
                 .map_err(|e| AwsError::from_sdk("redshift:DeleteTags", e))
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_whose_state_changed_or_that_is_gone_is_skipped_and_any_other_error_fails() {
+        let refused = |code: &str| classify(AwsError::new("redshift:PauseCluster", code, "m"));
+        for code in ["InvalidClusterState", "InvalidClusterStateFault"] {
+            assert_eq!(
+                refused(code),
+                Outcome::Skipped("its state changed before the call arrived: m".into()),
+                "{code}"
+            );
+        }
+        for code in ["ClusterNotFound", "ClusterNotFoundFault"] {
+            assert_eq!(
+                refused(code),
+                Outcome::Skipped("it no longer exists".into()),
+                "{code}"
+            );
+        }
+        for code in ["AccessDenied", "Throttling", "UnsupportedOperation"] {
+            assert!(
+                matches!(refused(code), Outcome::Failed(e) if e.code == code),
+                "{code}"
+            );
+        }
     }
 }
