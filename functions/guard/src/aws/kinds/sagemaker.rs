@@ -311,3 +311,28 @@ impl OneAtATime for Endpoints {
         delete_tags(at, &e.arn, keys).boxed()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notebook_whose_status_changed_is_skipped_and_any_other_error_fails() {
+        let refused =
+            |code: &str| classify(AwsError::new("sagemaker:StopNotebookInstance", code, "m"));
+        assert_eq!(
+            refused("ValidationException"),
+            Outcome::Skipped("its status changed before the call arrived: m".into())
+        );
+        for code in [
+            "AccessDeniedException",
+            "ThrottlingException",
+            "ResourceLimitExceeded",
+        ] {
+            assert!(
+                matches!(refused(code), Outcome::Failed(e) if e.code == code),
+                "{code}"
+            );
+        }
+    }
+}
