@@ -1038,3 +1038,47 @@ async fn a_queued_dry_run_stops_nothing_and_nor_does_a_worker_in_a_dry_run() {
         }
     }
 }
+
+/// resume takes cost-guard's stamps off in a member account through
+/// member.yaml's role: quiet, once the tripwire has read that role's id from
+/// the tags member.yaml wrote there. The same write by a role merely named
+/// like it is URGENT.
+#[tokio::test]
+async fn the_member_roles_own_tag_writes_are_quiet_and_an_impostors_are_not() {
+    let org = Org::start().await;
+    let member = org.member(2).to_string();
+    let iam = aws_sdk_iam::Client::new(&org.accounts[2].1);
+    let genuine = crate::tripwire::create_role(&iam, "cost-guard-member", vec![]).await;
+    let tag = aws_sdk_iam::types::Tag::builder()
+        .key("cost-guard:resume-role-id")
+        .value(&genuine)
+        .build()
+        .unwrap();
+    crate::tripwire::create_role(&iam, "cost-guard-member-tripwire", vec![tag]).await;
+    let trip = tripwire(&org, &org.env.sdk, "organization");
+    let removed = |id: &str| {
+        as_role(
+            emulator::in_account(
+                emulator::sample_event("tripwire-stamp-removed.json").unwrap(),
+                &member,
+            ),
+            &member,
+            "cost-guard-member",
+            id,
+        )
+    };
+
+    let s = trip
+        .handle(&Invocation::new(&removed(&genuine)))
+        .await
+        .unwrap();
+    assert_eq!(s.action, "quiet", "{s:#?}");
+    assert!(org.env.received().await.is_empty());
+
+    let s = trip
+        .handle(&Invocation::new(&removed("AROAIMPOSTOR00000001")))
+        .await
+        .unwrap();
+    assert_eq!((s.action.as_str(), s.urgent), ("alerted", true), "{s:#?}");
+    assert!(org.env.one_message().await.subject.starts_with("URGENT"));
+}
