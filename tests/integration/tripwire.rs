@@ -1612,3 +1612,21 @@ async fn when_ec2_cannot_answer_a_finding_is_told_and_a_trusted_start_is_not() {
     let m = env.one_message().await;
     assert!(m.subject.starts_with("URGENT"), "{}", m.subject);
 }
+
+/// A fleet the tripwire never remembered (the owner's) launches a costly
+/// instance: it is not even looked at, so an EC2 that cannot answer costs
+/// the owner no URGENT alert.
+#[tokio::test]
+async fn the_owners_fleet_launches_are_not_looked_at() {
+    use testkit::{Fault, FaultRule, Proxy};
+    let env = Env::start().await;
+    let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
+    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(env.config(&[]), &sdk);
+    proxy.inject(FaultRule::always("us-west-2", Fault::Status(500)).on_action("DescribeInstances"));
+    let launched = emulator::sample_event("tripwire-spot-fleet-launched.json").unwrap();
+    let s = tripwire.handle(&Invocation::new(&launched)).await.unwrap();
+    assert_eq!(s.action, "quiet", "{s:?}");
+    assert!(env.received().await.is_empty());
+    assert_eq!(proxy.attempts("us-west-2", "DescribeInstances"), 0);
+}
