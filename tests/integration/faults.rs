@@ -23,8 +23,7 @@ struct Faulty {
 impl Faulty {
     async fn start() -> Faulty {
         let env = Env::start().await;
-        let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
-        let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+        let (proxy, sdk) = env.proxied().await;
         Faulty { env, proxy, sdk }
     }
 

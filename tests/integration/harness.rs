@@ -78,6 +78,14 @@ impl Env {
         KeepStopped::new(self.config(vars), &self.sdk)
     }
 
+    /// A fault-injecting proxy in front of the emulator, and an SDK
+    /// configuration (as Lambda's) whose requests go through it.
+    pub async fn proxied(&self) -> (testkit::Proxy, SdkConfig) {
+        let proxy = testkit::Proxy::start(&self.endpoint).expect("proxy starts");
+        let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+        (proxy, sdk)
+    }
+
     /// launch-tripwire as Lambda would build it, with these variables (and
     /// the emulator's table of untrusted requests, as the template sets it).
     pub fn tripwire(&self, vars: &[(&str, &str)]) -> LaunchTripwire {

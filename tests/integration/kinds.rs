@@ -7,6 +7,7 @@
 use serde_json::json;
 
 use crate::harness::{Env, STOP};
+use guard::handlers::launch_tripwire::LaunchTripwire;
 use guard::handlers::{Function, Invocation};
 use guard::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 
@@ -417,8 +418,7 @@ async fn the_tripwire_stops_what_an_untrusted_key_made_through_groups_services_n
 #[tokio::test]
 async fn eks_node_groups_are_scaled_to_zero_only_when_opted_in_and_resume_restores_their_sizes() {
     let env = Env::start().await;
-    let proxy = testkit::Proxy::start(&env.endpoint).expect("proxy starts");
-    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    let (_proxy, sdk) = env.proxied().await;
     let mut nodes = Vec::new();
     for region in REGIONS {
         let asg =
@@ -662,7 +662,7 @@ async fn a_retried_stop_keeps_the_first_saved_state() {
 #[tokio::test]
 async fn the_tripwire_retries_a_notebook_still_starting_and_a_group_it_could_not_stop() {
     use guard::handlers::HandlerError;
-    use testkit::{Fault, FaultRule, Proxy};
+    use testkit::{Fault, FaultRule};
     let env = Env::start().await;
     let region = "us-west-2";
     emulator::create_notebook(&env.sdk, region, "gpu-notebook", "ml.p3.2xlarge", &[])
@@ -671,9 +671,8 @@ async fn the_tripwire_retries_a_notebook_still_starting_and_a_group_it_could_not
     emulator::create_group(&env.sdk, region, "render-farm", 3, "p3.2xlarge", &[])
         .await
         .unwrap();
-    let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
-    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
-    let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(env.config(&[]), &sdk);
+    let (proxy, sdk) = env.proxied().await;
+    let tripwire = LaunchTripwire::new(env.config(&[]), &sdk);
     let fire = |name: &str| {
         let event = emulator::call_event(name, region, &[]).unwrap();
         let tripwire = &tripwire;
@@ -740,8 +739,7 @@ async fn the_tripwire_retries_a_notebook_still_starting_and_a_group_it_could_not
 async fn a_groups_forged_saved_state_is_neither_kept_nor_acted_on() {
     let env = Env::start().await;
     // moto cannot tag a node group: the test proxy keeps those tags.
-    let proxy = testkit::Proxy::start(&env.endpoint).expect("proxy starts");
-    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    let (_proxy, sdk) = env.proxied().await;
     let region = "eu-west-1";
     let forged: &[(&str, &str)] = &[
         ("cost-guard", "stop"),

@@ -237,7 +237,7 @@ async fn a_resume_that_stopped_half_way_is_finished_by_the_next_and_a_bad_payloa
 #[tokio::test]
 async fn a_start_that_fails_in_one_region_is_reported_and_fails_the_invocation() {
     use guard::handlers::HandlerError;
-    use testkit::{Fault, FaultRule, Proxy};
+    use testkit::{Fault, FaultRule};
     let env = Env::start().await;
     let regions = "us-east-1,eu-west-1";
     let east = env.launch("us-east-1", 1, "gpu", STOP).await.remove(0);
@@ -245,8 +245,7 @@ async fn a_start_that_fails_in_one_region_is_reported_and_fails_the_invocation()
     let guard = env.guard(&[("REGIONS", regions)]);
     env.invoke(&guard, "budget-actual.json").await.unwrap();
     env.received().await;
-    let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
-    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    let (proxy, sdk) = env.proxied().await;
 
     let everywhere = guard::handlers::resume::Resume::new(env.config(&[]), &sdk);
     proxy.inject(FaultRule::always("us-east-1", Fault::Status(500)).on_action("DescribeRegions"));

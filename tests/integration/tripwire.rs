@@ -9,6 +9,7 @@ use guard::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 use serde_json::{json, Value};
 
 use crate::harness::{Env, STOP};
+use guard::handlers::launch_tripwire::LaunchTripwire;
 use guard::handlers::{Function, Invocation};
 
 const QUARANTINE: &str = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3";
@@ -516,8 +517,7 @@ async fn a_spot_request_is_followed_to_its_instances() {
 async fn a_spot_fleet_request_is_followed_to_its_instances() {
     use aws_sdk_ec2::types::{SpotFleetLaunchSpecification, SpotFleetRequestConfigData};
     let env = Env::start().await;
-    let proxy = testkit::Proxy::start(&env.endpoint).expect("proxy starts");
-    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    let (_proxy, sdk) = env.proxied().await;
     let ec2 = aws_sdk_ec2::Client::from_conf(
         aws_sdk_ec2::config::Builder::from(&sdk)
             .region(aws_types::region::Region::new("us-west-2"))
@@ -547,7 +547,7 @@ async fn a_spot_fleet_request_is_followed_to_its_instances() {
     let mut v = emulator::sample_event("tripwire-spot-fleet-request.json").unwrap();
     v["detail"]["responseElements"]["RequestSpotFleetResponse"]["spotFleetRequestId"] =
         json!(fleet);
-    let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(env.config(&[]), &sdk);
+    let tripwire = LaunchTripwire::new(env.config(&[]), &sdk);
     let s = tripwire.handle(&Invocation::new(&v)).await.unwrap();
     assert_eq!(s.stopped.len(), 2, "{s:?}");
     for id in &s.stopped {
@@ -697,12 +697,11 @@ async fn the_quarantine_attaches_exactly_the_compromised_key_policy() {
 /// answers, stops the instance.
 #[tokio::test]
 async fn a_start_ec2_cannot_describe_is_reported_at_once_and_stopped_on_the_retry() {
-    use testkit::{Fault, FaultRule, Proxy};
+    use testkit::{Fault, FaultRule};
     let env = Env::start().await;
     let gpu = run(&env, "us-east-1", 1, "p3.2xlarge", false, &[]).await;
-    let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
-    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
-    let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(env.config(&[]), &sdk);
+    let (proxy, sdk) = env.proxied().await;
+    let tripwire = LaunchTripwire::new(env.config(&[]), &sdk);
     proxy.inject(FaultRule::always("us-east-1", Fault::Status(500)).on_action("DescribeInstances"));
     let started = start_instances("us-east-1", &gpu);
 
@@ -734,12 +733,11 @@ async fn a_start_ec2_cannot_describe_is_reported_at_once_and_stopped_on_the_retr
 #[tokio::test]
 async fn a_stop_that_never_answers_still_leaves_time_for_the_alert() {
     use std::time::Duration;
-    use testkit::{Fault, FaultRule, Proxy};
+    use testkit::{Fault, FaultRule};
     let env = Env::start().await;
     let gpu = run(&env, "us-east-1", 1, "p3.2xlarge", false, &[]).await;
-    let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
-    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
-    let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(env.config(&[]), &sdk);
+    let (proxy, sdk) = env.proxied().await;
+    let tripwire = LaunchTripwire::new(env.config(&[]), &sdk);
     proxy.inject(
         FaultRule::always("us-east-1", Fault::Slow(Duration::from_secs(120)))
             .on_action("StopInstances"),
@@ -1459,12 +1457,11 @@ async fn writes_of_the_guards_tags_on_the_other_kinds_are_reported() {
 /// that Lambda tries again.
 #[tokio::test]
 async fn a_request_that_cannot_be_remembered_fails_the_invocation() {
-    use testkit::{Fault, FaultRule, Proxy};
+    use testkit::{Fault, FaultRule};
     let env = Env::start().await;
     let (_, instance, v) = spot_request(&env, 1, "persistent").await;
-    let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
-    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
-    let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(env.config(&[]), &sdk);
+    let (proxy, sdk) = env.proxied().await;
+    let tripwire = LaunchTripwire::new(env.config(&[]), &sdk);
     proxy.inject(FaultRule::always("us-east-1", Fault::Status(500)).on_action("PutItem"));
     let err = tripwire.handle(&Invocation::new(&v)).await.unwrap_err();
     assert!(
@@ -1530,7 +1527,7 @@ async fn a_dry_run_quarantines_no_one_and_remembers_no_request() {
 /// it launches later is judged only if it is remembered).
 #[tokio::test]
 async fn requests_an_alert_or_a_quiet_verdict_could_not_remember_fail_the_invocation() {
-    use testkit::{Fault, FaultRule, Proxy};
+    use testkit::{Fault, FaultRule};
     let env = Env::start().await;
     let (request, instance, v) = spot_request(&env, 1, "persistent").await;
     let fleet = empty_fleet(&env, "eu-west-1", "web", "t3.micro").await;
@@ -1538,14 +1535,10 @@ async fn requests_an_alert_or_a_quiet_verdict_could_not_remember_fail_the_invoca
     cheap["detail"]["requestParameters"]["CreateFleetRequest"]["LaunchTemplateConfigs"]
         ["Overrides"]["InstanceType"] = json!("t3.micro");
     cheap["detail"]["responseElements"]["CreateFleetResponse"]["fleetId"] = json!(fleet);
-    let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
-    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
+    let (proxy, sdk) = env.proxied().await;
     let config = |vars: &[(&str, &str)]| env.config(vars);
-    let alert_only = guard::handlers::launch_tripwire::LaunchTripwire::new(
-        config(&[("TRIPWIRE_ACTION", "alert")]),
-        &sdk,
-    );
-    let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(config(&[]), &sdk);
+    let alert_only = LaunchTripwire::new(config(&[("TRIPWIRE_ACTION", "alert")]), &sdk);
+    let tripwire = LaunchTripwire::new(config(&[]), &sdk);
     let remembered_nothing = |err: &HandlerError| matches!(err, HandlerError::Incomplete { detail, .. } if detail.contains("could not be remembered"));
     // The marks table is in the function's own region.
     proxy.inject(FaultRule::always("us-east-1", Fault::Status(500)).on_action("PutItem"));
@@ -1576,16 +1569,13 @@ async fn requests_an_alert_or_a_quiet_verdict_could_not_remember_fail_the_invoca
 /// is not (it is trusted), and both invocations fail so that Lambda retries.
 #[tokio::test]
 async fn when_ec2_cannot_answer_a_finding_is_told_and_a_trusted_start_is_not() {
-    use testkit::{Fault, FaultRule, Proxy};
+    use testkit::{Fault, FaultRule};
     let env = Env::start().await;
     let resume_id = role(&env, "cost-guard-ResumeRole-1A2B3C").await;
     let gpu = run(&env, "us-east-1", 1, "p3.2xlarge", false, &[]).await;
-    let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
-    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
-    let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(
-        env.config(&[("TRIPWIRE_RESUME_ROLE_ID", &resume_id)]),
-        &sdk,
-    );
+    let (proxy, sdk) = env.proxied().await;
+    let tripwire =
+        LaunchTripwire::new(env.config(&[("TRIPWIRE_RESUME_ROLE_ID", &resume_id)]), &sdk);
     for region in ["us-east-1", "eu-west-1"] {
         proxy.inject(FaultRule::always(region, Fault::Status(500)).on_action("DescribeInstances"));
     }
@@ -1618,11 +1608,10 @@ async fn when_ec2_cannot_answer_a_finding_is_told_and_a_trusted_start_is_not() {
 /// the owner no URGENT alert.
 #[tokio::test]
 async fn the_owners_fleet_launches_are_not_looked_at() {
-    use testkit::{Fault, FaultRule, Proxy};
+    use testkit::{Fault, FaultRule};
     let env = Env::start().await;
-    let proxy = Proxy::start(&env.endpoint).expect("proxy starts");
-    let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
-    let tripwire = guard::handlers::launch_tripwire::LaunchTripwire::new(env.config(&[]), &sdk);
+    let (proxy, sdk) = env.proxied().await;
+    let tripwire = LaunchTripwire::new(env.config(&[]), &sdk);
     proxy.inject(FaultRule::always("us-west-2", Fault::Status(500)).on_action("DescribeInstances"));
     let launched = emulator::sample_event("tripwire-spot-fleet-launched.json").unwrap();
     let s = tripwire.handle(&Invocation::new(&launched)).await.unwrap();
