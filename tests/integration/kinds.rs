@@ -245,7 +245,12 @@ async fn the_tripwire_stops_what_an_untrusted_key_made_through_groups_services_n
     let region = "us-west-2";
     // A hijacker's fleet, tagged exempt to no avail.
     let hijacker: &[(&str, &str)] = &[("cost-guard-exempt", "true")];
-    let miners = emulator::create_group(sdk, region, "render-farm", 3, "p3.2xlarge", hijacker)
+    // Its group carries a saved state of its maker's, for resume to trust.
+    let forged: &[(&str, &str)] = &[
+        ("cost-guard-exempt", "true"),
+        (SAVED, "ours=Launch min=40 desired=40 max=40"),
+    ];
+    let miners = emulator::create_group(sdk, region, "render-farm", 3, "p3.2xlarge", forged)
         .await
         .unwrap();
     emulator::create_service(sdk, region, "default", "xmr", 20, hijacker, Some((5, 40)))
@@ -279,6 +284,11 @@ async fn the_tripwire_stops_what_an_untrusted_key_made_through_groups_services_n
     );
     let group = env.row(region, "render-farm").await;
     assert_eq!(group.state, "suspended");
+    assert_eq!(
+        sealed(&group),
+        Some("ours=Launch+Terminate+HealthCheck+ReplaceUnhealthy+AZRebalance+AlarmNotification+ScheduledActions+InstanceRefresh min=1 desired=3 max=6"),
+        "what the group was, not its maker's saved state"
+    );
     assert_eq!(
         group.tag(STOPPED_BY_TAG),
         Some("tripwire:CreateAutoScalingGroup")
@@ -658,7 +668,8 @@ async fn a_retried_stop_keeps_the_first_saved_state() {
 /// What the tripwire cannot stop yet, or could not stop, fails the
 /// invocation so that Lambda tries again: a notebook still starting (told
 /// at once, stopped by the retry once it is in service), and a group whose
-/// processes AWS would not suspend.
+/// processes AWS would not suspend, or whose instances would not stop
+/// (the retries keep what the first saved).
 #[tokio::test]
 async fn the_tripwire_retries_a_notebook_still_starting_and_a_group_it_could_not_stop() {
     use guard::handlers::HandlerError;
@@ -729,6 +740,28 @@ async fn the_tripwire_retries_a_notebook_still_starting_and_a_group_it_could_not
     );
     assert!(env.one_message().await.subject.starts_with("URGENT"));
     assert_eq!(env.row(region, "render-farm").await.state, "active");
+
+    // The retry suspends its processes, but its instances do not stop; the
+    // next retry stops them. What is saved for resume is what the
+    // group was before the first stop, not the suspended group a retry
+    // finds (whose processes resume would then leave suspended).
+    proxy.clear_faults();
+    proxy.inject(FaultRule::always(region, Fault::Status(500)).on_action("StopInstances"));
+    let err = fire("tripwire-create-auto-scaling-group.json")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HandlerError::Incomplete { .. }), "{err}");
+    assert_eq!(env.row(region, "render-farm").await.state, "suspended");
+    proxy.clear_faults();
+    let s = fire("tripwire-create-auto-scaling-group.json")
+        .await
+        .unwrap();
+    assert_eq!(s.stopped, ["render-farm"], "{s:?}");
+    assert_eq!(
+        sealed(&env.row(region, "render-farm").await),
+        Some("ours=Launch+Terminate+HealthCheck+ReplaceUnhealthy+AZRebalance+AlarmNotification+ScheduledActions+InstanceRefresh min=1 desired=3 max=6")
+    );
+    env.received().await;
 }
 
 /// A saved state written on an Auto Scaling group or an EKS node group

@@ -12,7 +12,7 @@ use crate::aws::seal::Seal;
 use crate::domain::config::KindSet;
 use crate::domain::error::AwsError;
 use crate::domain::outcome::{Outcome, Stamp};
-use crate::domain::tags::{SAVED_TAG, STOPPED_AT_TAG, STOPPED_BY_TAG};
+use crate::domain::tags::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 use crate::domain::trigger::compute::{ComputeCall, Created};
 use crate::domain::tripwire::{ComputeFacts, Halted};
 
@@ -226,11 +226,11 @@ pub(crate) async fn halt(
                     return h;
                 }
             };
-            // A saved state the group already carries was written by whoever
-            // made it (an untrusted principal): what the stop saves is read
-            // from the group itself.
-            let mut g = g;
-            g.tags.retain(|(k, _)| k != SAVED_TAG);
+            // A saved state the group already carries is kept only when it
+            // is this very stop's, sealed by an earlier try of this event
+            // (stop_group checks the seal): one its maker wrote is not, and a
+            // retry keeps what the first try saved, not the suspended group
+            // it finds.
             let running = g.to_stop();
             // The instances are stamped before they stop: a retry finds them
             // stopped, and resume finds them by the stamp.
