@@ -308,6 +308,12 @@ async fn the_tripwire_stops_what_an_untrusted_key_made_through_groups_services_n
     );
     assert!(m.body.contains("p3.2xlarge is a costly type"), "{}", m.body);
     assert!(
+        m.body
+            .contains(&format!("3 instance(s) stopped: {}", miners.join(", "))),
+        "{}",
+        m.body
+    );
+    assert!(
         m.body.contains("The exempt tag does not protect"),
         "{}",
         m.body
@@ -682,6 +688,9 @@ async fn the_tripwire_retries_a_notebook_still_starting_and_a_group_it_could_not
     emulator::create_group(&env.sdk, region, "render-farm", 3, "p3.2xlarge", &[])
         .await
         .unwrap();
+    emulator::create_group(&env.sdk, region, "idle-farm", 0, "p3.2xlarge", &[])
+        .await
+        .unwrap();
     let (proxy, sdk) = env.proxied().await;
     let tripwire = LaunchTripwire::new(env.config(&[]), &sdk);
     let fire = |name: &str| {
@@ -762,6 +771,20 @@ async fn the_tripwire_retries_a_notebook_still_starting_and_a_group_it_could_not
         Some("ours=Launch+Terminate+HealthCheck+ReplaceUnhealthy+AZRebalance+AlarmNotification+ScheduledActions+InstanceRefresh min=1 desired=3 max=6")
     );
     env.received().await;
+
+    // A costly group with nothing running yet: suspended all the same, and
+    // the report says no instance was running.
+    let idle = emulator::call_event(
+        "tripwire-create-auto-scaling-group.json",
+        region,
+        &[("autoScalingGroupName", json!("idle-farm"))],
+    )
+    .unwrap();
+    let s = tripwire.handle(&Invocation::new(&idle)).await.unwrap();
+    assert_eq!(s.stopped, ["idle-farm"], "{s:?}");
+    assert_eq!(env.row(region, "idle-farm").await.state, "suspended");
+    let m = env.one_message().await;
+    assert!(m.body.contains("no instance was running yet"), "{}", m.body);
 }
 
 /// A saved state written on an Auto Scaling group or an EKS node group
