@@ -861,3 +861,52 @@ async fn a_groups_forged_saved_state_is_neither_kept_nor_acted_on() {
     let gpu = rows.iter().find(|r| r.id == "lab/gpu").unwrap();
     assert_eq!(gpu.name, "min 0 desired 0 max 5");
 }
+
+/// Tasks an untrusted key ran outside any service are stopped, each, and the
+/// report names them; a processing job it started is stopped with
+/// SageMaker's call for processing jobs.
+#[tokio::test]
+async fn the_tripwire_stops_the_tasks_and_the_processing_job_an_untrusted_key_started() {
+    let env = Env::start().await;
+    let region = "us-east-1";
+    let tasks = emulator::run_tasks(&env.sdk, region, "default", "xmr", 2)
+        .await
+        .unwrap();
+    assert_eq!(tasks.len(), 2);
+    emulator::create_processing_job(&env.sdk, region, "etl", "ml.g5.12xlarge")
+        .await
+        .unwrap();
+    let tripwire = env.tripwire(&[("TRIPWIRE_ECS_MAX_VCPU", "2")]);
+
+    let mut ran = emulator::call_event("tripwire-run-task.json", region, &[]).unwrap();
+    for (i, arn) in tasks.iter().enumerate() {
+        ran["detail"]["responseElements"]["tasks"][i]["taskArn"] = json!(arn);
+    }
+    let s = tripwire.handle(&Invocation::new(&ran)).await.unwrap();
+    assert_eq!(s.action, "stopped", "{s:?}");
+    assert_eq!(
+        emulator::task_statuses(&env.sdk, region, "default", &tasks)
+            .await
+            .unwrap(),
+        ["STOPPED", "STOPPED"]
+    );
+    let ids: Vec<&str> = tasks.iter().filter_map(|t| t.rsplit('/').next()).collect();
+    let m = env.one_message().await;
+    assert!(
+        m.body
+            .contains(&format!("2 task(s) stopped: {}", ids.join(", "))),
+        "{}",
+        m.body
+    );
+
+    let started = emulator::call_event("tripwire-create-processing-job.json", region, &[]).unwrap();
+    let s = tripwire.handle(&Invocation::new(&started)).await.unwrap();
+    assert_eq!(s.action, "stopped", "{s:?}");
+    assert_eq!(
+        emulator::processing_job_status(&env.sdk, region, "etl")
+            .await
+            .unwrap(),
+        "Stopped"
+    );
+    env.one_message().await;
+}

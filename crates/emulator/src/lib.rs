@@ -708,6 +708,174 @@ fn sagemaker_tags(tags: &[(&str, &str)]) -> Vec<aws_sdk_sagemaker::types::Tag> {
         .collect()
 }
 
+/// Runs `count` Fargate tasks of 16 vCPU, of a new task definition family
+/// `family`, in `cluster`, outside any service, as RunTask does for anyone
+/// allowed to call it: their ARNs.
+pub async fn run_tasks(
+    sdk: &SdkConfig,
+    region: &str,
+    cluster: &str,
+    family: &str,
+    count: i32,
+) -> Result<Vec<String>, EmulatorError> {
+    use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
+    let ecs = aws_sdk_ecs::Client::new(&client_in(sdk, region));
+    let err = |e| aws(aws_sdk_ecs::error::DisplayErrorContext(e));
+    // Fargate tasks run in a subnet, with a security group: the default
+    // VPC's.
+    let ec2 = ec2(sdk, region);
+    let ec2_err = |e| aws(aws_sdk_ec2::error::DisplayErrorContext(e));
+    let subnet = ec2.describe_subnets().send().await.map_err(ec2_err)?;
+    let subnet = subnet
+        .subnets()
+        .first()
+        .and_then(|s| s.subnet_id())
+        .ok_or_else(|| aws(format!("no subnet in {region}")))?
+        .to_string();
+    let group = ec2
+        .describe_security_groups()
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_ec2::error::DisplayErrorContext(e)))?;
+    let group = group
+        .security_groups()
+        .first()
+        .and_then(|g| g.group_id())
+        .ok_or_else(|| aws(format!("no security group in {region}")))?
+        .to_string();
+    ecs.create_cluster()
+        .cluster_name(cluster)
+        .send()
+        .await
+        .map_err(err)?;
+    ecs.register_task_definition()
+        .family(family)
+        .requires_compatibilities(Compatibility::Fargate)
+        .network_mode(NetworkMode::Awsvpc)
+        .cpu("16384")
+        .memory("32768")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("main")
+                .image("public.ecr.aws/docker/library/busybox:latest")
+                .cpu(16384)
+                .memory(32768)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_ecs::error::DisplayErrorContext(e)))?;
+    let out = ecs
+        .run_task()
+        .cluster(cluster)
+        .task_definition(family)
+        .count(count)
+        .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+        .network_configuration(
+            aws_sdk_ecs::types::NetworkConfiguration::builder()
+                .awsvpc_configuration(
+                    aws_sdk_ecs::types::AwsVpcConfiguration::builder()
+                        .subnets(subnet)
+                        .security_groups(group)
+                        .build()
+                        .map_err(|e| aws(e.to_string()))?,
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_ecs::error::DisplayErrorContext(e)))?;
+    Ok(out
+        .tasks()
+        .iter()
+        .filter_map(|t| t.task_arn().map(str::to_string))
+        .collect())
+}
+
+/// The last status of each of these tasks of `cluster`, in their order.
+pub async fn task_statuses(
+    sdk: &SdkConfig,
+    region: &str,
+    cluster: &str,
+    arns: &[String],
+) -> Result<Vec<String>, EmulatorError> {
+    let ecs = aws_sdk_ecs::Client::new(&client_in(sdk, region));
+    let out = ecs
+        .describe_tasks()
+        .cluster(cluster)
+        .set_tasks(Some(arns.to_vec()))
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_ecs::error::DisplayErrorContext(e)))?;
+    Ok(arns
+        .iter()
+        .map(|arn| {
+            out.tasks()
+                .iter()
+                .find(|t| t.task_arn() == Some(arn.as_str()))
+                .and_then(|t| t.last_status())
+                .unwrap_or("unknown")
+                .to_string()
+        })
+        .collect())
+}
+
+/// A SageMaker processing job `name` on `instance_type`, as anyone allowed
+/// to call CreateProcessingJob could start it.
+pub async fn create_processing_job(
+    sdk: &SdkConfig,
+    region: &str,
+    name: &str,
+    instance_type: &str,
+) -> Result<(), EmulatorError> {
+    use aws_sdk_sagemaker::types::{
+        AppSpecification, ProcessingClusterConfig, ProcessingInstanceType, ProcessingResources,
+    };
+    let err = |e| aws(aws_sdk_sagemaker::error::DisplayErrorContext(e));
+    aws_sdk_sagemaker::Client::new(&client_in(sdk, region))
+        .create_processing_job()
+        .processing_job_name(name)
+        .role_arn("arn:aws:iam::123456789012:role/sagemaker")
+        .app_specification(
+            AppSpecification::builder()
+                .image_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/etl:latest")
+                .build(),
+        )
+        .processing_resources(
+            ProcessingResources::builder()
+                .cluster_config(
+                    ProcessingClusterConfig::builder()
+                        .instance_count(1)
+                        .instance_type(ProcessingInstanceType::from(instance_type))
+                        .volume_size_in_gb(30)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(err)?;
+    Ok(())
+}
+
+/// The status of the SageMaker processing job `name`.
+pub async fn processing_job_status(
+    sdk: &SdkConfig,
+    region: &str,
+    name: &str,
+) -> Result<String, EmulatorError> {
+    let out = aws_sdk_sagemaker::Client::new(&client_in(sdk, region))
+        .describe_processing_job()
+        .processing_job_name(name)
+        .send()
+        .await
+        .map_err(|e| aws(aws_sdk_sagemaker::error::DisplayErrorContext(e)))?;
+    Ok(out
+        .processing_job_status()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default())
+}
+
 /// Creates a SageMaker notebook instance of `instance_type` (in service).
 pub async fn create_notebook(
     sdk: &SdkConfig,
