@@ -159,15 +159,14 @@ async fn spot_request_instances(
         .spot_instance_requests()
         .iter()
         .filter_map(|r| {
+            // Which of them are one-time requests, one_time_spots says.
             let request = r.spot_instance_request_id()?.to_string();
-            let one_time = r.r#type().map(|t| t.as_str()) == Some("one-time");
             Some(Observed {
                 id: r.instance_id()?.to_string(),
                 instance_type: r
                     .launch_specification()
                     .and_then(|l| l.instance_type())
                     .map(|t| t.as_str().to_string()),
-                one_time_spot: one_time.then(|| request.clone()),
                 requests: vec![request],
                 ..Default::default()
             })
