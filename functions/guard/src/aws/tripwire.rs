@@ -310,3 +310,52 @@ async fn unprotect(client: &Client, id: &str) -> Result<(), AwsError> {
         .map(|_| ())
         .map_err(|e| AwsError::from_sdk("ec2:ModifyInstanceAttribute", e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ec2::operation::stop_instances::StopInstancesError;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    /// An instance that is gone by the time of the stop is skipped with the
+    /// reason: only a refusal for stop protection makes the tripwire look at
+    /// the protection (and, for what it may, turn it off).
+    #[tokio::test]
+    async fn an_instance_gone_before_the_stop_is_skipped_not_taken_for_protected() {
+        let gone = mock!(Client::stop_instances).then_error(|| {
+            StopInstancesError::generic(
+                aws_smithy_types::error::ErrorMetadata::builder()
+                    .code("InvalidInstanceID.NotFound")
+                    .message("The instance ID 'i-0gone' does not exist")
+                    .build(),
+            )
+        });
+        let unprotect = mock!(Client::modify_instance_attribute).then_output(|| {
+            aws_sdk_ec2::operation::modify_instance_attribute::ModifyInstanceAttributeOutput::builder()
+                .build()
+        });
+        let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&gone, &unprotect]);
+        let target = Target {
+            id: "i-0gone".into(),
+            instance_type: Some("p3.2xlarge".into()),
+            why: "a costly type".into(),
+            may_unprotect: true,
+            one_time_spot: None,
+        };
+        let stamp = Stamp {
+            at: "2026-12-05T12:00:00Z".into(),
+            by: "tripwire:RunInstances".into(),
+        };
+        let o = stop(&client, &[target], &stamp, false).await;
+        assert_eq!(
+            o.skipped,
+            [("i-0gone".to_string(), "it no longer exists".to_string())]
+        );
+        assert!(
+            o.protected.is_empty() && o.protection_removed.is_empty(),
+            "{o:?}"
+        );
+        assert!(o.stopped.is_empty() && o.failed.is_empty(), "{o:?}");
+        assert_eq!(unprotect.num_calls(), 0);
+    }
+}
