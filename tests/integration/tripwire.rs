@@ -516,8 +516,9 @@ async fn a_spot_request_is_followed_to_its_instances() {
 #[tokio::test]
 async fn a_spot_fleet_request_is_followed_to_its_instances() {
     use aws_sdk_ec2::types::{SpotFleetLaunchSpecification, SpotFleetRequestConfigData};
+    use testkit::{Fault, FaultRule};
     let env = Env::start().await;
-    let (_proxy, sdk) = env.proxied().await;
+    let (proxy, sdk) = env.proxied().await;
     let ec2 = aws_sdk_ec2::Client::from_conf(
         aws_sdk_ec2::config::Builder::from(&sdk)
             .region(aws_types::region::Region::new("us-west-2"))
@@ -544,11 +545,17 @@ async fn a_spot_fleet_request_is_followed_to_its_instances() {
         .unwrap();
     let fleet = out.spot_fleet_request_id().unwrap().to_string();
     assert!(fleet.ends_with("-000000000000"), "{fleet}");
-    let mut v = emulator::sample_event("tripwire-spot-fleet-request.json").unwrap();
-    v["detail"]["responseElements"]["RequestSpotFleetResponse"]["spotFleetRequestId"] =
-        json!(fleet);
+    let requested = |fleet: &str| {
+        let mut v = emulator::sample_event("tripwire-spot-fleet-request.json").unwrap();
+        v["detail"]["responseElements"]["RequestSpotFleetResponse"]["spotFleetRequestId"] =
+            json!(fleet);
+        v
+    };
     let tripwire = LaunchTripwire::new(env.config(&[]), &sdk);
-    let s = tripwire.handle(&Invocation::new(&v)).await.unwrap();
+    let s = tripwire
+        .handle(&Invocation::new(&requested(&fleet)))
+        .await
+        .unwrap();
     assert_eq!(s.stopped.len(), 2, "{s:?}");
     for id in &s.stopped {
         let row = env.row("us-west-2", id).await;
@@ -561,6 +568,52 @@ async fn a_spot_fleet_request_is_followed_to_its_instances() {
         "{}",
         m.subject
     );
+
+    // A fleet whose instances are one-time spot instances (moto makes them
+    // persistent; the proxy shows them one-time): each is known as one by its
+    // spot request, reported with the commands, and never asked to stop.
+    let out = ec2
+        .request_spot_fleet()
+        .spot_fleet_request_config(
+            SpotFleetRequestConfigData::builder()
+                .iam_fleet_role("arn:aws:iam::123456789012:role/aws-ec2-spot-fleet-tagging-role")
+                .target_capacity(1)
+                .allocation_strategy(aws_sdk_ec2::types::AllocationStrategy::LowestPrice)
+                .spot_price("3.0")
+                .launch_specifications(
+                    SpotFleetLaunchSpecification::builder()
+                        .image_id("ami-12c6146b")
+                        .instance_type(InstanceType::from("p3.8xlarge"))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let once = out.spot_fleet_request_id().unwrap().to_string();
+    proxy.inject(
+        FaultRule::always(
+            "us-west-2",
+            Fault::Edit {
+                from: "<type>persistent</type>".into(),
+                to: "<type>one-time</type>".into(),
+            },
+        )
+        .on_action("DescribeSpotInstanceRequests"),
+    );
+    let s = tripwire
+        .handle(&Invocation::new(&requested(&once)))
+        .await
+        .unwrap();
+    assert!(s.stopped.is_empty(), "{s:?}");
+    assert_eq!(
+        proxy.attempts("us-west-2", "StopInstances"),
+        1,
+        "the first fleet's only"
+    );
+    let m = env.one_message().await;
+    assert!(m.body.contains("one-time"), "{}", m.body);
 }
 
 #[tokio::test]
