@@ -82,22 +82,33 @@ impl AutoScalingGroup {
     }
 
     /// What the stop saves: the processes it will suspend (those not
-    /// suspended yet), and the sizes; unless an earlier, unfinished stop
+    /// suspended yet), and the sizes. When an earlier, unfinished stop
     /// already saved what the group was before cost-guard touched it (its
-    /// own suspensions would otherwise read as the owner's).
+    /// own suspensions would otherwise read as the owner's), its sizes and
+    /// its processes are kept, and every process running again since is
+    /// added: whoever resumed it in between, the stop suspends every process
+    /// it suspends, and resume resumes each.
     pub fn to_save(&self) -> SavedGroup {
-        if let Ok(earlier) = self.saved() {
-            return earlier;
-        }
-        SavedGroup {
-            ours: STOP_PROCESSES
-                .iter()
-                .filter(|p| !self.suspended.iter().any(|s| s == *p))
-                .map(|p| p.to_string())
-                .collect(),
-            min: self.min,
-            desired: self.desired,
-            max: self.max,
+        let running_now = |p: &str| !self.suspended.iter().any(|s| s == p);
+        match self.saved() {
+            Ok(earlier) => SavedGroup {
+                ours: STOP_PROCESSES
+                    .iter()
+                    .filter(|p| earlier.ours.iter().any(|o| o == *p) || running_now(p))
+                    .map(|p| p.to_string())
+                    .collect(),
+                ..earlier
+            },
+            Err(_) => SavedGroup {
+                ours: STOP_PROCESSES
+                    .iter()
+                    .filter(|p| running_now(p))
+                    .map(|p| p.to_string())
+                    .collect(),
+                min: self.min,
+                desired: self.desired,
+                max: self.max,
+            },
         }
     }
 
@@ -413,14 +424,36 @@ mod tests {
 
     #[test]
     fn a_retry_keeps_the_first_save_and_a_restarted_member_is_stopped_again() {
+        // The first try suspended Launch and Terminate (the owner had
+        // suspended the others): every process is suspended now.
         let first = "ours=Launch+Terminate min=1 desired=2 max=4";
         let mut g = group("web", &[], vec![member("i-1", "running", &[])]);
-        g.suspended = vec!["Launch".into(), "Terminate".into()];
+        g.suspended = STOP_PROCESSES.iter().map(|p| p.to_string()).collect();
         g.tags = tags(&[(SAVED_TAG, first)]);
         assert_eq!(
             g.to_save().encode(),
             first,
             "not ours=none from its own suspensions"
+        );
+        // Processes resumed since (by whoever made the group, between two of
+        // the tripwire's stops of it) are suspended again and resumed by
+        // resume: a saved state that names none does not make a stop that
+        // suspends nothing.
+        let mut resumed = g.clone();
+        resumed.suspended = vec!["Launch".into(), "AZRebalance".into()];
+        assert_eq!(
+            resumed.to_save().encode(),
+            "ours=Launch+Terminate+HealthCheck+ReplaceUnhealthy+AlarmNotification+ScheduledActions+InstanceRefresh min=1 desired=2 max=4"
+        );
+        let mut none = g.clone();
+        none.tags = tags(&[(SAVED_TAG, "ours=none min=1 desired=2 max=4")]);
+        none.suspended = Vec::new();
+        assert_eq!(
+            none.to_save().ours,
+            STOP_PROCESSES
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
         );
         g.tags
             .push((STOPPED_AT_TAG.into(), "2026-12-04T10:00:00Z".into()));

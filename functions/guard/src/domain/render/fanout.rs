@@ -43,11 +43,12 @@ pub(crate) fn summary(job: &SummaryJob) -> Message {
     let unfinished = job.unfinished();
     let done = total - unfinished.len();
     // A worker in a dry run stopped nothing, whatever the incident: only
-    // what the others stopped is counted as stopped. When none stopped for
-    // real, the incident reads as the dry run it was.
+    // what the others stopped is counted as stopped. When every account
+    // finished and none stopped for real, the incident reads as the dry run
+    // it was (an account not finished may yet stop something).
     let (dry, real): (Vec<&AccountResult>, Vec<&AccountResult>) =
         job.results.iter().partition(|r| r.dry_run);
-    let all_dry = incident.dry_run || (real.is_empty() && !dry.is_empty());
+    let all_dry = incident.dry_run || (real.is_empty() && !dry.is_empty() && unfinished.is_empty());
     let counted: Vec<&AccountResult> = match (incident.dry_run, all_dry) {
         (true, _) => job.results.iter().collect(),
         (false, true) => dry.clone(),
@@ -236,10 +237,18 @@ mod tests {
         for r in &mut j.results {
             r.dry_run = true;
         }
+        // One account not finished may yet stop something: not a dry run.
         let m = summary(&j);
         assert_eq!(
             m.subject,
-            "[dry run] cost-guard would stop 6 resources in 2 accounts; 2 of 3 accounts swept, 1 not finished"
+            "cost-guard stopped 0 resources in 0 accounts; 2 of 3 accounts swept, 3 in a dry run, 1 not finished"
+        );
+        j.results[2].finished = true;
+        j.results[2].problem = None;
+        let m = summary(&j);
+        assert_eq!(
+            m.subject,
+            "[dry run] cost-guard would stop 6 resources in 2 accounts; 3 of 3 accounts swept (Budget team-mo...)"
         );
         assert!(
             m.body.contains("Would stop 6 resources in 2 accounts."),
