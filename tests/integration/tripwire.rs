@@ -524,26 +524,36 @@ async fn a_spot_fleet_request_is_followed_to_its_instances() {
             .region(aws_types::region::Region::new("us-west-2"))
             .build(),
     );
-    let out = ec2
-        .request_spot_fleet()
-        .spot_fleet_request_config(
-            SpotFleetRequestConfigData::builder()
-                .iam_fleet_role("arn:aws:iam::123456789012:role/aws-ec2-spot-fleet-tagging-role")
-                .target_capacity(2)
-                .allocation_strategy(aws_sdk_ec2::types::AllocationStrategy::LowestPrice)
-                .spot_price("3.0")
-                .launch_specifications(
-                    SpotFleetLaunchSpecification::builder()
-                        .image_id("ami-12c6146b")
-                        .instance_type(InstanceType::from("p3.8xlarge"))
+    // A spot fleet of `capacity` p3.8xlarge: its id.
+    let spot_fleet = |capacity: i32| {
+        let ec2 = ec2.clone();
+        async move {
+            ec2.request_spot_fleet()
+                .spot_fleet_request_config(
+                    SpotFleetRequestConfigData::builder()
+                        .iam_fleet_role(
+                            "arn:aws:iam::123456789012:role/aws-ec2-spot-fleet-tagging-role",
+                        )
+                        .target_capacity(capacity)
+                        .allocation_strategy(aws_sdk_ec2::types::AllocationStrategy::LowestPrice)
+                        .spot_price("3.0")
+                        .launch_specifications(
+                            SpotFleetLaunchSpecification::builder()
+                                .image_id("ami-12c6146b")
+                                .instance_type(InstanceType::from("p3.8xlarge"))
+                                .build(),
+                        )
                         .build(),
                 )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let fleet = out.spot_fleet_request_id().unwrap().to_string();
+                .send()
+                .await
+                .unwrap()
+                .spot_fleet_request_id()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let fleet = spot_fleet(2).await;
     assert!(fleet.ends_with("-000000000000"), "{fleet}");
     let requested = |fleet: &str| {
         let mut v = emulator::sample_event("tripwire-spot-fleet-request.json").unwrap();
@@ -572,26 +582,7 @@ async fn a_spot_fleet_request_is_followed_to_its_instances() {
     // A fleet whose instances are one-time spot instances (moto makes them
     // persistent; the proxy shows them one-time): each is known as one by its
     // spot request, reported with the commands, and never asked to stop.
-    let out = ec2
-        .request_spot_fleet()
-        .spot_fleet_request_config(
-            SpotFleetRequestConfigData::builder()
-                .iam_fleet_role("arn:aws:iam::123456789012:role/aws-ec2-spot-fleet-tagging-role")
-                .target_capacity(1)
-                .allocation_strategy(aws_sdk_ec2::types::AllocationStrategy::LowestPrice)
-                .spot_price("3.0")
-                .launch_specifications(
-                    SpotFleetLaunchSpecification::builder()
-                        .image_id("ami-12c6146b")
-                        .instance_type(InstanceType::from("p3.8xlarge"))
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let once = out.spot_fleet_request_id().unwrap().to_string();
+    let once = spot_fleet(1).await;
     proxy.inject(
         FaultRule::always(
             "us-west-2",

@@ -586,6 +586,36 @@ pub async fn create_group(
         .collect())
 }
 
+/// Registers the Fargate task definition `family`: `cpu` units and
+/// `memory` MiB, one container holding them all, in `network` mode.
+async fn register_fargate(
+    ecs: &aws_sdk_ecs::Client,
+    family: &str,
+    cpu: i32,
+    memory: i32,
+    network: Option<aws_sdk_ecs::types::NetworkMode>,
+) -> Result<(), EmulatorError> {
+    use aws_sdk_ecs::types::{Compatibility, ContainerDefinition};
+    ecs.register_task_definition()
+        .family(family)
+        .requires_compatibilities(Compatibility::Fargate)
+        .set_network_mode(network)
+        .cpu(cpu.to_string())
+        .memory(memory.to_string())
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("main")
+                .image("public.ecr.aws/docker/library/busybox:latest")
+                .cpu(cpu)
+                .memory(memory)
+                .build(),
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws(aws_sdk_ecs::error::DisplayErrorContext(e)))
+}
+
 /// Creates an ECS cluster (if new) and a Fargate service in it running
 /// `desired` tasks of 8 vCPU, with `tags`; with `scaling` (min, max), an Application
 /// Auto Scaling target too. Returns the service's ARN.
@@ -598,7 +628,7 @@ pub async fn create_service(
     tags: &[(&str, &str)],
     scaling: Option<(i32, i32)>,
 ) -> Result<String, EmulatorError> {
-    use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, LaunchType, Tag};
+    use aws_sdk_ecs::types::{LaunchType, Tag};
     let config = client_in(sdk, region);
     let ecs = aws_sdk_ecs::Client::new(&config);
     let err = |e| aws(aws_sdk_ecs::error::DisplayErrorContext(e));
@@ -607,20 +637,7 @@ pub async fn create_service(
         .send()
         .await
         .map_err(|e| aws(aws_sdk_ecs::error::DisplayErrorContext(e)))?;
-    ecs.register_task_definition()
-        .family(service)
-        .requires_compatibilities(Compatibility::Fargate)
-        .cpu("8192")
-        .memory("16384")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("main")
-                .image("public.ecr.aws/docker/library/busybox:latest")
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| aws(aws_sdk_ecs::error::DisplayErrorContext(e)))?;
+    register_fargate(&ecs, service, 8192, 16384, None).await?;
     let created = ecs
         .create_service()
         .cluster(cluster)
@@ -718,7 +735,7 @@ pub async fn run_tasks(
     family: &str,
     count: i32,
 ) -> Result<Vec<String>, EmulatorError> {
-    use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
+    use aws_sdk_ecs::types::NetworkMode;
     let ecs = aws_sdk_ecs::Client::new(&client_in(sdk, region));
     let err = |e| aws(aws_sdk_ecs::error::DisplayErrorContext(e));
     // Fargate tasks run in a subnet, with a security group: the default
@@ -748,23 +765,7 @@ pub async fn run_tasks(
         .send()
         .await
         .map_err(err)?;
-    ecs.register_task_definition()
-        .family(family)
-        .requires_compatibilities(Compatibility::Fargate)
-        .network_mode(NetworkMode::Awsvpc)
-        .cpu("16384")
-        .memory("32768")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("main")
-                .image("public.ecr.aws/docker/library/busybox:latest")
-                .cpu(16384)
-                .memory(32768)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| aws(aws_sdk_ecs::error::DisplayErrorContext(e)))?;
+    register_fargate(&ecs, family, 16384, 32768, Some(NetworkMode::Awsvpc)).await?;
     let out = ecs
         .run_task()
         .cluster(cluster)
