@@ -608,3 +608,54 @@ async fn several_records_in_one_event_make_one_sweep_and_one_message() {
         .body
         .contains("- budget student-monthly: $1,287.34 > $40.00"));
 }
+
+/// The two RDS kinds share one listing and one plan: with only
+/// `rds-instances` in KINDS, the report holds the instances' skips and none
+/// of the clusters'.
+#[tokio::test]
+async fn with_one_rds_kind_in_kinds_the_report_holds_only_that_kinds_skips() {
+    let env = Env::start().await;
+    let region = "eu-west-1";
+    emulator::create_db(&env.sdk, region, "orders-db", STOP)
+        .await
+        .unwrap();
+    emulator::create_db(
+        &env.sdk,
+        region,
+        "ledger-db",
+        &[("cost-guard", "stop"), ("cost-guard-exempt", "true")],
+    )
+    .await
+    .unwrap();
+    emulator::create_aurora(&env.sdk, region, "guarded-aurora", "guarded-aurora-1", STOP)
+        .await
+        .unwrap();
+    tag_rds(
+        &env,
+        region,
+        "db:guarded-aurora-1",
+        "cost-guard-exempt",
+        "true",
+    )
+    .await;
+    let guard = env.guard(&[("REGIONS", region), ("KINDS", "rds-instances")]);
+
+    let summary = env
+        .invoke(&guard, "budget-actual.json")
+        .await
+        .expect("clean sweep");
+    assert_eq!(summary.stopped, 1, "{summary:?}");
+    assert_eq!(env.row(region, "orders-db").await.state, "stopped");
+    for id in ["ledger-db", "guarded-aurora", "guarded-aurora-1"] {
+        assert_eq!(env.row(region, id).await.state, "available", "{id}");
+    }
+    let m = env.one_message().await;
+    assert!(
+        m.body.contains(
+            "ledger-db  -  db.t3.medium  (RDS DB instance): exempt: tagged cost-guard-exempt"
+        ),
+        "{}",
+        m.body
+    );
+    assert!(!m.body.contains("guarded-aurora"), "{}", m.body);
+}
