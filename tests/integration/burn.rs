@@ -266,11 +266,26 @@ mod watch {
     use guard::handlers::{Function, Invocation};
     use guard::STOPPED_BY_TAG;
 
+    use std::time::Duration;
+
+    use testkit::{Fault, FaultRule};
+
     use crate::harness::{Env, STOP};
 
     const TODAY: time::Date = time::macros::date!(2026 - 11 - 22);
 
     async fn watch(env: &Env, prices: &PriceList, vars: &[(&str, &str)]) -> BurnWatch {
+        watch_through(env, &env.sdk, prices, vars).await
+    }
+
+    /// burn-watch whose fleet reaches the emulator through `fleet_sdk` (a
+    /// fault proxy's).
+    async fn watch_through(
+        env: &Env,
+        fleet_sdk: &aws_types::SdkConfig,
+        prices: &PriceList,
+        vars: &[(&str, &str)],
+    ) -> BurnWatch {
         let table = "burn-watch-state";
         let _ = emulator::state_table(&env.sdk, table).await;
         let mut all = vec![
@@ -280,9 +295,9 @@ mod watch {
         all.extend_from_slice(vars);
         let config: BurnWatchConfig = env.config(&all);
         let fleet =
-            guard::aws::fleet::Fleet::new(&config.sweep.accounts, &config.sweep.regions, &env.sdk)
+            guard::aws::fleet::Fleet::new(&config.sweep.accounts, &config.sweep.regions, fleet_sdk)
                 .with_kinds(&config.sweep.kinds)
-                .with_seal(&env.sdk, config.sweep.saved_state_key.as_deref());
+                .with_seal(fleet_sdk, config.sweep.saved_state_key.as_deref());
         BurnWatch::with_parts(fleet, &env.sdk, prices.client(&env.sdk), config)
     }
 
@@ -292,8 +307,18 @@ mod watch {
 
     /// A check `hours` after midnight of TODAY.
     async fn check_after(w: &BurnWatch, hours: i64) -> guard::handlers::burn_watch::BurnSummary {
+        check_within(w, hours, Duration::from_secs(120)).await
+    }
+
+    /// A check `hours` after midnight of TODAY, whose Lambda deadline is
+    /// `left` from now.
+    async fn check_within(
+        w: &BurnWatch,
+        hours: i64,
+        left: Duration,
+    ) -> guard::handlers::burn_watch::BurnSummary {
         let event = sample_event("scheduled.json").unwrap();
-        let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(120);
+        let deadline = std::time::SystemTime::now() + left;
         let at = TODAY.midnight().assume_utc() + time::Duration::hours(hours);
         w.handle(&Invocation::new(&event).at(at).deadline(Some(deadline)))
             .await
@@ -458,6 +483,57 @@ mod watch {
         // A day after the read, it is asked again however steady the rate.
         let s = check_after(&w, 25).await;
         assert!(s.spend_asked);
+    }
+
+    /// What cannot be listed is told, and never stopped for: under every
+    /// limit, a region whose databases cannot be listed makes the first
+    /// check tell, and a check that can list them again says nothing.
+    #[tokio::test]
+    async fn what_cannot_be_listed_is_told_though_under_every_limit() {
+        let env = Env::start().await;
+        let tagged = seed(&env).await;
+        let prices = PriceList::start().await.unwrap();
+        let (proxy, sdk) = env.proxied().await;
+        proxy.inject(
+            FaultRule::always("eu-west-1", Fault::Status(500)).on_action("DescribeDBInstances"),
+        );
+        let vars = [("BURN_LIMIT_USD_PER_HOUR", "100")];
+        let w = watch_through(&env, &sdk, &prices, &vars).await;
+
+        let s = check(&w).await;
+        assert_eq!((s.unread, s.price_unknown), (1, 0), "{s:?}");
+        assert_eq!((s.stopped_for, s.stopped), (None, 0));
+        assert!(s.notified);
+        let m = env.one_message().await;
+        assert_eq!(
+            m.subject,
+            "cost-guard: 1 resource or region without a known price, nothing stopped"
+        );
+        assert!(m.body.contains("RDS DB instances"), "{}", m.body);
+        assert_eq!(env.row(&tagged[0].0, &tagged[0].1).await.state, "running");
+
+        proxy.clear_faults();
+        let s = check_after(&w, 1).await;
+        assert_eq!((s.unread, s.notified), (0, false), "{s:?}");
+    }
+
+    /// The survey takes half the invocation's time, leaving the rest to a
+    /// sweep: with 25 s left (20 s less the reserve), a region whose
+    /// instances take 12 s to list is not waited for.
+    #[tokio::test]
+    async fn the_survey_leaves_half_the_time_to_the_sweep() {
+        let env = Env::start().await;
+        seed(&env).await;
+        let prices = PriceList::start().await.unwrap();
+        let (proxy, sdk) = env.proxied().await;
+        proxy.inject(
+            FaultRule::always("eu-west-1", Fault::Slow(Duration::from_secs(12)))
+                .on_action("DescribeInstances"),
+        );
+        let w = watch_through(&env, &sdk, &prices, &[("BURN_LIMIT_USD_PER_HOUR", "100")]).await;
+
+        let s = check_within(&w, 0, Duration::from_secs(25)).await;
+        assert!(s.unread > 0, "{s:?}");
     }
 }
 
