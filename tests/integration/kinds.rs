@@ -910,3 +910,45 @@ async fn the_tripwire_stops_the_tasks_and_the_processing_job_an_untrusted_key_st
     );
     env.one_message().await;
 }
+
+/// A halt that gets no answer before the Lambda deadline fails the
+/// invocation, so that Lambda tries the event again, and still tells
+/// subscribers what was made.
+#[tokio::test]
+async fn a_halt_that_never_answers_fails_the_invocation_for_a_retry() {
+    use std::time::{Duration, SystemTime};
+    use testkit::{Fault, FaultRule};
+    let env = Env::start().await;
+    let region = "us-west-2";
+    emulator::create_group(&env.sdk, region, "render-farm", 2, "p3.2xlarge", &[])
+        .await
+        .unwrap();
+    let (proxy, sdk) = env.proxied().await;
+    let tripwire = LaunchTripwire::new(env.config(&[]), &sdk);
+    proxy.inject(
+        FaultRule::always(region, Fault::Slow(Duration::from_secs(120)))
+            .on_action("SuspendProcesses"),
+    );
+    let event =
+        emulator::call_event("tripwire-create-auto-scaling-group.json", region, &[]).unwrap();
+    let deadline = SystemTime::now() + Duration::from_secs(12);
+    let err = tripwire
+        .handle(&Invocation::new(&event).deadline(Some(deadline)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, guard::handlers::HandlerError::Incomplete { detail, .. }
+            if detail.contains("no answer before the Lambda deadline")),
+        "{err}"
+    );
+    assert!(SystemTime::now() < deadline, "the deadline passed first");
+    let m = env.one_message().await;
+    assert!(m.subject.starts_with("URGENT"), "{}", m.subject);
+    assert!(m.body.contains("render-farm"), "{}", m.body);
+    assert!(
+        m.body
+            .contains("Could NOT stop all of it: no answer before the Lambda deadline"),
+        "{}",
+        m.body
+    );
+}
