@@ -952,3 +952,30 @@ async fn a_halt_that_never_answers_fails_the_invocation_for_a_retry() {
         m.body
     );
 }
+
+/// A refused call (a stolen key probing its limits) is told, not urgent,
+/// and nothing is read for it: what it tried to make does not exist, and
+/// looking for it would only fail the invocation.
+#[tokio::test]
+async fn a_refused_create_is_told_without_looking_for_what_it_tried_to_make() {
+    let env = Env::start().await;
+    let region = "us-west-2";
+    let tripwire = env.tripwire(&[]);
+    let mut event = emulator::call_event("tripwire-create-notebook.json", region, &[]).unwrap();
+    event["detail"]["errorCode"] = json!("AccessDeniedException");
+    event["detail"]["errorMessage"] =
+        json!("not authorized to perform sagemaker:CreateNotebookInstance");
+    event["detail"]["responseElements"] = serde_json::Value::Null;
+    let s = tripwire
+        .handle(&Invocation::new(&event))
+        .await
+        .expect("told, not retried");
+    assert_eq!((s.action.as_str(), s.urgent), ("alerted", false), "{s:?}");
+    let m = env.one_message().await;
+    assert!(
+        m.body
+            .contains("refused calls are how a stolen key probes its limits"),
+        "{}",
+        m.body
+    );
+}
