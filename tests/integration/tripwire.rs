@@ -1626,6 +1626,20 @@ async fn when_ec2_cannot_answer_a_finding_is_told_and_a_trusted_start_is_not() {
     assert!(matches!(err, HandlerError::Incomplete { .. }), "{err}");
     let m = env.one_message().await;
     assert!(m.subject.starts_with("URGENT"), "{}", m.subject);
+
+    // A finding that does not mean abuse (a port probe from outside) is
+    // told without asking EC2, which cannot answer.
+    let asked = proxy.attempts("eu-west-1", "DescribeInstances");
+    let mut probe = finding.clone();
+    probe["detail"]["type"] = json!("Recon:EC2/PortProbeUnprotectedPort");
+    let s = tripwire
+        .handle(&Invocation::new(&probe))
+        .await
+        .expect("told, not retried");
+    assert_eq!(s.action, "alerted", "{s:?}");
+    assert!(s.notified);
+    env.one_message().await;
+    assert_eq!(proxy.attempts("eu-west-1", "DescribeInstances"), asked);
 }
 
 /// A fleet the tripwire never remembered (the owner's) launches a costly
