@@ -798,6 +798,28 @@ async fn a_member_role_is_assumed_and_read_once_per_account_and_cold_start() {
             .count()
     };
     let warm = tripwire(&org, &sdk, "organization");
+    // Any other session's tag write needs nothing of the member account,
+    // and its launch needs the account but not the role ids: neither is
+    // read for them.
+    let contractor = |event: serde_json::Value| {
+        let member = org.member(3).to_string();
+        as_role(
+            emulator::in_account(event, &member),
+            &member,
+            "contractor",
+            "AROACONTRACTOR000001",
+        )
+    };
+    let stamp_removed = emulator::sample_event("tripwire-stamp-removed.json").unwrap();
+    warm.handle(&Invocation::new(&contractor(stamp_removed)))
+        .await
+        .unwrap();
+    assert_eq!((calls("AssumeRole"), calls("GetRole")), (0, 0));
+    let gpus = gpus_in(&org, 3, 1).await;
+    let event = contractor(launch_in(org.member(3), "eu-west-1", &gpus));
+    let s = warm.handle(&Invocation::new(&event)).await.unwrap();
+    assert_eq!(s.stopped, gpus, "{s:#?}");
+    assert_eq!((calls("AssumeRole"), calls("GetRole")), (1, 0));
     for account in [2, 2, 3] {
         let gpus = gpus_in(&org, account, 1).await;
         let s = warm
