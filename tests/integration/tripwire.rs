@@ -887,7 +887,14 @@ async fn a_finding_never_stops_an_exempt_instance_nor_turns_stop_protection_off(
         .await
         .unwrap();
     assert_eq!(s.action, "alerted");
-    assert!(env.one_message().await.body.contains("EC2 does not know"));
+    let m = env.one_message().await;
+    assert!(m.body.contains("EC2 does not know"), "{}", m.body);
+    // What it was costing, from the finding's own instance type.
+    assert!(
+        m.body.contains("  1 x g4dn.xlarge at $0.53 an hour = $0.53 an hour"),
+        "{}",
+        m.body
+    );
 }
 
 /// Anyone allowed to start instances can name a running one: EC2 answers
