@@ -891,7 +891,8 @@ async fn a_finding_never_stops_an_exempt_instance_nor_turns_stop_protection_off(
     assert!(m.body.contains("EC2 does not know"), "{}", m.body);
     // What it was costing, from the finding's own instance type.
     assert!(
-        m.body.contains("  1 x g4dn.xlarge at $0.53 an hour = $0.53 an hour"),
+        m.body
+            .contains("  1 x g4dn.xlarge at $0.53 an hour = $0.53 an hour"),
         "{}",
         m.body
     );
@@ -1578,7 +1579,14 @@ async fn requests_an_alert_or_a_quiet_verdict_could_not_remember_fail_the_invoca
     let err = alert_only.handle(&Invocation::new(&v)).await.unwrap_err();
     assert!(remembered_nothing(&err), "{err}");
     assert_eq!(state(&env, "us-west-2", &instance).await, "running");
-    assert!(env.one_message().await.subject.starts_with("URGENT"));
+    let m = env.one_message().await;
+    assert!(m.subject.starts_with("URGENT"), "{}", m.subject);
+    // The alert says why the invocation fails.
+    assert!(
+        m.body.contains("Could NOT remember the requests ("),
+        "{}",
+        m.body
+    );
 
     let err = tripwire.handle(&Invocation::new(&cheap)).await.unwrap_err();
     assert!(remembered_nothing(&err), "{err}");

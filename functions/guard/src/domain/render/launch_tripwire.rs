@@ -335,6 +335,10 @@ pub(crate) fn render(
         }
         _ => {
             let _ = writeln!(b, "Nothing was stopped: {}.", why.unwrap_or("see above"));
+            // The invocation fails for it: the alert says why.
+            if let Some(e) = outcome.and_then(|o| o.unmarked.as_ref()) {
+                not_remembered(&mut b, e);
+            }
         }
     }
 
@@ -478,11 +482,15 @@ fn marks_section(b: &mut String, o: &StopOutcome) {
         );
     }
     if let Some(e) = &o.unmarked {
-        let _ = writeln!(
-            b,
-            "Could NOT remember the requests ({e}): what they launch later would be reported, not stopped, so the invocation fails and Lambda tries again."
-        );
+        not_remembered(b, e);
     }
+}
+
+fn not_remembered(b: &mut String, e: &str) {
+    let _ = writeln!(
+        b,
+        "Could NOT remember the requests ({e}): what they launch later would be reported, not stopped, so the invocation fails and Lambda tries again."
+    );
 }
 
 /// How to put cost-guard's tags right after a write by someone not trusted,
