@@ -198,3 +198,35 @@ async fn missing_fields_still_alert() {
     assert!(m.body.contains("MFA used:     unknown"));
     assert!(m.body.contains("User agent:   unknown"));
 }
+
+/// A sweep that cannot start (the regions cannot be listed) is told in the
+/// alert, with AWS's reason, and fails the invocation.
+#[tokio::test]
+async fn a_sweep_that_cannot_start_is_told_with_its_reason() {
+    use testkit::{Fault, FaultRule};
+    let env = Env::start().await;
+    let seeded = seed(&env).await;
+    let (proxy, sdk) = env.proxied().await;
+    proxy.inject(FaultRule::always("us-east-1", Fault::Denied).on_action("DescribeRegions"));
+    let root = guard::handlers::root_login_alert::RootLoginAlert::new(
+        env.config(&[("ROOT_LOGIN_ACTION", "stop")]),
+        &sdk,
+    );
+    let err = root
+        .handle(&Invocation::new(
+            &sample_event("root-signin-mfa.json").unwrap(),
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HandlerError::SweepNotStarted(_)), "{err}");
+    let m = env.one_message().await;
+    assert!(
+        m.body.contains(
+            "ROOT_LOGIN_ACTION=stop, but the sweep could not start: ec2:DescribeRegions failed: UnauthorizedOperation"
+        ),
+        "{}",
+        m.body
+    );
+    let (region, id) = &seeded[0];
+    assert_eq!(env.row(region, id).await.state, "running");
+}
