@@ -203,3 +203,44 @@ async fn spend_context_can_be_turned_off() {
         .body
         .contains("WHERE THE MONEY WENT"));
 }
+
+/// A sweep that cannot start (the regions cannot be listed) is told with
+/// AWS's reason, and fails the invocation.
+#[tokio::test]
+async fn a_sweep_that_cannot_start_is_told_with_its_reason() {
+    use testkit::{Fault, FaultRule};
+    let env = Env::start().await;
+    set_cost_by_service(
+        &env.moto,
+        "2026-11-01",
+        "2026-11-22",
+        "UnblendedCost",
+        SERVICES,
+    )
+    .unwrap();
+    let (proxy, sdk) = env.proxied().await;
+    proxy.inject(FaultRule::always("us-east-1", Fault::Denied).on_action("DescribeRegions"));
+    let config: guard::domain::config::SpendWatchConfig = env.config(&[("SPEND_LIMIT_USD", "500")]);
+    let w = SpendWatch::with_parts(
+        Fleet::new(&config.sweep.accounts, &config.sweep.regions, &sdk),
+        aws_sdk_sns::Client::new(&env.sdk),
+        guard::aws::costexplorer::client(&env.sdk),
+        config,
+    );
+    let err = w
+        .handle(&Invocation::new(&sample_event("scheduled.json").unwrap()).on(TODAY))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, guard::handlers::HandlerError::SweepNotStarted(_)),
+        "{err}"
+    );
+    let m = env.one_message().await;
+    assert!(
+        m.body.contains(
+            "The sweep could not start: ec2:DescribeRegions failed: UnauthorizedOperation"
+        ),
+        "{}",
+        m.body
+    );
+}
