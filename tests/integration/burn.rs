@@ -517,6 +517,39 @@ mod watch {
         assert_eq!((s.unread, s.notified), (0, false), "{s:?}");
     }
 
+    /// A sweep that cannot start (the regions, listed for the survey, cannot
+    /// be listed again) is told with AWS's reason, and fails the check.
+    #[tokio::test]
+    async fn a_sweep_that_cannot_start_is_told_with_its_reason() {
+        let env = Env::start().await;
+        let tagged = seed(&env).await;
+        let prices = PriceList::start().await.unwrap();
+        let (proxy, sdk) = env.proxied().await;
+        proxy.inject(
+            FaultRule::always("us-east-1", Fault::Denied)
+                .on_action("DescribeRegions")
+                .after(1),
+        );
+        let vars = [("BURN_LIMIT_USD_PER_HOUR", "1"), ("REGIONS", "all")];
+        let w = watch_through(&env, &sdk, &prices, &vars).await;
+        let event = sample_event("scheduled.json").unwrap();
+        let at = TODAY.midnight().assume_utc();
+        let err = w.handle(&Invocation::new(&event).at(at)).await.unwrap_err();
+        assert!(
+            matches!(err, guard::handlers::HandlerError::SweepNotStarted(_)),
+            "{err}"
+        );
+        let m = env.one_message().await;
+        assert!(
+            m.body.contains(
+                "The sweep could not start: ec2:DescribeRegions failed: UnauthorizedOperation"
+            ),
+            "{}",
+            m.body
+        );
+        assert_eq!(env.row(&tagged[0].0, &tagged[0].1).await.state, "running");
+    }
+
     /// The survey takes half the invocation's time, leaving the rest to a
     /// sweep: with 25 s left (20 s less the reserve), a region whose
     /// instances take 12 s to list is not waited for.

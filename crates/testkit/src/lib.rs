@@ -65,6 +65,8 @@ pub struct FaultRule {
     pub body_contains: Option<String>,
     pub fault: Fault,
     pub times: Option<u32>,
+    /// How many matching requests still pass untouched before the fault.
+    pub after: u32,
 }
 
 impl FaultRule {
@@ -76,6 +78,7 @@ impl FaultRule {
             body_contains: None,
             fault,
             times: None,
+            after: 0,
         }
     }
 
@@ -85,6 +88,13 @@ impl FaultRule {
             times: Some(times),
             ..FaultRule::always(region, fault)
         }
+    }
+
+    /// The first `n` matching requests pass untouched; the fault starts
+    /// with the next (e.g. a call that works once, then fails).
+    pub fn after(mut self, n: u32) -> Self {
+        self.after = n;
+        self
     }
 
     /// Only requests for `action` (e.g. `StopInstances`) match.
@@ -628,11 +638,15 @@ async fn answer(
             .rules
             .iter_mut()
             .find(|r| r.matches_request(&call, &request.body))
-            .map(|r| {
+            .and_then(|r| {
+                if r.after > 0 {
+                    r.after -= 1;
+                    return None;
+                }
                 if let Some(n) = r.times.as_mut() {
                     *n -= 1;
                 }
-                r.fault.clone()
+                Some(r.fault.clone())
             });
         s.log.push((call.clone(), fault.clone()));
         s.arrivals.push(arrived);
