@@ -473,6 +473,14 @@ async fn the_weekly_check_tells_what_fails_then_what_changed_and_remembers_each_
         m.body
     );
     assert!(m.body.contains("FAIL    subscription"), "{}", m.body);
+    // The stack's account, as the stack says it.
+    assert!(
+        m.body.contains(&format!(
+            "cost-guard doctor: stack {STACK} in {HOME_REGION}, account {ACCOUNT}\n"
+        )),
+        "{}",
+        m.body
+    );
     let left = remembered(&env, &deployed).await.unwrap();
     assert!(
         left.contains(r#"{"check":"subscription","status":"fail"}"#),

@@ -48,6 +48,7 @@ async fn a_stamped_database_rds_restarts_is_stopped_again_and_counted() {
         rds_restarts(&env, "analytics-db").await;
         let s = watch.handle(&Invocation::new(&forced)).await.unwrap();
         assert_eq!((s.action.as_str(), s.restops), ("stopped-again", Some(n)));
+        assert!(s.notified, "{s:?}");
         let row = env.row("us-east-1", "analytics-db").await;
         assert_eq!(row.state, "stopped");
         assert_eq!(row.tag(RESTOPS), Some(n.to_string().as_str()));
