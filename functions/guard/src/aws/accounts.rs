@@ -531,11 +531,11 @@ fn assume_error(e: &aws_credential_types::provider::error::CredentialsError) -> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Credentials and an endpoint nothing listens on: any request fails.
-    fn unreachable_sdk() -> SdkConfig {
+    pub(crate) fn unreachable_sdk() -> SdkConfig {
         SdkConfig::builder()
             .region(aws_types::region::Region::new("eu-west-1"))
             .endpoint_url("http://127.0.0.1:9")

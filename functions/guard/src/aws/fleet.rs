@@ -114,13 +114,10 @@ impl Fleet {
         regions: &RegionScope,
         sdk: &aws_types::SdkConfig,
     ) -> Self {
-        let accounts = AccountsConfig {
-            queue: None,
-            ..accounts.clone()
-        };
+        // Without the SQS client it has no queue (`Fleet::queue`).
         Fleet {
             sqs: None,
-            ..Fleet::new(&accounts, regions, sdk)
+            ..Fleet::new(accounts, regions, sdk)
         }
     }
 
@@ -486,4 +483,27 @@ async fn dispatch(
             })
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::accounts::tests::unreachable_sdk;
+    use crate::domain::config::accounts::QueueConfig;
+
+    #[test]
+    fn the_command_lines_fleet_never_queues() {
+        let queued = AccountsConfig {
+            queue: Some(QueueConfig {
+                sweep_url: "https://sqs.eu-west-1.amazonaws.com/123456789012/sweep".into(),
+                results_url: "https://sqs.eu-west-1.amazonaws.com/123456789012/results".into(),
+                summary_delay_s: 0,
+            }),
+            ..AccountsConfig::default()
+        };
+        let sdk = unreachable_sdk();
+        let regions = RegionScope::AllEnabled;
+        assert!(Fleet::new(&queued, &regions, &sdk).queue().is_some());
+        assert!(Fleet::direct(&queued, &regions, &sdk).queue().is_none());
+    }
 }
