@@ -160,6 +160,11 @@ async fn organization_mode_stops_the_selection_in_every_account_and_region() {
         "{}",
         m.subject
     );
+    // Each region under its account.
+    for n in 1..4 {
+        let place = format!("{}/{}\n", org.member(n), REGIONS[0]);
+        assert!(m.body.contains(&place), "{place} missing:\n{}", m.body);
+    }
 }
 
 /// A closed account (Organizations lists it SUSPENDED) is not swept, and
