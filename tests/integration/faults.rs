@@ -10,7 +10,7 @@ use guard::handlers::stop_on_overspend::StopOnOverspend;
 use guard::handlers::HandlerError;
 use testkit::{Fault, FaultRule, Proxy};
 
-use crate::harness::{Env, STOP};
+use crate::harness::{Captured, Env, STOP};
 use guard::handlers::{Function, Invocation};
 
 /// An emulator reached only through a fault-injecting proxy.
@@ -297,72 +297,6 @@ async fn lambda_process() {
     guard::handlers::serve::<StopOnOverspend>().await.unwrap();
 }
 
-/// Log lines written on this test's thread since [`Captured::start`], as the
-/// JSON Lambda's log format setting gives.
-///
-/// One global subscriber writes every event to the buffer of the thread that
-/// emitted it (each `#[tokio::test]` runs its tasks on its own thread). A
-/// scoped subscriber per test would race: tracing caches, per call site and
-/// for all threads, whether anyone wants an event, and a test running beside
-/// one without a subscriber can make that answer "no".
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-thread_local! {
-    static CAPTURE: std::cell::RefCell<Option<Captured>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Where the global subscriber writes: this thread's capture, if any.
-struct ThreadCapture;
-
-impl std::io::Write for ThreadCapture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        CAPTURE.with(|c| {
-            if let Some(c) = c.borrow().as_ref() {
-                c.0.lock().unwrap().extend_from_slice(buf);
-            }
-        });
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for ThreadCapture {
-    type Writer = ThreadCapture;
-    fn make_writer(&'a self) -> Self::Writer {
-        ThreadCapture
-    }
-}
-
-impl Captured {
-    fn start() -> Captured {
-        static GLOBAL: std::sync::Once = std::sync::Once::new();
-        GLOBAL.call_once(|| {
-            let subscriber = tracing_subscriber::fmt()
-                .json()
-                .with_max_level(tracing::Level::INFO)
-                .with_writer(ThreadCapture)
-                .finish();
-            tracing::subscriber::set_global_default(subscriber)
-                .expect("the only global subscriber");
-        });
-        let c = Captured::default();
-        CAPTURE.with(|t| *t.borrow_mut() = Some(c.clone()));
-        c
-    }
-}
-
-impl Captured {
-    fn lines(&self) -> Vec<serde_json::Value> {
-        String::from_utf8_lossy(&self.0.lock().unwrap())
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-}
-
 #[tokio::test]
 async fn a_failed_publish_fails_the_invocation_after_stopping() {
     let logs = Captured::start();
@@ -389,16 +323,12 @@ async fn a_failed_publish_fails_the_invocation_after_stopping() {
 
     // The whole outcome is still in the log, in one structured line.
     let lines = logs.lines();
-    let finished: Vec<&serde_json::Value> = lines
-        .iter()
-        .filter(|l| l["fields"]["message"] == "invocation finished")
-        .collect();
+    let finished = logs.finished();
     assert_eq!(finished.len(), 1, "{lines:#?}");
-    let outcome: serde_json::Value =
-        serde_json::from_str(finished[0]["fields"]["outcome"].as_str().unwrap()).unwrap();
+    let (outcome, report) = &finished[0];
     assert_eq!(outcome["stopped"], 3);
     assert_eq!(outcome["notified"], false);
-    let report = finished[0]["fields"]["report"].as_str().unwrap();
+    let report = report.to_string();
     for r in tagged(&fleet) {
         assert!(report.contains(&r.id), "{} missing from {report}", r.id);
     }

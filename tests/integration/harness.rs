@@ -175,3 +175,86 @@ impl Env {
 }
 
 pub const STOP: &[(&str, &str)] = &[("cost-guard", "stop")];
+
+/// Log lines written on this test's thread since [`Captured::start`], as the
+/// JSON Lambda's log format setting gives.
+///
+/// One global subscriber writes every event to the buffer of the thread that
+/// emitted it (each `#[tokio::test]` runs its tasks on its own thread). A
+/// scoped subscriber per test would race: tracing caches, per call site and
+/// for all threads, whether anyone wants an event, and a test running beside
+/// one without a subscriber can make that answer "no".
+#[derive(Clone, Default)]
+pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+thread_local! {
+    static CAPTURE: std::cell::RefCell<Option<Captured>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Where the global subscriber writes: this thread's capture, if any.
+struct ThreadCapture;
+
+impl std::io::Write for ThreadCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURE.with(|c| {
+            if let Some(c) = c.borrow().as_ref() {
+                c.0.lock().unwrap().extend_from_slice(buf);
+            }
+        });
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for ThreadCapture {
+    type Writer = ThreadCapture;
+    fn make_writer(&'a self) -> Self::Writer {
+        ThreadCapture
+    }
+}
+
+impl Captured {
+    pub fn start() -> Captured {
+        static GLOBAL: std::sync::Once = std::sync::Once::new();
+        GLOBAL.call_once(|| {
+            let subscriber = tracing_subscriber::fmt()
+                .json()
+                .with_max_level(tracing::Level::INFO)
+                .with_writer(ThreadCapture)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("the only global subscriber");
+        });
+        let c = Captured::default();
+        CAPTURE.with(|t| *t.borrow_mut() = Some(c.clone()));
+        c
+    }
+}
+
+impl Captured {
+    pub fn lines(&self) -> Vec<serde_json::Value> {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The `invocation finished` lines' outcome and report, each parsed.
+    pub fn finished(&self) -> Vec<(serde_json::Value, serde_json::Value)> {
+        let parse = |v: &serde_json::Value| {
+            serde_json::from_str(v.as_str().unwrap_or("null")).unwrap_or_default()
+        };
+        self.lines()
+            .iter()
+            .filter(|l| l["fields"]["message"] == "invocation finished")
+            .map(|l| {
+                (
+                    parse(&l["fields"]["outcome"]),
+                    parse(&l["fields"]["report"]),
+                )
+            })
+            .collect()
+    }
+}

@@ -8,7 +8,7 @@ use guard::handlers::HandlerError;
 use guard::{STOPPED_AT_TAG, STOPPED_BY_TAG};
 use serde_json::{json, Value};
 
-use crate::harness::{Env, STOP};
+use crate::harness::{Captured, Env, STOP};
 use guard::handlers::launch_tripwire::LaunchTripwire;
 use guard::handlers::{Function, Invocation};
 
@@ -1672,4 +1672,36 @@ async fn the_owners_fleet_launches_are_not_looked_at() {
     assert_eq!(s.action, "quiet", "{s:?}");
     assert!(env.received().await.is_empty());
     assert_eq!(proxy.attempts("us-west-2", "DescribeInstances"), 0);
+}
+
+/// The one `invocation finished` log line holds what the tripwire decided
+/// and did, also when the invocation fails on purpose: a dry run's wait for
+/// a fleet, and an alert whose spot request is remembered.
+#[tokio::test]
+async fn the_log_line_holds_a_waits_and_an_alerts_outcome() {
+    let logs = Captured::start();
+    let env = Env::start().await;
+    let fleet = empty_fleet(&env, "eu-west-1", "miner", "g5.12xlarge").await;
+    let mut created = emulator::sample_event("tripwire-create-fleet-maintain.json").unwrap();
+    created["detail"]["responseElements"]["CreateFleetResponse"]["fleetId"] = json!(fleet);
+    let dry = env.tripwire(&[("DRY_RUN", "true")]);
+    dry.run(&Invocation::new(&created)).await.unwrap_err();
+    let (outcome, report) = logs.finished().pop().expect("the line");
+    assert_eq!(outcome["action"], "alerted", "{outcome}");
+    assert!(
+        outcome["why"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("nothing is running yet")),
+        "{outcome}"
+    );
+    assert_eq!(report["dry_run"], true, "{report}");
+    env.received().await;
+
+    let (request, _, v) = spot_request(&env, 1, "persistent").await;
+    let alert_only = env.tripwire(&[("TRIPWIRE_ACTION", "alert")]);
+    alert_only.run(&Invocation::new(&v)).await.unwrap();
+    let (outcome, report) = logs.finished().pop().expect("the line");
+    assert_eq!(outcome["action"], "alerted", "{outcome}");
+    assert_eq!(report["marked"], json!([request]), "{report}");
+    env.received().await;
 }
