@@ -551,6 +551,7 @@ async fn all_enabled_regions_by_default() {
 
 #[tokio::test]
 async fn unrecognised_and_non_sns_events_stop_nothing_and_tell_subscribers() {
+    let logs = crate::harness::Captured::start();
     let env = Env::start().await;
     seed(&env).await;
     let before = env.fleet(&REGIONS).await;
@@ -569,6 +570,16 @@ async fn unrecognised_and_non_sns_events_stop_nothing_and_tell_subscribers() {
     assert!(m
         .body
         .contains("Excerpt: Hello! Your free trial of ExampleCloudTool"));
+    // An error in the log, for a log alarm, with why and what it said.
+    let lines = logs.lines();
+    assert!(
+        lines.iter().any(|l| l["level"] == "ERROR"
+            && l["fields"]["message"] == "unrecognised message: nothing stopped"
+            && l["fields"]["excerpt"]
+                .as_str()
+                .is_some_and(|e| e.contains("ExampleCloudTool"))),
+        "{lines:#?}"
+    );
 
     let not_sns =
         serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
