@@ -524,29 +524,15 @@ mod watch {
         let env = Env::start().await;
         let tagged = seed(&env).await;
         let prices = PriceList::start().await.unwrap();
-        let (proxy, sdk) = env.proxied().await;
-        proxy.inject(
-            FaultRule::always("us-east-1", Fault::Denied)
-                .on_action("DescribeRegions")
-                .after(1),
-        );
+        // The survey lists the regions once.
+        let (_proxy, sdk) = env.regions_refused_after(1).await;
         let vars = [("BURN_LIMIT_USD_PER_HOUR", "1"), ("REGIONS", "all")];
         let w = watch_through(&env, &sdk, &prices, &vars).await;
         let event = sample_event("scheduled.json").unwrap();
         let at = TODAY.midnight().assume_utc();
         let err = w.handle(&Invocation::new(&event).at(at)).await.unwrap_err();
-        assert!(
-            matches!(err, guard::handlers::HandlerError::SweepNotStarted(_)),
-            "{err}"
-        );
-        let m = env.one_message().await;
-        assert!(
-            m.body.contains(
-                "The sweep could not start: ec2:DescribeRegions failed: UnauthorizedOperation"
-            ),
-            "{}",
-            m.body
-        );
+        env.assert_told_the_sweep_did_not_start(&err, "The sweep could not start")
+            .await;
         assert_eq!(env.row(&tagged[0].0, &tagged[0].1).await.state, "running");
     }
 

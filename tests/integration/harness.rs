@@ -86,6 +86,28 @@ impl Env {
         (proxy, sdk)
     }
 
+    /// An SDK configuration through a proxy whose `ec2:DescribeRegions`
+    /// answers the first `after` requests, then is refused (as without the
+    /// permission): with `REGIONS` unset or `all`, a sweep cannot start.
+    pub async fn regions_refused_after(&self, after: u32) -> (testkit::Proxy, SdkConfig) {
+        let (proxy, sdk) = self.proxied().await;
+        proxy.inject(
+            testkit::FaultRule::always(emulator::HOME_REGION, testkit::Fault::Denied)
+                .on_action("DescribeRegions")
+                .after(after),
+        );
+        (proxy, sdk)
+    }
+
+    /// `err` says the sweep did not start, and the one message says why,
+    /// after `told`: the refused region list.
+    pub async fn assert_told_the_sweep_did_not_start(&self, err: &HandlerError, told: &str) {
+        assert!(matches!(err, HandlerError::SweepNotStarted(_)), "{err}");
+        let m = self.one_message().await;
+        let why = format!("{told}: ec2:DescribeRegions failed: UnauthorizedOperation");
+        assert!(m.body.contains(&why), "{why} missing:\n{}", m.body);
+    }
+
     /// launch-tripwire as Lambda would build it, with these variables (and
     /// the emulator's table of untrusted requests, as the template sets it).
     pub fn tripwire(&self, vars: &[(&str, &str)]) -> LaunchTripwire {

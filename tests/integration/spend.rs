@@ -208,7 +208,6 @@ async fn spend_context_can_be_turned_off() {
 /// AWS's reason, and fails the invocation.
 #[tokio::test]
 async fn a_sweep_that_cannot_start_is_told_with_its_reason() {
-    use testkit::{Fault, FaultRule};
     let env = Env::start().await;
     set_cost_by_service(
         &env.moto,
@@ -218,8 +217,7 @@ async fn a_sweep_that_cannot_start_is_told_with_its_reason() {
         SERVICES,
     )
     .unwrap();
-    let (proxy, sdk) = env.proxied().await;
-    proxy.inject(FaultRule::always("us-east-1", Fault::Denied).on_action("DescribeRegions"));
+    let (_proxy, sdk) = env.regions_refused_after(0).await;
     let config: guard::domain::config::SpendWatchConfig = env.config(&[("SPEND_LIMIT_USD", "500")]);
     let w = SpendWatch::with_parts(
         Fleet::new(&config.sweep.accounts, &config.sweep.regions, &sdk),
@@ -231,16 +229,6 @@ async fn a_sweep_that_cannot_start_is_told_with_its_reason() {
         .handle(&Invocation::new(&sample_event("scheduled.json").unwrap()).on(TODAY))
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, guard::handlers::HandlerError::SweepNotStarted(_)),
-        "{err}"
-    );
-    let m = env.one_message().await;
-    assert!(
-        m.body.contains(
-            "The sweep could not start: ec2:DescribeRegions failed: UnauthorizedOperation"
-        ),
-        "{}",
-        m.body
-    );
+    env.assert_told_the_sweep_did_not_start(&err, "The sweep could not start")
+        .await;
 }
