@@ -281,8 +281,11 @@ pub(crate) fn trusted_by(p: &Principal, ctx: &Context<'_>, purpose: Purpose) -> 
     }
     let role_id = p.role_id.as_deref().filter(|_| p.kind == "AssumedRole")?;
     // Role ids are unique across AWS; the account is checked anyway, so a
-    // role of another account is never taken for one of the guard's.
-    if principal_account(p).is_some_and(|a| Some(a) != ctx.account) {
+    // role of another account is never taken for one of the guard's, and a
+    // principal whose account the event does not say is not trusted by id
+    // (CloudTrail always says it).
+    let account = principal_account(p)?;
+    if Some(account) != ctx.account {
         return None;
     }
     let is = |ids: &[String]| ids.iter().any(|id| id == role_id);
@@ -1279,6 +1282,18 @@ mod tests {
             "AROARESUMEROLE000001",
         );
         assert_eq!(trusted_by(&c.principal, &ctx, Purpose::Launch), None);
+        // resume's id, with no account in the event (no accountId, no ARN):
+        // not trusted by id alone.
+        session(
+            &mut c,
+            OWN,
+            "cost-guard-ResumeRole-X",
+            "AROARESUMEROLE000001",
+        );
+        c.principal.account = None;
+        c.principal.arn = None;
+        assert_eq!(trusted_by(&c.principal, &ctx, Purpose::Launch), None);
+        assert_eq!(trusted_by(&c.principal, &ctx, Purpose::Tagging), None);
         // An unknown member role set trusts nothing.
         let mut blind = known(&[]);
         blind.roles = GuardRoles {
