@@ -553,6 +553,16 @@ mod watch {
 
         let s = check_within(&w, 0, Duration::from_secs(25)).await;
         assert!(s.unread > 0, "{s:?}");
+        // What was not waited for is named, with why.
+        let m = env.one_message().await;
+        assert!(
+            m.body.contains("eu-west-1")
+                && m.body.contains("EC2 instances")
+                && m.body.contains("not listed before the time ran out"),
+            "{}",
+            m.body
+        );
+        assert!(proxy.attempts("eu-west-1", "DescribeInstances") > 0);
     }
 }
 

@@ -91,7 +91,9 @@ impl FaultRule {
     }
 
     /// The first `n` matching requests pass untouched; the fault starts
-    /// with the next (e.g. a call that works once, then fails).
+    /// with the next (e.g. a call that works once, then fails). An SDK's
+    /// retries are requests too; and while a rule lets requests pass, the
+    /// rules after it are not asked about them.
     pub fn after(mut self, n: u32) -> Self {
         self.after = n;
         self
