@@ -1076,30 +1076,55 @@ async fn the_member_roles_own_tag_writes_are_quiet_and_an_impostors_are_not() {
     let member = org.member(2).to_string();
     let iam = aws_sdk_iam::Client::new(&org.accounts[2].1);
     let genuine = crate::tripwire::create_role(&iam, "cost-guard-member", vec![]).await;
-    let tag = aws_sdk_iam::types::Tag::builder()
-        .key("cost-guard:resume-role-id")
-        .value(&genuine)
-        .build()
-        .unwrap();
-    crate::tripwire::create_role(&iam, "cost-guard-member-tripwire", vec![tag]).await;
+    let keeper = crate::tripwire::create_role(&iam, "cost-guard-member-keep-stopped", vec![]).await;
+    let tag = |key: &str, value: &str| {
+        aws_sdk_iam::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .unwrap()
+    };
+    let tripwire_role = crate::tripwire::create_role(
+        &iam,
+        "cost-guard-member-tripwire",
+        vec![
+            tag("cost-guard:resume-role-id", &genuine),
+            tag("cost-guard:guard-role-ids", &keeper),
+        ],
+    )
+    .await;
     let trip = tripwire(&org, &org.env.sdk, "organization");
-    let removed = |id: &str| {
+    let removed_by = |role: &str, id: &str| {
         as_role(
             emulator::in_account(
                 emulator::sample_event("tripwire-stamp-removed.json").unwrap(),
                 &member,
             ),
             &member,
-            "cost-guard-member",
+            role,
             id,
         )
     };
+    let removed = |id: &str| removed_by("cost-guard-member", id);
 
     let s = trip
         .handle(&Invocation::new(&removed(&genuine)))
         .await
         .unwrap();
     assert_eq!(s.action, "quiet", "{s:#?}");
+    assert!(org.env.received().await.is_empty());
+    // The tripwire's own member role (its stamps) and the roles its tags
+    // name (keep-stopped's restart marks): the guard's own writes.
+    for (role, id) in [
+        ("cost-guard-member-tripwire", &tripwire_role),
+        ("cost-guard-member-keep-stopped", &keeper),
+    ] {
+        let s = trip
+            .handle(&Invocation::new(&removed_by(role, id)))
+            .await
+            .unwrap();
+        assert_eq!(s.action, "quiet", "{role}: {s:#?}");
+    }
     assert!(org.env.received().await.is_empty());
 
     let s = trip
