@@ -24,6 +24,19 @@ fn watch(env: &Env, limit: &str) -> SpendWatch {
     )
 }
 
+/// The sample costs from November 1st to TODAY, the 22nd, as Cost Explorer
+/// would report them.
+fn month_so_far(env: &Env) {
+    set_cost_by_service(
+        &env.moto,
+        "2026-11-01",
+        "2026-11-22",
+        "UnblendedCost",
+        SERVICES,
+    )
+    .unwrap();
+}
+
 async fn seed(env: &Env) -> Vec<(String, String)> {
     let mut tagged = Vec::new();
     for region in REGIONS.split(',') {
@@ -39,14 +52,7 @@ async fn seed(env: &Env) -> Vec<(String, String)> {
 async fn over_the_limit_stops_tagged_instances_everywhere_and_names_the_top_services() {
     let env = Env::start().await;
     let tagged = seed(&env).await;
-    set_cost_by_service(
-        &env.moto,
-        "2026-11-01",
-        "2026-11-22",
-        "UnblendedCost",
-        SERVICES,
-    )
-    .unwrap();
+    month_so_far(&env);
     let w = watch(&env, "500");
     let s = w
         .handle(&Invocation::new(&sample_event("scheduled.json").unwrap()).on(TODAY))
@@ -92,14 +98,7 @@ async fn over_the_limit_stops_tagged_instances_everywhere_and_names_the_top_serv
 async fn under_the_limit_sends_nothing_and_stops_nothing() {
     let env = Env::start().await;
     let tagged = seed(&env).await;
-    set_cost_by_service(
-        &env.moto,
-        "2026-11-01",
-        "2026-11-22",
-        "UnblendedCost",
-        SERVICES,
-    )
-    .unwrap();
+    month_so_far(&env);
     let w = watch(&env, "2000");
     let s = w
         .handle(&Invocation::new(&sample_event("scheduled.json").unwrap()).on(TODAY))
@@ -209,14 +208,7 @@ async fn spend_context_can_be_turned_off() {
 #[tokio::test]
 async fn a_sweep_that_cannot_start_is_told_with_its_reason() {
     let env = Env::start().await;
-    set_cost_by_service(
-        &env.moto,
-        "2026-11-01",
-        "2026-11-22",
-        "UnblendedCost",
-        SERVICES,
-    )
-    .unwrap();
+    month_so_far(&env);
     let (_proxy, sdk) = env.regions_refused_after(0).await;
     let config: guard::domain::config::SpendWatchConfig = env.config(&[("SPEND_LIMIT_USD", "500")]);
     let w = SpendWatch::with_parts(
