@@ -481,6 +481,15 @@ fn tripwire(org: &Org, sdk: &SdkConfig, accounts: &str) -> LaunchTripwire {
 
 /// CloudTrail's RunInstances event for `ids` (p3.2xlarge) in `region` of
 /// `account`, as the forwarder brings it from there.
+/// An IAM tag, as member.yaml writes them on its roles.
+fn iam_tag(key: &str, value: &str) -> aws_sdk_iam::types::Tag {
+    aws_sdk_iam::types::Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+        .unwrap()
+}
+
 fn launch_in(account: &str, region: &str, ids: &[String]) -> serde_json::Value {
     let event =
         emulator::launch_event("tripwire-run-instances.json", region, ids, "p3.2xlarge").unwrap();
@@ -709,16 +718,9 @@ async fn a_member_role_is_trusted_only_as_the_role_member_yaml_made() {
         async move { crate::tripwire::create_role(&iam, name, tags).await }
     };
     let genuine = make("cost-guard-member", vec![]).await;
-    let tag = |k: &str, v: &str| {
-        aws_sdk_iam::types::Tag::builder()
-            .key(k)
-            .value(v)
-            .build()
-            .unwrap()
-    };
     make(
         "cost-guard-member-tripwire",
-        vec![tag("cost-guard:resume-role-id", &genuine)],
+        vec![iam_tag("cost-guard:resume-role-id", &genuine)],
     )
     .await;
     let gpus = gpus_in(&org, 2, 2).await;
@@ -775,12 +777,8 @@ async fn a_member_role_is_assumed_and_read_once_per_account_and_cold_start() {
     for account in [2, 3] {
         let iam = aws_sdk_iam::Client::new(&org.accounts[account].1);
         let genuine = crate::tripwire::create_role(&iam, "cost-guard-member", vec![]).await;
-        let tag = aws_sdk_iam::types::Tag::builder()
-            .key("cost-guard:resume-role-id")
-            .value(genuine)
-            .build()
-            .unwrap();
-        crate::tripwire::create_role(&iam, "cost-guard-member-tripwire", vec![tag]).await;
+        let ids = vec![iam_tag("cost-guard:resume-role-id", &genuine)];
+        crate::tripwire::create_role(&iam, "cost-guard-member-tripwire", ids).await;
     }
     let proxy = Proxy::start(&org.env.endpoint).expect("proxy starts");
     let sdk = emulator::lambda_sdk_config_for(&proxy.endpoint).await;
@@ -1077,19 +1075,12 @@ async fn the_member_roles_own_tag_writes_are_quiet_and_an_impostors_are_not() {
     let iam = aws_sdk_iam::Client::new(&org.accounts[2].1);
     let genuine = crate::tripwire::create_role(&iam, "cost-guard-member", vec![]).await;
     let keeper = crate::tripwire::create_role(&iam, "cost-guard-member-keep-stopped", vec![]).await;
-    let tag = |key: &str, value: &str| {
-        aws_sdk_iam::types::Tag::builder()
-            .key(key)
-            .value(value)
-            .build()
-            .unwrap()
-    };
     let tripwire_role = crate::tripwire::create_role(
         &iam,
         "cost-guard-member-tripwire",
         vec![
-            tag("cost-guard:resume-role-id", &genuine),
-            tag("cost-guard:guard-role-ids", &keeper),
+            iam_tag("cost-guard:resume-role-id", &genuine),
+            iam_tag("cost-guard:guard-role-ids", &keeper),
         ],
     )
     .await;
